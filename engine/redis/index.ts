@@ -1,0 +1,10 @@
+export {
+  acquireRedis,
+  freePort,
+  NO_REDIS_MESSAGE,
+  type PrivateRedis,
+  type PrivateRedisOptions,
+  RedisUnavailableError,
+  redisServerAvailable,
+  startPrivateRedis,
+} from './private-server.ts';
