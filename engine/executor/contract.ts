@@ -1,0 +1,141 @@
+/**
+ * What crosses between the orchestrator and a site's workers: the BullMQ job payload and result
+ * of a step job, the queue naming, and the versioned events of the execution's log (a Redis
+ * stream). This file is the contract between the orchestration core and the step handlers:
+ * extend it (bump the version when a field changes meaning), do not rename.
+ */
+import type {
+  Direction,
+  FailoverType,
+  NetworkBinding,
+  PlanAction,
+  Readiness,
+  RecoveryPointChoice,
+} from '../plan/types.ts';
+
+/** Execution kinds. `cleanup` removes a drill's test VMs. */
+export type ExecutionType = FailoverType | 'cleanup';
+
+/** BullMQ queue of a site's workers: `site.<site>`; control-plane actions: `control`. */
+export function siteQueueName(site: string): string {
+  return `site.${site}`;
+}
+export const CONTROL_QUEUE = 'control';
+
+/** Deterministic job id (no ':'): `<execution>.<step>`, `.a<N>` appended for attempt N > 1. */
+export function stepJobId(execution: string, jobKey: string, attempt = 1): string {
+  const base = `${execution}.${jobKey}`;
+  return attempt > 1 ? `${base}.a${attempt}` : base;
+}
+
+export interface StepJobData {
+  v: 1;
+  execution: string;
+  /** Fencing token the execution runs under; every host call carries it. */
+  epoch: number;
+  type: ExecutionType;
+  direction: Direction;
+  /** Site whose workers run the job (or 'control'). */
+  site: string;
+  /** Sites of this execution's direction. */
+  fromSite: string;
+  toSite: string;
+  /** Step ids this job carries out in order (several steps of one VM at one site may be one job). */
+  steps: string[];
+  vm?: string;
+  recoveryPoint?: RecoveryPointChoice;
+  network?: NetworkBinding;
+  readiness?: Readiness;
+  action?: PlanAction;
+  attempt: number;
+}
+
+export type StepOutcome = 'done' | 'failed' | 'warned' | 'skipped';
+
+export interface StepResult {
+  id: string;
+  outcome: StepOutcome;
+  startedAt: string;
+  endedAt: string;
+  /** What a user should read when it failed: what, where, what to do. */
+  error?: { code: string; message: string; retryable: boolean };
+  output?: Record<string, unknown>;
+}
+
+export interface StepJobResult {
+  v: 1;
+  steps: StepResult[];
+  /** For failover steps: the point used and its sequence number (data loss is judged by the simulator). */
+  recoveryPoint?: { id: string; time: string; seq: number };
+  /** True when the handler found the work already done (a repeated job) and made no mutating call. */
+  alreadyDone?: boolean;
+}
+
+/** A VM's phase as shown to operators, in the order a failover moves through them. */
+export type VmPhase =
+  | 'waiting'
+  | 'shutting-down'
+  | 'failing-over'
+  | 'booting'
+  | 'awaiting-readiness'
+  | 'ready'
+  | 'cleaning-up'
+  | 'cleaned-up'
+  | 'failed';
+
+/** Version of the event schema below; readers reject versions they do not know. */
+export const EVENT_SCHEMA_VERSION = 1;
+
+export type ExecutionEvent =
+  | {
+      v: 1;
+      at: string;
+      type: 'execution-submitted';
+      execution: string;
+      plan: string;
+      hash: string;
+      executionType: ExecutionType;
+      by: string;
+      reason: string;
+      epoch: number;
+    }
+  | { v: 1; at: string; type: 'execution-started'; execution: string; orchestrator: string }
+  | {
+      v: 1;
+      at: string;
+      type: 'execution-resumed';
+      execution: string;
+      orchestrator: string;
+      pendingSteps: number;
+    }
+  | {
+      v: 1;
+      at: string;
+      type: 'execution-finished';
+      execution: string;
+      status: 'completed' | 'failed' | 'cancelled';
+      rtoMs: number;
+    }
+  | {
+      v: 1;
+      at: string;
+      type: 'vm-phase';
+      execution: string;
+      vm: string;
+      site: string;
+      phase: VmPhase;
+      detail?: string;
+    }
+  | { v: 1; at: string; type: 'step-started'; execution: string; step: string; site: string; attempt: number }
+  | {
+      v: 1;
+      at: string;
+      type: 'step-finished';
+      execution: string;
+      step: string;
+      site: string;
+      outcome: StepOutcome;
+      attempt: number;
+      output?: Record<string, unknown>;
+      error?: StepResult['error'];
+    };
