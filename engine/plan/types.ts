@@ -80,6 +80,8 @@ export interface PlanAction {
   directions: Direction[];
   onFailure: FailurePolicy;
   undo?: ActionRun;
+  /** Expected duration for RTO estimates (engine/plan/estimate.ts documents the defaults). */
+  estimateMs?: DurationMs;
 }
 
 export interface RecoveryPlan {
@@ -111,14 +113,24 @@ export interface PlanIssue {
   hint?: string;
 }
 
-export type StepKind = 'action' | 'shutdown' | 'failover' | 'boot' | 'readiness';
+/**
+ * `barrier` is a no-op join point (site 'control', estimate 0) that keeps group ordering and the
+ * planned-failover "all shutdowns before any failover" rule at O(n) edges instead of O(n²). An
+ * executor completes it as soon as its predecessors are done.
+ */
+export type StepKind = 'action' | 'shutdown' | 'failover' | 'boot' | 'readiness' | 'barrier';
 
 export interface PlanStep {
-  /** Stable id, safe in a BullMQ job id (no ':'): `<vm>/<kind>` or `action/<name>`. */
+  /**
+   * Stable id, safe in a BullMQ job id (no ':'): `<vm>/<kind>`, `action/<name>`, or for barriers
+   * `barrier/shutdown`, `barrier/group/<group>` and `barrier/group/<group>/shutdown`.
+   */
   id: string;
   kind: StepKind;
   vm?: string;
   action?: string;
+  /** The ordered group this step belongs to or joins (barriers and group-level actions). */
+  group?: string;
   /** Where the step runs: a site name, or 'control' for control-plane actions. */
   site: string;
   estimateMs: DurationMs;
