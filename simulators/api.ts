@@ -77,6 +77,12 @@ export interface VmView {
   /** Barred from starting (fenced, or prepared for a planned failover). */
   startBarred: boolean;
   memoryMb: number;
+  /**
+   * The recovery point this VM was made from: set on a failed-over replica (until
+   * Complete-VMFailover) and on a test VM. Lets a repeated failover job report the point it used
+   * without failing over again.
+   */
+  recoveryPoint?: RecoveryPoint;
 }
 
 export interface HostView {
