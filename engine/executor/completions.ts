@@ -1,0 +1,94 @@
+/**
+ * How a step job's result reaches the orchestrator fast: the site worker appends it to the
+ * execution's completions stream (`<prefix>:{exec:<id>}:completions`) as the last thing its
+ * processor does, before it returns the same StepJobResult to BullMQ. The orchestrator reads the
+ * stream from the cursor it stores with the execution; BullMQ's job state stays the durable truth
+ * that the orchestrator reconciles against on resume and on a periodic sweep (reconcile.ts).
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { DrError } from '../common/index.ts';
+import type { StepJobResult } from './contract.ts';
+import { executionKeys } from './keys.ts';
+
+const stepResultSchema = z.object({
+  id: z.string(),
+  outcome: z.enum(['done', 'failed', 'warned', 'skipped']),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  error: z.object({ code: z.string(), message: z.string(), retryable: z.boolean() }).optional(),
+  output: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const stepJobResultSchema = z.object({
+  v: z.literal(1),
+  steps: z.array(stepResultSchema),
+  recoveryPoint: z.object({ id: z.string(), time: z.string(), seq: z.number() }).optional(),
+  alreadyDone: z.boolean().optional(),
+});
+
+/** Parse a job's return value (from the stream or BullMQ), rejecting anything malformed. */
+export function parseStepJobResult(value: unknown, where: string): StepJobResult {
+  const parsed = stepJobResultSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new DrError(
+      'STEP_RESULT_MALFORMED',
+      `${where}: the step job's result does not match StepJobResult v1 (${parsed.error.issues[0]?.message ?? 'invalid'})`,
+    );
+  }
+  return parsed.data as StepJobResult;
+}
+
+/** A completion read from the stream. */
+export interface Completion {
+  /** Stream id: the cursor the orchestrator stores once the completion is recorded. */
+  id: string;
+  jobId: string;
+  result: StepJobResult;
+}
+
+/**
+ * Called by a site worker's processor with the result it is about to return. Written before BullMQ
+ * marks the job completed, so a completed job always has its completion in the stream (a job run
+ * twice writes twice; recording is idempotent).
+ */
+export async function publishJobResult(
+  redis: Redis,
+  prefix: string,
+  execution: string,
+  jobId: string,
+  result: StepJobResult,
+): Promise<void> {
+  await redis.xadd(
+    executionKeys(prefix, execution).completions,
+    '*',
+    'j',
+    jobId,
+    'r',
+    JSON.stringify(result),
+  );
+}
+
+/** Read completions after `after` (a stream id), blocking up to blockMs when given. */
+export async function readCompletions(
+  redis: Redis,
+  prefix: string,
+  execution: string,
+  after: string,
+  options: { count?: number; blockMs?: number } = {},
+): Promise<Completion[]> {
+  const key = executionKeys(prefix, execution).completions;
+  const count = options.count ?? 5000;
+  let entries: [string, string[]][];
+  if (options.blockMs !== undefined) {
+    const reply = await redis.xread('COUNT', count, 'BLOCK', options.blockMs, 'STREAMS', key, after);
+    entries = reply?.[0]?.[1] ?? [];
+  } else {
+    entries = await redis.xrange(key, `(${after}`, '+', 'COUNT', count);
+  }
+  return entries.map(([id, fields]) => {
+    const jobId = fields[fields.indexOf('j') + 1] ?? '';
+    const raw = fields[fields.indexOf('r') + 1] ?? 'null';
+    return { id, jobId, result: parseStepJobResult(JSON.parse(raw), `completion ${id} of ${execution}`) };
+  });
+}

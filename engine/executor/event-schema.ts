@@ -1,0 +1,156 @@
+/**
+ * The event log's schema, checked with zod on read: the contract's ExecutionEvent (written by the
+ * orchestrator and the site workers) plus the engine's own additions below. Readers reject events
+ * of a version they do not know.
+ */
+import { z } from 'zod';
+import { EVENT_SCHEMA_VERSION, type ExecutionEvent } from './contract.ts';
+
+/** An execution's status as operators see it (the execution machine's state). */
+export type ExecutionStatus =
+  | 'submitted'
+  | 'running'
+  | 'awaiting-cleanup'
+  | 'cleaning-up'
+  | 'cleaned-up'
+  | 'completed'
+  | 'failed'
+  | 'cancelled';
+
+export const EXECUTION_STATUSES = [
+  'submitted',
+  'running',
+  'awaiting-cleanup',
+  'cleaning-up',
+  'cleaned-up',
+  'completed',
+  'failed',
+  'cancelled',
+] as const satisfies readonly ExecutionStatus[];
+
+/** One VM's newest recovery point on the replica, as seen before an unplanned failover. */
+export interface VmRecoveryPointInfo {
+  vm: string;
+  /** ISO time of the newest point, absent when the VM has none. */
+  time?: string;
+  seq?: number;
+}
+
+/** Events the engine adds to the contract's (same schema version: new types, no changed meaning). */
+export type EngineOnlyEvent =
+  | {
+      v: 1;
+      at: string;
+      type: 'execution-status';
+      execution: string;
+      status: ExecutionStatus;
+      detail?: string;
+    }
+  | {
+      v: 1;
+      at: string;
+      type: 'recovery-point-gap';
+      execution: string;
+      vms: VmRecoveryPointInfo[];
+      oldest?: string;
+      newest?: string;
+      spreadMs: number;
+    }
+  | {
+      v: 1;
+      at: string;
+      type: 'data-loss';
+      execution: string;
+      vms: { vm: string; lostWrites: number; recoveryPoint?: string }[];
+      totalLostWrites: number;
+    };
+
+/** Every event the log may hold. */
+export type EngineEvent = ExecutionEvent | EngineOnlyEvent;
+
+const base = { v: z.literal(EVENT_SCHEMA_VERSION), at: z.string(), execution: z.string() };
+const executionType = z.enum(['test', 'planned', 'unplanned', 'cleanup']);
+const outcome = z.enum(['done', 'failed', 'warned', 'skipped']);
+const phase = z.enum([
+  'waiting',
+  'shutting-down',
+  'failing-over',
+  'booting',
+  'awaiting-readiness',
+  'ready',
+  'cleaning-up',
+  'cleaned-up',
+  'failed',
+]);
+const stepError = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() });
+
+export const engineEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    ...base,
+    type: z.literal('execution-submitted'),
+    plan: z.string(),
+    hash: z.string(),
+    executionType,
+    by: z.string(),
+    reason: z.string(),
+    epoch: z.number(),
+  }),
+  z.object({ ...base, type: z.literal('execution-started'), orchestrator: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('execution-resumed'),
+    orchestrator: z.string(),
+    pendingSteps: z.number(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('execution-finished'),
+    status: z.enum(['completed', 'failed', 'cancelled']),
+    rtoMs: z.number(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('vm-phase'),
+    vm: z.string(),
+    site: z.string(),
+    phase,
+    detail: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('step-started'),
+    step: z.string(),
+    site: z.string(),
+    attempt: z.number(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('step-finished'),
+    step: z.string(),
+    site: z.string(),
+    outcome,
+    attempt: z.number(),
+    output: z.record(z.string(), z.unknown()).optional(),
+    error: stepError.optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('execution-status'),
+    status: z.enum(EXECUTION_STATUSES),
+    detail: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('recovery-point-gap'),
+    vms: z.array(z.object({ vm: z.string(), time: z.string().optional(), seq: z.number().optional() })),
+    oldest: z.string().optional(),
+    newest: z.string().optional(),
+    spreadMs: z.number(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('data-loss'),
+    vms: z.array(z.object({ vm: z.string(), lostWrites: z.number(), recoveryPoint: z.string().optional() })),
+    totalLostWrites: z.number(),
+  }),
+]);

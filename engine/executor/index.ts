@@ -1,0 +1,48 @@
+/** The executor's public door: what other folders (CLI, workers, tests, benches) may import. */
+export { type Completion, parseStepJobResult, publishJobResult, readCompletions } from './completions.ts';
+export {
+  CONTROL_QUEUE,
+  EVENT_SCHEMA_VERSION,
+  type ExecutionEvent,
+  type ExecutionType,
+  type StepJobData,
+  type StepJobResult,
+  type StepOutcome,
+  type StepResult,
+  siteQueueName,
+  stepJobId,
+  type VmPhase,
+} from './contract.ts';
+export {
+  type EngineEvent,
+  type EngineOnlyEvent,
+  EXECUTION_STATUSES,
+  type ExecutionStatus,
+  type VmRecoveryPointInfo,
+} from './event-schema.ts';
+export {
+  appendEvent,
+  appendEvents,
+  appendEventTo,
+  parseEventEntry,
+  type ReadEventsOptions,
+  readAllEvents,
+  readEvents,
+  type StoredEvent,
+} from './events.ts';
+export {
+  bullJobKey,
+  DEFAULT_PREFIX,
+  type ExecutionKeys,
+  executionKeys,
+  type GlobalKeys,
+  globalKeys,
+  queuePrefix,
+} from './keys.ts';
+export {
+  bullOptions,
+  createQueueConnection,
+  FINISHED_JOB_RETENTION_S,
+  type QueueConnectionOptions,
+  stepJobOptions,
+} from './queues.ts';
