@@ -1,0 +1,18 @@
+/**
+ * Locks for executions: one execution per plan and one operation per VM at a time, taken all at
+ * once, plus the durable "failed over by plan P, execution E" record. Redis-backed; see keys.ts
+ * for the key layout (one hash tag, Redis Cluster friendly).
+ */
+export { clearFailedOver, markFailedOver, readFailedOver } from './failed-over.ts';
+export { failedOverKey, planLockKey, vmLockKey } from './keys.ts';
+export {
+  type AcquireLocksRequest,
+  acquireLocks,
+  forceRelease,
+  type ReleaseLocksRequest,
+  readLocks,
+  readPlanLock,
+  releaseLocks,
+} from './locks.ts';
+export { createLockReader } from './store.ts';
+export type { AcquireResult, FailedOverRecord, LockConflict, LockHolder, LockReader } from './types.ts';

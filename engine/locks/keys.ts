@@ -1,0 +1,21 @@
+/**
+ * Key layout. Every key carries the hash tag `{dr-locks}` after the caller's prefix, so all lock
+ * keys live in one Redis Cluster slot and one Lua script may touch a plan lock and 10,000 VM locks
+ * atomically. (Any hash tag inside the prefix itself comes first and is the same for every key,
+ * so the rule holds either way.) The price: on a cluster all locks live on one shard, which is
+ * fine for a few hundred thousand small keys.
+ */
+const TAG = '{dr-locks}';
+
+export function planLockKey(prefix: string, plan: string): string {
+  return `${prefix}:${TAG}:plan:${plan}`;
+}
+
+export function vmLockKey(prefix: string, vm: string): string {
+  return `${prefix}:${TAG}:vm:${vm}`;
+}
+
+/** One hash: field = VM name, value = FailedOverRecord JSON. */
+export function failedOverKey(prefix: string): string {
+  return `${prefix}:${TAG}:failed-over`;
+}
