@@ -28,6 +28,26 @@ export function stepJobId(execution: string, jobKey: string, attempt = 1): strin
   return attempt > 1 ? `${base}.a${attempt}` : base;
 }
 
+/**
+ * The kinds of work a step job carries out: the plan's step kinds that run on a queue, plus
+ * `cleanup` (a cleanup execution removes a drill's test VM; step id `<vm>/cleanup`).
+ */
+export type JobStepKind = 'action' | 'shutdown' | 'failover' | 'boot' | 'readiness' | 'cleanup';
+
+const JOB_STEP_KINDS: readonly JobStepKind[] = ['shutdown', 'failover', 'boot', 'readiness', 'cleanup'];
+
+/**
+ * The kind of a step from its id (`<vm>/<kind>` or `action/<name>`, see PlanStep.id); undefined for
+ * ids no worker runs (barriers, unknown kinds).
+ */
+export function jobStepKind(stepId: string): JobStepKind | undefined {
+  if (stepId.startsWith('action/')) return 'action';
+  const slash = stepId.lastIndexOf('/');
+  if (slash <= 0) return undefined;
+  const suffix = stepId.slice(slash + 1);
+  return JOB_STEP_KINDS.find((kind) => kind === suffix);
+}
+
 export interface StepJobData {
   v: 1;
   execution: string;
@@ -42,6 +62,8 @@ export interface StepJobData {
   toSite: string;
   /** Step ids this job carries out in order (several steps of one VM at one site may be one job). */
   steps: string[];
+  /** The plan's name (scripts and webhooks receive it as DR_PLAN / `plan`). */
+  plan?: string;
   vm?: string;
   recoveryPoint?: RecoveryPointChoice;
   network?: NetworkBinding;
