@@ -1,0 +1,66 @@
+import type { PlanAction } from '../../plan/types.ts';
+import type { HandlerContext } from './context.ts';
+import { StepError } from './errors.ts';
+
+/** What a script or webhook learns about the execution it runs in (env vars / JSON body). */
+export interface ActionExecutionContext {
+  execution: string;
+  plan?: string;
+  type: string;
+  direction: string;
+  action: string;
+  when: 'before' | 'after';
+  step: string;
+  vm?: string;
+  group?: string;
+  site: string;
+  fromSite: string;
+  toSite: string;
+  epoch: number;
+  attempt: number;
+  args: Record<string, string>;
+}
+
+/** The job's action; an action step without one is a bug in the orchestrator. */
+export function requireAction(ctx: HandlerContext): PlanAction {
+  const action = ctx.job.action;
+  if (action === undefined) {
+    throw new StepError(
+      'BAD_JOB',
+      `step ${ctx.step} is an action step but job ${ctx.jobId} carries no action`,
+      {
+        step: ctx.step,
+        site: ctx.job.site,
+      },
+    );
+  }
+  return action;
+}
+
+export function actionExecutionContext(ctx: HandlerContext, action: PlanAction): ActionExecutionContext {
+  const job = ctx.job;
+  return {
+    execution: job.execution,
+    ...(job.plan === undefined ? {} : { plan: job.plan }),
+    type: job.type,
+    direction: job.direction,
+    action: action.name,
+    when: action.when,
+    step: ctx.step,
+    ...(action.vm === undefined ? {} : { vm: action.vm }),
+    ...(action.group === undefined ? {} : { group: action.group }),
+    site: job.site,
+    fromSite: job.fromSite,
+    toSite: job.toSite,
+    epoch: job.epoch,
+    attempt: job.attempt,
+    args: action.run.type === 'script' ? action.run.args : {},
+  };
+}
+
+/** Keep the tail of a text within `limit` bytes (the end of a log says why it failed). */
+export function tail(text: string, limit: number): { text: string; truncated: boolean } {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= limit) return { text, truncated: false };
+  return { text: bytes.subarray(bytes.length - limit).toString('utf8'), truncated: true };
+}

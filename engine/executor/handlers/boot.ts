@@ -1,0 +1,80 @@
+import type { VmView } from '../../../simulators/api.ts';
+import type { HandlerContext, HandlerOutcome } from './context.ts';
+import { StepError, simErrorCode } from './errors.ts';
+import { mustGetVm, mutation, requireVm, siteVmName, sleep } from './vm.ts';
+
+/** Longest pause between two boot attempts while the host is at its concurrent-boot limit. */
+const MAX_BOOT_RETRY_MS = 250;
+
+/**
+ * Start-VM at the target (the failed-over VM, or the test VM in a drill). A VM already Starting or
+ * Running is left alone. When the host refuses with HOST_BOOT_LIMIT the handler waits for a free
+ * slot (reading the host, not calling Start-VM again) and tries again: the limit is the host's to
+ * enforce and is never bypassed.
+ */
+export async function bootHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const vm = siteVmName(ctx, requireVm(ctx));
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  const started = Date.now();
+  let view = await mustGetVm(ctx, vm);
+  let refusals = 0;
+  let pause = ctx.options.bootRetryInitialMs;
+  for (;;) {
+    if (view.state === 'Running' || view.state === 'Starting') {
+      return {
+        outcome: 'done',
+        mutated: refusals > 0,
+        output: { state: view.state, host: view.host, bootLimitRefusals: refusals, alreadyRunning: true },
+      };
+    }
+    if (view.state === 'Stopping') {
+      throw new StepError(
+        'INVALID_STATE',
+        `${ctx.step}: ${vm} at ${ctx.job.site} is stopping; cannot boot it now`,
+        where,
+        {
+          retryable: true,
+        },
+      );
+    }
+    try {
+      view = await ctx.api.startVM(mutation(ctx, vm));
+      return {
+        outcome: 'done',
+        mutated: true,
+        output: {
+          state: view.state,
+          host: view.host,
+          bootLimitRefusals: refusals,
+          slotWaitMs: Date.now() - started,
+        },
+      };
+    } catch (error) {
+      if (simErrorCode(error) !== 'HOST_BOOT_LIMIT') throw error;
+      refusals += 1;
+      if (Date.now() - started > ctx.options.bootSlotWaitMs) {
+        throw new StepError(
+          'HOST_BOOT_LIMIT',
+          `${ctx.step}: host ${view.host} at ${ctx.job.site} had no free boot slot for ${ctx.options.bootSlotWaitMs} ms`,
+          where,
+          { retryable: true, cause: error },
+        );
+      }
+    }
+    pause = await waitForSlot(ctx, view, pause);
+    // Another worker may have started it meanwhile (a repeated job): read before calling again.
+    view = await mustGetVm(ctx, vm);
+  }
+}
+
+/** Wait until the VM's host reports a free boot slot; returns the next pause. */
+async function waitForSlot(ctx: HandlerContext, view: VmView, pause: number): Promise<number> {
+  let next = pause;
+  for (;;) {
+    await sleep(next / 2 + Math.random() * next, ctx.signal);
+    next = Math.min(next * 2, MAX_BOOT_RETRY_MS);
+    const hosts = await ctx.api.listHosts(ctx.job.site);
+    const host = hosts.find((h) => h.name === view.host);
+    if (host === undefined || host.booting < host.maxConcurrentBoots) return next;
+  }
+}

@@ -1,0 +1,81 @@
+import type { HyperVApi, RecoveryPoint } from '../../../simulators/api.ts';
+import type { Logger } from '../../common/index.ts';
+import type { StepJobData, StepOutcome, StepResult } from '../contract.ts';
+
+/** Tunables of the step handlers. Every field has a default; tests shorten the waits. */
+export interface HandlerOptions {
+  /**
+   * Folder of the script catalog: a script action `name` runs `<catalog>/<name>`,
+   * `<catalog>/<name>.sh` or `<catalog>/<name>.mjs`.
+   * @defaultValue process.env.DR_SCRIPT_CATALOG, else script actions fail with SCRIPT_CATALOG_UNSET
+   */
+  scriptCatalog?: string;
+  /**
+   * How long a boot waits for a slot when its host is at its concurrent-boot limit before the step
+   * fails with HOST_BOOT_LIMIT (retryable).
+   * @defaultValue 600_000
+   */
+  bootSlotWaitMs?: number;
+  /**
+   * First pause after a HOST_BOOT_LIMIT refusal; doubles up to 250 ms, with jitter.
+   * @defaultValue 10
+   */
+  bootRetryInitialMs?: number;
+  /**
+   * Pause between two readiness probes (TCP/HTTP) that did not answer yet.
+   * @defaultValue 50
+   */
+  probeIntervalMs?: number;
+  /**
+   * Pause between two reads of a VM that is stopping (planned shutdown).
+   * @defaultValue 25
+   */
+  pollIntervalMs?: number;
+  /**
+   * Bytes of a script's stdout / stderr (each) kept in the step result; the tail is kept.
+   * @defaultValue 8192
+   */
+  outputLimitBytes?: number;
+}
+
+export type ResolvedHandlerOptions = Required<Omit<HandlerOptions, 'scriptCatalog'>> & {
+  scriptCatalog: string | undefined;
+};
+
+export function resolveHandlerOptions(options: HandlerOptions = {}): ResolvedHandlerOptions {
+  return {
+    scriptCatalog: options.scriptCatalog ?? process.env.DR_SCRIPT_CATALOG,
+    bootSlotWaitMs: options.bootSlotWaitMs ?? 600_000,
+    bootRetryInitialMs: options.bootRetryInitialMs ?? 10,
+    probeIntervalMs: options.probeIntervalMs ?? 50,
+    pollIntervalMs: options.pollIntervalMs ?? 25,
+    outputLimitBytes: options.outputLimitBytes ?? 8192,
+  };
+}
+
+/** What a handler works with: the host API, the job, a bound logger and a way to report phases. */
+export interface HandlerContext {
+  api: HyperVApi;
+  job: StepJobData;
+  /** The BullMQ job id (stable across repeats of the same job). */
+  jobId: string;
+  /** The step this handler carries out (one of job.steps). */
+  step: string;
+  log: Logger;
+  /** Aborted when the worker shuts down; long waits stop early. */
+  signal: AbortSignal;
+  options: ResolvedHandlerOptions;
+}
+
+/** What a handler returns for its step. */
+export interface HandlerOutcome {
+  outcome: Exclude<StepOutcome, 'failed'>;
+  /** False when the state check found the work done and no mutating call was made. */
+  mutated: boolean;
+  output?: Record<string, unknown>;
+  recoveryPoint?: RecoveryPoint;
+  /** Warnings (readiness timeout with onTimeout: warn) carry an error for the operator. */
+  error?: StepResult['error'];
+}
+
+export type StepHandler = (ctx: HandlerContext) => Promise<HandlerOutcome>;

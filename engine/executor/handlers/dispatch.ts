@@ -1,0 +1,211 @@
+import type { HyperVApi, RecoveryPoint } from '../../../simulators/api.ts';
+import type { Logger } from '../../common/index.ts';
+import {
+  type ExecutionEvent,
+  type JobStepKind,
+  jobStepKind,
+  type StepJobData,
+  type StepJobResult,
+  type StepResult,
+  type VmPhase,
+} from '../contract.ts';
+import { actionHandler } from './action.ts';
+import { bootHandler } from './boot.ts';
+import { cleanupHandler } from './cleanup.ts';
+import type { HandlerContext, HandlerOutcome, ResolvedHandlerOptions, StepHandler } from './context.ts';
+import { StepError, toStepError } from './errors.ts';
+import { failoverHandler } from './failover.ts';
+import { readinessHandler } from './readiness.ts';
+import { shutdownHandler } from './shutdown.ts';
+
+const HANDLERS: Record<JobStepKind, StepHandler> = {
+  shutdown: shutdownHandler,
+  failover: failoverHandler,
+  boot: bootHandler,
+  readiness: readinessHandler,
+  cleanup: cleanupHandler,
+  action: actionHandler,
+};
+
+/** The phase a VM is in while a step of this kind runs (actions leave it as it is). */
+const PHASE_WHILE: Record<JobStepKind, VmPhase | undefined> = {
+  shutdown: 'shutting-down',
+  failover: 'failing-over',
+  boot: 'booting',
+  readiness: 'awaiting-readiness',
+  cleanup: 'cleaning-up',
+  action: undefined,
+};
+
+/** The phase a VM reaches when a step of this kind ends well, if it is a milestone. */
+const PHASE_AFTER: Partial<Record<JobStepKind, VmPhase>> = { readiness: 'ready', cleanup: 'cleaned-up' };
+
+/** Steps that act on hosts: a job of them that made no call is a repeat (`alreadyDone`). */
+const MUTATING: ReadonlySet<JobStepKind> = new Set(['shutdown', 'failover', 'boot', 'cleanup', 'action']);
+
+/** Where a job's events go: one call appends a batch (one pipeline, one round trip). */
+export interface EventSink {
+  append(events: readonly ExecutionEvent[]): Promise<void>;
+}
+
+/**
+ * Results of action steps that finished, kept so that a job run again (its worker died after the
+ * script ran) does not run the script or call the webhook a second time.
+ */
+export interface ActionMemo {
+  get(jobId: string, step: string): Promise<StepResult | undefined>;
+  set(jobId: string, step: string, result: StepResult): Promise<void>;
+}
+
+export interface RunStepJobDeps {
+  api: HyperVApi;
+  log: Logger;
+  events: EventSink;
+  memo?: ActionMemo;
+  options: ResolvedHandlerOptions;
+  signal: AbortSignal;
+}
+
+/** A job's result, and the error that must end the job as unrecoverable (a stale epoch). */
+export interface StepJobRun {
+  result: StepJobResult;
+  unrecoverable?: StepError;
+}
+
+/**
+ * Carry out a step job: each step in order, reading the host before acting. Events are batched: one
+ * append per transition (the previous step's end, the next step's start and the VM's phase go
+ * together). Expected failures end as a `failed` step and the later steps are `skipped`; the job
+ * is aborted (rethrown) only when the worker shuts down mid-step, so that BullMQ hands it over.
+ */
+export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJobDeps): Promise<StepJobRun> {
+  const results: StepResult[] = [];
+  let pending: ExecutionEvent[] = [];
+  let failure: StepError | undefined;
+  let mutated = false;
+  let mutatingSteps = 0;
+  let recoveryPoint: RecoveryPoint | undefined;
+  const base = { v: 1 as const, execution: job.execution, site: job.site, attempt: job.attempt };
+  const phase = (p: VmPhase, detail?: string): void => {
+    if (job.vm === undefined) return;
+    const event: ExecutionEvent = {
+      v: 1,
+      at: new Date().toISOString(),
+      type: 'vm-phase',
+      execution: job.execution,
+      vm: job.vm,
+      site: job.site,
+      phase: p,
+    };
+    pending.push(detail === undefined ? event : { ...event, detail });
+  };
+
+  for (const step of job.steps) {
+    const startedAt = new Date().toISOString();
+    if (failure !== undefined) {
+      results.push({ id: step, outcome: 'skipped', startedAt, endedAt: startedAt });
+      pending.push({ ...base, at: startedAt, type: 'step-finished', step, outcome: 'skipped' });
+      continue;
+    }
+    const kind = jobStepKind(step);
+    const log = deps.log.child({ step });
+    pending.push({ ...base, at: startedAt, type: 'step-started', step });
+    const during = kind === undefined ? undefined : PHASE_WHILE[kind];
+    if (during !== undefined) phase(during);
+    await deps.events.append(pending);
+    pending = [];
+
+    let outcome: HandlerOutcome | undefined;
+    try {
+      if (kind === undefined) {
+        throw new StepError('BAD_JOB', `step ${step} of job ${jobId} is not a step a worker runs`, {
+          step,
+          site: job.site,
+        });
+      }
+      if (MUTATING.has(kind)) mutatingSteps += 1;
+      const ctx: HandlerContext = {
+        api: deps.api,
+        job,
+        jobId,
+        step,
+        log,
+        signal: deps.signal,
+        options: deps.options,
+      };
+      outcome = kind === 'action' ? await runAction(ctx, deps.memo) : await HANDLERS[kind](ctx);
+    } catch (error) {
+      if (deps.signal.aborted) throw error;
+      failure = toStepError(error, { step, site: job.site, vm: job.vm });
+      log.warn({ code: failure.code, retryable: failure.retryable, err: failure.message }, 'step failed');
+    }
+    const endedAt = new Date().toISOString();
+    if (outcome !== undefined && kind !== undefined) {
+      mutated ||= outcome.mutated;
+      recoveryPoint = outcome.recoveryPoint ?? recoveryPoint;
+      const result = stepResult(step, startedAt, endedAt, outcome);
+      results.push(result);
+      pending.push({
+        ...base,
+        at: endedAt,
+        type: 'step-finished',
+        step,
+        outcome: result.outcome,
+        ...optional(result),
+      });
+      const after = PHASE_AFTER[kind];
+      if (after !== undefined)
+        phase(after, outcome.outcome === 'warned' ? outcome.error?.message : undefined);
+      log.debug({ outcome: result.outcome, mutated: outcome.mutated }, 'step finished');
+    } else if (failure !== undefined) {
+      const error = { code: failure.code, message: failure.message, retryable: failure.retryable };
+      const result: StepResult = { id: step, outcome: 'failed', startedAt, endedAt, error };
+      if (failure.output !== undefined) result.output = failure.output;
+      results.push(result);
+      pending.push({
+        ...base,
+        at: endedAt,
+        type: 'step-finished',
+        step,
+        outcome: 'failed',
+        ...optional(result),
+      });
+      phase('failed', `${failure.code}: ${failure.message}`);
+    }
+  }
+  await deps.events.append(pending);
+
+  const result: StepJobResult = { v: 1, steps: results };
+  if (recoveryPoint !== undefined) {
+    result.recoveryPoint = { id: recoveryPoint.id, time: recoveryPoint.time, seq: recoveryPoint.seq };
+  }
+  if (failure === undefined && mutatingSteps > 0 && !mutated) result.alreadyDone = true;
+  return failure?.code === 'STALE_EPOCH' ? { result, unrecoverable: failure } : { result };
+}
+
+function stepResult(step: string, startedAt: string, endedAt: string, outcome: HandlerOutcome): StepResult {
+  const result: StepResult = { id: step, outcome: outcome.outcome, startedAt, endedAt };
+  if (outcome.output !== undefined) result.output = outcome.output;
+  if (outcome.error !== undefined) result.error = outcome.error;
+  return result;
+}
+
+function optional(result: StepResult): Pick<StepResult, 'output' | 'error'> {
+  return {
+    ...(result.output === undefined ? {} : { output: result.output }),
+    ...(result.error === undefined ? {} : { error: result.error }),
+  };
+}
+
+/** Actions cannot read a host to learn they already ran: a memo of their results stands in. */
+async function runAction(ctx: HandlerContext, memo: ActionMemo | undefined): Promise<HandlerOutcome> {
+  const previous = await memo?.get(ctx.jobId, ctx.step);
+  if (previous !== undefined && (previous.outcome === 'done' || previous.outcome === 'warned')) {
+    ctx.log.info('action already ran in an earlier run of this job; not running it again');
+    return { outcome: previous.outcome, mutated: false, output: { ...previous.output, repeated: true } };
+  }
+  const outcome = await actionHandler(ctx);
+  const now = new Date().toISOString();
+  await memo?.set(ctx.jobId, ctx.step, stepResult(ctx.step, now, now, outcome));
+  return outcome;
+}

@@ -1,0 +1,163 @@
+import type {
+  RecoveryPoint,
+  RecoveryPointSelector,
+  ReplicationMeasure,
+  VmView,
+} from '../../../simulators/api.ts';
+import type { HandlerContext, HandlerOutcome } from './context.ts';
+import { StepError } from './errors.ts';
+import { describe } from './shutdown.ts';
+import { findVm, mustGetVm, mutation, requireVm, testVmName } from './vm.ts';
+
+/** Replica states in which Start-VMFailover already ran (the failover must not run twice). */
+const FAILED_OVER = new Set(['FailedOverWaitingCompletion', 'FailedOver']);
+
+/**
+ * Failover at the target site, from the recovery point of the job:
+ * - planned: the latest point (the prepared primary sent every write: no data loss);
+ * - unplanned: the point chosen at run time, else the plan's; the data-loss window is reported;
+ * - test: Start-VMFailover -AsTest creates `<vm> - Test` on the (isolated) test network, leaving the
+ *   replica, its replication and the primary untouched.
+ * Then the failed-over VM is attached to its mapped network / IP. Each call is skipped when the
+ * state read first shows it already happened.
+ */
+export async function failoverHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
+  return ctx.job.type === 'test' ? await testFailover(ctx) : await realFailover(ctx);
+}
+
+function selector(ctx: HandlerContext): RecoveryPointSelector {
+  if (ctx.job.type === 'planned') return { kind: 'latest' };
+  return ctx.job.recoveryPoint ?? { kind: 'latest' };
+}
+
+async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const vm = requireVm(ctx);
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  let view = await mustGetVm(ctx, vm);
+  let mutated = false;
+  let point: RecoveryPoint | undefined = view.recoveryPoint;
+  let measure: ReplicationMeasure | undefined;
+  const repl = view.replication;
+  if (repl === null) {
+    throw new StepError('INVALID_STATE', `${ctx.step}: ${vm} at ${ctx.job.site} is not replicated`, where);
+  }
+  if (!FAILED_OVER.has(repl.state)) {
+    if (repl.mode !== 'Replica' && repl.mode !== 'ExtendedReplica') {
+      throw new StepError(
+        'INVALID_STATE',
+        `${ctx.step}: ${vm} at ${ctx.job.site} is not a replica (${describe(view)}); nothing to fail over to`,
+        where,
+      );
+    }
+    measure = await measureQuietly(ctx, vm);
+    const result = await ctx.api.startVMFailover({
+      ...mutation(ctx, vm),
+      mode: 'failover',
+      recoveryPoint: selector(ctx),
+    });
+    view = result.vm;
+    point = result.recoveryPoint ?? point;
+    mutated = true;
+  }
+  const network = await connectNetwork(ctx, vm, view);
+  mutated ||= network.mutated;
+  const now = await ctx.api.now();
+  const output: Record<string, unknown> = {
+    failedOver: mutated,
+    network: network.attached,
+  };
+  if (point) {
+    output.recoveryPoint = point;
+    output.dataLossWindowMs = Math.max(0, Date.parse(now) - Date.parse(point.time));
+    if (measure) output.lostWrites = Math.max(0, measure.primarySeq - point.seq);
+  }
+  return point
+    ? { outcome: 'done', mutated, output, recoveryPoint: point }
+    : { outcome: 'done', mutated, output };
+}
+
+/** Measure-VMReplication before the failover, for the data-loss figures; absent when unreadable. */
+async function measureQuietly(ctx: HandlerContext, vm: string): Promise<ReplicationMeasure | undefined> {
+  try {
+    return await ctx.api.measureVMReplication(ctx.job.site, vm);
+  } catch (error) {
+    ctx.log.debug({ err: error }, 'replication measure unavailable');
+    return undefined;
+  }
+}
+
+async function connectNetwork(
+  ctx: HandlerContext,
+  vm: string,
+  view: VmView,
+): Promise<{ mutated: boolean; attached: { network: string; ip?: string } | null }> {
+  const binding = ctx.job.network;
+  if (binding === undefined) return { mutated: false, attached: view.network };
+  const current = view.network;
+  if (current !== null && current.network === binding.network && current.ip === binding.ip) {
+    return { mutated: false, attached: current };
+  }
+  const updated = await ctx.api.connectVMNetwork({ ...mutation(ctx, vm), ...binding });
+  return { mutated: true, attached: updated.network };
+}
+
+async function testFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const vm = requireVm(ctx);
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  const testName = testVmName(vm);
+  const existing = await findVm(ctx, testName);
+  if (existing !== undefined) {
+    const output: Record<string, unknown> = { testVm: testName, network: existing.network, created: false };
+    if (existing.recoveryPoint) output.recoveryPoint = existing.recoveryPoint;
+    return existing.recoveryPoint
+      ? { outcome: 'done', mutated: false, output, recoveryPoint: existing.recoveryPoint }
+      : { outcome: 'done', mutated: false, output };
+  }
+  const replica = await mustGetVm(ctx, vm);
+  if (replica.replication === null || replica.replication.mode === 'Primary') {
+    throw new StepError(
+      'INVALID_STATE',
+      `${ctx.step}: ${vm} at ${ctx.job.site} is not a replica (${describe(replica)}); a test failover runs on the replica`,
+      where,
+    );
+  }
+  const testNetwork = ctx.job.network;
+  if (testNetwork !== undefined) await assertIsolated(ctx, testNetwork.network, vm);
+  const result = await ctx.api.startVMFailover({
+    ...mutation(ctx, vm),
+    mode: 'test',
+    recoveryPoint: selector(ctx),
+    ...(testNetwork ? { testNetwork } : {}),
+  });
+  const point = result.recoveryPoint ?? result.vm.recoveryPoint;
+  const output: Record<string, unknown> = {
+    testVm: result.vm.name,
+    network: result.vm.network,
+    created: true,
+  };
+  if (point) output.recoveryPoint = point;
+  return point
+    ? { outcome: 'done', mutated: true, output, recoveryPoint: point }
+    : { outcome: 'done', mutated: true, output };
+}
+
+/** A drill never reaches production: its test network must exist and be isolated. */
+async function assertIsolated(ctx: HandlerContext, network: string, vm: string): Promise<void> {
+  const networks = await ctx.api.listNetworks(ctx.job.site);
+  const found = networks.find((n) => n.name === network);
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  if (found === undefined) {
+    throw new StepError(
+      'NETWORK_NOT_FOUND',
+      `${ctx.step}: test network "${network}" does not exist at ${ctx.job.site}; create it or fix network.test of ${vm} in the plan`,
+      where,
+    );
+  }
+  if (!found.isolated) {
+    throw new StepError(
+      'TEST_NETWORK_NOT_ISOLATED',
+      `${ctx.step}: test network "${network}" at ${ctx.job.site} is not isolated; a drill must not reach production — use an isolated network for network.test of ${vm}`,
+      where,
+    );
+  }
+}

@@ -1,0 +1,164 @@
+import { assertNever } from '../../common/index.ts';
+import type { ReadinessCheck } from '../../plan/types.ts';
+import type { HandlerContext, HandlerOutcome } from './context.ts';
+import { StepError } from './errors.ts';
+import { mustGetVm, requireVm, siteVmName, sleep } from './vm.ts';
+
+/** What one check did: passed, or ran out of time. */
+interface CheckReport {
+  kind: ReadinessCheck['kind'] | 'running';
+  ok: boolean;
+  waitedMs: number;
+  detail?: string;
+}
+
+/**
+ * The time left of one readiness wait, for checks that poll. Time is the simulator's (a scaled
+ * world runs a 10-minute timeout in seconds); a real-time guard of the same length stops the wait
+ * in a world whose clock only moves when a test advances it.
+ */
+class Deadline {
+  private constructor(
+    private readonly ctx: HandlerContext,
+    private readonly simStart: number,
+    private readonly realStart: number,
+    private readonly leftMs: number,
+  ) {}
+
+  /** A deadline `leftMs` from now. */
+  static async start(ctx: HandlerContext, leftMs: number): Promise<Deadline> {
+    return new Deadline(ctx, Date.parse(await ctx.api.now()), Date.now(), leftMs);
+  }
+
+  /** Simulated ms since the start (at least the real ms, when the simulated clock stands still). */
+  async elapsed(): Promise<number> {
+    const sim = Date.parse(await this.ctx.api.now()) - this.simStart;
+    return Math.max(sim, Date.now() - this.realStart);
+  }
+
+  async remaining(): Promise<number> {
+    return Math.max(0, this.leftMs - (await this.elapsed()));
+  }
+}
+
+/**
+ * Readiness at the target: every check of the VM's readiness must pass (guest heartbeat, TCP or
+ * HTTP probes from the VM's network, a fixed delay) within the timeout; no checks means "running
+ * is ready". On timeout the step fails, or is `warned` when the plan says onTimeout: warn. Reads
+ * only: repeating it is harmless.
+ */
+export async function readinessHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const vm = siteVmName(ctx, requireVm(ctx));
+  const readiness = ctx.job.readiness ?? { checks: [], timeoutMs: 600_000, onTimeout: 'fail' as const };
+  const reports: CheckReport[] = [];
+  let spent = 0;
+  const checks: (ReadinessCheck | { kind: 'running' })[] =
+    readiness.checks.length === 0 ? [{ kind: 'running' }] : readiness.checks;
+  for (const check of checks) {
+    const report = await runCheck(ctx, vm, check, Math.max(0, readiness.timeoutMs - spent));
+    spent += report.waitedMs;
+    reports.push(report);
+    if (!report.ok) break;
+  }
+  const output = { checks: reports, waitedMs: spent };
+  const failed = reports.find((r) => !r.ok);
+  if (failed === undefined) return { outcome: 'done', mutated: false, output };
+  const message = `${ctx.step}: ${vm} at ${ctx.job.site} was not ready within ${readiness.timeoutMs} ms (${failed.kind} check${failed.detail ? `: ${failed.detail}` : ''}); check the guest, or raise readiness.timeout in the plan`;
+  if (readiness.onTimeout === 'warn') {
+    return {
+      outcome: 'warned',
+      mutated: false,
+      output,
+      error: { code: 'READINESS_TIMEOUT', message, retryable: false },
+    };
+  }
+  throw new StepError(
+    'READINESS_TIMEOUT',
+    message,
+    { step: ctx.step, site: ctx.job.site, vm },
+    {
+      details: { checks: reports },
+    },
+  );
+}
+
+async function runCheck(
+  ctx: HandlerContext,
+  vm: string,
+  check: ReadinessCheck | { kind: 'running' },
+  leftMs: number,
+): Promise<CheckReport> {
+  if (check.kind === 'heartbeat') {
+    // The simulator waits in its own time: no polling, one call.
+    const result = await ctx.api.waitForHeartbeat(ctx.job.site, vm, leftMs);
+    return result.ok
+      ? { kind: 'heartbeat', ok: true, waitedMs: result.waitedMs }
+      : { kind: 'heartbeat', ok: false, waitedMs: result.waitedMs, detail: 'no guest heartbeat' };
+  }
+  const deadline = await Deadline.start(ctx, leftMs);
+  let report: CheckReport;
+  switch (check.kind) {
+    case 'running':
+      report = await waitRunning(ctx, vm, deadline);
+      break;
+    case 'tcp':
+    case 'http':
+      report = await pollProbe(ctx, vm, check, deadline);
+      break;
+    case 'delay':
+      report = await simulatedDelay(check.ms, deadline, ctx);
+      break;
+    default:
+      return assertNever(check, 'readiness check');
+  }
+  report.waitedMs = await deadline.elapsed();
+  return report;
+}
+
+async function pollProbe(
+  ctx: HandlerContext,
+  vm: string,
+  check: Extract<ReadinessCheck, { kind: 'tcp' | 'http' }>,
+  deadline: Deadline,
+): Promise<CheckReport> {
+  const probe =
+    check.kind === 'tcp'
+      ? { kind: 'tcp' as const, port: check.port }
+      : { kind: 'http' as const, port: check.port, path: check.path };
+  let last = '';
+  for (;;) {
+    const result = await ctx.api.probe(ctx.job.site, vm, probe);
+    const ok = check.kind === 'tcp' ? result.ok : result.ok && result.status === check.expectStatus;
+    if (ok) return { kind: check.kind, ok: true, waitedMs: 0 };
+    last =
+      check.kind === 'tcp'
+        ? `port ${check.port} closed`
+        : `GET :${check.port}${check.path} answered ${result.status ?? 'nothing'}, expected ${check.expectStatus}`;
+    if ((await deadline.remaining()) <= 0) return { kind: check.kind, ok: false, waitedMs: 0, detail: last };
+    await sleep(ctx.options.probeIntervalMs, ctx.signal);
+  }
+}
+
+/** A fixed pause, in simulated time; it passes even when it reaches the end of the timeout. */
+async function simulatedDelay(ms: number, deadline: Deadline, ctx: HandlerContext): Promise<CheckReport> {
+  for (;;) {
+    const waited = await deadline.elapsed();
+    if (waited >= ms) return { kind: 'delay', ok: true, waitedMs: waited };
+    if ((await deadline.remaining()) <= 0) {
+      return { kind: 'delay', ok: false, waitedMs: waited, detail: `delay of ${ms} ms outlasts the timeout` };
+    }
+    await sleep(Math.min(ms - waited, ctx.options.probeIntervalMs), ctx.signal);
+  }
+}
+
+/** No checks: the VM is ready once it runs. */
+async function waitRunning(ctx: HandlerContext, vm: string, deadline: Deadline): Promise<CheckReport> {
+  for (;;) {
+    const view = await mustGetVm(ctx, vm);
+    if (view.state === 'Running') return { kind: 'running', ok: true, waitedMs: 0 };
+    if ((await deadline.remaining()) <= 0) {
+      return { kind: 'running', ok: false, waitedMs: 0, detail: `power state ${view.state}` };
+    }
+    await sleep(ctx.options.pollIntervalMs, ctx.signal);
+  }
+}

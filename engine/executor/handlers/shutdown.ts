@@ -1,0 +1,61 @@
+import type { VmView } from '../../../simulators/api.ts';
+import type { HandlerContext, HandlerOutcome } from './context.ts';
+import { StepError } from './errors.ts';
+import { mustGetVm, mutation, requireVm, sleep } from './vm.ts';
+
+/** Longest wait for a guest shutdown (Stop-VM) to finish before the step is retried. */
+const STOP_WAIT_MS = 10 * 60_000;
+
+/**
+ * Planned failover, first half, at the source site: shut the primary VM down (Stop-VM), then
+ * Start-VMFailover -Prepare, which sends every pending write to the replica and bars the primary
+ * from starting. A VM already PreparedForFailover is left alone.
+ */
+export async function shutdownHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const vm = requireVm(ctx);
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  let view = await mustGetVm(ctx, vm);
+  if (view.replication?.state === 'PreparedForFailover') {
+    return { outcome: 'done', mutated: false, output: { stopped: false, prepared: false } };
+  }
+  if (view.replication === null || view.replication.mode !== 'Primary') {
+    throw new StepError(
+      'INVALID_STATE',
+      `${ctx.step}: ${vm} at ${ctx.job.site} is not a replication primary (${describe(view)}); a planned failover needs replication running from ${ctx.job.site}`,
+      where,
+    );
+  }
+  let stopped = false;
+  if (view.state === 'Running' || view.state === 'Starting') {
+    ctx.log.debug({ state: view.state }, 'stopping the primary');
+    view = await ctx.api.stopVM(mutation(ctx, vm));
+    stopped = true;
+  }
+  view = await waitUntilOff(ctx, vm, view);
+  ctx.log.debug('preparing the primary for failover');
+  await ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'prepare' });
+  return { outcome: 'done', mutated: true, output: { stopped, prepared: true } };
+}
+
+async function waitUntilOff(ctx: HandlerContext, vm: string, first: VmView): Promise<VmView> {
+  let view = first;
+  const deadline = Date.now() + STOP_WAIT_MS;
+  while (view.state !== 'Off') {
+    if (Date.now() > deadline) {
+      throw new StepError(
+        'SHUTDOWN_TIMEOUT',
+        `${ctx.step}: ${vm} at ${ctx.job.site} did not turn off within ${STOP_WAIT_MS / 1000}s of Stop-VM`,
+        { step: ctx.step, site: ctx.job.site, vm },
+        { retryable: true },
+      );
+    }
+    await sleep(ctx.options.pollIntervalMs, ctx.signal);
+    view = await mustGetVm(ctx, vm);
+  }
+  return view;
+}
+
+export function describe(view: VmView): string {
+  const repl = view.replication;
+  return `power ${view.state}, replication ${repl ? `${repl.mode}/${repl.state}` : 'none'}`;
+}

@@ -1,0 +1,72 @@
+import type { VmView } from '../../../simulators/api.ts';
+import type { HandlerContext } from './context.ts';
+import { StepError, simErrorCode } from './errors.ts';
+
+/** Hyper-V names a test failover's VM `<vm> - Test`. */
+export function testVmName(vm: string): string {
+  return `${vm} - Test`;
+}
+
+/** The VM a step works on; a step job without one is a bug in the orchestrator. */
+export function requireVm(ctx: HandlerContext): string {
+  const vm = ctx.job.vm;
+  if (vm === undefined || vm === '') {
+    throw new StepError('BAD_JOB', `step ${ctx.step} needs a VM but job ${ctx.jobId} names none`, {
+      step: ctx.step,
+      site: ctx.job.site,
+    });
+  }
+  return vm;
+}
+
+/** The VM as the job's site names it: the test VM in a drill, the VM itself otherwise. */
+export function siteVmName(ctx: HandlerContext, vm: string): string {
+  return ctx.job.type === 'test' || ctx.job.type === 'cleanup' ? testVmName(vm) : vm;
+}
+
+/** Get-VM, or undefined when the site holds no such VM. */
+export async function findVm(ctx: HandlerContext, vm: string): Promise<VmView | undefined> {
+  try {
+    return await ctx.api.getVM(ctx.job.site, vm);
+  } catch (error) {
+    if (simErrorCode(error) === 'VM_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+/** Get-VM that must find the VM: a missing VM is a plan/inventory mismatch, not retryable. */
+export async function mustGetVm(ctx: HandlerContext, vm: string): Promise<VmView> {
+  const view = await findVm(ctx, vm);
+  if (view === undefined) {
+    throw new StepError(
+      'VM_NOT_FOUND',
+      `${ctx.step}: site ${ctx.job.site} has no VM named "${vm}"; check the plan against the site's inventory`,
+      { step: ctx.step, site: ctx.job.site, vm },
+    );
+  }
+  return view;
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts (worker shutting down). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason ?? new Error('aborted'));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason ?? new Error('aborted'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The mutation fields every host call carries: the job's site, the VM and the execution's epoch. */
+export function mutation(ctx: HandlerContext, vm: string): { site: string; vm: string; epoch: number } {
+  return { site: ctx.job.site, vm, epoch: ctx.job.epoch };
+}
