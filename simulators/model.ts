@@ -1,0 +1,135 @@
+import type { NetworkAttachment, PowerState, ReplicationState } from './api.ts';
+import type { AutomaticStartAction } from './spec.ts';
+
+/** The mutable state of the world. Only the simulator's own modules touch it. */
+
+export interface Site {
+  name: string;
+  powered: boolean;
+  hosts: Map<string, Host>;
+  networks: Map<string, { name: string; isolated: boolean }>;
+  /** Every VM instance this site's hosts hold, by name (test VMs as `<vm> - Test`). */
+  vms: Map<string, VmInstance>;
+}
+
+export interface Host {
+  site: string;
+  name: string;
+  powered: boolean;
+  vmSlots: number;
+  memoryMb: number;
+  maxConcurrentBoots: number;
+  vms: Set<VmInstance>;
+}
+
+export interface Link {
+  key: string;
+  a: string;
+  b: string;
+  up: boolean;
+  latencyMs: number;
+  bandwidthBytesPerSec: number;
+  /** Relationships that ship over this link (share its bandwidth equally each cycle). */
+  active: number;
+  /** Bytes shipped, by direction `from->to`. */
+  bytes: Map<string, number>;
+}
+
+/**
+ * A VM's disk as a counter: the writes it holds are sequence numbers 1..seq. While the guest
+ * writes, seq grows at `rate` per second from `since`; nothing is stored per write.
+ */
+export interface Disk {
+  baseSeq: number;
+  /** Simulated ms the current write run began, or null when the guest is not writing. */
+  since: number | null;
+  /** Writes per second. */
+  rate: number;
+  /** Canary writes acknowledged on top of the steady stream in the current run. */
+  extra: number;
+  /** seq → payload, only for canary writes. */
+  payloads: Map<number, string> | null;
+}
+
+export type FailoverStage = 'FailedOverWaitingCompletion' | 'FailedOver';
+
+/** One VM as one site's host holds it: a primary, a replica, an extended replica or a test VM. */
+export interface VmInstance {
+  name: string;
+  /** The protected VM this instance belongs to (for a test VM, the VM it was created from). */
+  vm: string;
+  site: string;
+  host: Host;
+  isTest: boolean;
+  state: PowerState;
+  heartbeatOk: boolean;
+  /** Increments when a boot is cancelled, so a stale boot-complete event does nothing. */
+  bootToken: number;
+  wasRunningAtCrash: boolean;
+  role: 'Primary' | 'Replica' | 'ExtendedReplica' | 'TestReplica' | 'None';
+  failoverStage: FailoverStage | null;
+  /** Prepared for planned failover (Start-VMFailover -Prepare): barred from starting. */
+  prepared: boolean;
+  /** Barred from starting under epochs <= this value (fenceVM), or null. */
+  fencedEpoch: number | null;
+  epoch: number;
+  network: NetworkAttachment | null;
+  automaticStartAction: AutomaticStartAction;
+  memoryMb: number;
+  diskBytes: number;
+  bytesPerWrite: number;
+  boot: { minMs: number; maxMs: number };
+  bootMode: { mode: 'normal' | 'slow' | 'fail'; factor: number };
+  /** Extra simulated ms added to the next boot (applying logs after a `latest` failover). */
+  pendingApplyMs: number;
+  disk: Disk;
+  /** Relationship this instance receives from (as replica or extended replica). */
+  incoming: Relationship | null;
+  /** Relationships this instance replicates to. */
+  outgoing: Relationship[];
+  testVm: VmInstance | null;
+  /** For a replica that failed over: the failover record's index in the truth. */
+  failoverIndex: number | null;
+}
+
+export interface StoredPoint {
+  id: string;
+  kind: 'standard' | 'appConsistent';
+  at: number;
+  seq: number;
+}
+
+export type RelationshipState =
+  | Extract<
+      ReplicationState,
+      'Replicating' | 'Suspended' | 'Error' | 'WaitingForStartResynchronize' | 'Resynchronizing'
+    >
+  | 'Stopped';
+
+export interface Relationship {
+  vm: string;
+  source: VmInstance;
+  target: VmInstance;
+  extended: boolean;
+  freqMs: number;
+  phaseMs: number;
+  link: Link | null;
+  state: RelationshipState;
+  receivedSeq: number;
+  receivedAt: number;
+  appliedSeq: number;
+  appliedAt: number;
+  lastReplicationAt: number;
+  failingSince: number | null;
+  totalCycles: number;
+  missedCycles: number;
+  maxPoints: number;
+  appConsistentEvery: number;
+  nextPointAt: number;
+  pointCounter: number;
+  points: StoredPoint[];
+  resyncUntil: number;
+  resyncSeq: number;
+  resyncBytes: number;
+  bucket: string | null;
+}

@@ -1,0 +1,115 @@
+import type { RecoveryPoint, RecoveryPointSelector } from './api.ts';
+import { SimError } from './errors.ts';
+import type { Relationship, StoredPoint } from './model.ts';
+import { HOUR_MS } from './units.ts';
+
+/**
+ * Recovery points on a replica: `latest` (everything received), and up to 24 additional hourly
+ * points, every n-th of them application-consistent (VSS). Small records, trimmed as they age out.
+ */
+
+export function firstPointBoundary(now: number): number {
+  return (Math.floor(now / HOUR_MS) + 1) * HOUR_MS;
+}
+
+export function addHourlyPoint(rel: Relationship, boundary: number, at: number): void {
+  if (rel.maxPoints === 0) return;
+  rel.pointCounter++;
+  const appConsistent =
+    rel.appConsistentEvery > 0 && Math.floor(boundary / HOUR_MS) % rel.appConsistentEvery === 0;
+  rel.points.push({
+    id: `${rel.target.site}.${rel.vm}.${rel.pointCounter}`,
+    kind: appConsistent ? 'appConsistent' : 'standard',
+    at,
+    seq: rel.receivedSeq,
+  });
+  if (rel.points.length > rel.maxPoints) rel.points.shift();
+}
+
+export function clearPoints(rel: Relationship): void {
+  rel.points = [];
+}
+
+export interface ChosenPoint {
+  point: RecoveryPoint;
+  atMs: number;
+  /** Simulated ms to apply received-but-unapplied logs first (`latest` only). */
+  applyBytes: number;
+}
+
+export function listPoints(rel: Relationship, iso: (ms: number) => string): RecoveryPoint[] {
+  const out: RecoveryPoint[] = [];
+  if (rel.receivedAt >= 0) {
+    out.push({ id: latestId(rel), kind: 'latest', time: iso(rel.receivedAt), seq: rel.receivedSeq });
+  }
+  for (let i = rel.points.length - 1; i >= 0; i--) out.push(toPoint(rel.points[i]!, iso));
+  return out;
+}
+
+function latestId(rel: Relationship): string {
+  return `${rel.target.site}.${rel.vm}.latest`;
+}
+
+function toPoint(p: StoredPoint, iso: (ms: number) => string): RecoveryPoint {
+  return { id: p.id, kind: p.kind, time: iso(p.at), seq: p.seq };
+}
+
+export function choosePoint(
+  rel: Relationship,
+  selector: RecoveryPointSelector,
+  iso: (ms: number) => string,
+  parseIso: (s: string) => number,
+): ChosenPoint {
+  const where = `VM '${rel.vm}' at site '${rel.target.site}'`;
+  switch (selector.kind) {
+    case 'latest':
+      return {
+        point: { id: latestId(rel), kind: 'latest', time: iso(rel.receivedAt), seq: rel.receivedSeq },
+        atMs: rel.receivedAt,
+        applyBytes: (rel.receivedSeq - rel.appliedSeq) * rel.source.bytesPerWrite,
+      };
+    case 'latestProcessed':
+      return {
+        point: {
+          id: `${rel.target.site}.${rel.vm}.processed`,
+          kind: 'latest',
+          time: iso(rel.appliedAt),
+          seq: rel.appliedSeq,
+        },
+        atMs: rel.appliedAt,
+        applyBytes: 0,
+      };
+    case 'latestAppConsistent': {
+      for (let i = rel.points.length - 1; i >= 0; i--) {
+        const p = rel.points[i]!;
+        if (p.kind === 'appConsistent') return { point: toPoint(p, iso), atMs: p.at, applyBytes: 0 };
+      }
+      throw new SimError('NO_RECOVERY_POINT', `${where} has no application-consistent recovery point`, {
+        vm: rel.vm,
+        site: rel.target.site,
+      });
+    }
+    case 'at': {
+      const at = parseIso(selector.at);
+      for (let i = rel.points.length - 1; i >= 0; i--) {
+        const p = rel.points[i]!;
+        if (p.at <= at) return { point: toPoint(p, iso), atMs: p.at, applyBytes: 0 };
+      }
+      throw new SimError('NO_RECOVERY_POINT', `${where} has no recovery point at or before ${selector.at}`, {
+        vm: rel.vm,
+        site: rel.target.site,
+      });
+    }
+    case 'id': {
+      if (selector.id === latestId(rel)) return choosePoint(rel, { kind: 'latest' }, iso, parseIso);
+      const p = rel.points.find((x) => x.id === selector.id);
+      if (!p) {
+        throw new SimError('NO_RECOVERY_POINT', `${where} has no recovery point '${selector.id}'`, {
+          vm: rel.vm,
+          site: rel.target.site,
+        });
+      }
+      return { point: toPoint(p, iso), atMs: p.at, applyBytes: 0 };
+    }
+  }
+}

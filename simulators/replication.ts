@@ -1,0 +1,199 @@
+import type { ReplicationHealth } from './api.ts';
+import type { Link, Relationship, VmInstance } from './model.ts';
+import { addHourlyPoint, clearPoints, firstPointBoundary } from './recovery-points.ts';
+import { HOUR_MS } from './units.ts';
+import { seqAt } from './workload.ts';
+
+/**
+ * Hyper-V Replica's cycle, as arithmetic per VM per cycle. Every `freqMs` the primary ships the
+ * writes acknowledged since the last shipped one, bounded by its share of the link's bandwidth;
+ * the replica applies what it received in the previous cycle (so `latestProcessed` lags `latest`
+ * by one cycle) and turns an hourly boundary into a recovery point.
+ */
+
+export interface ReplicationEnv {
+  /** Whether a host and its site are up. */
+  hostUp(instance: VmInstance): boolean;
+  errorAfterMs: number;
+}
+
+export function newRelationship(
+  source: VmInstance,
+  target: VmInstance,
+  options: {
+    extended: boolean;
+    freqMs: number;
+    phaseMs: number;
+    link: Link | null;
+    maxPoints: number;
+    appConsistentEvery: number;
+    now: number;
+    receivedSeq: number;
+  },
+): Relationship {
+  return {
+    vm: source.vm,
+    source,
+    target,
+    extended: options.extended,
+    freqMs: options.freqMs,
+    phaseMs: options.phaseMs,
+    link: options.link,
+    state: 'Replicating',
+    receivedSeq: options.receivedSeq,
+    receivedAt: options.now,
+    appliedSeq: options.receivedSeq,
+    appliedAt: options.now,
+    lastReplicationAt: options.now,
+    failingSince: null,
+    totalCycles: 0,
+    missedCycles: 0,
+    maxPoints: options.maxPoints,
+    appConsistentEvery: options.appConsistentEvery,
+    nextPointAt: firstPointBoundary(options.now),
+    pointCounter: 0,
+    points: [],
+    resyncUntil: 0,
+    resyncSeq: 0,
+    resyncBytes: 0,
+    bucket: null,
+  };
+}
+
+/** Whether cycles are due at all (a stopped or paused relationship neither ships nor misses). */
+export function cycling(rel: Relationship): boolean {
+  return rel.state === 'Replicating' || rel.state === 'Error' || rel.state === 'Resynchronizing';
+}
+
+/**
+ * The highest sequence number the source can ship: a primary's acknowledged writes, or, for
+ * extended replication from a replica, what that replica has applied.
+ */
+export function sourceSeq(rel: Relationship, t: number): number {
+  const s = rel.source;
+  if ((s.role === 'Replica' || s.role === 'ExtendedReplica') && s.failoverStage === null && s.incoming) {
+    return s.incoming.appliedSeq;
+  }
+  return seqAt(s.disk, t);
+}
+
+/** The instance whose disk holds the writes this relationship carries (canary payloads live there). */
+export function originOf(rel: Relationship): VmInstance {
+  let s = rel.source;
+  while ((s.role === 'Replica' || s.role === 'ExtendedReplica') && s.failoverStage === null && s.incoming) {
+    s = s.incoming.source;
+  }
+  return s;
+}
+
+export function pathUp(env: ReplicationEnv, rel: Relationship): boolean {
+  return env.hostUp(rel.source) && env.hostUp(rel.target) && (rel.link === null || rel.link.up);
+}
+
+export function runCycle(env: ReplicationEnv, rel: Relationship, t: number): void {
+  if (!cycling(rel)) return;
+  const source = rel.source;
+  if (!pathUp(env, rel)) {
+    rel.totalCycles++;
+    rel.missedCycles++;
+    rel.failingSince ??= t;
+    if (t - rel.failingSince >= env.errorAfterMs) rel.state = 'Error';
+    checkResyncRequired(rel, t);
+    skipPointsTo(rel, t);
+    return;
+  }
+  if (rel.state === 'Resynchronizing') {
+    if (t < rel.resyncUntil) return;
+    rel.receivedSeq = rel.resyncSeq;
+    rel.appliedSeq = rel.resyncSeq;
+    rel.receivedAt = t;
+    rel.appliedAt = t;
+    rel.state = 'Replicating';
+  }
+  rel.totalCycles++;
+  const primarySeq = sourceSeq(rel, t);
+  const pending = primarySeq - rel.receivedSeq;
+  const bpw = source.bytesPerWrite;
+  let shipped = pending;
+  const link = rel.link;
+  if (link !== null) {
+    const budget = Math.floor(
+      (link.bandwidthBytesPerSec * rel.freqMs) / 1000 / Math.max(1, link.active) / bpw,
+    );
+    if (budget < shipped) shipped = budget;
+    if (shipped > 0) {
+      const dir = `${source.site}->${rel.target.site}`;
+      link.bytes.set(dir, (link.bytes.get(dir) ?? 0) + shipped * bpw);
+    }
+  }
+  rel.appliedSeq = rel.receivedSeq;
+  rel.appliedAt = rel.receivedAt;
+  rel.receivedSeq += shipped;
+  rel.receivedAt = t;
+  if (shipped < pending) {
+    // The log of this interval did not reach the replica within the interval: a missed cycle.
+    rel.missedCycles++;
+    if (shipped > 0) rel.lastReplicationAt = t;
+    checkResyncRequired(rel, t);
+  } else {
+    rel.lastReplicationAt = t;
+    rel.failingSince = null;
+    if (rel.state === 'Error') rel.state = 'Replicating';
+  }
+  while (t >= rel.nextPointAt) {
+    addHourlyPoint(rel, rel.nextPointAt, t);
+    rel.nextPointAt += HOUR_MS;
+  }
+}
+
+function skipPointsTo(rel: Relationship, t: number): void {
+  while (t >= rel.nextPointAt) rel.nextPointAt += HOUR_MS;
+}
+
+/** Hyper-V marks a VM "resynchronization required" when its change log passes 50 % of the disk. */
+function checkResyncRequired(rel: Relationship, t: number): void {
+  const logBytes = (sourceSeq(rel, t) - rel.receivedSeq) * rel.source.bytesPerWrite;
+  if (logBytes > rel.source.diskBytes / 2) rel.state = 'WaitingForStartResynchronize';
+}
+
+export function changeLogBytes(rel: Relationship, now: number): number {
+  return Math.max(0, (sourceSeq(rel, now) - rel.receivedSeq) * rel.source.bytesPerWrite);
+}
+
+/**
+ * Health by the documented rules: Critical when replication has stopped (Error, resync
+ * required); Warning when paused or resynchronizing, when more than 20 % of cycles were missed, or
+ * when nothing replicated for over an hour; otherwise Normal.
+ */
+export function healthOf(rel: Relationship, now: number): ReplicationHealth {
+  switch (rel.state) {
+    case 'Error':
+    case 'WaitingForStartResynchronize':
+      return 'Critical';
+    case 'Suspended':
+    case 'Resynchronizing':
+      return 'Warning';
+    case 'Stopped':
+      return 'Normal';
+    case 'Replicating':
+      break;
+  }
+  if (rel.totalCycles > 0 && rel.missedCycles * 5 > rel.totalCycles) return 'Warning';
+  if (now - rel.lastReplicationAt > HOUR_MS) return 'Warning';
+  return 'Normal';
+}
+
+/** Start a resync of `bytes` at the link's full bandwidth; cycles resume once it is done. */
+export function beginResync(rel: Relationship, now: number, bytes: number): void {
+  const bandwidth = rel.link?.bandwidthBytesPerSec ?? Number.POSITIVE_INFINITY;
+  rel.state = 'Resynchronizing';
+  rel.resyncBytes = bytes;
+  rel.resyncSeq = sourceSeq(rel, now);
+  rel.resyncUntil = now + Math.ceil((bytes * 1000) / bandwidth);
+  rel.failingSince = null;
+  if (rel.link !== null && bytes > 0) {
+    const dir = `${rel.source.site}->${rel.target.site}`;
+    rel.link.bytes.set(dir, (rel.link.bytes.get(dir) ?? 0) + bytes);
+  }
+  clearPoints(rel);
+}
