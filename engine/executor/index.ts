@@ -46,3 +46,4 @@ export {
   type QueueConnectionOptions,
   stepJobOptions,
 } from './queues.ts';
+export { type SiteWorkerOptions, type SiteWorkers, startSiteWorkers } from './worker.ts';

@@ -1,0 +1,28 @@
+/** The step handlers' public door: what the worker (and tests) may use. */
+export { actionHandler } from './action.ts';
+export { type ActionExecutionContext, actionExecutionContext } from './action-context.ts';
+export { bootHandler } from './boot.ts';
+export { cleanupHandler } from './cleanup.ts';
+export {
+  type HandlerContext,
+  type HandlerOptions,
+  type HandlerOutcome,
+  type ResolvedHandlerOptions,
+  resolveHandlerOptions,
+  type StepHandler,
+} from './context.ts';
+export {
+  type ActionMemo,
+  type EventSink,
+  type RunStepJobDeps,
+  runStepJob,
+  type StepJobRun,
+} from './dispatch.ts';
+export { StepError, simErrorCode, toStepError } from './errors.ts';
+export { failoverHandler } from './failover.ts';
+export { parseStepJobData, stepJobDataSchema } from './job-schema.ts';
+export { readinessHandler } from './readiness.ts';
+export { scriptEnvironment } from './script.ts';
+export { shutdownHandler } from './shutdown.ts';
+export { testVmName } from './vm.ts';
+export { webhookAction } from './webhook.ts';
