@@ -1,0 +1,118 @@
+import type { RecoveryPoint, VmView } from '../../../simulators/api.ts';
+import { assertNever } from '../../common/index.ts';
+import type { PlanVm, RecoveryPointChoice } from '../../plan/types.ts';
+import { type EvalContext, formatDuration } from '../context.ts';
+import type { PlannedPoint } from '../types.ts';
+
+/** The choice a VM fails over with: its own override, else the run's (`--recovery-point`), else the plan's. */
+export function effectiveChoice(vm: PlanVm, ctx: EvalContext): { choice: RecoveryPointChoice; path: string } {
+  if (vm.recoveryPoint !== undefined)
+    return { choice: vm.recoveryPoint, path: `${ctx.vmPath(vm.name)}.recoveryPoint` };
+  if (ctx.settings.recoveryPoint !== undefined)
+    return { choice: ctx.settings.recoveryPoint, path: ctx.vmPath(vm.name) };
+  return { choice: ctx.plan.recoveryPoint, path: 'spec.recoveryPoint' };
+}
+
+export function describeChoice(choice: RecoveryPointChoice): string {
+  return choice.kind === 'at' ? `at ${choice.at}` : choice.kind;
+}
+
+/**
+ * Resolves a choice against Get-VMSnapshot's list (newest first, `latest` first), as Hyper-V
+ * would. `latestProcessed` (the last applied point) is not in the list: the newest received point
+ * bounds it from above, so the placement is marked approximate.
+ */
+export function resolvePoint(
+  choice: RecoveryPointChoice,
+  points: readonly RecoveryPoint[],
+): { point: RecoveryPoint; approximate: boolean } | undefined {
+  switch (choice.kind) {
+    case 'latest': {
+      const point = points[0];
+      return point === undefined ? undefined : { point, approximate: false };
+    }
+    case 'latestProcessed': {
+      const point = points[0];
+      return point === undefined ? undefined : { point, approximate: point.kind === 'latest' };
+    }
+    case 'latestAppConsistent': {
+      const point = points.find((p) => p.kind === 'appConsistent');
+      return point === undefined ? undefined : { point, approximate: false };
+    }
+    case 'at': {
+      const at = Date.parse(choice.at);
+      const point = points.find((p) => p.kind !== 'latest' && Date.parse(p.time) <= at);
+      return point === undefined ? undefined : { point, approximate: false };
+    }
+    default:
+      return assertNever(choice, 'recovery point choice');
+  }
+}
+
+/**
+ * A recovery point that meets the VM's choice must exist at the target, and, for `latest`-style
+ * choices, be younger than the plan's RPO target. A planned failover is exempt from the RPO check:
+ * it sends every pending write before it fails over, so it loses nothing whatever the point's age.
+ * An `at` choice is exempt too: the operator picked an old point on purpose.
+ *
+ * Returns the point each VM would get, for the placement.
+ */
+export function checkRecoveryPoints(ctx: EvalContext): Map<string, PlannedPoint> {
+  const out = new Map<string, PlannedPoint>();
+  const now = ctx.inventory.now.getTime();
+  const rpoMs = ctx.plan.targets.rpoMs;
+  for (const vm of ctx.selected) {
+    if (ctx.excluded.has(vm.name)) continue;
+    const view = ctx.to?.vms.get(vm.name);
+    if (view === undefined) continue;
+    const { choice, path } = effectiveChoice(vm, ctx);
+    const read = ctx.inventory.recoveryPoints.get(vm.name);
+    const points = read === undefined ? pointsFromView(view) : read.ok ? read.points : [];
+    const resolved = resolvePoint(choice, points);
+    if (resolved === undefined) {
+      const why = read !== undefined && !read.ok ? ` (${read.error.code}: ${read.error.message})` : '';
+      ctx.block('NO_RECOVERY_POINT', {
+        vm: vm.name,
+        site: ctx.toSite,
+        path,
+        message: `VM '${vm.name}' has no recovery point at '${ctx.toSite}' for '${describeChoice(choice)}'${why}; ${points.length} point(s) exist`,
+        hint:
+          choice.kind === 'latestAppConsistent'
+            ? 'wait for the next application-consistent snapshot, or choose latest'
+            : 'wait for the initial replication to finish, or choose another recovery point',
+      });
+      continue;
+    }
+    const { point } = resolved;
+    const approximate = resolved.approximate || read === undefined;
+    const ageMs = Math.max(0, now - Date.parse(point.time));
+    out.set(vm.name, {
+      id: point.id,
+      kind: point.kind,
+      time: point.time,
+      seq: point.seq,
+      ageMs,
+      approximate,
+    });
+    if (rpoMs === undefined || choice.kind === 'at' || ctx.settings.type === 'planned' || ageMs <= rpoMs)
+      continue;
+    const input = {
+      vm: vm.name,
+      site: ctx.toSite,
+      path: 'spec.targets.rpo',
+      message: `VM '${vm.name}' would lose ${formatDuration(ageMs)} of writes: its newest '${describeChoice(choice)}' point (${point.time}) is older than the RPO target ${formatDuration(rpoMs)}`,
+      hint: 'replication is behind: check the link and Measure-VMReplication; or fail over anyway with an explicit --recovery-point',
+      details: { ageMs, rpoMs, point: point.id },
+    };
+    if (ctx.settings.rpoPolicy === 'warn') ctx.warn('RPO_NOT_MET', input);
+    else ctx.block('RPO_NOT_MET', input);
+  }
+  return out;
+}
+
+/** Without Get-VMSnapshot (fast mode), the last replication time stands in for `latest`. */
+function pointsFromView(view: VmView): RecoveryPoint[] {
+  const time = view.replication?.lastReplicationTime;
+  if (time === undefined) return [];
+  return [{ id: `${view.site}.${view.name}.latest`, kind: 'latest', time, seq: -1 }];
+}

@@ -1,0 +1,149 @@
+import type {
+  Direction,
+  DurationMs,
+  FailoverType,
+  RecoveryPlan,
+  RecoveryPointChoice,
+} from '../plan/types.ts';
+import { checkCapacity } from './checks/capacity.ts';
+import { checkExternalDependencies } from './checks/dependencies.ts';
+import { checkNetworks } from './checks/networks.ts';
+import { checkOwnership } from './checks/ownership.ts';
+import { checkRecoveryPoints, effectiveChoice } from './checks/recovery-point.ts';
+import { checkReplication } from './checks/replication.ts';
+import { EvalContext } from './context.ts';
+import { type Selection, type Subset, selectSubset } from './subset.ts';
+import type { Blocker, Finding, Inventory, Placement, PreflightReport, PreflightWarning } from './types.ts';
+
+/** Turns a YAML path into a 1-based position in the plan file (engine/plan's Locator). */
+export type Locate = (path: string) => { line: number; column: number } | undefined;
+
+export interface EvaluateOptions {
+  type: FailoverType;
+  /** @defaultValue 'forward' */
+  direction?: Direction;
+  /** Part of the plan (`--vms`, `--group`); a resolved Subset is taken as is. @defaultValue the whole plan */
+  selection?: Selection | Subset;
+  /** Run-time recovery point (`--recovery-point`); a VM's own `recoveryPoint` still wins. */
+  recoveryPoint?: RecoveryPointChoice;
+  /** The execution that will run (its own locks are not blockers when it resumes). */
+  execution?: string;
+  /**
+   * The highest share of the target site's slots or memory the failover may leave in use.
+   * 1 blocks only what does not fit at all.
+   * @defaultValue 0.8 (leave at least 20 % headroom)
+   */
+  maxUtilization?: number;
+  /**
+   * What a recovery point older than the plan's RPO target is.
+   * @defaultValue 'block'
+   */
+  rpoPolicy?: 'block' | 'warn';
+  /** RTO estimate of the run (engine/plan's compile estimate), shown by `--dry-run`. */
+  estimateRtoMs?: DurationMs;
+  locate?: Locate;
+  /** For the report's stats. @defaultValue 0 */
+  gatherMs?: number;
+  /** Monotonic ms, for the report's stats. @defaultValue performance.now */
+  timer?: () => number;
+}
+
+/**
+ * The pre-flight decision: pure, no I/O. Takes the plan and one inventory snapshot, returns every
+ * blocker and warning (located in the plan), the placement of each selected VM and the capacity
+ * figures. Nothing may start while `report.ok` is false.
+ */
+export function evaluatePreflight(
+  plan: RecoveryPlan,
+  inventory: Inventory,
+  options: EvaluateOptions,
+): PreflightReport {
+  const timer = options.timer ?? (() => performance.now());
+  const started = timer();
+  const direction = options.direction ?? 'forward';
+  const subset = isSubset(options.selection) ? options.selection : selectSubset(plan, options.selection);
+  const ctx = new EvalContext(plan, inventory, subset, {
+    type: options.type,
+    direction,
+    ...(options.recoveryPoint === undefined ? {} : { recoveryPoint: options.recoveryPoint }),
+    ...(options.execution === undefined ? {} : { execution: options.execution }),
+    maxUtilization: options.maxUtilization ?? 0.8,
+    rpoPolicy: options.rpoPolicy ?? 'block',
+  });
+
+  if (!inventory.to.ok) {
+    ctx.block('TARGET_UNREACHABLE', {
+      site: ctx.toSite,
+      path: ctx.toSitePath,
+      message: `target site '${ctx.toSite}' cannot be read (${inventory.to.error.code}: ${inventory.to.error.message})`,
+      hint: 'nothing can fail over to a site that cannot be reached; check its agent and hosts',
+    });
+  }
+  checkReplication(ctx);
+  checkOwnership(ctx);
+  const points = checkRecoveryPoints(ctx);
+  checkNetworks(ctx);
+  const capacity = checkCapacity(ctx);
+  checkExternalDependencies(ctx);
+
+  const placements: Placement[] = ctx.selected.map((vm) => {
+    const view = ctx.to?.vms.get(vm.name);
+    const point = points.get(vm.name);
+    const network = options.type === 'test' ? vm.network.test : vm.network.failover;
+    return {
+      vm: vm.name,
+      site: ctx.toSite,
+      choice: effectiveChoice(vm, ctx).choice,
+      ...(view === undefined ? {} : { host: view.host, memoryMb: view.memoryMb }),
+      ...(point === undefined ? {} : { recoveryPoint: point }),
+      ...(network === undefined ? {} : { network }),
+    };
+  });
+
+  const findings = sortFindings(ctx, options.locate);
+  const blockers = findings.filter((f): f is Blocker => f.severity === 'blocker');
+  const warnings = findings.filter((f): f is PreflightWarning => f.severity === 'warning');
+  return {
+    ok: blockers.length === 0,
+    plan: plan.metadata.name,
+    type: options.type,
+    direction,
+    fromSite: ctx.fromSite,
+    toSite: ctx.toSite,
+    checkedAt: inventory.now.toISOString(),
+    selected: subset.vms,
+    blockers,
+    warnings,
+    placements,
+    ...(capacity === undefined ? {} : { capacity }),
+    targets: {
+      ...(plan.targets.rpoMs === undefined ? {} : { rpoMs: plan.targets.rpoMs }),
+      ...(plan.targets.rtoMs === undefined ? {} : { rtoMs: plan.targets.rtoMs }),
+    },
+    ...(options.estimateRtoMs === undefined ? {} : { estimatedRtoMs: options.estimateRtoMs }),
+    stats: {
+      vms: subset.vms.length,
+      apiCalls: inventory.apiCalls,
+      gatherMs: options.gatherMs ?? 0,
+      evaluateMs: timer() - started,
+    },
+  };
+}
+
+function isSubset(selection: Selection | Subset | undefined): selection is Subset {
+  return selection !== undefined && 'external' in selection;
+}
+
+/** Plan-wide findings first, then by VM in plan order; each located when `locate` is given. */
+function sortFindings(ctx: EvalContext, locate: Locate | undefined): Finding[] {
+  const rank = (f: Finding) => (f.vm === undefined ? -1 : ctx.vmIndex(f.vm));
+  const sorted = ctx.findings
+    .map((finding, order) => ({ finding, order }))
+    .sort((a, b) => rank(a.finding) - rank(b.finding) || a.order - b.order)
+    .map(({ finding }) => finding);
+  if (locate === undefined) return sorted;
+  return sorted.map((finding) => {
+    const at = locate(finding.path);
+    return at === undefined ? finding : { ...finding, line: at.line, column: at.column };
+  });
+}

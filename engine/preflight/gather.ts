@@ -1,0 +1,144 @@
+import type { HyperVApi } from '../../simulators/api.ts';
+import type { LockReader } from '../locks/index.ts';
+import type { FailoverType, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
+import type { Inventory, PointsRead, SiteRead } from './types.ts';
+
+/**
+ * The reads pre-flight needs, and nothing more: the type itself keeps every mutating call of the
+ * Hyper-V API out of reach.
+ */
+export type HyperVReadApi = Pick<
+  HyperVApi,
+  'now' | 'listVMs' | 'listHosts' | 'listNetworks' | 'getRecoveryPoints'
+>;
+
+export interface GatherOptions {
+  type: FailoverType;
+  fromSite: string;
+  toSite: string;
+  /** VMs whose recovery points, locks and records are read. */
+  vms: readonly PlanVm[];
+  recoveryPoint?: RecoveryPointChoice;
+  locks?: LockReader;
+  /** Simulated "now"; read from the API when absent. */
+  now?: () => Date;
+  /**
+   * Which VMs' recovery points are listed (one Get-VMSnapshot each). `all`: every selected VM, so
+   * `--dry-run` shows the exact point; `needed`: only VMs whose choice cannot be judged from
+   * Get-VMReplication's last replication time (latestAppConsistent, at).
+   * @defaultValue 'all'
+   */
+  points?: 'all' | 'needed';
+  /** Concurrent Get-VMSnapshot calls. @defaultValue 64 */
+  concurrency?: number;
+}
+
+/**
+ * Reads one inventory snapshot: per site three list calls (VMs, hosts, networks, all sites in
+ * parallel), the lock state in three Redis reads, then recovery points per VM with bounded
+ * concurrency. A site that cannot be read is recorded, not thrown: the evaluator decides what it
+ * means (an unplanned failover goes on without its source).
+ */
+export async function gatherInventory(
+  api: HyperVReadApi,
+  plan: RecoveryPlan,
+  options: GatherOptions,
+): Promise<Inventory> {
+  let apiCalls = 0;
+  const counted = <T>(call: () => Promise<T>): Promise<T> => {
+    apiCalls++;
+    return call();
+  };
+  const names = options.vms.map((vm) => vm.name);
+  const readFrom = options.type !== 'test';
+  const [now, to, from, planLock, locks, failedOver] = await Promise.all([
+    options.now === undefined
+      ? counted(() => api.now()).then((iso) => new Date(iso))
+      : Promise.resolve(options.now()),
+    readSite(api, options.toSite, counted),
+    readFrom ? readSite(api, options.fromSite, counted) : Promise.resolve(undefined),
+    options.locks?.readPlanLock(plan.metadata.name),
+    options.locks?.readLocks(names) ?? Promise.resolve(new Map()),
+    options.locks?.readFailedOver(names) ?? Promise.resolve(new Map()),
+  ]);
+
+  const recoveryPoints = new Map<string, PointsRead>();
+  if (to.ok) {
+    const present = new Set(to.vms.filter((v) => !v.isTest).map((v) => v.name));
+    const wanted = options.vms.filter(
+      (vm) =>
+        present.has(vm.name) &&
+        (options.points !== 'needed' || needsPointList(vm, plan, options.recoveryPoint)),
+    );
+    await forEachLimited(wanted, options.concurrency ?? 64, async (vm) => {
+      recoveryPoints.set(vm.name, await readPoints(api, options.toSite, vm.name, counted));
+    });
+  }
+  return {
+    now,
+    to,
+    ...(from === undefined ? {} : { from }),
+    recoveryPoints,
+    ...(planLock === undefined ? {} : { planLock }),
+    locks,
+    failedOver,
+    apiCalls,
+  };
+}
+
+type Counted = <T>(call: () => Promise<T>) => Promise<T>;
+
+async function readSite(api: HyperVReadApi, site: string, counted: Counted): Promise<SiteRead> {
+  try {
+    const [vms, hosts, networks] = await Promise.all([
+      counted(() => api.listVMs(site)),
+      counted(() => api.listHosts(site)),
+      counted(() => api.listNetworks(site)),
+    ]);
+    return { ok: true, site, vms, hosts, networks };
+  } catch (error) {
+    return { ok: false, site, error: describeError(error) };
+  }
+}
+
+async function readPoints(
+  api: HyperVReadApi,
+  site: string,
+  vm: string,
+  counted: Counted,
+): Promise<PointsRead> {
+  try {
+    return { ok: true, points: await counted(() => api.getRecoveryPoints(site, vm)) };
+  } catch (error) {
+    return { ok: false, error: describeError(error) };
+  }
+}
+
+function needsPointList(vm: PlanVm, plan: RecoveryPlan, runtime: RecoveryPointChoice | undefined): boolean {
+  const choice = vm.recoveryPoint ?? runtime ?? plan.recoveryPoint;
+  return choice.kind === 'latestAppConsistent' || choice.kind === 'at';
+}
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof Error) {
+    const code = 'code' in error && typeof error.code === 'string' ? error.code : 'ERROR';
+    return { code, message: error.message };
+  }
+  return { code: 'ERROR', message: String(error) };
+}
+
+/** Runs `work` over `items` with at most `limit` in flight. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}

@@ -1,0 +1,27 @@
+/**
+ * Pre-flight: what must hold before a failover or drill touches anything, checked in one read of
+ * the inventory and reported as located blockers and warnings, with the placement `--dry-run`
+ * shows. `evaluatePreflight` is the pure decision; `runPreflight` reads the world and decides.
+ */
+export { resolvePoint } from './checks/recovery-point.ts';
+export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate.ts';
+export { type GatherOptions, gatherInventory, type HyperVReadApi } from './gather.ts';
+export { type FormatOptions, formatFinding, formatPreflightReport, preflightBlockedError } from './report.ts';
+export { type PreflightInput, runPreflight } from './run.ts';
+export { type ExternalDependency, type Selection, type Subset, selectSubset } from './subset.ts';
+export type {
+  Blocker,
+  BlockerCode,
+  Finding,
+  HostCapacity,
+  Inventory,
+  Placement,
+  PlannedPoint,
+  PointsRead,
+  PreflightReport,
+  PreflightWarning,
+  ResourceUse,
+  SiteCapacity,
+  SiteRead,
+  WarningCode,
+} from './types.ts';

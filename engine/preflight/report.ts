@@ -1,0 +1,79 @@
+import { DrError } from '../common/index.ts';
+import type { RecoveryPointChoice } from '../plan/types.ts';
+import { formatDuration } from './context.ts';
+import type { Finding, PreflightReport } from './types.ts';
+
+/** Compiler-style, one line: `file:line:col: blocker CODE: message [path] (hint)`. */
+export function formatFinding(finding: Finding, file = 'plan'): string {
+  const where = finding.line === undefined ? `${file}` : `${file}:${finding.line}:${finding.column ?? 1}`;
+  return `${where}: ${finding.severity} ${finding.code}: ${finding.message} [${finding.path}] (${finding.hint})`;
+}
+
+export interface FormatOptions {
+  /** Plan file name for locations. @defaultValue 'plan' */
+  file?: string;
+  /** Print the per-VM placement table (`--dry-run`). @defaultValue false */
+  placements?: boolean;
+  /** At most this many placement rows. @defaultValue 50 */
+  maxRows?: number;
+}
+
+/** The report as a DR admin reads it in a terminal. */
+export function formatPreflightReport(report: PreflightReport, options: FormatOptions = {}): string {
+  const lines: string[] = [];
+  const scope = report.selected.length === 1 ? '1 VM' : `${report.selected.length} VMs`;
+  lines.push(
+    `pre-flight of plan '${report.plan}': ${report.type} failover ${report.fromSite} → ${report.toSite} (${report.direction}), ${scope}, at ${report.checkedAt}`,
+  );
+  for (const finding of [...report.blockers, ...report.warnings])
+    lines.push(`  ${formatFinding(finding, options.file)}`);
+  if (report.capacity !== undefined) {
+    const c = report.capacity;
+    lines.push(
+      `  capacity at ${c.site}: slots ${c.slots.used}+${c.slots.needed}/${c.slots.total}, memory ${c.memoryMb.used}+${c.memoryMb.needed}/${c.memoryMb.total} MB → ${pct(c.utilizationAfter)} (limit ${pct(c.maxUtilization)})`,
+    );
+  }
+  const rto = report.estimatedRtoMs === undefined ? 'unknown' : formatDuration(report.estimatedRtoMs);
+  const target =
+    report.targets.rtoMs === undefined ? '' : ` (target ${formatDuration(report.targets.rtoMs)})`;
+  lines.push(`  estimated RTO: ${rto}${target}`);
+  if (options.placements === true) {
+    const max = options.maxRows ?? 50;
+    lines.push(
+      '  VM                         host                 recovery point                          age',
+    );
+    for (const p of report.placements.slice(0, max)) {
+      const point = p.recoveryPoint;
+      const pointText =
+        point === undefined ? `(none: ${choiceText(p.choice)})` : `${point.id} @ ${point.time}`;
+      const age = point === undefined ? '' : `${formatDuration(point.ageMs)}${point.approximate ? ' ~' : ''}`;
+      lines.push(`  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(39)} ${age}`);
+    }
+    if (report.placements.length > max)
+      lines.push(`  ... ${report.placements.length - max} more (--json for all)`);
+  }
+  lines.push(
+    report.ok
+      ? `  ok: no blocker${report.warnings.length === 0 ? '' : `, ${report.warnings.length} warning(s)`}`
+      : `  BLOCKED: ${report.blockers.length} blocker(s); nothing was started`,
+  );
+  return lines.join('\n');
+}
+
+/** The error an orchestrator throws when pre-flight finds blockers (exit code 1, not retryable). */
+export function preflightBlockedError(report: PreflightReport, file?: string): DrError {
+  const first = report.blockers[0];
+  return new DrError(
+    'PREFLIGHT_BLOCKED',
+    `pre-flight blocked plan '${report.plan}' with ${report.blockers.length} blocker(s)${first === undefined ? '' : `; first: ${formatFinding(first, file)}`}`,
+    { details: { blockers: report.blockers, warnings: report.warnings } },
+  );
+}
+
+function pct(value: number): string {
+  return Number.isFinite(value) ? `${Math.round(value * 1000) / 10} %` : 'n/a';
+}
+
+function choiceText(choice: RecoveryPointChoice): string {
+  return choice.kind === 'at' ? `at ${choice.at}` : choice.kind;
+}

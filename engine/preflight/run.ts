@@ -1,0 +1,50 @@
+import type { LockReader } from '../locks/index.ts';
+import type { RecoveryPlan } from '../plan/types.ts';
+import { type EvaluateOptions, evaluatePreflight } from './evaluate.ts';
+import { gatherInventory, type HyperVReadApi } from './gather.ts';
+import { type Selection, selectSubset } from './subset.ts';
+import type { PreflightReport } from './types.ts';
+
+export interface PreflightInput extends Omit<EvaluateOptions, 'selection' | 'gatherMs'> {
+  plan: RecoveryPlan;
+  /** Read calls only; a full HyperVApi fits. */
+  api: HyperVReadApi;
+  selection?: Selection;
+  /** Lock and failed-over state (engine/locks' createLockReader). Without it, those checks are skipped. */
+  locks?: LockReader;
+  /** Simulated time; read from the API (`now()`) when absent. */
+  now?: () => Date;
+  /** @defaultValue 'all' */
+  points?: 'all' | 'needed';
+  /** Concurrent recovery-point reads. @defaultValue 64 */
+  concurrency?: number;
+}
+
+/**
+ * Pre-flight of one run of a plan: reads the inventory (never a mutating call), then decides.
+ * Throws InputError only for a bad selection; everything about the world is a finding.
+ */
+export async function runPreflight(input: PreflightInput): Promise<PreflightReport> {
+  const timer = input.timer ?? (() => performance.now());
+  const started = timer();
+  const subset = selectSubset(input.plan, input.selection);
+  const chosen = new Set(subset.vms);
+  const forward = (input.direction ?? 'forward') === 'forward';
+  const inventory = await gatherInventory(input.api, input.plan, {
+    type: input.type,
+    fromSite: forward ? input.plan.source : input.plan.target,
+    toSite: forward ? input.plan.target : input.plan.source,
+    vms: input.plan.vms.filter((vm) => chosen.has(vm.name)),
+    ...(input.recoveryPoint === undefined ? {} : { recoveryPoint: input.recoveryPoint }),
+    ...(input.locks === undefined ? {} : { locks: input.locks }),
+    ...(input.now === undefined ? {} : { now: input.now }),
+    ...(input.points === undefined ? {} : { points: input.points }),
+    ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
+  });
+  return evaluatePreflight(input.plan, inventory, {
+    ...input,
+    selection: subset,
+    gatherMs: timer() - started,
+    timer,
+  });
+}
