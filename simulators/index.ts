@@ -1,0 +1,52 @@
+/** The simulated Hyper-V world: the public door of simulators/. */
+export type {
+  GuestHeartbeat,
+  HostView,
+  HyperVApi,
+  NetworkAttachment,
+  NetworkView,
+  PowerState,
+  RecoveryPoint,
+  RecoveryPointSelector,
+  ReplicationHealth,
+  ReplicationMeasure,
+  ReplicationMode,
+  ReplicationState,
+  SimErrorCode,
+  VmReplicationView,
+  VmView,
+} from './api.ts';
+export type { ClockMode, ClockOptions } from './clock.ts';
+export type { SimControl } from './control.ts';
+export { createWorld, type World } from './create-world.ts';
+export { SimError } from './errors.ts';
+export { type ForPlanOptions, worldForPlan, worldSpecForPlan } from './for-plan.ts';
+export { createSimClient, type SimClient, type SimClientOptions } from './http-client.ts';
+export { type SimServer, type SimServerOptions, startSimServer } from './http-server.ts';
+export type {
+  AutomaticStartAction,
+  FaultAction,
+  FaultSpec,
+  HostSpec,
+  LinkSpec,
+  RandomFaultSpec,
+  ReplicationSpec,
+  SiteSpec,
+  VmSpec,
+  WorldSpec,
+} from './spec.ts';
+export type {
+  FailoverKind,
+  FailoverRecord,
+  LinkBytes,
+  PrimaryInterval,
+  SplitBrainInterval,
+  WorldTruth,
+} from './truth.ts';
+export {
+  formatWorldIssue,
+  loadWorldFile,
+  parseWorldText,
+  type WorldFileIssue,
+  type WorldFileResult,
+} from './world-file.ts';
