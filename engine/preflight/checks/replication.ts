@@ -125,6 +125,7 @@ function checkRelationship(ctx: EvalContext, vm: string, view: VmView): void {
       message: `VM '${vm}' needs a resynchronization (state ${replication.state}${replication.resyncRequired ? ', change log too large' : ''})`,
       hint: 'run Resume-VMReplication -Resynchronize and wait for it to finish; recovery points are not trustworthy until then',
     });
+    return; // its health is Critical or Warning because of the resync: one blocker says it all
   }
   const health = worstHealth(replication.health, ctx.from?.vms.get(vm)?.replication?.health);
   if (replication.state === 'Error' || health === 'Critical') {
