@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { World } from '../../simulators/create-world.ts';
+import { jobData, MemorySink, mutations, runJob, TARGET, twoSiteWorld } from './support.ts';
+
+const VMS = ['vm-1', 'vm-2', 'vm-3', 'vm-4', 'vm-5', 'vm-6'];
+
+async function failOverAll(world: World, vms: string[]): Promise<void> {
+  for (const vm of vms) {
+    await world.api.startVMFailover({
+      site: TARGET,
+      vm,
+      epoch: 1,
+      mode: 'failover',
+      recoveryPoint: { kind: 'latest' },
+    });
+  }
+}
+
+describe('boot', () => {
+  let world: World;
+  afterEach(() => world?.close());
+
+  describe('when more VMs boot than the host allows at once', () => {
+    it('never has more booting than maxConcurrentBoots, and starts each VM exactly once', async () => {
+      world = twoSiteWorld(VMS, { maxConcurrentBoots: 2, bootMs: 3000 });
+      await failOverAll(world, VMS);
+      let maxBooting = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const host = (await world.api.listHosts(TARGET))[0];
+          maxBooting = Math.max(maxBooting, host?.booting ?? 0);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      const runs = await Promise.all(
+        VMS.map((vm) => runJob(world.api, jobData('unplanned', TARGET, [`${vm}/boot`], { vm }))),
+      );
+      sampling = false;
+      await sampler;
+
+      expect(runs.map((r) => r.result.steps[0]?.outcome)).toEqual(VMS.map(() => 'done'));
+      expect(maxBooting).toBe(2);
+      const truth = world.truth();
+      expect(truth.bootLimitRefusals).toBeGreaterThan(0);
+      for (const vm of VMS) {
+        const calls = mutations(world, vm, TARGET).startVM ?? 0;
+        const refused = truth.refused[vm]?.[TARGET]?.HOST_BOOT_LIMIT ?? 0;
+        expect(calls - refused, vm).toBe(1);
+      }
+    });
+  });
+
+  it('leaves a VM that is already starting alone', async () => {
+    world = twoSiteWorld(['vm-1']);
+    await failOverAll(world, ['vm-1']);
+    await world.api.startVM({ site: TARGET, vm: 'vm-1', epoch: 1 });
+    const run = await runJob(world.api, jobData('unplanned', TARGET, ['vm-1/boot'], { vm: 'vm-1' }));
+    expect(run.result.alreadyDone).toBe(true);
+    expect(mutations(world, 'vm-1', TARGET).startVM).toBe(1);
+  });
+
+  describe('when the VM is barred from starting', () => {
+    it('fails the step with START_BARRED, not retryable', async () => {
+      world = twoSiteWorld(['vm-1']);
+      await world.api.stopVM({ site: 'dc-east', vm: 'vm-1', epoch: 1 });
+      await world.api.startVMFailover({ site: 'dc-east', vm: 'vm-1', epoch: 1, mode: 'prepare' });
+      const run = await runJob(world.api, jobData('planned', 'dc-east', ['vm-1/boot'], { vm: 'vm-1' }));
+      expect(run.result.steps[0]?.error).toMatchObject({ code: 'START_BARRED', retryable: false });
+      expect(run.unrecoverable).toBeUndefined();
+    });
+  });
+});
+
+describe('readiness', () => {
+  let world: World;
+  afterEach(() => world?.close());
+  const steps = ['vm-1/failover', 'vm-1/boot', 'vm-1/readiness'];
+
+  it('passes heartbeat, TCP and HTTP checks and a delay', async () => {
+    world = twoSiteWorld(['vm-1']);
+    const readiness = {
+      checks: [
+        { kind: 'heartbeat' as const },
+        { kind: 'tcp' as const, port: 1433 },
+        { kind: 'http' as const, port: 80, path: '/health', expectStatus: 200 },
+        { kind: 'delay' as const, ms: 10_000 },
+      ],
+      timeoutMs: 600_000,
+      onTimeout: 'fail' as const,
+    };
+    const run = await runJob(world.api, jobData('unplanned', TARGET, steps, { vm: 'vm-1', readiness }));
+    expect(run.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
+    const output = run.result.steps[2]?.output as {
+      checks: { kind: string; ok: boolean }[];
+      waitedMs: number;
+    };
+    expect(output.checks.map((c) => [c.kind, c.ok])).toEqual([
+      ['heartbeat', true],
+      ['tcp', true],
+      ['http', true],
+      ['delay', true],
+    ]);
+    expect(output.waitedMs).toBeGreaterThanOrEqual(10_000);
+  });
+
+  describe('when the guest never answers', () => {
+    it('fails the VM at the timeout', async () => {
+      world = twoSiteWorld(['vm-1']);
+      world.fault({ kind: 'boot', vm: 'vm-1', site: TARGET, mode: 'fail' });
+      const sink = new MemorySink();
+      const readiness = {
+        checks: [{ kind: 'heartbeat' as const }],
+        timeoutMs: 30_000,
+        onTimeout: 'fail' as const,
+      };
+      const run = await runJob(world.api, jobData('unplanned', TARGET, steps, { vm: 'vm-1', readiness }), {
+        sink,
+      });
+      expect(run.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'failed']);
+      expect(run.result.steps[2]?.error?.code).toBe('READINESS_TIMEOUT');
+      expect(sink.events.flatMap((e) => (e.type === 'vm-phase' ? [e.phase] : [])).at(-1)).toBe('failed');
+    });
+
+    it('only warns when the plan says onTimeout: warn', async () => {
+      world = twoSiteWorld(['vm-1']);
+      world.fault({ kind: 'boot', vm: 'vm-1', site: TARGET, mode: 'fail' });
+      const readiness = {
+        checks: [{ kind: 'tcp' as const, port: 443 }],
+        timeoutMs: 20_000,
+        onTimeout: 'warn' as const,
+      };
+      const run = await runJob(world.api, jobData('unplanned', TARGET, steps, { vm: 'vm-1', readiness }));
+      expect(run.result.steps[2]).toMatchObject({ outcome: 'warned', error: { code: 'READINESS_TIMEOUT' } });
+    });
+  });
+});

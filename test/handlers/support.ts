@@ -1,0 +1,106 @@
+import { createLogger } from '../../engine/common/index.ts';
+import type { ExecutionEvent, ExecutionType, StepJobData } from '../../engine/executor/contract.ts';
+import {
+  type EventSink,
+  type HandlerOptions,
+  resolveHandlerOptions,
+  runStepJob,
+  type StepJobRun,
+} from '../../engine/executor/handlers/index.ts';
+import type { HyperVApi } from '../../simulators/api.ts';
+import { createWorld, type World } from '../../simulators/create-world.ts';
+import type { VmSpec, WorldSpec } from '../../simulators/spec.ts';
+
+export const SOURCE = 'dc-east';
+export const TARGET = 'dc-west';
+
+/**
+ * Two sites, one host each (plus a drill network and a production network at the target). Time is
+ * scaled (100 simulated ms per real ms) so a 5 s boot takes 50 ms.
+ */
+export function twoSiteWorld(
+  vms: string[],
+  options: { maxConcurrentBoots?: number; bootMs?: number; speed?: number; vm?: Partial<VmSpec> } = {},
+): World {
+  const spec: WorldSpec = {
+    seed: 7,
+    clock: { mode: 'scaled', speed: options.speed ?? 100 },
+    sites: [
+      { name: SOURCE, hosts: [{ name: 'east-h1' }], networks: [{ name: 'prod-east' }] },
+      {
+        name: TARGET,
+        hosts: [{ name: 'west-h1', maxConcurrentBoots: options.maxConcurrentBoots ?? 8 }],
+        networks: [{ name: 'prod-west' }, { name: 'drill-net', isolated: true }],
+      },
+    ],
+    links: [{ between: [SOURCE, TARGET] }],
+    vms: vms.map((name) => ({
+      name,
+      site: SOURCE,
+      host: 'east-h1',
+      network: { network: 'prod-east' },
+      boot: options.bootMs ?? 5000,
+      replication: { site: TARGET, host: 'west-h1', frequencySec: 30, recoveryPoints: 2 },
+      ...options.vm,
+    })),
+  };
+  const world = createWorld(spec);
+  world.start();
+  // A few replication cycles, so replicas hold recovery points.
+  world.advance(120_000);
+  return world;
+}
+
+export function jobData(
+  type: ExecutionType,
+  site: string,
+  steps: string[],
+  extra: Partial<StepJobData> = {},
+): StepJobData {
+  return {
+    v: 1,
+    execution: 'ex1',
+    epoch: 1,
+    type,
+    direction: 'forward',
+    site,
+    fromSite: SOURCE,
+    toSite: TARGET,
+    steps,
+    attempt: 1,
+    ...extra,
+  };
+}
+
+/** Collects appended events in memory, counting the appends (round trips). */
+export class MemorySink implements EventSink {
+  readonly events: ExecutionEvent[] = [];
+  appends = 0;
+  async append(events: readonly ExecutionEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    this.appends += 1;
+    this.events.push(...events);
+  }
+}
+
+const silent = createLogger('test', { level: 'silent', pretty: false });
+
+/** Run a job straight through the handlers (no queue). */
+export async function runJob(
+  api: HyperVApi,
+  data: StepJobData,
+  options: { sink?: MemorySink; handlers?: HandlerOptions; jobId?: string } = {},
+): Promise<StepJobRun> {
+  return await runStepJob(options.jobId ?? `${data.execution}.${data.steps[0]}`, data, {
+    api,
+    log: silent,
+    events: options.sink ?? new MemorySink(),
+    options: resolveHandlerOptions({ bootRetryInitialMs: 5, probeIntervalMs: 10, ...options.handlers }),
+    signal: new AbortController().signal,
+  });
+}
+
+/** Mutating calls the simulator counted for one VM at one site: op → calls. */
+export function mutations(world: World, vm: string, site: string): Record<string, number> {
+  return world.truth().mutations[vm]?.[site] ?? {};
+}
