@@ -3,6 +3,7 @@ import { DrError } from '../common/index.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
+import { registerWorkerCommand } from './worker-command.ts';
 
 /**
  * drctl: exit codes 0 ok, 1 failed, 2 bad input. Every command takes --json for scripts.
@@ -17,6 +18,7 @@ const program = new Command('drctl')
 registerPlanCommands(program);
 registerSimCommands(program);
 registerRunCommands(program);
+registerWorkerCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,105 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { Redis } from 'ioredis';
+import { createSimClient } from '../../simulators/index.ts';
+import { createLogger, DrError } from '../common/index.ts';
+import { DEFAULT_PREFIX, startSiteWorkers } from '../executor/index.ts';
+import { NO_REDIS_MESSAGE } from '../redis/index.ts';
+
+interface WorkerFlags {
+  site: string;
+  sim: string;
+  prefix: string;
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  scriptCatalog?: string;
+  shutdownTimeoutMs: number;
+  json?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** Fail fast, in one clear line, when REDIS_URL is missing or nothing answers there. */
+async function checkRedis(url: string | undefined): Promise<string> {
+  if (url === undefined || url === '') throw new DrError('NO_REDIS', NO_REDIS_MESSAGE);
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 3000,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    return url;
+  } catch (error) {
+    throw new DrError(
+      'NO_REDIS',
+      `${NO_REDIS_MESSAGE} (${url}: ${error instanceof Error ? error.message : String(error)})`,
+    );
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * `drctl worker --site <site> --sim <url>`: run a site's step workers against the simulated
+ * Hyper-V API at <url> until SIGTERM/SIGINT, then finish running jobs (bounded) and exit 0.
+ */
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      "Run a site's step workers (its BullMQ queue) against the simulated Hyper-V API; REDIS_URL is required",
+    )
+    .requiredOption('--site <site>', "site whose queue to serve ('control' for control-plane actions)")
+    .requiredOption('--sim <url>', 'URL of the simulated Hyper-V API (drctl sim serve)')
+    .option('--prefix <prefix>', 'Redis key prefix shared with the orchestrator', DEFAULT_PREFIX)
+    .option('--concurrency <n>', 'jobs run at once', positiveInt, 200)
+    .option(
+      '--lock-duration-ms <ms>',
+      "a job's lock; a dead worker's jobs move on after it",
+      positiveInt,
+      30_000,
+    )
+    .option('--stalled-interval-ms <ms>', 'how often stalled jobs are looked for', positiveInt, 30_000)
+    .option('--script-catalog <dir>', 'folder of recovery scripts (default: DR_SCRIPT_CATALOG)')
+    .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, how long running jobs may finish', positiveInt, 10_000)
+    .option('--json', 'print the ready line as JSON')
+    .action(async (flags: WorkerFlags) => {
+      const redisUrl = await checkRedis(process.env.REDIS_URL);
+      const logger = createLogger('worker');
+      const workers = startSiteWorkers({
+        redisUrl,
+        prefix: flags.prefix,
+        site: flags.site,
+        api: createSimClient(flags.sim),
+        concurrency: flags.concurrency,
+        lockDurationMs: flags.lockDurationMs,
+        stalledIntervalMs: flags.stalledIntervalMs,
+        logger,
+        handlers: flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog },
+      });
+      await workers.ready();
+      const ready = { ready: true, site: flags.site, queue: workers.queue, pid: process.pid };
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(ready)}\n`
+          : `worker for ${flags.site} ready on queue ${workers.queue} (pid ${process.pid})\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          logger.info({ signal }, 'shutting down');
+          void workers.close(flags.shutdownTimeoutMs).then(resolve, resolve);
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    });
+}
