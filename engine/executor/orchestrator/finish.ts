@@ -1,0 +1,129 @@
+/**
+ * The end of an execution: its machine's final transition, the achieved RTO, the data loss of each
+ * VM from the simulator's ledger (failovers), the closing events; a cleanup also settles its drill.
+ */
+import {
+  applyExecutionEvent,
+  type ExecutionSnapshot,
+  executionStatus,
+  persistExecution,
+} from '../../machines/index.ts';
+import { EVENT_SCHEMA_VERSION } from '../contract.ts';
+import type { EngineEvent } from '../event-schema.ts';
+import { executionKeys, globalKeys } from '../keys.ts';
+import { sitesOf } from '../schedule/job-data.ts';
+import type { DataLossEntry, ExecutionRecord } from '../store/execution-record.ts';
+import { releaseLease } from '../store/lease.ts';
+import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
+import { transitionExecution } from '../store/transition.ts';
+import type { ExecutionProgress } from './progress.ts';
+import type { RunnerDeps } from './runner-deps.ts';
+
+export async function finishExecution(
+  deps: RunnerDeps,
+  execution: string,
+  token: string,
+  record: ExecutionRecord,
+  machine: ExecutionSnapshot,
+  progress: ExecutionProgress,
+  write: (batch: ProgressWrite) => Promise<void>,
+): Promise<void> {
+  const now = deps.now();
+  const failed =
+    progress.failure ??
+    (progress.failedSteps.length > 0 ? `steps failed: ${progress.failedSteps.join(', ')}` : undefined);
+  const next = applyExecutionEvent(
+    machine,
+    failed ? { type: 'FAIL', now, error: failed } : { type: 'ALL_STEPS_DONE', now },
+  ).snapshot;
+  const status = executionStatus(next);
+  const startedAt = next.context.startedAt ?? now;
+  const rtoMs = now - startedAt;
+  const at = new Date(now).toISOString();
+  const batch = emptyWrite();
+  batch.meta.push(
+    [META.status, status],
+    [META.machine, persistExecution(next)],
+    [META.finishedAt, String(now)],
+    [META.rtoMs, String(rtoMs)],
+  );
+  if (failed) batch.meta.push([META.error, failed]);
+
+  const dataLoss = await readDataLoss(deps, record, progress);
+  if (dataLoss) {
+    batch.meta.push([META.dataLoss, JSON.stringify(dataLoss)]);
+    const event: EngineEvent = {
+      v: EVENT_SCHEMA_VERSION,
+      at,
+      type: 'data-loss',
+      execution,
+      vms: dataLoss,
+      totalLostWrites: dataLoss.reduce((sum, d) => sum + d.lostWrites, 0),
+    };
+    batch.events.push(JSON.stringify(event));
+  }
+  if (status === 'awaiting-cleanup') {
+    const note: EngineEvent = {
+      v: EVENT_SCHEMA_VERSION,
+      at,
+      type: 'execution-status',
+      execution,
+      status,
+      detail: `test VMs run until \`drctl cleanup ${execution}\` or the deadline ${record.deadline ?? ''}`,
+    };
+    batch.events.push(JSON.stringify(note));
+  }
+  const finished: EngineEvent = {
+    v: EVENT_SCHEMA_VERSION,
+    at,
+    type: 'execution-finished',
+    execution,
+    status: status === 'failed' ? 'failed' : status === 'cancelled' ? 'cancelled' : 'completed',
+    rtoMs,
+  };
+  batch.events.push(JSON.stringify(finished));
+  await write(batch);
+
+  const global = globalKeys(deps.prefix);
+  await deps.redis.zrem(global.active, execution);
+  if (record.type === 'cleanup' && record.parent) {
+    if (status === 'completed') {
+      await transitionExecution(deps.redis, deps.prefix, record.parent, { type: 'CLEANUP_DONE', now });
+      await deps.redis.zrem(global.deadlines, record.parent);
+    }
+  }
+  await releaseLease(deps.redis, executionKeys(deps.prefix, execution).lease, token);
+  deps.log.info(
+    { execution, status, rtoMs, stepsDone: progress.graph.finished, steps: progress.graph.total },
+    'execution finished',
+  );
+}
+
+async function readDataLoss(
+  deps: RunnerDeps,
+  record: ExecutionRecord,
+  progress: ExecutionProgress,
+): Promise<DataLossEntry[] | undefined> {
+  if (!deps.truth || (record.type !== 'planned' && record.type !== 'unplanned')) return undefined;
+  const { toSite } = sitesOf({ plan: progress.ctx.plan, direction: record.direction });
+  const vms = new Set(progress.vmNames());
+  const latest = new Map<string, DataLossEntry>();
+  try {
+    const truth = await deps.truth();
+    for (const failover of truth.failovers) {
+      if (!vms.has(failover.vm) || failover.kind !== record.type || failover.toSite !== toSite) continue;
+      latest.set(failover.vm, {
+        vm: failover.vm,
+        lostWrites: failover.lostWrites,
+        recoveryPoint: failover.recoveryPoint.time,
+      });
+    }
+  } catch (error) {
+    deps.log.warn({ err: error }, 'could not read data loss from the simulator');
+    return undefined;
+  }
+  return progress.vmNames().flatMap((vm) => {
+    const entry = latest.get(vm);
+    return entry ? [entry] : [];
+  });
+}

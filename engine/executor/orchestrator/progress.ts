@@ -1,0 +1,266 @@
+/**
+ * The in-memory state of one execution being driven: the step graph, the VM machines, and the
+ * batch of changes to record next. No I/O: the runner feeds it results and writes what it returns,
+ * which keeps every decision testable and makes a batch of completions one Redis round trip.
+ */
+import type { Logger } from '../../common/index.ts';
+import {
+  applyVmEvent,
+  initialVmSnapshot,
+  persistVm,
+  restoreVm,
+  type VmEvent,
+  type VmMode,
+  type VmSnapshot,
+  vmPhase,
+} from '../../machines/index.ts';
+import type { FailurePolicy, PlanStep } from '../../plan/types.ts';
+import { EVENT_SCHEMA_VERSION, type StepJobResult, type StepResult, stepJobId } from '../contract.ts';
+import type { EngineEvent } from '../event-schema.ts';
+import { type BullJob, type JobContext, toBullJob } from '../schedule/job-data.ts';
+import { StepGraph } from '../schedule/step-graph.ts';
+import { encodeStepState, type StepStatus } from '../schedule/step-state.ts';
+import { emptyWrite, type ProgressWrite } from '../store/record.ts';
+
+const NO_RETRY: FailurePolicy = {
+  retries: 0,
+  backoff: { initialMs: 0, factor: 1, maxMs: 0 },
+  then: 'fail-plan',
+};
+
+export class ExecutionProgress {
+  readonly graph: StepGraph;
+  /** Set once a step failed for good under `fail-plan`: nothing new is dispatched. */
+  failure: string | undefined;
+  /** Steps that failed for good (any policy): the execution ends failed. */
+  readonly failedSteps: string[] = [];
+  private readonly vmJson: Map<string, string>;
+  private readonly vmCache = new Map<string, VmSnapshot>();
+  private readonly ready = new Set<string>();
+  private readonly dirtySteps = new Set<string>();
+  private readonly dirtyVms = new Set<string>();
+  private readonly events: EngineEvent[] = [];
+  private readonly delays = new Map<string, number>();
+  private finishedAtLastDrain: number;
+
+  constructor(
+    readonly ctx: JobContext,
+    steps: ReadonlyMap<string, PlanStep>,
+    storedSteps: Readonly<Record<string, string>>,
+    storedVms: Readonly<Record<string, string>>,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.graph = new StepGraph(steps, storedSteps);
+    this.vmJson = new Map(Object.entries(storedVms));
+    this.finishedAtLastDrain = this.graph.finished;
+    for (const id of steps.keys()) if (this.graph.state(id).status === 'failed') this.failedSteps.push(id);
+    if (this.failedSteps.length > 0) this.failure = this.failedSteps[0];
+  }
+
+  /** Ready steps not yet queued (start, or resume after a crash between recording and dispatch). */
+  seedReady(): void {
+    for (const id of this.graph.readySteps()) this.ready.add(id);
+  }
+
+  /** Jobs marked queued in Redis, as BullMQ jobs (for reconciling). */
+  queuedJobs(): BullJob[] {
+    return this.graph.queuedJobs().map((job) => toBullJob(this.ctx, job));
+  }
+
+  get queuedCount(): number {
+    let count = 0;
+    for (const id of this.graph.steps.keys()) if (this.graph.state(id).status === 'queued') count += 1;
+    return count;
+  }
+
+  /** All steps final, or failed with nothing left in flight. */
+  isSettled(): boolean {
+    if (this.graph.finished === this.graph.total) return true;
+    return this.failure !== undefined && this.queuedCount === 0;
+  }
+
+  vm(name: string): VmSnapshot {
+    let snapshot = this.vmCache.get(name);
+    if (!snapshot) {
+      const json = this.vmJson.get(name);
+      snapshot = json ? restoreVm(json) : initialVmSnapshot(name, this.ctx.type as VmMode);
+      this.vmCache.set(name, snapshot);
+    }
+    return snapshot;
+  }
+
+  /** Record one job's result. Results of a job that is no longer the step's current job are ignored. */
+  applyResult(jobId: string, result: StepJobResult, synthesized = false): void {
+    for (const step of result.steps) {
+      const state = this.graph.state(step.id);
+      if (state.status !== 'queued' || state.jobKey === undefined) continue;
+      if (stepJobId(this.ctx.execution, state.jobKey, state.attempt) !== jobId) continue;
+      if (step.outcome === 'failed') {
+        this.fail(step, state.attempt, result, synthesized);
+        return;
+      }
+      this.finish(step.id, step.outcome, result);
+    }
+  }
+
+  private finish(id: string, outcome: StepStatus, result: StepJobResult): void {
+    const attempt = this.graph.state(id).attempt;
+    for (const next of this.graph.set(id, { status: outcome, attempt })) this.ready.add(next);
+    this.dirtySteps.add(id);
+    const step = this.graph.step(id);
+    if (step.vm !== undefined && step.kind !== 'action' && step.kind !== 'barrier') {
+      const event: VmEvent =
+        this.ctx.type === 'cleanup'
+          ? { type: 'CLEANUP_DONE' }
+          : step.kind === 'failover' && result.recoveryPoint
+            ? { type: 'DONE', kind: step.kind, recoveryPoint: result.recoveryPoint }
+            : { type: 'DONE', kind: step.kind };
+      this.vmEvent(step.vm, event);
+    }
+  }
+
+  private fail(result: StepResult, attempt: number, job: StepJobResult, synthesized: boolean): void {
+    const step = this.graph.step(result.id);
+    const policy = this.policyOf(step);
+    const error = result.error ?? { code: 'STEP_FAILED', message: `${step.id} failed`, retryable: true };
+    const at = new Date(this.now()).toISOString();
+    if (synthesized) {
+      this.events.push({
+        v: EVENT_SCHEMA_VERSION,
+        at,
+        type: 'step-finished',
+        execution: this.ctx.execution,
+        step: step.id,
+        site: step.site,
+        outcome: 'failed',
+        attempt,
+        error,
+      });
+    }
+    // Steps of the job after the failed one did not run: they wait again.
+    const jobSteps = job.steps.map((s) => s.id);
+    for (const later of jobSteps.slice(jobSteps.indexOf(step.id) + 1)) {
+      if (this.graph.state(later).status === 'queued') {
+        this.graph.set(later, { status: 'pending', attempt: this.graph.state(later).attempt });
+        this.dirtySteps.add(later);
+      }
+    }
+    if (step.vm !== undefined)
+      this.vmEvent(step.vm, { type: 'FAILED', step: step.id, code: error.code, message: error.message });
+    if (attempt <= policy.retries && error.retryable && this.failure === undefined) {
+      const delay = Math.min(
+        policy.backoff.initialMs * policy.backoff.factor ** (attempt - 1),
+        policy.backoff.maxMs,
+      );
+      this.graph.set(step.id, { status: 'pending', attempt: attempt + 1 });
+      this.delays.set(step.id, delay);
+      this.ready.add(step.id);
+      this.dirtySteps.add(step.id);
+      if (step.vm !== undefined) this.vmEvent(step.vm, { type: 'RETRY', kind: step.kind });
+      this.log.warn({ step: step.id, attempt, code: error.code }, 'step failed; retrying');
+      return;
+    }
+    this.graph.set(step.id, { status: 'failed', attempt });
+    this.dirtySteps.add(step.id);
+    this.failedSteps.push(step.id);
+    if (step.vm !== undefined) {
+      this.events.push({
+        v: EVENT_SCHEMA_VERSION,
+        at,
+        type: 'vm-phase',
+        execution: this.ctx.execution,
+        vm: step.vm,
+        site: step.site,
+        phase: 'failed',
+        detail: `${error.code}: ${error.message}`,
+      });
+    }
+    this.log.error({ step: step.id, attempt, code: error.code, then: policy.then }, error.message);
+    if (policy.then === 'continue-without-dependents') {
+      for (const dependent of this.graph.dependentsOf(step.id)) {
+        if (this.graph.state(dependent).status !== 'pending') continue;
+        this.graph.set(dependent, { status: 'failed', attempt: 1 });
+        this.dirtySteps.add(dependent);
+        this.ready.delete(dependent);
+      }
+      return;
+    }
+    this.failure = `${step.id}: ${error.code}: ${error.message}`;
+  }
+
+  private policyOf(step: PlanStep): FailurePolicy {
+    if (step.vm !== undefined) return this.ctx.vmsByName.get(step.vm)?.onFailure ?? NO_RETRY;
+    if (step.action !== undefined)
+      return this.ctx.plan.actions.find((a) => a.name === step.action)?.onFailure ?? NO_RETRY;
+    return NO_RETRY;
+  }
+
+  private vmEvent(vm: string, event: VmEvent): void {
+    const { snapshot, changed } = applyVmEvent(this.vm(vm), event);
+    if (!changed) {
+      this.log.debug({ vm, event: event.type, phase: vmPhase(this.vm(vm)) }, 'VM machine ignored an event');
+      return;
+    }
+    this.vmCache.set(vm, snapshot);
+    this.dirtyVms.add(vm);
+  }
+
+  /**
+   * Complete ready barriers, turn the other ready steps into jobs (marked queued), and return the
+   * batch to record, then the jobs to add once it is recorded.
+   */
+  drain(cursor?: string): { write: ProgressWrite; jobs: BullJob[] } {
+    const jobs: BullJob[] = [];
+    const toDispatch: string[] = [];
+    while (this.ready.size > 0) {
+      const [id] = this.ready;
+      this.ready.delete(id as string);
+      const step = this.graph.step(id as string);
+      if (this.graph.state(step.id).status !== 'pending') continue;
+      if (step.kind === 'barrier') {
+        this.finish(step.id, 'done', { v: 1, steps: [] });
+        continue;
+      }
+      if (this.failure === undefined) toDispatch.push(step.id);
+    }
+    for (const planned of this.graph.planJobs(toDispatch)) {
+      const bull = toBullJob(this.ctx, planned);
+      const delay = this.delays.get(planned.key);
+      if (delay) bull.delayMs = delay;
+      this.delays.delete(planned.key);
+      jobs.push(bull);
+      for (const step of planned.steps) {
+        this.graph.set(step.id, { status: 'queued', attempt: planned.attempt, jobKey: planned.key });
+        this.dirtySteps.add(step.id);
+      }
+      const first = planned.steps[0];
+      if (first?.vm !== undefined && first.kind !== 'action') {
+        this.vmEvent(
+          first.vm,
+          this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },
+        );
+      }
+    }
+    const write = emptyWrite();
+    if (cursor !== undefined) write.cursor = cursor;
+    write.doneDelta = this.graph.finished - this.finishedAtLastDrain;
+    this.finishedAtLastDrain = this.graph.finished;
+    for (const id of this.dirtySteps) write.steps.push([id, encodeStepState(this.graph.state(id))]);
+    for (const vm of this.dirtyVms) {
+      const json = persistVm(this.vm(vm));
+      this.vmJson.set(vm, json);
+      write.vms.push([vm, json]);
+    }
+    write.events = this.events.map((e) => JSON.stringify(e));
+    this.dirtySteps.clear();
+    this.dirtyVms.clear();
+    this.events.length = 0;
+    return { write, jobs };
+  }
+
+  /** The VMs and their recovery points (for the data-loss report). */
+  vmNames(): string[] {
+    return this.ctx.plan.vms.map((vm) => vm.name);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * BullMQ's job state is the durable truth. On resume and when no completion arrived for a while,
+ * the orchestrator reads, in one pipeline, the job hash of every job it marked queued: a missing
+ * job is sent again (same id), a completed job's return value is recorded, a failed job (its
+ * worker threw) fails its step.
+ */
+import type { Redis } from 'ioredis';
+import { parseStepJobResult } from '../completions.ts';
+import type { StepJobResult } from '../contract.ts';
+import { bullJobKey } from '../keys.ts';
+import type { BullJob } from '../schedule/job-data.ts';
+
+export interface ReconcileOutcome {
+  missing: BullJob[];
+  finished: { jobId: string; result: StepJobResult }[];
+}
+
+export async function reconcileJobs(
+  redis: Redis,
+  prefix: string,
+  jobs: readonly BullJob[],
+): Promise<ReconcileOutcome> {
+  const outcome: ReconcileOutcome = { missing: [], finished: [] };
+  if (jobs.length === 0) return outcome;
+  const pipeline = redis.pipeline();
+  for (const job of jobs) {
+    pipeline.hmget(
+      bullJobKey(prefix, job.queue, job.jobId),
+      'timestamp',
+      'finishedOn',
+      'returnvalue',
+      'failedReason',
+    );
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  jobs.forEach((job, index) => {
+    const [error, value] = replies[index] ?? [null, null];
+    if (error) throw error;
+    const [timestamp, finishedOn, returnvalue, failedReason] = (value ?? []) as (string | null)[];
+    if (!timestamp) {
+      outcome.missing.push(job);
+      return;
+    }
+    if (!finishedOn) return;
+    if (returnvalue && returnvalue !== 'null' && !failedReason) {
+      outcome.finished.push({
+        jobId: job.jobId,
+        result: parseStepJobResult(JSON.parse(returnvalue), `job ${job.jobId}`),
+      });
+      return;
+    }
+    const now = new Date().toISOString();
+    const [first, ...rest] = job.data.steps;
+    const result: StepJobResult = {
+      v: 1,
+      steps: [
+        {
+          id: first ?? job.data.steps[0] ?? '',
+          outcome: 'failed',
+          startedAt: now,
+          endedAt: now,
+          error: {
+            code: 'JOB_FAILED',
+            message: `the worker of ${job.data.site} failed job ${job.jobId}: ${failedReason ?? 'no reason given'}`,
+            retryable: true,
+          },
+        },
+        ...rest.map((id) => ({ id, outcome: 'skipped' as const, startedAt: now, endedAt: now })),
+      ],
+    };
+    outcome.finished.push({ jobId: job.jobId, result });
+  });
+  return outcome;
+}

@@ -1,0 +1,41 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../common/index.ts';
+import type { Direction, FailoverType, PlanStep, RecoveryPlan } from '../../plan/types.ts';
+import type { BullJob } from '../schedule/job-data.ts';
+import type { QueueSet } from './queue-set.ts';
+import type { ReconcileOutcome } from './reconcile.ts';
+
+/** What the orchestrator needs of the plan compiler (engine/plan's compilePlan fits). */
+export type CompileFn = (
+  plan: RecoveryPlan,
+  options: { type: FailoverType; direction: Direction },
+) => { steps: ReadonlyMap<string, PlanStep>; estimate: { rtoMs: number } };
+
+/** A failover as the simulator's ground truth records it (the fields the data-loss report needs). */
+export interface FailoverTruth {
+  vm: string;
+  kind: 'test' | 'planned' | 'unplanned';
+  toSite: string;
+  atMs: number;
+  lostWrites: number;
+  recoveryPoint: { id: string; seq: number; time: string };
+}
+
+/** Where data loss is read from when an execution ends: the simulator's ledger. */
+export type TruthSource = () => Promise<{ failovers: readonly FailoverTruth[] }>;
+
+/** What a runner shares with its orchestrator. */
+export interface RunnerDeps {
+  redis: Redis;
+  prefix: string;
+  orchestratorId: string;
+  leaseMs: number;
+  blockMs: number;
+  sweepIdleMs: number;
+  now: () => number;
+  log: Logger;
+  compile: CompileFn;
+  queues: QueueSet;
+  reconcile: (jobs: readonly BullJob[]) => Promise<ReconcileOutcome>;
+  truth?: TruthSource;
+}

@@ -1,0 +1,207 @@
+/**
+ * Drives one execution while holding its lease: restore from Redis, reconcile with BullMQ, then
+ * loop: read completions → record them with the successors now ready (one Lua call) → add those
+ * jobs (one addBulk per queue) → until every step is final. Then finish (finish.ts).
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../common/index.ts';
+import {
+  applyExecutionEvent,
+  executionStatus,
+  persistExecution,
+  restoreExecution,
+} from '../../machines/index.ts';
+import { readCompletions } from '../completions.ts';
+import { EVENT_SCHEMA_VERSION } from '../contract.ts';
+import type { EngineEvent } from '../event-schema.ts';
+import { executionKeys } from '../keys.ts';
+import { jobContext } from '../schedule/job-data.ts';
+import { loadExecution } from '../store/execution-record.ts';
+import { renewLease } from '../store/lease.ts';
+import {
+  emptyWrite,
+  isEmptyWrite,
+  leaseLost,
+  META,
+  type ProgressWrite,
+  RECORD_SCRIPT,
+  recordArgs,
+} from '../store/record.ts';
+import { LuaScript } from '../store/script.ts';
+import { crashPoint } from './crash-points.ts';
+import { finishExecution } from './finish.ts';
+import { ExecutionProgress } from './progress.ts';
+import type { RunnerDeps } from './runner-deps.ts';
+import { stepsFor } from './steps-for.ts';
+
+const RECORD = new LuaScript(RECORD_SCRIPT, 5);
+
+export class ExecutionRunner {
+  private stopped = false;
+  private lost = false;
+  private readonly keys;
+  private readonly log: Logger;
+
+  constructor(
+    readonly execution: string,
+    private readonly token: string,
+    private readonly deps: RunnerDeps,
+    private readonly blocking: Redis,
+  ) {
+    this.keys = executionKeys(deps.prefix, execution);
+    this.log = deps.log.child({ execution });
+  }
+
+  /** Ask the loop to stop at its next turn (graceful close); the lease is left to expire or be released. */
+  stop(): void {
+    this.stopped = true;
+    this.blocking.disconnect();
+  }
+
+  async run(): Promise<void> {
+    const { redis, prefix } = this.deps;
+    const loaded = await loadExecution(redis, prefix, this.execution);
+    const { record, plan } = loaded;
+    let machine = restoreExecution(loaded.fields[META.machine] ?? '');
+    if (executionStatus(machine) !== 'submitted' && executionStatus(machine) !== 'running') {
+      await redis.zrem(`${prefix}:active`, this.execution);
+      return;
+    }
+    const steps = stepsFor(plan, record, this.deps.compile);
+    const [storedSteps, storedVms] = await Promise.all([
+      redis.hgetall(this.keys.steps),
+      redis.hgetall(this.keys.vms),
+    ]);
+    const ctx = jobContext({
+      execution: record.id,
+      epoch: record.epoch,
+      type: record.type,
+      direction: record.direction,
+      plan,
+      ...(record.recoveryPoint ? { recoveryPoint: record.recoveryPoint } : {}),
+    });
+    const progress = new ExecutionProgress(ctx, steps, storedSteps, storedVms, this.log, this.deps.now);
+    let cursor = loaded.fields[META.cursor] ?? '0';
+
+    const first = emptyWrite();
+    const at = new Date(this.deps.now()).toISOString();
+    const resumed = executionStatus(machine) === 'running';
+    if (!resumed) {
+      machine = applyExecutionEvent(machine, { type: 'START', now: this.deps.now() }).snapshot;
+      first.meta.push([META.status, executionStatus(machine)], [META.machine, persistExecution(machine)]);
+      first.meta.push([META.startedAt, String(this.deps.now())]);
+    }
+    first.meta.push([META.owner, this.deps.orchestratorId]);
+    const startEvent: EngineEvent = resumed
+      ? {
+          v: EVENT_SCHEMA_VERSION,
+          at,
+          type: 'execution-resumed',
+          execution: record.id,
+          orchestrator: this.deps.orchestratorId,
+          pendingSteps: progress.graph.total - progress.graph.finished,
+        }
+      : {
+          v: EVENT_SCHEMA_VERSION,
+          at,
+          type: 'execution-started',
+          execution: record.id,
+          orchestrator: this.deps.orchestratorId,
+        };
+    first.events.push(JSON.stringify(startEvent));
+    await this.record(first);
+    this.log.info(
+      { resumed, steps: progress.graph.total, done: progress.graph.finished },
+      resumed ? 'resuming execution' : 'starting execution',
+    );
+
+    const renew = setInterval(
+      () => {
+        renewLease(redis, this.keys.lease, this.token, this.deps.leaseMs)
+          .then((ok) => {
+            if (!ok) {
+              this.lost = true;
+              this.stop();
+            }
+          })
+          .catch((error: unknown) => this.log.warn({ err: error }, 'lease renewal failed; retrying'));
+      },
+      Math.max(50, Math.floor(this.deps.leaseMs / 3)),
+    );
+    renew.unref();
+    try {
+      // Resume: what BullMQ says about every job we had sent, then the steps ready but never sent.
+      await this.reconcile(progress);
+      progress.seedReady();
+      await this.commit(progress);
+      let idleSince = this.deps.now();
+      while (!this.stopped && !progress.isSettled()) {
+        let completions: Awaited<ReturnType<typeof readCompletions>> = [];
+        try {
+          completions = await readCompletions(this.blocking, prefix, this.execution, cursor, {
+            blockMs: this.deps.blockMs,
+            count: 5000,
+          });
+        } catch (error) {
+          if (this.stopped) break;
+          throw error;
+        }
+        if (completions.length === 0) {
+          if (this.deps.now() - idleSince >= this.deps.sweepIdleMs) {
+            await this.reconcile(progress);
+            await this.commit(progress);
+            idleSince = this.deps.now();
+          }
+          continue;
+        }
+        idleSince = this.deps.now();
+        crashPoint('after-job-finished-before-record');
+        for (const completion of completions) progress.applyResult(completion.jobId, completion.result);
+        cursor = completions.at(-1)?.id ?? cursor;
+        await this.commit(progress, cursor);
+      }
+      if (this.lost) throw leaseLost(this.execution);
+      if (this.stopped) return;
+      await finishExecution(this.deps, this.execution, this.token, record, machine, progress, (write) =>
+        this.record(write),
+      );
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /** Record the batch, then send its jobs. */
+  private async commit(progress: ExecutionProgress, cursor?: string): Promise<void> {
+    const { write, jobs } = progress.drain(cursor);
+    if (!isEmptyWrite(write)) await this.record(write);
+    if (jobs.length === 0) return;
+    crashPoint('after-record-before-dispatch');
+    await this.deps.queues.add(jobs);
+  }
+
+  private async record(write: ProgressWrite): Promise<void> {
+    if (this.lost) throw leaseLost(this.execution);
+    try {
+      await RECORD.run(this.deps.redis, recordArgs(this.keys, this.token, this.deps.leaseMs, write));
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('LEASE_LOST')) {
+        this.lost = true;
+        throw leaseLost(this.execution);
+      }
+      throw error;
+    }
+  }
+
+  private async reconcile(progress: ExecutionProgress): Promise<void> {
+    const queued = progress.queuedJobs();
+    if (queued.length === 0) return;
+    const outcome = await this.deps.reconcile(queued);
+    for (const done of outcome.finished) progress.applyResult(done.jobId, done.result, true);
+    if (outcome.missing.length > 0) {
+      this.log.info({ jobs: outcome.missing.length }, 're-sending jobs recorded as queued but not in BullMQ');
+      await this.deps.queues.add(outcome.missing);
+    }
+    if (outcome.finished.length > 0)
+      this.log.info({ jobs: outcome.finished.length }, 'recorded jobs that finished unseen');
+  }
+}

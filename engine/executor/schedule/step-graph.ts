@@ -1,0 +1,151 @@
+/**
+ * The execution's step graph in memory: which steps are ready, which finish, which jobs to send.
+ * Pure; built from the compiled plan's steps and the stored step states, so an orchestrator that
+ * resumes rebuilds it from Redis alone. Each operation is O(degree) of the steps it touches.
+ */
+import type { PlanStep } from '../../plan/types.ts';
+import { decodeStepState, isFinal, PENDING, releasesSuccessors, type StepState } from './step-state.ts';
+
+/** A job to send: one or more consecutive steps of one VM at one site (or a single action). */
+export interface PlannedJob {
+  key: string;
+  attempt: number;
+  site: string;
+  steps: PlanStep[];
+}
+
+const MERGEABLE = new Set<PlanStep['kind']>(['shutdown', 'failover', 'boot', 'readiness']);
+
+export class StepGraph {
+  readonly steps: ReadonlyMap<string, PlanStep>;
+  private readonly states = new Map<string, StepState>();
+  /** Predecessors not yet released, per step not yet final. */
+  private readonly waitingOn = new Map<string, number>();
+  private finalCount = 0;
+
+  constructor(steps: ReadonlyMap<string, PlanStep>, stored: Readonly<Record<string, string>> = {}) {
+    this.steps = steps;
+    for (const id of steps.keys()) {
+      const state = decodeStepState(stored[id]);
+      this.states.set(id, state);
+      if (isFinal(state.status)) this.finalCount += 1;
+    }
+    for (const [id, step] of steps) {
+      let waiting = 0;
+      for (const pred of step.after) if (!releasesSuccessors(this.state(pred).status)) waiting += 1;
+      this.waitingOn.set(id, waiting);
+    }
+  }
+
+  get total(): number {
+    return this.steps.size;
+  }
+
+  get finished(): number {
+    return this.finalCount;
+  }
+
+  state(id: string): StepState {
+    return this.states.get(id) ?? PENDING;
+  }
+
+  step(id: string): PlanStep {
+    const step = this.steps.get(id);
+    if (!step) throw new Error(`unknown step ${id}`);
+    return step;
+  }
+
+  /** Pending steps whose predecessors are all released (at start and on resume). */
+  readySteps(): string[] {
+    const ready: string[] = [];
+    for (const [id, state] of this.states) {
+      if (state.status === 'pending' && this.waitingOn.get(id) === 0) ready.push(id);
+    }
+    return ready;
+  }
+
+  /** Steps queued in a job, grouped by job (key and attempt), in step order. */
+  queuedJobs(): PlannedJob[] {
+    const jobs = new Map<string, PlannedJob>();
+    for (const [id, state] of this.states) {
+      if (state.status !== 'queued' || state.jobKey === undefined) continue;
+      const jobKey = `${state.jobKey}#${state.attempt}`;
+      let job = jobs.get(jobKey);
+      if (!job) {
+        job = { key: state.jobKey, attempt: state.attempt, site: this.step(id).site, steps: [] };
+        jobs.set(jobKey, job);
+      }
+      job.steps.push(this.step(id));
+    }
+    for (const job of jobs.values()) job.steps = this.chainOrder(job.key, job.steps);
+    return [...jobs.values()];
+  }
+
+  /** Set a step's state; returns the successors that became ready when it released them. */
+  set(id: string, next: StepState): string[] {
+    const previous = this.state(id);
+    this.states.set(id, next);
+    if (!isFinal(previous.status) && isFinal(next.status)) this.finalCount += 1;
+    if (isFinal(previous.status) && !isFinal(next.status)) this.finalCount -= 1;
+    if (releasesSuccessors(previous.status) || !releasesSuccessors(next.status)) return [];
+    const ready: string[] = [];
+    for (const succ of this.step(id).before) {
+      const left = (this.waitingOn.get(succ) ?? 0) - 1;
+      this.waitingOn.set(succ, left);
+      if (left === 0 && this.state(succ).status === 'pending') ready.push(succ);
+    }
+    return ready;
+  }
+
+  /** Every step that can no longer run because `id` failed (transitive successors). */
+  dependentsOf(id: string): string[] {
+    const seen = new Set<string>();
+    const stack = [...this.step(id).before];
+    while (stack.length > 0) {
+      const next = stack.pop() as string;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      stack.push(...this.step(next).before);
+    }
+    return [...seen];
+  }
+
+  /**
+   * Group ready steps into jobs: a step takes its only successor along when that successor is of
+   * the same VM at the same site and waits for nothing else, and so on down the chain.
+   */
+  planJobs(ready: readonly string[]): PlannedJob[] {
+    const jobs: PlannedJob[] = [];
+    for (const id of ready) {
+      const first = this.step(id);
+      const attempt = this.state(id).attempt;
+      const chain = [first];
+      if (first.vm !== undefined && MERGEABLE.has(first.kind)) {
+        let current = first;
+        while (current.before.length === 1) {
+          const next = this.steps.get(current.before[0] as string);
+          if (!next || next.vm !== first.vm || next.site !== first.site || !MERGEABLE.has(next.kind)) break;
+          if (this.state(next.id).status !== 'pending') break;
+          const prior = current.id;
+          if (next.after.some((p) => p !== prior && !releasesSuccessors(this.state(p).status))) break;
+          chain.push(next);
+          current = next;
+        }
+      }
+      jobs.push({ key: id, attempt, site: first.site, steps: chain });
+    }
+    return jobs;
+  }
+
+  private chainOrder(key: string, steps: PlanStep[]): PlanStep[] {
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    const ordered: PlanStep[] = [];
+    let current = byId.get(key);
+    while (current) {
+      ordered.push(current);
+      byId.delete(current.id);
+      current = current.before.map((b) => byId.get(b)).find((s) => s !== undefined);
+    }
+    return ordered.concat([...byId.values()]);
+  }
+}

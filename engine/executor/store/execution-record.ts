@@ -1,0 +1,153 @@
+/**
+ * An execution as stored in its meta hash, parsed (never cast) into a typed record.
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { DrError } from '../../common/index.ts';
+import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
+import type { ExecutionType } from '../contract.ts';
+import { EXECUTION_STATUSES, type ExecutionStatus, type VmRecoveryPointInfo } from '../event-schema.ts';
+import { executionKeys } from '../keys.ts';
+
+export interface DataLossEntry {
+  vm: string;
+  lostWrites: number;
+  recoveryPoint?: string;
+}
+
+/** What `get`/`status` show of an execution. */
+export interface ExecutionRecord {
+  id: string;
+  type: ExecutionType;
+  direction: Direction;
+  planName: string;
+  hash: string;
+  by: string;
+  reason: string;
+  epoch: number;
+  createdAt: string;
+  status: ExecutionStatus;
+  recoveryPoint?: RecoveryPointChoice;
+  /** For a cleanup: the drill it cleans up. For a drill: its cleanup, once submitted. */
+  parent?: string;
+  cleanup?: string;
+  /** Drill: when it is cleaned up by itself (ISO). */
+  deadline?: string;
+  stepsTotal: number;
+  stepsDone: number;
+  startedAt?: string;
+  finishedAt?: string;
+  rtoMs?: number;
+  estimateMs?: number;
+  owner?: string;
+  error?: string;
+  dataLoss?: DataLossEntry[];
+  recoveryPointGap?: { vms: VmRecoveryPointInfo[]; oldest?: string; newest?: string; spreadMs: number };
+}
+
+const optionalNumber = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : Number(v)));
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const metaSchema = z.object({
+  id: z.string(),
+  type: z.enum(['test', 'planned', 'unplanned', 'cleanup']),
+  direction: z.enum(['forward', 'failback']),
+  plan: z.string(),
+  hash: z.string(),
+  by: z.string(),
+  reason: z.string(),
+  epoch: z.string().transform(Number),
+  createdAt: z.string(),
+  status: z.enum(EXECUTION_STATUSES),
+  recoveryPoint: optionalString,
+  parent: optionalString,
+  cleanup: optionalString,
+  deadlineAt: optionalNumber,
+  total: z.string().transform(Number),
+  done: z
+    .string()
+    .optional()
+    .transform((v) => Number(v ?? 0)),
+  startedAt: optionalNumber,
+  finishedAt: optionalNumber,
+  rtoMs: optionalNumber,
+  estimateMs: optionalNumber,
+  owner: optionalString,
+  error: optionalString,
+  dataLoss: optionalString,
+  recoveryPointGap: optionalString,
+});
+
+type Meta = z.infer<typeof metaSchema>;
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
+export function parseMeta(
+  execution: string,
+  fields: Record<string, string>,
+): { record: ExecutionRecord; plan: RecoveryPlan; meta: Meta } {
+  const parsed = metaSchema.safeParse(fields);
+  if (!parsed.success) {
+    throw new DrError(
+      'EXECUTION_CORRUPT',
+      `execution ${execution}: its stored record is unreadable (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message})`,
+    );
+  }
+  const m = parsed.data;
+  const plan = JSON.parse(m.plan) as RecoveryPlan;
+  const record: ExecutionRecord = {
+    id: m.id,
+    type: m.type,
+    direction: m.direction,
+    planName: plan.metadata.name,
+    hash: m.hash,
+    by: m.by,
+    reason: m.reason,
+    epoch: m.epoch,
+    createdAt: m.createdAt,
+    status: m.status,
+    stepsTotal: m.total,
+    stepsDone: m.done,
+  };
+  if (m.recoveryPoint) record.recoveryPoint = JSON.parse(m.recoveryPoint) as RecoveryPointChoice;
+  if (m.parent) record.parent = m.parent;
+  if (m.cleanup) record.cleanup = m.cleanup;
+  if (m.deadlineAt !== undefined) record.deadline = iso(m.deadlineAt);
+  if (m.startedAt !== undefined) record.startedAt = iso(m.startedAt);
+  if (m.finishedAt !== undefined) record.finishedAt = iso(m.finishedAt);
+  if (m.rtoMs !== undefined) record.rtoMs = m.rtoMs;
+  if (m.estimateMs !== undefined) record.estimateMs = m.estimateMs;
+  if (m.owner) record.owner = m.owner;
+  if (m.error) record.error = m.error;
+  if (m.dataLoss) record.dataLoss = JSON.parse(m.dataLoss) as DataLossEntry[];
+  if (m.recoveryPointGap)
+    record.recoveryPointGap = JSON.parse(m.recoveryPointGap) as ExecutionRecord['recoveryPointGap'];
+  return { record, plan, meta: m };
+}
+
+/** Read an execution; throws EXECUTION_NOT_FOUND (exit code 2) when there is none. */
+export async function loadExecution(
+  redis: Redis,
+  prefix: string,
+  execution: string,
+): Promise<{ record: ExecutionRecord; plan: RecoveryPlan; meta: Meta; fields: Record<string, string> }> {
+  const fields = await redis.hgetall(executionKeys(prefix, execution).meta);
+  if (!fields.id) {
+    throw new DrError(
+      'EXECUTION_NOT_FOUND',
+      `no execution "${execution}" in this Redis; list them with \`drctl status\``,
+      {
+        exitCode: 2,
+      },
+    );
+  }
+  return { ...parseMeta(execution, fields), fields };
+}

@@ -1,0 +1,131 @@
+/**
+ * Submitting an execution: the plan's snapshot and hash, who started it and why, the epoch it runs
+ * under (a global INCR counter: every later execution fences out the earlier ones), and for a drill
+ * the deadline of its automatic cleanup. A resumed execution reads only this, never the plan file.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { initialExecutionSnapshot, persistExecution } from '../../machines/index.ts';
+import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
+import { EVENT_SCHEMA_VERSION, type ExecutionType } from '../contract.ts';
+import type { EngineEvent } from '../event-schema.ts';
+import { executionKeys, globalKeys } from '../keys.ts';
+import type { ExecutionRecord } from './execution-record.ts';
+import { META } from './record.ts';
+import { LuaScript } from './script.ts';
+
+const SUBMIT = new LuaScript(
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('XADD', KEYS[2], '*', 'e', ARGV[1])
+return 1`,
+  2,
+);
+
+/** What a submitter gives. */
+export interface SubmitRequest {
+  type: ExecutionType;
+  direction: Direction;
+  plan: RecoveryPlan;
+  hash: string;
+  /** Who started it (user name, or `engine` for automatic cleanups). */
+  by: string;
+  reason: string;
+  /** Recovery point chosen at run time, overriding the plan's. */
+  recoveryPoint?: RecoveryPointChoice;
+  /** Cleanup: the drill it cleans up. */
+  parent?: string;
+  /** A fixed id (idempotent submit); generated when omitted. */
+  id?: string;
+  stepsTotal: number;
+  estimateMs: number;
+  recoveryPointGap?: ExecutionRecord['recoveryPointGap'];
+  /** Clock (ms). @defaultValue Date.now */
+  now?: () => number;
+}
+
+const SHORT: Record<ExecutionType, string> = {
+  test: 'drill',
+  planned: 'planned',
+  unplanned: 'unplanned',
+  cleanup: 'cleanup',
+};
+
+export function newExecutionId(type: ExecutionType, now: number): string {
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${SHORT[type]}-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Store a new execution and wake the orchestrators. Returns its id and whether it was new. */
+export async function submitExecution(
+  redis: Redis,
+  prefix: string,
+  request: SubmitRequest,
+): Promise<{ id: string; created: boolean; epoch: number }> {
+  const now = (request.now ?? Date.now)();
+  const id = request.id ?? newExecutionId(request.type, now);
+  const keys = executionKeys(prefix, id);
+  const global = globalKeys(prefix);
+  const epoch = await redis.incr(global.epoch);
+  const deadlineAt = request.type === 'test' ? now + request.plan.drill.maxDurationMs : undefined;
+  const machine = persistExecution(initialExecutionSnapshot(request.type, deadlineAt));
+  const createdAt = new Date(now).toISOString();
+  const fields: [string, string][] = [
+    [META.id, id],
+    [META.type, request.type],
+    [META.direction, request.direction],
+    [META.plan, JSON.stringify(request.plan)],
+    [META.hash, request.hash],
+    [META.by, request.by],
+    [META.reason, request.reason],
+    [META.epoch, String(epoch)],
+    [META.createdAt, createdAt],
+    [META.status, 'submitted'],
+    [META.machine, machine],
+    [META.total, String(request.stepsTotal)],
+    [META.done, '0'],
+    [META.cursor, '0'],
+    [META.estimateMs, String(request.estimateMs)],
+  ];
+  if (request.recoveryPoint) fields.push([META.recoveryPoint, JSON.stringify(request.recoveryPoint)]);
+  if (request.parent) fields.push([META.parent, request.parent]);
+  if (deadlineAt !== undefined) fields.push([META.deadlineAt, String(deadlineAt)]);
+  if (request.recoveryPointGap)
+    fields.push([META.recoveryPointGap, JSON.stringify(request.recoveryPointGap)]);
+  const event: EngineEvent = {
+    v: EVENT_SCHEMA_VERSION,
+    at: createdAt,
+    type: 'execution-submitted',
+    execution: id,
+    plan: request.plan.metadata.name,
+    hash: request.hash,
+    executionType: request.type,
+    by: request.by,
+    reason: request.reason,
+    epoch,
+  };
+  const created =
+    (await SUBMIT.run(redis, [keys.meta, keys.events, JSON.stringify(event), ...fields.flat()])) === 1;
+  if (!created) {
+    const existing = await redis.hget(keys.meta, META.epoch);
+    return { id, created: false, epoch: Number(existing ?? 0) };
+  }
+  if (request.recoveryPointGap) {
+    const gap: EngineEvent = {
+      v: EVENT_SCHEMA_VERSION,
+      at: createdAt,
+      type: 'recovery-point-gap',
+      execution: id,
+      ...request.recoveryPointGap,
+    };
+    await redis.xadd(keys.events, '*', 'e', JSON.stringify(gap));
+  }
+  const pipeline = redis.pipeline();
+  pipeline.zadd(global.executions, now, id);
+  pipeline.zadd(global.active, now, id);
+  if (deadlineAt !== undefined) pipeline.zadd(global.deadlines, deadlineAt, id);
+  pipeline.publish(global.wake, id);
+  await pipeline.exec();
+  return { id, created: true, epoch };
+}

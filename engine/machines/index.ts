@@ -1,0 +1,27 @@
+/** State machines (pure, clock passed in with events): the public door of engine/machines. */
+export {
+  type ExecutionContext,
+  type ExecutionMachineEvent,
+  executionMachine,
+} from './execution-machine.ts';
+export {
+  applyExecutionEvent,
+  EXECUTION_SNAPSHOT_VERSION,
+  type ExecutionSnapshot,
+  executionStatus,
+  initialExecutionSnapshot,
+  isExecutionSettled,
+  persistExecution,
+  restoreExecution,
+} from './execution-snapshot.ts';
+export { type VmContext, type VmEvent, type VmMode, vmMachine } from './vm-machine.ts';
+export {
+  applyVmEvent,
+  initialVmSnapshot,
+  persistVm,
+  restoreVm,
+  VM_SNAPSHOT_VERSION,
+  type VmSnapshot,
+  vmPhase,
+  vmStateName,
+} from './vm-snapshot.ts';
