@@ -25,6 +25,7 @@ export interface EvaluateSettings {
   /** The execution being checked: its own locks are not blockers (a resumed execution). */
   execution?: string;
   maxUtilization: number;
+  warnUtilization: number;
   rpoPolicy: 'block' | 'warn';
 }
 

@@ -29,11 +29,14 @@ export interface EvaluateOptions {
   /** The execution that will run (its own locks are not blockers when it resumes). */
   execution?: string;
   /**
-   * The highest share of the target site's slots or memory the failover may leave in use.
-   * 1 blocks only what does not fit at all.
-   * @defaultValue 0.8 (leave at least 20 % headroom)
+   * The highest share of the target site's slots or memory the failover may leave in use; above
+   * it, INSUFFICIENT_CAPACITY. 0.8 keeps 20 % headroom (a site policy); 1 blocks only VMs that do
+   * not fit.
+   * @defaultValue 1
    */
   maxUtilization?: number;
+  /** Above this share, a CAPACITY_HIGH warning. @defaultValue 0.8 */
+  warnUtilization?: number;
   /**
    * What a recovery point older than the plan's RPO target is.
    * @defaultValue 'block'
@@ -67,7 +70,8 @@ export function evaluatePreflight(
     direction,
     ...(options.recoveryPoint === undefined ? {} : { recoveryPoint: options.recoveryPoint }),
     ...(options.execution === undefined ? {} : { execution: options.execution }),
-    maxUtilization: options.maxUtilization ?? 0.8,
+    maxUtilization: options.maxUtilization ?? 1,
+    warnUtilization: options.warnUtilization ?? 0.8,
     rpoPolicy: options.rpoPolicy ?? 'block',
   });
 

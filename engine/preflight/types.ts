@@ -37,7 +37,8 @@ export type WarningCode =
   | 'SOURCE_UNREACHABLE'
   | 'RPO_NOT_MET'
   | 'TEST_NETWORK_UNSET'
-  | 'NETWORK_MISSING';
+  | 'NETWORK_MISSING'
+  | 'CAPACITY_HIGH';
 
 interface FindingBase {
   message: string;

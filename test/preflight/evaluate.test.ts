@@ -41,45 +41,61 @@ describe('when everything is in order', () => {
 
 describe('capacity at the target', () => {
   // 100 slots and 400 GiB at dc-west; each VM needs one slot and 4 GiB.
-  const plan = makePlan(Array.from({ length: 11 }, (_, i) => ({ name: `vm-${i}` })));
-  const run = (vmCount: number, used: number, maxUtilization?: number) =>
+  const plan = makePlan(Array.from({ length: 31 }, (_, i) => ({ name: `vm-${i}` })));
+  const run = (
+    vmCount: number,
+    used: number,
+    options: { maxUtilization?: number; warnUtilization?: number } = {},
+  ) =>
     evaluatePreflight(
       plan,
       makeInventory({
         vms: plan.vms.slice(0, vmCount).map((vm) => replica(vm.name)),
         hosts: [host('w1', { usedSlots: used, usedMemoryMb: used * 1024 })],
       }),
-      {
-        type: 'unplanned',
-        selection: { vms: plan.vms.slice(0, vmCount).map((vm) => vm.name) },
-        ...(maxUtilization === undefined ? {} : { maxUtilization }),
-      },
+      { type: 'unplanned', selection: { vms: plan.vms.slice(0, vmCount).map((vm) => vm.name) }, ...options },
     );
 
-  it('passes when the failover leaves the site at exactly 80 %', () => {
-    const report = run(10, 70);
-    expect(report.blockers).toEqual([]);
-    expect(report.capacity?.utilizationAfter).toBeCloseTo(0.8);
-  });
-
-  it('blocks one VM past 80 %, with the needed and free figures', () => {
-    const report = run(11, 70);
-    expect(codes(report.blockers)).toEqual(['INSUFFICIENT_CAPACITY']);
-    const blocker = report.blockers[0];
-    expect(blocker?.path).toBe('spec.target');
-    expect(blocker?.details).toMatchObject({
-      neededSlots: 11,
-      freeSlots: 10,
-      totalSlots: 100,
-      maxUtilization: 0.8,
+  describe('with an 80 % limit (a site that keeps 20 % headroom)', () => {
+    it('passes when the failover leaves the site at exactly 80 %', () => {
+      const report = run(10, 70, { maxUtilization: 0.8 });
+      expect(report.blockers).toEqual([]);
+      expect(report.capacity?.utilizationAfter).toBeCloseTo(0.8);
     });
-    expect(blocker?.message).toContain('81 %');
-    expect(blocker?.message).toContain('needs 11 slot(s), 10 free of 100');
+
+    it('blocks one VM past 80 %, with the needed and free figures', () => {
+      const report = run(11, 70, { maxUtilization: 0.8 });
+      expect(codes(report.blockers)).toEqual(['INSUFFICIENT_CAPACITY']);
+      const blocker = report.blockers[0];
+      expect(blocker?.path).toBe('spec.target');
+      expect(blocker?.details).toMatchObject({
+        neededSlots: 11,
+        freeSlots: 10,
+        totalSlots: 100,
+        maxUtilization: 0.8,
+      });
+      expect(blocker?.message).toContain('81 %');
+      expect(blocker?.message).toContain('needs 11 slot(s), 10 free of 100');
+    });
   });
 
-  it('lets the operator raise the limit to physical capacity', () => {
-    expect(run(11, 70, 1).ok).toBe(true);
-    expect(codes(run(11, 90, 1).blockers)).toContain('INSUFFICIENT_CAPACITY');
+  describe('with the defaults (block what does not fit, warn above 80 %)', () => {
+    it('passes at 80 % without a word', () => {
+      const report = run(10, 70);
+      expect(report.blockers).toEqual([]);
+      expect(report.warnings).toEqual([]);
+    });
+
+    it('warns past 80 %', () => {
+      const report = run(11, 70);
+      expect(report.ok).toBe(true);
+      expect(codes(report.warnings)).toEqual(['CAPACITY_HIGH']);
+    });
+
+    it('passes at exactly 100 % and blocks one VM more', () => {
+      expect(run(30, 70).blockers).toEqual([]);
+      expect(codes(run(31, 70).blockers)).toEqual(['INSUFFICIENT_CAPACITY', 'INSUFFICIENT_CAPACITY']);
+    });
   });
 
   it('blocks on memory as well as slots', () => {
@@ -90,7 +106,7 @@ describe('capacity at the target', () => {
         vms: [replica('big', { memoryMb: 100_000 })],
         hosts: [host('w1', { usedMemoryMb: 300_000 })],
       }),
-      { type: 'test' },
+      { type: 'test', maxUtilization: 0.8 },
     );
     expect(codes(report.blockers)).toEqual(['INSUFFICIENT_CAPACITY']);
     expect(report.blockers[0]?.details).toMatchObject({ neededMemoryMb: 100_000 });
@@ -114,16 +130,13 @@ describe('capacity at the target', () => {
   });
 
   it('does not count VMs already running at the target', () => {
-    const report = run(10, 79);
-    expect(codes(report.blockers)).toEqual(['INSUFFICIENT_CAPACITY']);
-    const plan3 = makePlan([{ name: 'a' }]);
-    const testRun = evaluatePreflight(
+    const plan3 = makePlan([{ name: 'a' }, { name: 'b' }]);
+    const report = evaluatePreflight(
       plan3,
-      makeInventory({ vms: [replica('a')], hosts: [host('w1', { usedSlots: 80, vmSlots: 100 })] }),
-      { type: 'test' },
+      makeInventory({ vms: [replica('a', { state: 'Running' }, { state: 'Replicating' }), replica('b')] }),
+      { type: 'unplanned' },
     );
-    expect(testRun.capacity?.slots.needed).toBe(1);
-    expect(testRun.ok).toBe(false);
+    expect(report.capacity?.slots.needed).toBe(1);
   });
 });
 

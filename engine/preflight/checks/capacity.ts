@@ -10,9 +10,11 @@ import type { HostCapacity, ResourceUse, SiteCapacity } from '../types.ts';
  * (a VM that is Off uses no host memory). Used and total come from Get-VMHost of powered hosts.
  *
  * Rule: the site is blocked when (used + needed) / total would exceed `maxUtilization`, for slots
- * or memory. With the default 0.8 a failover must leave at least 20 % of the site free, room for
- * the VMs' memory growth and a host failure; exactly 80 % passes. A single host is blocked only
- * when its VMs do not fit at all (> 100 %): the replica cannot boot elsewhere.
+ * or memory; it is warned about above `warnUtilization`. The defaults (block above 100 %, warn
+ * above 80 %) never refuse a failover whose VMs fit: in a real disaster a crowded target beats a
+ * refused failover. A site that must keep headroom (room for memory growth and a host failure)
+ * sets `maxUtilization: 0.8`: then exactly 80 % passes and one VM more is blocked. A single host
+ * is blocked only when its VMs do not fit at all (> 100 %): the replica cannot boot elsewhere.
  */
 export function checkCapacity(ctx: EvalContext): SiteCapacity | undefined {
   const to = ctx.to;
@@ -62,6 +64,7 @@ export function checkCapacity(ctx: EvalContext): SiteCapacity | undefined {
   }
 
   const max = ctx.settings.maxUtilization;
+  const warnAt = Math.min(ctx.settings.warnUtilization, max);
   const utilizationAfter = Math.max(ratio(slots), ratio(memoryMb));
   if (overflows(slots, max) || overflows(memoryMb, max)) {
     ctx.block('INSUFFICIENT_CAPACITY', {
@@ -71,10 +74,17 @@ export function checkCapacity(ctx: EvalContext): SiteCapacity | undefined {
       hint: 'add hosts or memory at the target, stop non-essential VMs there, or fail over part of the plan (--vms / --group)',
       details: details(slots, memoryMb, max),
     });
+  } else if (warnAt < max && (overflows(slots, warnAt) || overflows(memoryMb, warnAt))) {
+    ctx.warn('CAPACITY_HIGH', {
+      site: ctx.toSite,
+      path: ctx.toSitePath,
+      message: `site '${ctx.toSite}' would be ${percent(utilizationAfter)} used after the failover (above ${percent(warnAt)}): ${figures(slots, memoryMb)}`,
+      hint: 'little headroom is left for memory growth or a host failure at the target',
+      details: details(slots, memoryMb, 1),
+    });
   }
   return { site: ctx.toSite, slots, memoryMb, utilizationAfter, maxUtilization: max, hosts };
 }
-
 function add(sum: ResourceUse, part: ResourceUse): void {
   sum.total += part.total;
   sum.used += part.used;
