@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { createLogger } from '../../engine/common/index.ts';
 import type { ExecutionEvent, ExecutionType, StepJobData } from '../../engine/executor/contract.ts';
 import {
@@ -7,6 +8,7 @@ import {
   runStepJob,
   type StepJobRun,
 } from '../../engine/executor/handlers/index.ts';
+import { type Completion, readCompletions } from '../../engine/executor/index.ts';
 import type { HyperVApi } from '../../simulators/api.ts';
 import { createWorld, type World } from '../../simulators/create-world.ts';
 import type { VmSpec, WorldSpec } from '../../simulators/spec.ts';
@@ -103,4 +105,23 @@ export async function runJob(
 /** Mutating calls the simulator counted for one VM at one site: op → calls. */
 export function mutations(world: World, vm: string, site: string): Record<string, number> {
   return world.truth().mutations[vm]?.[site] ?? {};
+}
+
+/** Wait for the completion of `jobId` in the execution's completions stream. */
+export async function waitForCompletion(
+  redis: Redis,
+  prefix: string,
+  execution: string,
+  jobId: string,
+  timeoutMs = 20_000,
+): Promise<Completion> {
+  const deadline = Date.now() + timeoutMs;
+  let after = '0';
+  while (Date.now() < deadline) {
+    const batch = await readCompletions(redis, prefix, execution, after, { blockMs: 200 });
+    const found = batch.find((c) => c.jobId === jobId);
+    if (found) return found;
+    after = batch.at(-1)?.id ?? after;
+  }
+  throw new Error(`no completion for ${jobId} within ${timeoutMs} ms`);
 }

@@ -1,0 +1,115 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../engine/common/index.ts';
+import {
+  bullOptions,
+  readAllEvents,
+  type SiteWorkers,
+  type StepJobData,
+  siteQueueName,
+  startSiteWorkers,
+  stepJobId,
+  stepJobOptions,
+} from '../../engine/executor/index.ts';
+import type { World } from '../../simulators/index.ts';
+import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { jobData, mutations, TARGET, twoSiteWorld, waitForCompletion } from './support.ts';
+
+describe('site worker', () => {
+  let redis: Redis;
+  let world: World;
+  let workers: SiteWorkers;
+  let queue: Queue;
+  let prefix: string;
+
+  beforeAll(() => {
+    redis = testRedisClient();
+  });
+  afterAll(async () => {
+    await redis.quit();
+  });
+  afterEach(async () => {
+    await workers?.close(2000);
+    await queue?.close();
+    world?.close();
+  });
+
+  async function start(vms: string[]): Promise<void> {
+    prefix = uniquePrefix('hw');
+    world = twoSiteWorld(vms);
+    workers = startSiteWorkers({
+      redisUrl: testRedisUrl(),
+      prefix,
+      site: TARGET,
+      api: world.api,
+      concurrency: 50,
+      lockDurationMs: 2000,
+      stalledIntervalMs: 1000,
+      logger: createLogger('test', { level: 'silent', pretty: false }),
+    });
+    await workers.ready();
+    queue = new Queue(siteQueueName(TARGET), { connection: redis, ...bullOptions(prefix) });
+  }
+
+  async function enqueue(data: StepJobData): Promise<string> {
+    const jobId = stepJobId(data.execution, data.steps[0] ?? '', data.attempt);
+    await queue.add(data.steps[0] ?? 'step', data, stepJobOptions(jobId));
+    return jobId;
+  }
+
+  it('runs a job, logs schema-valid events and publishes the result before completing', async () => {
+    await start(['db-1']);
+    const data = jobData('unplanned', TARGET, ['db-1/failover', 'db-1/boot', 'db-1/readiness'], {
+      vm: 'db-1',
+      readiness: { checks: [{ kind: 'heartbeat' }], timeoutMs: 600_000, onTimeout: 'fail' },
+    });
+    const jobId = await enqueue(data);
+    const completion = await waitForCompletion(redis, prefix, data.execution, jobId);
+    expect(completion.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
+    expect(completion.result.recoveryPoint).toBeDefined();
+
+    const job = await queue.getJob(jobId);
+    await expect.poll(async () => await job?.getState()).toBe('completed');
+    const events = (await readAllEvents(redis, prefix, data.execution)).map((e) => e.event);
+    expect(events.map((e) => e.type)).toEqual([
+      'step-started',
+      'vm-phase',
+      'step-finished',
+      'step-started',
+      'vm-phase',
+      'step-finished',
+      'step-started',
+      'vm-phase',
+      'step-finished',
+      'vm-phase',
+    ]);
+    expect(mutations(world, 'db-1', TARGET)).toEqual({ 'startVMFailover.failover': 1, startVM: 1 });
+  });
+
+  describe('when the job carries a stale epoch', () => {
+    it('publishes the failure and fails the job without retry', async () => {
+      await start(['db-1']);
+      await world.api.connectVMNetwork({ site: TARGET, vm: 'db-1', epoch: 9, network: 'prod-west' });
+      const data = jobData('unplanned', TARGET, ['db-1/failover', 'db-1/boot'], { vm: 'db-1', epoch: 3 });
+      const jobId = await enqueue(data);
+      const completion = await waitForCompletion(redis, prefix, data.execution, jobId);
+      expect(completion.result.steps.map((s) => s.outcome)).toEqual(['failed', 'skipped']);
+      const job = await queue.getJob(jobId);
+      await expect.poll(async () => await job?.getState()).toBe('failed');
+      const failed = await queue.getJob(jobId);
+      expect(failed?.failedReason).toMatch(/^STALE_EPOCH: /);
+      expect(failed?.attemptsMade).toBe(1);
+    });
+  });
+
+  describe('when the payload is not StepJobData v1', () => {
+    it('fails the job with a clear reason', async () => {
+      await start(['db-1']);
+      await queue.add('junk', { v: 2, execution: 'ex1' }, stepJobOptions('ex1.junk'));
+      const job = await queue.getJob('ex1.junk');
+      await expect.poll(async () => await job?.getState()).toBe('failed');
+      expect((await queue.getJob('ex1.junk'))?.failedReason).toMatch(/not StepJobData v1/);
+    });
+  });
+});
