@@ -1,5 +1,5 @@
 import type { VmView } from '../../../simulators/api.ts';
-import type { EvalContext } from '../context.ts';
+import { type EvalContext, formatDuration } from '../context.ts';
 
 const RESYNC_STATES = new Set(['WaitingForStartResynchronize', 'Resynchronizing']);
 const FAILED_OVER_STATES = new Set(['FailedOverWaitingCompletion', 'FailedOver']);
@@ -146,6 +146,7 @@ function checkRelationship(ctx: EvalContext, vm: string, view: VmView): void {
       hint: 'check Measure-VMReplication; the recovery point may be older than usual',
     });
   }
+  checkBehind(ctx, vm, view);
   if (replication.state === 'Suspended') {
     const input = {
       ...base,
@@ -155,6 +156,38 @@ function checkRelationship(ctx: EvalContext, vm: string, view: VmView): void {
     if (ctx.settings.type === 'planned') ctx.block('REPLICATION_SUSPENDED', input);
     else ctx.warn('REPLICATION_SUSPENDED', input);
   }
+}
+
+/**
+ * Replication that has not delivered a cycle for 3 intervals (at least 2 min) is not flowing: the
+ * link is down or too slow. A planned failover needs it to send every pending write after the
+ * shutdown, so there it is a blocker (else the plan would stop the primaries and then fail);
+ * otherwise a warning, the RPO check judges the data loss.
+ */
+function checkBehind(ctx: EvalContext, vm: string, view: VmView): void {
+  const replication = view.replication;
+  if (
+    replication === null ||
+    replication.state !== 'Replicating' ||
+    replication.lastReplicationTime === undefined
+  )
+    return;
+  const ageMs = ctx.inventory.now.getTime() - Date.parse(replication.lastReplicationTime);
+  const limitMs = Math.max(3 * replication.frequencySec * 1000, 120_000);
+  if (!(ageMs > limitMs)) return;
+  const input = {
+    vm,
+    site: ctx.toSite,
+    host: view.host,
+    message: `replication of VM '${vm}' is not flowing: last cycle ${formatDuration(ageMs)} ago, every ${formatDuration(replication.frequencySec * 1000)} expected`,
+    hint:
+      ctx.settings.type === 'planned'
+        ? `a planned failover must send the pending writes over the ${ctx.fromSite} → ${ctx.toSite} link: restore it first`
+        : `check the ${ctx.fromSite} → ${ctx.toSite} link (Measure-VMReplication)`,
+    details: { ageMs, frequencySec: replication.frequencySec },
+  };
+  if (ctx.settings.type === 'planned') ctx.block('REPLICATION_BEHIND', input);
+  else ctx.warn('REPLICATION_BEHIND', input);
 }
 
 function checkHost(ctx: EvalContext, vm: string, view: VmView): void {

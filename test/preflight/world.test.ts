@@ -1,0 +1,270 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { acquireLocks, createLockReader, markFailedOver } from '../../engine/locks/index.ts';
+import type { RecoveryPlan } from '../../engine/plan/types.ts';
+import { type PreflightInput, runPreflight } from '../../engine/preflight/index.ts';
+import {
+  createSimClient,
+  createWorld,
+  type HyperVApi,
+  startSimServer,
+  type World,
+  type WorldSpec,
+  worldForPlan,
+  worldSpecForPlan,
+} from '../../simulators/index.ts';
+import { testRedisClient, uniquePrefix } from '../support/redis.ts';
+import { codes, makePlan } from './fixtures.ts';
+
+const READS = new Set([
+  'now',
+  'listSites',
+  'listHosts',
+  'listNetworks',
+  'listVMs',
+  'getVM',
+  'getRecoveryPoints',
+  'measureVMReplication',
+]);
+
+/** Wraps the API so any call outside the read set fails the test, and records every call. */
+function readOnlySpy(api: HyperVApi): { api: HyperVApi; calls: string[] } {
+  const calls: string[] = [];
+  const proxy = new Proxy(api, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      return (...args: unknown[]) => {
+        calls.push(prop);
+        if (!READS.has(prop)) throw new Error(`pre-flight made a mutating call: ${prop}`);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { api: proxy, calls };
+}
+
+const net = (test = 'drill-net') => ({ failover: { network: 'prod-west' }, test: { network: test } });
+const plan = makePlan(
+  [
+    { name: 'sql-01', network: net() },
+    { name: 'app-01', dependsOn: ['sql-01'], network: net() },
+    { name: 'web-01', dependsOn: ['app-01'], network: net() },
+  ],
+  { targets: { rpoMs: 15 * 60_000 } },
+);
+
+const worlds: World[] = [];
+function world(p: RecoveryPlan = plan, edit?: (spec: WorldSpec) => void): World {
+  const spec = worldSpecForPlan(p);
+  edit?.(spec);
+  const w = createWorld(spec);
+  w.advance(2 * 3_600_000);
+  worlds.push(w);
+  return w;
+}
+afterEach(() => {
+  for (const w of worlds.splice(0)) w.close();
+});
+
+const redis: Redis = testRedisClient();
+afterAll(async () => {
+  await redis.quit();
+});
+
+function preflight(w: World, input: Partial<PreflightInput> & Pick<PreflightInput, 'type'>) {
+  return runPreflight({ plan, api: w.api, ...input });
+}
+
+describe('pre-flight against the simulated world', () => {
+  it('passes a healthy world for each failover type, placing each VM on its replica host', async () => {
+    const w = world();
+    for (const type of ['test', 'planned', 'unplanned'] as const) {
+      const report = await preflight(w, { type });
+      expect(report.blockers).toEqual([]);
+      expect(report.placements.map((p) => p.host)).toEqual([
+        'hv-dc-west-01',
+        'hv-dc-west-01',
+        'hv-dc-west-01',
+      ]);
+      expect(report.placements[0]?.recoveryPoint).toMatchObject({ kind: 'latest', approximate: false });
+      expect(report.placements[0]?.recoveryPoint?.ageMs).toBeLessThanOrEqual(30_000);
+    }
+  });
+
+  it('makes no mutating call, in-process (spy) or per the ground truth', async () => {
+    const w = world();
+    const before = JSON.stringify(w.truth().mutations);
+    const { api, calls } = readOnlySpy(w.api);
+    const lockPrefix = uniquePrefix('pf');
+    await acquireLocks(redis, lockPrefix, { execution: 'other', plan: 'crm', vms: ['web-01'] });
+    for (const type of ['test', 'planned', 'unplanned'] as const) {
+      await runPreflight({ plan, api, type, locks: createLockReader(redis, lockPrefix) });
+    }
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((c) => READS.has(c))).toBe(true);
+    expect(JSON.stringify(w.truth().mutations)).toBe(before);
+  });
+
+  it('blocks a VM that needs a resync after a long link outage', async () => {
+    const w = world(plan, (spec) => {
+      const app = spec.vms.find((vm) => vm.name === 'app-01');
+      if (app !== undefined) {
+        app.diskBytes = 200 * 1024 * 1024;
+        app.workload = { writesPerSec: 100, bytesPerWrite: 4096 };
+      }
+    });
+    w.fault({ kind: 'link', from: 'dc-east', to: 'dc-west', state: 'down' });
+    w.advance(10 * 60_000);
+    w.fault({ kind: 'link', from: 'dc-east', to: 'dc-west', state: 'up' });
+    w.advance(60_000);
+    const report = await preflight(w, { type: 'test' });
+    expect(codes(report.blockers)).toContain('RESYNC_REQUIRED:app-01');
+    expect(report.blockers.find((b) => b.code === 'RESYNC_REQUIRED')?.path).toBe('spec.vms[1]');
+  });
+
+  it('blocks an unplanned failover whose recovery point is older than the RPO target', async () => {
+    const w = world();
+    w.fault({ kind: 'link', from: 'dc-east', to: 'dc-west', state: 'down' });
+    w.advance(20 * 60_000);
+    const report = await preflight(w, { type: 'unplanned' });
+    expect(codes(report.blockers.filter((b) => b.code === 'RPO_NOT_MET'))).toEqual([
+      'RPO_NOT_MET:sql-01',
+      'RPO_NOT_MET:app-01',
+      'RPO_NOT_MET:web-01',
+    ]);
+    // a planned failover is not held to the RPO (it sends the pending writes itself), but it
+    // needs the link to do so
+    const planned = await preflight(w, { type: 'planned' });
+    expect(codes(planned.blockers)).toEqual([
+      'REPLICATION_BEHIND:sql-01',
+      'REPLICATION_BEHIND:app-01',
+      'REPLICATION_BEHIND:web-01',
+    ]);
+  });
+
+  it('blocks a VM that another plan already failed over, by the simulator and by the record', async () => {
+    const w = world();
+    await w.api.startVMFailover({ site: 'dc-west', vm: 'sql-01', epoch: 1, mode: 'failover' });
+    const lockPrefix = uniquePrefix('pf');
+    await markFailedOver(redis, lockPrefix, ['sql-01'], {
+      plan: 'crm',
+      execution: 'exec-9',
+      site: 'dc-west',
+      direction: 'forward',
+      at: w.nowIso(),
+    });
+    const report = await preflight(w, { type: 'unplanned', locks: createLockReader(redis, lockPrefix) });
+    expect(codes(report.blockers)).toEqual(['ALREADY_FAILED_OVER:sql-01']);
+    expect(report.blockers[0]?.message).toContain("by plan 'crm' (execution exec-9");
+  });
+
+  it('blocks a VM locked by another execution and a plan another execution runs', async () => {
+    const w = world();
+    const lockPrefix = uniquePrefix('pf');
+    await acquireLocks(redis, lockPrefix, {
+      execution: 'exec-1',
+      plan: 'erp',
+      vms: ['app-01'],
+      operation: 'test',
+    });
+    const report = await preflight(w, { type: 'planned', locks: createLockReader(redis, lockPrefix) });
+    expect(codes(report.blockers)).toEqual(['PLAN_LOCKED', 'VM_LOCKED:app-01']);
+    const resumed = await preflight(w, {
+      type: 'planned',
+      locks: createLockReader(redis, lockPrefix),
+      execution: 'exec-1',
+    });
+    expect(resumed.ok).toBe(true);
+  });
+
+  it('blocks a missing failover network and a test network that is not isolated', async () => {
+    const other = makePlan([
+      { name: 'sql-01', network: { failover: { network: 'dmz-west' }, test: { network: 'drill-net' } } },
+      { name: 'app-01', network: net('lab-net') },
+      { name: 'web-01', network: net() },
+    ]);
+    const w = world(other, (spec) => {
+      const west = spec.sites.find((s) => s.name === 'dc-west');
+      if (west === undefined) return;
+      west.networks = (west.networks ?? [])
+        .filter((n) => n.name !== 'dmz-west')
+        .map((n) => (n.name === 'lab-net' ? { ...n, isolated: false } : n));
+    });
+    const unplanned = await runPreflight({ plan: other, api: w.api, type: 'unplanned' });
+    expect(unplanned.blockers.map((b) => [b.code, b.path])).toEqual([
+      ['NETWORK_MISSING', 'spec.vms[0].network.failover'],
+    ]);
+    const drill = await runPreflight({ plan: other, api: w.api, type: 'test' });
+    expect(drill.blockers.map((b) => [b.code, b.path])).toEqual([
+      ['TEST_NETWORK_NOT_ISOLATED', 'spec.vms[1].network.test'],
+    ]);
+  });
+
+  describe('capacity at 80 %', () => {
+    // One 50-slot host per site; filler VMs already run at the target.
+    const withFiller = (filler: number) =>
+      world(plan, (spec) => {
+        for (const site of spec.sites) for (const h of site.hosts) h.vmSlots = 50;
+        for (let i = 0; i < filler; i++) {
+          spec.vms.push({
+            name: `filler-${i}`,
+            site: 'dc-west',
+            host: 'hv-dc-west-01',
+            memoryMb: 512,
+            state: 'Running',
+          });
+        }
+      });
+
+    it('passes when the failover leaves the target at exactly 80 % of its slots', async () => {
+      const report = await preflight(withFiller(37), { type: 'unplanned', maxUtilization: 0.8 });
+      expect(report.capacity?.slots).toEqual({ total: 50, used: 37, needed: 3 });
+      expect(report.blockers).toEqual([]);
+    });
+
+    it('blocks when it would pass 80 %', async () => {
+      const report = await preflight(withFiller(38), { type: 'unplanned', maxUtilization: 0.8 });
+      expect(codes(report.blockers)).toEqual(['INSUFFICIENT_CAPACITY']);
+      expect(report.blockers[0]?.message).toContain('needs 3 slot(s), 2 free of 50');
+    });
+  });
+
+  describe('failing over part of the plan', () => {
+    it('passes when the dependency outside the selection already runs at the target', async () => {
+      const w = world();
+      await w.api.startVMFailover({ site: 'dc-west', vm: 'sql-01', epoch: 1, mode: 'failover' });
+      await w.api.startVM({ site: 'dc-west', vm: 'sql-01', epoch: 1 });
+      w.advance(120_000);
+      const report = await preflight(w, { type: 'unplanned', selection: { vms: ['app-01'] } });
+      expect(report.selected).toEqual(['app-01']);
+      expect(report.blockers).toEqual([]);
+    });
+
+    it('names the dependency that is neither selected nor running', async () => {
+      const report = await preflight(world(), { type: 'unplanned', selection: { vms: ['web-01'] } });
+      expect(report.blockers.map((b) => [b.code, b.vm, b.path])).toEqual([
+        ['DEPENDENCY_NOT_SELECTED_AND_NOT_RUNNING', 'web-01', 'spec.vms[2].dependsOn[0]'],
+      ]);
+    });
+  });
+
+  it('gives the same report over HTTP', async () => {
+    const w = worldForPlan(plan);
+    worlds.push(w);
+    const server = await startSimServer(w.api);
+    const client = createSimClient(server.url);
+    try {
+      const [local, remote] = await Promise.all([
+        preflight(w, { type: 'test' }),
+        runPreflight({ plan, api: client, type: 'test' }),
+      ]);
+      expect(remote.placements).toEqual(local.placements);
+      expect(remote.ok).toBe(true);
+      expect(remote.stats.apiCalls).toBe(4 + 3);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
