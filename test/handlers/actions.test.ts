@@ -1,0 +1,218 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../engine/common/index.ts';
+import type { StepResult } from '../../engine/executor/contract.ts';
+import { type ActionMemo, resolveHandlerOptions, runStepJob } from '../../engine/executor/handlers/index.ts';
+import type { ActionRun, PlanAction } from '../../engine/plan/types.ts';
+import type { HyperVApi } from '../../simulators/index.ts';
+import { jobData, MemorySink, TARGET } from './support.ts';
+
+/** Actions never touch hosts: an API that fails loudly if they do. */
+const noHosts = new Proxy({} as HyperVApi, {
+  get: (_t, op) => () => Promise.reject(new Error(`action called the host API (${String(op)})`)),
+});
+
+function action(run: ActionRun, extra: Partial<PlanAction> = {}): PlanAction {
+  return {
+    name: 'update-dns',
+    when: 'after',
+    vm: 'web-01',
+    run,
+    timeoutMs: 5000,
+    on: ['planned', 'unplanned', 'test'],
+    directions: ['forward'],
+    onFailure: { retries: 0, backoff: { initialMs: 1000, factor: 2, maxMs: 60_000 }, then: 'fail-plan' },
+    ...extra,
+  };
+}
+
+async function runAction(
+  a: PlanAction,
+  options: { catalog?: string; memo?: ActionMemo; jobId?: string; outputLimitBytes?: number } = {},
+): Promise<StepResult> {
+  const data = jobData('planned', TARGET, [`action/${a.name}`], { action: a, plan: 'erp' });
+  const run = await runStepJob(options.jobId ?? 'ex1.action', data, {
+    api: noHosts,
+    log: createLogger('test', { level: 'silent', pretty: false }),
+    events: new MemorySink(),
+    ...(options.memo ? { memo: options.memo } : {}),
+    options: resolveHandlerOptions({
+      ...(options.catalog === undefined ? { scriptCatalog: '' } : { scriptCatalog: options.catalog }),
+      ...(options.outputLimitBytes === undefined ? {} : { outputLimitBytes: options.outputLimitBytes }),
+    }),
+    signal: new AbortController().signal,
+  });
+  const step = run.result.steps[0];
+  if (!step) throw new Error('no step result');
+  return step;
+}
+
+const script = (name: string, args: Record<string, string> = {}): ActionRun => ({
+  type: 'script',
+  script: name,
+  runOn: 'target',
+  args,
+});
+
+describe('script actions', () => {
+  let catalog: string;
+  beforeAll(() => {
+    catalog = mkdtempSync(join(tmpdir(), 'dr-catalog-'));
+    writeFileSync(
+      join(catalog, 'update-dns.sh'),
+      'echo "exec=$DR_EXECUTION plan=$DR_PLAN type=$DR_TYPE vm=$DR_VM site=$DR_SITE to=$DR_TO_SITE zone=$DR_ARG_ZONE"\n',
+    );
+    writeFileSync(join(catalog, 'broken'), '#!/bin/sh\necho working\necho "zone file locked" >&2\nexit 3\n');
+    chmodSync(join(catalog, 'broken'), 0o755);
+    writeFileSync(join(catalog, 'slow.mjs'), 'setTimeout(() => {}, 30_000);\n');
+    writeFileSync(join(catalog, 'chatty.mjs'), "process.stdout.write('x'.repeat(100_000) + 'END');\n");
+    writeFileSync(join(catalog, 'count.sh'), `echo run >> "${join(catalog, 'runs.txt')}"\n`);
+  });
+  afterAll(() => rmSync(catalog, { recursive: true, force: true }));
+
+  it('runs the catalog script with the execution in its environment', async () => {
+    const step = await runAction(action(script('update-dns', { zone: 'corp.example' })), { catalog });
+    expect(step.outcome).toBe('done');
+    expect(step.output?.stdout).toBe(
+      'exec=ex1 plan=erp type=planned vm=web-01 site=dc-west to=dc-west zone=corp.example\n',
+    );
+    expect(step.output?.exitCode).toBe(0);
+  });
+
+  it('fails with the exit code and the output when the script fails', async () => {
+    const step = await runAction(action(script('broken')), { catalog });
+    expect(step.outcome).toBe('failed');
+    expect(step.error).toMatchObject({ code: 'SCRIPT_FAILED', retryable: false });
+    expect(step.error?.message).toContain('zone file locked');
+    expect(step.output).toMatchObject({ exitCode: 3, stdout: 'working\n' });
+  });
+
+  it('kills a script that outlives its timeout', async () => {
+    const started = Date.now();
+    const step = await runAction(action(script('slow'), { timeoutMs: 300 }), { catalog });
+    expect(step.error?.code).toBe('SCRIPT_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('keeps only the tail of a long output', async () => {
+    const step = await runAction(action(script('chatty')), { catalog, outputLimitBytes: 1024 });
+    expect(step.output?.truncated).toBe(true);
+    const stdout = String(step.output?.stdout);
+    expect(stdout.length).toBe(1024);
+    expect(stdout.endsWith('END')).toBe(true);
+  });
+
+  it.each([
+    ['no-such-script', 'SCRIPT_NOT_FOUND'],
+    ['../etc/passwd', 'SCRIPT_NAME_INVALID'],
+  ])('refuses %s with %s', async (name, code) => {
+    const step = await runAction(action(script(name)), { catalog });
+    expect(step.error?.code).toBe(code);
+  });
+
+  it('says how to configure a worker without a catalog', async () => {
+    const step = await runAction(action(script('update-dns')));
+    expect(step.error?.code).toBe('SCRIPT_CATALOG_UNSET');
+    expect(step.error?.message).toContain('--script-catalog');
+  });
+
+  describe('when the job runs again after the script finished', () => {
+    it('does not run the script a second time', async () => {
+      const results = new Map<string, StepResult>();
+      const memo: ActionMemo = {
+        get: async (jobId, step) => results.get(`${jobId}|${step}`),
+        set: async (jobId, step, result) => {
+          results.set(`${jobId}|${step}`, result);
+        },
+      };
+      const a = action(script('count'));
+      expect((await runAction(a, { catalog, memo })).outcome).toBe('done');
+      const again = await runAction(a, { catalog, memo });
+      expect(again.outcome).toBe('done');
+      expect(again.output?.repeated).toBe(true);
+      expect(readFileSync(join(catalog, 'runs.txt'), 'utf8')).toBe('run\n');
+    });
+  });
+});
+
+describe('webhook actions', () => {
+  let server: Server;
+  let base: string;
+  const received: { body: unknown; headers: IncomingMessage['headers']; path: string | undefined }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+          headers: req.headers,
+          path: req.url,
+        });
+        if (req.url === '/slow') return; // never answers
+        res.statusCode = req.url === '/down' ? 503 : 200;
+        res.end(req.url === '/down' ? 'maintenance' : '{"ok":true}');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('posts the execution context as JSON with the headers and an idempotency key', async () => {
+    const step = await runAction(
+      action({ type: 'webhook', url: `${base}/hook`, headers: { authorization: 'Bearer t0k' } }),
+    );
+    expect(step.outcome).toBe('done');
+    expect(step.output).toMatchObject({ status: 200, body: '{"ok":true}' });
+    const got = received.find((r) => r.path === '/hook');
+    expect(got?.headers.authorization).toBe('Bearer t0k');
+    expect(got?.headers['idempotency-key']).toBe('ex1.action/action/update-dns');
+    expect(got?.body).toMatchObject({
+      execution: 'ex1',
+      plan: 'erp',
+      type: 'planned',
+      action: 'update-dns',
+      vm: 'web-01',
+      site: TARGET,
+      epoch: 1,
+      attempt: 1,
+    });
+  });
+
+  it('fails, retryable, when the receiver answers 503', async () => {
+    const step = await runAction(action({ type: 'webhook', url: `${base}/down`, headers: {} }));
+    expect(step.error).toMatchObject({ code: 'WEBHOOK_FAILED', retryable: true });
+    expect(step.output).toMatchObject({ status: 503, body: 'maintenance' });
+  });
+
+  it('gives up at the action timeout', async () => {
+    const step = await runAction(
+      action({ type: 'webhook', url: `${base}/slow`, headers: {} }, { timeoutMs: 200 }),
+    );
+    expect(step.error?.code).toBe('WEBHOOK_TIMEOUT');
+  });
+
+  it('reports an unreachable receiver', async () => {
+    const step = await runAction(action({ type: 'webhook', url: 'http://127.0.0.1:1/hook', headers: {} }));
+    expect(step.error?.code).toBe('WEBHOOK_UNREACHABLE');
+  });
+});
+
+describe('manual actions', () => {
+  it('are refused by workers: the orchestrator asks the operator', async () => {
+    const step = await runAction(
+      action({ type: 'manual', instruction: 'Confirm SAN replication is paused' }),
+    );
+    expect(step.error?.code).toBe('MANUAL_ACTION_NOT_FOR_WORKERS');
+  });
+});
