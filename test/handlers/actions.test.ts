@@ -25,7 +25,12 @@ function action(run: ActionRun, extra: Partial<PlanAction> = {}): PlanAction {
     timeoutMs: 5000,
     on: ['planned', 'unplanned', 'test'],
     directions: ['forward'],
-    onFailure: { retries: 0, backoff: { initialMs: 1000, factor: 2, maxMs: 60_000 }, then: 'fail-plan' },
+    onFailure: {
+      retries: 0,
+      backoff: { initialMs: 1000, factor: 2, maxMs: 60_000 },
+      // biome-ignore lint/suspicious/noThenProperty: FailurePolicy.then is the plan contract's name.
+      then: 'fail-plan',
+    },
     ...extra,
   };
 }
