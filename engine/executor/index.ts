@@ -39,6 +39,14 @@ export {
   globalKeys,
   queuePrefix,
 } from './keys.ts';
+export { cleanupStepId } from './orchestrator/cleanup-steps.ts';
+export { CRASH_POINTS, type CrashPoint } from './orchestrator/crash-points.ts';
+export {
+  type Orchestrator,
+  type OrchestratorOptions,
+  startOrchestrator,
+} from './orchestrator/orchestrator.ts';
+export type { CompileFn, FailoverTruth, TruthSource } from './orchestrator/runner-deps.ts';
 export {
   bullOptions,
   createQueueConnection,
@@ -46,4 +54,15 @@ export {
   type QueueConnectionOptions,
   stepJobOptions,
 } from './queues.ts';
+export {
+  decodeStepState,
+  encodeStepState,
+  isFinal as isFinalStatus,
+  type StepState,
+  type StepStatus,
+} from './schedule/step-state.ts';
+export { approveStep } from './store/approve.ts';
+export { type CleanupRequest, cleanupIdOf, submitCleanup } from './store/cleanup.ts';
+export { type DataLossEntry, type ExecutionRecord, loadExecution } from './store/execution-record.ts';
+export { type SubmitRequest, submitExecution } from './store/submit.ts';
 export { type SiteWorkerOptions, type SiteWorkers, startSiteWorkers } from './worker.ts';

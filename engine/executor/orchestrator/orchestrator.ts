@@ -165,4 +165,3 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     },
   };
 }
-

@@ -17,7 +17,7 @@ import {
 import type { FailurePolicy, PlanStep } from '../../plan/types.ts';
 import { EVENT_SCHEMA_VERSION, type StepJobResult, type StepResult, stepJobId } from '../contract.ts';
 import type { EngineEvent } from '../event-schema.ts';
-import { type BullJob, type JobContext, toBullJob } from '../schedule/job-data.ts';
+import { type BullJob, isManualStep, type JobContext, toBullJob } from '../schedule/job-data.ts';
 import { StepGraph } from '../schedule/step-graph.ts';
 import { encodeStepState, type StepStatus } from '../schedule/step-state.ts';
 import { emptyWrite, type ProgressWrite } from '../store/record.ts';
@@ -65,7 +65,10 @@ export class ExecutionProgress {
 
   /** Jobs marked queued in Redis, as BullMQ jobs (for reconciling). */
   queuedJobs(): BullJob[] {
-    return this.graph.queuedJobs().map((job) => toBullJob(this.ctx, job));
+    return this.graph
+      .queuedJobs()
+      .filter((job) => job.steps[0] === undefined || !isManualStep(this.ctx, job.steps[0]))
+      .map((job) => toBullJob(this.ctx, job));
   }
 
   get queuedCount(): number {
@@ -222,7 +225,9 @@ export class ExecutionProgress {
         this.finish(step.id, 'done', { v: 1, steps: [] });
         continue;
       }
-      if (this.failure === undefined) toDispatch.push(step.id);
+      if (this.failure !== undefined) continue;
+      if (isManualStep(this.ctx, step)) this.awaitApproval(step);
+      else toDispatch.push(step.id);
     }
     for (const planned of this.graph.planJobs(toDispatch)) {
       const bull = toBullJob(this.ctx, planned);
@@ -257,6 +262,44 @@ export class ExecutionProgress {
     this.dirtyVms.clear();
     this.events.length = 0;
     return { write, jobs };
+  }
+
+  /**
+   * A manual action: approved at once when the execution approves all manual actions, else it
+   * waits (queued, no job) for an operator's approval, which arrives as a completion.
+   */
+  private awaitApproval(step: PlanStep): void {
+    const attempt = this.graph.state(step.id).attempt;
+    const at = new Date(this.now()).toISOString();
+    const base = {
+      v: EVENT_SCHEMA_VERSION,
+      at,
+      execution: this.ctx.execution,
+      step: step.id,
+      site: step.site,
+      attempt,
+    } as const;
+    this.events.push({ ...base, type: 'step-started' });
+    if (this.ctx.approveManual) {
+      this.events.push({
+        ...base,
+        type: 'step-finished',
+        outcome: 'done',
+        output: { approvedBy: 'submitter (manual actions pre-approved)' },
+      });
+      this.finish(step.id, 'done', { v: 1, steps: [] });
+      return;
+    }
+    this.graph.set(step.id, { status: 'queued', attempt, jobKey: step.id });
+    this.dirtySteps.add(step.id);
+    this.events.push({
+      v: EVENT_SCHEMA_VERSION,
+      at,
+      type: 'execution-status',
+      execution: this.ctx.execution,
+      status: 'running',
+      detail: `waiting for approval of ${step.id}: drctl approve ${this.ctx.execution} ${step.action ?? step.id}`,
+    });
   }
 
   /** The VMs and their recovery points (for the data-loss report). */

@@ -9,7 +9,7 @@ import type { ReconcileOutcome } from './reconcile.ts';
 export type CompileFn = (
   plan: RecoveryPlan,
   options: { type: FailoverType; direction: Direction },
-) => { steps: ReadonlyMap<string, PlanStep>; estimate: { rtoMs: number } };
+) => { steps: ReadonlyMap<string, PlanStep>; estimate: { rtoMs: number }; waves?: string[][] };
 
 /** A failover as the simulator's ground truth records it (the fields the data-loss report needs). */
 export interface FailoverTruth {

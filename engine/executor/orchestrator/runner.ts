@@ -79,6 +79,7 @@ export class ExecutionRunner {
       direction: record.direction,
       plan,
       ...(record.recoveryPoint ? { recoveryPoint: record.recoveryPoint } : {}),
+      ...(record.approveManual ? { approveManual: true } : {}),
     });
     const progress = new ExecutionProgress(ctx, steps, storedSteps, storedVms, this.log, this.deps.now);
     let cursor = loaded.fields[META.cursor] ?? '0';

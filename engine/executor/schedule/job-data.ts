@@ -2,7 +2,7 @@
  * From a planned job to the BullMQ job a site worker runs: queue, deterministic id and payload.
  * Everything comes from the execution's stored snapshot, never from the plan file.
  */
-import type { Direction, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
+import type { Direction, PlanStep, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
 import {
   CONTROL_QUEUE,
   type ExecutionType,
@@ -22,6 +22,8 @@ export interface JobContext {
   /** Recovery point chosen at run time (unplanned), overriding the plan's. */
   recoveryPoint?: RecoveryPointChoice;
   vmsByName: ReadonlyMap<string, PlanVm>;
+  /** Manual actions count as approved. */
+  approveManual?: boolean;
 }
 
 export interface BullJob {
@@ -43,6 +45,12 @@ export function sitesOf(ctx: Pick<JobContext, 'plan' | 'direction'>): { fromSite
     : { fromSite: ctx.plan.target, toSite: ctx.plan.source };
 }
 
+/** A manual action: an operator approves it (or the execution approves all); never a worker job. */
+export function isManualStep(ctx: Pick<JobContext, 'plan'>, step: PlanStep): boolean {
+  if (step.kind !== 'action' || step.action === undefined) return false;
+  return ctx.plan.actions.find((a) => a.name === step.action)?.run.type === 'manual';
+}
+
 export function queueOf(site: string): string {
   return site === 'control' ? CONTROL_QUEUE : siteQueueName(site);
 }
@@ -62,6 +70,7 @@ export function toBullJob(ctx: JobContext, job: PlannedJob): BullJob {
     toSite,
     steps: job.steps.map((s) => s.id),
     attempt: job.attempt,
+    plan: ctx.plan.metadata.name,
   };
   if (first.vm !== undefined) {
     data.vm = first.vm;

@@ -42,6 +42,7 @@ export interface ExecutionRecord {
   owner?: string;
   error?: string;
   dataLoss?: DataLossEntry[];
+  approveManual?: boolean;
   recoveryPointGap?: { vms: VmRecoveryPointInfo[]; oldest?: string; newest?: string; spreadMs: number };
 }
 
@@ -82,6 +83,7 @@ const metaSchema = z.object({
   error: optionalString,
   dataLoss: optionalString,
   recoveryPointGap: optionalString,
+  approveManual: optionalString,
 });
 
 type Meta = z.infer<typeof metaSchema>;
@@ -126,6 +128,7 @@ export function parseMeta(
   if (m.rtoMs !== undefined) record.rtoMs = m.rtoMs;
   if (m.estimateMs !== undefined) record.estimateMs = m.estimateMs;
   if (m.owner) record.owner = m.owner;
+  if (m.approveManual === '1') record.approveManual = true;
   if (m.error) record.error = m.error;
   if (m.dataLoss) record.dataLoss = JSON.parse(m.dataLoss) as DataLossEntry[];
   if (m.recoveryPointGap)

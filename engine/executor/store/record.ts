@@ -33,6 +33,7 @@ export const META = {
   error: 'error',
   dataLoss: 'dataLoss',
   recoveryPointGap: 'recoveryPointGap',
+  approveManual: 'approveManual',
 } as const;
 
 /**

@@ -41,6 +41,8 @@ export interface SubmitRequest {
   stepsTotal: number;
   estimateMs: number;
   recoveryPointGap?: ExecutionRecord['recoveryPointGap'];
+  /** Manual actions count as approved (demo, unattended runs); else each waits for `approve`. */
+  approveManual?: boolean;
   /** Clock (ms). @defaultValue Date.now */
   now?: () => number;
 }
@@ -90,6 +92,7 @@ export async function submitExecution(
   ];
   if (request.recoveryPoint) fields.push([META.recoveryPoint, JSON.stringify(request.recoveryPoint)]);
   if (request.parent) fields.push([META.parent, request.parent]);
+  if (request.approveManual) fields.push([META.approveManual, '1']);
   if (deadlineAt !== undefined) fields.push([META.deadlineAt, String(deadlineAt)]);
   if (request.recoveryPointGap)
     fields.push([META.recoveryPointGap, JSON.stringify(request.recoveryPointGap)]);

@@ -1,0 +1,9 @@
+/** The execution client: the public door of engine/client. */
+export { createRedisExecutionClient, type RedisClientOptions } from './redis-client.ts';
+export type {
+  EventsOptions,
+  ExecutionClient,
+  ExecutionView,
+  SubmitOptions,
+  SubmitResult,
+} from './types.ts';

@@ -1,0 +1,163 @@
+/**
+ * An engine in one process for tests: the simulated world (scaled clock), each site's workers,
+ * an orchestrator and the Redis-backed client, all on the run's Redis under a unique prefix.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRedisExecutionClient, type ExecutionClient } from '../../engine/client/index.ts';
+import { createLogger } from '../../engine/common/index.ts';
+import {
+  type Orchestrator,
+  type SiteWorkers,
+  startOrchestrator,
+  startSiteWorkers,
+} from '../../engine/executor/index.ts';
+import { compilePlan, loadPlanFile } from '../../engine/plan/index.ts';
+import type { RecoveryPlan } from '../../engine/plan/types.ts';
+import { type World, worldForPlan } from '../../simulators/index.ts';
+import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+
+export const silent = createLogger('test', { level: process.env.TEST_LOG ?? 'silent', pretty: false });
+
+/** A script catalog whose scripts succeed, and a webhook receiver: what a plan's actions call. */
+export async function actionFixtures(): Promise<{
+  catalog: string;
+  webhookUrl: string;
+  calls: string[];
+  close(): Promise<void>;
+}> {
+  const catalog = mkdtempSync(join(tmpdir(), 'drorch-catalog-'));
+  for (const name of ['update-dns', 'restore-dns', 'warm-cache', 'smoke-test', 'notify']) {
+    writeFileSync(join(catalog, `${name}.sh`), '#!/bin/sh\necho "$0 $*"\n', { mode: 0o755 });
+  }
+  const calls: string[] = [];
+  const server: Server = createServer((req, res) => {
+    calls.push(`${req.method} ${req.url}`);
+    req.resume();
+    req.on('end', () => res.writeHead(200).end('ok'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    catalog,
+    webhookUrl: `http://127.0.0.1:${port}/hook`,
+    calls,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+export async function loadExample(
+  path: string,
+  webhookUrl?: string,
+): Promise<{ plan: RecoveryPlan; hash: string }> {
+  const result = await loadPlanFile(path);
+  if (!result.ok) throw new Error(`${path}: ${result.issues.map((i) => i.message).join('; ')}`);
+  if (webhookUrl) {
+    for (const action of result.plan.actions) {
+      if (action.run.type === 'webhook') action.run.url = webhookUrl;
+      if (action.undo?.type === 'webhook') action.undo.url = webhookUrl;
+    }
+  }
+  return { plan: result.plan, hash: result.hash };
+}
+
+export interface TestEngine {
+  prefix: string;
+  redisUrl: string;
+  world: World;
+  client: ExecutionClient;
+  orchestrator: Orchestrator | undefined;
+  workers: SiteWorkers[];
+  startOrchestrator(): Promise<Orchestrator>;
+  close(): Promise<void>;
+}
+
+export interface TestEngineOptions {
+  /** Simulated ms per real ms. @defaultValue 2000 */
+  speed?: number;
+  /** Start an in-process orchestrator. @defaultValue true */
+  orchestrator?: boolean;
+  catalog?: string;
+  prefix?: string;
+  redisUrl?: string;
+  leaseMs?: number;
+  world?: World;
+}
+
+export async function startTestEngine(
+  plan: RecoveryPlan,
+  options: TestEngineOptions = {},
+): Promise<TestEngine> {
+  const prefix = options.prefix ?? uniquePrefix('eng');
+  const redisUrl = options.redisUrl ?? testRedisUrl();
+  const world =
+    options.world ??
+    worldForPlan(plan, { clock: { mode: 'scaled', speed: options.speed ?? 2000 }, warmupMs: 9 * 3_600_000 });
+  world.start();
+  const sites = [plan.source, plan.target, 'control'];
+  const workers = sites.map((site) =>
+    startSiteWorkers({
+      redisUrl,
+      prefix,
+      site,
+      api: world.api,
+      logger: silent,
+      lockDurationMs: 2000,
+      stalledIntervalMs: 1000,
+      handlers: { ...(options.catalog ? { scriptCatalog: options.catalog } : {}) },
+    }),
+  );
+  await Promise.all(workers.map((w) => w.ready()));
+  const client = createRedisExecutionClient({ redisUrl, prefix, compile: compilePlan });
+  const engine: TestEngine = {
+    prefix,
+    redisUrl,
+    world,
+    client,
+    orchestrator: undefined,
+    workers,
+    startOrchestrator: async () => {
+      engine.orchestrator = await startOrchestrator({
+        redisUrl,
+        prefix,
+        compile: compilePlan,
+        truth: async () => world.truth(),
+        logger: silent,
+        leaseMs: options.leaseMs ?? 2000,
+        pollMs: 200,
+        sweepIdleMs: 500,
+      });
+      return engine.orchestrator;
+    },
+    close: async () => {
+      await engine.orchestrator?.close(5000);
+      await Promise.all(workers.map((w) => w.close(2000)));
+      await client.close();
+      world.close();
+    },
+  };
+  if (options.orchestrator !== false) await engine.startOrchestrator();
+  return engine;
+}
+
+/** Wait until the execution reaches one of the statuses (polling the client). */
+export async function waitForStatus(
+  client: ExecutionClient,
+  id: string,
+  statuses: readonly string[],
+  timeoutMs = 60_000,
+): Promise<Awaited<ReturnType<ExecutionClient['get']>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await client.get(id);
+    if (statuses.includes(view.status)) return view;
+    if (Date.now() > deadline)
+      throw new Error(
+        `execution ${id} still ${view.status} (${view.stepsDone}/${view.stepsTotal}) after ${timeoutMs} ms`,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
