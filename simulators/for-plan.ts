@@ -1,4 +1,4 @@
-import type { RecoveryPlan } from '../engine/plan/types.ts';
+import type { RecoveryPlan } from '../engine/plan/index.ts';
 import type { ClockOptions } from './clock.ts';
 import { createWorld, type World } from './create-world.ts';
 import type { HostSpec, SiteSpec, VmSpec, WorldSpec } from './spec.ts';

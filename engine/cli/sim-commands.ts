@@ -1,3 +1,298 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { formatIssue, loadPlanFile } from '../../engine/plan/index.ts';
+import {
+  type ClockOptions,
+  createSimClient,
+  createWorld,
+  type FaultAction,
+  formatWorldIssue,
+  loadWorldFile,
+  startSimServer,
+  type World,
+  worldForPlan,
+} from '../../simulators/index.ts';
+import { InputError } from '../common/index.ts';
 
-export function registerSimCommands(_program: Command): void {}
+/**
+ * `drctl sim ...`: serve a simulated Hyper-V world over HTTP, read its ground truth, inject faults,
+ * move its clock. Exit codes: 0 ok, 1 failed, 2 bad input (a world or plan file, a flag).
+ */
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function duration(value: string): number {
+  const m = DURATION.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration like 30s, 5m or 2h, got "${value}"`);
+  return Math.round(Number(m[1]) * (UNIT[m[2]!] ?? 1));
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError(`expected a whole number >= 0, got "${value}"`);
+  return n;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
+  return n;
+}
+
+const BANDWIDTH = /^(\d+(?:\.\d+)?)\s*(bps|kbps|Kbps|mbps|Mbps|gbps|Gbps|B\/s|KB\/s|MB\/s|GB\/s)$/;
+const BANDWIDTH_BYTES: Record<string, number> = {
+  bps: 1 / 8,
+  kbps: 125,
+  Kbps: 125,
+  mbps: 125_000,
+  Mbps: 125_000,
+  gbps: 125_000_000,
+  Gbps: 125_000_000,
+  'B/s': 1,
+  'KB/s': 1000,
+  'MB/s': 1_000_000,
+  'GB/s': 1_000_000_000,
+};
+
+/** `10Mbps`, `1Gbps`, `500KB/s` → bytes per second. */
+function bandwidth(value: string): number {
+  const m = BANDWIDTH.exec(value.trim());
+  if (!m)
+    throw new InvalidArgumentError(`expected a bandwidth like 10Mbps, 1Gbps or 500KB/s, got "${value}"`);
+  return Number(m[1]) * (BANDWIDTH_BYTES[m[2]!] ?? 1);
+}
+
+interface ServeFlags {
+  world?: string;
+  forPlan?: string;
+  port: number;
+  host: string;
+  clock?: 'manual' | 'real' | 'scaled';
+  speed?: number;
+  seed?: number;
+  warmup?: number;
+  json?: boolean;
+}
+
+async function buildWorld(flags: ServeFlags): Promise<World> {
+  if ((flags.world === undefined) === (flags.forPlan === undefined)) {
+    throw new InputError(
+      'SIM_BAD_FLAGS',
+      'give exactly one of --world <world.yaml> or --for-plan <plan.yaml>',
+    );
+  }
+  const clockOverride: ClockOptions | undefined =
+    flags.clock === undefined
+      ? undefined
+      : { mode: flags.clock, ...(flags.speed === undefined ? {} : { speed: flags.speed }) };
+  if (flags.world !== undefined) {
+    const loaded = await loadWorldFile(flags.world);
+    if (!loaded.ok) {
+      throw new InputError(
+        'WORLD_INVALID',
+        `invalid world file, ${loaded.issues.length} problem(s):\n${loaded.issues.map(formatWorldIssue).join('\n')}`,
+        { issues: loaded.issues },
+      );
+    }
+    const spec = { ...loaded.spec };
+    if (clockOverride) spec.clock = clockOverride;
+    if (flags.seed !== undefined) spec.seed = flags.seed;
+    const world = createWorld(spec);
+    if (flags.warmup) world.advance(flags.warmup);
+    return world;
+  }
+  const loaded = await loadPlanFile(flags.forPlan!);
+  if (!loaded.ok) {
+    throw new InputError('PLAN_INVALID', `invalid plan:\n${loaded.issues.map(formatIssue).join('\n')}`, {
+      issues: loaded.issues,
+    });
+  }
+  return worldForPlan(loaded.plan, {
+    clock: clockOverride ?? { mode: 'real' },
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(flags.warmup === undefined ? {} : { warmupMs: flags.warmup }),
+  });
+}
+
+export function registerSimCommands(program: Command): void {
+  const sim = program
+    .command('sim')
+    .description('The simulated Hyper-V world: serve it, read its ground truth, inject faults');
+
+  sim
+    .command('serve')
+    .description("Serve a world over HTTP, like a site's Hyper-V management endpoint")
+    .option('--world <file>', 'world file (YAML, kind: SimWorld)')
+    .option('--for-plan <file>', 'build a matching two-site world from a recovery plan')
+    .option('--port <n>', 'port (0: a free one)', nonNegativeInt, 0)
+    .option('--host <addr>', 'listen address', '127.0.0.1')
+    .addOption(
+      new Option('--clock <mode>', 'clock mode (overrides the world file)').choices([
+        'manual',
+        'real',
+        'scaled',
+      ]),
+    )
+    .option('--speed <n>', 'simulated seconds per real second in scaled mode', positive)
+    .option('--seed <n>', 'seed (overrides the world file)', nonNegativeInt)
+    .option('--warmup <duration>', 'virtual time to run before serving (for-plan default 2h)', duration)
+    .option('--json', 'print {"url": ...} as one JSON line')
+    .action(async (flags: ServeFlags) => {
+      const world = await buildWorld(flags);
+      world.start();
+      const server = await startSimServer(world.api, { port: flags.port, host: flags.host });
+      const info = {
+        url: server.url,
+        clock: world.clock.mode,
+        speed: world.clock.speed,
+        vms: world.vmNames().length,
+        now: world.nowIso(),
+      };
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(info)}\n`
+          : `simulator listening on ${server.url} (${info.vms} VMs, clock ${info.clock})\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve();
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      world.close();
+      await server.close();
+    });
+
+  sim
+    .command('validate <world>')
+    .description('Check a world file and report every problem as file:line:column')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, flags: { json?: boolean }) => {
+      const loaded = await loadWorldFile(file);
+      if (flags.json)
+        process.stdout.write(
+          `${JSON.stringify(loaded.ok ? { ok: true, vms: loaded.spec.vms.length } : loaded)}\n`,
+        );
+      else if (loaded.ok)
+        process.stdout.write(
+          `${file}: ok (${loaded.spec.sites.length} sites, ${loaded.spec.vms.length} VMs)\n`,
+        );
+      else process.stderr.write(`${loaded.issues.map(formatWorldIssue).join('\n')}\n`);
+      if (!loaded.ok) process.exitCode = 2;
+    });
+
+  sim
+    .command('truth')
+    .description(
+      'Print the ground truth as JSON: primaries over time, failovers and lost writes, split-brain, mutating calls',
+    )
+    .requiredOption('--url <url>', 'simulator URL')
+    .option('--vm <name>', 'only this VM')
+    .action(async (flags: { url: string; vm?: string }) => {
+      const client = createSimClient(flags.url);
+      try {
+        const truth = await client.truth();
+        const out =
+          flags.vm === undefined
+            ? truth
+            : {
+                now: truth.now,
+                vm: truth.vms[flags.vm] ?? null,
+                failovers: truth.failovers.filter((f) => f.vm === flags.vm),
+                splitBrain: truth.splitBrain.filter((s) => s.vm === flags.vm),
+                mutations: truth.mutations[flags.vm] ?? {},
+                refused: truth.refused[flags.vm] ?? {},
+                replication: truth.replication.vms[flags.vm] ?? [],
+              };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } finally {
+        client.close();
+      }
+    });
+
+  sim
+    .command('advance')
+    .description('Move simulated time forward (any clock mode)')
+    .requiredOption('--url <url>', 'simulator URL')
+    .requiredOption('--by <duration>', 'how far, e.g. 30s, 2h', duration)
+    .action(async (flags: { url: string; by: number }) => {
+      const client = createSimClient(flags.url);
+      try {
+        process.stdout.write(`${await client.advance(flags.by)}\n`);
+      } finally {
+        client.close();
+      }
+    });
+
+  const fault = sim
+    .command('fault')
+    .description('Inject a fault: host-crash, host-up, site-power, link, boot, throttle')
+    .requiredOption('--url <url>', 'simulator URL');
+  const send = async (cmd: Command, action: FaultAction): Promise<void> => {
+    const { url } = cmd.optsWithGlobals<{ url: string }>();
+    const client = createSimClient(url);
+    try {
+      await client.fault(action);
+      process.stdout.write(`${JSON.stringify({ ok: true, fault: action })}\n`);
+    } finally {
+      client.close();
+    }
+  };
+  fault
+    .command('host-crash')
+    .description('Crash a host: its VMs go off at once')
+    .requiredOption('--site <site>')
+    .requiredOption('--host <host>')
+    .action(async (o: { site: string; host: string }, cmd: Command) =>
+      send(cmd, { kind: 'host-crash', ...o }),
+    );
+  fault
+    .command('host-up')
+    .description("Bring a crashed host back; its VMs' automatic start actions apply")
+    .requiredOption('--site <site>')
+    .requiredOption('--host <host>')
+    .action(async (o: { site: string; host: string }, cmd: Command) => send(cmd, { kind: 'host-up', ...o }));
+  fault
+    .command('site-power')
+    .description('Power a whole site off or back on')
+    .requiredOption('--site <site>')
+    .addOption(new Option('--state <state>').choices(['off', 'on']).makeOptionMandatory())
+    .action(async (o: { site: string; state: 'off' | 'on' }, cmd: Command) =>
+      send(cmd, { kind: 'site-power', ...o }),
+    );
+  fault
+    .command('link')
+    .description('Cut or restore the link between two sites')
+    .requiredOption('--from <site>')
+    .requiredOption('--to <site>')
+    .addOption(new Option('--state <state>').choices(['down', 'up']).makeOptionMandatory())
+    .action(async (o: { from: string; to: string; state: 'down' | 'up' }, cmd: Command) =>
+      send(cmd, { kind: 'link', ...o }),
+    );
+  fault
+    .command('boot')
+    .description("Make a VM's boots slow (× factor), fail (no heartbeat ever), or normal again")
+    .requiredOption('--vm <vm>')
+    .option('--site <site>', 'only the instance at this site')
+    .addOption(new Option('--mode <mode>').choices(['slow', 'fail', 'normal']).makeOptionMandatory())
+    .option('--factor <n>', 'slow-boot multiplier (default 5)', positive)
+    .action(
+      async (
+        o: { vm: string; site?: string; mode: 'slow' | 'fail' | 'normal'; factor?: number },
+        cmd: Command,
+      ) => send(cmd, { kind: 'boot', ...o }),
+    );
+  fault
+    .command('throttle')
+    .description('Set the bandwidth of the link between two sites (replication falls behind)')
+    .requiredOption('--from <site>')
+    .requiredOption('--to <site>')
+    .requiredOption('--bandwidth <rate>', 'e.g. 10Mbps, 1Gbps, 500KB/s', bandwidth)
+    .action(async (o: { from: string; to: string; bandwidth: number }, cmd: Command) =>
+      send(cmd, { kind: 'throttle', from: o.from, to: o.to, bandwidthBytesPerSec: o.bandwidth }),
+    );
+}
