@@ -1,7 +1,7 @@
 import { Graph } from '@dagrejs/graphlib';
 import { FAILOVER_STEP_MS, SHUTDOWN_STEP_MS, sequentialGroupsEstimate } from './estimate.ts';
 import { type AttachedActions, analyse, attachActions, StepBuilder, sumEstimates } from './step-builder.ts';
-import type { Direction, FailoverType, PlanStep, RecoveryPlan } from './types.ts';
+import type { Direction, FailoverType, PlanAction, PlanStep, RecoveryPlan } from './types.ts';
 
 /** Options of compilePlan. */
 export interface CompileOptions {
@@ -97,13 +97,10 @@ export function compilePlan(plan: RecoveryPlan, options: CompileOptions): Compil
     previous = b.chain(after, barrier, group.name) ?? barrier;
   }
 
-  // ASR shuts down group by group too, in reverse: one shutdown time per group (or per depth level).
-  let sequentialShutdownMs = 0;
-  if (planned) {
-    addShutdownPhase(plan, from, attached, b);
-    const groups = plan.groups.length > 0 ? plan.groups.length : depthLevels(plan);
-    sequentialShutdownMs = groups * SHUTDOWN_STEP_MS + sumAll(vmBefore) + sumAll(groupBefore);
-  }
+  if (planned) addShutdownPhase(plan, from, attached, b);
+  const shutdown = planned
+    ? { perGroupMs: SHUTDOWN_STEP_MS, actionsMs: sumAll(vmBefore) + sumAll(groupBefore) }
+    : undefined;
 
   const { order, waves, criticalPath } = analyse(b.steps);
   if (order.length !== b.steps.size) throw new Error('internal: the compiled step graph has a cycle');
@@ -124,13 +121,7 @@ export function compilePlan(plan: RecoveryPlan, options: CompileOptions): Compil
     criticalPath,
     estimate: {
       rtoMs: criticalPath.ms,
-      sequentialGroupsRtoMs: sequentialGroupsEstimate(
-        plan,
-        pipelineMs,
-        groupActionsMs,
-        vmOrder,
-        sequentialShutdownMs,
-      ),
+      sequentialGroupsRtoMs: sequentialGroupsEstimate(plan, pipelineMs, groupActionsMs, vmOrder, shutdown),
     },
     vmOrder,
   };
@@ -170,24 +161,7 @@ function addShutdownPhase(plan: RecoveryPlan, site: string, attached: AttachedAc
   for (const id of roots) b.edge(all, id);
 }
 
-function depthLevels(plan: RecoveryPlan): number {
-  const depth = new Map<string, number>();
-  const byName = new Map(plan.vms.map((vm) => [vm.name, vm]));
-  const visit = (name: string): number => {
-    const known = depth.get(name);
-    if (known !== undefined) return known;
-    depth.set(name, 1); // checked acyclic; guards against a hand-built plan looping forever
-    let level = 1;
-    for (const dep of byName.get(name)?.dependsOn ?? []) level = Math.max(level, visit(dep) + 1);
-    depth.set(name, level);
-    return level;
-  };
-  let max = 0;
-  for (const vm of plan.vms) max = Math.max(max, visit(vm.name));
-  return max;
-}
-
-function sumAll(map: ReadonlyMap<string, readonly import('./types.ts').PlanAction[]>): number {
+function sumAll(map: ReadonlyMap<string, readonly PlanAction[]>): number {
   let sum = 0;
   for (const actions of map.values()) sum += sumEstimates(actions);
   return sum;

@@ -31,49 +31,37 @@ export function actionEstimateMs(action: PlanAction): number {
 }
 
 /**
- * The same plan run the ASR/SRM way: strictly ordered groups, every VM of a group in parallel, the
- * next group only after the whole group is ready. With no groups in the plan, each dependency depth
- * becomes a group (what an admin porting the plan to ASR must do, as ASR groups are the only
- * ordering it has); ungrouped VMs join the earliest group their dependencies allow. A group lasts as
- * long as its slowest VM pipeline (before-actions, failover, boot, readiness, after-actions, plus
- * chains inside the group), plus the group's own actions. A planned failover adds the shutdown
- * phase the caller passes (compile.ts: one shutdown per group, in reverse group order).
+ * The same plan run the ASR/SRM way: strictly ordered groups, all VMs of a group started together,
+ * the next group only after the whole group is ready. ASR groups are its only ordering, so the
+ * grouping used is the one an admin porting the plan must build: the fewest groups that keep the
+ * plan's own group order and put every VM in a later group than each of its dependencies (a plan
+ * without groups gets one group per dependency depth). A group lasts as long as its slowest VM
+ * pipeline (before-actions, failover, boot, readiness, after-actions), plus the plan groups' own
+ * actions. A planned failover (`shutdown` given) first shuts the groups down one after another in
+ * reverse order, after the before-actions that precede the shutdowns. `vmOrder` must respect
+ * dependencies and group order.
  */
 export function sequentialGroupsEstimate(
   plan: RecoveryPlan,
   pipelineMs: ReadonlyMap<string, number>,
   groupActionsMs: ReadonlyMap<string, number>,
   vmOrder: readonly string[],
-  shutdownMs: number,
+  shutdown?: { perGroupMs: number; actionsMs: number },
 ): number {
   const byName = new Map(plan.vms.map((vm) => [vm.name, vm]));
-  const useDepth = plan.groups.length === 0;
   const level = new Map<string, number>();
+  const lastLevelOfGroup: number[] = [];
+  const levelMs: number[] = [];
   for (const name of vmOrder) {
     const vm = byName.get(name)!;
-    let at = useDepth ? 0 : (vm.group ?? 0);
-    for (const dep of vm.dependsOn) {
-      const depLevel = level.get(dep) ?? 0;
-      if (useDepth) at = Math.max(at, depLevel + 1);
-      else if (vm.group === undefined) at = Math.max(at, depLevel);
-    }
+    let at = vm.group !== undefined && vm.group > 0 ? (lastLevelOfGroup[vm.group - 1] ?? -1) + 1 : 0;
+    for (const dep of vm.dependsOn) at = Math.max(at, (level.get(dep) ?? 0) + 1);
     level.set(name, at);
+    if (vm.group !== undefined) lastLevelOfGroup[vm.group] = Math.max(lastLevelOfGroup[vm.group] ?? 0, at);
+    levelMs[at] = Math.max(levelMs[at] ?? 0, pipelineMs.get(name) ?? 0);
   }
-  // Inside a group, dependsOn still orders VMs: a chain lasts its summed pipelines.
-  const chain = new Map<string, number>();
-  const groupTime = new Map<number, number>();
-  for (const name of vmOrder) {
-    const vm = byName.get(name)!;
-    const own = level.get(name)!;
-    let before = 0;
-    for (const dep of vm.dependsOn)
-      if (level.get(dep) === own) before = Math.max(before, chain.get(dep) ?? 0);
-    const total = before + (pipelineMs.get(name) ?? 0);
-    chain.set(name, total);
-    groupTime.set(own, Math.max(groupTime.get(own) ?? 0, total));
-  }
-  let sum = shutdownMs;
-  for (const ms of groupTime.values()) sum += ms;
+  let sum = shutdown === undefined ? 0 : shutdown.actionsMs + levelMs.length * shutdown.perGroupMs;
+  for (const ms of levelMs) sum += ms ?? 0;
   for (const group of plan.groups) sum += groupActionsMs.get(group.name) ?? 0;
   return sum;
 }

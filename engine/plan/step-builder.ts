@@ -125,7 +125,8 @@ export function analyse(steps: ReadonlyMap<string, PlanStep>): {
       order.push(step);
       const done = finish[i]! + step.estimateMs;
       finish[i] = done;
-      if (done > end) {
+      // >= so that among equal finishes the path ends at the last step (a group barrier, say).
+      if (done >= end) {
         end = done;
         endAt = i;
       }
