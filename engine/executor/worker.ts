@@ -1,15 +1,9 @@
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { HyperVApi } from '../../simulators/api.ts';
 import { createLogger, type Logger } from '../common/index.ts';
-import { publishJobResult } from './completions.ts';
-import {
-  CONTROL_QUEUE,
-  type ExecutionEvent,
-  type StepJobResult,
-  type StepResult,
-  siteQueueName,
-} from './contract.ts';
+import { parseStepJobResult, publishJobResult } from './completions.ts';
+import { CONTROL_QUEUE, type ExecutionEvent, type StepJobResult, siteQueueName } from './contract.ts';
 import { appendEvents } from './events.ts';
 import {
   type ActionMemo,
@@ -18,9 +12,10 @@ import {
   parseStepJobData,
   resolveHandlerOptions,
   runStepJob,
+  type StepJobRun,
 } from './handlers/index.ts';
-import { DEFAULT_PREFIX, executionKeys } from './keys.ts';
-import { bullOptions, createQueueConnection } from './queues.ts';
+import { DEFAULT_PREFIX } from './keys.ts';
+import { bullOptions, createQueueConnection, FINISHED_JOB_RETENTION_S } from './queues.ts';
 
 /** Options of startSiteWorkers. */
 export interface SiteWorkerOptions {
@@ -67,30 +62,37 @@ export interface SiteWorkers {
   /** Resolves once the worker is connected and taking jobs. */
   ready(): Promise<void>;
   /**
-   * Stop taking jobs and let running ones finish; after `timeoutMs` the running ones are aborted
-   * (their locks lapse and another worker takes them over) and the connections close.
+   * Stop taking jobs and let running ones finish. After `timeoutMs` the running ones are aborted
+   * and handed back to the queue (not failed): another worker runs them again, and the handlers'
+   * state checks absorb what this one already did. Then the connections close.
+   * @param timeoutMs - @defaultValue 10_000
    */
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Where a worker keeps the results of action steps it ran (see ActionMemo). */
-function actionsKey(prefix: string, execution: string): string {
-  return executionKeys(prefix, execution).meta.replace(/:meta$/, ':actions');
-}
+/** After aborting running jobs at shutdown, how long they get to be handed back. */
+const HAND_BACK_MS = 3000;
 
+/**
+ * Results of the action steps a worker ran, per execution: `<prefix>:{exec:<id>}:actions`, a
+ * HASH `<jobId>|<step>` → StepJobResult JSON (same hash tag as the keys of keys.ts), kept as long
+ * as finished jobs are.
+ */
 function redisMemo(redis: Redis, prefix: string, execution: string): ActionMemo {
-  const key = actionsKey(prefix, execution);
+  const key = `${prefix}:{exec:${execution}}:actions`;
   return {
     get: async (jobId, step) => {
       const raw = await redis.hget(key, `${jobId}|${step}`);
       if (raw === null) return undefined;
-      const value: unknown = JSON.parse(raw);
-      return typeof value === 'object' && value !== null && 'outcome' in value
-        ? (value as StepResult)
-        : undefined;
+      return parseStepJobResult(JSON.parse(raw), `action memo ${jobId}|${step}`).steps[0];
     },
     set: async (jobId, step, result) => {
-      await redis.hset(key, `${jobId}|${step}`, JSON.stringify(result));
+      const memo: StepJobResult = { v: 1, steps: [result] };
+      await redis
+        .multi()
+        .hset(key, `${jobId}|${step}`, JSON.stringify(memo))
+        .expire(key, FINISHED_JOB_RETENTION_S)
+        .exec();
     },
   };
 }
@@ -106,31 +108,42 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   const log = (options.logger ?? createLogger('worker')).child({ site: options.site, queue });
   const handlerOptions = resolveHandlerOptions(options.handlers);
   const redis = createQueueConnection(options.redisUrl, { name: `drorch-worker-${options.site}` });
-  const workerConnection = createQueueConnection(options.redisUrl, {
+  const bullConnection = createQueueConnection(options.redisUrl, {
     name: `drorch-worker-${options.site}-bull`,
   });
   const shutdown = new AbortController();
-  const events = (): EventSink => ({
+  const events: EventSink = {
     append: async (batch: readonly ExecutionEvent[]) => await appendEvents(redis, prefix, batch),
-  });
+  };
 
-  const process = async (
+  const processJob = async (
     job: Job<unknown, StepJobResult>,
-    _token?: string,
+    token?: string,
     cancel?: AbortSignal,
   ): Promise<StepJobResult> => {
     const jobId = job.id ?? '';
     const data = parseStepJobData(job.data, jobId);
     const jobLog = log.child({ execution: data.execution, job: jobId, vm: data.vm, attempt: data.attempt });
     const signal = cancel ? AbortSignal.any([cancel, shutdown.signal]) : shutdown.signal;
-    const run = await runStepJob(jobId, data, {
-      api: options.api,
-      log: jobLog,
-      events: events(),
-      memo: redisMemo(redis, prefix, data.execution),
-      options: handlerOptions,
-      signal,
-    });
+    let run: StepJobRun;
+    try {
+      run = await runStepJob(jobId, data, {
+        api: options.api,
+        log: jobLog,
+        events,
+        memo: redisMemo(redis, prefix, data.execution),
+        options: handlerOptions,
+        signal,
+      });
+    } catch (error) {
+      if (shutdown.signal.aborted && token !== undefined) {
+        // Unfinished, not failed: back to the queue at once for another worker.
+        jobLog.info('handing the job back at shutdown');
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+      throw error;
+    }
     await publishJobResult(redis, prefix, data.execution, jobId, run.result);
     if (run.unrecoverable) {
       throw new UnrecoverableError(`${run.unrecoverable.code}: ${run.unrecoverable.message}`);
@@ -138,8 +151,8 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     return run.result;
   };
 
-  const worker = new Worker<unknown, StepJobResult>(queue, process, {
-    connection: workerConnection,
+  const worker = new Worker<unknown, StepJobResult>(queue, processJob, {
+    connection: bullConnection,
     ...bullOptions(prefix),
     concurrency: options.concurrency ?? 200,
     lockDuration: options.lockDurationMs ?? 30_000,
@@ -151,6 +164,18 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   worker.on('stalled', (jobId) => log.warn({ job: jobId }, 'job stalled; handed to another worker'));
 
   let closing: Promise<void> | undefined;
+  const close = async (timeoutMs: number): Promise<void> => {
+    const graceful = worker.close();
+    if (!(await settlesWithin(graceful, timeoutMs))) {
+      log.warn({ timeoutMs }, 'jobs still running at shutdown; handing them back to the queue');
+      shutdown.abort(new Error('worker shutting down'));
+      // Jobs not handed back in time keep their lock until it lapses; the stalled-job check then
+      // gives them to another worker.
+      if (!(await settlesWithin(graceful, HAND_BACK_MS))) await worker.close(true);
+    }
+    redis.disconnect();
+    bullConnection.disconnect();
+  };
   return {
     queue,
     worker,
@@ -158,28 +183,21 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       await worker.waitUntilReady();
     },
     close: (timeoutMs = 10_000) => {
-      closing ??= (async () => {
-        const graceful = worker.close();
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          graceful.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), timeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) {
-          log.warn(
-            { timeoutMs },
-            'jobs still running at shutdown; aborting them (another worker takes them over)',
-          );
-          shutdown.abort(new Error('worker shutting down'));
-          await worker.close(true);
-        }
-        redis.disconnect();
-        workerConnection.disconnect();
-      })();
+      closing ??= close(timeoutMs);
       return closing;
     },
   };
+}
+
+/** True when `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

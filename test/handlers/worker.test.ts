@@ -35,10 +35,8 @@ describe('site worker', () => {
     world?.close();
   });
 
-  async function start(vms: string[]): Promise<void> {
-    prefix = uniquePrefix('hw');
-    world = twoSiteWorld(vms);
-    workers = startSiteWorkers({
+  function siteWorkers(): SiteWorkers {
+    return startSiteWorkers({
       redisUrl: testRedisUrl(),
       prefix,
       site: TARGET,
@@ -48,6 +46,12 @@ describe('site worker', () => {
       stalledIntervalMs: 1000,
       logger: createLogger('test', { level: 'silent', pretty: false }),
     });
+  }
+
+  async function start(vms: string[], bootMs?: number): Promise<void> {
+    prefix = uniquePrefix('hw');
+    world = twoSiteWorld(vms, bootMs === undefined ? {} : { bootMs });
+    workers = siteWorkers();
     await workers.ready();
     queue = new Queue(siteQueueName(TARGET), { connection: redis, ...bullOptions(prefix) });
   }
@@ -110,6 +114,26 @@ describe('site worker', () => {
       const job = await queue.getJob('ex1.junk');
       await expect.poll(async () => await job?.getState()).toBe('failed');
       expect((await queue.getJob('ex1.junk'))?.failedReason).toMatch(/not StepJobData v1/);
+    });
+  });
+
+  describe('when the worker shuts down with a job still running', () => {
+    it('hands the job back instead of failing it, and the next worker finishes it without repeating calls', async () => {
+      await start(['db-1'], 100_000); // a 1 s boot
+      const data = jobData('unplanned', TARGET, ['db-1/failover', 'db-1/boot', 'db-1/readiness'], {
+        vm: 'db-1',
+        readiness: { checks: [{ kind: 'heartbeat' }], timeoutMs: 600_000, onTimeout: 'fail' },
+      });
+      const jobId = await enqueue(data);
+      await expect.poll(async () => (await world.api.getVM(TARGET, 'db-1')).state).toBe('Starting');
+      await workers.close(50);
+      expect(['delayed', 'waiting']).toContain(await queue.getJobState(jobId));
+
+      workers = siteWorkers();
+      const completion = await waitForCompletion(redis, prefix, data.execution, jobId);
+      expect(completion.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
+      expect(completion.result.alreadyDone).toBe(true);
+      expect(mutations(world, 'db-1', TARGET)).toEqual({ 'startVMFailover.failover': 1, startVM: 1 });
     });
   });
 });

@@ -17,6 +17,7 @@ import { StepError, toStepError } from './errors.ts';
 import { failoverHandler } from './failover.ts';
 import { readinessHandler } from './readiness.ts';
 import { shutdownHandler } from './shutdown.ts';
+import { unlessAborted } from './vm.ts';
 
 const HANDLERS: Record<JobStepKind, StepHandler> = {
   shutdown: shutdownHandler,
@@ -133,7 +134,10 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
         signal: deps.signal,
         options: deps.options,
       };
-      outcome = kind === 'action' ? await runAction(ctx, deps.memo) : await HANDLERS[kind](ctx);
+      outcome = await unlessAborted(
+        kind === 'action' ? runAction(ctx, deps.memo) : HANDLERS[kind](ctx),
+        deps.signal,
+      );
     } catch (error) {
       if (deps.signal.aborted) throw error;
       failure = toStepError(error, { step, site: job.site, vm: job.vm });

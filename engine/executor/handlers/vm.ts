@@ -70,3 +70,26 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function mutation(ctx: HandlerContext, vm: string): { site: string; vm: string; epoch: number } {
   return { site: ctx.job.site, vm, epoch: ctx.job.epoch };
 }
+
+/**
+ * Settles like `work`, or rejects as soon as `signal` aborts (a host call that cannot be cancelled,
+ * such as a heartbeat wait, must not hold up a worker's shutdown; it is read-only or its effect is
+ * absorbed by the state check of whoever runs the step again).
+ */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason ?? new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
