@@ -2,7 +2,7 @@
  * An engine in one process for tests: the simulated world (scaled clock), each site's workers,
  * an orchestrator and the Redis-backed client, all on the run's Redis under a unique prefix.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +29,14 @@ export async function actionFixtures(): Promise<{
   close(): Promise<void>;
 }> {
   const catalog = mkdtempSync(join(tmpdir(), 'drorch-catalog-'));
-  for (const name of ['update-dns', 'restore-dns', 'warm-cache', 'smoke-test', 'notify']) {
+  // Every script the example plans name: they print their arguments and succeed.
+  const names = new Set<string>();
+  for (const file of readdirSync('plans/examples').filter((f) => f.endsWith('.yaml'))) {
+    for (const match of readFileSync(join('plans/examples', file), 'utf8').matchAll(/script:\s*([\w.-]+)/g)) {
+      if (match[1]) names.add(match[1]);
+    }
+  }
+  for (const name of names) {
     writeFileSync(join(catalog, `${name}.sh`), '#!/bin/sh\necho "$0 $*"\n', { mode: 0o755 });
   }
   const calls: string[] = [];
@@ -160,4 +167,20 @@ export async function waitForStatus(
       );
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Approve every manual action the execution waits on, as an operator would, until it finishes. */
+export function approveAsOperator(client: ExecutionClient, id: string): { approved: string[]; stop(): void } {
+  const controller = new AbortController();
+  const approved: string[] = [];
+  void (async () => {
+    for await (const { event } of client.events(id, { follow: true, signal: controller.signal })) {
+      if (event.type !== 'execution-status' || !event.detail?.startsWith('waiting for approval of '))
+        continue;
+      const step = event.detail.slice('waiting for approval of '.length).split(':')[0] ?? '';
+      await client.approve(id, step, { by: 'operator' });
+      approved.push(step);
+    }
+  })().catch(() => {});
+  return { approved, stop: () => controller.abort() };
 }
