@@ -143,26 +143,28 @@ describe('when a worker process is killed mid-boot', () => {
         recoveryPoint: { kind: 'latest' },
       });
     }
+    // The blocker holds the host's only boot slot until the test turns it off.
+    world.fault({ kind: 'boot', vm: 'blocker', site: TARGET, mode: 'slow', factor: 1000 });
     await world.api.startVM({ site: TARGET, vm: 'blocker', epoch: 1 });
+    const refusals = (): number => world.truth().refused['app-01']?.[TARGET]?.HOST_BOOT_LIMIT ?? 0;
+
     const first = await spawnWorker(server.url, prefix);
     children.push(first);
     const data = jobData('unplanned', TARGET, ['app-01/boot'], { vm: 'app-01' });
     const jobId = await enqueue(data);
-    await until(
-      'the boot to hit the host limit',
-      async () => (world.truth().refused['app-01']?.[TARGET]?.HOST_BOOT_LIMIT ?? 0) > 0,
-    );
+    await until('the boot to hit the host limit', async () => refusals() > 0);
     await kill(first);
+    const beforeTakeover = refusals();
 
     const second = await spawnWorker(server.url, prefix);
     children.push(second);
+    await until('the second worker to take the job over', async () => refusals() > beforeTakeover, 20_000);
+    await world.api.stopVM({ site: TARGET, vm: 'blocker', epoch: 1, turnOff: true });
     const completion = await waitForCompletion(redis, prefix, data.execution, jobId, 30_000);
 
     expect(completion.result.steps.map((s) => s.outcome)).toEqual(['done']);
-    const truth = world.truth();
     const calls = mutations(world, 'app-01', TARGET).startVM ?? 0;
-    const refused = truth.refused['app-01']?.[TARGET]?.HOST_BOOT_LIMIT ?? 0;
-    expect(calls - refused).toBe(1);
+    expect(calls - refusals()).toBe(1);
     expect(['Starting', 'Running']).toContain((await world.api.getVM(TARGET, 'app-01')).state);
   });
 });
