@@ -23,10 +23,12 @@ export interface GatherOptions {
   /** Simulated "now"; read from the API when absent. */
   now?: () => Date;
   /**
-   * Which VMs' recovery points are listed (one Get-VMSnapshot each). `all`: every selected VM, so
-   * `--dry-run` shows the exact point; `needed`: only VMs whose choice cannot be judged from
-   * Get-VMReplication's last replication time (latestAppConsistent, at).
-   * @defaultValue 'all'
+   * Which VMs' recovery points are listed (one Get-VMSnapshot call each). `needed`: only VMs whose
+   * choice cannot be judged from Get-VMReplication's last replication time (latestAppConsistent,
+   * at); the others' `latest` point is taken from that time (placement marked approximate, seq
+   * -1). `all`: every selected VM, so `--dry-run` shows each exact point id and sequence number,
+   * at one HTTP call per VM (about 3 s for 10,000 VMs, see BENCHMARKS.md).
+   * @defaultValue 'needed'
    */
   points?: 'all' | 'needed';
   /** Concurrent Get-VMSnapshot calls. @defaultValue 64 */
@@ -67,8 +69,7 @@ export async function gatherInventory(
     const present = new Set(to.vms.filter((v) => !v.isTest).map((v) => v.name));
     const wanted = options.vms.filter(
       (vm) =>
-        present.has(vm.name) &&
-        (options.points !== 'needed' || needsPointList(vm, plan, options.recoveryPoint)),
+        present.has(vm.name) && (options.points === 'all' || needsPointList(vm, plan, options.recoveryPoint)),
     );
     await forEachLimited(wanted, options.concurrency ?? 64, async (vm) => {
       recoveryPoints.set(vm.name, await readPoints(api, options.toSite, vm.name, counted));

@@ -4,6 +4,7 @@
  * shows. `evaluatePreflight` is the pure decision; `runPreflight` reads the world and decides.
  */
 export { resolvePoint } from './checks/recovery-point.ts';
+export { estimateRunRtoMs, subPlan } from './estimate.ts';
 export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate.ts';
 export { type GatherOptions, gatherInventory, type HyperVReadApi } from './gather.ts';
 export { type FormatOptions, formatFinding, formatPreflightReport, preflightBlockedError } from './report.ts';

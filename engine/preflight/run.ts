@@ -1,5 +1,6 @@
 import type { LockReader } from '../locks/index.ts';
 import type { RecoveryPlan } from '../plan/types.ts';
+import { estimateRunRtoMs } from './estimate.ts';
 import { type EvaluateOptions, evaluatePreflight } from './evaluate.ts';
 import { gatherInventory, type HyperVReadApi } from './gather.ts';
 import { type Selection, selectSubset } from './subset.ts';
@@ -14,7 +15,7 @@ export interface PreflightInput extends Omit<EvaluateOptions, 'selection' | 'gat
   locks?: LockReader;
   /** Simulated time; read from the API (`now()`) when absent. */
   now?: () => Date;
-  /** @defaultValue 'all' */
+  /** Which recovery points to list (see GatherOptions.points). @defaultValue 'needed' */
   points?: 'all' | 'needed';
   /** Concurrent recovery-point reads. @defaultValue 64 */
   concurrency?: number;
@@ -22,6 +23,8 @@ export interface PreflightInput extends Omit<EvaluateOptions, 'selection' | 'gat
 
 /**
  * Pre-flight of one run of a plan: reads the inventory (never a mutating call), then decides.
+ * The RTO estimate is engine/plan's compile estimate of the selected VMs unless `estimateRtoMs`
+ * is given.
  * Throws InputError only for a bad selection; everything about the world is a finding.
  */
 export async function runPreflight(input: PreflightInput): Promise<PreflightReport> {
@@ -41,10 +44,14 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
     ...(input.points === undefined ? {} : { points: input.points }),
     ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
   });
+  const gatherMs = timer() - started;
+  const estimateRtoMs =
+    input.estimateRtoMs ?? estimateRunRtoMs(input.plan, subset.vms, input.type, input.direction ?? 'forward');
   return evaluatePreflight(input.plan, inventory, {
     ...input,
     selection: subset,
-    gatherMs: timer() - started,
+    gatherMs,
     timer,
+    estimateRtoMs,
   });
 }

@@ -80,7 +80,7 @@ describe('pre-flight against the simulated world', () => {
   it('passes a healthy world for each failover type, placing each VM on its replica host', async () => {
     const w = world();
     for (const type of ['test', 'planned', 'unplanned'] as const) {
-      const report = await preflight(w, { type });
+      const report = await preflight(w, { type, points: 'all' });
       expect(report.blockers).toEqual([]);
       expect(report.placements.map((p) => p.host)).toEqual([
         'hv-dc-west-01',
@@ -89,7 +89,26 @@ describe('pre-flight against the simulated world', () => {
       ]);
       expect(report.placements[0]?.recoveryPoint).toMatchObject({ kind: 'latest', approximate: false });
       expect(report.placements[0]?.recoveryPoint?.ageMs).toBeLessThanOrEqual(30_000);
+      expect(report.estimatedRtoMs).toBeGreaterThan(0);
     }
+  });
+
+  it('by default lists recovery points only where the choice needs them, and estimates `latest` from the last cycle', async () => {
+    const w = world();
+    const exact = await preflight(w, { type: 'unplanned', points: 'all' });
+    const quick = await preflight(w, { type: 'unplanned' });
+    expect(exact.stats.apiCalls).toBe(7 + 3);
+    expect(quick.stats.apiCalls).toBe(7);
+    expect(
+      quick.placements.map((p) => [p.recoveryPoint?.id, p.recoveryPoint?.time, p.recoveryPoint?.approximate]),
+    ).toEqual(exact.placements.map((p) => [p.recoveryPoint?.id, p.recoveryPoint?.time, true]));
+  });
+
+  it('estimates the RTO of the selected part only', async () => {
+    const w = world();
+    const whole = await preflight(w, { type: 'test' });
+    const part = await preflight(w, { type: 'test', selection: { vms: ['sql-01'] } });
+    expect(part.estimatedRtoMs).toBeLessThan(whole.estimatedRtoMs ?? 0);
   });
 
   it('makes no mutating call, in-process (spy) or per the ground truth', async () => {
@@ -256,8 +275,8 @@ describe('pre-flight against the simulated world', () => {
     const client = createSimClient(server.url);
     try {
       const [local, remote] = await Promise.all([
-        preflight(w, { type: 'test' }),
-        runPreflight({ plan, api: client, type: 'test' }),
+        preflight(w, { type: 'test', points: 'all' }),
+        runPreflight({ plan, api: client, type: 'test', points: 'all' }),
       ]);
       expect(remote.placements).toEqual(local.placements);
       expect(remote.ok).toBe(true);

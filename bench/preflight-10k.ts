@@ -1,0 +1,122 @@
+/**
+ * Pre-flight of the generated 10,000-VM plan over HTTP (figure: <= 2 s).
+ *
+ *   npx tsx bench/preflight-10k.ts [vms=10000] [runs=7]
+ *
+ * The simulated world runs in a child process behind the HTTP server (as `drctl sim serve` would);
+ * this process is the orchestrator side: it reads the inventory through createSimClient and the
+ * lock state from Redis (REDIS_URL, or a private redis-server), and decides. Prints a table per
+ * mode: `points=all` lists every VM's recovery points (what `--dry-run` shows), `points=needed`
+ * lists only those the plan's choice needs.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cpus } from 'node:os';
+import { Redis } from 'ioredis';
+import { acquireLocks, createLockReader, releaseLocks } from '../engine/locks/index.ts';
+import { generatePlan, parsePlan } from '../engine/plan/index.ts';
+import { type PreflightReport, runPreflight } from '../engine/preflight/index.ts';
+import { acquireRedis } from '../engine/redis/index.ts';
+import { createSimClient } from '../simulators/index.ts';
+
+const vmCount = Number(process.argv[2] ?? 10_000);
+const runs = Number(process.argv[3] ?? 7);
+
+const parsed = parsePlan(generatePlan({ vms: vmCount, depth: 5, seed: 1 }), 'generated.yaml');
+if (!parsed.ok) throw new Error('generated plan is invalid');
+const plan = parsed.plan;
+
+const child = spawn(process.execPath, ['--import', 'tsx', 'bench/preflight-sim-server.ts', String(vmCount)], {
+  stdio: ['pipe', 'pipe', 'inherit'],
+});
+const url = await new Promise<string>((resolve, reject) => {
+  let buffer = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    const match = /READY (\S+)/.exec(buffer);
+    if (match?.[1] !== undefined) resolve(match[1]);
+  });
+  child.once('exit', (code) => reject(new Error(`sim server exited with ${code}`)));
+});
+
+const redisHandle = await acquireRedis();
+const redis = new Redis(redisHandle.url, { maxRetriesPerRequest: null });
+const prefix = `bench-preflight-${process.pid}`;
+const client = createSimClient(url);
+
+// Another execution holds one VM: the report must name it (one blocker), as in real life.
+const lockedVm = plan.vms[plan.vms.length - 1]?.name ?? '';
+await acquireLocks(redis, prefix, { execution: 'bench-other', plan: 'other', vms: [lockedVm] });
+const lockStart = performance.now();
+const all = await acquireLocks(redis, prefix, {
+  execution: 'bench-lock',
+  plan: 'bench-lock-plan',
+  vms: plan.vms.slice(0, -1).map((vm) => `lock-${vm.name}`),
+});
+const lockMs = performance.now() - lockStart;
+if (!all.ok) throw new Error('lock bench: unexpected conflict');
+
+interface Row {
+  mode: string;
+  run: number;
+  totalMs: number;
+  gatherMs: number;
+  evaluateMs: number;
+  apiCalls: number;
+  blockers: number;
+}
+const rows: Row[] = [];
+for (const points of ['needed', 'all'] as const) {
+  for (let run = 0; run <= runs; run++) {
+    const started = performance.now();
+    const report: PreflightReport = await runPreflight({
+      plan,
+      api: client,
+      type: 'unplanned',
+      locks: createLockReader(redis, prefix),
+      points,
+    });
+    const totalMs = performance.now() - started;
+    // run 0 warms up connections and the JIT; it is not counted
+    if (run === 0) continue;
+    rows.push({
+      mode: `points=${points}`,
+      run,
+      totalMs,
+      gatherMs: report.stats.gatherMs,
+      evaluateMs: report.stats.evaluateMs,
+      apiCalls: report.stats.apiCalls,
+      blockers: report.blockers.length,
+    });
+  }
+}
+
+const fmt = (n: number) => n.toFixed(0).padStart(8);
+console.log(`pre-flight of a ${vmCount}-VM plan over HTTP — node ${process.version}, ${cpus().length} cores`);
+console.log('mode            run  total ms  gather ms  eval ms  api calls  blockers');
+for (const r of rows) {
+  console.log(
+    `${r.mode.padEnd(15)} ${String(r.run).padStart(3)} ${fmt(r.totalMs)}  ${fmt(r.gatherMs)}  ${fmt(r.evaluateMs).slice(1)}  ${String(r.apiCalls).padStart(9)}  ${String(r.blockers).padStart(8)}`,
+  );
+}
+for (const mode of ['points=needed', 'points=all']) {
+  const times = rows
+    .filter((r) => r.mode === mode)
+    .map((r) => r.totalMs)
+    .sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)] ?? Number.NaN;
+  console.log(`median ${mode}: ${median.toFixed(0)} ms (target <= 2000 ms)`);
+}
+console.log(`acquireLocks of ${vmCount} VM locks + plan lock, one script: ${lockMs.toFixed(0)} ms`);
+
+await releaseLocks(redis, prefix, {
+  execution: 'bench-lock',
+  plan: 'bench-lock-plan',
+  vms: plan.vms.map((vm) => `lock-${vm.name}`),
+});
+await releaseLocks(redis, prefix, { execution: 'bench-other', plan: 'other', vms: [lockedVm] });
+client.close();
+await redis.quit();
+await redisHandle.release();
+child.stdin.end();
+await once(child, 'exit');
