@@ -25,9 +25,13 @@ export function editDistance(a: string, b: string, limit = Number.POSITIVE_INFIN
   return previous[b.length] ?? limit + 1;
 }
 
-/** The closest candidate within a third of the word's length (at least 1, at most 3 edits). */
+/**
+ * The closest candidate within a third of the word's length (at least 1, at most 3 edits), and
+ * never one that shares nothing with it ("b" is not a typo of "a").
+ */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  const limit = Math.min(word.length - 1, Math.max(1, Math.min(3, Math.floor(word.length / 3))));
+  if (limit < 1) return undefined;
   const lower = word.toLowerCase();
   let best: string | undefined;
   let bestDistance = limit + 1;

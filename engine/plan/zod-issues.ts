@@ -66,15 +66,19 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], data: unknown
         break;
       }
       default: {
-        let message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
+        const base = issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
         const value = valueAt(data, path);
-        if (typeof value === 'string' || typeof value === 'number') message += `: ${describe(value)}`;
-        const hint = /duration/.test(message)
+        const message =
+          typeof value === 'string' || typeof value === 'number' ? `${base}: ${describe(value)}` : base;
+        const duration = /duration/.test(base);
+        const hint = duration
           ? DURATION_HINT
-          : / name$/.test(message)
-            ? NAME_HINT
-            : undefined;
-        out.push(error(/duration/.test(message) ? 'invalid-duration' : 'invalid-value', message, path, hint));
+          : path[path.length - 1] === 'script'
+            ? `a script is a name from the script catalog, never a file path; ${NAME_HINT}`
+            : / name$/.test(base)
+              ? NAME_HINT
+              : undefined;
+        out.push(error(duration ? 'invalid-duration' : 'invalid-value', message, path, hint));
       }
     }
   }

@@ -1,0 +1,201 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_FAILURE_POLICY,
+  DEFAULT_READINESS,
+  formatIssue,
+  loadPlanFile,
+  PlanError,
+  parsePlan,
+} from '../../../engine/plan/index.ts';
+import { issuesOf, planText, validPlan } from './helpers.ts';
+
+describe('parsePlan', () => {
+  describe('when the YAML is malformed', () => {
+    it('returns a located syntax issue, never a throw', () => {
+      const result = parsePlan('apiVersion: dr/v1\nkind: [\n', 'bad.yaml');
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.issues[0]).toMatchObject({ code: 'yaml-syntax', file: 'bad.yaml', line: 3, column: 1 });
+    });
+
+    it('reports duplicate keys as YAML errors', () => {
+      const issues = issuesOf('apiVersion: dr/v1\napiVersion: dr/v1\n');
+      expect(issues[0]).toMatchObject({ code: 'yaml-syntax', line: 2, column: 1 });
+      expect(issues[0]?.message).toContain('unique');
+    });
+
+    it('treats an empty file as a plan with nothing in it', () => {
+      expect(issuesOf('')[0]).toMatchObject({ code: 'invalid-type', line: 1, column: 1 });
+    });
+  });
+
+  describe('when a required key is missing', () => {
+    it('names the key and points at the mapping that lacks it', () => {
+      const text =
+        'apiVersion: dr/v1\nkind: RecoveryPlan\nmetadata: { name: x }\nspec:\n  source: a\n  vms: [{ name: v }]\n';
+      expect(issuesOf(text)).toEqual([
+        expect.objectContaining({
+          code: 'missing-key',
+          message: 'missing required key "target"',
+          line: 5,
+          column: 3,
+          path: 'spec',
+        }),
+      ]);
+    });
+  });
+
+  describe('when an enum value is misspelled', () => {
+    it('lists the accepted values and suggests the closest', () => {
+      const text = planText(
+        '    - name: a',
+        '  actions:\n    - { name: x, after: a, manual: m, on: [planed] }',
+      );
+      expect(issuesOf(text)[0]).toMatchObject({
+        code: 'invalid-value',
+        line: 10,
+        hint: 'did you mean "planned"?',
+      });
+    });
+  });
+
+  describe('when the plan is valid', () => {
+    it('fills every default the contract names', () => {
+      const plan = validPlan(planText('    - name: a', '  actions:\n    - { name: x, after: a, script: s }'));
+      expect(plan.recoveryPoint).toEqual({ kind: 'latest' });
+      expect(plan.vms[0]).toMatchObject({
+        readiness: DEFAULT_READINESS,
+        onFailure: DEFAULT_FAILURE_POLICY,
+        bootEstimateMs: 60_000,
+      });
+      expect(plan.actions[0]).toMatchObject({
+        when: 'after',
+        vm: 'a',
+        run: { type: 'script', script: 's', runOn: 'control', args: {} },
+        timeoutMs: 600_000,
+        on: ['test', 'planned', 'unplanned'],
+        directions: ['forward', 'failback'],
+      });
+      expect(plan.drill.maxDurationMs).toBe(24 * 3_600_000);
+      expect(plan.automaticFailover).toEqual({ enabled: false, afterMs: 300_000, requireWitness: true });
+    });
+
+    it('expands readiness shorthand into checks, keeping the heartbeat unless switched off', () => {
+      const plan = validPlan(
+        planText(
+          [
+            '    - { name: a, readiness: { tcp: [1433, 1434], http: { port: 80 }, delay: 30s, timeout: 5m, onTimeout: warn } }',
+            '    - { name: b, readiness: { heartbeat: false } }',
+          ].join('\n'),
+        ),
+      );
+      expect(plan.vms[0]?.readiness).toEqual({
+        checks: [
+          { kind: 'heartbeat' },
+          { kind: 'tcp', port: 1433 },
+          { kind: 'tcp', port: 1434 },
+          { kind: 'http', port: 80, path: '/', expectStatus: 200 },
+          { kind: 'delay', ms: 30_000 },
+        ],
+        timeoutMs: 300_000,
+        onTimeout: 'warn',
+      });
+      expect(plan.vms[1]?.readiness.checks).toEqual([]);
+    });
+
+    it('normalizes runOn: the target site name and "target" both mean the site failed over to', () => {
+      const plan = validPlan(
+        planText(
+          '    - name: a',
+          '  actions:\n    - { name: x, after: a, script: s, runOn: dc-west }\n    - { name: y, after: a, script: s, runOn: target }',
+        ),
+      );
+      expect(plan.actions.map((a) => (a.run.type === 'script' ? a.run.runOn : ''))).toEqual([
+        'target',
+        'target',
+      ]);
+    });
+
+    it('reads a per-VM recovery point override and a point in time', () => {
+      const plan = validPlan(
+        planText(
+          '    - { name: a, recoveryPoint: { at: "2026-03-01T02:00:00Z" } }',
+          '  recoveryPoint: latestAppConsistent',
+        ),
+      );
+      expect(plan.recoveryPoint).toEqual({ kind: 'latestAppConsistent' });
+      expect(plan.vms[0]?.recoveryPoint).toEqual({ kind: 'at', at: '2026-03-01T02:00:00Z' });
+    });
+
+    it('applies spec.defaults to every VM', () => {
+      const plan = validPlan(
+        planText(
+          '    - name: a\n    - { name: b, bootEstimate: 3m }',
+          '  defaults: { bootEstimate: 2m, onFailure: { then: pause } }',
+        ),
+      );
+      expect(plan.vms.map((vm) => vm.bootEstimateMs)).toEqual([120_000, 180_000]);
+      expect(plan.vms[0]?.onFailure).toEqual({ ...DEFAULT_FAILURE_POLICY, then: 'pause' });
+    });
+  });
+
+  describe('the content hash', () => {
+    const text = planText('    - { name: a }\n    - { name: b, dependsOn: [a] }');
+
+    it('ignores comments, layout and spelled-out defaults', () => {
+      const a = parsePlan(text, 'a.yaml');
+      const reformatted = `# a comment\n${text.replace('    - { name: a }', '    - name: a     # the database\n      bootEstimate: 1m')}`;
+      const b = parsePlan(reformatted, 'b.yaml');
+      expect(a.ok && b.ok && a.hash === b.hash).toBe(true);
+    });
+
+    it('changes when what a run would do changes', () => {
+      const a = parsePlan(text, 'a.yaml');
+      const b = parsePlan(text.replace('dependsOn: [a]', 'dependsOn: []'), 'b.yaml');
+      expect(a.ok && b.ok && a.hash !== b.hash).toBe(true);
+    });
+  });
+});
+
+describe('loadPlanFile', () => {
+  it('reports a missing file as an issue, not a throw', async () => {
+    const result = await loadPlanFile('/nonexistent/plan.yaml');
+    expect(result).toEqual({
+      ok: false,
+      issues: [
+        expect.objectContaining({
+          code: 'file-unreadable',
+          file: '/nonexistent/plan.yaml',
+          line: 1,
+          column: 1,
+        }),
+      ],
+    });
+  });
+
+  it('names the file in every issue', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plan-'));
+    const file = join(dir, 'p.yaml');
+    await writeFile(file, planText('    - { name: a, dependsOn: [b] }'));
+    const result = await loadPlanFile(file);
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(formatIssue(result.issues[0]!)).toBe(
+        `${file}:8:30: error: "a" depends on unknown VM "b" [spec.vms[0].dependsOn[0]]`,
+      );
+  });
+});
+
+describe('PlanError', () => {
+  it('is bad input (exit 2) and carries every issue', () => {
+    const issues = issuesOf(planText('    - { name: a, dependsOn: [b, c] }'));
+    const error = new PlanError(issues);
+    expect(error.exitCode).toBe(2);
+    expect(error.retryable).toBe(false);
+    expect(error.issues).toHaveLength(2);
+    expect(error.message).toContain('2 error(s)');
+  });
+});
