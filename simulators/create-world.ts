@@ -4,8 +4,9 @@ import type { SimClock } from './clock.ts';
 import type { SimControl } from './control.ts';
 import { SimError } from './errors.ts';
 import { applyFault, randomFaults, scheduleFaults } from './faults.ts';
-import type { Host, VmInstance } from './model.ts';
+import { type Host, newInstance, type Site, type VmInstance } from './model.ts';
 import { createInProcessApi } from './operations.ts';
+import { initiallyRunning } from './power.ts';
 import type { FaultAction, VmSpec, WorldSpec } from './spec.ts';
 import type { WorldTruth } from './truth.ts';
 import { WorldCore } from './world.ts';
@@ -39,15 +40,20 @@ export function createWorld(spec: WorldSpec): World {
   const core = new WorldCore(spec);
   for (const s of spec.sites) {
     const hosts = new Map<string, Host>();
+    const siteRef: Site = { name: s.name, powered: true, hosts, networks: new Map(), vms: new Map() };
     for (const h of s.hosts) {
       hosts.set(h.name, {
         site: s.name,
+        siteRef,
         name: h.name,
         powered: true,
         vmSlots: h.vmSlots ?? 50,
         memoryMb: h.memoryMb ?? 262_144,
         maxConcurrentBoots: h.maxConcurrentBoots ?? 8,
         vms: new Set(),
+        usedSlots: 0,
+        usedMemoryMb: 0,
+        booting: 0,
       });
     }
     const networks = new Map(
@@ -135,19 +141,18 @@ function addVm(
     failoverIndex: null,
   };
   const running = (spec.state ?? 'Running') === 'Running';
-  const primary: VmInstance = {
+  const primary: VmInstance = newInstance({
     ...base,
     site: spec.site,
     host: host(core, spec.site, spec.host),
-    state: running ? 'Running' : 'Off',
-    heartbeatOk: running,
+    state: 'Off',
     role: spec.replication ? 'Primary' : 'None',
     network: spec.network ? { ...spec.network } : null,
-    disk: { baseSeq: 0, since: running ? core.now : null, rate, extra: 0, payloads: null },
+    disk: { baseSeq: 0, since: null, rate, extra: 0, payloads: null },
     outgoing: [],
-  };
+  });
   core.addInstance(primary);
-  if (running) core.ledger.onPowerChange(spec.name, core.now);
+  if (running) initiallyRunning(core, primary);
   const r = spec.replication;
   if (!r) return;
   const replica = replicaInstance(core, base, r.site, r.host, 'Replica', rate);
@@ -183,7 +188,7 @@ function replicaInstance(
   role: 'Replica' | 'ExtendedReplica',
   rate: number,
 ): VmInstance {
-  const instance: VmInstance = {
+  const instance: VmInstance = newInstance({
     ...base,
     site,
     host: host(core, site, hostName),
@@ -194,7 +199,7 @@ function replicaInstance(
     automaticStartAction: base.automaticStartAction,
     disk: { baseSeq: 0, since: null, rate, extra: 0, payloads: null },
     outgoing: [],
-  };
+  });
   core.addInstance(instance);
   return instance;
 }

@@ -1,6 +1,6 @@
 import type { NetworkAttachment, RecoveryPoint, RecoveryPointSelector, VmView } from './api.ts';
 import { SimError } from './errors.ts';
-import type { VmInstance } from './model.ts';
+import { newInstance, type VmInstance } from './model.ts';
 import { powerOff } from './power.ts';
 import { choosePoint, clearPoints } from './recovery-points.ts';
 import { beginResync, changeLogBytes, originOf, pathUp, sourceSeq } from './replication.ts';
@@ -63,10 +63,7 @@ function prepare(world: WorldCore, vm: VmInstance): VmView {
   // Send every pending write: the replica ends with exactly what the primary acknowledged.
   const now = world.now;
   const pending = changeLogBytes(rel, now);
-  if (rel.link && pending > 0) {
-    const dir = `${vm.site}->${rel.target.site}`;
-    rel.link.bytes.set(dir, (rel.link.bytes.get(dir) ?? 0) + pending);
-  }
+  if (rel.linkBytes) rel.linkBytes.bytes += pending;
   rel.receivedSeq = sourceSeq(rel, now);
   rel.appliedSeq = rel.receivedSeq;
   rel.receivedAt = now;
@@ -150,7 +147,7 @@ function failoverOrTest(
       network = { ...testNetwork };
       isolated = net.isolated;
     }
-    const test: VmInstance = {
+    const test: VmInstance = newInstance({
       ...vm,
       name: `${vm.name} - Test`,
       isTest: true,
@@ -171,7 +168,7 @@ function failoverOrTest(
       outgoing: [],
       testVm: null,
       failoverIndex: null,
-    };
+    });
     world.addInstance(test);
     vm.testVm = test;
     world.ledger.addFailover(

@@ -14,12 +14,18 @@ export interface Site {
 
 export interface Host {
   site: string;
+  /** The site object itself: cycles check its power without a lookup. */
+  siteRef: { powered: boolean };
   name: string;
   powered: boolean;
   vmSlots: number;
   memoryMb: number;
   maxConcurrentBoots: number;
   vms: Set<VmInstance>;
+  /** Kept by power.ts on every power transition, so capacity checks are O(1). */
+  usedSlots: number;
+  usedMemoryMb: number;
+  booting: number;
 }
 
 export interface Link {
@@ -32,7 +38,7 @@ export interface Link {
   /** Relationships that ship over this link (share its bandwidth equally each cycle). */
   active: number;
   /** Bytes shipped, by direction `from->to`. */
-  bytes: Map<string, number>;
+  bytes: Map<string, { bytes: number }>;
 }
 
 /**
@@ -114,6 +120,8 @@ export interface Relationship {
   freqMs: number;
   phaseMs: number;
   link: Link | null;
+  /** This relationship's direction counter on its link. */
+  linkBytes: { bytes: number } | null;
   state: RelationshipState;
   receivedSeq: number;
   receivedAt: number;
@@ -132,4 +140,40 @@ export interface Relationship {
   resyncSeq: number;
   resyncBytes: number;
   bucket: string | null;
+}
+
+/**
+ * Every VM instance is built by this one literal, so all share one hidden class and the hot
+ * replication loop stays monomorphic.
+ */
+export function newInstance(init: VmInstance): VmInstance {
+  return {
+    name: init.name,
+    vm: init.vm,
+    site: init.site,
+    host: init.host,
+    isTest: init.isTest,
+    state: init.state,
+    heartbeatOk: init.heartbeatOk,
+    bootToken: init.bootToken,
+    wasRunningAtCrash: init.wasRunningAtCrash,
+    role: init.role,
+    failoverStage: init.failoverStage,
+    prepared: init.prepared,
+    fencedEpoch: init.fencedEpoch,
+    epoch: init.epoch,
+    network: init.network,
+    automaticStartAction: init.automaticStartAction,
+    memoryMb: init.memoryMb,
+    diskBytes: init.diskBytes,
+    bytesPerWrite: init.bytesPerWrite,
+    boot: init.boot,
+    bootMode: init.bootMode,
+    pendingApplyMs: init.pendingApplyMs,
+    disk: init.disk,
+    incoming: init.incoming,
+    outgoing: init.outgoing,
+    testVm: init.testVm,
+    failoverIndex: init.failoverIndex,
+  };
 }

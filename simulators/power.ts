@@ -9,24 +9,41 @@ import type { WorldCore } from './world.ts';
  */
 
 export function bootingCount(host: Host): number {
-  let n = 0;
-  for (const vm of host.vms) if (vm.state === 'Starting') n++;
-  return n;
+  return host.booting;
 }
 
 function usage(host: Host): { slots: number; memoryMb: number } {
-  let slots = 0;
-  let memoryMb = 0;
-  for (const vm of host.vms) {
-    if (vm.state === 'Off') continue;
-    slots++;
-    memoryMb += vm.memoryMb;
-  }
-  return { slots, memoryMb };
+  return { slots: host.usedSlots, memoryMb: host.usedMemoryMb };
 }
 
 export function hostUsage(host: Host): { slots: number; memoryMb: number } {
   return usage(host);
+}
+
+/** Every power-state change goes through here, so the host's counters stay exact. */
+function setState(vm: VmInstance, next: VmInstance['state']): void {
+  const host = vm.host;
+  const prev = vm.state;
+  if (prev === next) return;
+  if (prev === 'Off') {
+    host.usedSlots++;
+    host.usedMemoryMb += vm.memoryMb;
+  }
+  if (next === 'Off') {
+    host.usedSlots--;
+    host.usedMemoryMb -= vm.memoryMb;
+  }
+  if (prev === 'Starting') host.booting--;
+  if (next === 'Starting') host.booting++;
+  vm.state = next;
+}
+
+/** A VM that is Running from the world's first moment (no boot). */
+export function initiallyRunning(world: WorldCore, vm: VmInstance): void {
+  setState(vm, 'Running');
+  vm.heartbeatOk = true;
+  startWriting(vm.disk, world.now);
+  world.ledger.onPowerChange(vm.vm, world.now);
 }
 
 /** Why `vm` may not start now, as the error Start-VM would give, or null. Boot limit excluded. */
@@ -76,7 +93,7 @@ export function drawBootMs(world: WorldCore, vm: VmInstance): number {
 
 /** Power on: Starting now, guest heartbeat after the drawn boot time (never on a failing boot). */
 export function powerOn(world: WorldCore, vm: VmInstance): void {
-  vm.state = 'Starting';
+  setState(vm, 'Starting');
   vm.heartbeatOk = false;
   vm.bootToken++;
   const token = vm.bootToken;
@@ -84,7 +101,7 @@ export function powerOn(world: WorldCore, vm: VmInstance): void {
   vm.pendingApplyMs = 0;
   world.schedule(world.now + bootMs, (t) => {
     if (vm.bootToken !== token || vm.state !== 'Starting') return;
-    vm.state = 'Running';
+    setState(vm, 'Running');
     if (vm.bootMode.mode === 'fail') return;
     vm.heartbeatOk = true;
     startWriting(vm.disk, t);
@@ -96,7 +113,7 @@ export function powerOn(world: WorldCore, vm: VmInstance): void {
 export function powerOff(world: WorldCore, vm: VmInstance): void {
   if (vm.state === 'Off') return;
   stopWriting(vm.disk, world.now);
-  vm.state = 'Off';
+  setState(vm, 'Off');
   vm.heartbeatOk = false;
   vm.bootToken++;
   if (!vm.isTest) world.ledger.onPowerChange(vm.vm, world.now);

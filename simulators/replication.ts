@@ -17,6 +17,16 @@ export interface ReplicationEnv {
   errorAfterMs: number;
 }
 
+export function directionCounter(link: Link, from: string, to: string): { bytes: number } {
+  const key = `${from}->${to}`;
+  let counter = link.bytes.get(key);
+  if (!counter) {
+    counter = { bytes: 0 };
+    link.bytes.set(key, counter);
+  }
+  return counter;
+}
+
 export function newRelationship(
   source: VmInstance,
   target: VmInstance,
@@ -39,6 +49,7 @@ export function newRelationship(
     freqMs: options.freqMs,
     phaseMs: options.phaseMs,
     link: options.link,
+    linkBytes: options.link ? directionCounter(options.link, source.site, target.site) : null,
     state: 'Replicating',
     receivedSeq: options.receivedSeq,
     receivedAt: options.now,
@@ -71,9 +82,7 @@ export function cycling(rel: Relationship): boolean {
  */
 export function sourceSeq(rel: Relationship, t: number): number {
   const s = rel.source;
-  if ((s.role === 'Replica' || s.role === 'ExtendedReplica') && s.failoverStage === null && s.incoming) {
-    return s.incoming.appliedSeq;
-  }
+  if (s.incoming !== null && s.failoverStage === null && s.role !== 'Primary') return s.incoming.appliedSeq;
   return seqAt(s.disk, t);
 }
 
@@ -121,10 +130,7 @@ export function runCycle(env: ReplicationEnv, rel: Relationship, t: number): voi
       (link.bandwidthBytesPerSec * rel.freqMs) / 1000 / Math.max(1, link.active) / bpw,
     );
     if (budget < shipped) shipped = budget;
-    if (shipped > 0) {
-      const dir = `${source.site}->${rel.target.site}`;
-      link.bytes.set(dir, (link.bytes.get(dir) ?? 0) + shipped * bpw);
-    }
+    if (shipped > 0 && rel.linkBytes) rel.linkBytes.bytes += shipped * bpw;
   }
   rel.appliedSeq = rel.receivedSeq;
   rel.appliedAt = rel.receivedAt;
@@ -191,9 +197,6 @@ export function beginResync(rel: Relationship, now: number, bytes: number): void
   rel.resyncSeq = sourceSeq(rel, now);
   rel.resyncUntil = now + Math.ceil((bytes * 1000) / bandwidth);
   rel.failingSince = null;
-  if (rel.link !== null && bytes > 0) {
-    const dir = `${rel.source.site}->${rel.target.site}`;
-    rel.link.bytes.set(dir, (rel.link.bytes.get(dir) ?? 0) + bytes);
-  }
+  if (rel.linkBytes) rel.linkBytes.bytes += bytes;
   clearPoints(rel);
 }

@@ -165,7 +165,7 @@ export class WorldCore implements ReplicationEnv {
   }
 
   hostUp(instance: VmInstance): boolean {
-    return instance.host.powered && (this.sites.get(instance.site)?.powered ?? false);
+    return instance.host.powered && instance.host.siteRef.powered;
   }
 
   linkBetween(a: string, b: string): Link | null {
@@ -318,7 +318,7 @@ export class WorldCore implements ReplicationEnv {
   truth(): WorldTruth {
     const links: WorldTruth['replication']['links'] = [];
     for (const link of this.links.values()) {
-      for (const [dir, bytes] of link.bytes) {
+      for (const [dir, { bytes }] of link.bytes) {
         const [from, to] = dir.split('->') as [string, string];
         links.push({ from, to, bytes });
       }

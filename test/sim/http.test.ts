@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createSimClient,
+  type SimClient,
+  SimError,
+  type SimServer,
+  startSimServer,
+  type World,
+} from '../../simulators/index.ts';
+import { HOUR, twoSites } from './world-fixture.ts';
+
+let server: SimServer | undefined;
+let client: SimClient | undefined;
+let world: World | undefined;
+
+afterEach(async () => {
+  client?.close();
+  await server?.close();
+  world?.close();
+  client = undefined;
+  server = undefined;
+  world = undefined;
+});
+
+async function serve(w: World): Promise<SimClient> {
+  world = w;
+  server = await startSimServer(w.api, { port: 0 });
+  client = createSimClient(server.url);
+  return client;
+}
+
+describe('the Hyper-V API over HTTP', () => {
+  it('answers reads and mutations like the in-process API and counts the same mutations', async () => {
+    const api = await serve(twoSites());
+    await api.advance(HOUR);
+    expect(await api.listSites()).toEqual(['east', 'west']);
+    const vms = await api.listVMs('west');
+    expect(vms.map((v) => [v.name, v.replication?.mode])).toEqual([['vm-a', 'Replica']]);
+    const points = await api.getRecoveryPoints('west', 'vm-a');
+    expect(points[0]).toMatchObject({ kind: 'latest', seq: 36_000 });
+    const { recoveryPoint } = await api.startVMFailover({
+      site: 'west',
+      vm: 'vm-a',
+      epoch: 1,
+      mode: 'failover',
+      recoveryPoint: { kind: 'latest' },
+    });
+    expect(recoveryPoint?.seq).toBe(36_000);
+    const truth = await api.truth();
+    expect(truth.failovers[0]).toMatchObject({ kind: 'unplanned', lostWrites: 0 });
+    expect(truth.mutations['vm-a']?.west).toEqual({ 'startVMFailover.failover': 1 });
+    expect(truth).toEqual(world?.truth());
+  });
+
+  it('re-throws typed errors as SimError with code, retryable flag and the VM in the message', async () => {
+    const api = await serve(twoSites());
+    await api.advance(HOUR);
+    await api.startVMFailover({ site: 'west', vm: 'vm-a', epoch: 1, mode: 'failover' });
+    const again = api.startVMFailover({ site: 'west', vm: 'vm-a', epoch: 1, mode: 'failover' });
+    await expect(again).rejects.toBeInstanceOf(SimError);
+    await expect(again).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      retryable: false,
+      details: { vm: 'vm-a', site: 'west' },
+    });
+    await expect(again).rejects.toThrow(/VM 'vm-a' at site 'west'/);
+    await expect(api.getVM('west', 'ghost')).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+    await api.fault({ kind: 'site-power', site: 'east', state: 'off' });
+    await expect(api.listVMs('east')).rejects.toMatchObject({ code: 'SITE_UNREACHABLE', retryable: true });
+    await expect(api.startVM({ site: 'west', vm: 'vm-a', epoch: -1 })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+  });
+
+  it('holds waitForHeartbeat open until simulated time reaches the guest heartbeat', async () => {
+    const api = await serve(twoSites({ state: 'Off' }));
+    await api.startVM({ site: 'east', vm: 'vm-a', epoch: 1 });
+    const wait = api.waitForHeartbeat('east', 'vm-a', 60_000);
+    await api.advance(10_000);
+    expect(await wait).toEqual({ ok: true, waitedMs: 10_000 });
+  });
+
+  it('reports an unreachable simulator as SITE_UNREACHABLE, and routes a site through its own URL', async () => {
+    const api = await serve(twoSites());
+    const port = server?.port ?? 0;
+    const routed = createSimClient({ url: server?.url ?? '', siteUrls: { east: 'http://127.0.0.1:9' } });
+    try {
+      await expect(routed.listVMs('east')).rejects.toMatchObject({
+        code: 'SITE_UNREACHABLE',
+        retryable: true,
+      });
+      expect(await routed.listVMs('west')).toHaveLength(1);
+    } finally {
+      routed.close();
+    }
+    expect(port).toBeGreaterThan(0);
+    expect(await api.now()).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  it('drives a thousand VMs in a batch through one keep-alive client', async () => {
+    const { createWorld } = await import('../../simulators/index.ts');
+    const w = createWorld({
+      clock: { mode: 'manual' },
+      sites: [
+        {
+          name: 's',
+          hosts: Array.from({ length: 20 }, (_, i) => ({ name: `h${i}`, maxConcurrentBoots: 50 })),
+        },
+      ],
+      vms: Array.from({ length: 1000 }, (_, i) => ({
+        name: `vm-${i}`,
+        site: 's',
+        host: `h${i % 20}`,
+        state: 'Off' as const,
+      })),
+    });
+    const api = await serve(w);
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => api.startVM({ site: 's', vm: `vm-${i}`, epoch: 1 })),
+    );
+    const vms = await api.listVMs('s');
+    expect(vms.filter((v) => v.state === 'Starting')).toHaveLength(1000);
+    const truth = await api.truth();
+    expect(Object.keys(truth.mutations)).toHaveLength(1000);
+  });
+});
