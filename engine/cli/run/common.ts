@@ -1,0 +1,84 @@
+/**
+ * What the run commands share: reaching Redis, loading a plan (bad input exits 2 with located
+ * issues), the recovery-point flag, and the client.
+ */
+import { InvalidArgumentError } from 'commander';
+import { Redis } from 'ioredis';
+import { createRedisExecutionClient, type ExecutionClient } from '../../client/index.ts';
+import { DrError, InputError } from '../../common/index.ts';
+import { DEFAULT_PREFIX } from '../../executor/index.ts';
+import { compilePlan, formatIssue, loadPlanFile } from '../../plan/index.ts';
+import type { RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
+import { NO_REDIS_MESSAGE } from '../../redis/index.ts';
+
+export interface CommonFlags {
+  prefix: string;
+  json?: boolean;
+}
+
+export const PREFIX_OPTION = ['--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX] as const;
+
+/** REDIS_URL, checked with one PING so a missing Redis is one clear line. */
+export async function redisUrlFromEnv(): Promise<string> {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new DrError('NO_REDIS', `${NO_REDIS_MESSAGE} (REDIS_URL is not set)`);
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 3000,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    return url;
+  } catch (error) {
+    throw new DrError(
+      'NO_REDIS',
+      `${NO_REDIS_MESSAGE} (${url}: ${error instanceof Error ? error.message : String(error)})`,
+    );
+  } finally {
+    probe.disconnect();
+  }
+}
+
+export async function openClient(flags: CommonFlags, redisUrl?: string): Promise<ExecutionClient> {
+  return createRedisExecutionClient({
+    redisUrl: redisUrl ?? (await redisUrlFromEnv()),
+    prefix: flags.prefix,
+    compile: compilePlan,
+  });
+}
+
+export async function loadPlanOrExit(file: string): Promise<{ plan: RecoveryPlan; hash: string }> {
+  const result = await loadPlanFile(file);
+  if (!result.ok) {
+    const lines = result.issues.map(formatIssue).join('\n');
+    throw new InputError(
+      'PLAN_INVALID',
+      `${file} is not a valid recovery plan; nothing was started:\n${lines}`,
+    );
+  }
+  return { plan: result.plan, hash: result.hash };
+}
+
+/** `latest | latestProcessed | latestAppConsistent | <ISO time>` */
+export function parseRecoveryPoint(value: string): RecoveryPointChoice {
+  if (value === 'latest' || value === 'latestProcessed' || value === 'latestAppConsistent')
+    return { kind: value };
+  if (!Number.isNaN(Date.parse(value))) return { kind: 'at', at: new Date(value).toISOString() };
+  throw new InvalidArgumentError(
+    `"${value}" is not a recovery point: use latest, latestProcessed, latestAppConsistent or an ISO time like 2026-11-25T23:00:00Z`,
+  );
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+export function seconds(ms: number): string {
+  return ms < 60_000
+    ? `${(ms / 1000).toFixed(1)}s`
+    : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+}

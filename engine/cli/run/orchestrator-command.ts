@@ -1,0 +1,65 @@
+/** `drctl orchestrator`: runs executions until SIGTERM/SIGINT, then closes within a bound. */
+import type { Command } from 'commander';
+import { createSimClient } from '../../../simulators/index.ts';
+import { createLogger } from '../../common/index.ts';
+import { startOrchestrator } from '../../executor/index.ts';
+import { compilePlan } from '../../plan/index.ts';
+import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './common.ts';
+
+interface OrchestratorFlags extends CommonFlags {
+  sim?: string;
+  leaseMs?: number;
+  shutdownTimeoutMs: number;
+}
+
+const positive = (value: string): number => {
+  const n = Number(value);
+  if (!(n > 0)) throw new Error(`expected a positive number, got "${value}"`);
+  return n;
+};
+
+export function registerOrchestratorCommand(program: Command): void {
+  program
+    .command('orchestrator')
+    .description(
+      'Run executions (one orchestrator owns each through a lease in Redis); REDIS_URL is required',
+    )
+    .option(
+      '--sim <url>',
+      'simulated Hyper-V API, for the data-loss report from its ledger (default: DR_SIM_URL)',
+    )
+    .option('--lease-ms <ms>', 'lease of an execution (default: DR_LEASE_MS or 10000)', positive)
+    .option(
+      '--shutdown-timeout-ms <ms>',
+      'on SIGTERM, how long to wait for runners to stop',
+      positive,
+      10_000,
+    )
+    .option(...PREFIX_OPTION)
+    .option('--json', 'print the ready line as JSON')
+    .action(async (flags: OrchestratorFlags) => {
+      const redisUrl = await redisUrlFromEnv();
+      const simUrl = flags.sim ?? process.env.DR_SIM_URL;
+      const sim = simUrl ? createSimClient(simUrl) : undefined;
+      const orchestrator = await startOrchestrator({
+        redisUrl,
+        prefix: flags.prefix,
+        compile: compilePlan,
+        logger: createLogger('orchestrator'),
+        ...(sim ? { truth: () => sim.truth() } : {}),
+        ...(flags.leaseMs ? { leaseMs: flags.leaseMs } : {}),
+      });
+      if (flags.json) printJson({ orchestrator: orchestrator.id, prefix: flags.prefix });
+      else process.stdout.write(`orchestrator ${orchestrator.id} running (prefix ${flags.prefix})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve();
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      await orchestrator.close(flags.shutdownTimeoutMs);
+    });
+}

@@ -1,0 +1,97 @@
+/** `drctl status [<execution>]`, `drctl events <execution> [--follow]`, `drctl approve`. */
+import type { Command } from 'commander';
+import { type CommonFlags, openClient, PREFIX_OPTION, printJson } from './common.ts';
+import { gapLines, summaryLines } from './summary.ts';
+import { timelineLine } from './timeline.ts';
+import { progressLine } from './watch.ts';
+
+interface StatusFlags extends CommonFlags {
+  limit: number;
+  follow?: boolean;
+}
+
+export function registerStatusCommands(program: Command): void {
+  program
+    .command('status [execution]')
+    .description("One execution with each VM's phase, or the latest executions")
+    .option('--limit <n>', 'how many executions to list', (v) => Number.parseInt(v, 10), 20)
+    .option(...PREFIX_OPTION)
+    .option('--json', 'machine-readable output')
+    .action(async (id: string | undefined, flags: StatusFlags) => {
+      const client = await openClient(flags);
+      try {
+        if (id === undefined) {
+          const list = await client.list({ limit: flags.limit });
+          if (flags.json) return printJson(list);
+          if (list.length === 0) process.stdout.write('no executions\n');
+          for (const record of list) {
+            process.stdout.write(
+              `${record.id.padEnd(36)} ${record.type.padEnd(9)} ${record.status.padEnd(16)} ${record.planName.padEnd(16)} ${record.stepsDone}/${record.stepsTotal}  ${record.createdAt}  ${record.by}: ${record.reason}\n`,
+            );
+          }
+          return;
+        }
+        const view = await client.get(id, { vms: true });
+        if (flags.json) return printJson(view);
+        process.stdout.write(`${progressLine(view, Date.now())}\n`);
+        process.stdout.write(
+          `plan ${view.planName} (${view.hash.slice(0, 12)}), ${view.direction}, epoch ${view.epoch}, by ${view.by}: ${view.reason}\n`,
+        );
+        if (view.parent) process.stdout.write(`cleans up ${view.parent}\n`);
+        if (view.cleanup) process.stdout.write(`cleanup: ${view.cleanup}\n`);
+        if (view.recoveryPointGap)
+          for (const line of gapLines(view.recoveryPointGap)) process.stdout.write(`${line}\n`);
+        for (const [vm, phase] of Object.entries(view.vms ?? {}))
+          process.stdout.write(`  ${vm.padEnd(24)} ${phase}\n`);
+        if (view.finishedAt) for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('events <execution>')
+    .description("The execution's event log (the timeline of record)")
+    .option('--follow', 'keep printing new events until the execution finishes')
+    .option(...PREFIX_OPTION)
+    .option('--json', 'one JSON event per line')
+    .action(async (id: string, flags: StatusFlags) => {
+      const client = await openClient(flags);
+      const controller = new AbortController();
+      const stop = (): void => controller.abort();
+      process.once('SIGINT', stop);
+      try {
+        const view = await client.get(id);
+        const start = Date.parse(view.createdAt);
+        for await (const stored of client.events(id, {
+          follow: flags.follow === true,
+          signal: controller.signal,
+        })) {
+          process.stdout.write(
+            flags.json
+              ? `${JSON.stringify({ id: stored.id, ...stored.event })}\n`
+              : `${timelineLine(stored, start)}\n`,
+          );
+        }
+      } finally {
+        process.off('SIGINT', stop);
+        await client.close();
+      }
+    });
+
+  program
+    .command('approve <execution> <action>')
+    .description('Approve a manual action the execution waits on')
+    .option(...PREFIX_OPTION)
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, action: string, flags: CommonFlags) => {
+      const client = await openClient(flags);
+      try {
+        const step = await client.approve(id, action);
+        if (flags.json) printJson({ execution: id, approved: step });
+        else process.stdout.write(`approved ${step} of ${id}\n`);
+      } finally {
+        await client.close();
+      }
+    });
+}

@@ -1,0 +1,97 @@
+/**
+ * Live progress of an execution: on a TTY one status line kept up to date (steps done of total,
+ * current wave, elapsed against the estimate) under the timeline; elsewhere plain lines.
+ */
+import type { ExecutionClient, ExecutionView } from '../../client/index.ts';
+import { seconds } from './common.ts';
+import { timelineLine } from './timeline.ts';
+
+export interface WatchOptions {
+  /** Print the timeline as events arrive. @defaultValue true when the plan has at most 60 VMs */
+  timeline?: boolean;
+  /** Where lines go. @defaultValue process.stdout */
+  out?: NodeJS.WriteStream;
+  /** Statuses that end the watch. @defaultValue every status but submitted/running */
+  until?: readonly string[];
+  /** Print a hint when nothing picks the execution up for this long. @defaultValue 5000 */
+  orchestratorHintMs?: number;
+}
+
+const SETTLED = ['awaiting-cleanup', 'cleaning-up', 'cleaned-up', 'completed', 'failed', 'cancelled'];
+
+export function progressLine(view: ExecutionView, nowMs: number): string {
+  const started = view.startedAt ? Date.parse(view.startedAt) : nowMs;
+  const ended = view.finishedAt ? Date.parse(view.finishedAt) : nowMs;
+  const wave =
+    view.waves !== undefined && view.currentWave !== undefined
+      ? `  wave ${Math.min(view.currentWave + 1, view.waves)}/${view.waves}`
+      : '';
+  const estimate = view.estimateMs !== undefined ? ` / estimate ${seconds(view.estimateMs)}` : '';
+  return `${view.id}  ${view.status.padEnd(16)} ${view.stepsDone}/${view.stepsTotal} steps${wave}  elapsed ${seconds(ended - started)}${estimate}`;
+}
+
+export async function watchExecution(
+  client: ExecutionClient,
+  id: string,
+  options: WatchOptions = {},
+): Promise<ExecutionView> {
+  const out = options.out ?? process.stdout;
+  const tty = out.isTTY === true;
+  const until = options.until ?? SETTLED;
+  let view = await client.get(id);
+  const small = view.stepsTotal <= 5000;
+  const timeline = options.timeline ?? view.stepsTotal <= 400;
+  const controller = new AbortController();
+  let statusShown = false;
+  const clearStatus = (): void => {
+    if (tty && statusShown) out.write('\r\x1b[K');
+    statusShown = false;
+  };
+  const startMs = Date.parse(view.createdAt);
+  const events = timeline
+    ? (async () => {
+        for await (const stored of client.events(id, { follow: true, signal: controller.signal })) {
+          clearStatus();
+          out.write(`${timelineLine(stored, startMs)}\n`);
+        }
+      })().catch(() => {})
+    : Promise.resolve();
+  const submittedAt = Date.now();
+  let hinted = false;
+  let lastPrinted = '';
+  let lastPlainAt = 0;
+  try {
+    for (;;) {
+      view = await client.get(id, { vms: small });
+      const line = progressLine(view, Date.now());
+      if (tty) {
+        clearStatus();
+        out.write(line);
+        statusShown = true;
+      } else if (!timeline && view.stepsDone !== Number(lastPrinted) && Date.now() - lastPlainAt >= 1000) {
+        out.write(`${line}\n`);
+        lastPrinted = String(view.stepsDone);
+        lastPlainAt = Date.now();
+      }
+      if (until.includes(view.status)) break;
+      if (
+        !hinted &&
+        view.status === 'submitted' &&
+        Date.now() - submittedAt > (options.orchestratorHintMs ?? 5000)
+      ) {
+        clearStatus();
+        out.write(
+          `no orchestrator has picked ${id} up yet: is \`drctl orchestrator\` running against this Redis and prefix?\n`,
+        );
+        hinted = true;
+      }
+      await new Promise((r) => setTimeout(r, tty ? 200 : 250));
+    }
+  } finally {
+    await Promise.race([events, new Promise((r) => setTimeout(r, 1500))]);
+    controller.abort();
+    clearStatus();
+  }
+  out.write(`${progressLine(view, Date.now())}\n`);
+  return view;
+}
