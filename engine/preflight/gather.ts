@@ -36,9 +36,8 @@ export interface GatherOptions {
 }
 
 /**
- * Reads one inventory snapshot: per site three list calls (VMs, hosts, networks, all sites in
- * parallel), the lock state in three Redis reads, then recovery points per VM with bounded
- * concurrency. A site that cannot be read is recorded, not thrown: the evaluator decides what it
+ * Reads one inventory snapshot: per site three list calls (VMs, hosts, networks), the lock state
+ * in three Redis reads and recovery points per VM with bounded concurrency, all at once. A site that cannot be read is recorded, not thrown: the evaluator decides what it
  * means (an unplanned failover goes on without its source).
  */
 export async function gatherInventory(
@@ -53,28 +52,32 @@ export async function gatherInventory(
   };
   const names = options.vms.map((vm) => vm.name);
   const readFrom = options.type !== 'test';
+  // Recovery points are read alongside the site lists, not after them: a VM missing at the target
+  // only costs one VM_NOT_FOUND answer, and the reads stop as soon as the target proves unreachable.
+  const recoveryPoints = new Map<string, PointsRead>();
+  let targetDown = false;
+  const wanted = options.vms.filter(
+    (vm) => options.points === 'all' || needsPointList(vm, plan, options.recoveryPoint),
+  );
+  const pointsRead = forEachLimited(wanted, options.concurrency ?? 64, async (vm) => {
+    if (targetDown) return;
+    recoveryPoints.set(vm.name, await readPoints(api, options.toSite, vm.name, counted));
+  });
   const [now, to, from, planLock, locks, failedOver] = await Promise.all([
     options.now === undefined
       ? counted(() => api.now()).then((iso) => new Date(iso))
       : Promise.resolve(options.now()),
-    readSite(api, options.toSite, counted),
+    readSite(api, options.toSite, counted).then((read) => {
+      targetDown = !read.ok;
+      return read;
+    }),
     readFrom ? readSite(api, options.fromSite, counted) : Promise.resolve(undefined),
     options.locks?.readPlanLock(plan.metadata.name),
     options.locks?.readLocks(names) ?? Promise.resolve(new Map()),
     options.locks?.readFailedOver(names) ?? Promise.resolve(new Map()),
+    pointsRead,
   ]);
-
-  const recoveryPoints = new Map<string, PointsRead>();
-  if (to.ok) {
-    const present = new Set(to.vms.filter((v) => !v.isTest).map((v) => v.name));
-    const wanted = options.vms.filter(
-      (vm) =>
-        present.has(vm.name) && (options.points === 'all' || needsPointList(vm, plan, options.recoveryPoint)),
-    );
-    await forEachLimited(wanted, options.concurrency ?? 64, async (vm) => {
-      recoveryPoints.set(vm.name, await readPoints(api, options.toSite, vm.name, counted));
-    });
-  }
+  if (!to.ok) recoveryPoints.clear();
   return {
     now,
     to,

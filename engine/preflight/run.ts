@@ -33,7 +33,7 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
   const subset = selectSubset(input.plan, input.selection);
   const chosen = new Set(subset.vms);
   const forward = (input.direction ?? 'forward') === 'forward';
-  const inventory = await gatherInventory(input.api, input.plan, {
+  const gathering = gatherInventory(input.api, input.plan, {
     type: input.type,
     fromSite: forward ? input.plan.source : input.plan.target,
     toSite: forward ? input.plan.target : input.plan.source,
@@ -44,9 +44,18 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
     ...(input.points === undefined ? {} : { points: input.points }),
     ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
   });
+  // The estimate is CPU work: it runs while the reads are in flight.
+  let estimateRtoMs: number;
+  try {
+    estimateRtoMs =
+      input.estimateRtoMs ??
+      estimateRunRtoMs(input.plan, subset.vms, input.type, input.direction ?? 'forward');
+  } catch (error) {
+    await gathering.catch(() => undefined);
+    throw error;
+  }
+  const inventory = await gathering;
   const gatherMs = timer() - started;
-  const estimateRtoMs =
-    input.estimateRtoMs ?? estimateRunRtoMs(input.plan, subset.vms, input.type, input.direction ?? 'forward');
   return evaluatePreflight(input.plan, inventory, {
     ...input,
     selection: subset,

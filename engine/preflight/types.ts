@@ -40,7 +40,8 @@ export type WarningCode =
   | 'RPO_NOT_MET'
   | 'TEST_NETWORK_UNSET'
   | 'NETWORK_MISSING'
-  | 'CAPACITY_HIGH';
+  | 'CAPACITY_HIGH'
+  | 'PRIMARY_RUNNING';
 
 interface FindingBase {
   message: string;

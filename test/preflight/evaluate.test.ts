@@ -346,8 +346,10 @@ describe('recovery points and the RPO target', () => {
     });
     expect(report.placements.map((p) => p.recoveryPoint?.id)).toEqual(['h1', 'h1']);
     expect(report.placements[1]?.choice).toEqual({ kind: 'latestAppConsistent' });
-    // b keeps its own latestAppConsistent choice, so its 2 h old point is held to the RPO
-    expect(codes(report.blockers)).toEqual(['RPO_NOT_MET:b']);
+    // b keeps its own latestAppConsistent choice: its 2 h old point beyond the RPO is a warning
+    // (the VSS schedule sets its age), not a blocker
+    expect(report.ok).toBe(true);
+    expect(codes(report.warnings)).toEqual(['RPO_NOT_MET:b']);
   });
 });
 

@@ -111,6 +111,39 @@ describe('pre-flight against the simulated world', () => {
     expect(part.estimatedRtoMs).toBeLessThan(whole.estimatedRtoMs ?? 0);
   });
 
+  it('warns that an unplanned failover of running primaries loses their last writes', async () => {
+    const report = await preflight(world(), { type: 'unplanned' });
+    expect(report.ok).toBe(true);
+    expect(codes(report.warnings)).toEqual([
+      'PRIMARY_RUNNING:sql-01',
+      'PRIMARY_RUNNING:app-01',
+      'PRIMARY_RUNNING:web-01',
+    ]);
+  });
+
+  describe('when the source site is lost', () => {
+    it('lets the unplanned failover through and refuses a planned one', async () => {
+      const w = world();
+      w.fault({ kind: 'site-power', site: 'dc-east', state: 'off' });
+      w.advance(5 * 60_000);
+      const unplanned = await preflight(w, { type: 'unplanned' });
+      expect(unplanned.blockers).toEqual([]);
+      expect(codes(unplanned.warnings)).toContain('SOURCE_UNREACHABLE');
+      const planned = await preflight(w, { type: 'planned' });
+      expect(codes(planned.blockers)).toContain('SOURCE_UNREACHABLE');
+    });
+  });
+
+  it('blocks everything when the target site is down, without reading each VM', async () => {
+    const big = makePlan(Array.from({ length: 500 }, (_, i) => ({ name: `vm-${i}` })));
+    const w = world(big);
+    w.fault({ kind: 'site-power', site: 'dc-west', state: 'off' });
+    const { api, calls } = readOnlySpy(w.api);
+    const report = await runPreflight({ plan: big, api, type: 'unplanned', points: 'all' });
+    expect(codes(report.blockers)).toEqual(['TARGET_UNREACHABLE']);
+    expect(calls.filter((c) => c === 'getRecoveryPoints').length).toBeLessThanOrEqual(2 * 64);
+  });
+
   it('makes no mutating call, in-process (spy) or per the ground truth', async () => {
     const w = world();
     const before = JSON.stringify(w.truth().mutations);

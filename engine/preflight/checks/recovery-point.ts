@@ -50,10 +50,12 @@ export function resolvePoint(
 }
 
 /**
- * A recovery point that meets the VM's choice must exist at the target, and, for `latest`-style
- * choices, be younger than the plan's RPO target. A planned failover is exempt from the RPO check:
- * it sends every pending write before it fails over, so it loses nothing whatever the point's age.
- * An `at` choice is exempt too: the operator picked an old point on purpose.
+ * A recovery point that meets the VM's choice must exist at the target, and be younger than the
+ * plan's RPO target. Exemptions, because the point's age does not measure replication there:
+ * - a planned failover sends every pending write before it fails over, so it loses nothing;
+ * - an `at` choice: the operator picked an old point on purpose;
+ * - `latestAppConsistent` only warns: its age follows the VSS schedule (every n hours), and
+ *   choosing it means accepting that; the warning says how much newer `latest` would be.
  *
  * Returns the point each VM would get, for the placement.
  */
@@ -104,7 +106,8 @@ export function checkRecoveryPoints(ctx: EvalContext): Map<string, PlannedPoint>
       hint: 'replication is behind: check the link and Measure-VMReplication; or fail over anyway with an explicit --recovery-point',
       details: { ageMs, rpoMs, point: point.id },
     };
-    if (ctx.settings.rpoPolicy === 'warn') ctx.warn('RPO_NOT_MET', input);
+    if (ctx.settings.rpoPolicy === 'warn' || choice.kind === 'latestAppConsistent')
+      ctx.warn('RPO_NOT_MET', input);
     else ctx.block('RPO_NOT_MET', input);
   }
   return out;

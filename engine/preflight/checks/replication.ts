@@ -61,6 +61,7 @@ export function checkReplication(ctx: EvalContext): void {
       });
     }
     if (type === 'planned') checkPrimary(ctx, vm.name);
+    if (type === 'unplanned') checkPrimaryStillRunning(ctx, vm.name);
   }
 }
 
@@ -211,6 +212,23 @@ function checkPrimary(ctx: EvalContext, vm: string): void {
     site: ctx.fromSite,
     message: `VM '${vm}' was not found at the source site '${ctx.fromSite}'`,
     hint: 'a planned failover shuts the primary down first; check the VM name, or run an unplanned failover',
+  });
+}
+
+/**
+ * An unplanned failover while the primary still runs at a reachable source: the engine fences the
+ * primary before it starts the replica, but writes since the last cycle are lost, which a planned
+ * failover would not lose.
+ */
+function checkPrimaryStillRunning(ctx: EvalContext, vm: string): void {
+  const primary = ctx.from?.vms.get(vm);
+  if (primary === undefined || primary.state !== 'Running') return;
+  ctx.warn('PRIMARY_RUNNING', {
+    vm,
+    site: ctx.fromSite,
+    host: primary.host,
+    message: `VM '${vm}' still runs at the source '${ctx.fromSite}'; an unplanned failover fences it and loses the writes since its last replication cycle`,
+    hint: 'while the source is healthy, a planned failover loses nothing',
   });
 }
 
