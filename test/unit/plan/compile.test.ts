@@ -11,7 +11,8 @@ import {
 } from '../../../engine/plan/index.ts';
 import { planText, validPlan } from './helpers.ts';
 
-const after = (compiled: CompiledPlan, id: string) => [...(compiled.steps.get(id)?.after ?? [])].sort();
+const predecessors = (compiled: CompiledPlan, id: string) =>
+  [...(compiled.steps.get(id)?.after ?? [])].sort();
 
 describe('compilePlan', () => {
   describe('for an unplanned failover of a three-tier application', () => {
@@ -33,12 +34,12 @@ describe('compilePlan', () => {
         'sql/boot',
         'sql/readiness',
       ]);
-      expect(after(compiled, 'sql/boot')).toEqual(['sql/failover']);
+      expect(predecessors(compiled, 'sql/boot')).toEqual(['sql/failover']);
       expect([...compiled.steps.values()].some((step) => step.kind === 'shutdown')).toBe(false);
     });
 
     it('starts a VM only when its dependencies are ready', () => {
-      expect(after(compiled, 'web/failover')).toEqual(['app-1/readiness', 'app-2/readiness']);
+      expect(predecessors(compiled, 'web/failover')).toEqual(['app-1/readiness', 'app-2/readiness']);
     });
 
     it('puts the two app servers in the same waves', () => {
@@ -134,15 +135,19 @@ describe('compilePlan', () => {
     const compiled = compilePlan(plan, { type: 'planned' });
 
     it('shuts dependents down before what they depend on', () => {
-      expect(after(compiled, 'web/shutdown')).toEqual([]);
-      expect(after(compiled, 'action/stop-jobs')).toEqual(['web/shutdown']);
-      expect(after(compiled, 'app/shutdown')).toEqual(['action/stop-jobs']);
-      expect(after(compiled, 'db/shutdown')).toEqual(['app/shutdown']);
+      expect(predecessors(compiled, 'web/shutdown')).toEqual([]);
+      expect(predecessors(compiled, 'action/stop-jobs')).toEqual(['web/shutdown']);
+      expect(predecessors(compiled, 'app/shutdown')).toEqual(['action/stop-jobs']);
+      expect(predecessors(compiled, 'db/shutdown')).toEqual(['app/shutdown']);
     });
 
     it('finishes every shutdown before any failover', () => {
-      expect(after(compiled, 'barrier/shutdown')).toEqual(['app/shutdown', 'db/shutdown', 'web/shutdown']);
-      expect(after(compiled, 'db/failover')).toEqual(['barrier/shutdown']);
+      expect(predecessors(compiled, 'barrier/shutdown')).toEqual([
+        'app/shutdown',
+        'db/shutdown',
+        'web/shutdown',
+      ]);
+      expect(predecessors(compiled, 'db/failover')).toEqual(['barrier/shutdown']);
       const wave = (id: string) => compiled.waves.findIndex((w) => w.includes(id));
       const lastShutdown = Math.max(...['db', 'app', 'web'].map((vm) => wave(`${vm}/shutdown`)));
       const firstFailover = Math.min(...['db', 'app', 'web'].map((vm) => wave(`${vm}/failover`)));
@@ -178,7 +183,7 @@ describe('compilePlan', () => {
     const compiled = compilePlan(plan, { type: 'test' });
 
     it('joins group N through one barrier, so edges grow linearly', () => {
-      expect(after(compiled, 'barrier/group/first')).toEqual([
+      expect(predecessors(compiled, 'barrier/group/first')).toEqual([
         'vm-0/readiness',
         'vm-1/readiness',
         'vm-2/readiness',
@@ -188,9 +193,9 @@ describe('compilePlan', () => {
     });
 
     it('starts group N+1 after group N and the actions between them', () => {
-      expect(after(compiled, 'action/check')).toEqual(['barrier/group/first']);
-      expect(after(compiled, 'action/lb')).toEqual(['action/check']);
-      expect(after(compiled, 'vm-4/failover')).toEqual(['action/lb']);
+      expect(predecessors(compiled, 'action/check')).toEqual(['barrier/group/first']);
+      expect(predecessors(compiled, 'action/lb')).toEqual(['action/check']);
+      expect(predecessors(compiled, 'vm-4/failover')).toEqual(['action/lb']);
       expect(compiled.steps.get('action/lb')).toMatchObject({ group: 'second', site: 'control' });
     });
   });
@@ -219,9 +224,9 @@ describe('compilePlan', () => {
 
     it('chains actions on one VM in file order and makes dependents wait for the last', () => {
       const compiled = compilePlan(plan, { type: 'unplanned' });
-      expect(after(compiled, 'action/dns')).toEqual(['a/readiness']);
-      expect(after(compiled, 'action/notify')).toEqual(['action/dns']);
-      expect(after(compiled, 'b/failover')).toEqual(['action/notify']);
+      expect(predecessors(compiled, 'action/dns')).toEqual(['a/readiness']);
+      expect(predecessors(compiled, 'action/notify')).toEqual(['action/dns']);
+      expect(predecessors(compiled, 'b/failover')).toEqual(['action/notify']);
     });
 
     it('runs a target script at the site failed over to, in either direction', () => {
