@@ -1,0 +1,90 @@
+/**
+ * Simulator figure: the cost of driving a 10,000-VM failover through the HTTP API, server and
+ * client in separate processes (as the engine's workers run). Per phase: wall time and calls/s.
+ *
+ *   npx tsx bench/sim-http.ts [--vms 10000] [--concurrency 64]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { createSimClient, createWorld, startSimServer } from '../simulators/index.ts';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+const vms = Number(arg('vms', '10000'));
+
+async function serveChild(): Promise<void> {
+  const hosts = Math.ceil(vms / 50);
+  const world = createWorld({
+    seed: 1,
+    clock: { mode: 'manual' },
+    sites: ['east', 'west'].map((site) => ({
+      name: site,
+      hosts: Array.from({ length: hosts }, (_, i) => ({ name: `h${i}`, vmSlots: 50, maxConcurrentBoots: 50 })),
+    })),
+    links: [{ between: ['east', 'west'], bandwidthBytesPerSec: 1_250_000_000 }],
+    vms: Array.from({ length: vms }, (_, i) => ({
+      name: `vm-${i}`,
+      site: 'east',
+      host: `h${i % hosts}`,
+      replication: { site: 'west', host: `h${i % hosts}`, frequencySec: 30 as const, recoveryPoints: 24 },
+    })),
+  });
+  world.advance(2 * 3_600_000);
+  const server = await startSimServer(world.api, { port: 0 });
+  process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+}
+
+async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  const concurrency = Number(arg('concurrency', '64'));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', '--vms', String(vms)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+  });
+  const client = createSimClient(url);
+  const rows: [string, number, number][] = [];
+  const phase = async (name: string, calls: number, run: () => Promise<void>): Promise<void> => {
+    const t = performance.now();
+    await run();
+    rows.push([name, calls, performance.now() - t]);
+  };
+  try {
+    await phase('listVMs (both sites)', 2, async () => {
+      await client.listVMs('east');
+      await client.listVMs('west');
+    });
+    await phase('getVM (replica)', vms, () => pool(vms, concurrency, (i) => client.getVM('west', `vm-${i}`)));
+    await phase('stopVM (primary)', vms, () => pool(vms, concurrency, (i) => client.stopVM({ site: 'east', vm: `vm-${i}`, epoch: 1 })));
+    await phase('Start-VMFailover (latest)', vms, () =>
+      pool(vms, concurrency, (i) => client.startVMFailover({ site: 'west', vm: `vm-${i}`, epoch: 1, mode: 'failover' })),
+    );
+    await phase('startVM (replica)', vms, () => pool(vms, concurrency, (i) => client.startVM({ site: 'west', vm: `vm-${i}`, epoch: 1 })));
+    await phase('truth', 1, async () => {
+      await client.truth();
+    });
+  } finally {
+    client.close();
+    child.kill('SIGTERM');
+  }
+  console.log(`| phase (${vms.toLocaleString('en-US')} VMs, ${concurrency} in flight) | calls | wall s | calls/s |`);
+  console.log('|---|---:|---:|---:|');
+  for (const [name, calls, ms] of rows) {
+    console.log(`| ${name} | ${calls.toLocaleString('en-US')} | ${(ms / 1000).toFixed(2)} | ${Math.round((calls * 1000) / ms).toLocaleString('en-US')} |`);
+  }
+}
+
+if (process.argv.includes('--serve')) await serveChild();
+else await main();
