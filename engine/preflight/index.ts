@@ -7,9 +7,16 @@ export { resolvePoint } from './checks/recovery-point.ts';
 export { estimateRunRtoMs, subPlan } from './estimate.ts';
 export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate.ts';
 export { type GatherOptions, gatherInventory, type HyperVReadApi } from './gather.ts';
+export { pathSegments } from './paths.ts';
 export { type FormatOptions, formatFinding, formatPreflightReport, preflightBlockedError } from './report.ts';
 export { type PreflightInput, runPreflight } from './run.ts';
-export { type ExternalDependency, type Selection, type Subset, selectSubset } from './subset.ts';
+export {
+  type ExternalDependency,
+  type Selection,
+  type Subset,
+  selectionFromFlags,
+  selectSubset,
+} from './subset.ts';
 export type {
   Blocker,
   BlockerCode,

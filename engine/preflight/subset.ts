@@ -108,3 +108,23 @@ function externalDependencies(plan: RecoveryPlan, chosen: ReadonlySet<string>): 
   }
   return out;
 }
+
+/**
+ * The CLI's `--vms a,b` and `--group N|name` flags as a Selection. A group that is a whole number
+ * is a 1-based position, anything else a name; selectSubset checks both against the plan.
+ */
+export function selectionFromFlags(flags: { vms?: string; group?: string }): Selection {
+  const vms = flags.vms
+    ?.split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  if (flags.vms !== undefined && (vms === undefined || vms.length === 0)) {
+    throw new InputError(
+      'SELECTION_EMPTY',
+      '--vms needs a comma-separated list of VM names, e.g. --vms sql-01,app-01',
+    );
+  }
+  const raw = flags.group?.trim();
+  const group = raw === undefined || raw === '' ? undefined : /^\d+$/.test(raw) ? Number(raw) : raw;
+  return { ...(vms === undefined ? {} : { vms }), ...(group === undefined ? {} : { group }) };
+}

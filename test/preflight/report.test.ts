@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { DrError } from '../../engine/common/index.ts';
-import { evaluatePreflight, formatPreflightReport, preflightBlockedError } from '../../engine/preflight/index.ts';
+import {
+  evaluatePreflight,
+  formatPreflightReport,
+  preflightBlockedError,
+} from '../../engine/preflight/index.ts';
 import { host, makeInventory, makePlan, replica } from './fixtures.ts';
 
-const plan = makePlan([{ name: 'sql-01' }, { name: 'web-01', dependsOn: ['sql-01'], network: { failover: { network: 'dmz' } } }], {
-  targets: { rtoMs: 3_600_000 },
-});
+const plan = makePlan(
+  [{ name: 'sql-01' }, { name: 'web-01', dependsOn: ['sql-01'], network: { failover: { network: 'dmz' } } }],
+  {
+    targets: { rtoMs: 3_600_000 },
+  },
+);
 
 describe('the pre-flight report as text', () => {
   it('lists each blocker compiler-style with its location, and says nothing was started', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../engine/common/index.ts';
-import { selectSubset } from '../../engine/preflight/index.ts';
+import { pathSegments, selectionFromFlags, selectSubset } from '../../engine/preflight/index.ts';
 import { makePlan } from './fixtures.ts';
 
 const plan = makePlan(
@@ -64,5 +64,22 @@ describe('selectSubset', () => {
     expect(() => selectSubset(plan, { group: 4 })).toThrow(/groups 1=infra, 2=data, 3=front/);
     expect(() => selectSubset(plan, { group: 0 })).toThrow(InputError);
     expect(() => selectSubset(plan, { vms: [] })).toThrow(/no VM/);
+  });
+});
+
+describe('selectionFromFlags', () => {
+  it('reads --vms as a comma list and --group as a number or a name', () => {
+    expect(selectionFromFlags({ vms: 'sql-01, app-01' })).toEqual({ vms: ['sql-01', 'app-01'] });
+    expect(selectionFromFlags({ group: '2' })).toEqual({ group: 2 });
+    expect(selectionFromFlags({ group: 'front' })).toEqual({ group: 'front' });
+    expect(selectionFromFlags({})).toEqual({});
+    expect(() => selectionFromFlags({ vms: ' , ' })).toThrow(InputError);
+  });
+});
+
+describe('pathSegments', () => {
+  it('splits a finding path into the segments a YAML locator takes', () => {
+    expect(pathSegments('spec.vms[12].network.test')).toEqual(['spec', 'vms', 12, 'network', 'test']);
+    expect(pathSegments('spec.groups[0]')).toEqual(['spec', 'groups', 0]);
   });
 });
