@@ -22,7 +22,11 @@ async function serveChild(): Promise<void> {
     clock: { mode: 'manual' },
     sites: ['east', 'west'].map((site) => ({
       name: site,
-      hosts: Array.from({ length: hosts }, (_, i) => ({ name: `h${i}`, vmSlots: 50, maxConcurrentBoots: 50 })),
+      hosts: Array.from({ length: hosts }, (_, i) => ({
+        name: `h${i}`,
+        vmSlots: 50,
+        maxConcurrentBoots: 50,
+      })),
     })),
     links: [{ between: ['east', 'west'], bandwidthBytesPerSec: 1_250_000_000 }],
     vms: Array.from({ length: vms }, (_, i) => ({
@@ -48,11 +52,17 @@ async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promis
 
 async function main(): Promise<void> {
   const concurrency = Number(arg('concurrency', '64'));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', '--vms', String(vms)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', '--vms', String(vms)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const url = await new Promise<string>((resolve) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+    createInterface({ input: child.stdout! }).once('line', (line) =>
+      resolve((JSON.parse(line) as { url: string }).url),
+    );
   });
   const client = createSimClient(url);
   const rows: [string, number, number][] = [];
@@ -67,11 +77,17 @@ async function main(): Promise<void> {
       await client.listVMs('west');
     });
     await phase('getVM (replica)', vms, () => pool(vms, concurrency, (i) => client.getVM('west', `vm-${i}`)));
-    await phase('stopVM (primary)', vms, () => pool(vms, concurrency, (i) => client.stopVM({ site: 'east', vm: `vm-${i}`, epoch: 1 })));
-    await phase('Start-VMFailover (latest)', vms, () =>
-      pool(vms, concurrency, (i) => client.startVMFailover({ site: 'west', vm: `vm-${i}`, epoch: 1, mode: 'failover' })),
+    await phase('stopVM (primary)', vms, () =>
+      pool(vms, concurrency, (i) => client.stopVM({ site: 'east', vm: `vm-${i}`, epoch: 1 })),
     );
-    await phase('startVM (replica)', vms, () => pool(vms, concurrency, (i) => client.startVM({ site: 'west', vm: `vm-${i}`, epoch: 1 })));
+    await phase('Start-VMFailover (latest)', vms, () =>
+      pool(vms, concurrency, (i) =>
+        client.startVMFailover({ site: 'west', vm: `vm-${i}`, epoch: 1, mode: 'failover' }),
+      ),
+    );
+    await phase('startVM (replica)', vms, () =>
+      pool(vms, concurrency, (i) => client.startVM({ site: 'west', vm: `vm-${i}`, epoch: 1 })),
+    );
     await phase('truth', 1, async () => {
       await client.truth();
     });
@@ -79,10 +95,14 @@ async function main(): Promise<void> {
     client.close();
     child.kill('SIGTERM');
   }
-  console.log(`| phase (${vms.toLocaleString('en-US')} VMs, ${concurrency} in flight) | calls | wall s | calls/s |`);
+  console.log(
+    `| phase (${vms.toLocaleString('en-US')} VMs, ${concurrency} in flight) | calls | wall s | calls/s |`,
+  );
   console.log('|---|---:|---:|---:|');
   for (const [name, calls, ms] of rows) {
-    console.log(`| ${name} | ${calls.toLocaleString('en-US')} | ${(ms / 1000).toFixed(2)} | ${Math.round((calls * 1000) / ms).toLocaleString('en-US')} |`);
+    console.log(
+      `| ${name} | ${calls.toLocaleString('en-US')} | ${(ms / 1000).toFixed(2)} | ${Math.round((calls * 1000) / ms).toLocaleString('en-US')} |`,
+    );
   }
 }
 

@@ -262,9 +262,13 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 export function parseWorldText(text: string, file = '<world>'): WorldFileResult {
   const locate = locator(text);
-  const issue = (path: readonly PropertyKey[], message: string): WorldFileIssue => ({
+  const issue = (
+    path: readonly PropertyKey[],
+    message: string,
+    on: 'value' | 'key' = 'value',
+  ): WorldFileIssue => ({
     file,
-    ...locate(path),
+    ...locate(path, on),
     path: formatPath(path),
     message,
   });
@@ -282,14 +286,37 @@ export function parseWorldText(text: string, file = '<world>'): WorldFileResult 
     });
     return { ok: false, issues };
   }
-  const parsed = fileSchema.safeParse(doc.toJS());
+  const data: unknown = doc.toJS();
+  const parsed = fileSchema.safeParse(data);
   if (!parsed.success) {
-    return { ok: false, issues: parsed.error.issues.map((i) => issue(i.path, i.message)) };
+    const issues = parsed.error.issues.flatMap((i) =>
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((key) => issue([...i.path, key], `unknown key "${key}"`, 'key'))
+        : [
+            i.code === 'invalid_type' && valueAt(data, i.path) === undefined
+              ? issue(i.path.slice(0, -1), `missing required key "${String(i.path.at(-1))}"`)
+              : issue(i.path, i.message),
+          ],
+    );
+    return { ok: false, issues: sortByPlace(issues) };
   }
   const spec = toSpec(parsed.data);
   const problems = checkWorldSpec(spec).map((p) => issue(['spec', ...p.path.map(renamePath)], p.message));
-  if (problems.length > 0) return { ok: false, issues: problems };
+  if (problems.length > 0) return { ok: false, issues: sortByPlace(problems) };
   return { ok: true, spec, name: parsed.data.metadata.name };
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let node = data;
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[segment];
+  }
+  return node;
+}
+
+function sortByPlace(issues: WorldFileIssue[]): WorldFileIssue[] {
+  return issues.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
 /** Spec field names that differ from the file's. */
