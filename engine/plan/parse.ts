@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { visit } from 'yaml';
 import { type CheckOptions, checkPlan } from './checks.ts';
 import { sortIssues } from './errors.ts';
 import { fastParseYaml } from './fast-yaml.ts';
@@ -54,7 +55,31 @@ export function parsePlanWithStage(
         });
         return { result: { ok: false, issues: sortIssues(issues) }, stage: 'syntax' };
       }
-      data = doc.toJS({ maxAliasCount: YAML_OPTIONS.maxAliasCount });
+      try {
+        data = doc.toJS({ maxAliasCount: YAML_OPTIONS.maxAliasCount });
+      } catch (cause) {
+        // Unresolved aliases and alias bombs surface only when the document is turned into data.
+        let offset = 0;
+        visit(doc, {
+          Alias(_key, node) {
+            offset = node.range?.[0] ?? 0;
+            return visit.BREAK;
+          },
+        });
+        const { line, column } = locator.position(offset);
+        const message = `invalid YAML: ${cause instanceof Error ? cause.message : String(cause)}`;
+        const issue: PlanIssue = {
+          code: 'yaml-syntax',
+          message,
+          file,
+          line,
+          column,
+          path: '',
+          severity: 'error',
+        };
+        issue.hint = 'plans need no anchors or aliases; write the value out';
+        return { result: { ok: false, issues: [issue] }, stage: 'syntax' };
+      }
     }
     const parsed = planSchema.safeParse(data);
     if (!parsed.success) {

@@ -38,7 +38,7 @@ export const YAML_OPTIONS = { uniqueKeys: true, prettyErrors: false, maxAliasCou
  */
 export class Locator {
   private doc: Document | undefined;
-  private readonly lines = new LineCounter();
+  private lineStarts: number[] | undefined;
 
   constructor(private readonly text: string) {}
 
@@ -71,18 +71,39 @@ export class Locator {
     return this.position(best?.[0] ?? 0);
   }
 
-  /** 1-based line:column of a character offset, clamped into the document. */
+  /**
+   * 1-based line:column of a character offset, clamped into the document: the yaml library can
+   * report an offset past a line's end, and a position must always point at the file.
+   */
   position(offset: number): Position {
-    this.document();
+    const starts = this.starts();
     const clamped = Math.max(0, Math.min(offset, this.text.length));
-    const { line, col } = this.lines.linePos(clamped);
-    return { line: Math.max(1, line), column: Math.max(1, col) };
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= clamped) lo = mid;
+      else hi = mid - 1;
+    }
+    const start = starts[lo]!;
+    const end = lo + 1 < starts.length ? starts[lo + 1]! - 1 : this.text.length;
+    return { line: lo + 1, column: Math.min(clamped, end) - start + 1 };
   }
 
   /** The positions-keeping parse, made on first use. */
   document(): Document {
-    this.doc ??= parseDocument(this.text, { ...YAML_OPTIONS, lineCounter: this.lines });
+    this.doc ??= parseDocument(this.text, YAML_OPTIONS);
     return this.doc;
+  }
+
+  private starts(): number[] {
+    if (this.lineStarts === undefined) {
+      const starts = [0];
+      for (let at = this.text.indexOf('\n'); at !== -1; at = this.text.indexOf('\n', at + 1))
+        starts.push(at + 1);
+      this.lineStarts = starts;
+    }
+    return this.lineStarts;
   }
 }
 

@@ -42,6 +42,16 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], data: unknown
       case 'invalid_value': {
         const values = issue.values.map((value) => String(value));
         const got = valueAt(data, path);
+        if (got === undefined && path.length > 0) {
+          out.push(
+            error(
+              'missing-key',
+              `missing required key "${String(path[path.length - 1])}"`,
+              path.slice(0, -1),
+            ),
+          );
+          break;
+        }
         out.push(
           error(
             'invalid-value',
