@@ -25,7 +25,14 @@ type Api = HyperVApi & SimControl;
  * `GET /healthz` for readiness. Errors travel as `{code, message, retryable, details}`.
  */
 export async function startSimServer(api: Api, options: SimServerOptions = {}): Promise<SimServer> {
-  const app: FastifyInstance = Fastify({ logger: false, keepAliveTimeout: 120_000, bodyLimit: 1_048_576 });
+  // No request timeout: waitForHeartbeat is a long poll that lasts as long as the guest takes to boot.
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    keepAliveTimeout: 120_000,
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    bodyLimit: 1_048_576,
+  });
 
   app.get('/healthz', async () => ({ ok: true, ops: RPC_OPS }));
   app.get('/truth', async () => api.truth());

@@ -35,13 +35,14 @@ export type {
   VmSpec,
   WorldSpec,
 } from './spec.ts';
-export type {
-  FailoverKind,
-  FailoverRecord,
-  LinkBytes,
-  PrimaryInterval,
-  SplitBrainInterval,
-  WorldTruth,
+export {
+  type FailoverKind,
+  type FailoverRecord,
+  type LinkBytes,
+  type PrimaryInterval,
+  primarySitesAt,
+  type SplitBrainInterval,
+  type WorldTruth,
 } from './truth.ts';
 export {
   formatWorldIssue,

@@ -78,3 +78,14 @@ export function nested<T>(record: Record<string, T>, key: string, make: () => T)
   }
   return value;
 }
+
+/** The sites where `vm` ran as primary at simulated time `at` (ISO), read from a truth snapshot. */
+export function primarySitesAt(truth: WorldTruth, vm: string, at: string): string[] {
+  const t = Date.parse(at);
+  const sites = new Set<string>();
+  for (const interval of truth.vms[vm]?.timeline ?? []) {
+    if (Date.parse(interval.from) <= t && (interval.to === null || t < Date.parse(interval.to)))
+      sites.add(interval.site);
+  }
+  return [...sites].sort();
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createWorld, SimError } from '../../simulators/index.ts';
+import { createWorld, primarySitesAt, SimError } from '../../simulators/index.ts';
 import { HOUR, twoSites } from './world-fixture.ts';
 
 describe('fencing', () => {
@@ -85,5 +85,8 @@ describe('split-brain ledger', () => {
       { site: 'west', from: '2026-01-01T01:00:00.000Z', to: null },
     ]);
     expect(truth.failovers[0]?.writesAfterFailover).toBe(600);
+    expect(primarySitesAt(truth, 'vm-a', '2026-01-01T00:59:59.999Z')).toEqual(['east']);
+    expect(primarySitesAt(truth, 'vm-a', '2026-01-01T01:00:30.000Z')).toEqual(['east', 'west']);
+    expect(primarySitesAt(truth, 'vm-a', '2026-01-01T01:01:00.000Z')).toEqual(['west']);
   });
 });

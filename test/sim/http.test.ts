@@ -50,6 +50,8 @@ describe('the Hyper-V API over HTTP', () => {
     expect(truth.failovers[0]).toMatchObject({ kind: 'unplanned', lostWrites: 0 });
     expect(truth.mutations['vm-a']?.west).toEqual({ 'startVMFailover.failover': 1 });
     expect(truth).toEqual(world?.truth());
+    const viaGet = (await (await fetch(`${server?.url}/truth`)).json()) as unknown;
+    expect(viaGet).toEqual(truth);
   });
 
   it('re-throws typed errors as SimError with code, retryable flag and the VM in the message', async () => {
