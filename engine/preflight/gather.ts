@@ -37,8 +37,9 @@ export interface GatherOptions {
 
 /**
  * Reads one inventory snapshot: per site three list calls (VMs, hosts, networks), the lock state
- * in three Redis reads and recovery points per VM with bounded concurrency, all at once. A site that cannot be read is recorded, not thrown: the evaluator decides what it
- * means (an unplanned failover goes on without its source).
+ * in three Redis reads and recovery points per VM with bounded concurrency, all at once. A site
+ * that cannot be read is recorded, not thrown: the evaluator decides what it means (an unplanned
+ * failover goes on without its source).
  */
 export async function gatherInventory(
   api: HyperVReadApi,
