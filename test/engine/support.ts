@@ -92,6 +92,10 @@ export interface TestEngineOptions {
   redisUrl?: string;
   leaseMs?: number;
   world?: World;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  /** Sites whose workers run in this process. @defaultValue source, target and control */
+  workerSites?: string[];
 }
 
 export async function startTestEngine(
@@ -102,9 +106,9 @@ export async function startTestEngine(
   const redisUrl = options.redisUrl ?? testRedisUrl();
   const world =
     options.world ??
-    worldForPlan(plan, { clock: { mode: 'scaled', speed: options.speed ?? 2000 }, warmupMs: 9 * 3_600_000 });
+    worldForPlan(plan, { clock: { mode: 'scaled', speed: options.speed ?? 2000 }, warmupMs: 5 * 3_600_000 });
   world.start();
-  const sites = [plan.source, plan.target, 'control'];
+  const sites = options.workerSites ?? [plan.source, plan.target, 'control'];
   const workers = sites.map((site) =>
     startSiteWorkers({
       redisUrl,
@@ -112,8 +116,9 @@ export async function startTestEngine(
       site,
       api: world.api,
       logger: silent,
-      lockDurationMs: 2000,
-      stalledIntervalMs: 1000,
+      // Long enough that a loaded CI machine never loses a lock by accident; worker-kill tests shorten it.
+      lockDurationMs: options.lockDurationMs ?? 15_000,
+      stalledIntervalMs: options.stalledIntervalMs ?? 5_000,
       handlers: { ...(options.catalog ? { scriptCatalog: options.catalog } : {}) },
     }),
   );
