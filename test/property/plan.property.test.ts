@@ -14,6 +14,12 @@ import { compilePlan, generatePlan, type PlanIssue, parsePlanWithStage } from '.
 const RUNS = process.env.SOAK ? 100_000 : 1_000;
 
 type Json = Record<string, unknown>;
+interface Mutation {
+  kind: string;
+  i: number;
+  j: number;
+  text: string;
+}
 
 const MUTATIONS = [
   'none',
@@ -54,7 +60,7 @@ function vmsOf(plan: Json): Json[] {
   return ((plan.spec as Json).vms as Json[]) ?? [];
 }
 
-function mutate(plan: Json, m: fc.RecordValue<{ kind: string; i: number; j: number; text: string }>): void {
+function mutate(plan: Json, m: Mutation): void {
   const spec = plan.spec as Json;
   const vms = vmsOf(plan);
   const vm = vms[m.i % vms.length]!;
@@ -163,15 +169,14 @@ const testCase = fc.oneof(
   },
 );
 
-function render(c: fc.RecordValue<Record<string, unknown>>): string {
+function render(c: Record<string, unknown>): string {
   if (c.source === 'random') return typeof c.value === 'string' ? c.value : stringify(c.value);
   const base = c.base as { vms: number; depth: number; seed: number };
   const text = generatePlan(base);
   if (c.source === 'damaged') return applyDamage(text, c.edits as { at: number; op: string; char: string }[]);
   // The generator's output is in the fast subset (fast-yaml.test.ts checks it reads it exactly).
   const plan = fastParseYaml(text) as Json;
-  for (const m of c.mutations as fc.RecordValue<{ kind: string; i: number; j: number; text: string }>[])
-    mutate(plan, m);
+  for (const m of c.mutations as Mutation[]) mutate(plan, m);
   return c.block ? stringify(plan) : stringify(plan, { collectionStyle: 'flow' });
 }
 
