@@ -5,7 +5,8 @@ import { seeded, spawnOrchestrator } from './processes.ts';
 import { actionFixtures, loadExample, startTestEngine, waitForStatus } from './support.ts';
 
 // CI: a 22-VM farm (fast); SOAK: the 200-VM estate, 200 seeds.
-const PLAN = process.env.SOAK === '1' ? 'plans/examples/estate-200.yaml' : 'plans/examples/sharepoint-farm.yaml';
+const PLAN =
+  process.env.SOAK === '1' ? 'plans/examples/estate-200.yaml' : 'plans/examples/sharepoint-farm.yaml';
 const SEEDS = process.env.SOAK === '1' ? 200 : 20;
 const AT_ONCE = 4;
 

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecoveryPlan } from '../../engine/plan/types.ts';
+import { startSimServer, worldForPlan } from '../../simulators/index.ts';
+import { acceptedCalls, expectFailedOverOnce, stepsStartedTwice } from './checks.ts';
+import { spawnDrctl } from './processes.ts';
+import { actionFixtures, loadExample, startTestEngine, waitForStatus } from './support.ts';
+
+const PLAN = 'plans/examples/three-tier.yaml';
+
+describe('when the target site worker is SIGKILLed mid-boot', () => {
+  let fixtures: Awaited<ReturnType<typeof actionFixtures>>;
+  let plan: RecoveryPlan;
+  let hash: string;
+  let baseline: Record<string, Record<string, number>>;
+
+  beforeAll(async () => {
+    fixtures = await actionFixtures();
+    ({ plan, hash } = await loadExample(PLAN, fixtures.webhookUrl));
+    const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
+    try {
+      const { id } = await engine.client.submit({
+        type: 'planned',
+        plan,
+        hash,
+        reason: 'baseline',
+        approveManual: true,
+      });
+      await waitForStatus(engine.client, id, ['completed', 'failed']);
+      baseline = acceptedCalls(engine.world.truth());
+    } finally {
+      await engine.close();
+    }
+  });
+  afterAll(async () => {
+    await fixtures?.close();
+  });
+
+  it('another worker picks the boot up; the VM is started once', async () => {
+    // Slow time: a boot lasts a few hundred ms, long enough to kill the worker inside it.
+    const world = worldForPlan(plan, { clock: { mode: 'scaled', speed: 100 }, warmupMs: 5 * 3_600_000 });
+    const engine = await startTestEngine(plan, {
+      catalog: fixtures.catalog,
+      world,
+      workerSites: [plan.source, 'control'],
+    });
+    const sim = await startSimServer(world.api);
+    const workerArgs = [
+      'worker',
+      '--site',
+      plan.target,
+      '--sim',
+      sim.url,
+      '--prefix',
+      engine.prefix,
+      '--lock-duration-ms',
+      '1000',
+      '--stalled-interval-ms',
+      '500',
+      '--script-catalog',
+      fixtures.catalog,
+    ];
+    const env = { REDIS_URL: engine.redisUrl };
+    const first = spawnDrctl(workerArgs, env);
+    let second: ReturnType<typeof spawnDrctl> | undefined;
+    try {
+      await first.ready;
+      const { id } = await engine.client.submit({
+        type: 'planned',
+        plan,
+        hash,
+        reason: 'worker kill',
+        approveManual: true,
+      });
+      const controller = new AbortController();
+      let killedIn: string | undefined;
+      for await (const { event } of engine.client.events(id, { follow: true, signal: controller.signal })) {
+        if (event.type === 'vm-phase' && event.phase === 'booting' && event.site === plan.target) {
+          killedIn = event.vm;
+          await first.kill('SIGKILL');
+          controller.abort();
+        }
+      }
+      expect(killedIn).toBeDefined();
+      second = spawnDrctl(workerArgs, env);
+      const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
+      expect(view.error).toBeUndefined();
+      expect(view.status).toBe('completed');
+      const truth = world.truth();
+      expectFailedOverOnce(plan, truth);
+      expect(acceptedCalls(truth)).toEqual(baseline);
+      // The killed job really ran again (its steps started twice), and its state checks absorbed it.
+      const repeated = await stepsStartedTwice(engine.redisUrl, engine.prefix, id);
+      expect(repeated.some((step) => step.startsWith(`${killedIn}/`))).toBe(true);
+    } finally {
+      await first.kill('SIGKILL');
+      await second?.kill('SIGTERM');
+      await engine.close();
+      await sim.close();
+    }
+  });
+});
