@@ -96,7 +96,8 @@ async function buildWorld(flags: ServeFlags): Promise<World> {
       );
     }
     const spec = { ...loaded.spec };
-    if (clockOverride) spec.clock = clockOverride;
+    // A served world without a clock runs in real time: nobody is there to advance a manual one.
+    spec.clock = clockOverride ?? spec.clock ?? { mode: 'real' };
     if (flags.seed !== undefined) spec.seed = flags.seed;
     const world = createWorld(spec);
     if (flags.warmup) world.advance(flags.warmup);
@@ -128,11 +129,10 @@ export function registerSimCommands(program: Command): void {
     .option('--port <n>', 'port (0: a free one)', nonNegativeInt, 0)
     .option('--host <addr>', 'listen address', '127.0.0.1')
     .addOption(
-      new Option('--clock <mode>', 'clock mode (overrides the world file)').choices([
-        'manual',
-        'real',
-        'scaled',
-      ]),
+      new Option(
+        '--clock <mode>',
+        "clock mode (default: the world file's, else real; for-plan: real)",
+      ).choices(['manual', 'real', 'scaled']),
     )
     .option('--speed <n>', 'simulated seconds per real second in scaled mode', positive)
     .option('--seed <n>', 'seed (overrides the world file)', nonNegativeInt)

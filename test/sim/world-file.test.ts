@@ -87,7 +87,7 @@ describe('world files', () => {
     async function run(): Promise<string> {
       const loaded = await loadWorldFile('plans/worlds/three-site-extended.yaml');
       if (!loaded.ok) throw new Error('world file invalid');
-      const world = createWorld(loaded.spec);
+      const world = createWorld({ ...loaded.spec, clock: { mode: 'manual' } });
       world.advance(20 * 3_600_000);
       await world.api.startVMFailover({ site: 'dc-west', vm: 'sql-01', epoch: 1, mode: 'failover' });
       await world.api.startVM({ site: 'dc-west', vm: 'sql-01', epoch: 1 });
