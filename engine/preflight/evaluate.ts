@@ -125,6 +125,7 @@ export function evaluatePreflight(
       ...(plan.targets.rtoMs === undefined ? {} : { rtoMs: plan.targets.rtoMs }),
     },
     ...(options.estimateRtoMs === undefined ? {} : { estimatedRtoMs: options.estimateRtoMs }),
+    locksChecked: inventory.locksRead,
     stats: {
       vms: subset.vms.length,
       apiCalls: inventory.apiCalls,

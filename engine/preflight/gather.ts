@@ -88,6 +88,7 @@ export async function gatherInventory(
     locks,
     failedOver,
     apiCalls,
+    locksRead: options.locks !== undefined,
   };
 }
 

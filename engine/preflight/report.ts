@@ -33,6 +33,8 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
       `  capacity at ${c.site}: slots ${c.slots.used}+${c.slots.needed}/${c.slots.total}, memory ${c.memoryMb.used}+${c.memoryMb.needed}/${c.memoryMb.total} MB → ${pct(c.utilizationAfter)} (limit ${pct(c.maxUtilization)})`,
     );
   }
+  if (!report.locksChecked)
+    lines.push('  locks: not checked (no lock store): another execution may hold these VMs');
   const rto = report.estimatedRtoMs === undefined ? 'unknown' : formatDuration(report.estimatedRtoMs);
   const target =
     report.targets.rtoMs === undefined ? '' : ` (target ${formatDuration(report.targets.rtoMs)})`;

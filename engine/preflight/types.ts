@@ -141,6 +141,8 @@ export interface PreflightReport {
   /** RPO/RTO targets of the plan and the RTO estimate, when known. */
   targets: { rpoMs?: DurationMs; rtoMs?: DurationMs };
   estimatedRtoMs?: DurationMs;
+  /** False when pre-flight ran without the lock store (e.g. a dry run away from the control plane). */
+  locksChecked: boolean;
   stats: { vms: number; apiCalls: number; gatherMs: number; evaluateMs: number };
 }
 
@@ -166,4 +168,6 @@ export interface Inventory {
   locks: Map<string, LockHolder>;
   failedOver: Map<string, FailedOverRecord>;
   apiCalls: number;
+  /** False when no LockReader was given: locks and failed-over records were not checked. */
+  locksRead: boolean;
 }

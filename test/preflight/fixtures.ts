@@ -128,6 +128,7 @@ export function makeInventory(input: InventoryInput): Inventory {
     locks: new Map(Object.entries(input.locks ?? {})),
     failedOver: new Map(Object.entries(input.failedOver ?? {})),
     apiCalls: 0,
+    locksRead: true,
   };
 }
 

@@ -90,6 +90,7 @@ describe('pre-flight against the simulated world', () => {
       expect(report.placements[0]?.recoveryPoint).toMatchObject({ kind: 'latest', approximate: false });
       expect(report.placements[0]?.recoveryPoint?.ageMs).toBeLessThanOrEqual(30_000);
       expect(report.estimatedRtoMs).toBeGreaterThan(0);
+      expect(report.locksChecked).toBe(false);
     }
   });
 
@@ -222,6 +223,7 @@ describe('pre-flight against the simulated world', () => {
     });
     const report = await preflight(w, { type: 'planned', locks: createLockReader(redis, lockPrefix) });
     expect(codes(report.blockers)).toEqual(['PLAN_LOCKED', 'VM_LOCKED:app-01']);
+    expect(report.locksChecked).toBe(true);
     const resumed = await preflight(w, {
       type: 'planned',
       locks: createLockReader(redis, lockPrefix),
