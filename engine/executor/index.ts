@@ -54,6 +54,7 @@ export {
   type QueueConnectionOptions,
   stepJobOptions,
 } from './queues.ts';
+export { type PlannedJob, StepGraph } from './schedule/step-graph.ts';
 export {
   decodeStepState,
   encodeStepState,

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import {
+  applyExecutionEvent,
+  applyVmEvent,
+  executionStatus,
+  initialExecutionSnapshot,
+  initialVmSnapshot,
+  persistExecution,
+  persistVm,
+  restoreExecution,
+  restoreVm,
+  vmPhase,
+  vmStateName,
+} from '../../engine/machines/index.ts';
+
+describe('the VM machine', () => {
+  it('follows a planned failover: shut down → prepared → failover in progress → failed over → booting → ready', () => {
+    let vm = initialVmSnapshot('sql-01', 'planned');
+    const phases: string[] = [vmPhase(vm)];
+    for (const event of [
+      { type: 'STARTED', kind: 'shutdown' },
+      { type: 'DONE', kind: 'shutdown' },
+      { type: 'STARTED', kind: 'failover' },
+      { type: 'DONE', kind: 'failover', recoveryPoint: { id: 'p1', time: '2026-01-01T00:00:00Z', seq: 42 } },
+      { type: 'DONE', kind: 'boot' },
+      { type: 'DONE', kind: 'readiness' },
+    ] as const) {
+      const next = applyVmEvent(vm, event);
+      expect(next.changed).toBe(true);
+      vm = next.snapshot;
+      phases.push(`${vmStateName(vm)}:${vmPhase(vm)}`);
+    }
+    expect(phases).toEqual([
+      'waiting',
+      'shuttingDown:shutting-down',
+      'preparedForFailover:waiting',
+      'failoverInProgress:failing-over',
+      'failedOver:waiting',
+      'awaitingReadiness:awaiting-readiness',
+      'ready:ready',
+    ]);
+    expect(vm.context.recoveryPoint?.seq).toBe(42);
+  });
+
+  it('refuses a step out of order (ready before it was failed over)', () => {
+    const vm = initialVmSnapshot('web-01', 'unplanned');
+    expect(applyVmEvent(vm, { type: 'DONE', kind: 'readiness' }).changed).toBe(false);
+  });
+
+  it('keeps a failure as a state and leaves it on retry', () => {
+    let vm = applyVmEvent(initialVmSnapshot('app-01', 'test'), {
+      type: 'STARTED',
+      kind: 'failover',
+    }).snapshot;
+    vm = applyVmEvent(vm, {
+      type: 'FAILED',
+      step: 'app-01/failover',
+      code: 'HOST_DOWN',
+      message: 'host down',
+    }).snapshot;
+    expect(vmPhase(vm)).toBe('failed');
+    expect(vm.context.failures).toBe(1);
+    vm = applyVmEvent(vm, { type: 'RETRY', kind: 'failover' }).snapshot;
+    expect(vmPhase(vm)).toBe('failing-over');
+    expect(vm.context.error).toBeUndefined();
+  });
+
+  it('survives persistence as a small value', () => {
+    const vm = applyVmEvent(initialVmSnapshot('db', 'test'), { type: 'STARTED', kind: 'failover' }).snapshot;
+    const json = persistVm(vm);
+    expect(json.length).toBeLessThan(200);
+    expect(vmPhase(restoreVm(json))).toBe('failing-over');
+  });
+});
+
+describe('the execution machine', () => {
+  it('ends a drill awaiting cleanup, and cleans it up by itself once the deadline passed (simulated clock)', () => {
+    let now = 1_000;
+    let exec = initialExecutionSnapshot('test', 10_000);
+    exec = applyExecutionEvent(exec, { type: 'START', now }).snapshot;
+    exec = applyExecutionEvent(exec, { type: 'ALL_STEPS_DONE', now: (now += 500) }).snapshot;
+    expect(executionStatus(exec)).toBe('awaiting-cleanup');
+    expect(applyExecutionEvent(exec, { type: 'TICK', now: 9_999 }).changed).toBe(false);
+    // Restored from its persisted form, the deadline still holds (it is context, not a timer).
+    exec = restoreExecution(persistExecution(exec));
+    exec = applyExecutionEvent(exec, { type: 'TICK', now: 10_000 }).snapshot;
+    expect(executionStatus(exec)).toBe('cleaning-up');
+    expect(exec.context.autoCleanup).toBe(true);
+    exec = applyExecutionEvent(exec, { type: 'CLEANUP_DONE', now: 10_100 }).snapshot;
+    expect(executionStatus(exec)).toBe('cleaned-up');
+  });
+
+  it('completes a failover, or fails it with the reason', () => {
+    const running = applyExecutionEvent(initialExecutionSnapshot('planned'), {
+      type: 'START',
+      now: 1,
+    }).snapshot;
+    expect(executionStatus(applyExecutionEvent(running, { type: 'ALL_STEPS_DONE', now: 2 }).snapshot)).toBe(
+      'completed',
+    );
+    const failed = applyExecutionEvent(running, {
+      type: 'FAIL',
+      now: 2,
+      error: 'sql-01/boot: HOST_DOWN',
+    }).snapshot;
+    expect(executionStatus(failed)).toBe('failed');
+    expect(failed.context.error).toBe('sql-01/boot: HOST_DOWN');
+  });
+});
