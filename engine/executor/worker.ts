@@ -111,7 +111,10 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   const bullConnection = createQueueConnection(options.redisUrl, {
     name: `drorch-worker-${options.site}-bull`,
   });
-  const shutdown = new AbortController();
+  // One controller per running job (not listeners on one shared signal: removing thousands of
+  // listeners from one AbortSignal is quadratic), all aborted at shutdown.
+  const running = new Set<AbortController>();
+  let shuttingDown = false;
   const events: EventSink = {
     append: async (batch: readonly ExecutionEvent[]) => await appendEvents(redis, prefix, batch),
   };
@@ -124,7 +127,11 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     const jobId = job.id ?? '';
     const data = parseStepJobData(job.data, jobId);
     const jobLog = log.child({ execution: data.execution, job: jobId, vm: data.vm, attempt: data.attempt });
-    const signal = cancel ? AbortSignal.any([cancel, shutdown.signal]) : shutdown.signal;
+    const controller = new AbortController();
+    const onCancel = (): void => controller.abort(cancel?.reason);
+    cancel?.addEventListener('abort', onCancel, { once: true });
+    running.add(controller);
+    const signal = controller.signal;
     let run: StepJobRun;
     try {
       run = await runStepJob(jobId, data, {
@@ -136,13 +143,16 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
         signal,
       });
     } catch (error) {
-      if (shutdown.signal.aborted && token !== undefined) {
+      if (shuttingDown && token !== undefined) {
         // Unfinished, not failed: back to the queue at once for another worker.
         jobLog.info('handing the job back at shutdown');
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();
       }
       throw error;
+    } finally {
+      running.delete(controller);
+      cancel?.removeEventListener('abort', onCancel);
     }
     await publishJobResult(redis, prefix, data.execution, jobId, run.result);
     if (run.unrecoverable) {
@@ -168,7 +178,8 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     const graceful = worker.close();
     if (!(await settlesWithin(graceful, timeoutMs))) {
       log.warn({ timeoutMs }, 'jobs still running at shutdown; handing them back to the queue');
-      shutdown.abort(new Error('worker shutting down'));
+      shuttingDown = true;
+      for (const controller of running) controller.abort(new Error('worker shutting down'));
       // Jobs not handed back in time keep their lock until it lapses; the stalled-job check then
       // gives them to another worker.
       if (!(await settlesWithin(graceful, HAND_BACK_MS))) await worker.close(true);

@@ -17,7 +17,7 @@ import { StepError, toStepError } from './errors.ts';
 import { failoverHandler } from './failover.ts';
 import { readinessHandler } from './readiness.ts';
 import { shutdownHandler } from './shutdown.ts';
-import { unlessAborted } from './vm.ts';
+import { rejectOnAbort } from './vm.ts';
 
 const HANDLERS: Record<JobStepKind, StepHandler> = {
   shutdown: shutdownHandler,
@@ -87,6 +87,8 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   let mutatingSteps = 0;
   let recoveryPoint: RecoveryPoint | undefined;
   const base = { v: 1 as const, execution: job.execution, site: job.site, attempt: job.attempt };
+  const aborted = rejectOnAbort(deps.signal);
+  const appends: Promise<void>[] = [];
   const phase = (p: VmPhase, detail?: string): void => {
     if (job.vm === undefined) return;
     const event: ExecutionEvent = {
@@ -113,7 +115,9 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
     pending.push({ ...base, at: startedAt, type: 'step-started', step });
     const during = kind === undefined ? undefined : PHASE_WHILE[kind];
     if (during !== undefined) phase(during);
-    await deps.events.append(pending);
+    // Not awaited here: appends on one connection stay in order, and all are awaited before the
+    // result is returned (so before the completion is published).
+    appends.push(settleLater(deps.events.append(pending)));
     pending = [];
 
     let outcome: HandlerOutcome | undefined;
@@ -134,10 +138,11 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
         signal: deps.signal,
         options: deps.options,
       };
-      outcome = await unlessAborted(
+      // The step's host calls may outlive an abort; their effects are absorbed by the next run.
+      outcome = await Promise.race([
         kind === 'action' ? runAction(ctx, deps.memo) : HANDLERS[kind](ctx),
-        deps.signal,
-      );
+        aborted,
+      ]);
     } catch (error) {
       if (deps.signal.aborted) throw error;
       failure = toStepError(error, { step, site: job.site, vm: job.vm });
@@ -177,7 +182,8 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
       phase('failed', `${failure.code}: ${failure.message}`);
     }
   }
-  await deps.events.append(pending);
+  appends.push(settleLater(deps.events.append(pending)));
+  await Promise.all(appends);
 
   const result: StepJobResult = { v: 1, steps: results };
   if (recoveryPoint !== undefined) {
@@ -185,6 +191,12 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   }
   if (failure === undefined && mutatingSteps > 0 && !mutated) result.alreadyDone = true;
   return failure?.code === 'STALE_EPOCH' ? { result, unrecoverable: failure } : { result };
+}
+
+/** Mark a promise handled now (it is awaited later), so an early rejection is not reported as unhandled. */
+function settleLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 function stepResult(step: string, startedAt: string, endedAt: string, outcome: HandlerOutcome): StepResult {
