@@ -9,6 +9,7 @@ import { formatPath, Locator, YAML_OPTIONS } from './positions.ts';
 import type { RawIssue } from './raw-issue.ts';
 import { planSchema } from './schema.ts';
 import type { PlanIssue, RecoveryPlan } from './types.ts';
+import { planWarnings } from './warnings.ts';
 import { fromZodIssues } from './zod-issues.ts';
 
 export type PlanResult =
@@ -92,7 +93,11 @@ export function parsePlanWithStage(
       return { result: { ok: false, issues: placed }, stage: 'semantic' };
     }
     const plan = normalizePlan(parsed.data);
-    return { result: { ok: true, plan, hash: planHash(plan), warnings: placed }, stage: 'valid' };
+    const warnings = [...placed, ...place(planWarnings(plan), file, locator)];
+    return {
+      result: { ok: true, plan, hash: planHash(plan), warnings: sortIssues(warnings) },
+      stage: 'valid',
+    };
   } catch (cause) {
     // A bug of ours, not of the plan; still reported as an issue so no caller sees a stack trace.
     const message = cause instanceof Error ? cause.message : String(cause);

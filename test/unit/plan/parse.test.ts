@@ -200,3 +200,35 @@ describe('PlanError', () => {
     expect(error.message).toContain('2 error(s)');
   });
 });
+
+describe('warnings', () => {
+  it('flags a readiness timeout shorter than the boot estimate, and the plan stays valid', () => {
+    const result = parsePlan(
+      planText('    - { name: a, bootEstimate: 15m, readiness: { timeout: 10m } }'),
+      'plan.yaml',
+    );
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      expect(result.warnings).toEqual([
+        expect.objectContaining({
+          code: 'readiness-before-boot',
+          severity: 'warning',
+          line: 8,
+          path: 'spec.vms[0].readiness',
+        }),
+      ]);
+    }
+  });
+
+  it('flags automatic failover without a witness, and a manual step it would wait on', () => {
+    const text = planText(
+      '    - name: a',
+      '  actions:\n    - { name: call, before: a, manual: Call the CIO }\n  automaticFailover: { enabled: true, after: 5m, requireWitness: false }',
+    );
+    const result = parsePlan(text, 'plan.yaml');
+    expect(result.ok && result.warnings.map((w) => `${w.line} ${w.code}`)).toEqual([
+      '10 auto-failover-manual-step',
+      '11 auto-failover-without-witness',
+    ]);
+  });
+});

@@ -1,0 +1,46 @@
+import { formatDuration } from './duration.ts';
+import { type RawIssue, warning } from './raw-issue.ts';
+import type { RecoveryPlan } from './types.ts';
+
+/**
+ * Things that are allowed but probably not meant, checked on the normalized plan (defaults
+ * applied), so they are judged by what would actually run. The plan stays valid.
+ */
+export function planWarnings(plan: RecoveryPlan): RawIssue[] {
+  const out: RawIssue[] = [];
+  plan.vms.forEach((vm, i) => {
+    if (vm.readiness.timeoutMs < vm.bootEstimateMs) {
+      out.push(
+        warning(
+          'readiness-before-boot',
+          `readiness of "${vm.name}" times out after ${formatDuration(vm.readiness.timeoutMs)}, before its expected boot time of ${formatDuration(vm.bootEstimateMs)}`,
+          ['spec', 'vms', i, 'readiness'],
+          'raise readiness.timeout above bootEstimate',
+        ),
+      );
+    }
+  });
+  const auto = plan.automaticFailover;
+  if (auto.enabled && !auto.requireWitness) {
+    out.push(
+      warning(
+        'auto-failover-without-witness',
+        'automatic failover without a witness: a cut link to the control plane alone could fail over a site that is still running',
+        ['spec', 'automaticFailover', 'requireWitness'],
+        'keep requireWitness: true unless the sites share no network path to a witness',
+      ),
+    );
+  }
+  if (auto.enabled && plan.actions.some((a) => a.run.type === 'manual' && a.on.includes('unplanned'))) {
+    const index = plan.actions.findIndex((a) => a.run.type === 'manual' && a.on.includes('unplanned'));
+    out.push(
+      warning(
+        'auto-failover-manual-step',
+        `automatic failover will pause at manual action "${plan.actions[index]?.name}" until an operator resumes it`,
+        ['spec', 'actions', index, 'manual'],
+        'limit the manual step to `on: [test, planned]` if the run should not wait for a person',
+      ),
+    );
+  }
+  return out;
+}
