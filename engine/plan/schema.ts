@@ -82,7 +82,12 @@ export const failurePolicySchema = z
 
 const networkBinding = z.union([
   name('network'),
-  z.strictObject({ network: name('network'), ip: z.union([z.ipv4(), z.ipv6()]).optional() }),
+  z.strictObject({
+    network: name('network'),
+    ip: z
+      .union([z.ipv4({ error: 'invalid IP address' }), z.ipv6({ error: 'invalid IP address' })])
+      .optional(),
+  }),
 ]);
 
 export const vmSchema = z.strictObject({

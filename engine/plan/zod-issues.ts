@@ -63,6 +63,24 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], data: unknown
         break;
       }
       case 'invalid_union': {
+        // When the value has the shape of one alternative (a mapping where a name or a mapping is
+        // allowed), that alternative's own issues say more than "invalid value".
+        const matching = (issue.errors ?? []).filter(
+          (branch) =>
+            branch.length > 0 &&
+            !branch.some(
+              (i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'),
+            ),
+        );
+        if (matching[0] !== undefined) {
+          out.push(
+            ...fromZodIssues(
+              matching[0].map((i) => ({ ...i, path: [...path, ...i.path] })),
+              data,
+            ),
+          );
+          break;
+        }
         const described = schemaAt(path)
           .map((schema) => unwrapOptional(schema).description)
           .find((text) => text !== undefined);

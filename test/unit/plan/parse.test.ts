@@ -232,3 +232,21 @@ describe('warnings', () => {
     ]);
   });
 });
+
+describe('when a value may take several shapes', () => {
+  it('reports the inner problem of the shape it has, not "invalid value"', () => {
+    const text = planText(
+      [
+        '    - { name: a, network: { failover: { network: x, ip: 10.0.0.300 } } }',
+        '    - { name: b, readiness: { tcp: [80, "x"] } }',
+        '    - { name: c, recoveryPoint: { att: "2026-01-01T00:00:00Z" } }',
+      ].join('\n'),
+    );
+    expect(issuesOf(text).map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '8 spec.vms[0].network.failover.ip: invalid IP address: "10.0.0.300"',
+      '9 spec.vms[1].readiness.tcp[1]: expected number, got "x"',
+      '10 spec.vms[2].recoveryPoint: missing required key "at"',
+      '10 spec.vms[2].recoveryPoint.att: unknown key "att"',
+    ]);
+  });
+});
