@@ -11,7 +11,7 @@ import { compilePlan, generatePlan, type PlanIssue, parsePlanWithStage } from '.
  * `npm run soak` runs 100,000 cases; CI runs 1,000 (the yaml library's located parse of each
  * failing case dominates: about 15 ms apiece on the 2-core CI machine).
  */
-const RUNS = process.env.SOAK ? 100_000 : 1_000;
+const RUNS = Number(process.env.PLAN_PROPERTY_RUNS) || (process.env.SOAK ? 100_000 : 1_000);
 
 type Json = Record<string, unknown>;
 interface Mutation {
