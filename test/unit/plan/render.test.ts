@@ -7,9 +7,6 @@ describe('renderGraph', () => {
     planText(
       '    - { name: db, bootEstimate: 2m }\n    - { name: web, dependsOn: [db] }',
       '  groups:\n    - { name: data, vms: [db] }\n  actions:\n    - { name: say-hi, after: web, manual: Say hello }',
-        'say-"hi"',
-        'say-hi',
-      ),
     ),
   );
   const compiled = compilePlan(plan, { type: 'planned' });
