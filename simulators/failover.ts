@@ -214,6 +214,7 @@ export function stopFailover(world: WorldCore, target: VmInstance, test: boolean
   }
   if (vm.state !== 'Off') throw invalid(vm, `is ${vm.state}; turn it off before cancelling the failover`);
   const rel = vm.incoming;
+  if (vm.failoverIndex !== null) world.ledger.cancelFailover(vm.failoverIndex, world.now);
   vm.failoverStage = null;
   vm.pendingApplyMs = 0;
   vm.failoverIndex = null;

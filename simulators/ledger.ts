@@ -85,6 +85,13 @@ export class Ledger {
     return this.failovers.length - 1;
   }
 
+  cancelFailover(index: number, now: number): void {
+    const f = this.failovers[index];
+    if (!f) return;
+    f.record.cancelledAt = this.iso(now);
+    f.frozen = true;
+  }
+
   /** The recovery point's sequence number of failover `index`: where the recovered disk forked. */
   failoverSeq(index: number): number | undefined {
     return this.failovers[index]?.record.recoveryPoint.seq;

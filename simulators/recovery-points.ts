@@ -50,6 +50,10 @@ function latestId(rel: Relationship): string {
   return `${rel.target.site}.${rel.vm}.latest`;
 }
 
+function processedId(rel: Relationship): string {
+  return `${rel.target.site}.${rel.vm}.processed`;
+}
+
 function toPoint(p: StoredPoint, iso: (ms: number) => string): RecoveryPoint {
   return { id: p.id, kind: p.kind, time: iso(p.at), seq: p.seq };
 }
@@ -91,6 +95,9 @@ export function choosePoint(
     }
     case 'at': {
       const at = parseIso(selector.at);
+      // `latest` is the newest point of all: it is the answer whenever it is not after `at`.
+      if (rel.receivedAt <= at && rel.receivedSeq > 0)
+        return choosePoint(rel, { kind: 'latest' }, iso, parseIso);
       for (let i = rel.points.length - 1; i >= 0; i--) {
         const p = rel.points[i]!;
         if (p.at <= at) return { point: toPoint(p, iso), atMs: p.at, applyBytes: 0 };
@@ -102,6 +109,8 @@ export function choosePoint(
     }
     case 'id': {
       if (selector.id === latestId(rel)) return choosePoint(rel, { kind: 'latest' }, iso, parseIso);
+      if (selector.id === processedId(rel))
+        return choosePoint(rel, { kind: 'latestProcessed' }, iso, parseIso);
       const p = rel.points.find((x) => x.id === selector.id);
       if (!p) {
         throw new SimError('NO_RECOVERY_POINT', `${where} has no recovery point '${selector.id}'`, {

@@ -24,6 +24,8 @@ export interface FailoverRecord {
   lostSeqRange: [number, number] | null;
   /** Writes the old primary acknowledged after the failover (split-brain writes). */
   writesAfterFailover: number;
+  /** Set when the failover was cancelled (Stop-VMFailover) before it completed. */
+  cancelledAt?: string;
   /** For test failovers: the network the test VM was attached to and whether it is isolated. */
   testNetwork?: { network: string | null; isolated: boolean };
 }

@@ -16,9 +16,10 @@ describe('unplanned failover under a continuous workload', () => {
       vm: 'vm-a',
       epoch: 1,
       mode: 'failover',
-      recoveryPoint: { kind: 'at', at: '2026-01-01T02:30:00.000Z' },
+      recoveryPoint: { kind: 'at', at: '2026-01-01T02:00:10.000Z' },
     });
-    // The point taken at the 02:00 boundary holds every write up to 2 h; the primary acknowledged up to 2 h 47.3 s.
+    // The newest point at or before 02:00:10 is the one taken at the 02:00 boundary (latest is
+    // 02:00:30); it holds every write up to 2 h; the primary acknowledged up to 2 h 0 min 47.3 s.
     expect(recoveryPoint?.time).toBe('2026-01-01T02:00:00.000Z');
     expect(recoveryPoint?.seq).toBe(writesBy(2 * HOUR, RATE));
     const [f] = world.truth().failovers;
@@ -186,5 +187,6 @@ describe('as strict as Hyper-V', () => {
     const before = (await world.api.measureVMReplication('west', 'vm-a')).receivedSeq;
     world.advance(60_000);
     expect((await world.api.measureVMReplication('west', 'vm-a')).receivedSeq).toBe(before + 600);
+    expect(world.truth().failovers[0]?.cancelledAt).toBe('2026-01-01T01:00:00.000Z');
   });
 });
