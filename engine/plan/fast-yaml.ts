@@ -8,26 +8,14 @@
  * does.
  */
 
+import { Bail, BOOL, bail, KEY, NULL, plain, quoted } from './fast-yaml-scalars.ts';
+
 interface Line {
   indent: number;
   /** Content after the indentation, comment stripped where it is safe to tell. */
   text: string;
 }
 
-class Bail extends Error {}
-
-const bail = (): never => {
-  throw new Bail();
-};
-
-const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-const NULL = /^(?:~|[Nn]ull|NULL)$/;
-const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
-const INT = /^-?(?:0|[1-9][0-9]{0,14})$/;
-const FLOAT = /^-?(?:0|[1-9][0-9]{0,14})\.[0-9]{1,15}$/;
-/** Anything the core schema might read as a number (or inf/nan) that INT/FLOAT do not cover. */
-const NUMBERISH =
-  /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
 /** Printable only: no tabs, no CR, no BOM, no C0/C1 controls, no Unicode line separators. */
 function hasUnsafeChar(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -265,48 +253,4 @@ class FlowReader {
   private space(): void {
     while (this.text[this.pos] === ' ') this.pos++;
   }
-}
-
-/** A single-line quoted scalar starting at `start`: its value and the index after it. */
-function quoted(text: string, start: number): [string, number] {
-  const q = text[start]!;
-  let i = start + 1;
-  if (q === "'") {
-    let out = '';
-    for (;;) {
-      const end = text.indexOf("'", i);
-      if (end < 0) bail();
-      out += text.slice(i, end);
-      if (text[end + 1] === "'") {
-        out += "'";
-        i = end + 2;
-      } else {
-        return [out, end + 1];
-      }
-    }
-  }
-  for (; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\\') {
-      // Only the escapes YAML and JSON share, so JSON.parse decodes them exactly.
-      if (!/^(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/.test(text.slice(i + 1, i + 6))) bail();
-      i++;
-    } else if (c === '"') {
-      return [JSON.parse(text.slice(start, i + 1)) as string, i + 1];
-    }
-  }
-  return bail();
-}
-
-function plain(text: string, flow: boolean): unknown {
-  if (text === '') return flow ? bail() : null;
-  if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(text) && !/^-[^\s-]/.test(text)) bail();
-  if (text.includes(': ') || text.endsWith(':') || text.includes(' #')) bail();
-  if (flow && /[[\]{}:#]/.test(text)) bail();
-  if (NULL.test(text)) return null;
-  if (BOOL.test(text)) return text[0] === 't' || text[0] === 'T';
-  if (INT.test(text)) return Number(text);
-  if (FLOAT.test(text)) return Number.parseFloat(text);
-  if (NUMBERISH.test(text)) bail();
-  return text;
 }
