@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { acquireLocks, createLockReader, releaseLocks } from '../engine/locks/index.ts';
 import { generatePlan, parsePlan } from '../engine/plan/index.ts';
@@ -92,7 +92,11 @@ for (const points of ['needed', 'all'] as const) {
 }
 
 const fmt = (n: number) => n.toFixed(0).padStart(8);
-console.log(`pre-flight of a ${vmCount}-VM plan over HTTP — node ${process.version}, ${cpus().length} cores`);
+console.log(
+  `pre-flight of a ${vmCount}-VM plan over HTTP — node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 console.log('mode            run  total ms  gather ms  eval ms  api calls  blockers');
 for (const r of rows) {
   console.log(

@@ -115,10 +115,11 @@ describe('pre-flight against the simulated world', () => {
   it('warns that an unplanned failover of running primaries loses their last writes', async () => {
     const report = await preflight(world(), { type: 'unplanned' });
     expect(report.ok).toBe(true);
-    expect(codes(report.warnings)).toEqual([
-      'PRIMARY_RUNNING:sql-01',
-      'PRIMARY_RUNNING:app-01',
-      'PRIMARY_RUNNING:web-01',
+    expect(codes(report.warnings)).toEqual(['PRIMARY_RUNNING']);
+    expect(report.warnings[0]?.message).toContain('3 VM(s) still run at the source');
+    const one = await preflight(world(), { type: 'unplanned', selection: { vms: ['sql-01'] } });
+    expect(one.warnings.map((w) => [w.code, w.vm, w.path])).toEqual([
+      ['PRIMARY_RUNNING', 'sql-01', 'spec.vms[0]'],
     ]);
   });
 

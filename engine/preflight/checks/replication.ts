@@ -61,8 +61,8 @@ export function checkReplication(ctx: EvalContext): void {
       });
     }
     if (type === 'planned') checkPrimary(ctx, vm.name);
-    if (type === 'unplanned') checkPrimaryStillRunning(ctx, vm.name);
   }
+  if (type === 'unplanned') checkPrimariesStillRunning(ctx);
 }
 
 /** The simulator's own word: the replica at the target is already the VM. */
@@ -216,19 +216,25 @@ function checkPrimary(ctx: EvalContext, vm: string): void {
 }
 
 /**
- * An unplanned failover while the primary still runs at a reachable source: the engine fences the
- * primary before it starts the replica, but writes since the last cycle are lost, which a planned
- * failover would not lose.
+ * An unplanned failover while primaries still run at a reachable source: the engine fences them
+ * before it starts the replicas, but writes since their last cycle are lost, which a planned
+ * failover would not lose. One warning for all of them (a site-wide condition), naming a few.
  */
-function checkPrimaryStillRunning(ctx: EvalContext, vm: string): void {
-  const primary = ctx.from?.vms.get(vm);
-  if (primary === undefined || primary.state !== 'Running') return;
+function checkPrimariesStillRunning(ctx: EvalContext): void {
+  const from = ctx.from;
+  if (from === undefined) return;
+  const running = ctx.selected
+    .filter((vm) => from.vms.get(vm.name)?.state === 'Running')
+    .map((vm) => vm.name);
+  if (running.length === 0) return;
+  const first = running[0] ?? '';
   ctx.warn('PRIMARY_RUNNING', {
-    vm,
+    ...(running.length === 1 ? { vm: first } : {}),
     site: ctx.fromSite,
-    host: primary.host,
-    message: `VM '${vm}' still runs at the source '${ctx.fromSite}'; an unplanned failover fences it and loses the writes since its last replication cycle`,
+    path: running.length === 1 ? ctx.vmPath(first) : ctx.fromSitePath,
+    message: `${running.length} VM(s) still run at the source '${ctx.fromSite}' (${running.slice(0, 5).join(', ')}${running.length > 5 ? ', ...' : ''}); an unplanned failover fences them and loses the writes since their last replication cycle`,
     hint: 'while the source is healthy, a planned failover loses nothing',
+    details: { running: running.length },
   });
 }
 
