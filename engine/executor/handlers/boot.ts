@@ -16,15 +16,18 @@ export async function bootHandler(ctx: HandlerContext): Promise<HandlerOutcome> 
   const vm = siteVmName(ctx, requireVm(ctx));
   const where = { step: ctx.step, site: ctx.job.site, vm };
   const started = Date.now();
-  let view = await mustGetVm(ctx, vm);
+  // The previous step of this job (the failover) already reported the VM: no second read.
+  let view = ctx.known?.name === vm ? ctx.known : await mustGetVm(ctx, vm);
   let refusals = 0;
+  let calls = 0;
   let pause = ctx.options.bootRetryInitialMs;
   for (;;) {
     if (view.state === 'Running' || view.state === 'Starting') {
       return {
         outcome: 'done',
-        mutated: refusals > 0,
+        mutated: calls > 0,
         output: { state: view.state, host: view.host, bootLimitRefusals: refusals, alreadyRunning: true },
+        view,
       };
     }
     if (view.state === 'Stopping') {
@@ -38,6 +41,7 @@ export async function bootHandler(ctx: HandlerContext): Promise<HandlerOutcome> 
       );
     }
     try {
+      calls += 1;
       view = await ctx.api.startVM(mutation(ctx, vm));
       return {
         outcome: 'done',
@@ -48,9 +52,19 @@ export async function bootHandler(ctx: HandlerContext): Promise<HandlerOutcome> 
           bootLimitRefusals: refusals,
           slotWaitMs: Date.now() - started,
         },
+        view,
       };
     } catch (error) {
-      if (simErrorCode(error) !== 'HOST_BOOT_LIMIT') throw error;
+      const code = simErrorCode(error);
+      if (code === 'INVALID_STATE') {
+        // Started by someone else since we looked (a duplicate run of this job): absorbed.
+        const now = await mustGetVm(ctx, vm);
+        if (now.state === 'Running' || now.state === 'Starting') {
+          view = now;
+          continue;
+        }
+      }
+      if (code !== 'HOST_BOOT_LIMIT') throw error;
       refusals += 1;
       if (Date.now() - started > ctx.options.bootSlotWaitMs) {
         throw new StepError(

@@ -1,4 +1,4 @@
-import type { HyperVApi, RecoveryPoint } from '../../../simulators/api.ts';
+import type { HyperVApi, RecoveryPoint, VmView } from '../../../simulators/api.ts';
 import type { Logger } from '../../common/index.ts';
 import type { StepJobData, StepOutcome, StepResult } from '../contract.ts';
 
@@ -65,6 +65,11 @@ export interface HandlerContext {
   /** Aborted when the worker shuts down; long waits stop early. */
   signal: AbortSignal;
   options: ResolvedHandlerOptions;
+  /**
+   * The VM as the previous step of this job left it (the host's answer to that step's last call),
+   * so the next step need not read it again. Absent for a job's first step.
+   */
+  known?: VmView;
 }
 
 /** What a handler returns for its step. */
@@ -76,6 +81,8 @@ export interface HandlerOutcome {
   recoveryPoint?: RecoveryPoint;
   /** Warnings (readiness timeout with onTimeout: warn) carry an error for the operator. */
   error?: StepResult['error'];
+  /** The VM as the host last reported it, for the job's next step. */
+  view?: VmView;
 }
 
 export type StepHandler = (ctx: HandlerContext) => Promise<HandlerOutcome>;

@@ -1,4 +1,4 @@
-import type { HyperVApi, RecoveryPoint } from '../../../simulators/api.ts';
+import type { HyperVApi, RecoveryPoint, VmView } from '../../../simulators/api.ts';
 import type { Logger } from '../../common/index.ts';
 import {
   type ExecutionEvent,
@@ -86,6 +86,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   let mutated = false;
   let mutatingSteps = 0;
   let recoveryPoint: RecoveryPoint | undefined;
+  let known: VmView | undefined;
   const base = { v: 1 as const, execution: job.execution, site: job.site, attempt: job.attempt };
   const aborted = rejectOnAbort(deps.signal);
   const appends: Promise<void>[] = [];
@@ -137,7 +138,9 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
         log,
         signal: deps.signal,
         options: deps.options,
+        ...(known === undefined ? {} : { known }),
       };
+      known = undefined;
       // The step's host calls may outlive an abort; their effects are absorbed by the next run.
       outcome = await Promise.race([
         kind === 'action' ? runAction(ctx, deps.memo) : HANDLERS[kind](ctx),
@@ -151,6 +154,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
     const endedAt = new Date().toISOString();
     if (outcome !== undefined && kind !== undefined) {
       mutated ||= outcome.mutated;
+      known = outcome.view;
       recoveryPoint = outcome.recoveryPoint ?? recoveryPoint;
       const result = stepResult(step, startedAt, endedAt, outcome);
       results.push(result);

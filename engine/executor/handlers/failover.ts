@@ -36,7 +36,7 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
   let view = await mustGetVm(ctx, vm);
   let mutated = false;
   let point: RecoveryPoint | undefined = view.recoveryPoint;
-  let measure: ReplicationMeasure | undefined;
+  let measure: (ReplicationMeasure & { at?: string }) | undefined;
   const repl = view.replication;
   if (repl === null) {
     throw new StepError('INVALID_STATE', `${ctx.step}: ${vm} at ${ctx.job.site} is not replicated`, where);
@@ -60,26 +60,35 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
     mutated = true;
   }
   const network = await connectNetwork(ctx, vm, view);
+  const failedOver = mutated;
   mutated ||= network.mutated;
-  const now = await ctx.api.now();
-  const output: Record<string, unknown> = {
-    failedOver: mutated,
-    network: network.attached,
-  };
+  const output: Record<string, unknown> = { failedOver, network: network.view.network };
   if (point) {
     output.recoveryPoint = point;
-    output.dataLossWindowMs = Math.max(0, Date.parse(now) - Date.parse(point.time));
-    if (measure) output.lostWrites = Math.max(0, measure.primarySeq - point.seq);
+    if (measure) {
+      // Acknowledged writes the chosen point misses, and how much time they span.
+      output.lostWrites = Math.max(0, measure.primarySeq - point.seq);
+      if (measure.at !== undefined)
+        output.dataLossWindowMs = Math.max(0, Date.parse(measure.at) - Date.parse(point.time));
+    }
   }
-  return point
-    ? { outcome: 'done', mutated, output, recoveryPoint: point }
-    : { outcome: 'done', mutated, output };
+  const outcome: HandlerOutcome = { outcome: 'done', mutated, output, view: network.view };
+  return point ? { ...outcome, recoveryPoint: point } : outcome;
 }
 
-/** Measure-VMReplication before the failover, for the data-loss figures; absent when unreadable. */
-async function measureQuietly(ctx: HandlerContext, vm: string): Promise<ReplicationMeasure | undefined> {
+/**
+ * Measure-VMReplication and the host's time, just before the failover, for the data-loss figures
+ * (unplanned only: a planned failover sent every write). Absent when unreadable.
+ */
+async function measureQuietly(
+  ctx: HandlerContext,
+  vm: string,
+): Promise<(ReplicationMeasure & { at?: string }) | undefined> {
+  if (ctx.job.type !== 'unplanned' && ctx.job.type !== 'planned') return undefined;
   try {
-    return await ctx.api.measureVMReplication(ctx.job.site, vm);
+    if (ctx.job.type === 'planned') return await ctx.api.measureVMReplication(ctx.job.site, vm);
+    const [measure, at] = await Promise.all([ctx.api.measureVMReplication(ctx.job.site, vm), ctx.api.now()]);
+    return { ...measure, at };
   } catch (error) {
     ctx.log.debug({ err: error }, 'replication measure unavailable');
     return undefined;
@@ -90,15 +99,14 @@ async function connectNetwork(
   ctx: HandlerContext,
   vm: string,
   view: VmView,
-): Promise<{ mutated: boolean; attached: { network: string; ip?: string } | null }> {
+): Promise<{ mutated: boolean; view: VmView }> {
   const binding = ctx.job.network;
-  if (binding === undefined) return { mutated: false, attached: view.network };
+  if (binding === undefined) return { mutated: false, view };
   const current = view.network;
   if (current !== null && current.network === binding.network && current.ip === binding.ip) {
-    return { mutated: false, attached: current };
+    return { mutated: false, view };
   }
-  const updated = await ctx.api.connectVMNetwork({ ...mutation(ctx, vm), ...binding });
-  return { mutated: true, attached: updated.network };
+  return { mutated: true, view: await ctx.api.connectVMNetwork({ ...mutation(ctx, vm), ...binding }) };
 }
 
 async function testFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
@@ -108,10 +116,10 @@ async function testFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
   const existing = await findVm(ctx, testName);
   if (existing !== undefined) {
     const output: Record<string, unknown> = { testVm: testName, network: existing.network, created: false };
-    if (existing.recoveryPoint) output.recoveryPoint = existing.recoveryPoint;
-    return existing.recoveryPoint
-      ? { outcome: 'done', mutated: false, output, recoveryPoint: existing.recoveryPoint }
-      : { outcome: 'done', mutated: false, output };
+    const outcome: HandlerOutcome = { outcome: 'done', mutated: false, output, view: existing };
+    if (existing.recoveryPoint === undefined) return outcome;
+    output.recoveryPoint = existing.recoveryPoint;
+    return { ...outcome, recoveryPoint: existing.recoveryPoint };
   }
   const replica = await mustGetVm(ctx, vm);
   if (replica.replication === null || replica.replication.mode === 'Primary') {
@@ -135,10 +143,10 @@ async function testFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
     network: result.vm.network,
     created: true,
   };
-  if (point) output.recoveryPoint = point;
-  return point
-    ? { outcome: 'done', mutated: true, output, recoveryPoint: point }
-    : { outcome: 'done', mutated: true, output };
+  const outcome: HandlerOutcome = { outcome: 'done', mutated: true, output, view: result.vm };
+  if (point === undefined) return outcome;
+  output.recoveryPoint = point;
+  return { ...outcome, recoveryPoint: point };
 }
 
 /** A drill never reaches production: its test network must exist and be isolated. */
