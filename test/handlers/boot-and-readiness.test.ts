@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../engine/common/index.ts';
+import { bootHandler, resolveHandlerOptions } from '../../engine/executor/handlers/index.ts';
 import type { World } from '../../simulators/create-world.ts';
 import { jobData, MemorySink, mutations, runJob, TARGET, twoSiteWorld } from './support.ts';
 
@@ -58,6 +60,30 @@ describe('boot', () => {
     const run = await runJob(world.api, jobData('unplanned', TARGET, ['vm-1/boot'], { vm: 'vm-1' }));
     expect(run.result.alreadyDone).toBe(true);
     expect(mutations(world, 'vm-1', TARGET).startVM).toBe(1);
+  });
+
+  describe('when a duplicate run started the VM after this job last looked', () => {
+    it('absorbs the refused start and reports the VM booting', async () => {
+      world = twoSiteWorld(['vm-1']);
+      await failOverAll(world, ['vm-1']);
+      const stale = await world.api.getVM(TARGET, 'vm-1');
+      await world.api.startVM({ site: TARGET, vm: 'vm-1', epoch: 1 });
+      const outcome = await bootHandler({
+        api: world.api,
+        job: jobData('unplanned', TARGET, ['vm-1/boot'], { vm: 'vm-1' }),
+        jobId: 'ex1.vm-1/boot',
+        step: 'vm-1/boot',
+        log: createLogger('test', { level: 'silent', pretty: false }),
+        signal: new AbortController().signal,
+        options: resolveHandlerOptions(),
+        known: stale,
+      });
+      expect(outcome.outcome).toBe('done');
+      expect(outcome.view?.state).toBe('Starting');
+      const truth = world.truth();
+      expect(truth.mutations['vm-1']?.[TARGET]?.startVM).toBe(2);
+      expect(truth.refused['vm-1']?.[TARGET]).toEqual({ INVALID_STATE: 1 });
+    });
   });
 
   describe('when the VM is barred from starting', () => {
