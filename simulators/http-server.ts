@@ -34,6 +34,23 @@ export async function startSimServer(api: Api, options: SimServerOptions = {}): 
     bodyLimit: 1_048_576,
   });
 
+  // Malformed JSON or a wrong route still answers in the simulator's error shape.
+  app.setErrorHandler((error, _request, reply) => {
+    reply
+      .code(400)
+      .send(new SimError('BAD_REQUEST', error instanceof Error ? error.message : String(error)).toJSON());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .code(404)
+      .send(
+        new SimError(
+          'BAD_REQUEST',
+          `no route ${request.method} ${request.url}; use POST /api/<op> or GET /truth`,
+        ).toJSON(),
+      );
+  });
+
   app.get('/healthz', async () => ({ ok: true, ops: RPC_OPS }));
   app.get('/truth', async () => api.truth());
 

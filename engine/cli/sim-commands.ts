@@ -8,10 +8,11 @@ import {
   formatWorldIssue,
   loadWorldFile,
   startSimServer,
+  type VmView,
   type World,
   worldForPlan,
 } from '../../simulators/index.ts';
-import { InputError } from '../common/index.ts';
+import { createLogger, InputError } from '../common/index.ts';
 
 /**
  * `drctl sim ...`: serve a simulated Hyper-V world over HTTP, read its ground truth, inject faults,
@@ -154,6 +155,8 @@ export function registerSimCommands(program: Command): void {
           ? `${JSON.stringify(info)}\n`
           : `simulator listening on ${server.url} (${info.vms} VMs, clock ${info.clock})\n`,
       );
+      const log = createLogger('sim');
+      log.info(info, 'simulated Hyper-V world serving');
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off('SIGTERM', stop);
@@ -163,6 +166,7 @@ export function registerSimCommands(program: Command): void {
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
       });
+      log.info({ url: server.url, now: world.nowIso() }, 'simulator stopping');
       world.close();
       await server.close();
     });
@@ -209,6 +213,87 @@ export function registerSimCommands(program: Command): void {
                 replication: truth.replication.vms[flags.vm] ?? [],
               };
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } finally {
+        client.close();
+      }
+    });
+
+  sim
+    .command('status')
+    .description('Summarize every site: VMs by power state and replication health, the worst replication lag')
+    .requiredOption('--url <url>', 'simulator URL')
+    .option('--json', 'print the summary as JSON')
+    .action(async (flags: { url: string; json?: boolean }) => {
+      const client = createSimClient(flags.url);
+      try {
+        const now = Date.parse(await client.now());
+        interface SiteSummary {
+          site: string;
+          reachable: boolean;
+          vms?: number;
+          hostsDown?: number;
+          power?: Record<string, number>;
+          health?: Record<string, number>;
+          testVms?: number;
+          worstLag?: { vm: string; lagSec: number } | null;
+        }
+        const sites: SiteSummary[] = [];
+        for (const site of await client.listSites()) {
+          let vms: VmView[];
+          let hostsDown: number;
+          try {
+            vms = await client.listVMs(site);
+            hostsDown = (await client.listHosts(site)).filter((h) => !h.powered).length;
+          } catch {
+            sites.push({ site, reachable: false });
+            continue;
+          }
+          const count = (key: (v: VmView) => string | undefined): Record<string, number> => {
+            const out: Record<string, number> = {};
+            for (const v of vms) {
+              const k = key(v);
+              if (k !== undefined) out[k] = (out[k] ?? 0) + 1;
+            }
+            return out;
+          };
+          let worst: { vm: string; lagSec: number } | null = null;
+          for (const v of vms) {
+            const last = v.replication?.lastReplicationTime;
+            if (v.replication?.mode !== 'Primary' || last === undefined) continue;
+            const lagSec = Math.round((now - Date.parse(last)) / 1000);
+            if (worst === null || lagSec > worst.lagSec) worst = { vm: v.name, lagSec };
+          }
+          sites.push({
+            site,
+            reachable: true,
+            vms: vms.length,
+            hostsDown,
+            power: count((v) => v.state),
+            health: count((v) => v.replication?.health),
+            testVms: vms.filter((v) => v.isTest).length,
+            worstLag: worst,
+          });
+        }
+        const summary = { now: new Date(now).toISOString(), sites };
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(summary)}\n`);
+          return;
+        }
+        process.stdout.write(`simulated time ${summary.now}\n`);
+        for (const s of sites) {
+          if (!s.reachable) {
+            process.stdout.write(`  ${s.site}: unreachable (powered off)\n`);
+            continue;
+          }
+          const fmt = (r: Record<string, number>): string =>
+            Object.entries(r)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ') || '-';
+          const lag = s.worstLag ? `; worst lag ${s.worstLag.lagSec}s (${s.worstLag.vm})` : '';
+          process.stdout.write(
+            `  ${s.site}: ${s.vms} VMs (${s.testVms} test) on up hosts, ${s.hostsDown} host(s) down; power: ${fmt(s.power ?? {})}; health: ${fmt(s.health ?? {})}${lag}\n`,
+          );
+        }
       } finally {
         client.close();
       }

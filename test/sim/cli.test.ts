@@ -56,6 +56,19 @@ describe('drctl sim', () => {
       ]);
       expect(truth.vms['sql-01']?.primarySites).toEqual([]);
 
+      const status = await run(process.execPath, ['bin/drctl.js', 'sim', 'status', '--url', url, '--json']);
+      expect(JSON.parse(status.stdout).sites).toEqual([
+        // The crashed host's VMs are not listed: its management endpoint does not answer.
+        expect.objectContaining({ site: 'dc-east', reachable: true, vms: 0, hostsDown: 1 }),
+        expect.objectContaining({
+          site: 'dc-west',
+          reachable: true,
+          vms: 4,
+          hostsDown: 0,
+          power: { Off: 4 },
+        }),
+      ]);
+
       const bad = run(process.execPath, [
         'bin/drctl.js',
         'sim',

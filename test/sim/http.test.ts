@@ -82,6 +82,30 @@ describe('the Hyper-V API over HTTP', () => {
     expect(await wait).toEqual({ ok: true, waitedMs: 10_000 });
   });
 
+  it('answers malformed requests in the error shape, and resolves heartbeats on a scaled clock by itself', async () => {
+    const { createWorld } = await import('../../simulators/index.ts');
+    const api = await serve(
+      createWorld({
+        clock: { mode: 'scaled', speed: 1000 },
+        sites: [{ name: 's', hosts: [{ name: 'h' }] }],
+        vms: [{ name: 'v', site: 's', host: 'h', state: 'Off', boot: 30_000 }],
+      }),
+    );
+    const bad = await fetch(`${server?.url}/api/getVM`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{',
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'BAD_REQUEST', retryable: false });
+    const missing = await fetch(`${server?.url}/nowhere`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ code: 'BAD_REQUEST' });
+    await api.startVM({ site: 's', vm: 'v', epoch: 1 });
+    const wait = await api.waitForHeartbeat('s', 'v', 3_600_000);
+    expect(wait.ok).toBe(true);
+  });
+
   it('reports an unreachable simulator as SITE_UNREACHABLE, and routes a site through its own URL', async () => {
     const api = await serve(twoSites());
     const port = server?.port ?? 0;
