@@ -14,7 +14,7 @@ export {
   persistExecution,
   restoreExecution,
 } from './execution-snapshot.ts';
-export { type VmContext, type VmEvent, type VmMode, vmMachine } from './vm-machine.ts';
+export { type VmContext, type VmEvent, type VmMode, vmGuards, vmMachine, vmUpdates } from './vm-machine.ts';
 export {
   applyVmEvent,
   initialVmSnapshot,
@@ -25,3 +25,4 @@ export {
   vmPhase,
   vmStateName,
 } from './vm-snapshot.ts';
+export { nextVmState, type VmState, vmTags } from './vm-table.ts';

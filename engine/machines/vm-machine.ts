@@ -29,6 +29,27 @@ export type VmEvent =
   | { type: 'CLEANUP_STARTED' }
   | { type: 'CLEANUP_DONE' };
 
+/** Guards by name: the machine and the fast interpreter (vm-table.ts) share them. */
+export const vmGuards = {
+  isShutdown: (event: VmEvent): boolean => 'kind' in event && event.kind === 'shutdown',
+  isFailover: (event: VmEvent): boolean => 'kind' in event && event.kind === 'failover',
+  isBoot: (event: VmEvent): boolean => 'kind' in event && event.kind === 'boot',
+  isReadiness: (event: VmEvent): boolean => 'kind' in event && event.kind === 'readiness',
+} as const;
+
+/** Context updates by name (pure), shared likewise. */
+export const vmUpdates = {
+  rememberPoint: (context: VmContext, event: VmEvent): Partial<VmContext> =>
+    event.type === 'DONE' && event.recoveryPoint ? { recoveryPoint: event.recoveryPoint } : {},
+  rememberError: (context: VmContext, event: VmEvent): Partial<VmContext> => ({
+    ...(event.type === 'FAILED'
+      ? { error: { step: event.step, code: event.code, message: event.message } }
+      : {}),
+    failures: context.failures + 1,
+  }),
+  clearError: (): Partial<VmContext> => ({ error: undefined }),
+} as const;
+
 export const vmMachine = setup({
   types: {
     context: {} as VmContext,
@@ -36,24 +57,15 @@ export const vmMachine = setup({
     input: {} as { vm: string; mode: VmMode },
   },
   guards: {
-    isShutdown: ({ event }) => 'kind' in event && event.kind === 'shutdown',
-    isFailover: ({ event }) => 'kind' in event && event.kind === 'failover',
-    isBoot: ({ event }) => 'kind' in event && event.kind === 'boot',
-    isReadiness: ({ event }) => 'kind' in event && event.kind === 'readiness',
+    isShutdown: ({ event }) => vmGuards.isShutdown(event),
+    isFailover: ({ event }) => vmGuards.isFailover(event),
+    isBoot: ({ event }) => vmGuards.isBoot(event),
+    isReadiness: ({ event }) => vmGuards.isReadiness(event),
   },
   actions: {
-    rememberPoint: assign({
-      recoveryPoint: ({ context, event }) =>
-        event.type === 'DONE' && event.recoveryPoint ? event.recoveryPoint : context.recoveryPoint,
-    }),
-    rememberError: assign({
-      error: ({ context, event }) =>
-        event.type === 'FAILED'
-          ? { step: event.step, code: event.code, message: event.message }
-          : context.error,
-      failures: ({ context }) => context.failures + 1,
-    }),
-    clearError: assign({ error: () => undefined }),
+    rememberPoint: assign(({ context, event }) => vmUpdates.rememberPoint(context, event)),
+    rememberError: assign(({ context, event }) => vmUpdates.rememberError(context, event)),
+    clearError: assign(() => vmUpdates.clearError()),
   },
 }).createMachine({
   id: 'vm',

@@ -1,16 +1,17 @@
 /**
  * Per-VM persistence of the VM machine: one small JSON value per VM (a hash field in Redis), so
- * that an execution's snapshot never grows with the plan. Transitions are computed with xstate's
- * pure `transition`, no actor per VM.
+ * that an execution's snapshot never grows with the plan. The state is the machine's own
+ * (`getInitialSnapshot` → state name and context); transitions go through vm-table.ts.
  */
-import { initialTransition, type SnapshotFrom, transition } from 'xstate';
+import { initialTransition } from 'xstate';
 import type { VmPhase } from '../executor/contract.ts';
 import { type VmContext, type VmEvent, type VmMode, vmMachine } from './vm-machine.ts';
+import { nextVmState, VM_PHASES, type VmState, vmTags } from './vm-table.ts';
 
 /** Bump when the persisted shape or the meaning of a state changes. */
 export const VM_SNAPSHOT_VERSION = 1;
 
-export type VmSnapshot = SnapshotFrom<typeof vmMachine>;
+export type VmSnapshot = VmState;
 
 interface PersistedVm {
   v: number;
@@ -19,20 +20,16 @@ interface PersistedVm {
   c: VmContext;
 }
 
-const PHASES: readonly VmPhase[] = [
-  'waiting',
-  'shutting-down',
-  'failing-over',
-  'booting',
-  'awaiting-readiness',
-  'ready',
-  'cleaning-up',
-  'cleaned-up',
-  'failed',
-];
+const initial = new Map<VmMode, VmSnapshot>();
 
 export function initialVmSnapshot(vm: string, mode: VmMode): VmSnapshot {
-  return initialTransition(vmMachine, { vm, mode })[0];
+  let template = initial.get(mode);
+  if (!template) {
+    const [snapshot] = initialTransition(vmMachine, { vm: '', mode });
+    template = { value: String(snapshot.value), context: snapshot.context };
+    initial.set(mode, template);
+  }
+  return { value: template.value, context: { ...template.context, vm } };
 }
 
 /** Apply an event; `changed` is false when the machine does not accept it in its state. */
@@ -40,28 +37,23 @@ export function applyVmEvent(
   snapshot: VmSnapshot,
   event: VmEvent,
 ): { snapshot: VmSnapshot; changed: boolean } {
-  if (!snapshot.can(event)) return { snapshot, changed: false };
-  const [next] = transition(vmMachine, snapshot, event);
-  return { snapshot: next, changed: true };
+  const next = nextVmState(snapshot, event);
+  return next ? { snapshot: next, changed: true } : { snapshot, changed: false };
 }
 
-/** The operator-facing phase of a VM snapshot. */
+/** The operator-facing phase of a VM snapshot (the state's tag). */
 export function vmPhase(snapshot: VmSnapshot): VmPhase {
-  for (const phase of PHASES) if (snapshot.hasTag(phase)) return phase;
-  return 'waiting';
+  const tags = vmTags(snapshot.value);
+  return VM_PHASES.find((phase) => tags.includes(phase)) ?? 'waiting';
 }
 
 /** The state's name, as Hyper-V Replica / ASR would call it (e.g. `failedOver`). */
 export function vmStateName(snapshot: VmSnapshot): string {
-  return String(snapshot.value);
+  return snapshot.value;
 }
 
 export function persistVm(snapshot: VmSnapshot): string {
-  const persisted = vmMachine.getPersistedSnapshot(snapshot) as unknown as {
-    value: string;
-    context: VmContext;
-  };
-  const compact: PersistedVm = { v: VM_SNAPSHOT_VERSION, s: persisted.value, c: persisted.context };
+  const compact: PersistedVm = { v: VM_SNAPSHOT_VERSION, s: snapshot.value, c: snapshot.context };
   return JSON.stringify(compact);
 }
 
@@ -70,5 +62,5 @@ export function restoreVm(json: string): VmSnapshot {
   if (parsed.v !== VM_SNAPSHOT_VERSION) {
     throw new Error(`VM snapshot version ${parsed.v} is not supported (expected ${VM_SNAPSHOT_VERSION})`);
   }
-  return vmMachine.resolveState({ value: parsed.s, context: parsed.c });
+  return { value: parsed.s, context: parsed.c };
 }

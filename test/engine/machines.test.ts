@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { transition } from 'xstate';
 import {
   applyExecutionEvent,
   applyVmEvent,
   executionStatus,
   initialExecutionSnapshot,
   initialVmSnapshot,
+  nextVmState,
   persistExecution,
   persistVm,
   restoreExecution,
   restoreVm,
+  type VmEvent,
+  vmMachine,
   vmPhase,
   vmStateName,
 } from '../../engine/machines/index.ts';
@@ -105,5 +109,37 @@ describe('the execution machine', () => {
     }).snapshot;
     expect(executionStatus(failed)).toBe('failed');
     expect(failed.context.error).toBe('sql-01/boot: HOST_DOWN');
+  });
+});
+
+describe('the fast VM interpreter', () => {
+  it('agrees with xstate on every state and event', () => {
+    const kinds = ['shutdown', 'failover', 'boot', 'readiness', 'action', 'barrier'] as const;
+    const events: VmEvent[] = [
+      ...kinds.flatMap((kind) => [
+        { type: 'STARTED', kind } as const,
+        { type: 'DONE', kind } as const,
+        { type: 'DONE', kind, recoveryPoint: { id: 'p', time: 't', seq: 1 } } as const,
+        { type: 'RETRY', kind } as const,
+      ]),
+      { type: 'FAILED', step: 's', code: 'C', message: 'm' },
+      { type: 'CLEANUP_STARTED' },
+      { type: 'CLEANUP_DONE' },
+    ];
+    for (const value of Object.keys(vmMachine.root.states)) {
+      const context = { vm: 'v', mode: 'planned' as const, failures: 1 };
+      const xs = vmMachine.resolveState({ value, context });
+      for (const event of events) {
+        const fast = nextVmState({ value, context }, event);
+        const [next] = transition(vmMachine, xs, event);
+        // A final state takes no event (xstate's `can` still lists the root's transitions there).
+        const accepted = xs.status === 'active' && xs.can(event);
+        expect(fast !== undefined, `${value} + ${JSON.stringify(event)}`).toBe(accepted);
+        if (fast) {
+          expect(fast.value).toBe(String(next.value));
+          expect(JSON.parse(JSON.stringify(fast.context))).toEqual(JSON.parse(JSON.stringify(next.context)));
+        }
+      }
+    }
   });
 });

@@ -72,9 +72,7 @@ export class ExecutionProgress {
   }
 
   get queuedCount(): number {
-    let count = 0;
-    for (const id of this.graph.steps.keys()) if (this.graph.state(id).status === 'queued') count += 1;
-    return count;
+    return this.graph.queued;
   }
 
   /** All steps final, or failed with nothing left in flight. */

@@ -22,6 +22,7 @@ export class StepGraph {
   /** Predecessors not yet released, per step not yet final. */
   private readonly waitingOn = new Map<string, number>();
   private finalCount = 0;
+  private queuedCount = 0;
 
   constructor(steps: ReadonlyMap<string, PlanStep>, stored: Readonly<Record<string, string>> = {}) {
     this.steps = steps;
@@ -29,6 +30,7 @@ export class StepGraph {
       const state = decodeStepState(stored[id]);
       this.states.set(id, state);
       if (isFinal(state.status)) this.finalCount += 1;
+      if (state.status === 'queued') this.queuedCount += 1;
     }
     for (const [id, step] of steps) {
       let waiting = 0;
@@ -43,6 +45,11 @@ export class StepGraph {
 
   get finished(): number {
     return this.finalCount;
+  }
+
+  /** Steps in a job that has not reported back yet. */
+  get queued(): number {
+    return this.queuedCount;
   }
 
   state(id: string): StepState {
@@ -87,6 +94,8 @@ export class StepGraph {
     this.states.set(id, next);
     if (!isFinal(previous.status) && isFinal(next.status)) this.finalCount += 1;
     if (isFinal(previous.status) && !isFinal(next.status)) this.finalCount -= 1;
+    if (previous.status === 'queued') this.queuedCount -= 1;
+    if (next.status === 'queued') this.queuedCount += 1;
     if (releasesSuccessors(previous.status) || !releasesSuccessors(next.status)) return [];
     const ready: string[] = [];
     for (const succ of this.step(id).before) {

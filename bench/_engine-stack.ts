@@ -1,0 +1,142 @@
+/**
+ * The engine as production runs it, for benches: a private Redis, the world (engine-sim-child.ts),
+ * one `drctl worker` process per site and one `drctl orchestrator`, talking over HTTP and Redis.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createRedisExecutionClient, type ExecutionClient } from '../engine/client/index.ts';
+import { compilePlan } from '../engine/plan/index.ts';
+import type { RecoveryPlan } from '../engine/plan/types.ts';
+import { startPrivateRedis } from '../engine/redis/index.ts';
+
+export interface Stack {
+  redisUrl: string;
+  prefix: string;
+  simUrl: string;
+  client: ExecutionClient;
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+function waitForLine(child: ChildProcess, match: (line: string) => boolean, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (const line of buffer.split('\n')) if (match(line)) resolve(line);
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready`)));
+  });
+}
+
+export async function startStack(
+  plan: RecoveryPlan,
+  options: { boot: string; speed: number },
+): Promise<Stack> {
+  const server = await startPrivateRedis();
+  const prefix = 'bench';
+  const dir = mkdtempSync(join(tmpdir(), 'drorch-bench-'));
+  const planFile = join(dir, 'plan.json');
+  writeFileSync(planFile, JSON.stringify(plan));
+  const children: ChildProcess[] = [];
+  const env = {
+    ...process.env,
+    REDIS_URL: server.url,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    LOG_FORMAT: 'json',
+  };
+  const sim = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/engine-sim-child.ts', planFile, options.boot, String(options.speed)],
+    {
+      env,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  children.push(sim);
+  const simUrl = (await waitForLine(sim, (l) => l.startsWith('READY '), 'the world')).slice(6).trim();
+  const drctl = (args: string[]): ChildProcess => {
+    const child = spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', prefix, '--json'], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  };
+  const ready = [plan.source, plan.target, 'control'].map((site) =>
+    waitForLine(
+      drctl(['worker', '--site', site, '--sim', simUrl, '--concurrency', process.env.CONCURRENCY ?? '300']),
+      (l) => l.includes('"ready"'),
+      `worker ${site}`,
+    ),
+  );
+  ready.push(
+    waitForLine(
+      drctl(['orchestrator', '--sim', simUrl]),
+      (l) => l.includes('"orchestrator"'),
+      'orchestrator',
+    ),
+  );
+  await Promise.all(ready);
+  const client = createRedisExecutionClient({ redisUrl: server.url, prefix, compile: compilePlan });
+  const redis = new Redis(server.url);
+  return {
+    redisUrl: server.url,
+    prefix,
+    simUrl,
+    client,
+    redis,
+    close: async () => {
+      await client.close();
+      redis.disconnect();
+      for (const child of children) {
+        if (child === sim) child.stdin?.end();
+        else child.kill('SIGTERM');
+      }
+      await Promise.all(
+        children.map((c) =>
+          c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)),
+        ),
+      );
+      await server.stop();
+    },
+  };
+}
+
+/** Sum of `calls` over INFO commandstats. */
+export async function redisCommandCount(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  let total = 0;
+  for (const match of info.matchAll(/calls=(\d+)/g)) total += Number(match[1]);
+  return total;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+/** Wait until the execution settles; returns its view. */
+export async function waitSettled(
+  client: ExecutionClient,
+  id: string,
+  timeoutMs = 600_000,
+): ReturnType<ExecutionClient['get']> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await client.get(id);
+    if (!['submitted', 'running'].includes(view.status)) return view;
+    if (Date.now() > deadline)
+      throw new Error(`${id} did not finish in ${timeoutMs} ms (${view.stepsDone}/${view.stepsTotal})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
