@@ -175,6 +175,10 @@ export interface HyperVApi {
   reverseVMReplication(req: Mutation): Promise<{ vm: VmView; resyncBytes: number }>;
   /** Resume-VMReplication -Resynchronize. */
   resyncVMReplication(req: Mutation): Promise<VmView>;
+  /** Suspend-VMReplication (on the primary): pause; changes keep accumulating in the log. */
+  suspendVMReplication(req: Mutation): Promise<VmView>;
+  /** Resume-VMReplication (on the primary): continue a paused replication. */
+  resumeVMReplication(req: Mutation): Promise<VmView>;
   /** Set-VMNetworkAdapter / failover IP: attach the VM to a network with an IP. */
   connectVMNetwork(req: Mutation & NetworkAttachment): Promise<VmView>;
   /** Fence: turn the VM off (if running) and bar it from starting under epochs <= `epoch`. */

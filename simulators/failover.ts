@@ -306,3 +306,21 @@ export function resyncReplication(world: WorldCore, vm: VmInstance): VmView {
   beginResync(rel, world.now, Math.min(vm.diskBytes, changeLogBytes(rel, world.now)));
   return vmView(world, vm);
 }
+
+export function suspendReplication(world: WorldCore, vm: VmInstance): VmView {
+  const rel = mainRelationship(vm);
+  if (vm.role !== 'Primary' || rel === null) throw invalid(vm, 'Suspend-VMReplication runs on a primary VM');
+  if (rel.state !== 'Replicating' && rel.state !== 'Error')
+    throw invalid(vm, `replication is ${rel.state}; only a replicating VM can be paused`);
+  rel.state = 'Suspended';
+  return vmView(world, vm);
+}
+
+export function resumeReplication(world: WorldCore, vm: VmInstance): VmView {
+  const rel = mainRelationship(vm);
+  if (vm.role !== 'Primary' || rel === null) throw invalid(vm, 'Resume-VMReplication runs on a primary VM');
+  if (rel.state !== 'Suspended') throw invalid(vm, `replication is ${rel.state}, not paused`);
+  rel.state = 'Replicating';
+  rel.failingSince = null;
+  return vmView(world, vm);
+}

@@ -104,6 +104,8 @@ export function createSimClient(target: string | SimClientOptions): SimClient {
     completeVMFailover: (req) => call('completeVMFailover', [req], req.site),
     reverseVMReplication: (req) => call('reverseVMReplication', [req], req.site),
     resyncVMReplication: (req) => call('resyncVMReplication', [req], req.site),
+    suspendVMReplication: (req) => call('suspendVMReplication', [req], req.site),
+    resumeVMReplication: (req) => call('resumeVMReplication', [req], req.site),
     connectVMNetwork: (req) => call('connectVMNetwork', [req], req.site),
     fenceVM: (req) => call('fenceVM', [req], req.site),
     truth: () => call('truth', []),

@@ -3,10 +3,12 @@ import type { SimControl } from './control.ts';
 import { SimError } from './errors.ts';
 import {
   completeFailover,
+  resumeReplication,
   resyncReplication,
   reverseReplication,
   startFailover,
   stopFailover,
+  suspendReplication,
 } from './failover.ts';
 import { applyFault } from './faults.ts';
 import type { VmInstance } from './model.ts';
@@ -153,6 +155,9 @@ export function createInProcessApi(world: WorldCore): HyperVApi & SimControl {
     reverseVMReplication: (req) =>
       mutation('reverseVMReplication', req, (vm) => reverseReplication(world, vm)),
     resyncVMReplication: (req) => mutation('resyncVMReplication', req, (vm) => resyncReplication(world, vm)),
+    suspendVMReplication: (req) =>
+      mutation('suspendVMReplication', req, (vm) => suspendReplication(world, vm)),
+    resumeVMReplication: (req) => mutation('resumeVMReplication', req, (vm) => resumeReplication(world, vm)),
     connectVMNetwork: (req) =>
       mutation('connectVMNetwork', req, (vm) => {
         const attachment: NetworkAttachment = {

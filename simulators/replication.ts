@@ -100,6 +100,11 @@ export function pathUp(env: ReplicationEnv, rel: Relationship): boolean {
 }
 
 export function runCycle(env: ReplicationEnv, rel: Relationship, t: number): void {
+  if (rel.state === 'Suspended') {
+    // Paused: nothing ships and no cycle is counted, but the change log still grows.
+    if (env.hostUp(rel.source)) checkResyncRequired(rel, t);
+    return;
+  }
   if (!cycling(rel)) return;
   const source = rel.source;
   if (!pathUp(env, rel)) {

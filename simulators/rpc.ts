@@ -72,6 +72,8 @@ export const rpcArgs = {
   completeVMFailover: z.tuple([z.object(mutation)]),
   reverseVMReplication: z.tuple([z.object(mutation)]),
   resyncVMReplication: z.tuple([z.object(mutation)]),
+  suspendVMReplication: z.tuple([z.object(mutation)]),
+  resumeVMReplication: z.tuple([z.object(mutation)]),
   connectVMNetwork: z.tuple([z.object({ ...mutation, network: name, ip: z.string().max(64).optional() })]),
   fenceVM: z.tuple([z.object(mutation)]),
   truth: z.tuple([]),

@@ -4,7 +4,7 @@ import { SimError } from './errors.ts';
 import { EventQueue } from './event-queue.ts';
 import { Ledger } from './ledger.ts';
 import type { Host, Link, Relationship, Site, VmInstance } from './model.ts';
-import { cycling, newRelationship, type ReplicationEnv, runCycle } from './replication.ts';
+import { newRelationship, type ReplicationEnv, runCycle } from './replication.ts';
 import { Rng } from './rng.ts';
 import type { WorldSpec } from './spec.ts';
 import type { WorldTruth } from './truth.ts';
@@ -275,7 +275,7 @@ export class WorldCore implements ReplicationEnv {
         bucket.scheduled = false;
         return;
       }
-      for (const rel of bucket.rels) if (cycling(rel)) runCycle(this, rel, t);
+      for (const rel of bucket.rels) runCycle(this, rel, t);
       this.scheduleBucket(bucket, t + bucket.freqMs);
     });
   }

@@ -68,3 +68,22 @@ describe('replication health', () => {
     expect(m.primarySeq - m.receivedSeq).toBeLessThanOrEqual(300);
   });
 });
+
+describe('paused replication', () => {
+  it('is Warning while suspended, counts no cycles, and ships the backlog on resume', async () => {
+    const world = twoSites();
+    world.advance(10 * MIN);
+    const paused = await world.api.suspendVMReplication({ site: 'east', vm: 'vm-a', epoch: 1 });
+    expect(paused.replication).toMatchObject({ state: 'Suspended', health: 'Warning' });
+    world.advance(10 * MIN);
+    let m = await world.api.measureVMReplication('east', 'vm-a');
+    expect(m).toMatchObject({ totalCycles: 20, missedCycles: 0, receivedSeq: 6_000, primarySeq: 12_000 });
+    await expect(
+      world.api.suspendVMReplication({ site: 'east', vm: 'vm-a', epoch: 1 }),
+    ).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await world.api.resumeVMReplication({ site: 'east', vm: 'vm-a', epoch: 1 });
+    world.advance(30_000);
+    m = await world.api.measureVMReplication('east', 'vm-a');
+    expect(m).toMatchObject({ totalCycles: 21, receivedSeq: 12_300, health: 'Normal' });
+  });
+});
