@@ -6,6 +6,7 @@
 export { resolvePoint } from './checks/recovery-point.ts';
 export { estimateRunRtoMs, subPlan } from './estimate.ts';
 export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate.ts';
+export { type GateInput, preflightAndLock } from './gate.ts';
 export { type GatherOptions, gatherInventory, type HyperVReadApi } from './gather.ts';
 export { pathSegments } from './paths.ts';
 export { type FormatOptions, formatFinding, formatPreflightReport, preflightBlockedError } from './report.ts';
