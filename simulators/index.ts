@@ -50,4 +50,5 @@ export {
   parseWorldText,
   type WorldFileIssue,
   type WorldFileResult,
+  worldJsonSchema,
 } from './world-file.ts';

@@ -174,6 +174,11 @@ const fileSchema = z.strictObject({
 });
 
 type FileWorld = z.output<typeof fileSchema>;
+
+/** JSON Schema of world files, for editors (`# yaml-language-server: $schema=...`). */
+export function worldJsonSchema(): unknown {
+  return z.toJSONSchema(fileSchema, { io: 'input', unrepresentable: 'any' });
+}
 const MBPS = 125_000;
 
 function toVm(vm: z.output<typeof vmSchema>): VmSpec {

@@ -11,6 +11,7 @@ import {
   type VmView,
   type World,
   worldForPlan,
+  worldJsonSchema,
 } from '../../simulators/index.ts';
 import { createLogger, InputError } from '../common/index.ts';
 
@@ -187,6 +188,13 @@ export function registerSimCommands(program: Command): void {
         );
       else process.stderr.write(`${loaded.issues.map(formatWorldIssue).join('\n')}\n`);
       if (!loaded.ok) process.exitCode = 2;
+    });
+
+  sim
+    .command('schema')
+    .description('Print the JSON Schema of world files (for editors)')
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(worldJsonSchema(), null, 2)}\n`);
     });
 
   sim

@@ -99,3 +99,12 @@ describe('world files', () => {
     expect(JSON.parse(a).faults.length).toBeGreaterThan(2);
   });
 });
+
+describe('the world-file JSON Schema', () => {
+  it('is committed next to the example worlds, up to date', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { worldJsonSchema } = await import('../../simulators/index.ts');
+    const committed = JSON.parse(await readFile('plans/worlds/sim-world.schema.json', 'utf8')) as unknown;
+    expect(committed).toEqual(worldJsonSchema());
+  });
+});
