@@ -51,7 +51,16 @@ export function quoted(text: string, start: number): [string, number] {
   return bail();
 }
 
+/**
+ * Most plan scalars are names and durations ("sql-001", "drill-net", "90s"): strings under any
+ * schema, recognised with one test. Words that could be null or booleans (n/N, t/T, f/F, ~) and
+ * anything else take the careful path below.
+ */
+const PLAIN_NAME =
+  /^(?:[a-eg-mo-su-zABCDEGHIJKLMOPQRSUVWXYZ_][A-Za-z0-9_./-]*|[0-9]+(?:ms|[dhms])(?:[0-9]+(?:ms|[dhms]))*)$/;
+
 export function plain(text: string, flow: boolean): unknown {
+  if (PLAIN_NAME.test(text)) return text;
   if (text === '') return flow ? bail() : null;
   if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(text) && !/^-[^\s-]/.test(text)) bail();
   if (text.includes(': ') || text.endsWith(':') || text.includes(' #')) bail();

@@ -198,7 +198,9 @@ class FlowReader {
       return value;
     }
     const start = this.pos;
-    while (this.pos < this.text.length && !',]}'.includes(this.text[this.pos]!)) this.pos++;
+    for (let c = this.text.charCodeAt(this.pos); c === c && c !== 44 && c !== 93 && c !== 125; ) {
+      c = this.text.charCodeAt(++this.pos); // stops at ',' ']' '}' or the end (NaN)
+    }
     return plain(this.text.slice(start, this.pos).trimEnd(), true);
   }
 

@@ -51,3 +51,63 @@ describe('the fast YAML path', () => {
     expect(fastParseYaml(text)).toBeUndefined();
   });
 });
+
+describe('plain scalars on the fast path', () => {
+  const words = [
+    'sql-001',
+    'drill-net',
+    '90s',
+    '1h30m',
+    '500ms',
+    '1e5',
+    '0x1F',
+    'true',
+    'True',
+    'TRUE',
+    'false',
+    'False',
+  ]
+    .concat([
+      'FALSE',
+      'null',
+      'Null',
+      'NULL',
+      'nope',
+      'tcp',
+      '~',
+      'x',
+      '_y',
+      'a/b',
+      'dr/v1',
+      'Zeta',
+      '1m1h',
+      '5',
+      '5.5',
+    ])
+    .concat([
+      '-3',
+      '-0',
+      '.inf',
+      'fin',
+      'no',
+      'yes',
+      'on',
+      'off',
+      'y',
+      'n',
+      'NaN',
+      '.NaN',
+      'Infinity',
+      '0o7',
+      '12e3',
+      'Tx',
+    ]);
+
+  it.each(words)('read "%s" as the yaml library does, or leave it to it', (word) => {
+    for (const text of [`a: ${word}`, `a: [${word}]`, `a: { b: ${word} }`]) {
+      const fast = fastParseYaml(text);
+      if (fast !== undefined) expect(Object.is(JSON.stringify(fast), JSON.stringify(parse(text)))).toBe(true);
+      if (fast !== undefined) expect(fast).toEqual(parse(text));
+    }
+  });
+});
