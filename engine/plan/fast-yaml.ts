@@ -198,8 +198,10 @@ class FlowReader {
       return value;
     }
     const start = this.pos;
-    for (let c = this.text.charCodeAt(this.pos); c === c && c !== 44 && c !== 93 && c !== 125; ) {
-      c = this.text.charCodeAt(++this.pos); // stops at ',' ']' '}' or the end (NaN)
+    // Up to ',' ']' '}' or the end of the text.
+    const end = this.text.length;
+    for (let c = this.text.charCodeAt(this.pos); this.pos < end && c !== 44 && c !== 93 && c !== 125; ) {
+      c = this.text.charCodeAt(++this.pos);
     }
     return plain(this.text.slice(start, this.pos).trimEnd(), true);
   }
