@@ -75,11 +75,12 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (flags: WorkerFlags) => {
       const redisUrl = await checkRedis(process.env.REDIS_URL);
       const logger = createLogger('worker');
+      const sim = createSimClient(flags.sim);
       const workers = startSiteWorkers({
         redisUrl,
         prefix: flags.prefix,
         site: flags.site,
-        api: createSimClient(flags.sim),
+        api: sim,
         concurrency: flags.concurrency,
         lockDurationMs: flags.lockDurationMs,
         stalledIntervalMs: flags.stalledIntervalMs,
@@ -96,7 +97,10 @@ export function registerWorkerCommand(program: Command): void {
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals): void => {
           logger.info({ signal }, 'shutting down');
-          void workers.close(flags.shutdownTimeoutMs).then(resolve, resolve);
+          void workers
+            .close(flags.shutdownTimeoutMs)
+            .finally(() => sim.close())
+            .then(resolve, resolve);
         };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
