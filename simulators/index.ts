@@ -50,5 +50,5 @@ export {
   parseWorldText,
   type WorldFileIssue,
   type WorldFileResult,
-  worldJsonSchema,
 } from './world-file.ts';
+export { worldJsonSchema } from './world-file-schema.ts';

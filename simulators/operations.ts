@@ -1,20 +1,13 @@
 import type { HyperVApi, NetworkAttachment, RecoveryPoint, VmView } from './api.ts';
 import type { SimControl } from './control.ts';
 import { SimError } from './errors.ts';
-import {
-  completeFailover,
-  resumeReplication,
-  resyncReplication,
-  reverseReplication,
-  startFailover,
-  stopFailover,
-  suspendReplication,
-} from './failover.ts';
+import { completeFailover, reverseReplication, startFailover, stopFailover } from './failover.ts';
 import { applyFault } from './faults.ts';
 import type { VmInstance } from './model.ts';
 import { bootingCount, powerOff, powerOn, startRefusal } from './power.ts';
 import { listPoints } from './recovery-points.ts';
 import { originOf } from './replication.ts';
+import { resumeReplication, resyncReplication, suspendReplication } from './replication-ops.ts';
 import { hostView, mainRelationship, measureView, vmView } from './views.ts';
 import { seqAt, writeCanary } from './workload.ts';
 import type { WorldCore } from './world.ts';

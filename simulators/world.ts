@@ -1,26 +1,14 @@
-import type { HyperVApi, RecoveryPoint } from './api.ts';
 import { SimClock } from './clock.ts';
+import { CycleBuckets } from './cycle-buckets.ts';
 import { SimError } from './errors.ts';
 import { EventQueue } from './event-queue.ts';
+import { HeartbeatWaiters } from './heartbeat-waiters.ts';
 import { Ledger } from './ledger.ts';
 import type { Host, Link, Relationship, Site, VmInstance } from './model.ts';
 import { newRelationship, type ReplicationEnv, runCycle } from './replication.ts';
 import { Rng } from './rng.ts';
 import type { WorldSpec } from './spec.ts';
 import type { WorldTruth } from './truth.ts';
-
-interface Bucket {
-  freqMs: number;
-  phaseMs: number;
-  rels: Set<Relationship>;
-  scheduled: boolean;
-}
-
-interface Waiter {
-  startedAt: number;
-  done: boolean;
-  resolve: (result: { ok: boolean; waitedMs: number }) => void;
-}
 
 const DEFAULT_START = '2026-01-01T00:00:00.000Z';
 
@@ -42,8 +30,15 @@ export class WorldCore implements ReplicationEnv {
   readonly errorAfterMs: number;
   readonly applyBytesPerSec: number;
   readonly startMs: number;
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly waiters = new Map<VmInstance, Set<Waiter>>();
+  private readonly buckets = new CycleBuckets(
+    (at, run) => this.schedule(at, run),
+    () => this.now,
+    (rel, at) => runCycle(this, rel, at),
+  );
+  private readonly waiters = new HeartbeatWaiters(
+    (at, run) => this.schedule(at, run),
+    () => this.now,
+  );
   private processedTo = 0;
   private ticker: NodeJS.Timeout | null = null;
   private syncing = false;
@@ -232,7 +227,7 @@ export class WorldCore implements ReplicationEnv {
     target.incoming = rel;
     this.relationships.add(rel);
     if (link) link.active++;
-    this.addToBucket(rel);
+    this.buckets.add(rel);
     return rel;
   }
 
@@ -243,74 +238,19 @@ export class WorldCore implements ReplicationEnv {
     rel.source.outgoing = rel.source.outgoing.filter((r) => r !== rel);
     if (rel.target.incoming === rel) rel.target.incoming = null;
     if (rel.link) rel.link.active--;
-    this.removeFromBucket(rel);
-  }
-
-  private addToBucket(rel: Relationship): void {
-    const phase = ((rel.phaseMs % rel.freqMs) + rel.freqMs) % rel.freqMs;
-    const key = `${rel.freqMs}:${phase}`;
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = { freqMs: rel.freqMs, phaseMs: phase, rels: new Set(), scheduled: false };
-      this.buckets.set(key, bucket);
-    }
-    bucket.rels.add(rel);
-    rel.bucket = key;
-    if (!bucket.scheduled) {
-      const k = Math.floor((this.now - phase) / rel.freqMs) + 1;
-      this.scheduleBucket(bucket, phase + k * rel.freqMs);
-    }
-  }
-
-  private removeFromBucket(rel: Relationship): void {
-    if (rel.bucket === null) return;
-    this.buckets.get(rel.bucket)?.rels.delete(rel);
-    rel.bucket = null;
-  }
-
-  private scheduleBucket(bucket: Bucket, at: number): void {
-    bucket.scheduled = true;
-    this.schedule(at, (t) => {
-      if (bucket.rels.size === 0) {
-        bucket.scheduled = false;
-        return;
-      }
-      for (const rel of bucket.rels) runCycle(this, rel, t);
-      this.scheduleBucket(bucket, t + bucket.freqMs);
-    });
+    this.buckets.remove(rel);
   }
 
   // ---- heartbeat waiters ----
 
   waitForHeartbeat(instance: VmInstance, timeoutMs: number): Promise<{ ok: boolean; waitedMs: number }> {
-    if (instance.heartbeatOk) return Promise.resolve({ ok: true, waitedMs: 0 });
-    return new Promise((resolve) => {
-      const waiter: Waiter = { startedAt: this.now, done: false, resolve };
-      let set = this.waiters.get(instance);
-      if (!set) {
-        set = new Set();
-        this.waiters.set(instance, set);
-      }
-      set.add(waiter);
-      this.schedule(this.now + timeoutMs, (t) => {
-        if (waiter.done) return;
-        waiter.done = true;
-        this.waiters.get(instance)?.delete(waiter);
-        resolve({ ok: false, waitedMs: t - waiter.startedAt });
-      });
-      if (this.clock.mode !== 'manual') this.startTicking();
-    });
+    const result = this.waiters.wait(instance, timeoutMs);
+    if (this.clock.mode !== 'manual') this.startTicking();
+    return result;
   }
 
   notifyHeartbeat(instance: VmInstance, at: number): void {
-    const set = this.waiters.get(instance);
-    if (!set) return;
-    this.waiters.delete(instance);
-    for (const waiter of set) {
-      if (waiter.done) continue;
-      waiter.done = true;
-      waiter.resolve({ ok: true, waitedMs: at - waiter.startedAt });
-    }
+    this.waiters.notify(instance, at);
   }
 
   // ---- truth ----
@@ -333,10 +273,4 @@ export class WorldCore implements ReplicationEnv {
 
 export function linkKey(a: string, b: string): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
-}
-
-/** What a `World` offers besides the API: time control, faults, truth, test helpers. */
-export interface WorldHandle {
-  readonly api: HyperVApi;
-  recoveryPointsFor(site: string, vm: string): RecoveryPoint[];
 }

@@ -1,0 +1,56 @@
+import type { Relationship } from './model.ts';
+
+interface Bucket {
+  freqMs: number;
+  phaseMs: number;
+  rels: Set<Relationship>;
+  scheduled: boolean;
+}
+
+/**
+ * Replication cycles grouped by (frequency, phase): one timed event per bucket runs every
+ * relationship in it, so a cycle costs a loop iteration instead of a heap operation.
+ */
+export class CycleBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    private readonly schedule: (at: number, run: (at: number) => void) => void,
+    private readonly now: () => number,
+    private readonly runCycle: (rel: Relationship, at: number) => void,
+  ) {}
+
+  add(rel: Relationship): void {
+    const phase = ((rel.phaseMs % rel.freqMs) + rel.freqMs) % rel.freqMs;
+    const key = `${rel.freqMs}:${phase}`;
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = { freqMs: rel.freqMs, phaseMs: phase, rels: new Set(), scheduled: false };
+      this.buckets.set(key, bucket);
+    }
+    bucket.rels.add(rel);
+    rel.bucket = key;
+    if (!bucket.scheduled) {
+      const k = Math.floor((this.now() - phase) / rel.freqMs) + 1;
+      this.scheduleBucket(bucket, phase + k * rel.freqMs);
+    }
+  }
+
+  remove(rel: Relationship): void {
+    if (rel.bucket === null) return;
+    this.buckets.get(rel.bucket)?.rels.delete(rel);
+    rel.bucket = null;
+  }
+
+  private scheduleBucket(bucket: Bucket, at: number): void {
+    bucket.scheduled = true;
+    this.schedule(at, (t) => {
+      if (bucket.rels.size === 0) {
+        bucket.scheduled = false;
+        return;
+      }
+      for (const rel of bucket.rels) this.runCycle(rel, t);
+      this.scheduleBucket(bucket, t + bucket.freqMs);
+    });
+  }
+}
