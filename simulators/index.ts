@@ -35,6 +35,7 @@ export type {
   VmSpec,
   WorldSpec,
 } from './spec.ts';
+export { formatSummary, type SiteSummary, summarizeWorld, type WorldSummary } from './status.ts';
 export {
   type FailoverKind,
   type FailoverRecord,

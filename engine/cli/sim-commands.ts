@@ -5,10 +5,11 @@ import {
   createSimClient,
   createWorld,
   type FaultAction,
+  formatSummary,
   formatWorldIssue,
   loadWorldFile,
   startSimServer,
-  type VmView,
+  summarizeWorld,
   type World,
   worldForPlan,
   worldJsonSchema,
@@ -234,74 +235,8 @@ export function registerSimCommands(program: Command): void {
     .action(async (flags: { url: string; json?: boolean }) => {
       const client = createSimClient(flags.url);
       try {
-        const now = Date.parse(await client.now());
-        interface SiteSummary {
-          site: string;
-          reachable: boolean;
-          vms?: number;
-          hostsDown?: number;
-          power?: Record<string, number>;
-          health?: Record<string, number>;
-          testVms?: number;
-          worstLag?: { vm: string; lagSec: number } | null;
-        }
-        const sites: SiteSummary[] = [];
-        for (const site of await client.listSites()) {
-          let vms: VmView[];
-          let hostsDown: number;
-          try {
-            vms = await client.listVMs(site);
-            hostsDown = (await client.listHosts(site)).filter((h) => !h.powered).length;
-          } catch {
-            sites.push({ site, reachable: false });
-            continue;
-          }
-          const count = (key: (v: VmView) => string | undefined): Record<string, number> => {
-            const out: Record<string, number> = {};
-            for (const v of vms) {
-              const k = key(v);
-              if (k !== undefined) out[k] = (out[k] ?? 0) + 1;
-            }
-            return out;
-          };
-          let worst: { vm: string; lagSec: number } | null = null;
-          for (const v of vms) {
-            const last = v.replication?.lastReplicationTime;
-            if (v.replication?.mode !== 'Primary' || last === undefined) continue;
-            const lagSec = Math.round((now - Date.parse(last)) / 1000);
-            if (worst === null || lagSec > worst.lagSec) worst = { vm: v.name, lagSec };
-          }
-          sites.push({
-            site,
-            reachable: true,
-            vms: vms.length,
-            hostsDown,
-            power: count((v) => v.state),
-            health: count((v) => v.replication?.health),
-            testVms: vms.filter((v) => v.isTest).length,
-            worstLag: worst,
-          });
-        }
-        const summary = { now: new Date(now).toISOString(), sites };
-        if (flags.json) {
-          process.stdout.write(`${JSON.stringify(summary)}\n`);
-          return;
-        }
-        process.stdout.write(`simulated time ${summary.now}\n`);
-        for (const s of sites) {
-          if (!s.reachable) {
-            process.stdout.write(`  ${s.site}: unreachable (powered off)\n`);
-            continue;
-          }
-          const fmt = (r: Record<string, number>): string =>
-            Object.entries(r)
-              .map(([k, n]) => `${k} ${n}`)
-              .join(', ') || '-';
-          const lag = s.worstLag ? `; worst lag ${s.worstLag.lagSec}s (${s.worstLag.vm})` : '';
-          process.stdout.write(
-            `  ${s.site}: ${s.vms} VMs (${s.testVms} test) on up hosts, ${s.hostsDown} host(s) down; power: ${fmt(s.power ?? {})}; health: ${fmt(s.health ?? {})}${lag}\n`,
-          );
-        }
+        const summary = await summarizeWorld(client);
+        process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
       } finally {
         client.close();
       }
