@@ -1,5 +1,5 @@
 import type { HandlerContext, HandlerOutcome } from './context.ts';
-import { findVm, mutation, requireVm, testVmName } from './vm.ts';
+import { findVm, mutation, requireVm, testVmName, unlessDoneMeanwhile } from './vm.ts';
 
 /**
  * Drill cleanup at the target site: Stop-VMFailover -Test on the replica removes its test VM
@@ -14,6 +14,10 @@ export async function cleanupHandler(ctx: HandlerContext): Promise<HandlerOutcom
     return { outcome: 'done', mutated: false, output: { testVm: testName, removed: false } };
   }
   ctx.log.debug({ state: testVm.state }, 'removing the test VM');
-  await ctx.api.stopVMFailover({ ...mutation(ctx, vm), test: true });
+  await unlessDoneMeanwhile(
+    () => ctx.api.stopVMFailover({ ...mutation(ctx, vm), test: true }),
+    () => findVm(ctx, testName),
+    (now) => now === undefined,
+  );
   return { outcome: 'done', mutated: true, output: { testVm: testName, removed: true } };
 }

@@ -7,7 +7,7 @@ import type {
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
 import { describe } from './shutdown.ts';
-import { findVm, mustGetVm, mutation, requireVm, testVmName } from './vm.ts';
+import { findVm, mustGetVm, mutation, requireVm, testVmName, unlessDoneMeanwhile } from './vm.ts';
 
 /** Replica states in which Start-VMFailover already ran (the failover must not run twice). */
 const FAILED_OVER = new Set(['FailedOverWaitingCompletion', 'FailedOver']);
@@ -50,13 +50,18 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
       );
     }
     measure = await measureQuietly(ctx, vm);
-    const result = await ctx.api.startVMFailover({
-      ...mutation(ctx, vm),
-      mode: 'failover',
-      recoveryPoint: selector(ctx),
-    });
-    view = result.vm;
-    point = result.recoveryPoint ?? point;
+    const failover = await unlessDoneMeanwhile(
+      () => ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'failover', recoveryPoint: selector(ctx) }),
+      () => mustGetVm(ctx, vm),
+      (now) => FAILED_OVER.has(now.replication?.state ?? 'Disabled'),
+    );
+    if ('result' in failover) {
+      view = failover.result.vm;
+      point = failover.result.recoveryPoint ?? point;
+    } else {
+      view = failover.meanwhile;
+      point = view.recoveryPoint ?? point;
+    }
     mutated = true;
   }
   const network = await connectNetwork(ctx, vm, view);
@@ -131,19 +136,23 @@ async function testFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
   }
   const testNetwork = ctx.job.network;
   if (testNetwork !== undefined) await assertIsolated(ctx, testNetwork.network, vm);
-  const result = await ctx.api.startVMFailover({
-    ...mutation(ctx, vm),
-    mode: 'test',
-    recoveryPoint: selector(ctx),
-    ...(testNetwork ? { testNetwork } : {}),
-  });
-  const point = result.recoveryPoint ?? result.vm.recoveryPoint;
-  const output: Record<string, unknown> = {
-    testVm: result.vm.name,
-    network: result.vm.network,
-    created: true,
-  };
-  const outcome: HandlerOutcome = { outcome: 'done', mutated: true, output, view: result.vm };
+  const created = await unlessDoneMeanwhile(
+    () =>
+      ctx.api.startVMFailover({
+        ...mutation(ctx, vm),
+        mode: 'test',
+        recoveryPoint: selector(ctx),
+        ...(testNetwork ? { testNetwork } : {}),
+      }),
+    () => findVm(ctx, testName),
+    (now) => now !== undefined,
+  );
+  const testVm = 'result' in created ? created.result.vm : created.meanwhile;
+  if (testVm === undefined)
+    throw new StepError('VM_NOT_FOUND', `${ctx.step}: test VM ${testName} vanished`, where);
+  const point = ('result' in created ? created.result.recoveryPoint : undefined) ?? testVm.recoveryPoint;
+  const output: Record<string, unknown> = { testVm: testVm.name, network: testVm.network, created: true };
+  const outcome: HandlerOutcome = { outcome: 'done', mutated: true, output, view: testVm };
   if (point === undefined) return outcome;
   output.recoveryPoint = point;
   return { ...outcome, recoveryPoint: point };

@@ -1,7 +1,7 @@
 import type { VmView } from '../../../simulators/api.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
-import { mustGetVm, mutation, requireVm, sleep } from './vm.ts';
+import { mustGetVm, mutation, requireVm, sleep, unlessDoneMeanwhile } from './vm.ts';
 
 /** Longest wait for a guest shutdown (Stop-VM) to finish before the step is retried. */
 const STOP_WAIT_MS = 10 * 60_000;
@@ -26,14 +26,24 @@ export async function shutdownHandler(ctx: HandlerContext): Promise<HandlerOutco
     );
   }
   let stopped = false;
+  const reread = (): Promise<VmView> => mustGetVm(ctx, vm);
   if (view.state === 'Running' || view.state === 'Starting') {
     ctx.log.debug({ state: view.state }, 'stopping the primary');
-    view = await ctx.api.stopVM(mutation(ctx, vm));
+    const stop = await unlessDoneMeanwhile(
+      () => ctx.api.stopVM(mutation(ctx, vm)),
+      reread,
+      (now) => now.state === 'Off' || now.state === 'Stopping',
+    );
+    view = 'result' in stop ? stop.result : stop.meanwhile;
     stopped = true;
   }
   view = await waitUntilOff(ctx, vm, view);
   ctx.log.debug('preparing the primary for failover');
-  await ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'prepare' });
+  await unlessDoneMeanwhile(
+    () => ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'prepare' }),
+    reread,
+    (now) => now.replication?.state === 'PreparedForFailover',
+  );
   return { outcome: 'done', mutated: true, output: { stopped, prepared: true } };
 }
 

@@ -85,3 +85,23 @@ export function rejectOnAbort(signal: AbortSignal): Promise<never> {
   rejection.catch(() => {});
   return rejection;
 }
+
+/**
+ * A mutating call that a duplicate run of the same job may have made first (two workers on one job
+ * when a lock lapsed under load): when the host refuses it as INVALID_STATE, read again, and if the
+ * call's end state is already there, the step is done. Any other refusal stands.
+ */
+export async function unlessDoneMeanwhile<T, V>(
+  call: () => Promise<T>,
+  reread: () => Promise<V>,
+  done: (now: V) => boolean,
+): Promise<{ result: T } | { meanwhile: V }> {
+  try {
+    return { result: await call() };
+  } catch (error) {
+    if (simErrorCode(error) !== 'INVALID_STATE') throw error;
+    const now = await reread();
+    if (done(now)) return { meanwhile: now };
+    throw error;
+  }
+}
