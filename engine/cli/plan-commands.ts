@@ -116,17 +116,32 @@ export function registerPlanCommands(program: Command): void {
     .option('--depth <d>', 'dependency levels', '5')
     .option('--seed <s>', 'random seed', '1')
     .option('--name <name>', 'metadata.name')
+    .addOption(
+      new Option('--style <style>', 'flow: one line per VM; block: one key per line')
+        .choices(['flow', 'block'])
+        .default('flow'),
+    )
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (options: { vms: string; depth: string; seed: string; name?: string; output?: string }) => {
-      const text = generatePlan({
-        vms: intFlag('--vms', options.vms, 1, 1_000_000),
-        depth: intFlag('--depth', options.depth, 1, 1_000),
-        seed: intFlag('--seed', options.seed, 0, 2 ** 32 - 1),
-        ...(options.name === undefined ? {} : { name: options.name }),
-      });
-      if (options.output === undefined) process.stdout.write(text);
-      else await writeFile(options.output, text);
-    });
+    .action(
+      async (options: {
+        vms: string;
+        depth: string;
+        seed: string;
+        name?: string;
+        style: 'flow' | 'block';
+        output?: string;
+      }) => {
+        const text = generatePlan({
+          vms: intFlag('--vms', options.vms, 1, 1_000_000),
+          depth: intFlag('--depth', options.depth, 1, 1_000),
+          seed: intFlag('--seed', options.seed, 0, 2 ** 32 - 1),
+          ...(options.name === undefined ? {} : { name: options.name }),
+          style: options.style,
+        });
+        if (options.output === undefined) process.stdout.write(text);
+        else await writeFile(options.output, text);
+      },
+    );
 }
 
 function printIssues(issues: readonly PlanIssue[]): void {

@@ -43,4 +43,12 @@ describe('generatePlan', () => {
     expect(plan.vms.some((vm) => vm.dependsOn.length >= 3)).toBe(true); // fan-in
     expect(compilePlan(plan, { type: 'unplanned' }).waves.length).toBeGreaterThanOrEqual(6 * 3);
   });
+
+  it('writes the same plan in block style, with every line short enough for formatters', () => {
+    const flow = parsePlan(generatePlan({ vms: 400, depth: 6, seed: 11 }), 'flow.yaml');
+    const blockText = generatePlan({ vms: 400, depth: 6, seed: 11, style: 'block' });
+    const block = parsePlan(blockText, 'block.yaml');
+    expect(flow.ok && block.ok && flow.hash === block.hash).toBe(true);
+    expect(Math.max(...blockText.split('\n').map((line) => line.length))).toBeLessThanOrEqual(110);
+  });
 });
