@@ -95,6 +95,29 @@ export function checkWorldSpec(spec: WorldSpec): SpecProblem[] {
       }
     }
   });
+  // VMs that start Running must fit their hosts, as Hyper-V would not have started them otherwise.
+  const load = new Map<string, { slots: number; memoryMb: number; first: number }>();
+  spec.vms.forEach((vm, i) => {
+    if ((vm.state ?? 'Running') !== 'Running') return;
+    const key = `${vm.site}/${vm.host}`;
+    const l = load.get(key) ?? { slots: 0, memoryMb: 0, first: i };
+    l.slots++;
+    l.memoryMb += vm.memoryMb ?? 4096;
+    load.set(key, l);
+  });
+  for (const [key, l] of load) {
+    const [siteName, hostName] = key.split('/') as [string, string];
+    const host = spec.sites.find((s) => s.name === siteName)?.hosts.find((h) => h.name === hostName);
+    if (!host) continue;
+    const slots = host.vmSlots ?? 50;
+    const memoryMb = host.memoryMb ?? 262_144;
+    if (l.slots > slots || l.memoryMb > memoryMb) {
+      problems.push({
+        path: ['vms', l.first, 'host'],
+        message: `host '${hostName}' at site '${siteName}' cannot run its ${l.slots} running VMs (${l.memoryMb} MB) with ${slots} slots and ${memoryMb} MB`,
+      });
+    }
+  }
   (spec.faults ?? []).forEach((f, i) => {
     if ('site' in f && f.site !== undefined && !hosts.has(f.site))
       problems.push({ path: ['faults', i, 'site'], message: `unknown site '${f.site}'` });

@@ -6,6 +6,8 @@ import type { HostSpec, SiteSpec, VmSpec, WorldSpec } from './spec.ts';
 export interface ForPlanOptions {
   /** @defaultValue 1 */
   seed?: number;
+  /** ISO time of simulated ms 0. @defaultValue '2026-01-01T00:00:00.000Z' */
+  start?: string;
   clock?: ClockOptions;
   /** Virtual time run before the world is handed over, so recovery points exist. @defaultValue 2 h */
   warmupMs?: number;
@@ -76,6 +78,7 @@ export function worldSpecForPlan(plan: RecoveryPlan, options: ForPlanOptions = {
   }));
   return {
     seed: options.seed ?? 1,
+    start: options.start,
     clock: options.clock,
     sites,
     links: [{ between: [plan.source, plan.target] }],

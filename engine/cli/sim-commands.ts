@@ -75,7 +75,18 @@ interface ServeFlags {
   speed?: number;
   seed?: number;
   warmup?: number;
+  start?: string;
   json?: boolean;
+}
+
+/** `--start now`: simulated time lines up with the wall clock once the warm-up is done. */
+function startTime(flags: ServeFlags, warmupMs: number): string | undefined {
+  if (flags.start === undefined) return undefined;
+  if (flags.start === 'now') return new Date(Date.now() - warmupMs).toISOString();
+  if (Number.isNaN(Date.parse(flags.start))) {
+    throw new InputError('SIM_BAD_FLAGS', `--start expects an ISO-8601 time or "now", got "${flags.start}"`);
+  }
+  return new Date(flags.start).toISOString();
 }
 
 async function buildWorld(flags: ServeFlags): Promise<World> {
@@ -102,6 +113,7 @@ async function buildWorld(flags: ServeFlags): Promise<World> {
     // A served world without a clock runs in real time: nobody is there to advance a manual one.
     spec.clock = clockOverride ?? spec.clock ?? { mode: 'real' };
     if (flags.seed !== undefined) spec.seed = flags.seed;
+    spec.start = startTime(flags, flags.warmup ?? 0) ?? spec.start;
     const world = createWorld(spec);
     if (flags.warmup) world.advance(flags.warmup);
     return world;
@@ -116,6 +128,7 @@ async function buildWorld(flags: ServeFlags): Promise<World> {
     clock: clockOverride ?? { mode: 'real' },
     ...(flags.seed === undefined ? {} : { seed: flags.seed }),
     ...(flags.warmup === undefined ? {} : { warmupMs: flags.warmup }),
+    start: startTime(flags, flags.warmup ?? 2 * 3_600_000),
   });
 }
 
@@ -140,6 +153,10 @@ export function registerSimCommands(program: Command): void {
     .option('--speed <n>', 'simulated seconds per real second in scaled mode', positive)
     .option('--seed <n>', 'seed (overrides the world file)', nonNegativeInt)
     .option('--warmup <duration>', 'virtual time to run before serving (for-plan default 2h)', duration)
+    .option(
+      '--start <time>',
+      'ISO time of the world\'s start, or "now" (simulated time then tracks the wall clock)',
+    )
     .option('--json', 'print {"url": ...} as one JSON line')
     .action(async (flags: ServeFlags) => {
       const world = await buildWorld(flags);
