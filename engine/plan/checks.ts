@@ -1,4 +1,4 @@
-import { SITE_LEASE_MS } from './defaults.ts';
+import { DEFAULT_AUTOMATIC_FAILOVER_AFTER_MS, SITE_LEASE_MS } from './defaults.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { checkDependencyGraph } from './graph-checks.ts';
 import { error, type RawIssue, warning } from './raw-issue.ts';
@@ -67,14 +67,17 @@ export function checkPlan(input: PlanInput, options: CheckOptions = {}): RawIssu
   checkDependsOn(input, vmIndex, vmNames, issues);
   checkActions(input, vmIndex, groupIndex, issues);
 
+  // Automatic failover must wait out the lease, the default delay included when it is enabled.
   const automatic = spec.automaticFailover;
   const lease = options.siteLeaseMs ?? SITE_LEASE_MS;
-  if (automatic?.after !== undefined && parseDuration(automatic.after) < lease) {
+  const explicit = automatic?.after !== undefined;
+  const afterMs = explicit ? parseDuration(automatic?.after ?? '') : DEFAULT_AUTOMATIC_FAILOVER_AFTER_MS;
+  if (afterMs < lease && (explicit || automatic?.enabled === true)) {
     issues.push(
       error(
         'auto-failover-before-lease',
-        `automatic failover after ${automatic.after} is shorter than the site lease (${formatDuration(lease)})`,
-        ['spec', 'automaticFailover', 'after'],
+        `automatic failover after ${formatDuration(afterMs)} is shorter than the site lease (${formatDuration(lease)})`,
+        explicit ? ['spec', 'automaticFailover', 'after'] : ['spec', 'automaticFailover', 'enabled'],
         `use at least ${formatDuration(lease)}: a site is not lost before its lease expires`,
       ),
     );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parsePlan } from '../../../engine/plan/index.ts';
 import { columnOf, issuesOf, planText } from './helpers.ts';
 
 describe('semantic checks', () => {
@@ -252,6 +253,30 @@ describe('semantic checks', () => {
           column: 46,
           message: 'automatic failover after 10s is shorter than the site lease (30s)',
         }),
+      ]);
+    });
+  });
+
+  describe('when the site lease is longer than the default automatic failover delay', () => {
+    it('refuses enabling automatic failover without a long enough delay', () => {
+      const text = planText('    - name: a', '  automaticFailover: { enabled: true }');
+      const issues = parsePlan(text, 'plan.yaml', { siteLeaseMs: 10 * 60_000 });
+      expect(issues.ok ? [] : issues.issues).toEqual([
+        expect.objectContaining({
+          code: 'auto-failover-before-lease',
+          message: 'automatic failover after 5m is shorter than the site lease (10m)',
+          path: 'spec.automaticFailover.enabled',
+        }),
+      ]);
+    });
+  });
+
+  describe('when a VM is named like a step id prefix', () => {
+    it('refuses "action" and "barrier"', () => {
+      const text = planText('    - name: action\n    - name: barrier');
+      expect(issuesOf(text).map((i) => `${i.line} ${i.code}`)).toEqual([
+        '8 reserved-name',
+        '9 reserved-name',
       ]);
     });
   });
