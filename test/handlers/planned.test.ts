@@ -63,6 +63,20 @@ describe('planned failover handlers', () => {
     for (const e of sink.events) expect(e.execution).toBe('ex1');
   });
 
+  describe('when the primary was not prepared', () => {
+    it('refuses to fail over, since writes would be lost', async () => {
+      world = twoSiteWorld(['sql-01']);
+      world.advance(10_000); // writes since the last replication cycle
+      const run = await runJob(
+        world.api,
+        jobData('planned', TARGET, TARGET_STEPS, { vm: 'sql-01', readiness }),
+      );
+      expect(run.result.steps.map((s) => s.outcome)).toEqual(['failed', 'skipped', 'skipped']);
+      expect(run.result.steps[0]?.error?.code).toBe('PLANNED_FAILOVER_NOT_SYNCED');
+      expect(world.truth().mutations['sql-01']).toBeUndefined();
+    });
+  });
+
   describe('when the same job runs again', () => {
     it('makes no mutating call and says so', async () => {
       world = twoSiteWorld(['sql-01']);

@@ -50,6 +50,14 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
       );
     }
     measure = await measureQuietly(ctx, vm);
+    if (ctx.job.type === 'planned' && measure && measure.receivedSeq < measure.primarySeq) {
+      // A planned failover promises no data loss: the prepared primary must have sent everything.
+      throw new StepError(
+        'PLANNED_FAILOVER_NOT_SYNCED',
+        `${ctx.step}: the replica of ${vm} at ${ctx.job.site} lacks ${measure.primarySeq - measure.receivedSeq} writes of its primary; a planned failover needs the primary shut down and prepared (Start-VMFailover -Prepare) first — run its shutdown step, or use an unplanned failover`,
+        where,
+      );
+    }
     const failover = await unlessDoneMeanwhile(
       () => ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'failover', recoveryPoint: selector(ctx) }),
       () => mustGetVm(ctx, vm),
