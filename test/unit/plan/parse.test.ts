@@ -250,3 +250,34 @@ describe('when a value may take several shapes', () => {
     ]);
   });
 });
+
+describe('the plan shape in DESIGN.md', () => {
+  it('validates as written there', () => {
+    const text = `apiVersion: dr/v1
+kind: RecoveryPlan
+metadata: { name: erp }
+spec:
+  source: dc-east
+  target: dc-west
+  recoveryPoint: latest            # latest | latestProcessed | latestAppConsistent | { at: <time> }
+  vms:
+    - name: sql-01
+      readiness: { heartbeat: true, timeout: 10m }
+    - { name: app-01, dependsOn: [sql-01] }
+    - { name: app-02, dependsOn: [sql-01] }
+    - { name: web-01, dependsOn: [app-01, app-02], network: { failover: dmz-west, test: drill-net } }
+  actions:
+    - { name: confirm-san, before: sql-01, manual: "Confirm SAN replication is paused" }
+    - { name: update-dns, after: web-01, script: update-dns, runOn: dc-west, timeout: 2m,
+        on: [planned, unplanned] }        # scripts are named entries of the engine's catalog
+  automaticFailover: { enabled: false }
+`;
+    const plan = validPlan(text);
+    expect(plan.vms.map((vm) => vm.name)).toEqual(['sql-01', 'app-01', 'app-02', 'web-01']);
+    expect(plan.actions[1]).toMatchObject({
+      run: { type: 'script', runOn: 'target' },
+      timeoutMs: 120_000,
+      on: ['planned', 'unplanned'],
+    });
+  });
+});
