@@ -24,7 +24,8 @@ export interface ForPlanOptions {
 /**
  * A two-site world matching a plan: every VM Running as primary at `plan.source`, replicating to
  * `plan.target` every 30 s with 24 hourly points (every 4th application-consistent), boot times
- * drawn from [0.5, 1] × the VM's boot estimate, production networks on both sites, the plan's
+ * drawn from [0.5, 1] × the VM's boot estimate, a link with room for twice the write rate,
+ * production networks on both sites, the plan's
  * failover networks on the target, and its test networks on the target as isolated networks.
  * VMs are spread round-robin over hosts so no host carries more than its share of boots.
  */
@@ -81,7 +82,16 @@ export function worldSpecForPlan(plan: RecoveryPlan, options: ForPlanOptions = {
     start: options.start,
     clock: options.clock,
     sites,
-    links: [{ between: [plan.source, plan.target] }],
+    // At least 1 Gbit/s, and twice the plan's total write rate, so a fresh world replicates on time.
+    links: [
+      {
+        between: [plan.source, plan.target],
+        bandwidthBytesPerSec: Math.max(
+          125_000_000,
+          2 * plan.vms.length * (options.writesPerSec ?? 10) * 4096,
+        ),
+      },
+    ],
     vms,
   };
 }
