@@ -209,6 +209,29 @@ describe('replication', () => {
     ]);
   });
 
+  it('names a same-named VM at the target that is not a replica as not replicating, not as failed over', () => {
+    const inventory = makeInventory({
+      vms: [replica('sql-01', { state: 'Running', replication: null }), replica('app-01'), replica('web-01')],
+    });
+    const report = evaluatePreflight(threeTier, inventory, { type: 'unplanned' });
+    expect(codes(report.blockers)).toEqual(['NOT_REPLICATING_TO_TARGET:sql-01']);
+    expect(report.blockers[0]?.message).toContain('replication is not enabled');
+  });
+
+  it('on failback, names a VM that never left home', () => {
+    const home = (name: string) =>
+      replica(name, { site: 'dc-east', state: 'Running' }, { mode: 'Primary', primarySite: 'dc-east' });
+    const inventory = makeInventory({ vms: [home('sql-01'), home('app-01'), home('web-01')] });
+    inventory.to = { ...inventory.to, site: 'dc-east' } as typeof inventory.to;
+    const report = evaluatePreflight(threeTier, inventory, { type: 'unplanned', direction: 'failback' });
+    expect(codes(report.blockers)).toEqual([
+      'ALREADY_FAILED_OVER:sql-01',
+      'ALREADY_FAILED_OVER:app-01',
+      'ALREADY_FAILED_OVER:web-01',
+    ]);
+    expect(report.blockers[0]?.hint).toContain('home site');
+  });
+
   it("blocks a drill while the previous drill's test VM still exists", () => {
     const inventory = makeInventory({
       vms: [...replicas(), replica('web-01 - Test', { isTest: true, state: 'Running', replication: null })],

@@ -304,6 +304,48 @@ describe('pre-flight against the simulated world', () => {
     });
   });
 
+  describe('failing back after a planned failover, commit and reprotect', () => {
+    async function failedOverAndReversed(): Promise<World> {
+      const w = world();
+      for (const vm of ['web-01', 'app-01', 'sql-01']) await w.api.stopVM({ site: 'dc-east', vm, epoch: 1 });
+      w.advance(60_000);
+      for (const vm of ['sql-01', 'app-01', 'web-01']) {
+        await w.api.startVMFailover({ site: 'dc-east', vm, epoch: 1, mode: 'prepare' });
+        await w.api.startVMFailover({ site: 'dc-west', vm, epoch: 1, mode: 'failover' });
+        await w.api.completeVMFailover({ site: 'dc-west', vm, epoch: 1 });
+        await w.api.startVM({ site: 'dc-west', vm, epoch: 1 });
+        await w.api.reverseVMReplication({ site: 'dc-west', vm, epoch: 1 });
+      }
+      w.advance(2 * 3_600_000);
+      return w;
+    }
+
+    it('passes, and a forward run of the same plan is refused', async () => {
+      const w = await failedOverAndReversed();
+      const back = await preflight(w, { type: 'planned', direction: 'failback' });
+      expect(back.blockers).toEqual([]);
+      expect([back.fromSite, back.toSite]).toEqual(['dc-west', 'dc-east']);
+      expect(back.placements.map((p) => p.site)).toEqual(['dc-east', 'dc-east', 'dc-east']);
+      const forward = await preflight(w, { type: 'planned' });
+      expect(codes(forward.blockers)).toEqual(expect.arrayContaining(['ALREADY_FAILED_OVER:sql-01']));
+    });
+
+    it('refuses VMs another plan failed over', async () => {
+      const w = await failedOverAndReversed();
+      const lockPrefix = uniquePrefix('pf');
+      const record = { execution: 'e-crm', site: 'dc-west', direction: 'forward' as const, at: w.nowIso() };
+      await markFailedOver(redis, lockPrefix, ['sql-01'], { ...record, plan: 'crm' });
+      await markFailedOver(redis, lockPrefix, ['app-01', 'web-01'], { ...record, plan: 'erp' });
+      const back = await preflight(w, {
+        type: 'planned',
+        direction: 'failback',
+        locks: createLockReader(redis, lockPrefix),
+      });
+      expect(codes(back.blockers)).toEqual(['ALREADY_FAILED_OVER:sql-01']);
+      expect(back.blockers[0]?.message).toContain("another plan, 'crm'");
+    });
+  });
+
   it('gives the same report over HTTP', async () => {
     const w = worldForPlan(plan);
     worlds.push(w);

@@ -70,8 +70,7 @@ function checkAlreadyFailedOver(ctx: EvalContext, vm: string, view: VmView): boo
   const replication = view.replication;
   const failedOver =
     (replication !== null && FAILED_OVER_STATES.has(replication.state)) ||
-    (replication?.mode === 'Primary' && replication.primarySite === ctx.toSite) ||
-    (replication === null && view.state === 'Running');
+    (replication?.mode === 'Primary' && replication.primarySite === ctx.toSite);
   if (!failedOver) return false;
   ctx.excluded.add(vm);
   const record = ctx.inventory.failedOver.get(vm);
