@@ -17,7 +17,7 @@ export interface HandlerOptions {
    */
   bootSlotWaitMs?: number;
   /**
-   * First pause after a HOST_BOOT_LIMIT refusal; doubles up to 250 ms, with jitter.
+   * First pause after a HOST_BOOT_LIMIT refusal; doubles up to 500 ms, with jitter.
    * @defaultValue 10
    */
   bootRetryInitialMs?: number;
