@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +15,7 @@ import {
   stepJobId,
   stepJobOptions,
 } from '../../engine/executor/index.ts';
+import type { PlanAction } from '../../engine/plan/types.ts';
 import type { World } from '../../simulators/index.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { jobData, mutations, TARGET, twoSiteWorld, waitForCompletion } from './support.ts';
@@ -35,8 +39,9 @@ describe('site worker', () => {
     world?.close();
   });
 
-  function siteWorkers(): SiteWorkers {
+  function siteWorkers(scriptCatalog?: string): SiteWorkers {
     return startSiteWorkers({
+      ...(scriptCatalog === undefined ? {} : { handlers: { scriptCatalog } }),
       redisUrl: testRedisUrl(),
       prefix,
       site: TARGET,
@@ -48,10 +53,10 @@ describe('site worker', () => {
     });
   }
 
-  async function start(vms: string[], bootMs?: number): Promise<void> {
+  async function start(vms: string[], bootMs?: number, scriptCatalog?: string): Promise<void> {
     prefix = uniquePrefix('hw');
     world = twoSiteWorld(vms, bootMs === undefined ? {} : { bootMs });
-    workers = siteWorkers();
+    workers = siteWorkers(scriptCatalog);
     await workers.ready();
     queue = new Queue(siteQueueName(TARGET), { connection: redis, ...bullOptions(prefix) });
   }
@@ -134,6 +139,51 @@ describe('site worker', () => {
       expect(completion.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
       expect(completion.result.alreadyDone).toBe(true);
       expect(mutations(world, 'db-1', TARGET)).toEqual({ 'startVMFailover.failover': 1, startVM: 1 });
+    });
+  });
+
+  describe('when an action job runs again after its script finished', () => {
+    it('returns the recorded result instead of running the script twice', async () => {
+      const catalog = mkdtempSync(join(tmpdir(), 'dr-catalog-'));
+      const runs = join(catalog, 'runs.txt');
+      writeFileSync(join(catalog, 'flush-dns.sh'), `echo run >> "${runs}"\necho flushed\n`);
+      try {
+        await start([], undefined, catalog);
+        const action: PlanAction = {
+          name: 'flush-dns',
+          when: 'after',
+          vm: 'db-1',
+          run: { type: 'script', script: 'flush-dns', runOn: 'target', args: {} },
+          timeoutMs: 5000,
+          on: ['unplanned'],
+          directions: ['forward'],
+          onFailure: {
+            retries: 0,
+            backoff: { initialMs: 1000, factor: 2, maxMs: 1000 },
+            // biome-ignore lint/suspicious/noThenProperty: FailurePolicy.then is the plan contract's name.
+            then: 'fail-plan',
+          },
+        };
+        const data = jobData('unplanned', TARGET, ['action/flush-dns'], { action });
+        const jobId = await enqueue(data);
+        const first = await waitForCompletion(redis, prefix, data.execution, jobId);
+        expect(first.result.steps[0]?.output?.stdout).toBe('flushed\n');
+        await expect.poll(async () => await queue.getJobState(jobId)).toBe('completed');
+
+        // The same job id again, as after a worker death between the script and the completion.
+        await (await queue.getJob(jobId))?.remove();
+        await redis.del(`${prefix}:{exec:${data.execution}}:completions`);
+        await enqueue(data);
+        const again = await waitForCompletion(redis, prefix, data.execution, jobId);
+        expect(again.result.steps[0]).toMatchObject({
+          outcome: 'done',
+          output: { repeated: true, stdout: 'flushed\n' },
+        });
+        expect(again.result.alreadyDone).toBe(true);
+        expect(readFileSync(runs, 'utf8')).toBe('run\n');
+      } finally {
+        rmSync(catalog, { recursive: true, force: true });
+      }
     });
   });
 });
