@@ -52,6 +52,7 @@ export function parsePlanWithStage(
             column,
             path: '',
             severity: 'error',
+            hint: yamlHint(yamlError.code),
           };
         });
         return { result: { ok: false, issues: sortIssues(issues) }, stage: 'syntax' };
@@ -155,6 +156,19 @@ function place(raw: readonly RawIssue[], file: string, locator: Locator): PlanIs
       return out;
     }),
   );
+}
+
+function yamlHint(code: string): string {
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return 'each key may appear once in a mapping';
+    case 'TAB_AS_INDENT':
+      return 'indent with spaces, not tabs';
+    case 'MULTIPLE_DOCS':
+      return 'a plan file holds one document: remove the extra ---';
+    default:
+      return 'check the indentation, and that brackets and quotes near here are closed';
+  }
 }
 
 function firstLine(message: string): string {

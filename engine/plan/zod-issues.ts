@@ -25,16 +25,15 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], data: unknown
       }
       case 'invalid_type': {
         if (valueAt(data, path) === undefined && path.length > 0) {
-          out.push({
-            ...error(
-              'missing-key',
-              `missing required key "${String(path[path.length - 1])}"`,
-              path.slice(0, -1),
-            ),
-          });
+          out.push(missingKey(path));
         } else {
           out.push(
-            error('invalid-type', `expected ${issue.expected}, got ${describe(valueAt(data, path))}`, path),
+            error(
+              'invalid-type',
+              `expected ${issue.expected}, got ${describe(valueAt(data, path))}`,
+              path,
+              describeSchema(path),
+            ),
           );
         }
         break;
@@ -43,13 +42,7 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], data: unknown
         const values = issue.values.map((value) => String(value));
         const got = valueAt(data, path);
         if (got === undefined && path.length > 0) {
-          out.push(
-            error(
-              'missing-key',
-              `missing required key "${String(path[path.length - 1])}"`,
-              path.slice(0, -1),
-            ),
-          );
+          out.push(missingKey(path));
           break;
         }
         out.push(
@@ -118,6 +111,26 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], data: unknown
     seen.add(key);
     return true;
   });
+}
+
+function missingKey(path: YamlPath): RawIssue {
+  const key = String(path[path.length - 1]);
+  const what = describeSchema(path);
+  return error(
+    'missing-key',
+    `missing required key "${key}"`,
+    path.slice(0, -1),
+    `add "${key}:"${what === undefined ? '' : `: ${what}`}`,
+  );
+}
+
+/** The schema's own description of what belongs at a path ("boot estimate, e.g. 90s, 5m"). */
+function describeSchema(path: YamlPath): string | undefined {
+  for (const schema of schemaAt(path)) {
+    const texts = [unwrapOptional(schema).description, schema.description].filter((t) => t !== undefined);
+    if (texts.length > 0) return [...new Set(texts)].join('; ');
+  }
+  return undefined;
 }
 
 function describe(value: unknown): string {
