@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { DrError } from '../common/index.ts';
+import { registerPreflightCommand } from '../preflight/index.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
@@ -18,6 +19,7 @@ const program = new Command('drctl')
 registerPlanCommands(program);
 registerSimCommands(program);
 registerRunCommands(program);
+registerPreflightCommand(program);
 registerWorkerCommand(program);
 
 try {

@@ -4,10 +4,12 @@
  * shows. `evaluatePreflight` is the pure decision; `runPreflight` reads the world and decides.
  */
 export { resolvePoint } from './checks/recovery-point.ts';
+export { registerPreflightCommand } from './command.ts';
 export { estimateRunRtoMs, subPlan } from './estimate.ts';
 export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate.ts';
 export { type GateInput, preflightAndLock } from './gate.ts';
 export { type GatherOptions, gatherInventory, type HyperVReadApi } from './gather.ts';
+export { locatorForText } from './locate.ts';
 export { pathSegments } from './paths.ts';
 export { type FormatOptions, formatFinding, formatPreflightReport, preflightBlockedError } from './report.ts';
 export { type PreflightInput, runPreflight } from './run.ts';

@@ -49,7 +49,7 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
       const pointText =
         point === undefined ? `(none: ${choiceText(p.choice)})` : `${point.id} @ ${point.time}`;
       const age = point === undefined ? '' : `${formatDuration(point.ageMs)}${point.approximate ? ' ~' : ''}`;
-      lines.push(`  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(39)} ${age}`);
+      lines.push(`  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(56)} ${age}`);
     }
     if (report.placements.length > max)
       lines.push(`  ... ${report.placements.length - max} more (--json for all)`);

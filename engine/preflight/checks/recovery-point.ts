@@ -103,7 +103,10 @@ export function checkRecoveryPoints(ctx: EvalContext): Map<string, PlannedPoint>
       site: ctx.toSite,
       path: 'spec.targets.rpo',
       message: `VM '${vm.name}' would lose ${formatDuration(ageMs)} of writes: its newest '${describeChoice(choice)}' point (${point.time}) is older than the RPO target ${formatDuration(rpoMs)}`,
-      hint: 'replication is behind: check the link and Measure-VMReplication; or fail over anyway with an explicit --recovery-point',
+      hint:
+        choice.kind === 'latestAppConsistent'
+          ? 'application-consistent points are only as frequent as the VSS schedule; --recovery-point latest loses less, crash-consistent'
+          : 'replication is behind: check the link and Measure-VMReplication; or fail over anyway with an explicit --recovery-point',
       details: { ageMs, rpoMs, point: point.id },
     };
     if (ctx.settings.rpoPolicy === 'warn' || choice.kind === 'latestAppConsistent')

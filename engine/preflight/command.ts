@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { Redis } from 'ioredis';
+import { createSimClient } from '../../simulators/index.ts';
+import { InputError } from '../common/index.ts';
+import { DEFAULT_PREFIX } from '../executor/index.ts';
+import { createLockReader } from '../locks/index.ts';
+import { type FailoverType, formatIssue, parsePlan, type RecoveryPointChoice } from '../plan/index.ts';
+import { locatorForText } from './locate.ts';
+import { formatPreflightReport } from './report.ts';
+import { runPreflight } from './run.ts';
+import { selectionFromFlags } from './subset.ts';
+
+interface PreflightFlags {
+  type: FailoverType;
+  failback?: boolean;
+  vms?: string;
+  group?: string;
+  recoveryPoint?: RecoveryPointChoice;
+  maxUtilization?: number;
+  exactPoints?: boolean;
+  sim?: string;
+  prefix: string;
+  json?: boolean;
+}
+
+/**
+ * `drctl preflight <plan>`: the checks a run makes before it touches anything, and what
+ * `--dry-run` shows (host, recovery point and RTO estimate per VM), without starting anything or
+ * taking a lock. Reads locks from REDIS_URL when it is set. Exit 0 when nothing blocks, 1 when
+ * something does, 2 for bad input.
+ */
+export function registerPreflightCommand(program: Command): void {
+  program
+    .command('preflight')
+    .description('check a plan against the sites before a run (the --dry-run view); starts nothing')
+    .argument('<plan>', 'recovery plan YAML file')
+    .addOption(
+      new Option('--type <type>', 'run to check').choices(['test', 'planned', 'unplanned']).default('test'),
+    )
+    .option('--failback', 'check the way back (spec.target → spec.source)')
+    .option('--vms <names>', 'only these VMs, comma-separated')
+    .option('--group <n|name>', 'only this ordered group (numbered from 1)')
+    .option(
+      '--recovery-point <choice>',
+      'latest | latestProcessed | latestAppConsistent | ISO time',
+      parseChoice,
+    )
+    .option(
+      '--max-utilization <ratio>',
+      'block above this share of target capacity (0.8 keeps 20 % headroom)',
+      parseRatio,
+    )
+    .option('--exact-points', "list every VM's recovery points (one call per VM) for exact ids")
+    .option('--sim <url>', 'simulated sites (drctl sim serve); default DR_SIM_URL')
+    .option('--prefix <prefix>', 'Redis key prefix of the engine (for locks)', DEFAULT_PREFIX)
+    .option('--json', 'machine-readable report')
+    .action(async (file: string, flags: PreflightFlags) => {
+      process.exitCode = await preflightCommand(file, flags);
+    });
+}
+
+async function preflightCommand(file: string, flags: PreflightFlags): Promise<number> {
+  const text = await readFile(file, 'utf8').catch((cause: unknown) => {
+    throw new InputError('PLAN_UNREADABLE', `${file}: cannot read the plan (${String(cause)})`);
+  });
+  const parsed = parsePlan(text, file);
+  if (!parsed.ok) {
+    throw new InputError(
+      'PLAN_INVALID',
+      `${file} is not a valid recovery plan:\n${parsed.issues.map(formatIssue).join('\n')}`,
+    );
+  }
+  const simUrl = flags.sim ?? process.env.DR_SIM_URL;
+  if (simUrl === undefined)
+    throw new InputError('NO_SIM', 'give --sim <url> (or DR_SIM_URL): pre-flight reads the sites');
+  const api = createSimClient(simUrl);
+  const redisUrl = process.env.REDIS_URL;
+  const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
+  try {
+    if (redis !== undefined) await redis.connect();
+    const report = await runPreflight({
+      plan: parsed.plan,
+      api,
+      type: flags.type,
+      direction: flags.failback ? 'failback' : 'forward',
+      selection: selectionFromFlags(flags),
+      ...(flags.recoveryPoint === undefined ? {} : { recoveryPoint: flags.recoveryPoint }),
+      ...(flags.maxUtilization === undefined ? {} : { maxUtilization: flags.maxUtilization }),
+      ...(flags.exactPoints ? { points: 'all' as const } : {}),
+      ...(redis === undefined ? {} : { locks: createLockReader(redis, flags.prefix) }),
+      locate: locatorForText(text),
+    });
+    if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else process.stdout.write(`${formatPreflightReport(report, { file, placements: true })}\n`);
+    return report.ok ? 0 : 1;
+  } finally {
+    api.close();
+    redis?.disconnect();
+  }
+}
+
+function parseChoice(value: string): RecoveryPointChoice {
+  if (value === 'latest' || value === 'latestProcessed' || value === 'latestAppConsistent')
+    return { kind: value };
+  if (!Number.isNaN(Date.parse(value))) return { kind: 'at', at: new Date(value).toISOString() };
+  throw new InvalidArgumentError('use latest, latestProcessed, latestAppConsistent or an ISO time');
+}
+
+function parseRatio(value: string): number {
+  const ratio = Number(value);
+  if (!(ratio > 0 && ratio <= 1)) throw new InvalidArgumentError('a ratio in (0, 1], e.g. 0.8');
+  return ratio;
+}
