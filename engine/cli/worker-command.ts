@@ -87,14 +87,8 @@ export function registerWorkerCommand(program: Command): void {
         logger,
         handlers: flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog },
       });
-      await workers.ready();
-      const ready = { ready: true, site: flags.site, queue: workers.queue, pid: process.pid };
-      process.stdout.write(
-        flags.json
-          ? `${JSON.stringify(ready)}\n`
-          : `worker for ${flags.site} ready on queue ${workers.queue} (pid ${process.pid})\n`,
-      );
-      await new Promise<void>((resolve) => {
+      // Signals are handled from the start: a SIGTERM while connecting still closes cleanly.
+      const stopped = new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals): void => {
           logger.info({ signal }, 'shutting down');
           void workers
@@ -105,5 +99,15 @@ export function registerWorkerCommand(program: Command): void {
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
+      const ready = await Promise.race([workers.ready().then(() => true), stopped.then(() => false)]);
+      if (ready) {
+        const line = { ready: true, site: flags.site, queue: workers.queue, pid: process.pid };
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify(line)}\n`
+            : `worker for ${flags.site} ready on queue ${workers.queue} (pid ${process.pid})\n`,
+        );
+      }
+      await stopped;
     });
 }

@@ -22,7 +22,7 @@ const readiness = {
 };
 
 /** `drctl worker` as a real child process; resolves once it says it is ready. */
-async function spawnWorker(sim: string, prefix: string): Promise<ChildProcess> {
+async function spawnWorker(sim: string, prefix: string, extra: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -39,6 +39,7 @@ async function spawnWorker(sim: string, prefix: string): Promise<ChildProcess> {
       '--stalled-interval-ms',
       '500',
       '--json',
+      ...extra,
     ],
     {
       env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
@@ -93,8 +94,8 @@ describe('when a worker process is killed mid-boot', () => {
 
   async function setUp(vms: string[], options: { maxConcurrentBoots?: number } = {}): Promise<string> {
     const prefix = uniquePrefix('kill');
-    // 20 s boots at 10× speed: 2 s of real time in which to kill the worker.
-    world = twoSiteWorld(vms, { bootMs: 20_000, speed: 10, ...options });
+    // 40 s boots at 10× speed: 4 s of real time in which to kill the worker, even on a loaded machine.
+    world = twoSiteWorld(vms, { bootMs: 40_000, speed: 10, ...options });
     server = await startSimServer(world.api);
     queue = new Queue(siteQueueName(TARGET), { connection: redis, ...bullOptions(prefix) });
     return prefix;
@@ -166,5 +167,34 @@ describe('when a worker process is killed mid-boot', () => {
     const calls = mutations(world, 'app-01', TARGET).startVM ?? 0;
     expect(calls - refusals()).toBe(1);
     expect(['Starting', 'Running']).toContain((await world.api.getVM(TARGET, 'app-01')).state);
+  });
+
+  describe('when the worker process is told to stop (SIGTERM) mid-boot', () => {
+    it('exits 0, handing the job back, and the next worker finishes it without repeating calls', async () => {
+      const prefix = await setUp(['app-01']);
+      const first = await spawnWorker(server.url, prefix, ['--shutdown-timeout-ms', '100']);
+      children.push(first);
+      const data = jobData('unplanned', TARGET, ['app-01/failover', 'app-01/boot', 'app-01/readiness'], {
+        vm: 'app-01',
+        readiness,
+      });
+      const jobId = await enqueue(data);
+      await until(
+        'the VM to be booting',
+        async () => (await world.api.getVM(TARGET, 'app-01')).state === 'Starting',
+      );
+      const exited = once(first, 'exit');
+      first.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code).toBe(0);
+      expect(['delayed', 'waiting']).toContain(await queue.getJobState(jobId));
+
+      const second = await spawnWorker(server.url, prefix);
+      children.push(second);
+      const completion = await waitForCompletion(redis, prefix, data.execution, jobId, 30_000);
+      expect(completion.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
+      expect(completion.result.alreadyDone).toBe(true);
+      expect(mutations(world, 'app-01', TARGET)).toEqual({ 'startVMFailover.failover': 1, startVM: 1 });
+    });
   });
 });
