@@ -14,7 +14,6 @@ export function planJsonSchema(): Record<string, unknown> {
   }) as Record<string, unknown>;
   return {
     ...schema,
-    $id: 'https://drorch.dev/schema/recovery-plan.schema.json',
     title: 'Recovery plan (dr/v1)',
   };
 }
