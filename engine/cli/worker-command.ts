@@ -33,15 +33,21 @@ async function checkRedis(url: string | undefined): Promise<string> {
     retryStrategy: () => null,
     connectTimeout: 3000,
   });
-  probe.on('error', () => {});
+  let cause: unknown;
+  probe.on('error', (error: unknown) => {
+    cause ??= error;
+  });
   try {
     await probe.connect();
     await probe.ping();
     return url;
   } catch (error) {
+    // ioredis reports the socket's own error (ECONNREFUSED...) as an event, around the rejection.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const reason = cause ?? error;
     throw new DrError(
       'NO_REDIS',
-      `${NO_REDIS_MESSAGE} (${url}: ${error instanceof Error ? error.message : String(error)})`,
+      `${NO_REDIS_MESSAGE} (${url}: ${reason instanceof Error ? reason.message : String(reason)})`,
     );
   } finally {
     probe.disconnect();
