@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../engine/client/index.ts';
+import { createLogger } from '../engine/common/index.ts';
+import { startOrchestrator } from '../engine/executor/index.ts';
 import { compilePlan } from '../engine/plan/index.ts';
 import type { RecoveryPlan } from '../engine/plan/types.ts';
 import { startPrivateRedis } from '../engine/redis/index.ts';
@@ -59,27 +61,36 @@ export async function startStack(
   children.push(sim);
   const simUrl = (await waitForLine(sim, (l) => l.startsWith('READY '), 'the world')).slice(6).trim();
   const drctl = (args: string[]): ChildProcess => {
-    const child = spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', prefix, '--json'], {
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    // PROFILE=<dir>: CPU profiles of the engine processes (written when they exit).
+    const profile = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : [];
+    const child = spawn(
+      process.execPath,
+      [...profile, 'bin/drctl.js', ...args, '--prefix', prefix, '--json'],
+      {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     children.push(child);
     return child;
   };
+  const concurrency = process.env.CONCURRENCY ?? '300';
   const ready = [plan.source, plan.target, 'control'].map((site) =>
     waitForLine(
-      drctl(['worker', '--site', site, '--sim', simUrl, '--concurrency', process.env.CONCURRENCY ?? '300']),
+      drctl(['worker', '--site', site, '--sim', simUrl, '--concurrency', concurrency]),
       (l) => l.includes('"ready"'),
       `worker ${site}`,
     ),
   );
-  ready.push(
-    waitForLine(
-      drctl(['orchestrator', '--sim', simUrl]),
-      (l) => l.includes('"orchestrator"'),
-      'orchestrator',
-    ),
-  );
+  // ORCHESTRATOR=inproc: the orchestrator runs in this process (to profile it).
+  let inproc: Awaited<ReturnType<typeof startOrchestrator>> | undefined;
+  if (process.env.ORCHESTRATOR === 'inproc') {
+    const logger = createLogger('orchestrator', { level: 'warn', pretty: false });
+    inproc = await startOrchestrator({ redisUrl: server.url, prefix, compile: compilePlan, logger });
+  } else {
+    const orchestrator = drctl(['orchestrator', '--sim', simUrl]);
+    ready.push(waitForLine(orchestrator, (l) => l.includes('"orchestrator"'), 'orchestrator'));
+  }
   await Promise.all(ready);
   const client = createRedisExecutionClient({ redisUrl: server.url, prefix, compile: compilePlan });
   const redis = new Redis(server.url);
@@ -91,6 +102,7 @@ export async function startStack(
     redis,
     close: async () => {
       await client.close();
+      await inproc?.close();
       redis.disconnect();
       for (const child of children) {
         if (child === sim) child.stdin?.end();

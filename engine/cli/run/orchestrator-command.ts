@@ -61,5 +61,7 @@ export function registerOrchestratorCommand(program: Command): void {
         process.on('SIGINT', stop);
       });
       await orchestrator.close(flags.shutdownTimeoutMs);
+      // Idle keep-alive sockets (the simulator client's agent) must not keep a stopped process up.
+      setTimeout(() => process.exit(0), 1000).unref();
     });
 }
