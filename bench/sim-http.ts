@@ -39,6 +39,10 @@ async function serveChild(): Promise<void> {
   world.advance(2 * 3_600_000);
   const server = await startSimServer(world.api, { port: 0 });
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+  createInterface({ input: process.stdin }).on('line', () => {
+    const cpu = process.cpuUsage();
+    process.stdout.write(`${JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+  });
 }
 
 async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<void> {
@@ -55,21 +59,32 @@ async function main(): Promise<void> {
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', '--vms', String(vms)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const url = await new Promise<string>((resolve) => {
-    createInterface({ input: child.stdout! }).once('line', (line) =>
-      resolve((JSON.parse(line) as { url: string }).url),
-    );
-  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const nextLine = async (): Promise<string> => String((await lines.next()).value ?? '{}');
+  const url = (JSON.parse(await nextLine()) as { url: string }).url;
+  // The server process reports its own CPU time when asked on stdin.
+  const serverCpu = async (): Promise<number> => {
+    child.stdin?.write('cpu\n');
+    return (JSON.parse(await nextLine()) as { cpuMs: number }).cpuMs;
+  };
   const client = createSimClient(url);
-  const rows: [string, number, number][] = [];
+  const rows: { name: string; calls: number; wallMs: number; clientMs: number; serverMs: number }[] = [];
   const phase = async (name: string, calls: number, run: () => Promise<void>): Promise<void> => {
+    const server0 = await serverCpu();
+    const client0 = process.cpuUsage();
     const t = performance.now();
     await run();
-    rows.push([name, calls, performance.now() - t]);
+    const wallMs = performance.now() - t;
+    const c = process.cpuUsage(client0);
+    rows.push({
+      name,
+      calls,
+      wallMs,
+      clientMs: (c.user + c.system) / 1000,
+      serverMs: (await serverCpu()) - server0,
+    });
   };
   try {
     await phase('listVMs (both sites)', 2, async () => {
@@ -95,13 +110,15 @@ async function main(): Promise<void> {
     client.close();
     child.kill('SIGTERM');
   }
+  const per = (cpuMs: number, calls: number): string =>
+    calls > 10 ? `${Math.round((cpuMs * 1000) / calls)} µs` : `${Math.round(cpuMs)} ms`;
   console.log(
-    `| phase (${vms.toLocaleString('en-US')} VMs, ${concurrency} in flight) | calls | wall s | calls/s |`,
+    `| phase (${vms.toLocaleString('en-US')} VMs, ${concurrency} in flight) | calls | wall s | calls/s | client CPU per call | server CPU per call |`,
   );
-  console.log('|---|---:|---:|---:|');
-  for (const [name, calls, ms] of rows) {
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
     console.log(
-      `| ${name} | ${calls.toLocaleString('en-US')} | ${(ms / 1000).toFixed(2)} | ${Math.round((calls * 1000) / ms).toLocaleString('en-US')} |`,
+      `| ${r.name} | ${r.calls.toLocaleString('en-US')} | ${(r.wallMs / 1000).toFixed(2)} | ${Math.round((r.calls * 1000) / r.wallMs).toLocaleString('en-US')} | ${per(r.clientMs, r.calls)} | ${per(r.serverMs, r.calls)} |`,
     );
   }
 }

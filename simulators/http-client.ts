@@ -14,75 +14,152 @@ export interface SimClientOptions {
   siteUrls?: Record<string, string>;
   /** @defaultValue 64 */
   maxSockets?: number;
+  /**
+   * Send the calls made in the same tick as one `POST /api/batch` (each call still resolves or
+   * fails on its own, in order). `waitForHeartbeat` long polls are never batched.
+   * @defaultValue true
+   */
+  batch?: boolean;
 }
 
 export type SimClient = HyperVApi & SimControl & { close(): void };
 
+interface Pending {
+  op: RpcOp;
+  args: unknown[];
+  site: string | undefined;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+const MAX_BATCH = 500;
+
 /**
  * The Hyper-V API over HTTP, with the same typed errors as in-process: a failed call is re-thrown
- * as SimError with its code, retryable flag and details. Connections are kept alive and reused.
+ * as SimError with its code, retryable flag and details; a call that cannot reach the simulator
+ * fails with SITE_UNREACHABLE (retryable). Connections are kept alive, and calls made together
+ * travel together.
  */
 export function createSimClient(target: string | SimClientOptions): SimClient {
   const options = typeof target === 'string' ? { url: target } : target;
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
   const bases = new Map(Object.entries(options.siteUrls ?? {}).map(([site, u]) => [site, new URL(u)]));
   const defaultBase = new URL(options.url);
+  const batching = options.batch ?? true;
+  const queues = new Map<URL, Pending[]>();
 
-  function call<T>(op: RpcOp, args: unknown[], site?: string): Promise<T> {
-    const base = (site !== undefined ? bases.get(site) : undefined) ?? defaultBase;
-    const body = JSON.stringify({ args });
-    return new Promise<T>((resolve, reject) => {
+  function baseFor(site: string | undefined): URL {
+    return (site !== undefined ? bases.get(site) : undefined) ?? defaultBase;
+  }
+
+  function unreachable(what: string, site: string | undefined, base: URL, reason: string): SimError {
+    return new SimError(
+      'SITE_UNREACHABLE',
+      `${what}${site ? ` (site '${site}')` : ''}: cannot reach the simulator at ${base.origin}: ${reason}`,
+      site === undefined ? {} : { site },
+    );
+  }
+
+  /** One HTTP exchange; rejects only when no JSON answer came back. */
+  function post(base: URL, path: string, payload: unknown): Promise<{ status: number; body: unknown }> {
+    const body = JSON.stringify(payload);
+    return new Promise((resolve, reject) => {
       const req = request(
         {
           agent,
           host: base.hostname,
           port: base.port,
-          path: `/api/${op}`,
+          path,
           method: 'POST',
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
+          res.on('error', (error) => reject(error));
           res.on('end', () => {
-            let parsed: unknown;
             try {
-              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+              resolve({
+                status: res.statusCode ?? 0,
+                body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+              });
             } catch {
-              reject(
-                new SimError(
-                  'SITE_UNREACHABLE',
-                  `${op}: the simulator at ${base.origin} answered ${res.statusCode} with no JSON`,
-                ),
-              );
-              return;
+              reject(new Error(`answered HTTP ${res.statusCode} without JSON`));
             }
-            if (
-              res.statusCode === 200 &&
-              parsed !== null &&
-              typeof parsed === 'object' &&
-              'result' in parsed
-            ) {
-              resolve(parsed.result as T);
-              return;
-            }
-            reject(toSimError(op, parsed, res.statusCode ?? 0));
           });
         },
       );
-      req.on('error', (error) =>
-        reject(
-          new SimError(
-            'SITE_UNREACHABLE',
-            `${op}${site ? ` (site '${site}')` : ''}: cannot reach the simulator at ${base.origin}: ${error.message}`,
-            {
-              site,
-            },
-          ),
-        ),
-      );
+      req.on('error', (error) => reject(error));
       req.end(body);
+    });
+  }
+
+  async function single<T>(op: RpcOp, args: unknown[], site: string | undefined): Promise<T> {
+    const base = baseFor(site);
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await post(base, `/api/${op}`, { args });
+    } catch (error) {
+      throw unreachable(op, site, base, error instanceof Error ? error.message : String(error));
+    }
+    const { status, body } = answer;
+    if (status === 200 && body !== null && typeof body === 'object' && 'result' in body)
+      return body.result as T;
+    throw toSimError(op, body, status);
+  }
+
+  async function flush(base: URL): Promise<void> {
+    const queue = queues.get(base) ?? [];
+    queues.delete(base);
+    for (let i = 0; i < queue.length; i += MAX_BATCH) {
+      const chunk = queue.slice(i, i + MAX_BATCH);
+      if (chunk.length === 1) {
+        const [p] = chunk as [Pending];
+        single(p.op, p.args, p.site).then(p.resolve, p.reject);
+        continue;
+      }
+      void sendBatch(base, chunk);
+    }
+  }
+
+  async function sendBatch(base: URL, chunk: Pending[]): Promise<void> {
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await post(base, '/api/batch', { calls: chunk.map((p) => ({ op: p.op, args: p.args })) });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      for (const p of chunk) p.reject(unreachable(p.op, p.site, base, reason));
+      return;
+    }
+    const results =
+      answer.status === 200 &&
+      answer.body !== null &&
+      typeof answer.body === 'object' &&
+      'results' in answer.body
+        ? answer.body.results
+        : undefined;
+    if (!Array.isArray(results) || results.length !== chunk.length) {
+      for (const p of chunk) p.reject(toSimError(p.op, answer.body, answer.status));
+      return;
+    }
+    chunk.forEach((p, k) => {
+      const r: unknown = results[k];
+      if (r !== null && typeof r === 'object' && 'result' in r) p.resolve(r.result);
+      else p.reject(toSimError(p.op, r !== null && typeof r === 'object' && 'error' in r ? r.error : r, 0));
+    });
+  }
+
+  function call<T>(op: RpcOp, args: unknown[], site?: string): Promise<T> {
+    if (!batching || op === 'waitForHeartbeat') return single<T>(op, args, site);
+    return new Promise<T>((resolve, reject) => {
+      const base = baseFor(site);
+      let queue = queues.get(base);
+      if (!queue) {
+        queue = [];
+        queues.set(base, queue);
+        setImmediate(() => void flush(base));
+      }
+      queue.push({ op, args, site, resolve: resolve as (value: unknown) => void, reject });
     });
   }
 

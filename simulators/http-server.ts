@@ -54,13 +54,21 @@ export async function startSimServer(api: Api, options: SimServerOptions = {}): 
   app.get('/healthz', async () => ({ ok: true, ops: RPC_OPS }));
   app.get('/truth', async () => api.truth());
 
-  app.post<{ Params: { op: string }; Body: unknown }>('/api/:op', async (request, reply) => {
-    const op = request.params.op;
+  /** Parse and run one operation; any failure comes back as a SimError. */
+  async function run(
+    op: string,
+    raw: unknown,
+    batched: boolean,
+  ): Promise<{ result: unknown } | { error: SimError }> {
     try {
       if (!isRpcOp(op))
         throw new SimError('BAD_REQUEST', `unknown operation '${op}' (known: ${RPC_OPS.join(', ')})`);
-      const body = request.body;
-      const raw = body !== null && typeof body === 'object' && 'args' in body ? body.args : undefined;
+      if (batched && op === 'waitForHeartbeat') {
+        throw new SimError(
+          'BAD_REQUEST',
+          'waitForHeartbeat is a long poll; call it on its own route, not in a batch',
+        );
+      }
       const parsed = rpcArgs[op].safeParse(raw ?? []);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
@@ -73,16 +81,43 @@ export async function startSimServer(api: Api, options: SimServerOptions = {}): 
         );
       }
       const fn = api[op] as (...args: unknown[]) => Promise<unknown>;
-      const result = await fn(...(parsed.data as unknown[]));
-      return { result: result ?? null };
+      return { result: (await fn(...(parsed.data as unknown[]))) ?? null };
     } catch (error) {
-      const simError =
-        error instanceof SimError
-          ? error
-          : new SimError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { op });
-      reply.code(httpStatusFor(simError.code));
-      return simError.toJSON();
+      return {
+        error:
+          error instanceof SimError
+            ? error
+            : new SimError('BAD_REQUEST', error instanceof Error ? error.message : String(error), { op }),
+      };
     }
+  }
+
+  const argsOf = (body: unknown): unknown =>
+    body !== null && typeof body === 'object' && 'args' in body ? body.args : undefined;
+
+  app.post<{ Params: { op: string }; Body: unknown }>('/api/:op', async (request, reply) => {
+    const outcome = await run(request.params.op, argsOf(request.body), false);
+    if ('result' in outcome) return outcome;
+    reply.code(httpStatusFor(outcome.error.code));
+    return outcome.error.toJSON();
+  });
+
+  /**
+   * Several calls in one request, run one after the other in order, each with its own outcome:
+   * `{"calls": [{"op", "args"}]}` → `{"results": [{"result"} | {"error"}]}`.
+   */
+  app.post<{ Body: unknown }>('/api/batch', async (request) => {
+    const body = request.body;
+    const calls = body !== null && typeof body === 'object' && 'calls' in body ? body.calls : undefined;
+    if (!Array.isArray(calls))
+      throw new SimError('BAD_REQUEST', 'batch: expected {"calls": [{"op": ..., "args": [...]}]}');
+    const results: ({ result: unknown } | { error: ReturnType<SimError['toJSON']> })[] = [];
+    for (const c of calls as unknown[]) {
+      const op = c !== null && typeof c === 'object' && 'op' in c && typeof c.op === 'string' ? c.op : '';
+      const outcome = await run(op, argsOf(c), true);
+      results.push('result' in outcome ? outcome : { error: outcome.error.toJSON() });
+    }
+    return { results };
   });
 
   const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });

@@ -74,6 +74,38 @@ describe('the Hyper-V API over HTTP', () => {
     });
   });
 
+  it('sends calls made together as one batch, each resolving or failing on its own, in order', async () => {
+    const api = await serve(twoSites());
+    await api.advance(HOUR);
+    const settled = await Promise.allSettled([
+      api.getVM('west', 'vm-a'),
+      api.getVM('west', 'ghost'),
+      api.stopVM({ site: 'east', vm: 'vm-a', epoch: 3 }),
+      api.stopVM({ site: 'east', vm: 'vm-a', epoch: 2 }),
+      api.startVMFailover({ site: 'east', vm: 'vm-a', epoch: 3, mode: 'prepare' }),
+    ]);
+    expect(settled.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const reasons = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(reasons[0]).toBeInstanceOf(SimError);
+    expect(reasons.map((e: SimError) => e.code)).toEqual(['VM_NOT_FOUND', 'STALE_EPOCH']);
+    const truth = await api.truth();
+    expect(truth.mutations['vm-a']?.east).toEqual({ stopVM: 2, 'startVMFailover.prepare': 1 });
+    // The same calls without batching give the same answers.
+    const plain = createSimClient({ url: server?.url ?? '', batch: false });
+    try {
+      await expect(plain.getVM('west', 'ghost')).rejects.toMatchObject({ code: 'VM_NOT_FOUND' });
+      expect((await plain.getVM('east', 'vm-a')).replication?.state).toBe('PreparedForFailover');
+    } finally {
+      plain.close();
+    }
+  });
+
   it('holds waitForHeartbeat open until simulated time reaches the guest heartbeat', async () => {
     const api = await serve(twoSites({ state: 'Off' }));
     await api.startVM({ site: 'east', vm: 'vm-a', epoch: 1 });
