@@ -108,11 +108,19 @@ export async function startStack(
         if (child === sim) child.stdin?.end();
         else child.kill('SIGTERM');
       }
+      // Bounded: whatever has not exited after 5 s is killed.
+      const hard = setTimeout(() => {
+        for (const child of children)
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }, 5000);
       await Promise.all(
         children.map((c) =>
-          c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)),
+          c.exitCode !== null || c.signalCode !== null
+            ? Promise.resolve()
+            : new Promise((r) => c.once('exit', r)),
         ),
       );
+      clearTimeout(hard);
       await server.stop();
     },
   };
