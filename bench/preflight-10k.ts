@@ -5,9 +5,9 @@
  *
  * The simulated world runs in a child process behind the HTTP server (as `drctl sim serve` would);
  * this process is the orchestrator side: it reads the inventory through createSimClient and the
- * lock state from Redis (REDIS_URL, or a private redis-server), and decides. Prints a table per
- * mode: `points=all` lists every VM's recovery points (what `--dry-run` shows), `points=needed`
- * lists only those the plan's choice needs.
+ * lock state from Redis (REDIS_URL, or a private redis-server), and decides. Three modes: `checks`
+ * (what runs before every execution: recovery points listed only where the plan's choice needs
+ * them), `dry-run` (the same plus the RTO estimate), `dry-run exact` (every VM's recovery points).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -80,7 +80,15 @@ interface Row {
   blockers: number;
 }
 const rows: Row[] = [];
-for (const points of ['needed', 'all'] as const) {
+const MODES = [
+  // the checks an execution runs before it starts (its submit compiles the plan itself)
+  { mode: 'checks', points: 'needed', estimate: false },
+  // `drctl preflight` / --dry-run: the checks plus the RTO estimate of the selection
+  { mode: 'dry-run', points: 'needed', estimate: true },
+  // the dry run with every VM's exact recovery point (one Get-VMSnapshot per VM)
+  { mode: 'dry-run exact', points: 'all', estimate: true },
+] as const;
+for (const { mode, points, estimate } of MODES) {
   for (let run = 0; run <= runs; run++) {
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
@@ -91,6 +99,7 @@ for (const points of ['needed', 'all'] as const) {
       type: 'unplanned',
       locks: createLockReader(redis, prefix),
       points,
+      estimate,
     });
     const totalMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
@@ -99,7 +108,7 @@ for (const points of ['needed', 'all'] as const) {
     // run 0 warms up connections and the JIT; it is not counted
     if (run === 0) continue;
     rows.push({
-      mode: `points=${points}`,
+      mode,
       run,
       clientCpuMs,
       serverCpuMs,
@@ -124,7 +133,7 @@ for (const r of rows) {
     `${r.mode.padEnd(15)} ${String(r.run).padStart(3)} ${fmt(r.totalMs)}  ${fmt(r.gatherMs)}  ${fmt(r.evaluateMs).slice(1)}  ${fmt(r.clientCpuMs)}    ${fmt(r.serverCpuMs)}  ${String(r.apiCalls).padStart(9)}  ${String(r.blockers).padStart(8)}`,
   );
 }
-for (const mode of ['points=needed', 'points=all']) {
+for (const { mode } of MODES) {
   const of = (pick: (r: Row) => number) => {
     const values = rows
       .filter((r) => r.mode === mode)

@@ -25,7 +25,12 @@ export async function preflightAndLock(
   input: GateInput,
 ): Promise<{ report: PreflightReport; locked: boolean }> {
   const { redis, prefix, execution, operation, ...rest } = input;
-  const report = await runPreflight({ ...rest, execution, locks: createLockReader(redis, prefix) });
+  const report = await runPreflight({
+    estimate: false,
+    ...rest,
+    execution,
+    locks: createLockReader(redis, prefix),
+  });
   if (!report.ok) return { report, locked: false };
   const acquired = await acquireLocks(redis, prefix, {
     execution,

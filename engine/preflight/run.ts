@@ -19,12 +19,17 @@ export interface PreflightInput extends Omit<EvaluateOptions, 'selection' | 'gat
   points?: 'all' | 'needed';
   /** Concurrent recovery-point reads. @defaultValue 64 */
   concurrency?: number;
+  /**
+   * Compute the run's RTO estimate (engine/plan's compilePlan of the selection) when
+   * `estimateRtoMs` is not given: what `--dry-run` shows. The gate in front of an execution skips
+   * it, since submitting compiles the plan anyway.
+   * @defaultValue true
+   */
+  estimate?: boolean;
 }
 
 /**
  * Pre-flight of one run of a plan: reads the inventory (never a mutating call), then decides.
- * The RTO estimate is engine/plan's compile estimate of the selected VMs unless `estimateRtoMs`
- * is given.
  * Throws InputError only for a bad selection; everything about the world is a finding.
  */
 export async function runPreflight(input: PreflightInput): Promise<PreflightReport> {
@@ -32,7 +37,8 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
   const started = timer();
   const subset = selectSubset(input.plan, input.selection);
   const chosen = new Set(subset.vms);
-  const forward = (input.direction ?? 'forward') === 'forward';
+  const direction = input.direction ?? 'forward';
+  const forward = direction === 'forward';
   const gathering = gatherInventory(input.api, input.plan, {
     type: input.type,
     fromSite: forward ? input.plan.source : input.plan.target,
@@ -45,14 +51,14 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
     ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
   });
   // The estimate is CPU work: it runs while the reads are in flight.
-  let estimateRtoMs: number;
-  try {
-    estimateRtoMs =
-      input.estimateRtoMs ??
-      estimateRunRtoMs(input.plan, subset.vms, input.type, input.direction ?? 'forward');
-  } catch (error) {
-    await gathering.catch(() => undefined);
-    throw error;
+  let estimateRtoMs = input.estimateRtoMs;
+  if (estimateRtoMs === undefined && input.estimate !== false) {
+    try {
+      estimateRtoMs = estimateRunRtoMs(input.plan, subset.vms, input.type, direction);
+    } catch (error) {
+      await gathering.catch(() => undefined);
+      throw error;
+    }
   }
   const inventory = await gathering;
   const gatherMs = timer() - started;
@@ -61,6 +67,6 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
     selection: subset,
     gatherMs,
     timer,
-    estimateRtoMs,
+    ...(estimateRtoMs === undefined ? {} : { estimateRtoMs }),
   });
 }

@@ -35,6 +35,7 @@ describe('preflightAndLock', () => {
     });
     expect(report.ok).toBe(true);
     expect(locked).toBe(true);
+    expect(report.estimatedRtoMs).toBeUndefined(); // submitting compiles the plan; the gate does not
     const held = await readLocks(redis, prefix, ['sql-01', 'app-01']);
     expect([...held.values()].map((h) => [h.execution, h.operation])).toEqual([
       ['e1', 'test'],

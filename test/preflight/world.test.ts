@@ -110,6 +110,7 @@ describe('pre-flight against the simulated world', () => {
     const whole = await preflight(w, { type: 'test' });
     const part = await preflight(w, { type: 'test', selection: { vms: ['sql-01'] } });
     expect(part.estimatedRtoMs).toBeLessThan(whole.estimatedRtoMs ?? 0);
+    expect((await preflight(w, { type: 'test', estimate: false })).estimatedRtoMs).toBeUndefined();
   });
 
   it('warns that an unplanned failover of running primaries loses their last writes', async () => {
