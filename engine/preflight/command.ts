@@ -33,7 +33,9 @@ interface PreflightFlags {
 export function registerPreflightCommand(program: Command): void {
   program
     .command('preflight')
-    .description('Pre-flight: check a plan against the sites before a run (the --dry-run view); starts nothing')
+    .description(
+      'Pre-flight: check a plan against the sites before a run (the --dry-run view); starts nothing',
+    )
     .argument('<plan>', 'recovery plan YAML file')
     .addOption(
       new Option('--type <type>', 'run to check').choices(['test', 'planned', 'unplanned']).default('test'),
