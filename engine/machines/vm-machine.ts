@@ -39,7 +39,7 @@ export const vmGuards = {
 
 /** Context updates by name (pure), shared likewise. */
 export const vmUpdates = {
-  rememberPoint: (context: VmContext, event: VmEvent): Partial<VmContext> =>
+  rememberPoint: (_context: VmContext, event: VmEvent): Partial<VmContext> =>
     event.type === 'DONE' && event.recoveryPoint ? { recoveryPoint: event.recoveryPoint } : {},
   rememberError: (context: VmContext, event: VmEvent): Partial<VmContext> => ({
     ...(event.type === 'FAILED'

@@ -11,7 +11,9 @@ export function acceptedCalls(truth: WorldTruth): Record<string, Record<string, 
     for (const [site, ops] of Object.entries(sites)) {
       const calls = Object.values(ops).reduce((a, b) => a + b, 0);
       const refused = Object.values(truth.refused[vm]?.[site] ?? {}).reduce((a, b) => a + (b ?? 0), 0);
-      (result[vm] ??= {})[site] = calls - refused;
+      const perSite = result[vm] ?? {};
+      perSite[site] = calls - refused;
+      result[vm] = perSite;
     }
   }
   return result;

@@ -79,10 +79,10 @@ describe('the VM machine', () => {
 
 describe('the execution machine', () => {
   it('ends a drill awaiting cleanup, and cleans it up by itself once the deadline passed (simulated clock)', () => {
-    let now = 1_000;
+    const now = 1_000;
     let exec = initialExecutionSnapshot('test', 10_000);
     exec = applyExecutionEvent(exec, { type: 'START', now }).snapshot;
-    exec = applyExecutionEvent(exec, { type: 'ALL_STEPS_DONE', now: (now += 500) }).snapshot;
+    exec = applyExecutionEvent(exec, { type: 'ALL_STEPS_DONE', now: now + 500 }).snapshot;
     expect(executionStatus(exec)).toBe('awaiting-cleanup');
     expect(applyExecutionEvent(exec, { type: 'TICK', now: 9_999 }).changed).toBe(false);
     // Restored from its persisted form, the deadline still holds (it is context, not a timer).

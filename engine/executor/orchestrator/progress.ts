@@ -14,19 +14,14 @@ import {
   type VmSnapshot,
   vmPhase,
 } from '../../machines/index.ts';
-import type { FailurePolicy, PlanStep } from '../../plan/types.ts';
+import type { PlanStep } from '../../plan/types.ts';
 import { EVENT_SCHEMA_VERSION, type StepJobResult, type StepResult, stepJobId } from '../contract.ts';
 import type { EngineEvent } from '../event-schema.ts';
 import { type BullJob, isManualStep, type JobContext, toBullJob } from '../schedule/job-data.ts';
 import { StepGraph } from '../schedule/step-graph.ts';
 import { encodeStepState, type StepStatus } from '../schedule/step-state.ts';
 import { emptyWrite, type ProgressWrite } from '../store/record.ts';
-
-const NO_RETRY: FailurePolicy = {
-  retries: 0,
-  backoff: { initialMs: 0, factor: 1, maxMs: 0 },
-  then: 'fail-plan',
-};
+import { failurePolicyOf, retryDelayMs } from './failure-policy.ts';
 
 export class ExecutionProgress {
   readonly graph: StepGraph;
@@ -55,7 +50,11 @@ export class ExecutionProgress {
     this.vmJson = new Map(Object.entries(storedVms));
     this.finishedAtLastDrain = this.graph.finished;
     for (const id of steps.keys()) if (this.graph.state(id).status === 'failed') this.failedSteps.push(id);
-    if (this.failedSteps.length > 0) this.failure = this.failedSteps[0];
+    // On resume: a step that failed for good under `fail-plan` still stops new dispatches.
+    const fatal = this.failedSteps.find(
+      (id) => failurePolicyOf(ctx, this.graph.step(id)).then === 'fail-plan',
+    );
+    if (fatal !== undefined) this.failure = `${fatal}: failed`;
   }
 
   /** Ready steps not yet queued (start, or resume after a crash between recording and dispatch). */
@@ -123,7 +122,7 @@ export class ExecutionProgress {
 
   private fail(result: StepResult, attempt: number, job: StepJobResult, synthesized: boolean): void {
     const step = this.graph.step(result.id);
-    const policy = this.policyOf(step);
+    const policy = failurePolicyOf(this.ctx, step);
     const error = result.error ?? { code: 'STEP_FAILED', message: `${step.id} failed`, retryable: true };
     const at = new Date(this.now()).toISOString();
     if (synthesized) {
@@ -177,7 +176,7 @@ export class ExecutionProgress {
         detail: `${error.code}: ${error.message}`,
       });
     }
-    this.log.error({ step: step.id, attempt, code: error.code, then: policy.then }, error.message);
+    this.log.error({ step: step.id, attempt, code: error.code, outcome: policy.then }, error.message);
     if (policy.then === 'continue-without-dependents') {
       for (const dependent of this.graph.dependentsOf(step.id)) {
         if (this.graph.state(dependent).status !== 'pending') continue;
@@ -188,13 +187,6 @@ export class ExecutionProgress {
       return;
     }
     this.failure = `${step.id}: ${error.code}: ${error.message}`;
-  }
-
-  private policyOf(step: PlanStep): FailurePolicy {
-    if (step.vm !== undefined) return this.ctx.vmsByName.get(step.vm)?.onFailure ?? NO_RETRY;
-    if (step.action !== undefined)
-      return this.ctx.plan.actions.find((a) => a.name === step.action)?.onFailure ?? NO_RETRY;
-    return NO_RETRY;
   }
 
   private vmEvent(vm: string, event: VmEvent): void {

@@ -12,7 +12,8 @@ import type { BullJob } from '../schedule/job-data.ts';
 
 export interface ReconcileOutcome {
   missing: BullJob[];
-  finished: { jobId: string; result: StepJobResult }[];
+  /** `synthesized`: the worker threw, so no step events were written for it. */
+  finished: { jobId: string; result: StepJobResult; synthesized: boolean }[];
 }
 
 export async function reconcileJobs(
@@ -46,6 +47,7 @@ export async function reconcileJobs(
       outcome.finished.push({
         jobId: job.jobId,
         result: parseStepJobResult(JSON.parse(returnvalue), `job ${job.jobId}`),
+        synthesized: false,
       });
       return;
     }
@@ -68,7 +70,7 @@ export async function reconcileJobs(
         ...rest.map((id) => ({ id, outcome: 'skipped' as const, startedAt: now, endedAt: now })),
       ],
     };
-    outcome.finished.push({ jobId: job.jobId, result });
+    outcome.finished.push({ jobId: job.jobId, result, synthesized: true });
   });
   return outcome;
 }

@@ -197,7 +197,7 @@ export class ExecutionRunner {
     const queued = progress.queuedJobs();
     if (queued.length === 0) return;
     const outcome = await this.deps.reconcile(queued);
-    for (const done of outcome.finished) progress.applyResult(done.jobId, done.result, true);
+    for (const done of outcome.finished) progress.applyResult(done.jobId, done.result, done.synthesized);
     if (outcome.missing.length > 0) {
       this.log.info({ jobs: outcome.missing.length }, 're-sending jobs recorded as queued but not in BullMQ');
       await this.deps.queues.add(outcome.missing);

@@ -1,0 +1,23 @@
+/** A failed step's policy (the VM's or the action's onFailure) and its retry backoff. */
+import type { FailurePolicy, PlanStep } from '../../plan/types.ts';
+import type { JobContext } from '../schedule/job-data.ts';
+
+/** Steps with no policy of their own (barriers) fail the plan at once. */
+export const NO_RETRY: FailurePolicy = {
+  retries: 0,
+  backoff: { initialMs: 0, factor: 1, maxMs: 0 },
+  // biome-ignore lint/suspicious/noThenProperty: the plan's FailurePolicy field (engine/plan/types.ts)
+  then: 'fail-plan',
+};
+
+export function failurePolicyOf(ctx: Pick<JobContext, 'plan' | 'vmsByName'>, step: PlanStep): FailurePolicy {
+  if (step.vm !== undefined) return ctx.vmsByName.get(step.vm)?.onFailure ?? NO_RETRY;
+  if (step.action !== undefined)
+    return ctx.plan.actions.find((a) => a.name === step.action)?.onFailure ?? NO_RETRY;
+  return NO_RETRY;
+}
+
+/** Backoff before attempt `attempt + 1`: initial × factor^(attempt−1), at most max. */
+export function retryDelayMs(policy: FailurePolicy, attempt: number): number {
+  return Math.min(policy.backoff.initialMs * policy.backoff.factor ** (attempt - 1), policy.backoff.maxMs);
+}
