@@ -29,7 +29,8 @@ describe('unplanned failover', () => {
       expect(truth?.lostWrites).toBeGreaterThan(0);
       const output = run.result.steps[0]?.output ?? {};
       expect(output.lostWrites).toBe(truth?.lostWrites);
-      expect(output.dataLossWindowMs).toBeGreaterThan(0);
+      expect(output.lostSeqRange).toEqual(truth?.lostSeqRange);
+      expect(output.recoveryPointAgeMs).toBeGreaterThan(0);
       expect(run.result.recoveryPoint).toEqual(truth?.recoveryPoint);
       expect(mutations(world, 'app-01', SOURCE)).toEqual({});
       expect(mutations(world, 'app-01', TARGET)).toEqual({ 'startVMFailover.failover': 1, startVM: 1 });

@@ -79,10 +79,15 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
   if (point) {
     output.recoveryPoint = point;
     if (measure) {
-      // Acknowledged writes the chosen point misses, and how much time they span.
-      output.lostWrites = Math.max(0, measure.primarySeq - point.seq);
-      if (measure.at !== undefined)
-        output.dataLossWindowMs = Math.max(0, Date.parse(measure.at) - Date.parse(point.time));
+      // The data-loss window in the simulator's numbers: the writes the primary acknowledged after
+      // the chosen point (by sequence number), and the point's age at the failover (an upper bound
+      // in time: a primary that died earlier stopped writing then).
+      const lost = Math.max(0, measure.primarySeq - point.seq);
+      output.lostWrites = lost;
+      output.lostSeqRange = lost > 0 ? [point.seq + 1, measure.primarySeq] : null;
+      if (measure.at !== undefined) {
+        output.recoveryPointAgeMs = Math.max(0, Date.parse(measure.at) - Date.parse(point.time));
+      }
     }
   }
   const outcome: HandlerOutcome = { outcome: 'done', mutated, output, view: network.view };
