@@ -3,7 +3,7 @@
  * one `drctl worker` process per site and one `drctl orchestrator`, talking over HTTP and Redis.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -15,6 +15,8 @@ import type { RecoveryPlan } from '../engine/plan/types.ts';
 import { startPrivateRedis } from '../engine/redis/index.ts';
 
 export interface Stack {
+  /** CPU time (ms) used so far by each engine process: world, workers, orchestrator, redis. */
+  cpuMs(): Promise<Record<string, number>>;
   redisUrl: string;
   prefix: string;
   simUrl: string;
@@ -60,6 +62,7 @@ export async function startStack(
   );
   children.push(sim);
   const simUrl = (await waitForLine(sim, (l) => l.startsWith('READY '), 'the world')).slice(6).trim();
+  const roles = new Map<ChildProcess, string>([[sim, 'world']]);
   const drctl = (args: string[]): ChildProcess => {
     // PROFILE=<dir>: CPU profiles of the engine processes (written when they exit).
     const profile = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : [];
@@ -72,6 +75,7 @@ export async function startStack(
       },
     );
     children.push(child);
+    roles.set(child, args[0] === 'worker' ? `worker ${args[2] ?? ''}` : (args[0] ?? 'drctl'));
     return child;
   };
   const concurrency = process.env.CONCURRENCY ?? '300';
@@ -94,7 +98,18 @@ export async function startStack(
   await Promise.all(ready);
   const client = createRedisExecutionClient({ redisUrl: server.url, prefix, compile: compilePlan });
   const redis = new Redis(server.url);
+  const cpuMs = async (): Promise<Record<string, number>> => {
+    const result: Record<string, number> = {};
+    for (const [child, role] of roles) result[role] = child.pid ? processCpuMs(child.pid) : 0;
+    if (inproc) result.orchestrator = process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000;
+    const info = await redis.info('cpu');
+    const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0);
+    const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+    result.redis = (user + sys) * 1000;
+    return result;
+  };
   return {
+    cpuMs,
     redisUrl: server.url,
     prefix,
     simUrl,
@@ -124,6 +139,16 @@ export async function startStack(
       await server.stop();
     },
   };
+}
+
+/** utime + stime of a process, from /proc (Linux), in ms. */
+export function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** Sum of `calls` over INFO commandstats. */

@@ -29,10 +29,12 @@ interface Row {
   status: string;
 }
 const rows: Row[] = [];
+const cpuRows: Record<string, string>[] = [];
 for (let run = 1; run <= RUNS; run += 1) {
   const stack = await startStack(plan, { boot: '0-0', speed: 1 });
   try {
     const before = await redisCommandCount(stack.redis);
+    const cpuBefore = await stack.cpuMs();
     const submittedAt = Date.now();
     const { id } = await stack.client.submit({
       type: 'planned',
@@ -44,6 +46,12 @@ for (let run = 1; run <= RUNS; run += 1) {
     const view = await waitSettled(stack.client, id);
     const submitToDoneMs = Date.now() - submittedAt;
     const after = await redisCommandCount(stack.redis);
+    const cpuAfter = await stack.cpuMs();
+    const cpuPerVm = Object.fromEntries(
+      Object.entries(cpuAfter).map(([role, ms]) => [role, ((ms - (cpuBefore[role] ?? 0)) / VMS).toFixed(2)]),
+    );
+    process.stdout.write(`CPU ms per VM by process: ${JSON.stringify(cpuPerVm)}\n`);
+    cpuRows.push(cpuPerVm);
     let jobs = 0;
     for (const name of [siteQueueName(plan.source), siteQueueName(plan.target), CONTROL_QUEUE]) {
       const queue = new Queue(name, { connection: stack.redis, ...bullOptions(stack.prefix) });
@@ -68,6 +76,8 @@ for (let run = 1; run <= RUNS; run += 1) {
   }
 }
 console.table(rows);
+console.log('CPU ms per VM, by process (each run):');
+console.table(cpuRows);
 console.table([
   {
     vms: VMS,

@@ -15,6 +15,7 @@ import {
   globalKeys,
   isFinalStatus,
   loadExecution,
+  loadPlanSnapshot,
   readEvents,
   type StoredEvent,
   submitCleanup,
@@ -71,9 +72,10 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
   };
 
   const get = async (id: string, getOptions: { vms?: boolean } = {}): Promise<ExecutionView> => {
-    const { record, plan } = await loadExecution(redis, prefix, id);
+    const { record } = await loadExecution(redis, prefix, id);
     const view: ExecutionView = { ...record };
     if (!getOptions.vms) return view;
+    const plan = await loadPlanSnapshot(redis, prefix, id);
     const keys = executionKeys(prefix, id);
     const [vms, steps] = await Promise.all([redis.hgetall(keys.vms), redis.hgetall(keys.steps)]);
     const phases: Record<string, VmPhase> = {};

@@ -64,6 +64,11 @@ export {
 } from './schedule/step-state.ts';
 export { approveStep } from './store/approve.ts';
 export { type CleanupRequest, cleanupIdOf, submitCleanup } from './store/cleanup.ts';
-export { type DataLossEntry, type ExecutionRecord, loadExecution } from './store/execution-record.ts';
+export {
+  type DataLossEntry,
+  type ExecutionRecord,
+  loadExecution,
+  loadPlanSnapshot,
+} from './store/execution-record.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
 export { type SiteWorkerOptions, type SiteWorkers, startSiteWorkers } from './worker.ts';

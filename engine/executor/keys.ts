@@ -16,6 +16,7 @@
  * <prefix>:{exec:<id>}:events          STREAM: the versioned event log (events.ts)
  * <prefix>:{exec:<id>}:completions     STREAM: job results written by site workers (completions.ts)
  * <prefix>:{exec:<id>}:lease           STRING: the owning orchestrator's lease token (PX)
+ * <prefix>:{exec:<id>}:plan            STRING: the plan snapshot (JSON) the execution runs
  * {<prefix>}:<queue>:...               BullMQ's own keys (queues.ts: queuePrefix)
  * ```
  */
@@ -31,6 +32,8 @@ export interface ExecutionKeys {
   readonly events: string;
   readonly completions: string;
   readonly lease: string;
+  /** STRING: the plan snapshot (JSON), apart from meta so that status reads stay small. */
+  readonly plan: string;
 }
 
 /** The global (non-execution) keys under a prefix. */
@@ -51,6 +54,7 @@ export function executionKeys(prefix: string, execution: string): ExecutionKeys 
     events: `${base}:events`,
     completions: `${base}:completions`,
     lease: `${base}:lease`,
+    plan: `${base}:plan`,
   };
 }
 

@@ -22,12 +22,13 @@ export interface HandlerOptions {
    */
   bootRetryInitialMs?: number;
   /**
-   * Pause between two readiness probes (TCP/HTTP) that did not answer yet.
+   * First pause between two readiness probes (TCP/HTTP) that did not answer yet; it grows to 1 s.
    * @defaultValue 50
    */
   probeIntervalMs?: number;
   /**
-   * Pause between two reads of a VM that is stopping (planned shutdown).
+   * First pause between two reads of a VM being waited for (stopping, or powering on when running
+   * is all its readiness asks); it grows to 1 s.
    * @defaultValue 25
    */
   pollIntervalMs?: number;

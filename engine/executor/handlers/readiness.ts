@@ -4,6 +4,13 @@ import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
 import { mustGetVm, requireVm, siteVmName, sleep } from './vm.ts';
 
+/** Polls start quick and slow down to 1 s: a VM that takes minutes is not asked 20 times a second. */
+const MAX_POLL_MS = 1000;
+
+function slower(pause: number): number {
+  return Math.min(Math.ceil(pause * 1.5), MAX_POLL_MS);
+}
+
 /** What one check did: passed, or ran out of time. */
 interface CheckReport {
   kind: ReadinessCheck['kind'] | 'running';
@@ -125,17 +132,53 @@ async function pollProbe(
     check.kind === 'tcp'
       ? { kind: 'tcp' as const, port: check.port }
       : { kind: 'http' as const, port: check.port, path: check.path };
-  let last = '';
-  for (;;) {
+  return await poll(ctx, vm, deadline, check.kind, async () => {
     const result = await ctx.api.probe(ctx.job.site, vm, probe);
     const ok = check.kind === 'tcp' ? result.ok : result.ok && result.status === check.expectStatus;
-    if (ok) return { kind: check.kind, ok: true, waitedMs: 0 };
-    last =
-      check.kind === 'tcp'
-        ? `port ${check.port} closed`
-        : `GET :${check.port}${check.path} answered ${result.status ?? 'nothing'}, expected ${check.expectStatus}`;
-    if ((await deadline.remaining()) <= 0) return { kind: check.kind, ok: false, waitedMs: 0, detail: last };
-    await sleep(ctx.options.probeIntervalMs, ctx.signal);
+    if (ok) return undefined;
+    return check.kind === 'tcp'
+      ? `port ${check.port} closed`
+      : `GET :${check.port}${check.path} answered ${result.status ?? 'nothing'}, expected ${check.expectStatus}`;
+  });
+}
+
+/**
+ * Ask `attempt` (undefined: passed, else why not) until it passes or time runs out. Polls slow
+ * down to 1 s, but the guest's heartbeat, which the host reports the moment it comes, wakes the
+ * loop at once: services answer once the guest is up, and a scaled-time world is not kept waiting
+ * a whole poll interval (many simulated seconds) for nothing.
+ */
+async function poll(
+  ctx: HandlerContext,
+  vm: string,
+  deadline: Deadline,
+  kind: CheckReport['kind'],
+  attempt: () => Promise<string | undefined>,
+): Promise<CheckReport> {
+  let pause = ctx.options.probeIntervalMs;
+  let heartbeat: Promise<void> | undefined = ctx.api
+    .waitForHeartbeat(ctx.job.site, vm, await deadline.remaining())
+    .then(
+      () => undefined,
+      () => undefined,
+    );
+  for (;;) {
+    const why = await attempt();
+    if (why === undefined) return { kind, ok: true, waitedMs: 0 };
+    if ((await deadline.remaining()) <= 0) return { kind, ok: false, waitedMs: 0, detail: why };
+    const pending = heartbeat;
+    if (pending === undefined) {
+      await sleep(pause, ctx.signal);
+      pause = slower(pause);
+      continue;
+    }
+    const woke = await Promise.race([sleep(pause, ctx.signal).then(() => false), pending.then(() => true)]);
+    if (woke) {
+      heartbeat = undefined;
+      pause = ctx.options.probeIntervalMs;
+    } else {
+      pause = slower(pause);
+    }
   }
 }
 
@@ -153,12 +196,8 @@ async function simulatedDelay(ms: number, deadline: Deadline, ctx: HandlerContex
 
 /** No checks: the VM is ready once it runs. */
 async function waitRunning(ctx: HandlerContext, vm: string, deadline: Deadline): Promise<CheckReport> {
-  for (;;) {
+  return await poll(ctx, vm, deadline, 'running', async () => {
     const view = await mustGetVm(ctx, vm);
-    if (view.state === 'Running') return { kind: 'running', ok: true, waitedMs: 0 };
-    if ((await deadline.remaining()) <= 0) {
-      return { kind: 'running', ok: false, waitedMs: 0, detail: `power state ${view.state}` };
-    }
-    await sleep(ctx.options.pollIntervalMs, ctx.signal);
-  }
+    return view.state === 'Running' ? undefined : `power state ${view.state}`;
+  });
 }

@@ -49,6 +49,7 @@ export async function shutdownHandler(ctx: HandlerContext): Promise<HandlerOutco
 
 async function waitUntilOff(ctx: HandlerContext, vm: string, first: VmView): Promise<VmView> {
   let view = first;
+  let pause = ctx.options.pollIntervalMs;
   const deadline = Date.now() + STOP_WAIT_MS;
   while (view.state !== 'Off') {
     if (Date.now() > deadline) {
@@ -59,7 +60,8 @@ async function waitUntilOff(ctx: HandlerContext, vm: string, first: VmView): Pro
         { retryable: true },
       );
     }
-    await sleep(ctx.options.pollIntervalMs, ctx.signal);
+    await sleep(pause, ctx.signal);
+    pause = Math.min(Math.ceil(pause * 1.5), 1000);
     view = await mustGetVm(ctx, vm);
   }
   return view;

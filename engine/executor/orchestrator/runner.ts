@@ -16,7 +16,7 @@ import { EVENT_SCHEMA_VERSION } from '../contract.ts';
 import type { EngineEvent } from '../event-schema.ts';
 import { executionKeys } from '../keys.ts';
 import { jobContext } from '../schedule/job-data.ts';
-import { loadExecution } from '../store/execution-record.ts';
+import { loadExecution, loadPlanSnapshot } from '../store/execution-record.ts';
 import { renewLease } from '../store/lease.ts';
 import {
   emptyWrite,
@@ -61,12 +61,13 @@ export class ExecutionRunner {
   async run(): Promise<void> {
     const { redis, prefix } = this.deps;
     const loaded = await loadExecution(redis, prefix, this.execution);
-    const { record, plan } = loaded;
+    const { record } = loaded;
     let machine = restoreExecution(loaded.fields[META.machine] ?? '');
     if (executionStatus(machine) !== 'submitted' && executionStatus(machine) !== 'running') {
       await redis.zrem(`${prefix}:active`, this.execution);
       return;
     }
+    const plan = await loadPlanSnapshot(redis, prefix, this.execution);
     const steps = stepsFor(plan, record, this.deps.compile);
     const [storedSteps, storedVms] = await Promise.all([
       redis.hgetall(this.keys.steps),

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
-import { loadExecution } from './execution-record.ts';
+import { loadExecution, loadPlanSnapshot } from './execution-record.ts';
 import { META } from './record.ts';
 import { submitExecution } from './submit.ts';
 import { transitionExecution } from './transition.ts';
@@ -29,7 +29,7 @@ export async function submitCleanup(
   request: CleanupRequest,
 ): Promise<{ id: string; created: boolean }> {
   const now = request.now ?? Date.now;
-  const { record, plan } = await loadExecution(redis, prefix, drill);
+  const { record } = await loadExecution(redis, prefix, drill);
   if (record.type !== 'test') {
     throw new DrError(
       'NOT_A_DRILL',
@@ -49,6 +49,7 @@ export async function submitCleanup(
     );
   }
   const id = cleanupIdOf(drill);
+  const plan = await loadPlanSnapshot(redis, prefix, drill);
   const submitted = await submitExecution(redis, prefix, {
     id,
     type: 'cleanup',

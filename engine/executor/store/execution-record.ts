@@ -59,7 +59,7 @@ const metaSchema = z.object({
   id: z.string(),
   type: z.enum(['test', 'planned', 'unplanned', 'cleanup']),
   direction: z.enum(['forward', 'failback']),
-  plan: z.string(),
+  planName: z.string(),
   hash: z.string(),
   by: z.string(),
   reason: z.string(),
@@ -95,7 +95,7 @@ function iso(ms: number | undefined): string | undefined {
 export function parseMeta(
   execution: string,
   fields: Record<string, string>,
-): { record: ExecutionRecord; plan: RecoveryPlan; meta: Meta } {
+): { record: ExecutionRecord; meta: Meta } {
   const parsed = metaSchema.safeParse(fields);
   if (!parsed.success) {
     throw new DrError(
@@ -104,12 +104,11 @@ export function parseMeta(
     );
   }
   const m = parsed.data;
-  const plan = JSON.parse(m.plan) as RecoveryPlan;
   const record: ExecutionRecord = {
     id: m.id,
     type: m.type,
     direction: m.direction,
-    planName: plan.metadata.name,
+    planName: m.planName,
     hash: m.hash,
     by: m.by,
     reason: m.reason,
@@ -133,7 +132,7 @@ export function parseMeta(
   if (m.dataLoss) record.dataLoss = JSON.parse(m.dataLoss) as DataLossEntry[];
   if (m.recoveryPointGap)
     record.recoveryPointGap = JSON.parse(m.recoveryPointGap) as ExecutionRecord['recoveryPointGap'];
-  return { record, plan, meta: m };
+  return { record, meta: m };
 }
 
 /** Read an execution; throws EXECUTION_NOT_FOUND (exit code 2) when there is none. */
@@ -141,7 +140,7 @@ export async function loadExecution(
   redis: Redis,
   prefix: string,
   execution: string,
-): Promise<{ record: ExecutionRecord; plan: RecoveryPlan; meta: Meta; fields: Record<string, string> }> {
+): Promise<{ record: ExecutionRecord; meta: Meta; fields: Record<string, string> }> {
   const fields = await redis.hgetall(executionKeys(prefix, execution).meta);
   if (!fields.id) {
     throw new DrError(
@@ -153,4 +152,17 @@ export async function loadExecution(
     );
   }
   return { ...parseMeta(execution, fields), fields };
+}
+
+/** The plan snapshot an execution runs (never the plan file). */
+export async function loadPlanSnapshot(
+  redis: Redis,
+  prefix: string,
+  execution: string,
+): Promise<RecoveryPlan> {
+  const json = await redis.get(executionKeys(prefix, execution).plan);
+  if (!json) {
+    throw new DrError('EXECUTION_CORRUPT', `execution ${execution}: its plan snapshot is missing from Redis`);
+  }
+  return JSON.parse(json) as RecoveryPlan;
 }

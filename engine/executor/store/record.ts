@@ -10,7 +10,7 @@ export const META = {
   id: 'id',
   type: 'type',
   direction: 'direction',
-  plan: 'plan',
+  planName: 'planName',
   hash: 'hash',
   by: 'by',
   reason: 'reason',

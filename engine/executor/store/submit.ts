@@ -17,10 +17,11 @@ import { LuaScript } from './script.ts';
 const SUBMIT = new LuaScript(
   `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[1])
 return 1`,
-  2,
+  3,
 );
 
 /** What a submitter gives. */
@@ -77,7 +78,7 @@ export async function submitExecution(
     [META.id, id],
     [META.type, request.type],
     [META.direction, request.direction],
-    [META.plan, JSON.stringify(request.plan)],
+    [META.planName, request.plan.metadata.name],
     [META.hash, request.hash],
     [META.by, request.by],
     [META.reason, request.reason],
@@ -109,7 +110,14 @@ export async function submitExecution(
     epoch,
   };
   const created =
-    (await SUBMIT.run(redis, [keys.meta, keys.events, JSON.stringify(event), ...fields.flat()])) === 1;
+    (await SUBMIT.run(redis, [
+      keys.meta,
+      keys.events,
+      keys.plan,
+      JSON.stringify(event),
+      JSON.stringify(request.plan),
+      ...fields.flat(),
+    ])) === 1;
   if (!created) {
     const existing = await redis.hget(keys.meta, META.epoch);
     return { id, created: false, epoch: Number(existing ?? 0) };
