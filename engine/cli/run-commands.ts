@@ -38,7 +38,7 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
     let gap: Awaited<ReturnType<typeof measureRecoveryPointGap>> | undefined;
     const simUrl = flags.sim ?? process.env.DR_SIM_URL;
     if (type === 'unplanned' && simUrl) {
-      gap = await measureRecoveryPointGap(createSimClient(simUrl), plan);
+      gap = await measureRecoveryPointGap(createSimClient(simUrl), plan, 'forward', flags.recoveryPoint);
       if (!flags.json) for (const line of gapLines(gap)) process.stdout.write(`${line}\n`);
     }
     const submitted = await client.submit({

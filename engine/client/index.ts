@@ -1,5 +1,5 @@
 /** The execution client: the public door of engine/client. */
-export { measureRecoveryPointGap, type RecoveryPointGap } from './recovery-point-gap.ts';
+export { measureRecoveryPointGap, pickRecoveryPoint, type RecoveryPointGap } from './recovery-point-gap.ts';
 export { createRedisExecutionClient, type RedisClientOptions } from './redis-client.ts';
 export type {
   EventsOptions,

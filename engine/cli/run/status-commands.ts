@@ -56,6 +56,10 @@ export function registerStatusCommands(program: Command): void {
     .option(...PREFIX_OPTION)
     .option('--json', 'one JSON event per line')
     .action(async (id: string, flags: StatusFlags) => {
+      // `drctl events ... | head` closes the pipe early: that is not an error.
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EPIPE') process.exit(0);
+      });
       const client = await openClient(flags);
       const controller = new AbortController();
       const stop = (): void => controller.abort();
