@@ -190,3 +190,40 @@ describe('as strict as Hyper-V', () => {
     expect(world.truth().failovers[0]?.cancelledAt).toBe('2026-01-01T01:00:00.000Z');
   });
 });
+
+describe('failback', () => {
+  it('brings the VM home with a second planned failover, losing nothing either way', async () => {
+    const world = twoSites();
+    const planned = async (from: string, to: string, epoch: number): Promise<void> => {
+      await world.api.stopVM({ site: from, vm: 'vm-a', epoch });
+      await world.api.startVMFailover({ site: from, vm: 'vm-a', epoch, mode: 'prepare' });
+      await world.api.startVMFailover({ site: to, vm: 'vm-a', epoch, mode: 'failover' });
+      await world.api.completeVMFailover({ site: to, vm: 'vm-a', epoch });
+      const { resyncBytes } = await world.api.reverseVMReplication({ site: to, vm: 'vm-a', epoch });
+      expect(resyncBytes).toBe(0);
+      await world.api.startVM({ site: to, vm: 'vm-a', epoch });
+    };
+    world.advance(HOUR);
+    await planned('east', 'west', 1);
+    world.advance(2 * HOUR);
+    // West has been primary for 2 h and replicated back to east every 30 s.
+    expect((await world.api.getRecoveryPoints('east', 'vm-a')).length).toBeGreaterThanOrEqual(2);
+    await planned('west', 'east', 2);
+    world.advance(HOUR);
+    const truth = world.truth();
+    expect(truth.failovers.map((f) => [f.kind, f.fromSite, f.toSite, f.lostWrites])).toEqual([
+      ['planned', 'east', 'west', 0],
+      ['planned', 'west', 'east', 0],
+    ]);
+    expect(truth.vms['vm-a']?.timeline.map((t) => t.site)).toEqual(['east', 'west', 'east']);
+    expect(truth.splitBrain).toEqual([]);
+    expect(await world.api.getVM('east', 'vm-a')).toMatchObject({
+      state: 'Running',
+      replication: { mode: 'Primary', replicaSite: 'west', health: 'Normal' },
+    });
+    expect((await world.api.getVM('west', 'vm-a')).replication).toMatchObject({
+      mode: 'Replica',
+      state: 'Replicating',
+    });
+  });
+});
