@@ -31,7 +31,11 @@ export interface GatherOptions {
    * @defaultValue 'needed'
    */
   points?: 'all' | 'needed';
-  /** Concurrent Get-VMSnapshot calls. @defaultValue 64 */
+  /**
+   * Get-VMSnapshot calls in flight. The HTTP client sends the calls of one tick as one batch, so
+   * a wider window means fewer round trips.
+   * @defaultValue 256
+   */
   concurrency?: number;
 }
 
@@ -60,7 +64,7 @@ export async function gatherInventory(
   const wanted = options.vms.filter(
     (vm) => options.points === 'all' || needsPointList(vm, plan, options.recoveryPoint),
   );
-  const pointsRead = forEachLimited(wanted, options.concurrency ?? 64, async (vm) => {
+  const pointsRead = forEachLimited(wanted, options.concurrency ?? 256, async (vm) => {
     if (targetDown) return;
     recoveryPoints.set(vm.name, await readPoints(api, options.toSite, vm.name, counted));
   });

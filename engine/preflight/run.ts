@@ -17,7 +17,7 @@ export interface PreflightInput extends Omit<EvaluateOptions, 'selection' | 'gat
   now?: () => Date;
   /** Which recovery points to list (see GatherOptions.points). @defaultValue 'needed' */
   points?: 'all' | 'needed';
-  /** Concurrent recovery-point reads. @defaultValue 64 */
+  /** Recovery-point reads in flight (see GatherOptions.concurrency). @defaultValue 256 */
   concurrency?: number;
   /**
    * Compute the run's RTO estimate (engine/plan's compilePlan of the selection) when

@@ -142,7 +142,7 @@ describe('pre-flight against the simulated world', () => {
     const w = world(big);
     w.fault({ kind: 'site-power', site: 'dc-west', state: 'off' });
     const { api, calls } = readOnlySpy(w.api);
-    const report = await runPreflight({ plan: big, api, type: 'unplanned', points: 'all' });
+    const report = await runPreflight({ plan: big, api, type: 'unplanned', points: 'all', concurrency: 64 });
     expect(codes(report.blockers)).toEqual(['TARGET_UNREACHABLE']);
     expect(calls.filter((c) => c === 'getRecoveryPoints').length).toBeLessThanOrEqual(2 * 64);
   });
