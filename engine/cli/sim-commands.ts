@@ -276,9 +276,11 @@ export function registerSimCommands(program: Command): void {
   const fault = sim
     .command('fault')
     .description('Inject a fault: host-crash, host-up, site-power, link, boot, throttle')
-    .requiredOption('--url <url>', 'simulator URL');
+    .option('--url <url>', 'simulator URL (before or after the fault name)');
   const send = async (cmd: Command, action: FaultAction): Promise<void> => {
-    const { url } = cmd.optsWithGlobals<{ url: string }>();
+    const { url } = cmd.optsWithGlobals<{ url?: string }>();
+    if (url === undefined)
+      throw new InputError('SIM_BAD_FLAGS', 'drctl sim fault needs --url <simulator URL>');
     const client = createSimClient(url);
     try {
       await client.fault(action);
@@ -290,6 +292,7 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('host-crash')
     .description('Crash a host: its VMs go off at once')
+    .option('--url <url>', 'simulator URL')
     .requiredOption('--site <site>')
     .requiredOption('--host <host>')
     .action(async (o: { site: string; host: string }, cmd: Command) =>
@@ -298,12 +301,14 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('host-up')
     .description("Bring a crashed host back; its VMs' automatic start actions apply")
+    .option('--url <url>', 'simulator URL')
     .requiredOption('--site <site>')
     .requiredOption('--host <host>')
     .action(async (o: { site: string; host: string }, cmd: Command) => send(cmd, { kind: 'host-up', ...o }));
   fault
     .command('site-power')
     .description('Power a whole site off or back on')
+    .option('--url <url>', 'simulator URL')
     .requiredOption('--site <site>')
     .addOption(new Option('--state <state>').choices(['off', 'on']).makeOptionMandatory())
     .action(async (o: { site: string; state: 'off' | 'on' }, cmd: Command) =>
@@ -312,6 +317,7 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('link')
     .description('Cut or restore the link between two sites')
+    .option('--url <url>', 'simulator URL')
     .requiredOption('--from <site>')
     .requiredOption('--to <site>')
     .addOption(new Option('--state <state>').choices(['down', 'up']).makeOptionMandatory())
@@ -321,6 +327,7 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('boot')
     .description("Make a VM's boots slow (× factor), fail (no heartbeat ever), or normal again")
+    .option('--url <url>', 'simulator URL')
     .requiredOption('--vm <vm>')
     .option('--site <site>', 'only the instance at this site')
     .addOption(new Option('--mode <mode>').choices(['slow', 'fail', 'normal']).makeOptionMandatory())
@@ -334,6 +341,7 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('throttle')
     .description('Set the bandwidth of the link between two sites (replication falls behind)')
+    .option('--url <url>', 'simulator URL')
     .requiredOption('--from <site>')
     .requiredOption('--to <site>')
     .requiredOption('--bandwidth <rate>', 'e.g. 10Mbps, 1Gbps, 500KB/s', bandwidth)
