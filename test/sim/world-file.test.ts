@@ -108,3 +108,20 @@ describe('the world-file JSON Schema', () => {
     expect(committed).toEqual(worldJsonSchema());
   });
 });
+
+describe('scheduled faults from a world file', () => {
+  it('cuts the east-west link from 6 h to 8 h: exactly the cycles of those two hours are missed', async () => {
+    const loaded = await loadWorldFile('plans/worlds/three-site-extended.yaml');
+    if (!loaded.ok) throw new Error('world file invalid');
+    const { randomFaults: _random, ...spec } = loaded.spec;
+    const world = createWorld({ ...spec, clock: { mode: 'manual' } });
+    world.advance(24 * 3_600_000);
+    const truth = world.truth();
+    const eastWest = (vm: string) =>
+      truth.replication.vms[vm]?.find((r) => r.from === 'dc-east' && r.to === 'dc-west');
+    // Cycles falling in [6 h, 8 h): 2 h / 30 s = 240 for sql-01, 2 h / 5 min = 24 for file-01.
+    expect(eastWest('sql-01')).toMatchObject({ totalCycles: 2880, missedCycles: 240 });
+    expect(eastWest('file-01')).toMatchObject({ totalCycles: 288, missedCycles: 24 });
+    expect(truth.faults.map((f) => f.at)).toEqual(['2026-01-01T06:00:00.000Z', '2026-01-01T08:00:00.000Z']);
+  });
+});
