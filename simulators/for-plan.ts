@@ -96,10 +96,17 @@ export function worldSpecForPlan(plan: RecoveryPlan, options: ForPlanOptions = {
   };
 }
 
+/**
+ * Virtual time a for-plan world runs before it is used: long enough for replication to settle and
+ * for the first application-consistent point (taken every 4 h), so a plan that asks for
+ * `latestAppConsistent` can be tried at once.
+ */
+export const FOR_PLAN_WARMUP_MS = 5 * 3_600_000;
+
 /** `worldSpecForPlan`, built and warmed up. */
 export function worldForPlan(plan: RecoveryPlan, options: ForPlanOptions = {}): World {
   const world = createWorld(worldSpecForPlan(plan, options));
-  world.advance(options.warmupMs ?? 2 * 3_600_000);
+  world.advance(options.warmupMs ?? FOR_PLAN_WARMUP_MS);
   return world;
 }
 

@@ -5,6 +5,7 @@ import {
   createSimClient,
   createWorld,
   type FaultAction,
+  FOR_PLAN_WARMUP_MS,
   formatSummary,
   formatWorldIssue,
   loadWorldFile,
@@ -128,7 +129,7 @@ async function buildWorld(flags: ServeFlags): Promise<World> {
     clock: clockOverride ?? { mode: 'real' },
     ...(flags.seed === undefined ? {} : { seed: flags.seed }),
     ...(flags.warmup === undefined ? {} : { warmupMs: flags.warmup }),
-    start: startTime(flags, flags.warmup ?? 2 * 3_600_000),
+    start: startTime(flags, flags.warmup ?? FOR_PLAN_WARMUP_MS),
   });
 }
 
@@ -152,7 +153,7 @@ export function registerSimCommands(program: Command): void {
     )
     .option('--speed <n>', 'simulated seconds per real second in scaled mode', positive)
     .option('--seed <n>', 'seed (overrides the world file)', nonNegativeInt)
-    .option('--warmup <duration>', 'virtual time to run before serving (for-plan default 2h)', duration)
+    .option('--warmup <duration>', 'virtual time to run before serving (for-plan default 5h)', duration)
     .option(
       '--start <time>',
       'ISO time of the world\'s start, or "now" (simulated time then tracks the wall clock)',

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { createSimClient } from '../../simulators/index.ts';
 import { createLogger, DrError } from '../common/index.ts';
@@ -65,7 +65,11 @@ export function registerWorkerCommand(program: Command): void {
       "Run a site's step workers (its BullMQ queue) against the simulated Hyper-V API; REDIS_URL is required",
     )
     .requiredOption('--site <site>', "site whose queue to serve ('control' for control-plane actions)")
-    .requiredOption('--sim <url>', 'URL of the simulated Hyper-V API (drctl sim serve)')
+    .addOption(
+      new Option('--sim <url>', 'URL of the simulated Hyper-V API (drctl sim serve)')
+        .env('DR_SIM_URL')
+        .makeOptionMandatory(),
+    )
     .option('--prefix <prefix>', 'Redis key prefix shared with the orchestrator', DEFAULT_PREFIX)
     .option('--concurrency <n>', 'jobs run at once', positiveInt, 200)
     .option(
