@@ -33,7 +33,7 @@ describe('drctl sim', () => {
       const networks = await client.listNetworks('dc-west');
       expect(networks.find((n) => n.name === 'drill-net')?.isolated).toBe(true);
       expect(networks.find((n) => n.name === 'dmz-west')?.isolated).toBe(false);
-      // Two virtual hours of warm-up: recovery points exist.
+      // Five virtual hours of warm-up: recovery points exist, one of them application-consistent.
       expect((await client.getRecoveryPoints('dc-west', 'sql-01')).length).toBeGreaterThanOrEqual(2);
 
       const fault = await run(process.execPath, [
@@ -52,7 +52,7 @@ describe('drctl sim', () => {
       const { stdout } = await run(process.execPath, ['bin/drctl.js', 'sim', 'truth', '--url', url]);
       const truth = JSON.parse(stdout) as WorldTruth;
       expect(truth.faults).toEqual([
-        { at: '2026-01-01T02:00:00.000Z', fault: 'host-crash dc-east/hv-dc-east-01' },
+        { at: '2026-01-01T05:00:00.000Z', fault: 'host-crash dc-east/hv-dc-east-01' },
       ]);
       expect(truth.vms['sql-01']?.primarySites).toEqual([]);
 

@@ -8,7 +8,7 @@ describe('worldForPlan', () => {
     if (!loaded.ok) throw new Error('example plan invalid');
     const plan = loaded.plan;
     const world = worldForPlan(plan, { clock: { mode: 'manual' } });
-    expect(world.nowIso()).toBe('2026-01-01T02:00:00.000Z');
+    expect(world.nowIso()).toBe('2026-01-01T05:00:00.000Z');
     const primaries = await world.api.listVMs(plan.source);
     const replicas = await world.api.listVMs(plan.target);
     expect(primaries.map((v) => v.name).sort()).toEqual(plan.vms.map((v) => v.name).sort());
@@ -24,7 +24,10 @@ describe('worldForPlan', () => {
         state: 'Off',
         replication: { mode: 'Replica', state: 'Replicating', health: 'Normal' },
       });
-      expect((await world.api.getRecoveryPoints(plan.target, v.name)).length).toBeGreaterThanOrEqual(2);
+      const points = await world.api.getRecoveryPoints(plan.target, v.name);
+      expect(points.length).toBeGreaterThanOrEqual(5);
+      // A plan asking for latestAppConsistent (sql-01 in this one) can be tried at once.
+      expect(points.some((p) => p.kind === 'appConsistent')).toBe(true);
     }
     const networks = await world.api.listNetworks(plan.target);
     for (const vm of plan.vms) {
