@@ -61,7 +61,7 @@ export type EngineOnlyEvent =
       at: string;
       type: 'data-loss';
       execution: string;
-      vms: { vm: string; lostWrites: number; recoveryPoint?: string }[];
+      vms: { vm: string; lostWrites: number; recoveryPoint?: string; windowMs?: number }[];
       totalLostWrites: number;
     };
 
@@ -150,7 +150,14 @@ export const engineEventSchema = z.discriminatedUnion('type', [
   z.object({
     ...base,
     type: z.literal('data-loss'),
-    vms: z.array(z.object({ vm: z.string(), lostWrites: z.number(), recoveryPoint: z.string().optional() })),
+    vms: z.array(
+      z.object({
+        vm: z.string(),
+        lostWrites: z.number(),
+        recoveryPoint: z.string().optional(),
+        windowMs: z.number().optional(),
+      }),
+    ),
     totalLostWrites: z.number(),
   }),
 ]);

@@ -6,6 +6,8 @@ import { mustGetVm, requireVm, siteVmName, sleep } from './vm.ts';
 
 /** Polls start quick and slow down to 1 s: a VM that takes minutes is not asked 20 times a second. */
 const MAX_POLL_MS = 1000;
+/** Longest heartbeat wait (simulated ms) used to wake a polling check. */
+const HEARTBEAT_WAKE_MS = 30_000;
 
 function slower(pause: number): number {
   return Math.min(Math.ceil(pause * 1.5), MAX_POLL_MS);
@@ -156,28 +158,37 @@ async function poll(
   attempt: () => Promise<string | undefined>,
 ): Promise<CheckReport> {
   let pause = ctx.options.probeIntervalMs;
-  let heartbeat: Promise<void> | undefined = ctx.api
-    .waitForHeartbeat(ctx.job.site, vm, await deadline.remaining())
-    .then(
-      () => undefined,
-      () => undefined,
+  // A bounded heartbeat wait, armed again when it ends without one: a wait that outlives the check
+  // (a guest that answers without a heartbeat) holds a connection to the host for 30 s at most.
+  const armHeartbeat = async (): Promise<'up' | 'timeout' | 'error'> => {
+    const ms = Math.min(await deadline.remaining(), HEARTBEAT_WAKE_MS);
+    return await ctx.api.waitForHeartbeat(ctx.job.site, vm, ms).then(
+      (r) => (r.ok ? 'up' : 'timeout'),
+      () => 'error',
     );
+  };
+  let heartbeat: Promise<'up' | 'timeout' | 'error'> | undefined = armHeartbeat();
   for (;;) {
     const why = await attempt();
     if (why === undefined) return { kind, ok: true, waitedMs: 0 };
     if ((await deadline.remaining()) <= 0) return { kind, ok: false, waitedMs: 0, detail: why };
-    const pending = heartbeat;
-    if (pending === undefined) {
-      await sleep(pause, ctx.signal);
-      pause = slower(pause);
-      continue;
-    }
-    const woke = await Promise.race([sleep(pause, ctx.signal).then(() => false), pending.then(() => true)]);
-    if (woke) {
-      heartbeat = undefined;
-      pause = ctx.options.probeIntervalMs;
-    } else {
-      pause = slower(pause);
+    const slept = sleep(pause, ctx.signal).then(() => 'slept' as const);
+    pause = slower(pause);
+    for (;;) {
+      const woke = await Promise.race(heartbeat === undefined ? [slept] : [slept, heartbeat]);
+      if (woke === 'up') {
+        // The guest is up: look again at once, then quickly.
+        heartbeat = undefined;
+        pause = ctx.options.probeIntervalMs;
+        break;
+      }
+      if (woke === 'timeout') {
+        heartbeat = armHeartbeat();
+        continue;
+      }
+      if (woke === 'error') heartbeat = undefined;
+      await slept;
+      break;
     }
   }
 }

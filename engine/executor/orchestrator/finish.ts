@@ -116,6 +116,7 @@ async function readDataLoss(
         vm: failover.vm,
         lostWrites: failover.lostWrites,
         recoveryPoint: failover.recoveryPoint.time,
+        windowMs: Math.max(0, Date.parse(failover.at) - Date.parse(failover.recoveryPoint.time)),
       });
     }
   } catch (error) {

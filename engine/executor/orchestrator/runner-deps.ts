@@ -16,6 +16,8 @@ export interface FailoverTruth {
   vm: string;
   kind: 'test' | 'planned' | 'unplanned';
   toSite: string;
+  /** When the failover happened (simulated time, ISO). */
+  at: string;
   atMs: number;
   lostWrites: number;
   recoveryPoint: { id: string; seq: number; time: string };

@@ -13,6 +13,8 @@ export interface DataLossEntry {
   vm: string;
   lostWrites: number;
   recoveryPoint?: string;
+  /** Data-loss window: from the recovery point's time to the failover (simulated ms). */
+  windowMs?: number;
 }
 
 /** What `get`/`status` show of an execution. */
