@@ -19,6 +19,7 @@ interface PreflightFlags {
   recoveryPoint?: RecoveryPointChoice;
   maxUtilization?: number;
   exactPoints?: boolean;
+  accept?: string;
   sim?: string;
   prefix: string;
   json?: boolean;
@@ -53,6 +54,7 @@ export function registerPreflightCommand(program: Command): void {
       'block above this share of target capacity (0.8 keeps 20 % headroom)',
       parseRatio,
     )
+    .option('--accept <codes>', 'accept these blockers for this run, comma-separated (e.g. RPO_NOT_MET)')
     .option('--exact-points', "list every VM's recovery points (one call per VM) for exact ids")
     .option('--sim <url>', 'simulated sites (drctl sim serve); default DR_SIM_URL')
     .option('--prefix <prefix>', 'Redis key prefix of the engine (for locks)', DEFAULT_PREFIX)
@@ -90,6 +92,7 @@ async function preflightCommand(file: string, flags: PreflightFlags): Promise<nu
       ...(flags.recoveryPoint === undefined ? {} : { recoveryPoint: flags.recoveryPoint }),
       ...(flags.maxUtilization === undefined ? {} : { maxUtilization: flags.maxUtilization }),
       ...(flags.exactPoints ? { points: 'all' as const } : {}),
+      ...(flags.accept === undefined ? {} : { accept: flags.accept.split(',').map((code) => code.trim()) }),
       ...(redis === undefined ? {} : { locks: createLockReader(redis, flags.prefix) }),
       locate: locatorForText(text),
     });

@@ -5,6 +5,7 @@ import type {
   RecoveryPlan,
   RecoveryPointChoice,
 } from '../plan/types.ts';
+import { applyAccept, checkAccept } from './accept.ts';
 import { checkCapacity } from './checks/capacity.ts';
 import { checkExternalDependencies } from './checks/dependencies.ts';
 import { checkNetworks } from './checks/networks.ts';
@@ -45,6 +46,12 @@ export interface EvaluateOptions {
   /** RTO estimate of the run (engine/plan's compile estimate), shown by `--dry-run`. */
   estimateRtoMs?: DurationMs;
   locate?: Locate;
+  /**
+   * Blockers the operator accepts for this run (`--accept`): they are reported as warnings.
+   * Only ACCEPTABLE_BLOCKERS may be named; anything else is an InputError.
+   * @defaultValue []
+   */
+  accept?: readonly string[];
   /** For the report's stats. @defaultValue 0 */
   gatherMs?: number;
   /** Monotonic ms, for the report's stats. @defaultValue performance.now */
@@ -104,7 +111,7 @@ export function evaluatePreflight(
     };
   });
 
-  const findings = sortFindings(ctx, options.locate);
+  const findings = applyAccept(sortFindings(ctx, options.locate), checkAccept(options.accept ?? []));
   const blockers = findings.filter((f): f is Blocker => f.severity === 'blocker');
   const warnings = findings.filter((f): f is PreflightWarning => f.severity === 'warning');
   return {

@@ -3,6 +3,7 @@
  * the inventory and reported as located blockers and warnings, with the placement `--dry-run`
  * shows. `evaluatePreflight` is the pure decision; `runPreflight` reads the world and decides.
  */
+export { ACCEPTABLE_BLOCKERS, type AcceptableBlockerCode } from './accept.ts';
 export { resolvePoint } from './checks/recovery-point.ts';
 export { registerPreflightCommand } from './command.ts';
 export { estimateRunRtoMs, subPlan } from './estimate.ts';

@@ -1,5 +1,6 @@
 import type { LockReader } from '../locks/index.ts';
 import type { RecoveryPlan } from '../plan/types.ts';
+import { checkAccept } from './accept.ts';
 import { estimateRunRtoMs } from './estimate.ts';
 import { type EvaluateOptions, evaluatePreflight } from './evaluate.ts';
 import { gatherInventory, type HyperVReadApi } from './gather.ts';
@@ -36,6 +37,7 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
   const timer = input.timer ?? (() => performance.now());
   const started = timer();
   const subset = selectSubset(input.plan, input.selection);
+  checkAccept(input.accept ?? []); // bad input fails before any read
   const chosen = new Set(subset.vms);
   const direction = input.direction ?? 'forward';
   const forward = direction === 'forward';

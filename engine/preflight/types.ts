@@ -7,6 +7,7 @@ import type {
   NetworkBinding,
   RecoveryPointChoice,
 } from '../plan/types.ts';
+import type { AcceptableBlockerCode } from './accept.ts';
 
 /** Stable codes of findings that stop an execution from starting. */
 export type BlockerCode =
@@ -30,8 +31,9 @@ export type BlockerCode =
   | 'ALREADY_FAILED_OVER'
   | 'DEPENDENCY_NOT_SELECTED_AND_NOT_RUNNING';
 
-/** Stable codes of findings that are shown but do not stop anything. */
+/** Stable codes of findings that are shown but do not stop anything (and blockers the operator accepted). */
 export type WarningCode =
+  | AcceptableBlockerCode
   | 'REPLICATION_WARNING'
   | 'REPLICATION_CRITICAL_SOURCE_LOST'
   | 'REPLICATION_SUSPENDED'

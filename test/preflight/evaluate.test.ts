@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../../engine/common/index.ts';
 import { evaluatePreflight } from '../../engine/preflight/index.ts';
 import { codes, host, latestPoint, makeInventory, makePlan, NOW, replica } from './fixtures.ts';
 
@@ -449,5 +450,51 @@ describe('part of a plan', () => {
       locate: (path) => (path === 'spec.vms[2].dependsOn[0]' ? { line: 14, column: 18 } : undefined),
     });
     expect(report.blockers[0]).toMatchObject({ line: 14, column: 18 });
+  });
+});
+
+describe('blockers the operator accepts', () => {
+  const plan = makePlan([{ name: 'a' }, { name: 'b' }], { targets: { rpoMs: 15 * 60_000 } });
+  const stale = () =>
+    makeInventory({
+      vms: [replica('a', {}, { health: 'Critical', state: 'Error' }), replica('b')],
+      points: { a: [latestPoint('a', 3 * 3_600_000)], b: [latestPoint('b', 20 * 60_000)] },
+      locks: { b: { execution: 'e9', plan: 'crm', since: '' } },
+    });
+
+  it('become warnings that say so, while the others still block', () => {
+    const report = evaluatePreflight(plan, stale(), {
+      type: 'unplanned',
+      accept: ['REPLICATION_CRITICAL', 'RPO_NOT_MET'],
+    });
+    expect(codes(report.blockers)).toEqual(['VM_LOCKED:b']);
+    expect(codes(report.warnings)).toEqual(['REPLICATION_CRITICAL:a', 'RPO_NOT_MET:a', 'RPO_NOT_MET:b']);
+    expect(report.warnings[0]?.message).toMatch(/^accepted by the operator: /);
+    expect(report.warnings[0]?.details).toMatchObject({ accepted: true });
+  });
+
+  it('may never include a lock, a failed-over VM or a drill touching production', () => {
+    for (const code of [
+      'VM_LOCKED',
+      'PLAN_LOCKED',
+      'ALREADY_FAILED_OVER',
+      'TEST_NETWORK_NOT_ISOLATED',
+      'NOPE',
+    ]) {
+      expect(() => evaluatePreflight(plan, stale(), { type: 'unplanned', accept: [code] })).toThrow(
+        InputError,
+      );
+    }
+  });
+
+  it('accept the site limit but never a host its replicas do not fit on', () => {
+    const p = makePlan([{ name: 'a' }, { name: 'b' }]);
+    const inventory = makeInventory({
+      vms: [replica('a', { host: 'small' }), replica('b', { host: 'small' })],
+      hosts: [host('small', { vmSlots: 1 })],
+    });
+    const report = evaluatePreflight(p, inventory, { type: 'unplanned', accept: ['INSUFFICIENT_CAPACITY'] });
+    expect(report.blockers.map((b) => [b.code, b.host])).toEqual([['INSUFFICIENT_CAPACITY', 'small']]);
+    expect(codes(report.warnings)).toEqual(['INSUFFICIENT_CAPACITY']);
   });
 });
