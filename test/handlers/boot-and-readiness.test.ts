@@ -130,6 +130,30 @@ describe('readiness', () => {
     expect(output.waitedMs).toBeGreaterThanOrEqual(10_000);
   });
 
+  describe('when the guest takes long to boot in a fast (scaled) world', () => {
+    it('sees the service the moment the guest is up, not a poll interval later', async () => {
+      // An 80 s boot is 0.8 s of real time; probes polled at growing intervals (from 10 ms here)
+      // would look at about 0.79 s and next at 1.19 s (119 simulated s). The guest's heartbeat
+      // wakes the check instead.
+      world = twoSiteWorld(['vm-1'], { bootMs: 80_000, speed: 100 });
+      const readiness = {
+        checks: [{ kind: 'tcp' as const, port: 1433 }],
+        timeoutMs: 600_000,
+        onTimeout: 'fail' as const,
+      };
+      const data = jobData('unplanned', TARGET, steps, {
+        vm: 'vm-1',
+        readiness,
+        recoveryPoint: { kind: 'latestProcessed' }, // nothing to apply: the boot takes exactly 80 s
+      });
+      const run = await runJob(world.api, data);
+      expect(run.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
+      const waited = Number(run.result.steps[2]?.output?.waitedMs);
+      expect(waited).toBeGreaterThanOrEqual(75_000);
+      expect(waited).toBeLessThan(100_000);
+    });
+  });
+
   describe('when the guest never answers', () => {
     it('fails the VM at the timeout', async () => {
       world = twoSiteWorld(['vm-1']);
