@@ -3,7 +3,8 @@ import type { Relationship } from './model.ts';
 interface Bucket {
   freqMs: number;
   phaseMs: number;
-  rels: Set<Relationship>;
+  /** An array, not a Set: the hot loop walks it in order; removals (reverse) are rare. */
+  rels: Relationship[];
   scheduled: boolean;
 }
 
@@ -25,10 +26,10 @@ export class CycleBuckets {
     const key = `${rel.freqMs}:${phase}`;
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { freqMs: rel.freqMs, phaseMs: phase, rels: new Set(), scheduled: false };
+      bucket = { freqMs: rel.freqMs, phaseMs: phase, rels: [], scheduled: false };
       this.buckets.set(key, bucket);
     }
-    bucket.rels.add(rel);
+    bucket.rels.push(rel);
     rel.bucket = key;
     if (!bucket.scheduled) {
       const k = Math.floor((this.now() - phase) / rel.freqMs) + 1;
@@ -38,18 +39,23 @@ export class CycleBuckets {
 
   remove(rel: Relationship): void {
     if (rel.bucket === null) return;
-    this.buckets.get(rel.bucket)?.rels.delete(rel);
+    const bucket = this.buckets.get(rel.bucket);
+    if (bucket) {
+      const i = bucket.rels.indexOf(rel);
+      if (i >= 0) bucket.rels.splice(i, 1);
+    }
     rel.bucket = null;
   }
 
   private scheduleBucket(bucket: Bucket, at: number): void {
     bucket.scheduled = true;
     this.schedule(at, (t) => {
-      if (bucket.rels.size === 0) {
+      const rels = bucket.rels;
+      if (rels.length === 0) {
         bucket.scheduled = false;
         return;
       }
-      for (const rel of bucket.rels) this.runCycle(rel, t);
+      for (let i = 0; i < rels.length; i++) this.runCycle(rels[i]!, t);
       this.scheduleBucket(bucket, t + bucket.freqMs);
     });
   }

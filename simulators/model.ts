@@ -116,6 +116,9 @@ export interface Relationship {
   vm: string;
   source: VmInstance;
   target: VmInstance;
+  /** The hosts of source and target (VMs never move): the cycle checks them without a detour. */
+  sourceHost: Host;
+  targetHost: Host;
   extended: boolean;
   freqMs: number;
   phaseMs: number;

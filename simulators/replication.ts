@@ -45,6 +45,8 @@ export function newRelationship(
     vm: source.vm,
     source,
     target,
+    sourceHost: source.host,
+    targetHost: target.host,
     extended: options.extended,
     freqMs: options.freqMs,
     phaseMs: options.phaseMs,
@@ -95,8 +97,12 @@ export function originOf(rel: Relationship): VmInstance {
   return s;
 }
 
-export function pathUp(env: ReplicationEnv, rel: Relationship): boolean {
-  return env.hostUp(rel.source) && env.hostUp(rel.target) && (rel.link === null || rel.link.up);
+export function pathUp(_env: ReplicationEnv, rel: Relationship): boolean {
+  const s = rel.sourceHost;
+  const t = rel.targetHost;
+  return (
+    s.powered && s.siteRef.powered && t.powered && t.siteRef.powered && (rel.link === null || rel.link.up)
+  );
 }
 
 export function runCycle(env: ReplicationEnv, rel: Relationship, t: number): void {
