@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { visit } from 'yaml';
+import { isCollection, visit } from 'yaml';
 import { type CheckOptions, checkPlan } from './checks.ts';
 import { sortIssues } from './errors.ts';
 import { fastParseYaml } from './fast-yaml.ts';
@@ -56,6 +56,32 @@ export function parsePlanWithStage(
           };
         });
         return { result: { ok: false, issues: sortIssues(issues) }, stage: 'syntax' };
+      }
+      // A mapping or list used as a key has no place in a plan (yaml would stringify it and
+      // print a process warning): report it like any other error.
+      let complexKey: number | undefined;
+      visit(doc, {
+        Pair(_key, pair) {
+          if (isCollection(pair.key)) {
+            complexKey = pair.key.range?.[0] ?? 0;
+            return visit.BREAK;
+          }
+          return undefined;
+        },
+      });
+      if (complexKey !== undefined) {
+        const { line, column } = locator.position(complexKey);
+        const issue: PlanIssue = {
+          code: 'yaml-syntax',
+          message: 'a mapping or list is used as a key',
+          file,
+          line,
+          column,
+          path: '',
+          severity: 'error',
+          hint: 'keys are plain names such as "name:" or "dependsOn:"',
+        };
+        return { result: { ok: false, issues: [issue] }, stage: 'syntax' };
       }
       try {
         data = doc.toJS({ maxAliasCount: YAML_OPTIONS.maxAliasCount });

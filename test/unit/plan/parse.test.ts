@@ -281,3 +281,16 @@ spec:
     });
   });
 });
+
+describe('when a mapping is used as a key', () => {
+  it('reports it at the key instead of letting yaml stringify it', () => {
+    expect(issuesOf('a: 1\n{ tcp: [53] }: x\n')).toEqual([
+      expect.objectContaining({
+        code: 'yaml-syntax',
+        line: 2,
+        column: 1,
+        message: 'a mapping or list is used as a key',
+      }),
+    ]);
+  });
+});
