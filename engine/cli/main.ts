@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { DrError } from '../common/index.ts';
+import { registerLocksCommand } from '../locks/index.ts';
 import { registerPreflightCommand } from '../preflight/index.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerRunCommands } from './run-commands.ts';
@@ -20,6 +21,7 @@ registerPlanCommands(program);
 registerSimCommands(program);
 registerRunCommands(program);
 registerPreflightCommand(program);
+registerLocksCommand(program);
 registerWorkerCommand(program);
 
 try {

@@ -3,6 +3,7 @@
  * once, plus the durable "failed over by plan P, execution E" record. Redis-backed; see keys.ts
  * for the key layout (one hash tag, Redis Cluster friendly).
  */
+export { DEFAULT_LOCK_PREFIX, registerLocksCommand } from './command.ts';
 export { clearFailedOver, markFailedOver, readFailedOver } from './failed-over.ts';
 export { failedOverKey, planLockKey, vmLockKey } from './keys.ts';
 export {

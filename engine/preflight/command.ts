@@ -3,8 +3,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { createSimClient } from '../../simulators/index.ts';
 import { InputError } from '../common/index.ts';
-import { DEFAULT_PREFIX } from '../executor/index.ts';
-import { createLockReader } from '../locks/index.ts';
+import { createLockReader, DEFAULT_LOCK_PREFIX } from '../locks/index.ts';
 import { type FailoverType, formatIssue, parsePlan, type RecoveryPointChoice } from '../plan/index.ts';
 import { locatorForText } from './locate.ts';
 import { formatPreflightReport } from './report.ts';
@@ -57,7 +56,7 @@ export function registerPreflightCommand(program: Command): void {
     .option('--accept <codes>', 'accept these blockers for this run, comma-separated (e.g. RPO_NOT_MET)')
     .option('--exact-points', "list every VM's recovery points (one call per VM) for exact ids")
     .option('--sim <url>', 'simulated sites (drctl sim serve); default DR_SIM_URL')
-    .option('--prefix <prefix>', 'Redis key prefix of the engine (for locks)', DEFAULT_PREFIX)
+    .option('--prefix <prefix>', 'Redis key prefix of the engine (for locks)', DEFAULT_LOCK_PREFIX)
     .option('--json', 'machine-readable report')
     .action(async (file: string, flags: PreflightFlags) => {
       process.exitCode = await preflightCommand(file, flags);
