@@ -51,14 +51,18 @@ describe('when the orchestrator is SIGKILLed at a random moment', () => {
         reason: `seed ${seed}`,
         approveManual: true,
       });
-      const doomed = spawnOrchestrator(engine.redisUrl, engine.prefix);
+      const doomed = spawnOrchestrator(engine.redisUrl, engine.prefix, { LOG_LEVEL: 'warn' });
+      await doomed.ready;
       // Between the first dispatch and the last completion.
-      await waitForStatus(engine.client, id, ['running', 'completed', 'failed'], 30_000);
+      await waitForStatus(engine.client, id, ['running', 'completed', 'failed'], 60_000);
       await new Promise((r) => setTimeout(r, Math.floor(random() * runMs)));
       await doomed.kill('SIGKILL');
-      const survivor = spawnOrchestrator(engine.redisUrl, engine.prefix);
+      const survivor = spawnOrchestrator(engine.redisUrl, engine.prefix, { LOG_LEVEL: 'warn' });
       try {
-        const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
+        await survivor.ready;
+        const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 90_000).catch((error: Error) => {
+          throw new Error(`${error.message}\nsurvivor: ${survivor.output()}\ndoomed: ${doomed.output()}`);
+        });
         expect(view.error, `seed ${seed}`).toBeUndefined();
         expect(view.status).toBe('completed');
       } finally {
@@ -81,6 +85,6 @@ describe('when the orchestrator is SIGKILLed at a random moment', () => {
     async (...seeds: number[]) => {
       await Promise.all(seeds.map((seed) => killAndResume(seed)));
     },
-    120_000,
+    300_000,
   );
 });
