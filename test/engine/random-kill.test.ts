@@ -60,9 +60,11 @@ describe('when the orchestrator is SIGKILLed at a random moment', () => {
       const survivor = spawnOrchestrator(engine.redisUrl, engine.prefix, { LOG_LEVEL: 'warn' });
       try {
         await survivor.ready;
-        const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 90_000).catch((error: Error) => {
-          throw new Error(`${error.message}\nsurvivor: ${survivor.output()}\ndoomed: ${doomed.output()}`);
-        });
+        const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 90_000).catch(
+          (error: Error) => {
+            throw new Error(`${error.message}\nsurvivor: ${survivor.output()}\ndoomed: ${doomed.output()}`);
+          },
+        );
         expect(view.error, `seed ${seed}`).toBeUndefined();
         expect(view.status).toBe('completed');
       } finally {

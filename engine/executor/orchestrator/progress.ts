@@ -149,10 +149,7 @@ export class ExecutionProgress {
     if (step.vm !== undefined)
       this.vmEvent(step.vm, { type: 'FAILED', step: step.id, code: error.code, message: error.message });
     if (attempt <= policy.retries && error.retryable && this.failure === undefined) {
-      const delay = Math.min(
-        policy.backoff.initialMs * policy.backoff.factor ** (attempt - 1),
-        policy.backoff.maxMs,
-      );
+      const delay = retryDelayMs(policy, attempt);
       this.graph.set(step.id, { status: 'pending', attempt: attempt + 1 });
       this.delays.set(step.id, delay);
       this.ready.add(step.id);
