@@ -74,7 +74,7 @@ interface RunResult {
 }
 
 async function run(redisUrl: string, index: number): Promise<RunResult> {
-  const sim = spawn(process.execPath, ['--import', 'tsx', 'bench/worker-jobs-sim.ts', String(VMS)], {
+  const sim = spawn(process.execPath, ['--import', 'tsx', 'bench/worker-jobs-sim-server.ts', String(VMS)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const simUrl = (await waitForLine(sim, (l) => l.startsWith('READY '))).slice('READY '.length);
