@@ -28,7 +28,11 @@ export function summaryLines(view: ExecutionView, options: { speed?: number } = 
     const total = view.dataLoss.reduce((sum, d) => sum + d.lostWrites, 0);
     lines.push(`  data loss: ${total} acknowledged writes lost in total (simulator's ledger)`);
     for (const entry of view.dataLoss) {
-      const window = entry.windowMs !== undefined ? `, window ${seconds(entry.windowMs)}` : '';
+      // The window matters where writes were lost (unplanned); a planned failover's VMs were off.
+      const window =
+        view.type === 'unplanned' && entry.windowMs !== undefined
+          ? `, window ${seconds(entry.windowMs)}`
+          : '';
       lines.push(
         `    ${entry.vm.padEnd(20)} ${String(entry.lostWrites).padStart(6)} writes  from point ${entry.recoveryPoint ?? '-'}${window}`,
       );
