@@ -1,18 +1,17 @@
+import type { CheckGroup, CheckInput } from './checks.ts';
 import { error, type RawIssue } from './raw-issue.ts';
-import type { PlanInput } from './schema.ts';
 
 /**
  * Checks over the VM dependency graph: cycles, printed as the cycle itself, and group order that
  * contradicts dependsOn (directly or through ungrouped VMs, which would deadlock the step graph).
- * Runs only when names and references are sound, so every edge resolves.
+ * Over the edges that resolve: an unknown or unreadable reference is -1 and left out, so indices
+ * stay those of the file.
  */
-export function checkDependencyGraph(
-  input: PlanInput,
-  vmIndex: ReadonlyMap<string, number>,
-  groupIndex: ReadonlyMap<string, number>,
-): RawIssue[] {
+export function checkDependencyGraph(input: CheckInput, vmIndex: ReadonlyMap<string, number>): RawIssue[] {
   const vms = input.spec.vms;
-  const deps = vms.map((vm) => (vm.dependsOn ?? []).map((name) => vmIndex.get(name) ?? -1));
+  const deps = vms.map((vm) =>
+    (vm?.dependsOn ?? []).map((name) => (name === undefined ? -1 : (vmIndex.get(name) ?? -1))),
+  );
   const cycles = findCycles(deps);
   if (cycles.length > 0) {
     return cycles.map((cycle) => {
@@ -27,7 +26,7 @@ export function checkDependencyGraph(
       );
     });
   }
-  return checkGroupOrder(input, deps, groupIndex);
+  return checkGroupOrder(input, deps, vmIndex);
 }
 
 /**
@@ -103,18 +102,17 @@ function loopThrough(component: number[], deps: readonly (readonly number[])[]):
 }
 
 function checkGroupOrder(
-  input: PlanInput,
+  input: CheckInput,
   deps: readonly (readonly number[])[],
-  groupIndex: ReadonlyMap<string, number>,
+  vmIndex: ReadonlyMap<string, number>,
 ): RawIssue[] {
-  if (groupIndex.size === 0) return [];
   const vms = input.spec.vms;
   const groups = input.spec.groups ?? [];
+  if (groups.length === 0) return [];
   const groupOf = new Int32Array(vms.length).fill(-1);
-  const byName = new Map(vms.map((vm, i) => [vm.name, i]));
   groups.forEach((group, g) => {
-    for (const name of group.vms) {
-      const i = byName.get(name);
+    for (const name of group?.vms ?? []) {
+      const i = name === undefined ? undefined : vmIndex.get(name);
       if (i !== undefined && groupOf[i] === -1) groupOf[i] = g;
     }
   });
@@ -138,14 +136,14 @@ function checkGroupOrder(
     origin[v] = bestOrigin;
     const own = groupOf[v]!;
     if (own >= 0 && best > own) {
-      const vm = vms[v]!;
-      const dep = vm.dependsOn?.[bestEdge] ?? '?';
+      const vm = vms[v];
+      const dep = vm?.dependsOn?.[bestEdge] ?? '?';
       const root = vms[bestOrigin]?.name ?? '?';
       const via = dep === root ? '' : ` through "${dep}"`;
       issues.push(
         error(
           'group-order',
-          `"${vm.name}" is in group "${groups[own]?.name}" (#${own + 1}) but depends${via} on "${root}" in the later group "${groups[best]?.name}" (#${best + 1})`,
+          `"${vm?.name ?? '?'}" is in ${named(groups[own], own)} but depends${via} on "${root}" in the later ${named(groups[best], best)}`,
           ['spec', 'vms', v, 'dependsOn', bestEdge],
           'move the VM to a later group, or its dependency to an earlier one',
         ),
@@ -153,6 +151,16 @@ function checkGroupOrder(
     }
   }
   return issues;
+}
+
+/** `group "web"`, or `group #2` when its name is unreadable. */
+export function groupLabel(group: CheckGroup | undefined, g: number): string {
+  return group?.name === undefined ? `group #${g + 1}` : `group "${group.name}"`;
+}
+
+/** `group "web" (#2)`, or `group #2` when its name is unreadable. */
+function named(group: CheckGroup | undefined, g: number): string {
+  return group?.name === undefined ? groupLabel(group, g) : `${groupLabel(group, g)} (#${g + 1})`;
 }
 
 /** Dependencies first (Kahn); assumes no cycles. */

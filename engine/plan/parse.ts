@@ -7,6 +7,7 @@ import { planHash } from './hash.ts';
 import { normalizePlan } from './normalize.ts';
 import { formatPath, Locator, YAML_OPTIONS } from './positions.ts';
 import type { RawIssue } from './raw-issue.ts';
+import { beyondSchema, salvageForChecks, schemaSubjects } from './salvage.ts';
 import { planSchema } from './schema.ts';
 import type { PlanIssue, RecoveryPlan } from './types.ts';
 import { planWarnings } from './warnings.ts';
@@ -111,8 +112,13 @@ export function parsePlanWithStage(
     }
     const parsed = planSchema.safeParse(data);
     if (!parsed.success) {
-      const issues = place(fromZodIssues(parsed.error.issues, data), file, locator);
-      return { result: { ok: false, issues }, stage: 'schema' };
+      // The semantic checks still run on what is well-formed, so one run reports both kinds.
+      const raw = fromZodIssues(parsed.error.issues, data);
+      const view = salvageForChecks(data);
+      if (view !== undefined) {
+        raw.push(...beyondSchema(checkPlan(view, options), schemaSubjects(parsed.error.issues)));
+      }
+      return { result: { ok: false, issues: place(raw, file, locator) }, stage: 'schema' };
     }
     const raw = checkPlan(parsed.data, options);
     const placed = place(raw, file, locator);
