@@ -28,6 +28,7 @@ export {
   parsePlan,
   parsePlanWithStage,
 } from './parse.ts';
+export { createPathLocator, type PathLocator, type Position } from './positions.ts';
 export { type RenderFormat, renderGraph } from './render.ts';
 export { NAME_PATTERN, type PlanInput, planSchema } from './schema.ts';
 export type {

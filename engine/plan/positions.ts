@@ -34,9 +34,18 @@ export class Locator {
 
   /** Where the value at `path` starts, or its key when `on` is 'key' (unknown keys, duplicates). */
   locate(path: YamlPath, on: 'value' | 'key' = 'value'): Position {
+    return this.position(this.find(path, on).offset);
+  }
+
+  /**
+   * The start of the node at `path`, or of its nearest existing parent (the document's start when
+   * none), and how many of the path's segments were found.
+   */
+  find(path: YamlPath, on: 'value' | 'key' = 'value'): { offset: number; depth: number } {
     const doc = this.document();
     let node: unknown = doc.contents;
     let best: [number, number] | undefined = rangeOf(node);
+    let depth = 0;
     for (let i = 0; i < path.length; i++) {
       const segment = path[i];
       if (isAlias(node)) node = node.resolve(doc);
@@ -46,6 +55,7 @@ export class Locator {
         if (pair === undefined) break;
         if (i === path.length - 1 && on === 'key') {
           best = rangeOf(pair.key) ?? best;
+          depth = path.length;
           break;
         }
         next = pair.value ?? pair.key;
@@ -57,8 +67,9 @@ export class Locator {
       if (next === undefined || next === null) break;
       node = next;
       best = rangeOf(node) ?? best;
+      depth = i + 1;
     }
-    return this.position(best?.[0] ?? 0);
+    return { offset: best?.[0] ?? 0, depth };
   }
 
   /**
@@ -95,6 +106,36 @@ export class Locator {
     }
     return this.lineStarts;
   }
+}
+
+/** `spec.vms[3].dependsOn[0]` → `['spec', 'vms', 3, 'dependsOn', 0]`: the inverse of formatPath. */
+export function parsePath(path: string): PropertyKey[] {
+  const out: PropertyKey[] = [];
+  for (const match of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    if (match[2] !== undefined) out.push(Number(match[2]));
+    else if (match[1] !== undefined) out.push(match[1]);
+  }
+  return out;
+}
+
+/** Where a YAML path is in a text: see createPathLocator. */
+export type PathLocator = (path: string | YamlPath, on?: 'value' | 'key') => Position | undefined;
+
+/**
+ * For callers outside engine/plan holding a plan's (or another YAML file's) text: the 1-based
+ * line:column where the value at a path starts (its key with `on: 'key'`), or where its nearest
+ * existing parent starts; `undefined` when not even the path's first segment is in the document.
+ * The empty path is the document itself. Paths are written as issues print them
+ * (`spec.vms[3].network.test`) or as segments. The text is parsed once, on the first call, with
+ * the positions code parsePlan uses.
+ */
+export function createPathLocator(text: string): PathLocator {
+  const locator = new Locator(text);
+  return (path, on = 'value') => {
+    const segments = typeof path === 'string' ? parsePath(path) : path;
+    const { offset, depth } = locator.find(segments, on);
+    return segments.length > 0 && depth === 0 ? undefined : locator.position(offset);
+  };
 }
 
 function rangeOf(node: unknown): [number, number] | undefined {

@@ -4,8 +4,13 @@ import { Redis } from 'ioredis';
 import { createSimClient } from '../../simulators/index.ts';
 import { InputError } from '../common/index.ts';
 import { createLockReader, DEFAULT_LOCK_PREFIX } from '../locks/index.ts';
-import { type FailoverType, formatIssue, parsePlan, type RecoveryPointChoice } from '../plan/index.ts';
-import { locatorForText } from './locate.ts';
+import {
+  createPathLocator,
+  type FailoverType,
+  formatIssue,
+  parsePlan,
+  type RecoveryPointChoice,
+} from '../plan/index.ts';
 import { formatPreflightReport } from './report.ts';
 import { runPreflight } from './run.ts';
 import { selectionFromFlags } from './subset.ts';
@@ -93,7 +98,7 @@ async function preflightCommand(file: string, flags: PreflightFlags): Promise<nu
       ...(flags.exactPoints ? { points: 'all' as const } : {}),
       ...(flags.accept === undefined ? {} : { accept: flags.accept.split(',').map((code) => code.trim()) }),
       ...(redis === undefined ? {} : { locks: createLockReader(redis, flags.prefix) }),
-      locate: locatorForText(text),
+      locate: createPathLocator(text),
     });
     if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else process.stdout.write(`${formatPreflightReport(report, { file, placements: true })}\n`);

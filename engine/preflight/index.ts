@@ -10,7 +10,6 @@ export { estimateRunRtoMs, subPlan } from './estimate.ts';
 export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate.ts';
 export { type GateInput, preflightAndLock } from './gate.ts';
 export { type GatherOptions, gatherInventory, type HyperVReadApi } from './gather.ts';
-export { locatorForText } from './locate.ts';
 export { pathSegments } from './paths.ts';
 export { type FormatOptions, formatFinding, formatPreflightReport, preflightBlockedError } from './report.ts';
 export { type PreflightInput, runPreflight } from './run.ts';
