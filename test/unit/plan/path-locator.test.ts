@@ -21,7 +21,9 @@ function everyNode(text: string): { path: string; line: number; column: number }
         walk(pair.value, path === '' ? key : `${path}.${key}`);
       }
     } else if (isSeq(node)) {
-      node.items.forEach((item, i) => walk(item, `${path}[${i}]`));
+      node.items.forEach((item, i) => {
+        walk(item, `${path}[${i}]`);
+      });
     }
   };
   walk(doc.contents, '');
