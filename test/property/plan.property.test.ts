@@ -224,6 +224,28 @@ describe('plan parsing under random and mutated input', () => {
     expect(stages.semantic).toBeGreaterThan(0);
   });
 
+  it(`reports a schema error and a semantic finding elsewhere in the same call (${RUNS / 5} cases)`, () => {
+    fc.assert(
+      fc.property(basePlan, fc.nat(), fc.nat(), fc.boolean(), (base, i, j, block) => {
+        const plan = fastParseYaml(generatePlan(base)) as Json;
+        const vms = vmsOf(plan);
+        const broken = i % vms.length;
+        const dependent = j % vms.length;
+        vms[broken]!.bootEstimate = '5 min';
+        const deps = [...((vms[dependent]!.dependsOn as string[]) ?? []), 'ghost-vm'];
+        vms[dependent]!.dependsOn = deps;
+        const text = block ? stringify(plan) : stringify(plan, { collectionStyle: 'flow' });
+        const { result, stage } = parsePlanWithStage(text, 'fuzz.yaml');
+        expect(stage).toBe('schema');
+        const found = result.ok ? [] : result.issues.map((issue) => `${issue.code} ${issue.path}`);
+        expect(found).toContain(`invalid-duration spec.vms[${broken}].bootEstimate`);
+        expect(found).toContain(`unknown-vm spec.vms[${dependent}].dependsOn[${deps.length - 1}]`);
+        expect(new Set(found).size).toBe(found.length);
+      }),
+      { numRuns: Math.max(1, Math.floor(RUNS / 5)) },
+    );
+  });
+
   it(`the fast YAML path answers exactly what the yaml library does, or leaves it to it (${RUNS} cases)`, () => {
     fc.assert(
       fc.property(testCase, (c) => {
