@@ -20,7 +20,10 @@ export type PlanResult =
 /** Options of parsePlan / loadPlanFile. */
 export interface ParseOptions extends CheckOptions {}
 
-/** How far a parse got; the property test uses it to show mutations reach the semantic checks. */
+/**
+ * How far a parse got; the property test uses it to show mutations reach the semantic checks.
+ * 'schema': the schema failed (the semantic checks still ran on the well-formed part, salvage.ts).
+ */
 export type ParseStage = 'syntax' | 'schema' | 'semantic' | 'valid';
 
 /**
