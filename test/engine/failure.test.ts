@@ -15,7 +15,9 @@ describe('when a VM never becomes ready', () => {
     const { plan, hash } = await loadExample('plans/examples/three-tier.yaml', fixtures.webhookUrl);
     const sql = plan.vms.find((vm) => vm.name === 'sql-01');
     if (!sql) throw new Error('three-tier has sql-01');
-    sql.onFailure = { retries: 1, backoff: { initialMs: 50, factor: 1, maxMs: 50 }, then: 'fail-plan' };
+    // The example's own policy (then: fail-plan), with one fast retry.
+    sql.onFailure.retries = 1;
+    sql.onFailure.backoff = { initialMs: 50, factor: 1, maxMs: 50 };
     sql.readiness = { checks: [{ kind: 'heartbeat' }], timeoutMs: 30_000, onTimeout: 'fail' };
     const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
     try {
@@ -56,7 +58,9 @@ describe('when a VM never becomes ready', () => {
     const { plan, hash } = await loadExample('plans/examples/three-tier.yaml', fixtures.webhookUrl);
     const sql = plan.vms.find((vm) => vm.name === 'sql-01');
     if (!sql) throw new Error('three-tier has sql-01');
-    sql.onFailure = { retries: 1, backoff: { initialMs: 50, factor: 1, maxMs: 50 }, then: 'fail-plan' };
+    // The example's own policy (then: fail-plan), with one fast retry.
+    sql.onFailure.retries = 1;
+    sql.onFailure.backoff = { initialMs: 50, factor: 1, maxMs: 50 };
     const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
     try {
       const [host] = await engine.world.api.listHosts(plan.target);
