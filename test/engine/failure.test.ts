@@ -86,4 +86,38 @@ describe('when a VM never becomes ready', () => {
       await engine.close();
     }
   });
+
+  it("continue-without-dependents: the rest of the plan still fails over, the failed VM's dependents do not", async () => {
+    const { plan, hash } = await loadExample('plans/examples/three-tier.yaml', fixtures.webhookUrl);
+    const app2 = plan.vms.find((vm) => vm.name === 'app-02');
+    if (!app2) throw new Error('three-tier has app-02');
+    // app-02's own policy in the example: continue-without-dependents.
+    app2.readiness = { checks: [{ kind: 'heartbeat' }], timeoutMs: 30_000, onTimeout: 'fail' };
+    const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
+    try {
+      engine.world.fault({ kind: 'boot', vm: 'app-02', site: plan.target, mode: 'fail' });
+      const { id } = await engine.client.submit({
+        type: 'unplanned',
+        plan,
+        hash,
+        reason: 'app-02 broken',
+        approveManual: true,
+      });
+      const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
+      expect(view.status).toBe('failed');
+      expect(view.error).toMatch(/app-02\/readiness/);
+      const phases = (await engine.client.get(id, { vms: true })).vms ?? {};
+      expect(phases).toMatchObject({
+        'sql-01': 'ready',
+        'app-01': 'ready',
+        'app-02': 'failed',
+        'web-01': 'waiting',
+      });
+      const truth = engine.world.truth();
+      expect((await engine.world.api.getVM(plan.target, 'app-01')).state).toBe('Running');
+      expect(truth.failovers.some((f) => f.vm === 'web-01')).toBe(false);
+    } finally {
+      await engine.close();
+    }
+  });
 });
