@@ -13,8 +13,7 @@ export const DEFAULT_READINESS: Readiness = {
 export const DEFAULT_FAILURE_POLICY: FailurePolicy = {
   retries: 2,
   backoff: { initialMs: 5_000, factor: 2, maxMs: 60_000 },
-  // biome-ignore lint/suspicious/noThenProperty: `then` is the FailurePolicy field name in types.ts
-  then: 'fail-plan',
+  outcome: 'fail-plan',
 };
 
 /** A Hyper-V guest with integration services typically reports a heartbeat within a minute. */

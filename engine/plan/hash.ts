@@ -95,8 +95,7 @@ function policy(p: FailurePolicy): unknown {
   return {
     retries: p.retries,
     backoff: { initialMs: p.backoff.initialMs, factor: p.backoff.factor, maxMs: p.backoff.maxMs },
-    // biome-ignore lint/suspicious/noThenProperty: `then` is the FailurePolicy field name in types.ts
-    then: p.then,
+    outcome: p.outcome,
   };
 }
 

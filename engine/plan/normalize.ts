@@ -182,8 +182,7 @@ function failurePolicy(input: FailurePolicyInput | undefined, base: FailurePolic
       factor: backoff.factor ?? base.backoff.factor,
       maxMs: backoff.max === undefined ? base.backoff.maxMs : parseDuration(backoff.max),
     },
-    // biome-ignore lint/suspicious/noThenProperty: `then` is the FailurePolicy field name in types.ts
-    then: input.then ?? base.then,
+    outcome: input.then ?? base.outcome,
   };
 }
 

@@ -72,7 +72,7 @@ export const failurePolicySchema = z
         max: duration('maximum backoff').optional().describe('default 1m'),
       })
       .optional(),
-    // biome-ignore lint/suspicious/noThenProperty: `then` is the FailurePolicy field name in types.ts
+    // biome-ignore lint/suspicious/noThenProperty: the YAML key reads as a sentence ("retries: 2, then: pause"); normalized to FailurePolicy.outcome
     then: z
       .enum(['fail-plan', 'continue-without-dependents', 'pause'])
       .optional()

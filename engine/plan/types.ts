@@ -36,7 +36,8 @@ export type FailureOutcome = 'fail-plan' | 'continue-without-dependents' | 'paus
 export interface FailurePolicy {
   retries: number;
   backoff: { initialMs: DurationMs; factor: number; maxMs: DurationMs };
-  then: FailureOutcome;
+  /** What happens once the retries are spent (written `then:` in the YAML). */
+  outcome: FailureOutcome;
 }
 
 export interface NetworkBinding {

@@ -28,8 +28,7 @@ function action(run: ActionRun, extra: Partial<PlanAction> = {}): PlanAction {
     onFailure: {
       retries: 0,
       backoff: { initialMs: 1000, factor: 2, maxMs: 60_000 },
-      // biome-ignore lint/suspicious/noThenProperty: FailurePolicy.then is the plan contract's name.
-      then: 'fail-plan',
+      outcome: 'fail-plan',
     },
     ...extra,
   };

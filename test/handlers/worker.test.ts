@@ -160,8 +160,7 @@ describe('site worker', () => {
           onFailure: {
             retries: 0,
             backoff: { initialMs: 1000, factor: 2, maxMs: 1000 },
-            // biome-ignore lint/suspicious/noThenProperty: FailurePolicy.then is the plan contract's name.
-            then: 'fail-plan',
+            outcome: 'fail-plan',
           },
         };
         const data = jobData('unplanned', TARGET, ['action/flush-dns'], { action });

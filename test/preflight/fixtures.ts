@@ -22,8 +22,7 @@ export function makePlan(
       readiness: { checks: [], timeoutMs: 600_000, onTimeout: 'fail' },
       bootEstimateMs: 60_000,
       network: {},
-      // biome-ignore lint/suspicious/noThenProperty: FailurePolicy.then is a field of the plan contract
-      onFailure: { retries: 2, backoff: { initialMs: 5000, factor: 2, maxMs: 60_000 }, then: 'fail-plan' },
+      onFailure: { retries: 2, backoff: { initialMs: 5000, factor: 2, maxMs: 60_000 }, outcome: 'fail-plan' },
       ...vm,
     })),
     groups: [],

@@ -32,8 +32,7 @@ const direction = z.enum(['forward', 'failback']);
 const failurePolicy = z.object({
   retries: z.number(),
   backoff: z.object({ initialMs: z.number(), factor: z.number(), maxMs: z.number() }),
-  // biome-ignore lint/suspicious/noThenProperty: the field name is the plan contract's (FailurePolicy.then).
-  then: z.enum(['fail-plan', 'continue-without-dependents', 'pause']),
+  outcome: z.enum(['fail-plan', 'continue-without-dependents', 'pause']),
 });
 
 const planAction = z.object({

@@ -6,8 +6,7 @@ import type { JobContext } from '../schedule/job-data.ts';
 export const NO_RETRY: FailurePolicy = {
   retries: 0,
   backoff: { initialMs: 0, factor: 1, maxMs: 0 },
-  // biome-ignore lint/suspicious/noThenProperty: the plan's FailurePolicy field (engine/plan/types.ts)
-  then: 'fail-plan',
+  outcome: 'fail-plan',
 };
 
 export function failurePolicyOf(ctx: Pick<JobContext, 'plan' | 'vmsByName'>, step: PlanStep): FailurePolicy {

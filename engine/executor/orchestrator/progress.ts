@@ -52,7 +52,7 @@ export class ExecutionProgress {
     for (const id of steps.keys()) if (this.graph.state(id).status === 'failed') this.failedSteps.push(id);
     // On resume: a step that failed for good under `fail-plan` still stops new dispatches.
     const fatal = this.failedSteps.find(
-      (id) => failurePolicyOf(ctx, this.graph.step(id)).then === 'fail-plan',
+      (id) => failurePolicyOf(ctx, this.graph.step(id)).outcome === 'fail-plan',
     );
     if (fatal !== undefined) this.failure = `${fatal}: failed`;
   }
@@ -173,8 +173,8 @@ export class ExecutionProgress {
         detail: `${error.code}: ${error.message}`,
       });
     }
-    this.log.error({ step: step.id, attempt, code: error.code, outcome: policy.then }, error.message);
-    if (policy.then === 'continue-without-dependents') {
+    this.log.error({ step: step.id, attempt, code: error.code, outcome: policy.outcome }, error.message);
+    if (policy.outcome === 'continue-without-dependents') {
       for (const dependent of this.graph.dependentsOf(step.id)) {
         if (this.graph.state(dependent).status !== 'pending') continue;
         this.graph.set(dependent, { status: 'failed', attempt: 1 });

@@ -138,8 +138,7 @@ describe('parsePlan', () => {
         ),
       );
       expect(plan.vms.map((vm) => vm.bootEstimateMs)).toEqual([120_000, 180_000]);
-      // biome-ignore lint/suspicious/noThenProperty: `then` is the FailurePolicy field name
-      expect(plan.vms[0]?.onFailure).toEqual({ ...DEFAULT_FAILURE_POLICY, then: 'pause' });
+      expect(plan.vms[0]?.onFailure).toEqual({ ...DEFAULT_FAILURE_POLICY, outcome: 'pause' });
     });
   });
 
