@@ -19,7 +19,7 @@ export type {
 export type { ClockMode, ClockOptions } from './clock.ts';
 export type { SimControl } from './control.ts';
 export { createWorld, type World } from './create-world.ts';
-export { SimError } from './errors.ts';
+export { isSimErrorCode, SimError } from './errors.ts';
 export { FOR_PLAN_WARMUP_MS, type ForPlanOptions, worldForPlan, worldSpecForPlan } from './for-plan.ts';
 export { createSimClient, type SimClient, type SimClientOptions } from './http-client.ts';
 export { type SimServer, type SimServerOptions, startSimServer } from './http-server.ts';

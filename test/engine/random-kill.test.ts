@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { acceptedCalls, expectFailedOverOnce, stepsStartedTwice } from './checks.ts';
 import { seeded, spawnOrchestrator } from './processes.ts';
-import { actionFixtures, loadExample, startTestEngine, waitForStatus } from './support.ts';
+import { actionFixtures, loadExample, plannedBaseline, startTestEngine, waitForStatus } from './support.ts';
 
 // CI: a 22-VM farm (fast); SOAK: the 200-VM estate, 200 seeds.
 const PLAN =
@@ -20,21 +20,7 @@ describe('when the orchestrator is SIGKILLed at a random moment', () => {
   beforeAll(async () => {
     fixtures = await actionFixtures();
     ({ plan, hash } = await loadExample(PLAN, fixtures.webhookUrl));
-    const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
-    try {
-      const { id } = await engine.client.submit({
-        type: 'planned',
-        plan,
-        hash,
-        reason: 'baseline',
-        approveManual: true,
-      });
-      const view = await waitForStatus(engine.client, id, ['completed', 'failed']);
-      runMs = Date.parse(view.finishedAt ?? '') - Date.parse(view.startedAt ?? '');
-      baseline = acceptedCalls(engine.world.truth());
-    } finally {
-      await engine.close();
-    }
+    ({ accepted: baseline, runMs } = await plannedBaseline(plan, hash, fixtures.catalog));
   });
   afterAll(async () => {
     await fixtures?.close();

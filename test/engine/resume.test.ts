@@ -3,7 +3,7 @@ import { CRASH_POINTS } from '../../engine/executor/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { acceptedCalls, expectFailedOverOnce, stepsStartedTwice } from './checks.ts';
 import { spawnOrchestrator } from './processes.ts';
-import { actionFixtures, loadExample, startTestEngine, waitForStatus } from './support.ts';
+import { actionFixtures, loadExample, plannedBaseline, startTestEngine, waitForStatus } from './support.ts';
 
 const PLAN = 'plans/examples/three-tier.yaml';
 
@@ -16,20 +16,7 @@ describe('when the orchestrator is SIGKILLed at a named point', () => {
   beforeAll(async () => {
     fixtures = await actionFixtures();
     ({ plan, hash } = await loadExample(PLAN, fixtures.webhookUrl));
-    const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
-    try {
-      const { id } = await engine.client.submit({
-        type: 'planned',
-        plan,
-        hash,
-        reason: 'baseline',
-        approveManual: true,
-      });
-      await waitForStatus(engine.client, id, ['completed', 'failed']);
-      baseline = acceptedCalls(engine.world.truth());
-    } finally {
-      await engine.close();
-    }
+    ({ accepted: baseline } = await plannedBaseline(plan, hash, fixtures.catalog));
   });
   afterAll(async () => {
     await fixtures?.close();

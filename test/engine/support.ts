@@ -18,6 +18,7 @@ import { compilePlan, loadPlanFile } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { type World, worldForPlan } from '../../simulators/index.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { acceptedCalls } from './checks.ts';
 
 export const silent = createLogger('test', { level: process.env.TEST_LOG ?? 'silent', pretty: false });
 
@@ -171,6 +172,34 @@ export async function waitForStatus(
         `execution ${id} still ${view.status} (${view.stepsDone}/${view.stepsTotal}) after ${timeoutMs} ms`,
       );
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * An uninterrupted planned failover of `plan` on a fresh engine: the mutating calls the hosts
+ * accepted and how long it ran. Fault tests compare a killed-and-resumed run against it.
+ */
+export async function plannedBaseline(
+  plan: RecoveryPlan,
+  hash: string,
+  catalog: string,
+): Promise<{ accepted: Record<string, Record<string, number>>; runMs: number }> {
+  const engine = await startTestEngine(plan, { catalog });
+  try {
+    const { id } = await engine.client.submit({
+      type: 'planned',
+      plan,
+      hash,
+      reason: 'baseline',
+      approveManual: true,
+    });
+    const view = await waitForStatus(engine.client, id, ['completed', 'failed']);
+    return {
+      accepted: acceptedCalls(engine.world.truth()),
+      runMs: Date.parse(view.finishedAt ?? '') - Date.parse(view.startedAt ?? ''),
+    };
+  } finally {
+    await engine.close();
   }
 }
 

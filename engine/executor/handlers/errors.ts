@@ -1,4 +1,5 @@
 import type { SimErrorCode } from '../../../simulators/api.ts';
+import { isSimErrorCode } from '../../../simulators/index.ts';
 import { DrError } from '../../common/index.ts';
 
 /**
@@ -35,30 +36,11 @@ export class StepError extends DrError {
   }
 }
 
-const SIM_CODES: ReadonlySet<string> = new Set<SimErrorCode>([
-  'VM_NOT_FOUND',
-  'SITE_NOT_FOUND',
-  'SITE_UNREACHABLE',
-  'HOST_DOWN',
-  'INVALID_STATE',
-  'STALE_EPOCH',
-  'START_BARRED',
-  'HOST_BOOT_LIMIT',
-  'INSUFFICIENT_CAPACITY',
-  'NO_RECOVERY_POINT',
-  'NETWORK_NOT_FOUND',
-  'BAD_REQUEST',
-]);
-
-function isSimErrorCode(code: string): code is SimErrorCode {
-  return SIM_CODES.has(code);
-}
-
 /** The simulator's error code of `error` (in-process SimError or its HTTP twin), if it is one. */
 export function simErrorCode(error: unknown): SimErrorCode | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
   const code = error.code;
-  return typeof code === 'string' && isSimErrorCode(code) ? code : undefined;
+  return isSimErrorCode(code) ? code : undefined;
 }
 
 /** Simulator refusals worth running the job again for: the world may look different in a moment. */
