@@ -94,16 +94,18 @@ export interface StepJobResult {
 }
 
 /** A VM's phase as shown to operators, in the order a failover moves through them. */
-export type VmPhase =
-  | 'waiting'
-  | 'shutting-down'
-  | 'failing-over'
-  | 'booting'
-  | 'awaiting-readiness'
-  | 'ready'
-  | 'cleaning-up'
-  | 'cleaned-up'
-  | 'failed';
+export const VM_PHASES = [
+  'waiting',
+  'shutting-down',
+  'failing-over',
+  'booting',
+  'awaiting-readiness',
+  'ready',
+  'cleaning-up',
+  'cleaned-up',
+  'failed',
+] as const;
+export type VmPhase = (typeof VM_PHASES)[number];
 
 /** Version of the event schema below; readers reject versions they do not know. */
 export const EVENT_SCHEMA_VERSION = 1;

@@ -4,7 +4,7 @@
  * of a version they do not know.
  */
 import { z } from 'zod';
-import { EVENT_SCHEMA_VERSION, type ExecutionEvent } from './contract.ts';
+import { EVENT_SCHEMA_VERSION, type ExecutionEvent, VM_PHASES } from './contract.ts';
 
 /** An execution's status as operators see it (the execution machine's state). */
 export type ExecutionStatus =
@@ -71,17 +71,7 @@ export type EngineEvent = ExecutionEvent | EngineOnlyEvent;
 const base = { v: z.literal(EVENT_SCHEMA_VERSION), at: z.string(), execution: z.string() };
 const executionType = z.enum(['test', 'planned', 'unplanned', 'cleanup']);
 const outcome = z.enum(['done', 'failed', 'warned', 'skipped']);
-const phase = z.enum([
-  'waiting',
-  'shutting-down',
-  'failing-over',
-  'booting',
-  'awaiting-readiness',
-  'ready',
-  'cleaning-up',
-  'cleaned-up',
-  'failed',
-]);
+const phase = z.enum(VM_PHASES);
 const stepError = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() });
 
 export const engineEventSchema = z.discriminatedUnion('type', [

@@ -4,9 +4,9 @@
  * (`getInitialSnapshot` → state name and context); transitions go through vm-table.ts.
  */
 import { initialTransition } from 'xstate';
-import type { VmPhase } from '../executor/contract.ts';
+import { VM_PHASES, type VmPhase } from '../executor/contract.ts';
 import { type VmContext, type VmEvent, type VmMode, vmMachine } from './vm-machine.ts';
-import { nextVmState, VM_PHASES, type VmState, vmTags } from './vm-table.ts';
+import { nextVmState, type VmState, vmTags } from './vm-table.ts';
 
 /** Bump when the persisted shape or the meaning of a state changes. */
 export const VM_SNAPSHOT_VERSION = 1;

@@ -4,7 +4,6 @@
  * execution of 10,000 VMs feeds it ~60,000 events; xstate's general `transition` costs ~0.3 ms
  * each, this a few µs. A test checks both agree on every state and event.
  */
-import type { VmPhase } from '../executor/contract.ts';
 import { type VmContext, type VmEvent, vmGuards, vmMachine, vmUpdates } from './vm-machine.ts';
 
 interface Candidate {
@@ -91,15 +90,3 @@ export function nextVmState(state: VmState, event: VmEvent): VmState | undefined
 export function vmTags(value: string): readonly string[] {
   return tagsOf.get(value) ?? [];
 }
-
-export const VM_PHASES: readonly VmPhase[] = [
-  'waiting',
-  'shutting-down',
-  'failing-over',
-  'booting',
-  'awaiting-readiness',
-  'ready',
-  'cleaning-up',
-  'cleaned-up',
-  'failed',
-];
