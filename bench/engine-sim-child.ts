@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { RecoveryPlan } from '../engine/plan/types.ts';
 import { createWorld, startSimServer, worldSpecForPlan } from '../simulators/index.ts';
+import { serveUntilStdinEnds } from './_fleet.ts';
 
 const plan = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as RecoveryPlan;
 const [minMs = 0, maxMs = 0] = (process.argv[3] ?? '0-0').split('-').map(Number);
@@ -18,12 +19,4 @@ for (const vm of spec.vms) vm.boot = { minMs, maxMs };
 const world = createWorld(spec);
 world.advance(5 * 3_600_000);
 world.start();
-const server = await startSimServer(world.api);
-process.stdout.write(`READY ${server.url}\n`);
-process.stdin.resume();
-process.stdin.on('end', () => {
-  void server.close().then(() => {
-    world.close();
-    process.exit(0);
-  });
-});
+serveUntilStdinEnds(world, await startSimServer(world.api));

@@ -9,8 +9,8 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../engine/common/index.ts';
 import { resolveHandlerOptions, runStepJob } from '../engine/executor/handlers/index.ts';
-import type { StepJobData } from '../engine/executor/index.ts';
-import { createWorld, type VmSpec } from '../simulators/index.ts';
+import { createWorld } from '../simulators/index.ts';
+import { fleetFailoverJob, fleetVmName, fleetWorldSpec } from './_fleet.ts';
 
 const { values } = parseArgs({
   options: { vms: { type: 'string', default: '10000' }, runs: { type: 'string', default: '3' } },
@@ -20,26 +20,7 @@ const RUNS = Number(values.runs);
 const log = createLogger('bench', { level: 'error', pretty: false });
 
 async function run(): Promise<{ wallMs: number; cpuMs: number; failed: number }> {
-  const hosts = Math.ceil(VMS / 50);
-  const host = (site: string, i: number): string => `${site}-h${i % hosts}`;
-  const hostList = (site: string) =>
-    Array.from({ length: hosts }, (_, i) => ({ name: host(site, i), maxConcurrentBoots: 8 }));
-  const vms: VmSpec[] = Array.from({ length: VMS }, (_, i) => ({
-    name: `vm-${i}`,
-    site: 'dc-east',
-    host: host('dc-east', i),
-    boot: 2_000,
-    replication: { site: 'dc-west', host: host('dc-west', i), frequencySec: 300 },
-  }));
-  const world = createWorld({
-    clock: { mode: 'scaled', speed: 100 },
-    sites: [
-      { name: 'dc-east', hosts: hostList('dc-east') },
-      { name: 'dc-west', hosts: hostList('dc-west') },
-    ],
-    links: [{ between: ['dc-east', 'dc-west'] }],
-    vms,
-  });
+  const world = createWorld(fleetWorldSpec(VMS));
   world.advance(120_000);
   world.start();
   // The world's ticker does not keep the process alive on its own.
@@ -48,21 +29,8 @@ async function run(): Promise<{ wallMs: number; cpuMs: number; failed: number }>
   const started = performance.now();
   const runs = await Promise.all(
     Array.from({ length: VMS }, (_, i) => {
-      const vm = `vm-${i}`;
-      const data: StepJobData = {
-        v: 1,
-        execution: 'bench',
-        epoch: 1,
-        type: 'unplanned',
-        direction: 'forward',
-        site: 'dc-west',
-        fromSite: 'dc-east',
-        toSite: 'dc-west',
-        steps: [`${vm}/failover`, `${vm}/boot`, `${vm}/readiness`],
-        vm,
-        readiness: { checks: [{ kind: 'heartbeat' }], timeoutMs: 600_000, onTimeout: 'fail' },
-        attempt: 1,
-      };
+      const vm = fleetVmName(i);
+      const data = fleetFailoverJob('bench', vm);
       return runStepJob(`bench.${vm}`, data, {
         api: world.api,
         log,

@@ -18,13 +18,13 @@ import { Redis } from 'ioredis';
 import {
   bullOptions,
   readCompletions,
-  type StepJobData,
   siteQueueName,
   stepJobId,
   stepJobOptions,
 } from '../engine/executor/index.ts';
 import { acquireRedis } from '../engine/redis/index.ts';
 import { createSimClient } from '../simulators/index.ts';
+import { fleetFailoverJob, fleetVmName } from './_fleet.ts';
 
 const { values } = parseArgs({
   options: {
@@ -107,22 +107,8 @@ async function run(redisUrl: string, index: number): Promise<RunResult> {
   const queue = new Queue(siteQueueName('dc-west'), { connection: redis, ...bullOptions(prefix) });
   const execution = `bench${index}`;
   const jobs = Array.from({ length: VMS }, (_, i) => {
-    const vm = `vm-${String(i).padStart(5, '0')}`;
-    const data: StepJobData = {
-      v: 1,
-      execution,
-      epoch: 1,
-      type: 'unplanned',
-      direction: 'forward',
-      site: 'dc-west',
-      fromSite: 'dc-east',
-      toSite: 'dc-west',
-      steps: [`${vm}/failover`, `${vm}/boot`, `${vm}/readiness`],
-      vm,
-      recoveryPoint: { kind: 'latest' },
-      readiness: { checks: [{ kind: 'heartbeat' }], timeoutMs: 600_000, onTimeout: 'fail' },
-      attempt: 1,
-    };
+    const vm = fleetVmName(i);
+    const data = fleetFailoverJob(execution, vm);
     const jobId = stepJobId(execution, `${vm}/failover`);
     return { name: 'failover', data, opts: stepJobOptions(jobId) };
   });
