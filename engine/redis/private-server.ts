@@ -4,16 +4,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { DrError } from '../common/index.ts';
 
 /** One clear line for a machine without Redis: what is missing and how to get it. */
 export const NO_REDIS_MESSAGE =
   'No Redis: set REDIS_URL to a Redis >= 7, or install one (`docker compose up -d redis`, or the OS package `redis-server`, e.g. `apt-get install -y redis-server`).';
 
-export class RedisUnavailableError extends Error {
-  readonly code = 'REDIS_UNAVAILABLE';
-  readonly retryable = false;
+export class RedisUnavailableError extends DrError {
   constructor(detail?: string) {
-    super(detail ? `${NO_REDIS_MESSAGE} (${detail})` : NO_REDIS_MESSAGE);
+    super('REDIS_UNAVAILABLE', detail ? `${NO_REDIS_MESSAGE} (${detail})` : NO_REDIS_MESSAGE);
     this.name = 'RedisUnavailableError';
   }
 }
