@@ -16,6 +16,7 @@ import {
   worldJsonSchema,
 } from '../../simulators/index.ts';
 import { createLogger, InputError } from '../common/index.ts';
+import { untilStopSignal } from './signals.ts';
 
 /**
  * `drctl sim ...`: serve a simulated Hyper-V world over HTTP, read its ground truth, inject faults,
@@ -177,15 +178,7 @@ export function registerSimCommands(program: Command): void {
       );
       const log = createLogger('sim');
       log.info(info, 'simulated Hyper-V world serving');
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolve();
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      await untilStopSignal();
       log.info({ url: server.url, now: world.nowIso() }, 'simulator stopping');
       world.close();
       await server.close();

@@ -4,6 +4,7 @@ import { createSimClient } from '../../../simulators/index.ts';
 import { createLogger } from '../../common/index.ts';
 import { startOrchestrator } from '../../executor/index.ts';
 import { compilePlan } from '../../plan/index.ts';
+import { untilStopSignal } from '../signals.ts';
 import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './common.ts';
 
 interface OrchestratorFlags extends CommonFlags {
@@ -51,15 +52,7 @@ export function registerOrchestratorCommand(program: Command): void {
       });
       if (flags.json) printJson({ orchestrator: orchestrator.id, prefix: flags.prefix });
       else process.stdout.write(`orchestrator ${orchestrator.id} running (prefix ${flags.prefix})\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolve();
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      await untilStopSignal();
       await orchestrator.close(flags.shutdownTimeoutMs);
       // Idle keep-alive sockets (the simulator client's agent) must not keep a stopped process up.
       setTimeout(() => process.exit(0), 1000).unref();
