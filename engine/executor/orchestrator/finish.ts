@@ -82,16 +82,17 @@ export async function finishExecution(
     rtoMs,
   };
   batch.events.push(JSON.stringify(finished));
-  await write(batch);
 
   const global = globalKeys(deps.prefix);
-  await deps.redis.zrem(global.active, execution);
-  if (record.type === 'cleanup' && record.parent) {
-    if (status === 'completed') {
-      await transitionExecution(deps.redis, deps.prefix, record.parent, { type: 'CLEANUP_DONE', now });
-      await deps.redis.zrem(global.deadlines, record.parent);
-    }
+  // A cleanup settles its drill before it records itself completed, so whoever sees the cleanup
+  // completed sees the drill cleaned up. Repeating this on resume is harmless (the drill's machine
+  // ignores a second CLEANUP_DONE).
+  if (record.type === 'cleanup' && record.parent && status === 'completed') {
+    await transitionExecution(deps.redis, deps.prefix, record.parent, { type: 'CLEANUP_DONE', now });
+    await deps.redis.zrem(global.deadlines, record.parent);
   }
+  await write(batch);
+  await deps.redis.zrem(global.active, execution);
   await releaseLease(deps.redis, executionKeys(deps.prefix, execution).lease, token);
   deps.log.info(
     { execution, status, rtoMs, stepsDone: progress.graph.finished, steps: progress.graph.total },
