@@ -1,5 +1,5 @@
 import { Graph } from '@dagrejs/graphlib';
-import { FAILOVER_STEP_MS, SHUTDOWN_STEP_MS, sequentialGroupsEstimate } from './estimate.ts';
+import { FAILOVER_STEP_MS, FENCE_STEP_MS, SHUTDOWN_STEP_MS, sequentialGroupsEstimate } from './estimate.ts';
 import { type AttachedActions, analyse, attachActions, StepBuilder, sumEstimates } from './step-builder.ts';
 import type { Direction, FailoverType, PlanAction, PlanStep, RecoveryPlan } from './types.ts';
 
@@ -47,6 +47,11 @@ export interface CompiledPlan {
  * depend on, later groups before earlier ones (`barrier/group/<N>/shutdown`), and a VM's (or a
  * group's) before-actions run before its shutdown, the first time the plan touches it. Every
  * shutdown precedes every failover through `barrier/shutdown`.
+ *
+ * Unplanned failover fences the source first (ASR's "shut down source machines"): `<vm>/fence` at
+ * the source site, a root of the graph (every fence starts at once, not in dependency order) and a
+ * predecessor of that VM's failover only. The executor ends a fence it cannot carry out `warned`
+ * (source unreachable, or past the plan's fencing deadline) and the failover goes on.
  */
 export function compilePlan(plan: RecoveryPlan, options: CompileOptions): CompiledPlan {
   const direction = options.direction ?? 'forward';
@@ -98,6 +103,11 @@ export function compilePlan(plan: RecoveryPlan, options: CompileOptions): Compil
   }
 
   if (planned) addShutdownPhase(plan, from, attached, b);
+  if (type === 'unplanned') {
+    for (const vm of plan.vms) {
+      b.edge(b.add(`${vm.name}/fence`, 'fence', from, FENCE_STEP_MS, vm.name), `${vm.name}/failover`);
+    }
+  }
   const shutdown = planned
     ? { perGroupMs: SHUTDOWN_STEP_MS, actionsMs: sumAll(vmBefore) + sumAll(groupBefore) }
     : undefined;
@@ -121,7 +131,14 @@ export function compilePlan(plan: RecoveryPlan, options: CompileOptions): Compil
     criticalPath,
     estimate: {
       rtoMs: criticalPath.ms,
-      sequentialGroupsRtoMs: sequentialGroupsEstimate(plan, pipelineMs, groupActionsMs, vmOrder, shutdown),
+      sequentialGroupsRtoMs: sequentialGroupsEstimate(
+        plan,
+        pipelineMs,
+        groupActionsMs,
+        vmOrder,
+        shutdown,
+        type === 'unplanned' ? FENCE_STEP_MS : 0,
+      ),
     },
     vmOrder,
   };

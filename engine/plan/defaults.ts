@@ -39,3 +39,12 @@ export const SITE_LEASE_MS = 30_000;
 
 export const DEFAULT_AUTOMATIC_FAILOVER_AFTER_MS = 5 * 60_000;
 export const DEFAULT_DRILL_MAX_MS = 24 * 3_600_000;
+
+/**
+ * Unplanned failover: how long the orchestrator waits for the source site's workers to fence the
+ * old primaries before it records them as not fenced and fails over anyway (a source site that
+ * is down has no workers to do it). Bounds keep a typo from failing over at once or never.
+ */
+export const DEFAULT_FENCE_DEADLINE_MS = 60_000;
+export const MIN_FENCE_DEADLINE_MS = 1_000;
+export const MAX_FENCE_DEADLINE_MS = 3_600_000;

@@ -6,6 +6,9 @@ import type { PlanAction, RecoveryPlan } from './types.ts';
  *   few seconds on Hyper-V Replica, independent of VM size because the disks are already there;
  * - shutdown at the source (planned only): SHUTDOWN_STEP_MS, a guest shutdown plus the last delta
  *   replication that makes a planned failover lose no data;
+ * - fence at the source (unplanned only): FENCE_STEP_MS, a turn-off and a start bar, all VMs at once
+ *   before their failovers. A source that does not answer costs up to the plan's fencing deadline
+ *   (spec.fencing.deadline) instead; the estimate assumes the source answers or is known down;
  * - boot: the VM's bootEstimate (default 1m), up to its first heartbeat;
  * - readiness: the longest fixed `delay` check (probes and heartbeat are part of the boot estimate);
  * - actions: their `estimate` when given, else a script 30 s (or its timeout when shorter), a webhook
@@ -15,6 +18,7 @@ import type { PlanAction, RecoveryPlan } from './types.ts';
  */
 export const FAILOVER_STEP_MS = 5_000;
 export const SHUTDOWN_STEP_MS = 60_000;
+export const FENCE_STEP_MS = 5_000;
 export const SCRIPT_ESTIMATE_MS = 30_000;
 export const WEBHOOK_ESTIMATE_MS = 2_000;
 
@@ -38,8 +42,8 @@ export function actionEstimateMs(action: PlanAction): number {
  * without groups gets one group per dependency depth). A group lasts as long as its slowest VM
  * pipeline (before-actions, failover, boot, readiness, after-actions), plus the plan groups' own
  * actions. A planned failover (`shutdown` given) first shuts the groups down one after another in
- * reverse order, after the before-actions that precede the shutdowns. `vmOrder` must respect
- * dependencies and group order.
+ * reverse order, after the before-actions that precede the shutdowns; an unplanned failover first
+ * fences every source VM at once (`fenceMs`). `vmOrder` must respect dependencies and group order.
  */
 export function sequentialGroupsEstimate(
   plan: RecoveryPlan,
@@ -47,6 +51,7 @@ export function sequentialGroupsEstimate(
   groupActionsMs: ReadonlyMap<string, number>,
   vmOrder: readonly string[],
   shutdown?: { perGroupMs: number; actionsMs: number },
+  fenceMs = 0,
 ): number {
   const byName = new Map(plan.vms.map((vm) => [vm.name, vm]));
   const level = new Map<string, number>();
@@ -60,7 +65,8 @@ export function sequentialGroupsEstimate(
     if (vm.group !== undefined) lastLevelOfGroup[vm.group] = Math.max(lastLevelOfGroup[vm.group] ?? 0, at);
     levelMs[at] = Math.max(levelMs[at] ?? 0, pipelineMs.get(name) ?? 0);
   }
-  let sum = shutdown === undefined ? 0 : shutdown.actionsMs + levelMs.length * shutdown.perGroupMs;
+  let sum =
+    fenceMs + (shutdown === undefined ? 0 : shutdown.actionsMs + levelMs.length * shutdown.perGroupMs);
   for (const ms of levelMs) sum += ms ?? 0;
   for (const group of plan.groups) sum += groupActionsMs.get(group.name) ?? 0;
   return sum;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { assertNever } from '../common/index.ts';
+import { DEFAULT_FENCE_DEADLINE_MS } from './defaults.ts';
 import type {
   ActionRun,
   FailurePolicy,
@@ -44,6 +45,11 @@ export function canonicalPlanJson(plan: RecoveryPlan): string {
     actions: plan.actions.map(action),
     targets: { rtoMs: plan.targets.rtoMs, rpoMs: plan.targets.rpoMs },
     drill: { maxDurationMs: plan.drill.maxDurationMs },
+    // Only when it differs from the default: plans hashed before the field existed keep their hash.
+    fencing:
+      plan.fencing === undefined || plan.fencing.deadlineMs === DEFAULT_FENCE_DEADLINE_MS
+        ? undefined
+        : { deadlineMs: plan.fencing.deadlineMs },
     automaticFailover: {
       enabled: plan.automaticFailover.enabled,
       afterMs: plan.automaticFailover.afterMs,

@@ -5,6 +5,7 @@ import {
   DEFAULT_BOOT_ESTIMATE_MS,
   DEFAULT_DRILL_MAX_MS,
   DEFAULT_FAILURE_POLICY,
+  DEFAULT_FENCE_DEADLINE_MS,
   DEFAULT_READINESS,
 } from './defaults.ts';
 import { parseDuration } from './duration.ts';
@@ -79,6 +80,12 @@ export function normalizePlan(input: PlanInput): RecoveryPlan {
     drill: {
       maxDurationMs:
         spec.drill?.maxDuration === undefined ? DEFAULT_DRILL_MAX_MS : parseDuration(spec.drill.maxDuration),
+    },
+    fencing: {
+      deadlineMs:
+        spec.fencing?.deadline === undefined
+          ? DEFAULT_FENCE_DEADLINE_MS
+          : parseDuration(spec.fencing.deadline),
     },
     automaticFailover: {
       enabled: automatic.enabled ?? false,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_FENCE_DEADLINE_MS, MIN_FENCE_DEADLINE_MS } from './defaults.ts';
 import { DURATION_HINT, DURATION_PATTERN, tryParseDuration } from './duration.ts';
 
 /**
@@ -170,6 +171,23 @@ export const planSchema = z
         .strictObject({ rto: duration('RTO').optional(), rpo: duration('RPO').optional() })
         .optional(),
       drill: z.strictObject({ maxDuration: duration('drill maximum').optional() }).optional(),
+      fencing: z
+        .strictObject({
+          deadline: duration('fencing deadline')
+            .refine(
+              (text) => {
+                const ms = tryParseDuration(text) ?? 0;
+                return ms >= MIN_FENCE_DEADLINE_MS && ms <= MAX_FENCE_DEADLINE_MS;
+              },
+              { error: 'the fencing deadline must be between 1s and 1h' },
+            )
+            .optional()
+            .describe(
+              'unplanned failover: how long to wait for the source site to fence (turn off and bar) its VMs before failing over without it; default 60s',
+            ),
+        })
+        .optional()
+        .describe("unplanned failover shuts the source VMs down first (ASR's shut down source machines)"),
       automaticFailover: z
         .strictObject({
           enabled: z.boolean().optional().describe('default false'),

@@ -98,6 +98,11 @@ export interface RecoveryPlan {
   targets: { rtoMs?: DurationMs; rpoMs?: DurationMs };
   /** Drills left running longer than this are cleaned up by the engine. Default 24h. */
   drill: { maxDurationMs: DurationMs };
+  /**
+   * Unplanned failover: the wait for the source to fence its VMs before failing over without it.
+   * Default 60s (the normalizer fills it in; plan snapshots stored by older versions lack it).
+   */
+  fencing?: { deadlineMs: DurationMs };
   automaticFailover: { enabled: boolean; afterMs: DurationMs; requireWitness: boolean };
 }
 
@@ -119,11 +124,12 @@ export interface PlanIssue {
  * planned-failover "all shutdowns before any failover" rule at O(n) edges instead of O(n²). An
  * executor completes it as soon as its predecessors are done.
  */
-export type StepKind = 'action' | 'shutdown' | 'failover' | 'boot' | 'readiness' | 'barrier';
+export type StepKind = 'action' | 'fence' | 'shutdown' | 'failover' | 'boot' | 'readiness' | 'barrier';
 
 export interface PlanStep {
   /**
-   * Stable id, safe in a BullMQ job id (no ':'): `<vm>/<kind>`, `action/<name>`, or for barriers
+   * Stable id, safe in a BullMQ job id (no ':'): `<vm>/<kind>` (`<vm>/fence` at the source in an
+   * unplanned failover), `action/<name>`, or for barriers
    * `barrier/shutdown`, `barrier/group/<group>` and `barrier/group/<group>/shutdown`.
    */
   id: string;

@@ -28,22 +28,55 @@ describe('compilePlan', () => {
     );
     const compiled = compilePlan(plan, { type: 'unplanned' });
 
-    it('gives each VM failover → boot → readiness, and no shutdown', () => {
-      expect([...compiled.steps.keys()].filter((id) => id.startsWith('sql/'))).toEqual([
-        'sql/failover',
+    it('gives each VM fence → failover → boot → readiness, and no shutdown', () => {
+      expect([...compiled.steps.keys()].filter((id) => id.startsWith('sql/')).sort()).toEqual([
         'sql/boot',
+        'sql/failover',
+        'sql/fence',
         'sql/readiness',
       ]);
+      expect(predecessors(compiled, 'sql/failover')).toEqual(['sql/fence']);
       expect(predecessors(compiled, 'sql/boot')).toEqual(['sql/failover']);
       expect([...compiled.steps.values()].some((step) => step.kind === 'shutdown')).toBe(false);
     });
 
+    it('fences every VM at the source at once, each before its own failover only', () => {
+      for (const vm of ['sql', 'app-1', 'app-2', 'web']) {
+        expect(compiled.steps.get(`${vm}/fence`)).toMatchObject({
+          kind: 'fence',
+          vm,
+          site: 'dc-east',
+          after: [],
+          before: [`${vm}/failover`],
+        });
+      }
+      expect(compiled.waves[0]).toEqual(['sql/fence', 'app-1/fence', 'app-2/fence', 'web/fence']);
+    });
+
+    it('fences nothing in a planned failover or a drill', () => {
+      for (const type of ['planned', 'test'] as const) {
+        const other = compilePlan(plan, { type });
+        expect([...other.steps.values()].filter((step) => step.kind === 'fence')).toEqual([]);
+      }
+    });
+
+    it('fences at the site failed over from, in a failback too', () => {
+      const back = compilePlan(plan, { type: 'unplanned', direction: 'failback' });
+      expect(back.steps.get('web/fence')?.site).toBe('dc-west');
+      expect(back.steps.get('web/failover')?.site).toBe('dc-east');
+    });
+
     it('starts a VM only when its dependencies are ready', () => {
-      expect(predecessors(compiled, 'web/failover')).toEqual(['app-1/readiness', 'app-2/readiness']);
+      expect(predecessors(compiled, 'web/failover')).toEqual([
+        'app-1/readiness',
+        'app-2/readiness',
+        'web/fence',
+      ]);
     });
 
     it('puts the two app servers in the same waves', () => {
       expect(compiled.waves).toEqual([
+        ['sql/fence', 'app-1/fence', 'app-2/fence', 'web/fence'],
         ['sql/failover'],
         ['sql/boot'],
         ['sql/readiness'],
@@ -58,6 +91,7 @@ describe('compilePlan', () => {
 
     it('runs the critical path through the slower app server', () => {
       expect(compiled.criticalPath.steps).toEqual([
+        'sql/fence',
         'sql/failover',
         'sql/boot',
         'sql/readiness',
@@ -68,8 +102,8 @@ describe('compilePlan', () => {
         'web/boot',
         'web/readiness',
       ]);
-      // 3 failovers of 5 s + 2m + 90s + 30s
-      expect(compiled.criticalPath.ms).toBe(15_000 + 120_000 + 90_000 + 30_000);
+      // the fence (5 s), 3 failovers of 5 s + 2m + 90s + 30s
+      expect(compiled.criticalPath.ms).toBe(5_000 + 15_000 + 120_000 + 90_000 + 30_000);
       expect(compiled.estimate.rtoMs).toBe(compiled.criticalPath.ms);
     });
 
@@ -100,8 +134,10 @@ describe('compilePlan', () => {
         ),
       );
       const { estimate } = compilePlan(plan, { type: 'unplanned' });
-      expect(estimate.rtoMs).toBe(305_000); // slow alone; a → c runs beside it
-      expect(estimate.sequentialGroupsRtoMs).toBe(305_000 + 35_000); // group 1 {a, slow}, then group 2 {c}
+      // The fences first (5 s), then slow alone; a → c runs beside it.
+      expect(estimate.rtoMs).toBe(5_000 + 305_000);
+      // The fences, then group 1 {a, slow}, then group 2 {c}.
+      expect(estimate.sequentialGroupsRtoMs).toBe(5_000 + 305_000 + 35_000);
     });
 
     it('uses the plan’s own groups and keeps dependencies inside a group in order', () => {
@@ -226,7 +262,7 @@ describe('compilePlan', () => {
       const compiled = compilePlan(plan, { type: 'unplanned' });
       expect(predecessors(compiled, 'action/dns')).toEqual(['a/readiness']);
       expect(predecessors(compiled, 'action/notify')).toEqual(['action/dns']);
-      expect(predecessors(compiled, 'b/failover')).toEqual(['action/notify']);
+      expect(predecessors(compiled, 'b/failover')).toEqual(['action/notify', 'b/fence']);
     });
 
     it('runs a target script at the site failed over to, in either direction', () => {

@@ -9,6 +9,7 @@ import {
   loadPlanFile,
   PlanError,
   parsePlan,
+  planHash,
 } from '../../../engine/plan/index.ts';
 import { issuesOf, planText, validPlan } from './helpers.ts';
 
@@ -80,6 +81,7 @@ describe('parsePlan', () => {
         directions: ['forward', 'failback'],
       });
       expect(plan.drill.maxDurationMs).toBe(24 * 3_600_000);
+      expect(plan.fencing).toEqual({ deadlineMs: 60_000 });
       expect(plan.automaticFailover).toEqual({ enabled: false, afterMs: 300_000, requireWitness: true });
     });
 
@@ -291,5 +293,27 @@ describe('when a mapping is used as a key', () => {
         message: 'a mapping or list is used as a key',
       }),
     ]);
+  });
+
+  describe('the fencing deadline (unplanned failover)', () => {
+    it('reads it as a duration, and the hash changes only when it is not the default', () => {
+      const base = validPlan(planText('    - name: a'));
+      const spelled = validPlan(planText('    - name: a', '  fencing: { deadline: 60s }'));
+      const short = validPlan(planText('    - name: a', '  fencing: { deadline: 5s }'));
+      expect(short.fencing).toEqual({ deadlineMs: 5_000 });
+      expect(planHash(spelled)).toBe(planHash(base));
+      expect(planHash(short)).not.toBe(planHash(base));
+    });
+
+    it.each(['0s', '500ms', '2h'])('refuses %s at its line and column', (deadline) => {
+      const issues = issuesOf(planText('    - name: a', `  fencing: { deadline: ${deadline} }`));
+      expect(issues).toHaveLength(1);
+      expect(issues[0]).toMatchObject({
+        path: 'spec.fencing.deadline',
+        line: 9,
+        column: 24,
+        message: expect.stringContaining('between 1s and 1h'),
+      });
+    });
   });
 });
