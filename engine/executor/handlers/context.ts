@@ -84,6 +84,8 @@ export interface HandlerOutcome {
   error?: StepResult['error'];
   /** The VM as the host last reported it, for the job's next step. */
   view?: VmView;
+  /** What the operator reads in the VM's phase event after the step (fence: fenced or not, why). */
+  detail?: string;
 }
 
 export type StepHandler = (ctx: HandlerContext) => Promise<HandlerOutcome>;
