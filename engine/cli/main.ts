@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { DrError } from '../common/index.ts';
 import { registerLocksCommand } from '../locks/index.ts';
 import { registerPreflightCommand } from '../preflight/index.ts';
+import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
@@ -23,6 +24,7 @@ registerRunCommands(program);
 registerPreflightCommand(program);
 registerLocksCommand(program);
 registerWorkerCommand(program);
+registerOperatorCommands(program);
 
 try {
   await program.parseAsync(process.argv);

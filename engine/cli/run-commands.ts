@@ -2,11 +2,23 @@
  * Running plans: drill, cleanup, failover, status, events, approve, the orchestrator process and
  * the demo. Every command goes through the ExecutionClient (engine/client).
  */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { createSimClient } from '../../simulators/index.ts';
 import { measureRecoveryPointGap } from '../client/index.ts';
 import { InputError } from '../common/index.ts';
+import { createPathLocator } from '../plan/index.ts';
 import type { FailoverType } from '../plan/types.ts';
+import {
+  formatFinding,
+  formatPreflightReport,
+  locateReport,
+  PreflightBlockedError,
+  type PreflightReport,
+  preflightSummaryLine,
+  selectionFromFlags,
+  selectSubset,
+  subPlan,
+} from '../preflight/index.ts';
 import {
   type CommonFlags,
   loadPlanOrExit,
@@ -29,30 +41,87 @@ interface RunFlags extends CommonFlags {
   unplanned?: boolean;
   recoveryPoint?: ReturnType<typeof parseRecoveryPoint>;
   sim?: string;
+  vms?: string;
+  group?: string;
+  dryRun?: boolean;
+  accept?: string;
+  maxUtilization?: number;
 }
 
+/**
+ * A drill or failover: pre-flight first (through the client's submit, so every client gets the
+ * same gate), then the execution. Exit codes: 2 bad input (plan, flags, unknown VM or group in the
+ * selection), 1 pre-flight blocked (the sites, locks or failed-over records: nothing started) or the
+ * run failed, 0 ok. `--dry-run` runs pre-flight alone: 0 when nothing blocks, 1 when something does.
+ */
 async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promise<void> {
-  const { plan, hash } = await loadPlanOrExit(file);
-  const client = await openClient(flags);
+  const { plan, hash, text } = await loadPlanOrExit(file);
+  const selection = selectionFromFlags(flags);
+  const subset = selectSubset(plan, selection); // unknown names: exit 2 before anything is read
+  const accept = flags.accept
+    ?.split(',')
+    .map((code) => code.trim())
+    .filter((code) => code !== '');
+  const simUrl = flags.sim ?? process.env.DR_SIM_URL;
+  if (simUrl === undefined) {
+    throw new InputError(
+      'NO_SIM',
+      'pre-flight reads the sites before anything starts: give --sim <url> (or set DR_SIM_URL) for the simulated sites',
+    );
+  }
+  const sites = createSimClient(simUrl);
+  const client = await openClient(flags, undefined, sites);
+  const locate = createPathLocator(text);
+  const checks = {
+    type,
+    plan,
+    ...(subset.all ? {} : { selection }),
+    ...(flags.recoveryPoint ? { recoveryPoint: flags.recoveryPoint } : {}),
+    ...(accept === undefined ? {} : { accept }),
+    ...(flags.maxUtilization === undefined ? {} : { maxUtilization: flags.maxUtilization }),
+  };
   try {
+    if (flags.dryRun) {
+      const report = locateReport(await client.preflight({ ...checks, exactPoints: true }), locate);
+      if (flags.json) printJson({ dryRun: true, ...report });
+      else process.stdout.write(`${formatPreflightReport(report, { file, placements: true })}\n`);
+      process.exitCode = report.ok ? 0 : 1;
+      return;
+    }
     let gap: Awaited<ReturnType<typeof measureRecoveryPointGap>> | undefined;
-    const simUrl = flags.sim ?? process.env.DR_SIM_URL;
-    if (type === 'unplanned' && simUrl) {
-      gap = await measureRecoveryPointGap(createSimClient(simUrl), plan, 'forward', flags.recoveryPoint);
+    if (type === 'unplanned') {
+      gap = await measureRecoveryPointGap(sites, subPlan(plan, subset.vms), 'forward', flags.recoveryPoint);
       if (!flags.json) for (const line of gapLines(gap)) process.stdout.write(`${line}\n`);
     }
-    const submitted = await client.submit({
-      type,
-      plan,
-      hash,
-      reason: flags.reason ?? `${type === 'test' ? 'drill' : `${type} failover`} from the CLI`,
-      ...(flags.recoveryPoint ? { recoveryPoint: flags.recoveryPoint } : {}),
-      ...(gap ? { recoveryPointGap: gap } : {}),
-      ...(flags.approveManual ? { approveManual: true } : {}),
-    });
+    let submitted: Awaited<ReturnType<typeof client.submit>>;
+    try {
+      submitted = await client.submit({
+        ...checks,
+        hash,
+        reason: flags.reason ?? `${type === 'test' ? 'drill' : `${type} failover`} from the CLI`,
+        ...(gap ? { recoveryPointGap: gap } : {}),
+        ...(flags.approveManual ? { approveManual: true } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof PreflightBlockedError)) throw error;
+      printBlocked(locateReport(error.report, locate), file, flags);
+      process.exitCode = 1;
+      return;
+    }
+    const preflight = locateReport(submitted.preflight, locate);
+    if (!flags.json) {
+      process.stdout.write(`${preflightSummaryLine(preflight)}\n`);
+      for (const warning of preflight.warnings) process.stdout.write(`  ${formatFinding(warning, file)}\n`);
+    }
     if (flags.detach) {
       if (flags.json)
-        printJson({ execution: submitted.id, epoch: submitted.epoch, steps: submitted.stepsTotal });
+        printJson({
+          execution: submitted.id,
+          epoch: submitted.epoch,
+          steps: submitted.stepsTotal,
+          vms: preflight.selected,
+          preflight,
+        });
       else process.stdout.write(`${submitted.id}\n`);
       return;
     }
@@ -61,12 +130,25 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
       submitted.id,
       flags.json ? { timeline: false, out: process.stderr } : {},
     );
-    if (flags.json) printJson(view);
+    if (flags.json) printJson({ ...view, preflight });
     else for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
     if (view.status === 'failed' || view.status === 'cancelled') process.exitCode = 1;
   } finally {
     await client.close();
+    sites.close();
   }
+}
+
+/** Every blocker, located in the plan; stdout with --json (the report), else the readable report. */
+function printBlocked(report: PreflightReport, file: string, flags: RunFlags): void {
+  if (flags.json) printJson({ ok: false, code: 'PREFLIGHT_BLOCKED', preflight: report });
+  else process.stdout.write(`${formatPreflightReport(report, { file })}\n`);
+}
+
+function parseRatio(value: string): number {
+  const ratio = Number(value);
+  if (!(ratio > 0 && ratio <= 1)) throw new InvalidArgumentError('a ratio in (0, 1], e.g. 0.8');
+  return ratio;
 }
 
 function runOptions(command: Command): Command {
@@ -74,6 +156,25 @@ function runOptions(command: Command): Command {
     .option('--reason <text>', 'why it runs (kept with the execution)')
     .option('--detach', 'return at once with the execution id')
     .option('--approve-manual', "count the plan's manual actions as approved (unattended runs)")
+    .option(
+      '--vms <names>',
+      'only these VMs of the plan, comma-separated (their dependencies must run at the target)',
+    )
+    .option('--group <n|name>', 'only this ordered group (numbered from 1, or its name)')
+    .option(
+      '--dry-run',
+      'pre-flight only: blockers, host and recovery point per VM, estimated RTO; starts nothing',
+    )
+    .option(
+      '--accept <codes>',
+      'accept these pre-flight blockers for this run, comma-separated (e.g. RPO_NOT_MET)',
+    )
+    .option(
+      '--max-utilization <ratio>',
+      'refuse when the target site would be fuller than this (0.8 keeps 20 % headroom); default 1',
+      parseRatio,
+    )
+    .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output');
 }
@@ -93,10 +194,6 @@ export function registerRunCommands(program: Command): void {
       '--recovery-point <point>',
       'latest | latestProcessed | latestAppConsistent | <ISO time>',
       parseRecoveryPoint,
-    )
-    .option(
-      '--sim <url>',
-      'simulated Hyper-V API, to show the recovery-point gap first (default: DR_SIM_URL)',
     )
     .action((file: string, flags: RunFlags) => {
       if (flags.planned === flags.unplanned) {

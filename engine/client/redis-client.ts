@@ -21,8 +21,33 @@ import {
   submitCleanup,
   submitExecution,
 } from '../executor/index.ts';
+// The id is chosen before the gate: the locks name the execution they are taken for.
+import { newExecutionId } from '../executor/store/submit.ts';
+import { createLockReader, persistLocks, releaseLocks } from '../locks/index.ts';
 import { restoreVm, vmPhase } from '../machines/index.ts';
-import type { EventsOptions, ExecutionClient, ExecutionView, SubmitOptions, SubmitResult } from './types.ts';
+import {
+  type HyperVReadApi,
+  PreflightBlockedError,
+  type PreflightReport,
+  preflightAndLock,
+  runPreflight,
+  selectSubset,
+  subPlan,
+} from '../preflight/index.ts';
+import type {
+  EventsOptions,
+  ExecutionClient,
+  ExecutionView,
+  PreflightOptions,
+  SubmitOptions,
+  SubmitResult,
+} from './types.ts';
+
+/**
+ * Lifetime of the locks between the gate and the stored execution: a submitter that dies in that
+ * window (milliseconds normally) frees the plan again after this long, not never.
+ */
+const SUBMIT_LOCK_TTL_MS = 60_000;
 
 /** Options of createRedisExecutionClient. */
 export interface RedisClientOptions {
@@ -31,6 +56,12 @@ export interface RedisClientOptions {
   prefix?: string;
   /** The plan compiler (engine/plan's compilePlan): validates and sizes a plan before it is stored. */
   compile: CompileFn;
+  /**
+   * Read access to the sites (the simulator's API, in process or `createSimClient(url)`): the
+   * pre-flight every drill and failover goes through. Without it `submit` and `preflight` refuse
+   * (NO_INVENTORY); watching and cleanups work without it.
+   */
+  inventory?: HyperVReadApi;
 }
 
 function whoAmI(): string {
@@ -46,28 +77,75 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
   const redis = createQueueConnection(options.redisUrl, { name: 'drctl' });
   const followers = new Set<ReturnType<typeof redis.duplicate>>();
 
-  const submit = async (submitOptions: SubmitOptions): Promise<SubmitResult> => {
-    const direction = submitOptions.direction ?? 'forward';
-    // Compiling here means a plan that cannot run is refused before anything is stored.
-    const compiled = options.compile(submitOptions.plan, { type: submitOptions.type, direction });
-    const result = await submitExecution(redis, prefix, {
-      type: submitOptions.type,
-      direction,
-      plan: submitOptions.plan,
-      hash: submitOptions.hash,
-      by: submitOptions.by ?? whoAmI(),
-      reason: submitOptions.reason,
-      stepsTotal: compiled.steps.size,
-      estimateMs: compiled.estimate.rtoMs,
-      ...(submitOptions.recoveryPoint ? { recoveryPoint: submitOptions.recoveryPoint } : {}),
-      ...(submitOptions.recoveryPointGap ? { recoveryPointGap: submitOptions.recoveryPointGap } : {}),
-      ...(submitOptions.approveManual ? { approveManual: true } : {}),
+  const inventory = (): HyperVReadApi => {
+    if (options.inventory !== undefined) return options.inventory;
+    throw new DrError(
+      'NO_INVENTORY',
+      'pre-flight must read the sites before a drill or failover, and this client has no inventory reader: give the simulated sites (--sim <url> or DR_SIM_URL)',
+      { exitCode: 2 },
+    );
+  };
+
+  const preflight = async (
+    preflightOptions: PreflightOptions & { exactPoints?: boolean },
+  ): Promise<PreflightReport> => {
+    const api = inventory();
+    return await runPreflight({
+      ...preflightInput(preflightOptions),
+      api,
+      locks: createLockReader(redis, prefix),
+      ...(preflightOptions.exactPoints ? { points: 'all' as const } : {}),
     });
+  };
+
+  const submit = async (submitOptions: SubmitOptions): Promise<SubmitResult> => {
+    const api = inventory();
+    const direction = submitOptions.direction ?? 'forward';
+    // A bad selection is bad input before anything is read; the stored plan is the selected part.
+    const subset = selectSubset(submitOptions.plan, submitOptions.selection);
+    const plan = subPlan(submitOptions.plan, subset.vms);
+    // Compiling here means a plan that cannot run is refused before anything is stored.
+    const compiled = options.compile(plan, { type: submitOptions.type, direction });
+    const id = newExecutionId(submitOptions.type, Date.now());
+    const gate = await preflightAndLock({
+      ...preflightInput(submitOptions),
+      api,
+      redis,
+      prefix,
+      execution: id,
+      operation: direction === 'failback' ? `${submitOptions.type} failback` : submitOptions.type,
+      estimateRtoMs: compiled.estimate.rtoMs,
+      lockTtlMs: SUBMIT_LOCK_TTL_MS,
+    });
+    if (!gate.locked) throw new PreflightBlockedError(gate.report);
+    const held = { execution: id, plan: plan.metadata.name, vms: gate.report.selected };
+    let result: Awaited<ReturnType<typeof submitExecution>>;
+    try {
+      result = await submitExecution(redis, prefix, {
+        id,
+        type: submitOptions.type,
+        direction,
+        plan,
+        hash: submitOptions.hash,
+        by: submitOptions.by ?? whoAmI(),
+        reason: submitOptions.reason,
+        stepsTotal: compiled.steps.size,
+        estimateMs: compiled.estimate.rtoMs,
+        ...(submitOptions.recoveryPoint ? { recoveryPoint: submitOptions.recoveryPoint } : {}),
+        ...(submitOptions.recoveryPointGap ? { recoveryPointGap: submitOptions.recoveryPointGap } : {}),
+        ...(submitOptions.approveManual ? { approveManual: true } : {}),
+      });
+      await persistLocks(redis, prefix, held);
+    } catch (error) {
+      await releaseLocks(redis, prefix, held).catch(() => undefined);
+      throw error;
+    }
     return {
       id: result.id,
       epoch: result.epoch,
       stepsTotal: compiled.steps.size,
       estimateMs: compiled.estimate.rtoMs,
+      preflight: gate.report,
     };
   };
 
@@ -84,7 +162,7 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
       phases[vm.name] = json ? vmPhase(restoreVm(json)) : 'waiting';
     }
     view.vms = phases;
-    if (record.type !== 'cleanup') {
+    if (record.type === 'test' || record.type === 'planned' || record.type === 'unplanned') {
       const waves = options.compile(plan, { type: record.type, direction: record.direction }).waves ?? [];
       view.waves = waves.length;
       const current = waves.findIndex((wave) =>
@@ -148,6 +226,7 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
 
   return {
     submit,
+    preflight,
     get,
     list,
     events,
@@ -159,6 +238,19 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
       for (const follower of followers) follower.disconnect();
       await redis.quit().catch(() => redis.disconnect());
     },
+  };
+}
+
+/** The pre-flight settings a submit and a dry run share. */
+function preflightInput(options: PreflightOptions) {
+  return {
+    plan: options.plan,
+    type: options.type,
+    direction: options.direction ?? 'forward',
+    ...(options.selection === undefined ? {} : { selection: options.selection }),
+    ...(options.recoveryPoint === undefined ? {} : { recoveryPoint: options.recoveryPoint }),
+    ...(options.accept === undefined ? {} : { accept: options.accept }),
+    ...(options.maxUtilization === undefined ? {} : { maxUtilization: options.maxUtilization }),
   };
 }
 

@@ -4,19 +4,34 @@
  */
 import type { EngineEvent, ExecutionRecord, StoredEvent, VmPhase } from '../executor/index.ts';
 import type { Direction, FailoverType, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
+import type { PreflightReport, Selection } from '../preflight/index.ts';
 
-export interface SubmitOptions {
+/** What pre-flight checks: the run, and the part of the plan it covers. */
+export interface PreflightOptions {
   type: FailoverType;
   plan: RecoveryPlan;
-  /** Content hash of the plan (engine/plan's planHash). */
-  hash: string;
   /** @defaultValue 'forward' */
   direction?: Direction;
+  /**
+   * Part of the plan (`--vms a,b`, `--group N|name`, the union when both): the execution's stored
+   * plan is the sub-plan, and dependencies outside it must already run at the target.
+   * Unknown names are an InputError (exit 2). @defaultValue the whole plan
+   */
+  selection?: Selection;
+  /** Run-time choice, overriding the plan's (unplanned failover). */
+  recoveryPoint?: RecoveryPointChoice;
+  /** Blockers the operator accepts for this run (pre-flight's ACCEPTABLE_BLOCKERS only). */
+  accept?: readonly string[];
+  /** Block above this share of the target site's capacity (0.8 keeps 20 % headroom). @defaultValue 1 */
+  maxUtilization?: number;
+}
+
+export interface SubmitOptions extends PreflightOptions {
+  /** Content hash of the plan (engine/plan's planHash). */
+  hash: string;
   /** @defaultValue the OS user name */
   by?: string;
   reason: string;
-  /** Run-time choice, overriding the plan's (unplanned failover). */
-  recoveryPoint?: RecoveryPointChoice;
   /** Measured before submitting an unplanned failover; stored and logged with it. */
   recoveryPointGap?: ExecutionRecord['recoveryPointGap'];
   /** Manual actions count as approved. @defaultValue false */
@@ -28,6 +43,8 @@ export interface SubmitResult {
   epoch: number;
   stepsTotal: number;
   estimateMs: number;
+  /** The pre-flight that let it start (its VMs, placement, warnings). */
+  preflight: PreflightReport;
 }
 
 /** An execution with its live progress. */
@@ -48,7 +65,15 @@ export interface EventsOptions {
 }
 
 export interface ExecutionClient {
+  /**
+   * Pre-flight, then the execution: nothing is stored unless every check passes and the plan lock
+   * and each selected VM's lock were taken in one atomic step (two submits of one plan: exactly one
+   * starts). Throws PreflightBlockedError (exit 1) with the whole report when anything blocks, an
+   * InputError (exit 2) for a bad selection or `accept`.
+   */
   submit(options: SubmitOptions): Promise<SubmitResult>;
+  /** Pre-flight only (`--dry-run`): reads the sites and the locks, takes nothing, starts nothing. */
+  preflight(options: PreflightOptions & { exactPoints?: boolean }): Promise<PreflightReport>;
   get(id: string, options?: { vms?: boolean }): Promise<ExecutionView>;
   /** Newest first. */
   list(options?: { limit?: number }): Promise<ExecutionRecord[]>;

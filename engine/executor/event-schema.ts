@@ -10,6 +10,7 @@ import { EVENT_SCHEMA_VERSION, type ExecutionEvent, VM_PHASES } from './contract
 export type ExecutionStatus =
   | 'submitted'
   | 'running'
+  | 'paused'
   | 'awaiting-cleanup'
   | 'cleaning-up'
   | 'cleaned-up'
@@ -20,6 +21,7 @@ export type ExecutionStatus =
 export const EXECUTION_STATUSES = [
   'submitted',
   'running',
+  'paused',
   'awaiting-cleanup',
   'cleaning-up',
   'cleaned-up',
@@ -65,8 +67,56 @@ export type EngineOnlyEvent =
       totalLostWrites: number;
     };
 
+/** Commands an operator gives about one step (`drctl approve`, `drctl step retry|skip|done`). */
+export const OPERATOR_COMMANDS = ['approve', 'retry', 'skip', 'done'] as const;
+export type OperatorCommandName = (typeof OPERATOR_COMMANDS)[number];
+
+/** Operator control and action re-runs (orchestrator/operator.ts, handlers/action.ts). */
+export type OperatorEvent =
+  | {
+      v: 1;
+      at: string;
+      /** A step failed under `then: pause`: it waits for an operator, the rest of the plan goes on. */
+      type: 'step-paused';
+      execution: string;
+      step: string;
+      site: string;
+      attempt: number;
+      error: { code: string; message: string; retryable: boolean };
+    }
+  | {
+      v: 1;
+      at: string;
+      /** An operator's command as the orchestrator applied it (or refused it: `accepted: false`). */
+      type: 'operator-action';
+      execution: string;
+      step: string;
+      command: OperatorCommandName;
+      by: string;
+      /** The operator's reason (`--reason`) or approval comment (`--comment`). */
+      reason: string;
+      /** When the operator gave it (the event's `at` is when it was applied). */
+      givenAt: string;
+      accepted: boolean;
+      /** The step's attempt the command was about. */
+      attempt: number;
+      detail?: string;
+    }
+  | {
+      v: 1;
+      at: string;
+      /** An action whose earlier run never finished (its worker died) is run again. */
+      type: 'action-rerun';
+      execution: string;
+      step: string;
+      site: string;
+      attempt: number;
+      reason: string;
+      previous: { job: string; startedAt: string; worker: string };
+    };
+
 /** Every event the log may hold. */
-export type EngineEvent = ExecutionEvent | EngineOnlyEvent;
+export type EngineEvent = ExecutionEvent | EngineOnlyEvent | OperatorEvent;
 
 const base = { v: z.literal(EVENT_SCHEMA_VERSION), at: z.string(), execution: z.string() };
 const executionType = z.enum(['test', 'planned', 'unplanned', 'cleanup']);
@@ -149,5 +199,34 @@ export const engineEventSchema = z.discriminatedUnion('type', [
       }),
     ),
     totalLostWrites: z.number(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('step-paused'),
+    step: z.string(),
+    site: z.string(),
+    attempt: z.number(),
+    error: stepError,
+  }),
+  z.object({
+    ...base,
+    type: z.literal('operator-action'),
+    step: z.string(),
+    command: z.enum(OPERATOR_COMMANDS),
+    by: z.string(),
+    reason: z.string(),
+    givenAt: z.string(),
+    accepted: z.boolean(),
+    attempt: z.number(),
+    detail: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('action-rerun'),
+    step: z.string(),
+    site: z.string(),
+    attempt: z.number(),
+    reason: z.string(),
+    previous: z.object({ job: z.string(), startedAt: z.string(), worker: z.string() }),
   }),
 ]);

@@ -62,7 +62,15 @@ export {
   type StepState,
   type StepStatus,
 } from './schedule/step-state.ts';
-export { approveStep } from './store/approve.ts';
+export { approveAction, approveStep } from './store/approve.ts';
+export {
+  describePaused,
+  giveOperatorCommand,
+  type OperatorReceipt,
+  type OperatorRequest,
+  type PausedStep,
+  pausedStepIds,
+} from './store/operator.ts';
 export { type CleanupRequest, cleanupIdOf, submitCleanup } from './store/cleanup.ts';
 export {
   type DataLossEntry,

@@ -10,10 +10,12 @@ export {
   type AcquireLocksRequest,
   acquireLocks,
   forceRelease,
+  persistLocks,
   type ReleaseLocksRequest,
   readLocks,
   readPlanLock,
   releaseLocks,
 } from './locks.ts';
+export { type SettleRequest, type SettleResult, settleExecutionLocks } from './settle.ts';
 export { createLockReader } from './store.ts';
 export type { AcquireResult, FailedOverRecord, LockConflict, LockHolder, LockReader } from './types.ts';

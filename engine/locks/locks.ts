@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { DrError, InputError } from '../common/index.ts';
 import { planLockKey, vmLockKey } from './keys.ts';
-import { ACQUIRE_SCRIPT, FORCE_RELEASE_SCRIPT, RELEASE_SCRIPT } from './scripts.ts';
+import { ACQUIRE_SCRIPT, FORCE_RELEASE_SCRIPT, PERSIST_SCRIPT, RELEASE_SCRIPT } from './scripts.ts';
 import { type AcquireResult, type LockConflict, type LockHolder, lockHolderSchema } from './types.ts';
 
 export interface AcquireLocksRequest {
@@ -79,6 +79,23 @@ export async function releaseLocks(
   ];
   const reply = await redis.eval(RELEASE_SCRIPT, keys.length, [...keys, request.execution]);
   return Number(reply);
+}
+
+/**
+ * Keeps the locks this execution holds for good (removes their expiry). A submit takes its locks
+ * with a short TTL so that a submitter dying between the lock and the stored execution leaves
+ * nothing held for long, then calls this once the execution is stored. Returns how many were kept.
+ */
+export async function persistLocks(
+  redis: Redis,
+  prefix: string,
+  request: ReleaseLocksRequest,
+): Promise<number> {
+  const keys = [
+    planLockKey(prefix, request.plan),
+    ...[...new Set(request.vms)].map((vm) => vmLockKey(prefix, vm)),
+  ];
+  return Number(await redis.eval(PERSIST_SCRIPT, keys.length, [...keys, request.execution]));
 }
 
 /**

@@ -47,6 +47,26 @@ end
 return {acquired}
 `;
 
+/**
+ * KEYS: locks. ARGV: execution. Removes the expiry of the locks this execution holds (a submit
+ * takes its locks with a short TTL, then keeps them once the execution is stored); never creates a
+ * lock, so it cannot bring back one that a fast execution already released. Returns how many.
+ */
+export const PERSIST_SCRIPT = `
+local kept = 0
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local ok, h = pcall(cjson.decode, v)
+    if ok and type(h) == 'table' and h.execution == ARGV[1] then
+      redis.call('PERSIST', KEYS[i])
+      kept = kept + 1
+    end
+  end
+end
+return kept
+`;
+
 /** KEYS: locks. ARGV: execution. Deletes only the locks this execution holds; returns how many. */
 export const RELEASE_SCRIPT = `
 local released = 0

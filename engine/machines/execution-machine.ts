@@ -23,6 +23,9 @@ export type ExecutionMachineEvent =
   | { type: 'ALL_STEPS_DONE'; now: number }
   | { type: 'FAIL'; now: number; error: string }
   | { type: 'CANCEL'; now: number }
+  /** A step failed under `then: pause` and waits for an operator; RESUME once none waits. */
+  | { type: 'PAUSE'; now: number }
+  | { type: 'RESUME'; now: number }
   | { type: 'CLEANUP_STARTED'; now: number }
   | { type: 'CLEANUP_DONE'; now: number }
   | { type: 'TICK'; now: number };
@@ -61,6 +64,15 @@ export const executionMachine = setup({
           { guard: 'isDrill', target: 'awaitingCleanup', actions: 'markFinished' },
           { target: 'completed', actions: 'markFinished' },
         ],
+        FAIL: { target: 'failed', actions: ['markError', 'markFinished'] },
+        CANCEL: { target: 'cancelled', actions: 'markFinished' },
+        PAUSE: 'paused',
+      },
+    },
+    /** Running, with one or more steps waiting for an operator (`drctl step retry|skip|done`); other branches go on. */
+    paused: {
+      on: {
+        RESUME: 'running',
         FAIL: { target: 'failed', actions: ['markError', 'markFinished'] },
         CANCEL: { target: 'cancelled', actions: 'markFinished' },
       },

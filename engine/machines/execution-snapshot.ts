@@ -14,6 +14,7 @@ export type ExecutionSnapshot = SnapshotFrom<typeof executionMachine>;
 const STATUS_OF: Record<string, ExecutionStatus> = {
   submitted: 'submitted',
   running: 'running',
+  paused: 'paused',
   awaitingCleanup: 'awaiting-cleanup',
   cleaningUp: 'cleaning-up',
   cleanedUp: 'cleaned-up',
@@ -41,7 +42,7 @@ export function executionStatus(snapshot: ExecutionSnapshot): ExecutionStatus {
 
 /** True once nothing more will run for this execution (a drill awaiting cleanup counts as done running). */
 export function isExecutionSettled(status: ExecutionStatus): boolean {
-  return status !== 'submitted' && status !== 'running';
+  return status !== 'submitted' && status !== 'running' && status !== 'paused';
 }
 
 export function persistExecution(snapshot: ExecutionSnapshot): string {

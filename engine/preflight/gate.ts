@@ -11,6 +11,13 @@ export interface GateInput extends Omit<PreflightInput, 'locks' | 'execution'> {
   execution: string;
   /** Shown to whoever is refused later (test, planned, ...). @defaultValue input.type */
   operation?: string;
+  /**
+   * Lifetime of the locks taken here, in ms (0: none). A submit passes a short one and makes the
+   * locks permanent (persistLocks) once the execution is stored, so a submitter that dies in
+   * between leaves nothing held for long.
+   * @defaultValue 0
+   */
+  lockTtlMs?: number;
 }
 
 /**
@@ -24,7 +31,7 @@ export interface GateInput extends Omit<PreflightInput, 'locks' | 'execution'> {
 export async function preflightAndLock(
   input: GateInput,
 ): Promise<{ report: PreflightReport; locked: boolean }> {
-  const { redis, prefix, execution, operation, ...rest } = input;
+  const { redis, prefix, execution, operation, lockTtlMs, ...rest } = input;
   const report = await runPreflight({
     estimate: false,
     ...rest,
@@ -37,6 +44,7 @@ export async function preflightAndLock(
     plan: input.plan.metadata.name,
     vms: report.selected,
     operation: operation ?? input.type,
+    ...(lockTtlMs === undefined ? {} : { ttlMs: lockTtlMs }),
   });
   if (acquired.ok) return { report, locked: true };
   const blockers = acquired.conflicts.map((conflict) => conflictBlocker(conflict, input));

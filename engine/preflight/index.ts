@@ -11,7 +11,15 @@ export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate
 export { type GateInput, preflightAndLock } from './gate.ts';
 export { type GatherOptions, gatherInventory, type HyperVReadApi } from './gather.ts';
 export { pathSegments } from './paths.ts';
-export { type FormatOptions, formatFinding, formatPreflightReport, preflightBlockedError } from './report.ts';
+export {
+  type FormatOptions,
+  formatFinding,
+  formatPreflightReport,
+  locateReport,
+  PreflightBlockedError,
+  preflightBlockedError,
+  preflightSummaryLine,
+} from './report.ts';
 export { type PreflightInput, runPreflight } from './run.ts';
 export {
   type ExternalDependency,

@@ -62,14 +62,64 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
   return lines.join('\n');
 }
 
-/** The error an orchestrator throws when pre-flight finds blockers (exit code 1, not retryable). */
-export function preflightBlockedError(report: PreflightReport, file?: string): DrError {
-  const first = report.blockers[0];
-  return new DrError(
-    'PREFLIGHT_BLOCKED',
-    `pre-flight blocked plan '${report.plan}' with ${report.blockers.length} blocker(s)${first === undefined ? '' : `; first: ${formatFinding(first, file)}`}`,
-    { details: { blockers: report.blockers, warnings: report.warnings } },
-  );
+/**
+ * Pre-flight found blockers: nothing was submitted. Exit code 1 (the sites are not ready; bad input
+ * such as an unknown VM in `--vms` is an InputError, exit 2, before any check runs). Carries the
+ * whole report, so a caller prints every blocker, not only the first.
+ */
+export class PreflightBlockedError extends DrError {
+  readonly report: PreflightReport;
+
+  constructor(report: PreflightReport, file?: string) {
+    const first = report.blockers[0];
+    super(
+      'PREFLIGHT_BLOCKED',
+      `pre-flight blocked plan '${report.plan}' with ${report.blockers.length} blocker(s); nothing was started${first === undefined ? '' : `; first: ${formatFinding(first, file)}`}`,
+      { details: { blockers: report.blockers, warnings: report.warnings } },
+    );
+    this.name = 'PreflightBlockedError';
+    this.report = report;
+  }
+}
+
+/** The error a submit throws when pre-flight finds blockers (exit code 1, not retryable). */
+export function preflightBlockedError(report: PreflightReport, file?: string): PreflightBlockedError {
+  return new PreflightBlockedError(report, file);
+}
+
+/**
+ * Fills `line`/`column` of every finding from its YAML path: for a report made without the plan's
+ * text (a client that only has the normalized plan), by the caller that has the file.
+ */
+export function locateReport(
+  report: PreflightReport,
+  locate: (path: string) => { line: number; column: number } | undefined,
+): PreflightReport {
+  const place = <F extends Finding>(finding: F): F => {
+    if (finding.line !== undefined) return finding;
+    const at = locate(finding.path);
+    return at === undefined ? finding : { ...finding, line: at.line, column: at.column };
+  };
+  return { ...report, blockers: report.blockers.map(place), warnings: report.warnings.map(place) };
+}
+
+/**
+ * One line for a run that passed pre-flight: scope, target, capacity after, RTO estimate and the
+ * warnings' codes (what `drctl drill` / `failover` and the demo print before they start).
+ */
+export function preflightSummaryLine(report: PreflightReport): string {
+  const scope = report.selected.length === 1 ? '1 VM' : `${report.selected.length} VMs`;
+  const parts = [`pre-flight ${report.ok ? 'ok' : 'BLOCKED'}: ${scope} → ${report.toSite}`];
+  if (report.capacity !== undefined) parts.push(`capacity after ${pct(report.capacity.utilizationAfter)}`);
+  if (report.estimatedRtoMs !== undefined)
+    parts.push(`estimated RTO ${formatDuration(report.estimatedRtoMs)}`);
+  if (!report.locksChecked) parts.push('locks not checked');
+  if (report.warnings.length > 0) {
+    const codes = [...new Set(report.warnings.map((w) => w.code))].join(', ');
+    parts.push(`${report.warnings.length} warning(s): ${codes}`);
+  }
+  if (!report.ok) parts.push(`${report.blockers.length} blocker(s)`);
+  return parts.join('; ');
 }
 
 function pct(value: number): string {

@@ -124,7 +124,7 @@ export async function startTestEngine(
     }),
   );
   await Promise.all(workers.map((w) => w.ready()));
-  const client = createRedisExecutionClient({ redisUrl, prefix, compile: compilePlan });
+  const client = createRedisExecutionClient({ redisUrl, prefix, compile: compilePlan, inventory: world.api });
   const engine: TestEngine = {
     prefix,
     redisUrl,

@@ -2,13 +2,15 @@
  * What the run commands share: reaching Redis, loading a plan (bad input exits 2 with located
  * issues), the recovery-point flag, and the client.
  */
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../../client/index.ts';
 import { DrError, InputError } from '../../common/index.ts';
 import { DEFAULT_PREFIX } from '../../executor/index.ts';
-import { compilePlan, formatIssue, loadPlanFile } from '../../plan/index.ts';
+import { compilePlan, formatIssue, loadPlanFile, parsePlan } from '../../plan/index.ts';
 import type { RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
+import type { HyperVReadApi } from '../../preflight/index.ts';
 import { NO_REDIS_MESSAGE } from '../../redis/index.ts';
 
 export interface CommonFlags {
@@ -43,16 +45,30 @@ export async function redisUrlFromEnv(): Promise<string> {
   }
 }
 
-export async function openClient(flags: CommonFlags, redisUrl?: string): Promise<ExecutionClient> {
+/**
+ * The client for the run commands. `inventory` (read access to the sites) is what pre-flight reads
+ * before a drill or failover; commands that only watch or clean up go without it.
+ */
+export async function openClient(
+  flags: CommonFlags,
+  redisUrl?: string,
+  inventory?: HyperVReadApi,
+): Promise<ExecutionClient> {
   return createRedisExecutionClient({
     redisUrl: redisUrl ?? (await redisUrlFromEnv()),
     prefix: flags.prefix,
     compile: compilePlan,
+    ...(inventory === undefined ? {} : { inventory }),
   });
 }
 
-export async function loadPlanOrExit(file: string): Promise<{ plan: RecoveryPlan; hash: string }> {
-  const result = await loadPlanFile(file);
+/** The plan, its hash and its text (to locate pre-flight findings as file:line:column). */
+export async function loadPlanOrExit(
+  file: string,
+): Promise<{ plan: RecoveryPlan; hash: string; text: string }> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  // An unreadable file goes through loadPlanFile for its located "no such file" issue.
+  const result = text === undefined ? await loadPlanFile(file) : parsePlan(text, file);
   if (!result.ok) {
     const lines = result.issues.map(formatIssue).join('\n');
     throw new InputError(
@@ -60,7 +76,7 @@ export async function loadPlanOrExit(file: string): Promise<{ plan: RecoveryPlan
       `${file} is not a valid recovery plan; nothing was started:\n${lines}`,
     );
   }
-  return { plan: result.plan, hash: result.hash };
+  return { plan: result.plan, hash: result.hash, text: text ?? '' };
 }
 
 /** `latest | latestProcessed | latestAppConsistent | <ISO time>` */

@@ -15,6 +15,7 @@ import { createLogger } from '../../common/index.ts';
 import { startOrchestrator, startSiteWorkers } from '../../executor/index.ts';
 import { compilePlan } from '../../plan/index.ts';
 import type { FailoverType, RecoveryPlan } from '../../plan/types.ts';
+import { preflightSummaryLine } from '../../preflight/index.ts';
 import { acquireRedis } from '../../redis/index.ts';
 import { loadPlanOrExit, seconds } from './common.ts';
 import { summaryLines } from './summary.ts';
@@ -68,7 +69,7 @@ async function run(
 ): Promise<string> {
   const title = type === 'test' ? 'DRILL (test failover)' : `${type.toUpperCase()} FAILOVER`;
   process.stdout.write(`\n== ${title} of ${plan.metadata.name}: ${plan.source} → ${plan.target} ==\n`);
-  const { id } = await client.submit({
+  const { id, preflight } = await client.submit({
     type,
     plan,
     hash,
@@ -76,6 +77,7 @@ async function run(
     approveManual: true,
     by: 'demo',
   });
+  process.stdout.write(`${preflightSummaryLine(preflight)}\n`);
   const view = await watchExecution(client, id);
   for (const line of summaryLines(view, { speed })) process.stdout.write(`${line}\n`);
   return id;
@@ -122,7 +124,12 @@ export function registerDemoCommand(program: Command): void {
         truth: async () => world.truth(),
         logger: log,
       });
-      const client = createRedisExecutionClient({ redisUrl: redis.url, prefix, compile: compilePlan });
+      const client = createRedisExecutionClient({
+        redisUrl: redis.url,
+        prefix,
+        compile: compilePlan,
+        inventory: world.api,
+      });
       try {
         await Promise.all(workers.map((w) => w.ready()));
         const drill = await run(client, plan, hash, 'test', flags.speed);

@@ -1,5 +1,6 @@
-/** `drctl status [<execution>]`, `drctl events <execution> [--follow]`, `drctl approve`. */
+/** `drctl status [<execution>]`, `drctl events <execution> [--follow]` (approve: operator-commands.ts). */
 import type { Command } from 'commander';
+import { pausedLines, pausedSteps } from '../operator-commands.ts';
 import { type CommonFlags, openClient, PREFIX_OPTION, printJson } from './common.ts';
 import { gapLines, summaryLines } from './summary.ts';
 import { timelineLine } from './timeline.ts';
@@ -32,13 +33,15 @@ export function registerStatusCommands(program: Command): void {
           return;
         }
         const view = await client.get(id, { vms: true });
-        if (flags.json) return printJson(view);
+        const paused = view.status === 'paused' ? await pausedSteps(flags.prefix, id) : [];
+        if (flags.json) return printJson(paused.length > 0 ? { ...view, paused } : view);
         process.stdout.write(`${progressLine(view, Date.now())}\n`);
         process.stdout.write(
           `plan ${view.planName} (${view.hash.slice(0, 12)}), ${view.direction}, epoch ${view.epoch}, by ${view.by}: ${view.reason}\n`,
         );
         if (view.parent) process.stdout.write(`cleans up ${view.parent}\n`);
         if (view.cleanup) process.stdout.write(`cleanup: ${view.cleanup}\n`);
+        for (const line of pausedLines(paused)) process.stdout.write(`${line}\n`);
         if (view.recoveryPointGap)
           for (const line of gapLines(view.recoveryPointGap)) process.stdout.write(`${line}\n`);
         for (const [vm, phase] of Object.entries(view.vms ?? {}))
@@ -79,22 +82,6 @@ export function registerStatusCommands(program: Command): void {
         }
       } finally {
         process.off('SIGINT', stop);
-        await client.close();
-      }
-    });
-
-  program
-    .command('approve <execution> <action>')
-    .description('Approve a manual action the execution waits on')
-    .option(...PREFIX_OPTION)
-    .option('--json', 'machine-readable output')
-    .action(async (id: string, action: string, flags: CommonFlags) => {
-      const client = await openClient(flags);
-      try {
-        const step = await client.approve(id, action);
-        if (flags.json) printJson({ execution: id, approved: step });
-        else process.stdout.write(`approved ${step} of ${id}\n`);
-      } finally {
         await client.close();
       }
     });

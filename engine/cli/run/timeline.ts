@@ -34,6 +34,12 @@ function describe({ event }: StoredEvent): string {
       return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${seconds(event.spreadMs)}`;
     case 'data-loss':
       return `data loss: ${event.totalLostWrites} writes in total (${event.vms.map((v) => `${v.vm} ${v.lostWrites}`).join(', ')})`;
+    case 'step-paused':
+      return `step ${event.step} PAUSED for an operator (attempt ${event.attempt}): ${event.error.code}: ${event.error.message}`;
+    case 'operator-action':
+      return `operator ${event.by}: ${event.command} ${event.step}${event.reason ? ` ("${event.reason}")` : ''}${event.accepted ? '' : ` REFUSED: ${event.detail ?? ''}`}`;
+    case 'action-rerun':
+      return `step ${event.step} RE-RUN (attempt ${event.attempt}): ${event.reason}`;
     default:
       return assertNever(event, 'event');
   }

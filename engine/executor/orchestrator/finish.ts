@@ -2,6 +2,8 @@
  * The end of an execution: its machine's final transition, the achieved RTO, the data loss of each
  * VM from the simulator's ledger (failovers), the closing events; a cleanup also settles its drill.
  */
+
+import { settleExecutionLocks } from '../../locks/index.ts';
 import {
   applyExecutionEvent,
   type ExecutionSnapshot,
@@ -15,6 +17,8 @@ import { sitesOf } from '../schedule/job-data.ts';
 import type { DataLossEntry, ExecutionRecord } from '../store/execution-record.ts';
 import { releaseLease } from '../store/lease.ts';
 import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
+import { submitPendingCancel } from '../store/lifecycle.ts';
+import { settleLifecycle } from '../store/lifecycle-settle.ts';
 import { transitionExecution } from '../store/transition.ts';
 import type { ExecutionProgress } from './progress.ts';
 import type { RunnerDeps } from './runner-deps.ts';
@@ -34,7 +38,12 @@ export async function finishExecution(
     (progress.failedSteps.length > 0 ? `steps failed: ${progress.failedSteps.join(', ')}` : undefined);
   const next = applyExecutionEvent(
     machine,
-    failed ? { type: 'FAIL', now, error: failed } : { type: 'ALL_STEPS_DONE', now },
+    // A failover cancelled while it ran settles `cancelling`; its rollback follows (below).
+    progress.cancelRequested !== undefined
+      ? { type: 'CANCEL_REQUESTED', now }
+      : failed
+        ? { type: 'FAIL', now, error: failed }
+        : { type: 'ALL_STEPS_DONE', now },
   ).snapshot;
   const status = executionStatus(next);
   const startedAt = next.context.startedAt ?? now;
@@ -78,11 +87,42 @@ export async function finishExecution(
     at,
     type: 'execution-finished',
     execution,
-    status: status === 'failed' ? 'failed' : status === 'cancelled' ? 'cancelled' : 'completed',
+    status:
+      status === 'failed' ? 'failed' : status === 'cancelled' || status === 'cancelling' ? 'cancelled' : 'completed',
     rtoMs,
   };
   batch.events.push(JSON.stringify(finished));
 
+  // Locks and failed-over records (engine/locks), before the status is written: whoever sees the
+  // execution settled may start the next run of these VMs at once.
+  await settleExecutionLocks(deps.redis, deps.prefix, {
+    execution,
+    type: record.type,
+    direction: record.direction,
+    status,
+    plan: progress.ctx.plan.metadata.name,
+    vms: progress.vmNames(),
+    failedOver: progress.vmNames().filter((vm) => {
+      const step = progress.graph.state(`${vm}/failover`).status;
+      return (
+        (record.type === 'planned' || record.type === 'unplanned') && (step === 'done' || step === 'warned')
+      );
+    }),
+    toSite: sitesOf({ plan: progress.ctx.plan, direction: record.direction }).toSite,
+    ...(record.parent ? { parent: record.parent } : {}),
+    now: () => new Date(now),
+  });
+  // A lifecycle execution (commit, change-point, cancel, reprotect) settles its failover first.
+  const settled = await settleLifecycle(
+    deps,
+    record,
+    status,
+    progress.vmNames().map((name) => ({ name, snapshot: progress.vm(name) })),
+    sitesOf({ plan: progress.ctx.plan, direction: record.direction }).toSite,
+    now,
+  );
+  batch.meta.push(...settled.meta);
+  batch.events.unshift(...settled.events.map((e) => JSON.stringify(e)));
   const global = globalKeys(deps.prefix);
   // A cleanup settles its drill before it records itself completed, so whoever sees the cleanup
   // completed sees the drill cleaned up. Repeating this on resume is harmless (the drill's machine
@@ -92,6 +132,7 @@ export async function finishExecution(
     await deps.redis.zrem(global.deadlines, record.parent);
   }
   await write(batch);
+  if (progress.cancelRequested !== undefined) await submitPendingCancel(deps.redis, deps.prefix, execution, deps.now);
   await deps.redis.zrem(global.active, execution);
   await releaseLease(deps.redis, executionKeys(deps.prefix, execution).lease, token);
   deps.log.info(

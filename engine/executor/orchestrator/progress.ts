@@ -22,6 +22,7 @@ import { StepGraph } from '../schedule/step-graph.ts';
 import { encodeStepState, type StepStatus } from '../schedule/step-state.ts';
 import { emptyWrite, type ProgressWrite } from '../store/record.ts';
 import { failurePolicyOf, retryDelayMs } from './failure-policy.ts';
+import { applyOperatorCommand, isOperatorJobId, type OperatorTarget, pauseStep } from './operator.ts';
 
 export class ExecutionProgress {
   readonly graph: StepGraph;
@@ -29,6 +30,9 @@ export class ExecutionProgress {
   failure: string | undefined;
   /** Steps that failed for good (any policy): the execution ends failed. */
   readonly failedSteps: string[] = [];
+  /** Steps paused for an operator (`then: pause`); the execution shows as paused while any waits. */
+  readonly paused = new Set<string>();
+  private operatorTarget: OperatorTarget | undefined;
   private readonly vmJson: Map<string, string>;
   private readonly vmCache = new Map<string, VmSnapshot>();
   private readonly ready = new Set<string>();
@@ -49,7 +53,11 @@ export class ExecutionProgress {
     this.graph = new StepGraph(steps, storedSteps);
     this.vmJson = new Map(Object.entries(storedVms));
     this.finishedAtLastDrain = this.graph.finished;
-    for (const id of steps.keys()) if (this.graph.state(id).status === 'failed') this.failedSteps.push(id);
+    for (const id of steps.keys()) {
+      const status = this.graph.state(id).status;
+      if (status === 'failed') this.failedSteps.push(id);
+      else if (status === 'paused') this.paused.add(id);
+    }
     // On resume: a step that failed for good under `fail-plan` still stops new dispatches.
     const fatal = this.failedSteps.find(
       (id) => failurePolicyOf(ctx, this.graph.step(id)).outcome === 'fail-plan',
@@ -92,6 +100,10 @@ export class ExecutionProgress {
 
   /** Record one job's result. Results of a job that is no longer the step's current job are ignored. */
   applyResult(jobId: string, result: StepJobResult, synthesized = false): void {
+    if (isOperatorJobId(jobId)) {
+      applyOperatorCommand(this.operator(), result);
+      return;
+    }
     for (const step of result.steps) {
       const state = this.graph.state(step.id);
       if (state.status !== 'queued' || state.jobKey === undefined) continue;
@@ -156,6 +168,10 @@ export class ExecutionProgress {
       this.dirtySteps.add(step.id);
       if (step.vm !== undefined) this.vmEvent(step.vm, { type: 'RETRY', kind: step.kind });
       this.log.warn({ step: step.id, attempt, code: error.code }, 'step failed; retrying');
+      return;
+    }
+    if (policy.outcome === 'pause') {
+      pauseStep(this.operator(), step.id, attempt, error);
       return;
     }
     this.graph.set(step.id, { status: 'failed', attempt });
@@ -287,6 +303,26 @@ export class ExecutionProgress {
       status: 'running',
       detail: `waiting for approval of ${step.id}: drctl approve ${this.ctx.execution} ${step.action ?? step.id}`,
     });
+  }
+
+  /** What orchestrator/operator.ts (pause, operator commands) may change. */
+  operator(): OperatorTarget {
+    this.operatorTarget ??= {
+      ctx: this.ctx,
+      graph: this.graph,
+      log: this.log,
+      paused: this.paused,
+      now: this.now,
+      setState: (id, state) => {
+        this.graph.set(id, state);
+        this.dirtySteps.add(id);
+      },
+      finish: (id, outcome) => this.finish(id, outcome, { v: 1, steps: [] }),
+      ready: (id) => this.ready.add(id),
+      vmEvent: (vm, event) => this.vmEvent(vm, event),
+      event: (event) => this.events.push(event),
+    };
+    return this.operatorTarget;
   }
 
   /** The VMs and their recovery points (for the data-loss report). */

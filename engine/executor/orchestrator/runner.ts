@@ -30,6 +30,7 @@ import {
 import { LuaScript } from '../store/script.ts';
 import { crashPoint } from './crash-points.ts';
 import { finishExecution } from './finish.ts';
+import { syncPaused } from './operator.ts';
 import { ExecutionProgress } from './progress.ts';
 import type { RunnerDeps } from './runner-deps.ts';
 import { stepsFor } from './steps-for.ts';
@@ -41,6 +42,7 @@ export class ExecutionRunner {
   private lost = false;
   private readonly keys;
   private readonly log: Logger;
+  private afterDrain: ((write: ProgressWrite) => void) | undefined;
 
   constructor(
     readonly execution: string,
@@ -63,7 +65,7 @@ export class ExecutionRunner {
     const loaded = await loadExecution(redis, prefix, this.execution);
     const { record } = loaded;
     let machine = restoreExecution(loaded.fields[META.machine] ?? '');
-    if (executionStatus(machine) !== 'submitted' && executionStatus(machine) !== 'running') {
+    if (!['submitted', 'running', 'paused'].includes(executionStatus(machine))) {
       await redis.zrem(`${prefix}:active`, this.execution);
       return;
     }
@@ -83,11 +85,15 @@ export class ExecutionRunner {
       ...(record.approveManual ? { approveManual: true } : {}),
     });
     const progress = new ExecutionProgress(ctx, steps, storedSteps, storedVms, this.log, this.deps.now);
+    // Paused while a step waits for an operator (operator.ts), written with each batch.
+    this.afterDrain = (write) => {
+      machine = syncPaused(machine, progress, write, this.deps.now());
+    };
     let cursor = loaded.fields[META.cursor] ?? '0';
 
     const first = emptyWrite();
     const at = new Date(this.deps.now()).toISOString();
-    const resumed = executionStatus(machine) === 'running';
+    const resumed = executionStatus(machine) !== 'submitted';
     if (!resumed) {
       machine = applyExecutionEvent(machine, { type: 'START', now: this.deps.now() }).snapshot;
       first.meta.push([META.status, executionStatus(machine)], [META.machine, persistExecution(machine)]);
@@ -175,6 +181,7 @@ export class ExecutionRunner {
   /** Record the batch, then send its jobs. */
   private async commit(progress: ExecutionProgress, cursor?: string): Promise<void> {
     const { write, jobs } = progress.drain(cursor);
+    this.afterDrain?.(write);
     if (!isEmptyWrite(write)) await this.record(write);
     if (jobs.length === 0) return;
     crashPoint('after-record-before-dispatch');

@@ -1,9 +1,10 @@
 /**
  * A step's state as stored in the execution's `steps` hash (one field per step; absent = pending).
  * Compact strings: `q|<attempt>|<jobKey>` (queued in job `<jobKey>` at that attempt), or a final
- * outcome `done` | `warned` | `skipped` | `failed`.
+ * outcome `done` | `warned` | `skipped` | `failed`, or `paused|<attempt>` (failed, its policy `pause`:
+ * it waits for an operator's `drctl step retry|skip|done`; not final).
  */
-export type StepStatus = 'pending' | 'queued' | 'done' | 'warned' | 'skipped' | 'failed';
+export type StepStatus = 'pending' | 'queued' | 'done' | 'warned' | 'skipped' | 'failed' | 'paused';
 
 export interface StepState {
   status: StepStatus;
@@ -26,7 +27,7 @@ export function decodeStepState(value: string | undefined): StepState {
   const [head = '', second = '1', ...rest] = value.split('|');
   const attempt = Number.parseInt(second, 10) || 1;
   if (head === 'q') return { status: 'queued', attempt, jobKey: rest.join('|') };
-  if (head === 'done' || head === 'warned' || head === 'skipped' || head === 'failed') {
+  if (head === 'done' || head === 'warned' || head === 'skipped' || head === 'failed' || head === 'paused') {
     return { status: head, attempt };
   }
   return PENDING;
@@ -38,5 +39,5 @@ export function releasesSuccessors(status: StepStatus): boolean {
 }
 
 export function isFinal(status: StepStatus): boolean {
-  return status !== 'pending' && status !== 'queued';
+  return status !== 'pending' && status !== 'queued' && status !== 'paused';
 }

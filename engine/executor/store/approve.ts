@@ -1,13 +1,10 @@
 /**
- * An operator approves a manual action the execution waits on: the approval is delivered as the
- * step's completion, through the same stream as a worker's result.
+ * An operator approves a manual action the execution waits on: the approval (who, when, comment)
+ * is an operator command (store/operator.ts), delivered through the same stream as a worker's
+ * result and recorded by the orchestrator with an `operator-action` event.
  */
 import type { Redis } from 'ioredis';
-import { DrError } from '../../common/index.ts';
-import { publishJobResult } from '../completions.ts';
-import { stepJobId } from '../contract.ts';
-import { executionKeys } from '../keys.ts';
-import { decodeStepState } from '../schedule/step-state.ts';
+import { giveOperatorCommand, type OperatorReceipt } from './operator.ts';
 
 export async function approveStep(
   redis: Redis,
@@ -15,23 +12,30 @@ export async function approveStep(
   execution: string,
   actionOrStep: string,
   by: string,
+  options: { comment?: string; waitMs?: number } = {},
 ): Promise<string> {
-  const step = actionOrStep.includes('/') ? actionOrStep : `action/${actionOrStep}`;
-  const stored = await redis.hget(executionKeys(prefix, execution).steps, step);
-  const state = decodeStepState(stored ?? undefined);
-  if (state.status !== 'queued' || state.jobKey !== step) {
-    throw new DrError(
-      'NOTHING_TO_APPROVE',
-      `execution ${execution} is not waiting for approval of ${step} (it is ${state.status}); see \`drctl events ${execution}\``,
-      {
-        exitCode: 2,
-      },
-    );
-  }
-  const now = new Date().toISOString();
-  await publishJobResult(redis, prefix, execution, stepJobId(execution, step, state.attempt), {
-    v: 1,
-    steps: [{ id: step, outcome: 'done', startedAt: now, endedAt: now, output: { approvedBy: by } }],
+  const receipt = await approveAction(redis, prefix, execution, actionOrStep, by, {
+    waitMs: options.waitMs ?? 0,
+    ...(options.comment === undefined ? {} : { comment: options.comment }),
   });
-  return step;
+  return receipt.step;
+}
+
+/** Approve, with the receipt (whether the orchestrator applied it within `waitMs`). */
+export async function approveAction(
+  redis: Redis,
+  prefix: string,
+  execution: string,
+  actionOrStep: string,
+  by: string,
+  options: { comment?: string; waitMs?: number } = {},
+): Promise<OperatorReceipt> {
+  return await giveOperatorCommand(redis, prefix, {
+    execution,
+    command: 'approve',
+    step: actionOrStep,
+    by,
+    reason: options.comment ?? '',
+    ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }),
+  });
 }

@@ -1,0 +1,152 @@
+/**
+ * Operator control: `drctl approve <execution> <action> --comment`, `drctl step retry|skip|done
+ * <execution> <step> --reason`. Each is recorded with who (`--by`, default the OS user), when and
+ * why in the execution's event log (`operator-action`), applied by the orchestrator that drives
+ * the execution. Refusals (unknown step, step not paused, execution settled) exit 2.
+ */
+import { userInfo } from 'node:os';
+import { type Command, InvalidArgumentError } from 'commander';
+import type { Redis } from 'ioredis';
+import {
+  approveAction,
+  createQueueConnection,
+  describePaused,
+  giveOperatorCommand,
+  type OperatorReceipt,
+  type PausedStep,
+} from '../executor/index.ts';
+import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './run/common.ts';
+
+interface OperatorFlags extends CommonFlags {
+  by: string;
+  reason?: string;
+  comment?: string;
+  waitMs: number;
+}
+
+function whoAmI(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+function parseWait(value: string): number {
+  const ms = Number.parseInt(value, 10);
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new InvalidArgumentError(`"${value}" is not a number of milliseconds`);
+  return ms;
+}
+
+async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = createQueueConnection(await redisUrlFromEnv(), { name: 'drctl-operator' });
+  try {
+    return await use(redis);
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+const VERB: Record<string, string> = {
+  approve: 'approved',
+  retry: 'retrying',
+  skip: 'skipped',
+  done: 'marked done',
+};
+
+function report(receipt: OperatorReceipt, json: boolean | undefined): void {
+  if (receipt.applied && receipt.accepted === false) process.exitCode = 1;
+  if (json) {
+    printJson(receipt);
+    return;
+  }
+  const what = `${receipt.step} of ${receipt.execution}`;
+  if (!receipt.applied) {
+    process.stdout.write(
+      `recorded: ${receipt.command} ${what} by ${receipt.by}; no orchestrator applied it yet (is one running? it applies when one drives the execution)\n`,
+    );
+    return;
+  }
+  if (receipt.accepted === false) {
+    process.stderr.write(
+      `drctl: the orchestrator refused ${receipt.command} ${what}: ${receipt.detail ?? ''}\n`,
+    );
+    return;
+  }
+  const next = receipt.command === 'retry' ? ` (attempt ${receipt.attempt + 1})` : '';
+  process.stdout.write(`${VERB[receipt.command]} ${what}${next} by ${receipt.by}\n`);
+}
+
+export function registerOperatorCommands(program: Command): void {
+  program
+    .command('approve <execution> <action>')
+    .description('Approve a manual action the execution waits on (recorded with who, when and the comment)')
+    .option('--comment <text>', 'what was checked or done (kept in the event log)', '')
+    .option('--by <name>', 'who approves (default: the OS user)', whoAmI())
+    .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
+    .option(...PREFIX_OPTION)
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, action: string, flags: OperatorFlags) => {
+      const receipt = await withRedis((redis) =>
+        approveAction(redis, flags.prefix, id, action, flags.by, {
+          comment: flags.comment ?? '',
+          waitMs: flags.waitMs,
+        }),
+      );
+      report(receipt, flags.json);
+    });
+
+  const step = program
+    .command('step')
+    .description(
+      'Decide about a step paused for an operator (its failure policy is `then: pause`): retry, skip or done',
+    );
+  const commands = [
+    ['retry', 'Run the step again now (a new attempt, job id .a<N>); its dependents wait for it'],
+    [
+      'skip',
+      'Mark the step skipped: its dependents go on as if it had succeeded (use when it is not needed)',
+    ],
+    ['done', 'Record that the step was done by hand: it counts as done and its dependents go on'],
+  ] as const;
+  for (const [command, description] of commands) {
+    step
+      .command(`${command} <execution> <step>`)
+      .description(description)
+      .requiredOption('--reason <text>', 'why (kept in the event log)')
+      .option('--by <name>', 'who decides (default: the OS user)', whoAmI())
+      .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
+      .option(...PREFIX_OPTION)
+      .option('--json', 'machine-readable output')
+      .action(async (id: string, stepId: string, flags: OperatorFlags) => {
+        const receipt = await withRedis((redis) =>
+          giveOperatorCommand(redis, flags.prefix, {
+            execution: id,
+            command,
+            step: stepId,
+            by: flags.by,
+            reason: flags.reason ?? '',
+            waitMs: flags.waitMs,
+          }),
+        );
+        report(receipt, flags.json);
+      });
+  }
+}
+
+/** The paused steps of an execution (for `drctl status`). */
+export async function pausedSteps(prefix: string, execution: string): Promise<PausedStep[]> {
+  return await withRedis((redis) => describePaused(redis, prefix, execution));
+}
+
+/** `drctl status` lines for the paused steps: which, why, and the commands to use. */
+export function pausedLines(paused: readonly PausedStep[]): string[] {
+  const lines: string[] = [];
+  for (const p of paused) {
+    const why = p.error ? `${p.error.code}: ${p.error.message}` : 'failed';
+    lines.push(`PAUSED ${p.step} (attempt ${p.attempt}${p.site ? ` @${p.site}` : ''}): ${why}`);
+    for (const command of p.commands) lines.push(`    ${command}`);
+  }
+  return lines;
+}

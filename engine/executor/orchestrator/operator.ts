@@ -1,0 +1,245 @@
+/**
+ * Operator control of an execution, on the orchestrator's side: a step that failed under
+ * `then: pause` waits (`paused`), the execution shows as paused while any step waits, and the
+ * operator's commands (`drctl approve`, `drctl step retry|skip|done`) arrive as entries of the
+ * execution's completions stream (store/operator.ts writes them), so they are recorded by the same
+ * fenced script as a worker's result and survive any restart: an orchestrator that resumes reads
+ * them from its cursor like any completion.
+ *
+ * What each command means for the step and its dependents:
+ * - `retry`: a new attempt is dispatched at once (job id `.a<N>`); dependents wait for it.
+ * - `skip`: the step is marked `skipped`; its dependents go on as if it had succeeded (the engine
+ *   does not know whether what they need is there: that is the operator's call).
+ * - `done`: the operator did the step by hand; it is marked `done` and its dependents go on.
+ * - `approve`: a manual action waiting for approval is done.
+ */
+import type { Logger } from '../../common/index.ts';
+import type { VmEvent } from '../../machines/index.ts';
+import {
+  applyExecutionEvent,
+  type ExecutionSnapshot,
+  executionStatus,
+  persistExecution,
+} from '../../machines/index.ts';
+import { EVENT_SCHEMA_VERSION, type StepJobResult, type StepResult } from '../contract.ts';
+import { type EngineEvent, OPERATOR_COMMANDS, type OperatorCommandName } from '../event-schema.ts';
+import type { JobContext } from '../schedule/job-data.ts';
+import type { StepGraph } from '../schedule/step-graph.ts';
+import type { StepState, StepStatus } from '../schedule/step-state.ts';
+import { META, type ProgressWrite } from '../store/record.ts';
+
+/** Job ids of operator commands in the completions stream: `operator.<command>` (never a BullMQ job). */
+export const OPERATOR_JOB_PREFIX = 'operator.';
+
+export function isOperatorJobId(jobId: string): boolean {
+  return jobId.startsWith(OPERATOR_JOB_PREFIX);
+}
+
+/** What an operator command carries (in the completion's `output.operator`). */
+export interface OperatorCommand {
+  command: OperatorCommandName;
+  step: string;
+  /** The step's attempt the operator saw (a command about an earlier pause is refused). */
+  attempt: number;
+  by: string;
+  reason: string;
+  givenAt: string;
+}
+
+/** The completion entry of an operator command. */
+export function operatorCompletion(command: OperatorCommand): { jobId: string; result: StepJobResult } {
+  const outcome: StepResult['outcome'] =
+    command.command === 'skip' ? 'skipped' : command.command === 'retry' ? 'failed' : 'done';
+  return {
+    jobId: `${OPERATOR_JOB_PREFIX}${command.command}`,
+    result: {
+      v: 1,
+      steps: [
+        {
+          id: command.step,
+          outcome,
+          startedAt: command.givenAt,
+          endedAt: command.givenAt,
+          output: { operator: { ...command } },
+        },
+      ],
+    },
+  };
+}
+
+function parseCommand(result: StepJobResult): OperatorCommand | undefined {
+  const raw = result.steps[0]?.output?.operator as Partial<OperatorCommand> | undefined;
+  if (!raw || typeof raw !== 'object') return undefined;
+  if (!OPERATOR_COMMANDS.includes(raw.command as OperatorCommandName)) return undefined;
+  if (typeof raw.step !== 'string' || typeof raw.attempt !== 'number') return undefined;
+  return {
+    command: raw.command as OperatorCommandName,
+    step: raw.step,
+    attempt: raw.attempt,
+    by: typeof raw.by === 'string' ? raw.by : 'unknown',
+    reason: typeof raw.reason === 'string' ? raw.reason : '',
+    givenAt: typeof raw.givenAt === 'string' ? raw.givenAt : new Date().toISOString(),
+  };
+}
+
+/** What the operator code may do to an execution's progress (progress.ts implements it). */
+export interface OperatorTarget {
+  readonly ctx: JobContext;
+  readonly graph: StepGraph;
+  readonly log: Logger;
+  readonly paused: Set<string>;
+  now(): number;
+  /** Set a step's state and mark it to be written. */
+  setState(id: string, state: StepState): void;
+  /** A step finished: its successors may become ready; VM steps move the VM's machine. */
+  finish(id: string, outcome: StepStatus): void;
+  /** Dispatch this (pending) step at the next drain. */
+  ready(id: string): void;
+  vmEvent(vm: string, event: VmEvent): void;
+  event(event: EngineEvent): void;
+}
+
+/** The step failed for good under `then: pause`: it waits for an operator; nothing else stops. */
+export function pauseStep(
+  t: OperatorTarget,
+  id: string,
+  attempt: number,
+  error: { code: string; message: string; retryable: boolean },
+): void {
+  const step = t.graph.step(id);
+  t.setState(id, { status: 'paused', attempt });
+  t.paused.add(id);
+  t.event({
+    v: EVENT_SCHEMA_VERSION,
+    at: new Date(t.now()).toISOString(),
+    type: 'step-paused',
+    execution: t.ctx.execution,
+    step: id,
+    site: step.site,
+    attempt,
+    error,
+  });
+  t.log.warn({ step: id, attempt, code: error.code }, 'step failed; paused for an operator');
+}
+
+/** Apply one operator command read from the completions stream. */
+export function applyOperatorCommand(t: OperatorTarget, result: StepJobResult): void {
+  const command = parseCommand(result);
+  if (command === undefined) {
+    t.log.warn({ result }, 'ignored a malformed operator command');
+    return;
+  }
+  const at = new Date(t.now()).toISOString();
+  const known = t.graph.steps.has(command.step);
+  const state = known ? t.graph.state(command.step) : undefined;
+  const refusal = refuse(command, state);
+  const site = known ? t.graph.step(command.step).site : 'control';
+  t.event({
+    v: EVENT_SCHEMA_VERSION,
+    at,
+    type: 'operator-action',
+    execution: t.ctx.execution,
+    step: command.step,
+    command: command.command,
+    by: command.by,
+    reason: command.reason,
+    givenAt: command.givenAt,
+    accepted: refusal === undefined,
+    attempt: command.attempt,
+    ...(refusal === undefined ? {} : { detail: refusal }),
+  });
+  if (refusal !== undefined || state === undefined) {
+    t.log.warn({ step: command.step, command: command.command, by: command.by }, `refused: ${refusal}`);
+    return;
+  }
+  t.log.info(
+    { step: command.step, command: command.command, by: command.by, reason: command.reason },
+    'operator command applied',
+  );
+  const step = t.graph.step(command.step);
+  const operator = { by: command.by, reason: command.reason, at: command.givenAt };
+  const finished = (outcome: 'done' | 'skipped', output: Record<string, unknown>): void => {
+    t.event({
+      v: EVENT_SCHEMA_VERSION,
+      at,
+      type: 'step-finished',
+      execution: t.ctx.execution,
+      step: step.id,
+      site,
+      outcome,
+      attempt: state.attempt,
+      output,
+    });
+    t.finish(step.id, outcome);
+  };
+  switch (command.command) {
+    case 'approve':
+      finished('done', { approvedBy: command.by, comment: command.reason, approvedAt: command.givenAt });
+      return;
+    case 'retry':
+      t.paused.delete(step.id);
+      t.setState(step.id, { status: 'pending', attempt: state.attempt + 1 });
+      if (step.vm !== undefined && step.kind !== 'action')
+        t.vmEvent(step.vm, { type: 'RETRY', kind: step.kind });
+      t.ready(step.id);
+      return;
+    case 'skip':
+    case 'done':
+      t.paused.delete(step.id);
+      // The VM's machine leaves `failed` as if the step had run, so its next steps can start.
+      if (step.vm !== undefined && step.kind !== 'action')
+        t.vmEvent(step.vm, { type: 'RETRY', kind: step.kind });
+      finished(command.command === 'skip' ? 'skipped' : 'done', {
+        operator: { command: command.command, ...operator },
+      });
+      return;
+  }
+}
+
+/** Why a command does not apply to the step as it is now, or undefined when it does. */
+function refuse(command: OperatorCommand, state: StepState | undefined): string | undefined {
+  if (state === undefined) return `${command.step} is not a step of this execution`;
+  if (command.command === 'approve') {
+    if (state.status !== 'queued' || state.jobKey !== command.step)
+      return `${command.step} is not waiting for approval (it is ${state.status})`;
+    return undefined;
+  }
+  if (state.status !== 'paused') return `${command.step} is not paused (it is ${state.status})`;
+  if (state.attempt !== command.attempt)
+    return `${command.step} was paused again at attempt ${state.attempt}; the command was about attempt ${command.attempt}`;
+  return undefined;
+}
+
+/**
+ * After each drain: the execution machine goes paused when a step waits for an operator and
+ * back to running when none does; the status change is written with the batch.
+ */
+export function syncPaused(
+  machine: ExecutionSnapshot,
+  t: Pick<OperatorTarget, 'paused' | 'ctx'>,
+  write: ProgressWrite,
+  now: number,
+): ExecutionSnapshot {
+  const status = executionStatus(machine);
+  const waiting = t.paused.size > 0;
+  if (waiting ? status !== 'running' : status !== 'paused') return machine;
+  const { snapshot, changed } = applyExecutionEvent(machine, { type: waiting ? 'PAUSE' : 'RESUME', now });
+  if (!changed) return machine;
+  const next = executionStatus(snapshot);
+  write.meta.push([META.status, next], [META.machine, persistExecution(snapshot)]);
+  const steps = [...t.paused];
+  const detail = waiting
+    ? `waiting for an operator: ${steps.join(', ')}; drctl status ${t.ctx.execution} says why, then drctl step retry|skip|done ${t.ctx.execution} <step> --reason "..."`
+    : 'no step waits for an operator any more';
+  write.events.push(
+    JSON.stringify({
+      v: EVENT_SCHEMA_VERSION,
+      at: new Date(now).toISOString(),
+      type: 'execution-status',
+      execution: t.ctx.execution,
+      status: next,
+      detail,
+    } satisfies EngineEvent),
+  );
+  return snapshot;
+}
