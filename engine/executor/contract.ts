@@ -13,8 +13,26 @@ import type {
   RecoveryPointChoice,
 } from '../plan/types.ts';
 
-/** Execution kinds. `cleanup` removes a drill's test VMs. */
-export type ExecutionType = FailoverType | 'cleanup';
+/**
+ * The lifecycle operations a DR admin runs on a failover once it has run (engine/executor
+ * orchestrator/lifecycle-steps.ts): complete it, fail over again to another recovery point, roll it
+ * back, reverse its replication. A failback is a planned failover in direction `failback`.
+ */
+export const LIFECYCLE_TYPES = ['commit', 'change-point', 'cancel', 'reprotect'] as const;
+export type LifecycleType = (typeof LIFECYCLE_TYPES)[number];
+
+/** Execution kinds. `cleanup` removes a drill's test VMs; the lifecycle kinds act on a failover. */
+export type ExecutionType = FailoverType | 'cleanup' | LifecycleType;
+
+export function isLifecycleType(type: string): type is LifecycleType {
+  return (LIFECYCLE_TYPES as readonly string[]).includes(type);
+}
+
+/**
+ * Job id of the completion `drctl cancel` writes to a running execution's completions stream: the
+ * orchestrator stops dispatching at once (its result's first step output carries the reason).
+ */
+export const CANCEL_JOB_ID = 'cancel';
 
 /** BullMQ queue of a site's workers: `site.<site>`; control-plane actions: `control`. */
 export function siteQueueName(site: string): string {
@@ -30,11 +48,40 @@ export function stepJobId(execution: string, jobKey: string, attempt = 1): strin
 
 /**
  * The kinds of work a step job carries out: the plan's step kinds that run on a queue, plus
- * `cleanup` (a cleanup execution removes a drill's test VM; step id `<vm>/cleanup`).
+ * `cleanup` (a cleanup execution removes a drill's test VM; step id `<vm>/cleanup`). `fence`
+ * (unplanned failover, source site, step id `<vm>/fence`) turns the old primary off and bars it.
  */
-export type JobStepKind = 'action' | 'shutdown' | 'failover' | 'boot' | 'readiness' | 'cleanup';
+export type JobStepKind =
+  | 'action'
+  | 'fence'
+  | 'shutdown'
+  | 'failover'
+  | 'boot'
+  | 'readiness'
+  | 'cleanup'
+  | LifecycleStepKind;
 
-const JOB_STEP_KINDS: readonly JobStepKind[] = ['shutdown', 'failover', 'boot', 'readiness', 'cleanup'];
+/**
+ * Steps of the lifecycle executions: `<vm>/commit`, `<vm>/change-point`, `<vm>/revert` (the
+ * replica side of a cancel) and `<vm>/restore` (its primary side), `<vm>/reprotect` and
+ * `<vm>/resync` (following the reversed replication until it is healthy).
+ */
+export type LifecycleStepKind = 'commit' | 'change-point' | 'revert' | 'restore' | 'reprotect' | 'resync';
+
+const JOB_STEP_KINDS: readonly JobStepKind[] = [
+  'fence',
+  'shutdown',
+  'failover',
+  'boot',
+  'readiness',
+  'cleanup',
+  'commit',
+  'change-point',
+  'revert',
+  'restore',
+  'reprotect',
+  'resync',
+];
 
 /**
  * The kind of a step from its id (`<vm>/<kind>` or `action/<name>`, see PlanStep.id); undefined for
@@ -104,6 +151,12 @@ export const VM_PHASES = [
   'cleaning-up',
   'cleaned-up',
   'failed',
+  'committing',
+  'committed',
+  'rolling-back',
+  'rolled-back',
+  'reprotecting',
+  'protected',
 ] as const;
 export type VmPhase = (typeof VM_PHASES)[number];
 

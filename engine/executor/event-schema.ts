@@ -4,7 +4,7 @@
  * of a version they do not know.
  */
 import { z } from 'zod';
-import { EVENT_SCHEMA_VERSION, type ExecutionEvent, VM_PHASES } from './contract.ts';
+import { EVENT_SCHEMA_VERSION, type ExecutionEvent, LIFECYCLE_TYPES, VM_PHASES } from './contract.ts';
 
 /** An execution's status as operators see it (the execution machine's state). */
 export type ExecutionStatus =
@@ -16,7 +16,16 @@ export type ExecutionStatus =
   | 'cleaned-up'
   | 'completed'
   | 'failed'
-  | 'cancelled';
+  | 'cancelled'
+  // A failover's lifecycle (engine/machines/execution-machine.ts).
+  | 'changing-point'
+  | 'cancelling'
+  | 'committing'
+  | 'commit-failed'
+  | 'committed'
+  | 'reprotecting'
+  | 'reprotect-failed'
+  | 'reprotected';
 
 export const EXECUTION_STATUSES = [
   'submitted',
@@ -28,6 +37,14 @@ export const EXECUTION_STATUSES = [
   'completed',
   'failed',
   'cancelled',
+  'changing-point',
+  'cancelling',
+  'committing',
+  'commit-failed',
+  'committed',
+  'reprotecting',
+  'reprotect-failed',
+  'reprotected',
 ] as const satisfies readonly ExecutionStatus[];
 
 /** One VM's newest recovery point on the replica, as seen before an unplanned failover. */
@@ -119,7 +136,7 @@ export type OperatorEvent =
 export type EngineEvent = ExecutionEvent | EngineOnlyEvent | OperatorEvent;
 
 const base = { v: z.literal(EVENT_SCHEMA_VERSION), at: z.string(), execution: z.string() };
-const executionType = z.enum(['test', 'planned', 'unplanned', 'cleanup']);
+const executionType = z.enum(['test', 'planned', 'unplanned', 'cleanup', ...LIFECYCLE_TYPES]);
 const outcome = z.enum(['done', 'failed', 'warned', 'skipped']);
 const phase = z.enum(VM_PHASES);
 const stepError = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() });

@@ -21,7 +21,28 @@ const STATUS_OF: Record<string, ExecutionStatus> = {
   completed: 'completed',
   failed: 'failed',
   cancelled: 'cancelled',
+  changingPoint: 'changing-point',
+  cancelling: 'cancelling',
+  committing: 'committing',
+  commitFailed: 'commit-failed',
+  committed: 'committed',
+  reprotecting: 'reprotecting',
+  reprotectFailed: 'reprotect-failed',
+  reprotected: 'reprotected',
 };
+
+/**
+ * Statuses past a failover's point of no return: a commit started (other recovery points are
+ * discarded) or the replication was reversed. Cancel refuses from here; failback is the way home.
+ */
+export const PAST_POINT_OF_NO_RETURN: readonly ExecutionStatus[] = [
+  'committing',
+  'commit-failed',
+  'committed',
+  'reprotecting',
+  'reprotect-failed',
+  'reprotected',
+];
 
 export function initialExecutionSnapshot(type: ExecutionType, deadlineAt?: number): ExecutionSnapshot {
   return initialTransition(executionMachine, { type, deadlineAt })[0];

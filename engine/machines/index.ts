@@ -11,6 +11,7 @@ export {
   executionStatus,
   initialExecutionSnapshot,
   isExecutionSettled,
+  PAST_POINT_OF_NO_RETURN,
   persistExecution,
   restoreExecution,
 } from './execution-snapshot.ts';

@@ -6,9 +6,16 @@
  * the dispatches and step results of the VM and persists it per VM (vm-snapshot.ts).
  */
 import { assign, setup } from 'xstate';
+import type { LifecycleType } from '../executor/contract.ts';
 import type { StepKind } from '../plan/types.ts';
 
-export type VmMode = 'test' | 'planned' | 'unplanned' | 'cleanup';
+/**
+ * What the execution does to the VM. A lifecycle execution picks each VM up where its failover
+ * left it (vm-snapshot.ts initialVmSnapshot): commit and cancel at `failedOver`, a change of
+ * recovery point at `ready`, reprotect at `committed`. Its steps' kinds (failover on the replica,
+ * boot on the primary, readiness for a wait) combine with the mode to name the transition.
+ */
+export type VmMode = 'test' | 'planned' | 'unplanned' | 'cleanup' | LifecycleType;
 
 export interface VmContext {
   vm: string;
@@ -29,12 +36,32 @@ export type VmEvent =
   | { type: 'CLEANUP_STARTED' }
   | { type: 'CLEANUP_DONE' };
 
+const kindIs = (event: VmEvent, kind: StepKind): boolean => 'kind' in event && event.kind === kind;
+
 /** Guards by name: the machine and the fast interpreter (vm-table.ts) share them. */
 export const vmGuards = {
-  isShutdown: (event: VmEvent): boolean => 'kind' in event && event.kind === 'shutdown',
-  isFailover: (event: VmEvent): boolean => 'kind' in event && event.kind === 'failover',
-  isBoot: (event: VmEvent): boolean => 'kind' in event && event.kind === 'boot',
-  isReadiness: (event: VmEvent): boolean => 'kind' in event && event.kind === 'readiness',
+  isShutdown: (event: VmEvent): boolean => kindIs(event, 'shutdown'),
+  isFailover: (event: VmEvent): boolean => kindIs(event, 'failover'),
+  isBoot: (event: VmEvent): boolean => kindIs(event, 'boot'),
+  isReadiness: (event: VmEvent): boolean => kindIs(event, 'readiness'),
+  /** Complete-VMFailover on the replica. */
+  isCommit: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'commit' && kindIs(event, 'failover'),
+  /** Cancel, replica side: turn the failed-over replica off, Stop-VMFailover. */
+  isRevert: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'cancel' && kindIs(event, 'failover'),
+  /** Cancel, primary side: Stop-VMFailover on the prepared primary, start it again. */
+  isRestore: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'cancel' && kindIs(event, 'boot'),
+  /** Change of recovery point: cancel the failover, fail over again from another point. */
+  isChangePoint: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'change-point' && kindIs(event, 'failover'),
+  /** Set-VMReplication -Reverse on the failed-over VM. */
+  isReprotect: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'reprotect' && kindIs(event, 'failover'),
+  /** Reprotect: wait until the reversed replication is healthy. */
+  isResync: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'reprotect' && kindIs(event, 'readiness'),
 } as const;
 
 /** Context updates by name (pure), shared likewise. */
@@ -61,6 +88,12 @@ export const vmMachine = setup({
     isFailover: ({ event }) => vmGuards.isFailover(event),
     isBoot: ({ event }) => vmGuards.isBoot(event),
     isReadiness: ({ event }) => vmGuards.isReadiness(event),
+    isCommit: ({ event, context }) => vmGuards.isCommit(event, context),
+    isRevert: ({ event, context }) => vmGuards.isRevert(event, context),
+    isRestore: ({ event, context }) => vmGuards.isRestore(event, context),
+    isChangePoint: ({ event, context }) => vmGuards.isChangePoint(event, context),
+    isReprotect: ({ event, context }) => vmGuards.isReprotect(event, context),
+    isResync: ({ event, context }) => vmGuards.isResync(event, context),
   },
   actions: {
     rememberPoint: assign(({ context, event }) => vmUpdates.rememberPoint(context, event)),
@@ -106,7 +139,11 @@ export const vmMachine = setup({
     failedOver: {
       tags: ['waiting'],
       on: {
-        STARTED: { guard: 'isBoot', target: 'booting' },
+        STARTED: [
+          { guard: 'isCommit', target: 'committing' },
+          { guard: 'isRevert', target: 'rollingBack' },
+          { guard: 'isBoot', target: 'booting' },
+        ],
         DONE: [
           { guard: 'isBoot', target: 'awaitingReadiness' },
           { guard: 'isReadiness', target: 'ready' },
@@ -123,8 +160,52 @@ export const vmMachine = setup({
     },
     ready: {
       tags: ['ready'],
-      on: { CLEANUP_STARTED: 'cleaningUp' },
+      on: {
+        CLEANUP_STARTED: 'cleaningUp',
+        STARTED: { guard: 'isChangePoint', target: 'failoverInProgress' },
+      },
     },
+    /** Complete-VMFailover: the other recovery points are discarded. */
+    committing: {
+      tags: ['committing'],
+      on: { DONE: { guard: 'isCommit', target: 'committed' } },
+    },
+    /** Committed: the VM runs at the recovery site for good, until reprotect and failback. */
+    committed: {
+      tags: ['committed'],
+      on: { STARTED: { guard: 'isReprotect', target: 'reprotecting' } },
+    },
+    /** Cancel: the replica is turned off and returns to replica state. */
+    rollingBack: {
+      tags: ['rolling-back'],
+      on: { DONE: { guard: 'isRevert', target: 'reverted' } },
+    },
+    /** The replica is a replica again; its primary is still to be restarted where it can be. */
+    reverted: {
+      tags: ['rolling-back'],
+      on: {
+        STARTED: { guard: 'isRestore', target: 'restoring' },
+        DONE: { guard: 'isRestore', target: 'rolledBack' },
+      },
+    },
+    restoring: {
+      tags: ['rolling-back'],
+      on: { DONE: { guard: 'isRestore', target: 'rolledBack' } },
+    },
+    /** Back as before the failover: the primary at its source, replicating. */
+    rolledBack: { tags: ['rolled-back'], type: 'final' },
+    /** Set-VMReplication -Reverse: the recovered VM becomes the primary of a reversed replication. */
+    reprotecting: {
+      tags: ['reprotecting'],
+      on: { DONE: { guard: 'isReprotect', target: 'reversed' } },
+    },
+    /** Reversed; resynchronizing (after an unplanned failover) until the health is Normal. */
+    reversed: {
+      tags: ['reprotecting'],
+      on: { DONE: { guard: 'isResync', target: 'protectedReversed' } },
+    },
+    /** Protected in the other direction: a failback may follow. */
+    protectedReversed: { tags: ['protected'], type: 'final' },
     cleaningUp: {
       tags: ['cleaning-up'],
       on: { CLEANUP_DONE: 'cleanedUp' },
@@ -134,6 +215,11 @@ export const vmMachine = setup({
       tags: ['failed'],
       on: {
         RETRY: [
+          { guard: 'isCommit', target: 'committing', actions: 'clearError' },
+          { guard: 'isRevert', target: 'rollingBack', actions: 'clearError' },
+          { guard: 'isRestore', target: 'restoring', actions: 'clearError' },
+          { guard: 'isReprotect', target: 'reprotecting', actions: 'clearError' },
+          { guard: 'isResync', target: 'reversed', actions: 'clearError' },
           { guard: 'isShutdown', target: 'shuttingDown', actions: 'clearError' },
           { guard: 'isFailover', target: 'failoverInProgress', actions: 'clearError' },
           { guard: 'isBoot', target: 'booting', actions: 'clearError' },

@@ -22,11 +22,19 @@ interface PersistedVm {
 
 const initial = new Map<VmMode, VmSnapshot>();
 
+/** Where a lifecycle execution picks a VM up: the state its failover (or commit) left it in. */
+const LIFECYCLE_START: Partial<Record<VmMode, string>> = {
+  commit: 'failedOver',
+  cancel: 'failedOver',
+  'change-point': 'ready',
+  reprotect: 'committed',
+};
+
 export function initialVmSnapshot(vm: string, mode: VmMode): VmSnapshot {
   let template = initial.get(mode);
   if (!template) {
     const [snapshot] = initialTransition(vmMachine, { vm: '', mode });
-    template = { value: String(snapshot.value), context: snapshot.context };
+    template = { value: LIFECYCLE_START[mode] ?? String(snapshot.value), context: snapshot.context };
     initial.set(mode, template);
   }
   return { value: template.value, context: { ...template.context, vm } };

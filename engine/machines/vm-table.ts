@@ -79,7 +79,7 @@ export interface VmState {
 export function nextVmState(state: VmState, event: VmEvent): VmState | undefined {
   if (finals.has(state.value)) return undefined;
   for (const candidate of table.get(state.value)?.get(event.type) ?? []) {
-    if (candidate.guard && !vmGuards[candidate.guard](event)) continue;
+    if (candidate.guard && !vmGuards[candidate.guard](event, state.context)) continue;
     let context = state.context;
     for (const action of candidate.actions) context = { ...context, ...vmUpdates[action](context, event) };
     return { value: candidate.target ?? state.value, context };

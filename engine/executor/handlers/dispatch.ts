@@ -11,38 +11,76 @@ import {
 } from '../contract.ts';
 import { actionHandler } from './action.ts';
 import { bootHandler } from './boot.ts';
+import { changePointHandler } from './change-point.ts';
 import { cleanupHandler } from './cleanup.ts';
+import { commitHandler } from './commit.ts';
 import type { HandlerContext, HandlerOutcome, ResolvedHandlerOptions, StepHandler } from './context.ts';
 import { StepError, toStepError } from './errors.ts';
 import { failoverHandler } from './failover.ts';
+import { fenceHandler } from './fence.ts';
 import { readinessHandler } from './readiness.ts';
+import { reprotectHandler, resyncHandler } from './reprotect.ts';
+import { restoreHandler, revertHandler } from './revert.ts';
 import { shutdownHandler } from './shutdown.ts';
 import { rejectOnAbort } from './vm.ts';
 
 const HANDLERS: Record<JobStepKind, StepHandler> = {
+  fence: fenceHandler,
   shutdown: shutdownHandler,
   failover: failoverHandler,
   boot: bootHandler,
   readiness: readinessHandler,
   cleanup: cleanupHandler,
   action: actionHandler,
+  commit: commitHandler,
+  'change-point': changePointHandler,
+  revert: revertHandler,
+  restore: restoreHandler,
+  reprotect: reprotectHandler,
+  resync: resyncHandler,
 };
 
 /** The phase a VM is in while a step of this kind runs (actions leave it as it is). */
 const PHASE_WHILE: Record<JobStepKind, VmPhase | undefined> = {
+  fence: 'shutting-down',
   shutdown: 'shutting-down',
   failover: 'failing-over',
   boot: 'booting',
   readiness: 'awaiting-readiness',
   cleanup: 'cleaning-up',
   action: undefined,
+  commit: 'committing',
+  'change-point': 'failing-over',
+  revert: 'rolling-back',
+  restore: 'rolling-back',
+  reprotect: 'reprotecting',
+  resync: 'reprotecting',
 };
 
 /** The phase a VM reaches when a step of this kind ends well, if it is a milestone. */
-const PHASE_AFTER: Partial<Record<JobStepKind, VmPhase>> = { readiness: 'ready', cleanup: 'cleaned-up' };
+const PHASE_AFTER: Partial<Record<JobStepKind, VmPhase>> = {
+  fence: 'waiting',
+  readiness: 'ready',
+  cleanup: 'cleaned-up',
+  commit: 'committed',
+  restore: 'rolled-back',
+  resync: 'protected',
+};
 
 /** Steps that act on hosts: a job of them that made no call is a repeat (`alreadyDone`). */
-const MUTATING: ReadonlySet<JobStepKind> = new Set(['shutdown', 'failover', 'boot', 'cleanup', 'action']);
+const MUTATING: ReadonlySet<JobStepKind> = new Set<JobStepKind>([
+  'fence',
+  'shutdown',
+  'failover',
+  'boot',
+  'cleanup',
+  'action',
+  'commit',
+  'change-point',
+  'revert',
+  'restore',
+  'reprotect',
+]);
 
 /** Where a job's events go: one call appends a batch (one pipeline, one round trip). */
 export interface EventSink {
@@ -85,6 +123,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   let failure: StepError | undefined;
   let mutated = false;
   let mutatingSteps = 0;
+  let unfinished = false;
   let recoveryPoint: RecoveryPoint | undefined;
   let known: VmView | undefined;
   const base = { v: 1 as const, execution: job.execution, site: job.site, attempt: job.attempt };
@@ -168,7 +207,10 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
       });
       const after = PHASE_AFTER[kind];
       if (after !== undefined)
-        phase(after, outcome.outcome === 'warned' ? outcome.error?.message : undefined);
+        phase(after, outcome.detail ?? (outcome.outcome === 'warned' ? outcome.error?.message : undefined));
+      // A host-acting step that ended warned (a fence that could not reach the source) did not find
+      // its work done: the job is not a repeat.
+      if (MUTATING.has(kind) && outcome.outcome !== 'done') unfinished = true;
       log.debug({ outcome: result.outcome, mutated: outcome.mutated }, 'step finished');
     } else if (failure !== undefined) {
       const error = { code: failure.code, message: failure.message, retryable: failure.retryable };
@@ -193,7 +235,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   if (recoveryPoint !== undefined) {
     result.recoveryPoint = { id: recoveryPoint.id, time: recoveryPoint.time, seq: recoveryPoint.seq };
   }
-  if (failure === undefined && mutatingSteps > 0 && !mutated) result.alreadyDone = true;
+  if (failure === undefined && mutatingSteps > 0 && !mutated && !unfinished) result.alreadyDone = true;
   return failure?.code === 'STALE_EPOCH' ? { result, unrecoverable: failure } : { result };
 }
 

@@ -15,7 +15,13 @@ import {
   vmPhase,
 } from '../../machines/index.ts';
 import type { PlanStep } from '../../plan/types.ts';
-import { EVENT_SCHEMA_VERSION, type StepJobResult, type StepResult, stepJobId } from '../contract.ts';
+import {
+  CANCEL_JOB_ID,
+  EVENT_SCHEMA_VERSION,
+  type StepJobResult,
+  type StepResult,
+  stepJobId,
+} from '../contract.ts';
 import type { EngineEvent } from '../event-schema.ts';
 import { type BullJob, isManualStep, type JobContext, toBullJob } from '../schedule/job-data.ts';
 import { StepGraph } from '../schedule/step-graph.ts';
@@ -28,6 +34,8 @@ export class ExecutionProgress {
   readonly graph: StepGraph;
   /** Set once a step failed for good under `fail-plan`: nothing new is dispatched. */
   failure: string | undefined;
+  /** Set by cancel(): the execution ends `cancelling` and its rollback follows. */
+  cancelRequested: string | undefined;
   /** Steps that failed for good (any policy): the execution ends failed. */
   readonly failedSteps: string[] = [];
   /** Steps paused for an operator (`then: pause`); the execution shows as paused while any waits. */
@@ -104,6 +112,7 @@ export class ExecutionProgress {
       applyOperatorCommand(this.operator(), result);
       return;
     }
+    if (jobId === CANCEL_JOB_ID) return this.cancel(result.steps[0]?.output?.reason);
     for (const step of result.steps) {
       const state = this.graph.state(step.id);
       if (state.status !== 'queued' || state.jobKey === undefined) continue;
@@ -323,6 +332,23 @@ export class ExecutionProgress {
       event: (event) => this.events.push(event),
     };
     return this.operatorTarget;
+  }
+
+  /**
+   * `drctl cancel` of a running failover (store/lifecycle.ts): dispatch nothing more, drop the
+   * manual actions waiting for approval; the execution settles once its jobs in flight end, and its
+   * rollback runs as a `cancel` execution (finish.ts).
+   */
+  cancel(reason: unknown): void {
+    this.cancelRequested = typeof reason === 'string' && reason !== '' ? reason : 'cancelled by an operator';
+    this.failure ??= `cancelled: ${this.cancelRequested}`;
+    for (const [id, step] of this.graph.steps) {
+      const state = this.graph.state(id);
+      if (state.status !== 'queued' || state.jobKey !== id || !isManualStep(this.ctx, step)) continue;
+      this.graph.set(id, { status: 'skipped', attempt: state.attempt });
+      this.dirtySteps.add(id);
+    }
+    this.ready.clear();
   }
 
   /** The VMs and their recovery points (for the data-loss report). */

@@ -85,6 +85,8 @@ export class ExecutionRunner {
       ...(record.approveManual ? { approveManual: true } : {}),
     });
     const progress = new ExecutionProgress(ctx, steps, storedSteps, storedVms, this.log, this.deps.now);
+    // `drctl cancel` arrived before a crash: still no dispatch (store/lifecycle.ts, H4).
+    if (loaded.fields.cancelRequested) progress.cancel(loaded.fields.cancelRequested);
     // Paused while a step waits for an operator (operator.ts), written with each batch.
     this.afterDrain = (write) => {
       machine = syncPaused(machine, progress, write, this.deps.now());

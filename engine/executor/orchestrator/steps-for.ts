@@ -1,8 +1,10 @@
 import { DrError } from '../../common/index.ts';
 import type { PlanStep, RecoveryPlan } from '../../plan/types.ts';
+import { isLifecycleType } from '../contract.ts';
 import { sitesOf } from '../schedule/job-data.ts';
 import type { ExecutionRecord } from '../store/execution-record.ts';
 import { cleanupSteps } from './cleanup-steps.ts';
+import { lifecycleSteps } from './lifecycle-steps.ts';
 import type { CompileFn } from './runner-deps.ts';
 
 /** The step graph of an execution, from its stored snapshot (never the plan file). */
@@ -13,12 +15,20 @@ export function stepsFor(
 ): ReadonlyMap<string, PlanStep> {
   if (record.type === 'cleanup')
     return cleanupSteps(plan, sitesOf({ plan, direction: record.direction }).toSite);
-  const steps = compile(plan, { type: record.type, direction: record.direction }).steps;
-  if (steps.size !== record.stepsTotal) {
-    throw new DrError(
-      'PLAN_COMPILE_MISMATCH',
-      `execution ${record.id}: its plan snapshot compiles to ${steps.size} steps, not the ${record.stepsTotal} it was submitted with; this engine version compiles plans differently — finish it with the version that started it`,
-    );
+  const type = record.type;
+  if (isLifecycleType(type)) {
+    const steps = lifecycleSteps(type, plan, sitesOf({ plan, direction: record.direction }));
+    if (steps.size !== record.stepsTotal) throw mismatch(record, steps.size);
+    return steps;
   }
+  const steps = compile(plan, { type, direction: record.direction }).steps;
+  if (steps.size !== record.stepsTotal) throw mismatch(record, steps.size);
   return steps;
+}
+
+function mismatch(record: ExecutionRecord, size: number): DrError {
+  return new DrError(
+    'PLAN_COMPILE_MISMATCH',
+    `execution ${record.id}: its plan snapshot compiles to ${size} steps, not the ${record.stepsTotal} it was submitted with; this engine version compiles plans differently — finish it with the version that started it`,
+  );
 }

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
-import type { ExecutionType } from '../contract.ts';
+import { type ExecutionType, LIFECYCLE_TYPES } from '../contract.ts';
 import { EXECUTION_STATUSES, type ExecutionStatus, type VmRecoveryPointInfo } from '../event-schema.ts';
 import { executionKeys } from '../keys.ts';
 
@@ -59,7 +59,7 @@ const optionalString = z
 
 const metaSchema = z.object({
   id: z.string(),
-  type: z.enum(['test', 'planned', 'unplanned', 'cleanup']),
+  type: z.enum(['test', 'planned', 'unplanned', 'cleanup', ...LIFECYCLE_TYPES]),
   direction: z.enum(['forward', 'failback']),
   planName: z.string(),
   hash: z.string(),

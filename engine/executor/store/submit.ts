@@ -53,6 +53,10 @@ const SHORT: Record<ExecutionType, string> = {
   planned: 'planned',
   unplanned: 'unplanned',
   cleanup: 'cleanup',
+  commit: 'commit',
+  'change-point': 'change-point',
+  cancel: 'cancel',
+  reprotect: 'reprotect',
 };
 
 export function newExecutionId(type: ExecutionType, now: number): string {

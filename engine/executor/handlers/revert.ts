@@ -1,0 +1,118 @@
+import type { VmView } from '../../../simulators/api.ts';
+import { bootHandler } from './boot.ts';
+import type { HandlerContext, HandlerOutcome } from './context.ts';
+import { StepError, simErrorCode } from './errors.ts';
+import { describe } from './shutdown.ts';
+import { findVm, mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';
+
+/**
+ * Cancel, replica side (the failover's target site): turn the failed-over VM off and
+ * Stop-VMFailover, which returns it to replica state with its recovery points (the ledger records
+ * the failover as cancelled). A replica that is replicating already needs nothing. A committed or
+ * reversed VM is past the point of no return: the step fails and says to fail back instead.
+ */
+export async function revertHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const vm = requireVm(ctx);
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  let view = await mustGetVm(ctx, vm);
+  const repl = view.replication;
+  if (repl === null) {
+    throw new StepError('INVALID_STATE', `${ctx.step}: ${vm} at ${ctx.job.site} is not replicated`, where);
+  }
+  if (repl.state === 'FailedOver' || repl.mode === 'Primary') {
+    throw new StepError(
+      'PAST_POINT_OF_NO_RETURN',
+      `${ctx.step}: ${vm} at ${ctx.job.site} is ${repl.state === 'FailedOver' ? 'committed' : 'already the primary of a reversed replication'} (${describe(view)}); it cannot be rolled back — fail back instead (\`drctl reprotect\`, then \`drctl failback\`)`,
+      where,
+    );
+  }
+  if (repl.state !== 'FailedOverWaitingCompletion') {
+    return { outcome: 'done', mutated: false, output: { reverted: false, state: repl.state }, view };
+  }
+  let stopped = false;
+  if (view.state !== 'Off') {
+    const stop = await unlessDoneMeanwhile(
+      () => ctx.api.stopVM({ ...mutation(ctx, vm), turnOff: true }),
+      () => mustGetVm(ctx, vm),
+      (now) => now.state === 'Off',
+    );
+    view = 'result' in stop ? stop.result : stop.meanwhile;
+    stopped = true;
+  }
+  const cancelled = await unlessDoneMeanwhile(
+    () => ctx.api.stopVMFailover(mutation(ctx, vm)),
+    () => mustGetVm(ctx, vm),
+    (now) => now.replication?.state !== 'FailedOverWaitingCompletion',
+  );
+  view = 'result' in cancelled ? cancelled.result : cancelled.meanwhile;
+  return { outcome: 'done', mutated: true, output: { reverted: true, stopped }, view };
+}
+
+/** Site trouble that a rollback lives with: the old primary is restarted when its site is back. */
+const UNREACHABLE = new Set(['SITE_UNREACHABLE', 'HOST_DOWN']);
+
+/**
+ * Cancel, primary side (the failover's source site): a primary prepared for a planned failover is
+ * released (Stop-VMFailover) and the primary started again (Start-VM under this execution's epoch,
+ * which also lifts a fence). When the source cannot be reached (an unplanned failover after a site
+ * loss) the step warns and says so: the replica is already a replica again, so the VM runs nowhere
+ * until its site returns, never in two places.
+ */
+export async function restoreHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
+  const vm = requireVm(ctx);
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  let view: VmView | undefined;
+  try {
+    view = await findVm(ctx, vm);
+  } catch (error) {
+    const code = simErrorCode(error);
+    if (code === undefined || !UNREACHABLE.has(code)) throw error;
+    return unreachable(ctx, vm, error);
+  }
+  if (view === undefined) {
+    throw new StepError(
+      'VM_NOT_FOUND',
+      `${ctx.step}: the primary of ${vm} is not at ${ctx.job.site}; start it where it lives`,
+      where,
+    );
+  }
+  if (view.replication !== null && view.replication.mode !== 'Primary') {
+    throw new StepError(
+      'PAST_POINT_OF_NO_RETURN',
+      `${ctx.step}: ${vm} at ${ctx.job.site} is no longer the primary (${describe(view)}); the replication was reversed — fail back instead`,
+      where,
+    );
+  }
+  let released = false;
+  if (view.replication?.state === 'PreparedForFailover') {
+    const release = await unlessDoneMeanwhile(
+      () => ctx.api.stopVMFailover(mutation(ctx, vm)),
+      () => mustGetVm(ctx, vm),
+      (now) => now.replication?.state !== 'PreparedForFailover',
+    );
+    view = 'result' in release ? release.result : release.meanwhile;
+    released = true;
+  }
+  try {
+    const boot = await bootHandler({ ...ctx, known: view });
+    return {
+      ...boot,
+      mutated: boot.mutated || released,
+      output: { ...boot.output, released },
+    };
+  } catch (error) {
+    const code = simErrorCode(error);
+    if (code !== undefined && UNREACHABLE.has(code)) return unreachable(ctx, vm, error);
+    throw error;
+  }
+}
+
+function unreachable(ctx: HandlerContext, vm: string, error: unknown): HandlerOutcome {
+  const message = `${ctx.step}: the primary of ${vm} at ${ctx.job.site} cannot be reached (${error instanceof Error ? error.message : String(error)}); its replica is a replica again, so it runs nowhere — start it at ${ctx.job.site} when the site is back`;
+  return {
+    outcome: 'warned',
+    mutated: false,
+    output: { restarted: false, unreachable: true },
+    error: { code: 'PRIMARY_UNREACHABLE', message, retryable: false },
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * The step graphs of the lifecycle executions, built from the execution's plan snapshot (the VMs
+ * the operation applies to, see store/lifecycle.ts) and the failover's sites:
+ *
+ * - commit: `<vm>/commit` per VM at the recovery site, independent.
+ * - change-point: `<vm>/change-point` per VM (off, cancel, fail over from the new point), then
+ *   `<vm>/boot` and `<vm>/readiness` in the plan's dependency order (dependsOn and ordered groups).
+ * - cancel, in the failover's reverse order: the undo of each `after` action that ran, then per VM
+ *   `<vm>/revert` at the recovery site and `<vm>/restore` at the source (in dependency order), then
+ *   the undo of each `before` action that ran. Undo steps are `action/<name>/undo`.
+ * - reprotect: `<vm>/reprotect` (reverse replication) then `<vm>/resync` (until healthy), per VM.
+ */
+
+import type { PlanAction, PlanStep, RecoveryPlan } from '../../plan/types.ts';
+import type { LifecycleType } from '../contract.ts';
+
+export function undoStepId(action: string): string {
+  return `action/${action}/undo`;
+}
+
+interface Sites {
+  fromSite: string;
+  toSite: string;
+}
+
+export function lifecycleSteps(type: LifecycleType, plan: RecoveryPlan, sites: Sites): Map<string, PlanStep> {
+  const steps = new Map<string, PlanStep>();
+  const add = (step: Omit<PlanStep, 'before'>): void => {
+    steps.set(step.id, { ...step, before: [] });
+  };
+  switch (type) {
+    case 'commit':
+      for (const vm of plan.vms)
+        add({
+          id: `${vm.name}/commit`,
+          kind: 'failover',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: 500,
+          after: [],
+        });
+      break;
+    case 'reprotect':
+      for (const vm of plan.vms) {
+        add({
+          id: `${vm.name}/reprotect`,
+          kind: 'failover',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: 500,
+          after: [],
+        });
+        add({
+          id: `${vm.name}/resync`,
+          kind: 'readiness',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: 1000,
+          after: [`${vm.name}/reprotect`],
+        });
+      }
+      break;
+    case 'change-point':
+      for (const vm of plan.vms) {
+        add({
+          id: `${vm.name}/change-point`,
+          kind: 'failover',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: 1000,
+          after: [],
+        });
+        add({
+          id: `${vm.name}/boot`,
+          kind: 'boot',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: vm.bootEstimateMs,
+          after: [`${vm.name}/change-point`, ...orderedAfter(plan, vm.name, 'readiness')],
+        });
+        add({
+          id: `${vm.name}/readiness`,
+          kind: 'readiness',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: 0,
+          after: [`${vm.name}/boot`],
+        });
+      }
+      addGroupBarriers(plan, 'readiness', add);
+      break;
+    case 'cancel': {
+      const undoAfter = plan.actions.filter((a) => a.when === 'after' && a.undo !== undefined);
+      const undoBefore = plan.actions.filter((a) => a.when === 'before' && a.undo !== undefined);
+      for (const action of undoAfter) add(undoStep(action, sites, []));
+      const first = undoAfter.length > 0 ? ['barrier/undone-after'] : [];
+      if (undoAfter.length > 0) {
+        add({
+          id: 'barrier/undone-after',
+          kind: 'barrier',
+          site: 'control',
+          estimateMs: 0,
+          after: undoAfter.map((a) => undoStepId(a.name)),
+        });
+      }
+      for (const vm of plan.vms) {
+        add({
+          id: `${vm.name}/revert`,
+          kind: 'failover',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: 1000,
+          after: first,
+        });
+        add({
+          id: `${vm.name}/restore`,
+          kind: 'boot',
+          vm: vm.name,
+          site: sites.fromSite,
+          estimateMs: vm.bootEstimateMs,
+          after: [`${vm.name}/revert`, ...orderedAfter(plan, vm.name, 'restore')],
+        });
+      }
+      addGroupBarriers(plan, 'restore', add);
+      if (undoBefore.length > 0) {
+        add({
+          id: 'barrier/restored',
+          kind: 'barrier',
+          site: 'control',
+          estimateMs: 0,
+          after: plan.vms.map((vm) => `${vm.name}/restore`),
+        });
+        for (const action of undoBefore) add(undoStep(action, sites, ['barrier/restored']));
+      }
+      break;
+    }
+  }
+  for (const step of steps.values()) {
+    for (const pred of step.after) steps.get(pred)?.before.push(step.id);
+  }
+  return steps;
+}
+
+function undoStep(action: PlanAction, sites: Sites, after: string[]): Omit<PlanStep, 'before'> {
+  const runsAtTarget = action.undo?.type === 'script' && action.undo.runOn === 'target';
+  return {
+    id: undoStepId(action.name),
+    kind: 'action',
+    action: action.name,
+    site: runsAtTarget ? sites.toSite : 'control',
+    estimateMs: action.estimateMs ?? 1000,
+    after,
+  };
+}
+
+/**
+ * What a VM's `<stage>` step waits for: the same stage of its dependencies (those in the plan),
+ * and the previous ordered group's barrier.
+ */
+function orderedAfter(plan: RecoveryPlan, name: string, stage: 'readiness' | 'restore'): string[] {
+  const present = new Set(plan.vms.map((v) => v.name));
+  const vm = plan.vms.find((v) => v.name === name);
+  if (vm === undefined) return [];
+  const after = vm.dependsOn.filter((d) => present.has(d)).map((d) => `${d}/${stage}`);
+  if (vm.group !== undefined && vm.group > 0) {
+    const previous = previousGroupWithVms(plan, vm.group, present);
+    if (previous !== undefined) after.push(groupBarrier(previous, stage));
+  }
+  return after;
+}
+
+function previousGroupWithVms(
+  plan: RecoveryPlan,
+  group: number,
+  present: ReadonlySet<string>,
+): string | undefined {
+  for (let g = group - 1; g >= 0; g -= 1) {
+    const candidate = plan.groups[g];
+    if (candidate?.vms.some((v) => present.has(v))) return candidate.name;
+  }
+  return undefined;
+}
+
+function groupBarrier(group: string, stage: string): string {
+  return `barrier/group/${group}/${stage}`;
+}
+
+/** One barrier per ordered group (that has VMs here) after its VMs' `<stage>` steps. */
+function addGroupBarriers(
+  plan: RecoveryPlan,
+  stage: 'readiness' | 'restore',
+  add: (step: Omit<PlanStep, 'before'>) => void,
+): void {
+  const present = new Set(plan.vms.map((v) => v.name));
+  for (const group of plan.groups) {
+    const vms = group.vms.filter((v) => present.has(v));
+    if (vms.length === 0) continue;
+    add({
+      id: groupBarrier(group.name, stage),
+      kind: 'barrier',
+      group: group.name,
+      site: 'control',
+      estimateMs: 0,
+      after: vms.map((v) => `${v}/${stage}`),
+    });
+  }
+}

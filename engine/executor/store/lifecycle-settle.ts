@@ -1,0 +1,143 @@
+/**
+ * The end of a lifecycle execution, as the orchestrator that ran it records it (finish.ts): the
+ * failover it acts on moves on (committed, cancelled, back to completed after a change of point,
+ * reprotected, or the matching failed state), takes over the VMs' machines so that its own status
+ * shows where each VM is, and a change of point brings the new data-loss numbers from the
+ * simulator's ledger. A completed cancel clears the VMs' failed-over records (engine/locks).
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../common/index.ts';
+import { clearFailedOver } from '../../locks/index.ts';
+import { type ExecutionMachineEvent, persistVm, type VmSnapshot } from '../../machines/index.ts';
+import { EVENT_SCHEMA_VERSION, isLifecycleType, type LifecycleType } from '../contract.ts';
+import type { EngineEvent, ExecutionStatus } from '../event-schema.ts';
+import { executionKeys } from '../keys.ts';
+import type { TruthSource } from '../orchestrator/runner-deps.ts';
+import type { DataLossEntry, ExecutionRecord } from './execution-record.ts';
+import { META } from './record.ts';
+import { transitionExecution } from './transition.ts';
+
+const END_EVENT: Record<
+  LifecycleType,
+  { ok: ExecutionMachineEvent['type']; failed: ExecutionMachineEvent['type'] }
+> = {
+  commit: { ok: 'COMMIT_DONE', failed: 'COMMIT_FAILED' },
+  'change-point': { ok: 'CHANGE_POINT_DONE', failed: 'CHANGE_POINT_FAILED' },
+  cancel: { ok: 'CANCEL_DONE', failed: 'CANCEL_FAILED' },
+  reprotect: { ok: 'REPROTECT_DONE', failed: 'REPROTECT_FAILED' },
+};
+
+export interface LifecycleSettleDeps {
+  redis: Redis;
+  prefix: string;
+  log: Logger;
+  truth?: TruthSource;
+}
+
+/** What the lifecycle execution adds to its own final write. */
+export interface LifecycleSettled {
+  meta: [string, string][];
+  events: EngineEvent[];
+}
+
+/**
+ * Settle the failover of lifecycle execution `record` (a no-op for other executions). Runs before
+ * the execution records itself finished, so whoever sees it finished sees its failover moved on;
+ * running it again on a resumed orchestrator is harmless (the failover's machine refuses a second
+ * end event).
+ */
+export async function settleLifecycle(
+  deps: LifecycleSettleDeps,
+  record: ExecutionRecord,
+  status: ExecutionStatus,
+  vms: readonly { name: string; snapshot: VmSnapshot }[],
+  toSite: string,
+  now: number,
+): Promise<LifecycleSettled> {
+  const settled: LifecycleSettled = { meta: [], events: [] };
+  const type = record.type;
+  if (!isLifecycleType(type) || record.parent === undefined) return settled;
+  const parent = record.parent;
+  const ok = status === 'completed';
+  const at = new Date(now).toISOString();
+  const extra: [string, string][] = [];
+
+  if (type === 'change-point') {
+    const dataLoss = await readDataLoss(
+      deps,
+      vms.map((v) => v.name),
+      toSite,
+    );
+    if (dataLoss !== undefined) {
+      settled.meta.push([META.dataLoss, JSON.stringify(dataLoss)]);
+      settled.events.push({
+        v: EVENT_SCHEMA_VERSION,
+        at,
+        type: 'data-loss',
+        execution: record.id,
+        vms: dataLoss,
+        totalLostWrites: dataLoss.reduce((sum, d) => sum + d.lostWrites, 0),
+      });
+      const previous = await deps.redis.hget(executionKeys(deps.prefix, parent).meta, META.dataLoss);
+      const merged = new Map<string, DataLossEntry>(
+        (previous ? (JSON.parse(previous) as DataLossEntry[]) : []).map((d) => [d.vm, d]),
+      );
+      for (const entry of dataLoss) merged.set(entry.vm, entry);
+      extra.push([META.dataLoss, JSON.stringify([...merged.values()])]);
+    }
+  }
+  if (type === 'cancel' && ok) {
+    // The VMs are back at their source: another failover of them may run again.
+    const plan = record.planName;
+    await clearFailedOver(
+      deps.redis,
+      deps.prefix,
+      vms.map((v) => v.name),
+      plan,
+    );
+  }
+  if (vms.length > 0) {
+    const fields: string[] = [];
+    for (const vm of vms) fields.push(vm.name, persistVm(vm.snapshot));
+    await deps.redis.hset(executionKeys(deps.prefix, parent).vms, ...fields);
+  }
+  const names = END_EVENT[type];
+  const event = (
+    ok ? { type: names.ok, now } : { type: names.failed, now, error: `${record.id} ${status}` }
+  ) as ExecutionMachineEvent;
+  const moved = await transitionExecution(deps.redis, deps.prefix, parent, event, extra);
+  if (moved === undefined)
+    deps.log.debug({ parent, event: event.type }, 'failover already settled by this execution');
+  return settled;
+}
+
+/** Each VM's newest failover to `toSite` in the simulator's ledger (not cancelled, not a test). */
+async function readDataLoss(
+  deps: LifecycleSettleDeps,
+  vms: readonly string[],
+  toSite: string,
+): Promise<DataLossEntry[] | undefined> {
+  if (deps.truth === undefined) return undefined;
+  const wanted = new Set(vms);
+  const latest = new Map<string, DataLossEntry>();
+  try {
+    const truth = await deps.truth();
+    for (const failover of truth.failovers) {
+      if (!wanted.has(failover.vm) || failover.kind === 'test' || failover.toSite !== toSite) continue;
+      if ('cancelledAt' in failover && failover.cancelledAt !== undefined) continue;
+      latest.set(failover.vm, {
+        vm: failover.vm,
+        lostWrites: failover.lostWrites,
+        recoveryPoint: failover.recoveryPoint.time,
+        windowMs: Math.max(0, Date.parse(failover.at) - Date.parse(failover.recoveryPoint.time)),
+      });
+    }
+  } catch (error) {
+    deps.log.warn({ err: error }, 'could not read data loss from the simulator');
+    return undefined;
+  }
+  return vms.flatMap((vm) => {
+    const entry = latest.get(vm);
+    return entry ? [entry] : [];
+  });
+}
