@@ -2,20 +2,20 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { HyperVApi } from '../../simulators/api.ts';
 import { createLogger, type Logger } from '../common/index.ts';
-import { parseStepJobResult, publishJobResult } from './completions.ts';
+import { publishJobResult } from './completions.ts';
 import { CONTROL_QUEUE, type ExecutionEvent, type StepJobResult, siteQueueName } from './contract.ts';
 import { appendEvent } from './events.ts';
 import {
-  type ActionMemo,
   type EventSink,
   type HandlerOptions,
   parseStepJobData,
+  redisActionMemo,
   resolveHandlerOptions,
   runStepJob,
   type StepJobRun,
 } from './handlers/index.ts';
 import { DEFAULT_PREFIX } from './keys.ts';
-import { bullOptions, createQueueConnection, FINISHED_JOB_RETENTION_S } from './queues.ts';
+import { bullOptions, createQueueConnection } from './queues.ts';
 
 /** Options of startSiteWorkers. */
 export interface SiteWorkerOptions {
@@ -74,30 +74,6 @@ export interface SiteWorkers {
 const HAND_BACK_MS = 3000;
 
 /**
- * Results of the action steps a worker ran, per execution: `<prefix>:{exec:<id>}:actions`, a
- * HASH `<jobId>|<step>` → StepJobResult JSON (same hash tag as the keys of keys.ts), kept as long
- * as finished jobs are.
- */
-function redisMemo(redis: Redis, prefix: string, execution: string): ActionMemo {
-  const key = `${prefix}:{exec:${execution}}:actions`;
-  return {
-    get: async (jobId, step) => {
-      const raw = await redis.hget(key, `${jobId}|${step}`);
-      if (raw === null) return undefined;
-      return parseStepJobResult(JSON.parse(raw), `action memo ${jobId}|${step}`).steps[0];
-    },
-    set: async (jobId, step, result) => {
-      const memo: StepJobResult = { v: 1, steps: [result] };
-      await redis
-        .multi()
-        .hset(key, `${jobId}|${step}`, JSON.stringify(memo))
-        .expire(key, FINISHED_JOB_RETENTION_S)
-        .exec();
-    },
-  };
-}
-
-/**
  * Start the BullMQ worker of one site's queue. Each job is checked against StepJobData v1, run by
  * the handlers (which read the host before every mutating call), its result appended to the
  * execution's completions stream and then returned. A stale epoch fails the job as unrecoverable.
@@ -141,7 +117,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
         api: options.api,
         log: jobLog,
         events,
-        memo: redisMemo(redis, prefix, data.execution),
+        memo: redisActionMemo(redis, prefix, data.execution),
         options: handlerOptions,
         signal,
       });

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
 import type { StepResult } from '../../engine/executor/contract.ts';
-import { type ActionMemo, resolveHandlerOptions, runStepJob } from '../../engine/executor/handlers/index.ts';
+import {
+  type ActionMemo,
+  memoryActionMemo,
+  resolveHandlerOptions,
+  runStepJob,
+} from '../../engine/executor/handlers/index.ts';
 import type { ActionRun, PlanAction } from '../../engine/plan/types.ts';
 import type { HyperVApi } from '../../simulators/index.ts';
 import { jobData, MemorySink, TARGET } from './support.ts';
@@ -36,9 +41,17 @@ function action(run: ActionRun, extra: Partial<PlanAction> = {}): PlanAction {
 
 async function runAction(
   a: PlanAction,
-  options: { catalog?: string; memo?: ActionMemo; jobId?: string; outputLimitBytes?: number } = {},
+  options: {
+    catalog?: string;
+    memo?: ActionMemo;
+    jobId?: string;
+    outputLimitBytes?: number;
+    step?: string;
+    attempt?: number;
+  } = {},
 ): Promise<StepResult> {
-  const data = jobData('planned', TARGET, [`action/${a.name}`], { action: a, plan: 'erp' });
+  const data = jobData('planned', TARGET, [options.step ?? `action/${a.name}`], { action: a, plan: 'erp' });
+  if (options.attempt !== undefined) data.attempt = options.attempt;
   const run = await runStepJob(options.jobId ?? 'ex1.action', data, {
     api: noHosts,
     log: createLogger('test', { level: 'silent', pretty: false }),
@@ -75,6 +88,10 @@ describe('script actions', () => {
     writeFileSync(join(catalog, 'slow.mjs'), 'setTimeout(() => {}, 30_000);\n');
     writeFileSync(join(catalog, 'chatty.mjs'), "process.stdout.write('x'.repeat(100_000) + 'END');\n");
     writeFileSync(join(catalog, 'count.sh'), `echo run >> "${join(catalog, 'runs.txt')}"\n`);
+    writeFileSync(
+      join(catalog, 'env.sh'),
+      'echo "undo=$DR_UNDO vms=$DR_VMS attempt=$DR_ATTEMPT step=$DR_STEP mode=$DR_ARG_MODE"\n',
+    );
   });
   afterAll(() => rmSync(catalog, { recursive: true, force: true }));
 
@@ -124,21 +141,74 @@ describe('script actions', () => {
     expect(step.error?.message).toContain('--script-catalog');
   });
 
+  it('describes the run in DR_* variables: the VMs, the attempt, and whether it is an undo', async () => {
+    const a = action(script('env'), { undo: script('env', { mode: 'restore' }) });
+    const run = await runAction(a, { catalog, attempt: 2 });
+    expect(run.output?.stdout).toBe('undo= vms=web-01 attempt=2 step=action/update-dns mode=\n');
+    const undo = await runAction(a, { catalog, step: 'action/update-dns/undo' });
+    expect(undo.outcome).toBe('done');
+    expect(undo.output?.stdout).toBe(
+      'undo=1 vms=web-01 attempt=1 step=action/update-dns/undo mode=restore\n',
+    );
+  });
+
+  it('refuses to undo an action that has no undo, saying what to do', async () => {
+    const step = await runAction(action(script('env')), { catalog, step: 'action/update-dns/undo' });
+    expect(step.error?.code).toBe('NO_UNDO');
+    expect(step.error?.message).toContain('undo:');
+  });
+
   describe('when the job runs again after the script finished', () => {
-    it('does not run the script a second time', async () => {
-      const results = new Map<string, StepResult>();
-      const memo: ActionMemo = {
-        get: async (jobId, step) => results.get(`${jobId}|${step}`),
-        set: async (jobId, step, result) => {
-          results.set(`${jobId}|${step}`, result);
-        },
-      };
+    it('does not run the script a second time, whichever job runs it', async () => {
+      const memo = memoryActionMemo();
       const a = action(script('count'));
       expect((await runAction(a, { catalog, memo })).outcome).toBe('done');
-      const again = await runAction(a, { catalog, memo });
+      const again = await runAction(a, { catalog, memo, jobId: 'ex1.action.a2' });
       expect(again.outcome).toBe('done');
       expect(again.output?.repeated).toBe(true);
       expect(readFileSync(join(catalog, 'runs.txt'), 'utf8')).toBe('run\n');
+      expect(memo.events).toEqual([]);
+    });
+  });
+
+  describe('when an earlier run never finished (its worker died mid-script)', () => {
+    const interrupted = async (
+      retries: number,
+    ): Promise<{ step: StepResult; memo: ReturnType<typeof memoryActionMemo> }> => {
+      const memo = memoryActionMemo();
+      // The dead worker's mark, as it left it.
+      await memo.begin('action/update-dns', {
+        job: 'ex1.action',
+        attempt: 1,
+        startedAt: '2026-11-26T03:00:00.000Z',
+        worker: 'dead-host/4242',
+      });
+      const a = action(script('env'), {
+        onFailure: { retries, backoff: { initialMs: 0, factor: 1, maxMs: 0 }, outcome: 'pause' },
+      });
+      return { step: await runAction(a, { catalog, memo }), memo };
+    };
+
+    it('runs it again when its retries allow, with an action-rerun event saying why', async () => {
+      const { step, memo } = await interrupted(1);
+      expect(step.outcome).toBe('done');
+      expect(memo.events).toHaveLength(1);
+      expect(memo.events[0]).toMatchObject({
+        type: 'action-rerun',
+        step: 'action/update-dns',
+        previous: { job: 'ex1.action', worker: 'dead-host/4242' },
+      });
+      expect(String((memo.events[0] as { reason: string }).reason)).toMatch(
+        /never finished.*run 2 of at most 2/,
+      );
+    });
+
+    it('does not run it again when its retries are spent: ACTION_INTERRUPTED, not retryable', async () => {
+      const { step, memo } = await interrupted(0);
+      expect(step.outcome).toBe('failed');
+      expect(step.error).toMatchObject({ code: 'ACTION_INTERRUPTED', retryable: false });
+      expect(step.error?.message).toContain('dead-host/4242');
+      expect(memo.events).toEqual([]);
     });
   });
 });

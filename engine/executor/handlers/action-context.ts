@@ -1,4 +1,4 @@
-import type { PlanAction } from '../../plan/types.ts';
+import type { ActionRun, PlanAction } from '../../plan/types.ts';
 import type { HandlerContext } from './context.ts';
 import { StepError } from './errors.ts';
 
@@ -10,9 +10,13 @@ export interface ActionExecutionContext {
   direction: string;
   action: string;
   when: 'before' | 'after';
+  /** True when this run is the action's undo (`action/<name>/undo`, run by a cancel). */
+  undo: boolean;
   step: string;
   vm?: string;
   group?: string;
+  /** The VMs the action is about: its VM, or its group's VMs (empty for a plan-level action). */
+  vms: string[];
   site: string;
   fromSite: string;
   toSite: string;
@@ -37,7 +41,12 @@ export function requireAction(ctx: HandlerContext): PlanAction {
   return action;
 }
 
-export function actionExecutionContext(ctx: HandlerContext, action: PlanAction): ActionExecutionContext {
+export function actionExecutionContext(
+  ctx: HandlerContext,
+  action: PlanAction,
+  run: ActionRun = action.run,
+  vms: readonly string[] = action.vm === undefined ? [] : [action.vm],
+): ActionExecutionContext {
   const job = ctx.job;
   return {
     execution: job.execution,
@@ -46,15 +55,17 @@ export function actionExecutionContext(ctx: HandlerContext, action: PlanAction):
     direction: job.direction,
     action: action.name,
     when: action.when,
+    undo: run !== action.run,
     step: ctx.step,
     ...(action.vm === undefined ? {} : { vm: action.vm }),
     ...(action.group === undefined ? {} : { group: action.group }),
+    vms: [...vms],
     site: job.site,
     fromSite: job.fromSite,
     toSite: job.toSite,
     epoch: job.epoch,
     attempt: job.attempt,
-    args: action.run.type === 'script' ? action.run.args : {},
+    args: run.type === 'script' ? run.args : {},
   };
 }
 

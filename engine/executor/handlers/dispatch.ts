@@ -9,7 +9,7 @@ import {
   type StepResult,
   type VmPhase,
 } from '../contract.ts';
-import { actionHandler } from './action.ts';
+import { type ActionMemo, actionHandler, runActionStep } from './action.ts';
 import { bootHandler } from './boot.ts';
 import { changePointHandler } from './change-point.ts';
 import { cleanupHandler } from './cleanup.ts';
@@ -87,14 +87,8 @@ export interface EventSink {
   append(events: readonly ExecutionEvent[]): Promise<void>;
 }
 
-/**
- * Results of action steps that finished, kept so that a job run again (its worker died after the
- * script ran) does not run the script or call the webhook a second time.
- */
-export interface ActionMemo {
-  get(jobId: string, step: string): Promise<StepResult | undefined>;
-  set(jobId: string, step: string, result: StepResult): Promise<void>;
-}
+/** Keeps an action from running twice in silence (handlers/action.ts). */
+export type { ActionMemo };
 
 export interface RunStepJobDeps {
   api: HyperVApi;
@@ -182,7 +176,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
       known = undefined;
       // The step's host calls may outlive an abort; their effects are absorbed by the next run.
       outcome = await Promise.race([
-        kind === 'action' ? runAction(ctx, deps.memo) : HANDLERS[kind](ctx),
+        kind === 'action' ? runActionStep(ctx, deps.memo) : HANDLERS[kind](ctx),
         aborted,
       ]);
     } catch (error) {
@@ -257,17 +251,4 @@ function optional(result: StepResult): Pick<StepResult, 'output' | 'error'> {
     ...(result.output === undefined ? {} : { output: result.output }),
     ...(result.error === undefined ? {} : { error: result.error }),
   };
-}
-
-/** Actions cannot read a host to learn they already ran: a memo of their results stands in. */
-async function runAction(ctx: HandlerContext, memo: ActionMemo | undefined): Promise<HandlerOutcome> {
-  const previous = await memo?.get(ctx.jobId, ctx.step);
-  if (previous !== undefined && (previous.outcome === 'done' || previous.outcome === 'warned')) {
-    ctx.log.info('action already ran in an earlier run of this job; not running it again');
-    return { outcome: previous.outcome, mutated: false, output: { ...previous.output, repeated: true } };
-  }
-  const outcome = await actionHandler(ctx);
-  const now = new Date().toISOString();
-  await memo?.set(ctx.jobId, ctx.step, stepResult(ctx.step, now, now, outcome));
-  return outcome;
 }

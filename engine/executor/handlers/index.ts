@@ -1,6 +1,7 @@
 /** The step handlers' public door: what the worker (and tests) may use. */
-export { actionHandler } from './action.ts';
+export { type ActionMemo, type ActionRunMark, actionHandler, isUndoStep, runActionStep } from './action.ts';
 export { type ActionExecutionContext, actionExecutionContext } from './action-context.ts';
+export { actionMemoKey, memoryActionMemo, redisActionMemo } from './action-memo.ts';
 export { bootHandler } from './boot.ts';
 export { cleanupHandler } from './cleanup.ts';
 export {
@@ -12,7 +13,6 @@ export {
   type StepHandler,
 } from './context.ts';
 export {
-  type ActionMemo,
   type EventSink,
   type RunStepJobDeps,
   runStepJob,

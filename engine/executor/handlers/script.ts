@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PlanAction } from '../../plan/types.ts';
+import type { ActionRun, PlanAction } from '../../plan/types.ts';
 import { type ActionExecutionContext, actionExecutionContext, tail } from './action-context.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
@@ -21,18 +21,21 @@ interface ResolvedScript {
 /**
  * A script action from the engine's catalog folder: `<name>` (executable), `<name>.sh` or
  * `<name>.mjs`, run with the action's timeout, no shell, and an environment describing the
- * execution (DR_EXECUTION, DR_PLAN, DR_TYPE, DR_DIRECTION, DR_ACTION, DR_WHEN, DR_STEP, DR_VM,
- * DR_GROUP, DR_SITE, DR_FROM_SITE, DR_TO_SITE, DR_EPOCH, DR_ATTEMPT, and DR_ARG_<NAME> per argument).
+ * execution (DR_EXECUTION, DR_PLAN, DR_TYPE, DR_DIRECTION, DR_ACTION, DR_WHEN, DR_UNDO, DR_STEP,
+ * DR_VM, DR_GROUP, DR_VMS (comma-separated), DR_SITE, DR_FROM_SITE, DR_TO_SITE, DR_EPOCH, DR_ATTEMPT,
+ * and DR_ARG_<NAME> per argument).
  * Exit 0 is done; anything else fails the step with the output's tail in the result.
  */
 export async function scriptAction(
   ctx: HandlerContext,
   action: PlanAction,
-  name: string,
+  scriptRun: Extract<ActionRun, { type: 'script' }>,
+  vms?: readonly string[],
 ): Promise<HandlerOutcome> {
   const where = { step: ctx.step, site: ctx.job.site };
+  const name = scriptRun.script;
   const script = await resolveScript(ctx, name);
-  const env = scriptEnvironment(actionExecutionContext(ctx, action));
+  const env = scriptEnvironment(actionExecutionContext(ctx, action, scriptRun, vms));
   const run = await runScript(ctx, script, env, action.timeoutMs);
   const output: Record<string, unknown> = {
     script: name,
@@ -134,9 +137,11 @@ export function scriptEnvironment(context: ActionExecutionContext): NodeJS.Proce
     DR_DIRECTION: context.direction,
     DR_ACTION: context.action,
     DR_WHEN: context.when,
+    DR_UNDO: context.undo ? '1' : '',
     DR_STEP: context.step,
     DR_VM: context.vm ?? '',
     DR_GROUP: context.group ?? '',
+    DR_VMS: context.vms.join(','),
     DR_SITE: context.site,
     DR_FROM_SITE: context.fromSite,
     DR_TO_SITE: context.toSite,

@@ -1,4 +1,4 @@
-import type { PlanAction } from '../../plan/types.ts';
+import type { ActionRun, PlanAction } from '../../plan/types.ts';
 import { actionExecutionContext, tail } from './action-context.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
@@ -12,10 +12,11 @@ import { StepError } from './errors.ts';
 export async function webhookAction(
   ctx: HandlerContext,
   action: PlanAction,
-  run: { url: string; headers: Record<string, string> },
+  run: Extract<ActionRun, { type: 'webhook' }>,
+  vms?: readonly string[],
 ): Promise<HandlerOutcome> {
   const where = { step: ctx.step, site: ctx.job.site };
-  const body = JSON.stringify(actionExecutionContext(ctx, action));
+  const body = JSON.stringify(actionExecutionContext(ctx, action, run, vms));
   const timeout = AbortSignal.timeout(action.timeoutMs);
   const started = Date.now();
   let response: Response;
