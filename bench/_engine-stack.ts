@@ -13,6 +13,7 @@ import { startOrchestrator } from '../engine/executor/index.ts';
 import { compilePlan } from '../engine/plan/index.ts';
 import type { RecoveryPlan } from '../engine/plan/types.ts';
 import { startPrivateRedis } from '../engine/redis/index.ts';
+import { createSimClient } from '../simulators/index.ts';
 
 export interface Stack {
   /** CPU time (ms) used so far by each engine process: world, workers, orchestrator, redis. */
@@ -96,7 +97,14 @@ export async function startStack(
     ready.push(waitForLine(orchestrator, (l) => l.includes('"orchestrator"'), 'orchestrator'));
   }
   await Promise.all(ready);
-  const client = createRedisExecutionClient({ redisUrl: server.url, prefix, compile: compilePlan });
+  // The pre-flight every failover goes through reads the sites from the world.
+  const inventory = createSimClient(simUrl);
+  const client = createRedisExecutionClient({
+    redisUrl: server.url,
+    prefix,
+    compile: compilePlan,
+    inventory,
+  });
   const redis = new Redis(server.url);
   const cpuMs = async (): Promise<Record<string, number>> => {
     const result: Record<string, number> = {};
@@ -117,6 +125,7 @@ export async function startStack(
     redis,
     close: async () => {
       await client.close();
+      inventory.close();
       await inproc?.close();
       redis.disconnect();
       for (const child of children) {
@@ -157,6 +166,32 @@ export async function redisCommandCount(redis: Redis): Promise<number> {
   let total = 0;
   for (const match of info.matchAll(/calls=(\d+)/g)) total += Number(match[1]);
   return total;
+}
+
+/** `calls` per command from INFO commandstats (inside Lua scripts too). */
+export async function redisCommandStats(redis: Redis): Promise<Map<string, number>> {
+  const info = await redis.info('commandstats');
+  const stats = new Map<string, number>();
+  for (const match of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g))
+    stats.set(match[1] ?? '', Number(match[2]));
+  return stats;
+}
+
+/** Commands per VM between two INFO commandstats readings, the busiest first. */
+export function commandsPerVm(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  vms: number,
+  top = 12,
+): Record<string, string> {
+  const delta = [...after].map(([name, calls]) => [name, calls - (before.get(name) ?? 0)] as const);
+  delta.sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(
+    delta
+      .filter(([, n]) => n > 0)
+      .slice(0, top)
+      .map(([name, n]) => [name, (n / vms).toFixed(2)]),
+  );
 }
 
 export function median(values: readonly number[]): number {

@@ -6,7 +6,14 @@
 import { Queue } from 'bullmq';
 import { bullOptions, CONTROL_QUEUE, siteQueueName } from '../engine/executor/index.ts';
 import { generatePlan, parsePlan } from '../engine/plan/index.ts';
-import { median, redisCommandCount, startStack, waitSettled } from './_engine-stack.ts';
+import {
+  commandsPerVm,
+  median,
+  redisCommandCount,
+  redisCommandStats,
+  startStack,
+  waitSettled,
+} from './_engine-stack.ts';
 
 const VMS = Number(process.env.VMS ?? 10_000);
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -34,6 +41,7 @@ for (let run = 1; run <= RUNS; run += 1) {
   const stack = await startStack(plan, { boot: '0-0', speed: 1 });
   try {
     const before = await redisCommandCount(stack.redis);
+    const statsBefore = await redisCommandStats(stack.redis);
     const cpuBefore = await stack.cpuMs();
     const submittedAt = Date.now();
     const { id } = await stack.client.submit({
@@ -46,6 +54,8 @@ for (let run = 1; run <= RUNS; run += 1) {
     const view = await waitSettled(stack.client, id);
     const submitToDoneMs = Date.now() - submittedAt;
     const after = await redisCommandCount(stack.redis);
+    const byCommand = commandsPerVm(statsBefore, await redisCommandStats(stack.redis), VMS);
+    process.stdout.write(`Redis commands per VM, busiest first: ${JSON.stringify(byCommand)}\n`);
     const cpuAfter = await stack.cpuMs();
     const cpuPerVm = Object.fromEntries(
       Object.entries(cpuAfter).map(([role, ms]) => [role, ((ms - (cpuBefore[role] ?? 0)) / VMS).toFixed(2)]),

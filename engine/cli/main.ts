@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { DrError } from '../common/index.ts';
 import { registerLocksCommand } from '../locks/index.ts';
 import { registerPreflightCommand } from '../preflight/index.ts';
+import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerRunCommands } from './run-commands.ts';
@@ -25,6 +26,7 @@ registerPreflightCommand(program);
 registerLocksCommand(program);
 registerWorkerCommand(program);
 registerOperatorCommands(program);
+registerLifecycleCommands(program);
 
 try {
   await program.parseAsync(process.argv);

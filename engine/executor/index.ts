@@ -5,6 +5,7 @@ export {
   EVENT_SCHEMA_VERSION,
   type ExecutionEvent,
   type ExecutionType,
+  isLifecycleType,
   type StepJobData,
   type StepJobResult,
   type StepOutcome,
@@ -78,5 +79,19 @@ export {
   loadExecution,
   loadPlanSnapshot,
 } from './store/execution-record.ts';
+export {
+  type LifecycleInfo,
+  type LifecycleRequest,
+  type LifecycleRunInfo,
+  type LifecycleSubmitted,
+  latestFailoverOf,
+  pointOfNoReturn,
+  readLifecycle,
+  readLifecycleRun,
+  submitCancel,
+  submitChangePoint,
+  submitCommit,
+  submitReprotect,
+} from './store/lifecycle.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
 export { type SiteWorkerOptions, type SiteWorkers, startSiteWorkers } from './worker.ts';

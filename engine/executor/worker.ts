@@ -1,9 +1,15 @@
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { HyperVApi } from '../../simulators/api.ts';
-import { createLogger, type Logger } from '../common/index.ts';
+import { createLogger, DrError, type Logger } from '../common/index.ts';
 import { publishJobResult } from './completions.ts';
-import { CONTROL_QUEUE, type ExecutionEvent, type StepJobResult, siteQueueName } from './contract.ts';
+import {
+  CONTROL_QUEUE,
+  type ExecutionEvent,
+  type StepJobData,
+  type StepJobResult,
+  siteQueueName,
+} from './contract.ts';
 import { appendEvent } from './events.ts';
 import {
   type EventSink,
@@ -16,6 +22,16 @@ import {
 } from './handlers/index.ts';
 import { DEFAULT_PREFIX } from './keys.ts';
 import { bullOptions, createQueueConnection } from './queues.ts';
+import {
+  isStepBatchData,
+  type StepBatchData,
+  type StepBatchResult,
+  unitJobData,
+  unitJobId,
+} from './schedule/job-data.ts';
+
+/** What a job returns: a batch's unit results, or a single StepJobData job's result. */
+export type JobResult = StepJobResult | StepBatchResult;
 
 /** Options of startSiteWorkers. */
 export interface SiteWorkerOptions {
@@ -31,7 +47,8 @@ export interface SiteWorkerOptions {
   /** The site's Hyper-V management API (in-process world, or `createSimClient(url)`). */
   api: HyperVApi;
   /**
-   * Jobs run at once. Handlers mostly wait on host calls, so this is high.
+   * Units (one VM's steps, or one action) run at once, and BullMQ jobs (batches of units) taken at
+   * once. Handlers mostly wait on host calls, so this is high.
    * @defaultValue 200
    */
   concurrency?: number;
@@ -58,7 +75,7 @@ export interface SiteWorkerOptions {
 
 export interface SiteWorkers {
   readonly queue: string;
-  readonly worker: Worker<unknown, StepJobResult>;
+  readonly worker: Worker<unknown, JobResult>;
   /** Resolves once the worker is connected and taking jobs. */
   ready(): Promise<void>;
   /**
@@ -74,9 +91,12 @@ export interface SiteWorkers {
 const HAND_BACK_MS = 3000;
 
 /**
- * Start the BullMQ worker of one site's queue. Each job is checked against StepJobData v1, run by
- * the handlers (which read the host before every mutating call), its result appended to the
- * execution's completions stream and then returned. A stale epoch fails the job as unrecoverable.
+ * Start the BullMQ worker of one site's queue. A job is a batch of units (StepBatchData: the VMs'
+ * steps that became ready together at this site) or a single StepJobData. Each unit is checked
+ * against StepJobData v1 and run by the handlers (which read the host before every mutating call),
+ * the units of a batch concurrently; each unit's result is appended to the execution's completions
+ * stream as soon as it is known (so its dependents need not wait for the rest of the batch), and
+ * the job returns them all. A stale epoch fails the job as unrecoverable.
  */
 export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -98,49 +118,84 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     },
   };
 
+  // Units (one VM's steps, or one action) run at once across all jobs of this worker.
+  const slots = new Slots(options.concurrency ?? 200);
+
+  /** Run one unit; its result goes to the completions stream under `jobId` as soon as it is known. */
+  const runUnit = async (
+    jobId: string,
+    unitId: string,
+    data: StepJobData,
+    signal: AbortSignal,
+  ): Promise<StepJobRun> => {
+    const run = await runStepJob(unitId, data, {
+      api: options.api,
+      log: log.child({ execution: data.execution, job: unitId, vm: data.vm, attempt: data.attempt }),
+      events,
+      memo: redisActionMemo(redis, prefix, data.execution),
+      options: handlerOptions,
+      signal,
+    });
+    await publishJobResult(redis, prefix, data.execution, jobId, run.result);
+    return run;
+  };
+
+  /** The units of a job: a batch's, or a single StepJobData job as one unit with the job's id. */
+  const unitsOf = (job: Job<unknown, JobResult>, jobId: string): { id: string; data: StepJobData }[] => {
+    if (!isStepBatchData(job.data)) return [{ id: jobId, data: parseStepJobData(job.data, jobId) }];
+    const batch = job.data as StepBatchData;
+    if (!Array.isArray(batch.units) || batch.units.length === 0) {
+      throw new DrError(
+        'BAD_JOB',
+        `job ${jobId}: a batch without units; are the orchestrator and this worker the same version?`,
+      );
+    }
+    return batch.units.map((unit) => {
+      const id = unitJobId(batch, unit);
+      return { id, data: parseStepJobData(unitJobData(batch, unit), id) };
+    });
+  };
+
   const processJob = async (
-    job: Job<unknown, StepJobResult>,
+    job: Job<unknown, JobResult>,
     token?: string,
     cancel?: AbortSignal,
-  ): Promise<StepJobResult> => {
+  ): Promise<JobResult> => {
     const jobId = job.id ?? '';
-    const data = parseStepJobData(job.data, jobId);
-    const jobLog = log.child({ execution: data.execution, job: jobId, vm: data.vm, attempt: data.attempt });
+    const units = unitsOf(job, jobId);
     const controller = new AbortController();
     const onCancel = (): void => controller.abort(cancel?.reason);
     cancel?.addEventListener('abort', onCancel, { once: true });
     running.add(controller);
     const signal = controller.signal;
-    let run: StepJobRun;
+    let runs: PromiseSettledResult<StepJobRun>[];
     try {
-      run = await runStepJob(jobId, data, {
-        api: options.api,
-        log: jobLog,
-        events,
-        memo: redisActionMemo(redis, prefix, data.execution),
-        options: handlerOptions,
-        signal,
-      });
-    } catch (error) {
-      if (shuttingDown && token !== undefined) {
-        // Unfinished, not failed: back to the queue at once for another worker.
-        jobLog.info('handing the job back at shutdown');
-        await job.moveToDelayed(Date.now(), token);
-        throw new DelayedError();
-      }
-      throw error;
+      runs = await Promise.allSettled(
+        units.map((unit) => slots.run(() => runUnit(jobId, unit.id, unit.data, signal), signal)),
+      );
     } finally {
       running.delete(controller);
       cancel?.removeEventListener('abort', onCancel);
     }
-    await publishJobResult(redis, prefix, data.execution, jobId, run.result);
-    if (run.unrecoverable) {
-      throw new UnrecoverableError(`${run.unrecoverable.code}: ${run.unrecoverable.message}`);
+    const rejected = runs.find((run): run is PromiseRejectedResult => run.status === 'rejected');
+    if (rejected) {
+      if (shuttingDown && token !== undefined) {
+        // Unfinished, not failed: back to the queue at once for another worker. Units that
+        // finished already published their results; run again, they find their work done.
+        log.info({ job: jobId }, 'handing the job back at shutdown');
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+      throw rejected.reason;
     }
-    return run.result;
+    const done = runs.map((run) => (run as PromiseFulfilledResult<StepJobRun>).value);
+    const unrecoverable = done.find((run) => run.unrecoverable)?.unrecoverable;
+    if (unrecoverable) throw new UnrecoverableError(`${unrecoverable.code}: ${unrecoverable.message}`);
+    if (!isStepBatchData(job.data)) return (done[0] as StepJobRun).result;
+    return { v: 1, units: done.map((run) => run.result) };
   };
 
-  const worker = new Worker<unknown, StepJobResult>(queue, processJob, {
+  const worker = new Worker<unknown, JobResult>(queue, processJob, {
     connection: bullConnection,
     ...bullOptions(prefix),
     concurrency: options.concurrency ?? 200,
@@ -211,5 +266,27 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** A counting semaphore: at most `size` tasks run at once, the others wait in order. */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    if (this.active >= this.size) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.active += 1;
+    try {
+      signal.throwIfAborted();
+      return await task();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
   }
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { encodeStepState, StepGraph } from '../../engine/executor/index.ts';
-import type { PlanStep } from '../../engine/plan/types.ts';
+import {
+  batchUnits,
+  jobContext,
+  toBullJob,
+  unitJobData,
+  unitJobId,
+} from '../../engine/executor/schedule/job-data.ts';
+import type { PlanStep, RecoveryPlan } from '../../engine/plan/types.ts';
 
 function step(id: string, kind: PlanStep['kind'], site: string, after: string[], vm?: string): PlanStep {
   return { id, kind, site, after, before: [], estimateMs: 0, ...(vm ? { vm } : {}) };
@@ -56,5 +63,93 @@ describe('the step graph', () => {
   it('finds every dependent of a failed step', () => {
     const graph = new StepGraph(twoVms());
     expect(graph.dependentsOf('db/readiness').sort()).toEqual(['app/boot', 'app/failover', 'app/readiness']);
+  });
+});
+
+describe('batch jobs', () => {
+  /** Three independent VMs at west and one at east, each failover → boot → readiness. */
+  function fleet(): Map<string, PlanStep> {
+    const steps: PlanStep[] = [];
+    for (const [vm, site] of [
+      ['a', 'west'],
+      ['b', 'west'],
+      ['c', 'west'],
+      ['d', 'east'],
+    ] as const) {
+      steps.push(
+        step(`${vm}/failover`, 'failover', site, [], vm),
+        step(`${vm}/boot`, 'boot', site, [`${vm}/failover`], vm),
+        step(`${vm}/readiness`, 'readiness', site, [`${vm}/boot`], vm),
+      );
+    }
+    const map = new Map(steps.map((s) => [s.id, s]));
+    for (const s of steps) for (const a of s.after) map.get(a)?.before.push(s.id);
+    return map;
+  }
+
+  it('puts the units ready together at one site (same attempt, same backoff) in one batch', () => {
+    const graph = new StepGraph(fleet());
+    const units = graph.planJobs(graph.readySteps());
+    const batches = batchUnits(units, (key) => (key === 'c/failover' ? 500 : 0));
+    expect(batches.map((b) => [b.key, b.site, b.delayMs, b.units.map((u) => u.key)])).toEqual([
+      ['a/failover', 'west', 0, ['a/failover', 'b/failover']],
+      ['c/failover', 'west', 500, ['c/failover']],
+      ['d/failover', 'east', 0, ['d/failover']],
+    ]);
+  });
+
+  it('never puts two units of one VM in one batch', () => {
+    const graph = new StepGraph(fleet());
+    const [a] = graph.planJobs(['a/failover']);
+    const [aBoot] = graph.planJobs(['a/boot']);
+    if (!a || !aBoot) throw new Error('no units');
+    expect(batchUnits([a, aBoot], () => 0).map((b) => b.units.length)).toEqual([1, 1]);
+  });
+
+  it('rebuilds a batch and its units from stored states (resume), the key unit first', () => {
+    const queued = (jobKey: string) => encodeStepState({ status: 'queued', attempt: 1, jobKey });
+    const stored: Record<string, string> = {};
+    for (const vm of ['a', 'b']) {
+      for (const kind of ['readiness', 'boot', 'failover']) stored[`${vm}/${kind}`] = queued('b/failover');
+    }
+    stored['c/failover'] = encodeStepState({ status: 'done', attempt: 1 });
+    const graph = new StepGraph(fleet(), stored);
+    const [batch, ...others] = graph.queuedBatches();
+    expect(others).toEqual([]);
+    expect(batch?.key).toBe('b/failover');
+    expect(batch?.units.map((u) => u.steps.map((s) => s.id))).toEqual([
+      ['b/failover', 'b/boot', 'b/readiness'],
+      ['a/failover', 'a/boot', 'a/readiness'],
+    ]);
+  });
+
+  it('builds one BullMQ job per batch: the batch key as id, each unit its own data, the plan named', () => {
+    const graph = new StepGraph(fleet());
+    const [batch] = batchUnits(graph.planJobs(['a/failover', 'b/failover']), () => 0);
+    if (!batch) throw new Error('no batch');
+    const plan = {
+      metadata: { name: 'payroll' },
+      source: 'east',
+      target: 'west',
+      vms: [],
+      actions: [],
+    } as unknown as RecoveryPlan;
+    const ctx = jobContext({ execution: 'ex1', epoch: 3, type: 'planned', direction: 'forward', plan });
+    const job = toBullJob(ctx, batch);
+    expect(job.jobId).toBe('ex1.a/failover');
+    expect(job.queue).toBe('site.west');
+    expect(job.data.plan).toBe('payroll');
+    expect(job.data.units.map((u) => u.vm)).toEqual(['a', 'b']);
+    const unit = job.data.units[1];
+    if (!unit) throw new Error('no unit');
+    expect(unitJobId(job.data, unit)).toBe('ex1.b/failover');
+    expect(unitJobData(job.data, unit)).toMatchObject({
+      execution: 'ex1',
+      epoch: 3,
+      site: 'west',
+      plan: 'payroll',
+      vm: 'b',
+      steps: ['b/failover', 'b/boot', 'b/readiness'],
+    });
   });
 });

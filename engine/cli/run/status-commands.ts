@@ -1,5 +1,6 @@
 /** `drctl status [<execution>]`, `drctl events <execution> [--follow]` (approve: operator-commands.ts). */
 import type { Command } from 'commander';
+import { lifecycleStatus } from '../lifecycle-commands.ts';
 import { pausedLines, pausedSteps } from '../operator-commands.ts';
 import { type CommonFlags, openClient, PREFIX_OPTION, printJson } from './common.ts';
 import { gapLines, summaryLines } from './summary.ts';
@@ -34,12 +35,20 @@ export function registerStatusCommands(program: Command): void {
         }
         const view = await client.get(id, { vms: true });
         const paused = view.status === 'paused' ? await pausedSteps(flags.prefix, id) : [];
-        if (flags.json) return printJson(paused.length > 0 ? { ...view, paused } : view);
+        const lifecycle = await lifecycleStatus(flags.prefix, view);
+        if (flags.json)
+          return printJson({
+            ...view,
+            ...(paused.length > 0 ? { paused } : {}),
+            ...(lifecycle.lifecycle ? { lifecycle: lifecycle.lifecycle } : {}),
+          });
         process.stdout.write(`${progressLine(view, Date.now())}\n`);
         process.stdout.write(
           `plan ${view.planName} (${view.hash.slice(0, 12)}), ${view.direction}, epoch ${view.epoch}, by ${view.by}: ${view.reason}\n`,
         );
-        if (view.parent) process.stdout.write(`cleans up ${view.parent}\n`);
+        if (view.parent)
+          process.stdout.write(`${view.type === 'cleanup' ? 'cleans up' : 'acts on'} ${view.parent}\n`);
+        for (const line of lifecycle.lines) process.stdout.write(`${line}\n`);
         if (view.cleanup) process.stdout.write(`cleanup: ${view.cleanup}\n`);
         for (const line of pausedLines(paused)) process.stdout.write(`${line}\n`);
         if (view.recoveryPointGap)

@@ -23,7 +23,7 @@ import {
   stepJobId,
 } from '../contract.ts';
 import type { EngineEvent } from '../event-schema.ts';
-import { type BullJob, isManualStep, type JobContext, toBullJob } from '../schedule/job-data.ts';
+import { type BullJob, batchUnits, isManualStep, type JobContext, toBullJob } from '../schedule/job-data.ts';
 import { StepGraph } from '../schedule/step-graph.ts';
 import { encodeStepState, type StepStatus } from '../schedule/step-state.ts';
 import { emptyWrite, type ProgressWrite } from '../store/record.ts';
@@ -80,10 +80,12 @@ export class ExecutionProgress {
 
   /** Jobs marked queued in Redis, as BullMQ jobs (for reconciling). */
   queuedJobs(): BullJob[] {
-    return this.graph
-      .queuedJobs()
-      .filter((job) => job.steps[0] === undefined || !isManualStep(this.ctx, job.steps[0]))
-      .map((job) => toBullJob(this.ctx, job));
+    const jobs: BullJob[] = [];
+    for (const batch of this.graph.queuedBatches()) {
+      batch.units = batch.units.filter((unit) => unit.steps[0] && !isManualStep(this.ctx, unit.steps[0]));
+      if (batch.units.length > 0) jobs.push(toBullJob(this.ctx, batch));
+    }
+    return jobs;
   }
 
   get queuedCount(): number {
@@ -241,22 +243,23 @@ export class ExecutionProgress {
       if (isManualStep(this.ctx, step)) this.awaitApproval(step);
       else toDispatch.push(step.id);
     }
-    for (const planned of this.graph.planJobs(toDispatch)) {
-      const bull = toBullJob(this.ctx, planned);
-      const delay = this.delays.get(planned.key);
-      if (delay) bull.delayMs = delay;
-      this.delays.delete(planned.key);
-      jobs.push(bull);
-      for (const step of planned.steps) {
-        this.graph.set(step.id, { status: 'queued', attempt: planned.attempt, jobKey: planned.key });
-        this.dirtySteps.add(step.id);
-      }
-      const first = planned.steps[0];
-      if (first?.vm !== undefined && first.kind !== 'action') {
-        this.vmEvent(
-          first.vm,
-          this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },
-        );
+    // Units ready together at one site travel as one batch job (schedule/job-data.ts).
+    const units = this.graph.planJobs(toDispatch);
+    for (const batch of batchUnits(units, (key) => this.delays.get(key) ?? 0)) {
+      jobs.push(toBullJob(this.ctx, batch));
+      for (const planned of batch.units) {
+        this.delays.delete(planned.key);
+        for (const step of planned.steps) {
+          this.graph.set(step.id, { status: 'queued', attempt: planned.attempt, jobKey: batch.key });
+          this.dirtySteps.add(step.id);
+        }
+        const first = planned.steps[0];
+        if (first?.vm !== undefined && first.kind !== 'action') {
+          this.vmEvent(
+            first.vm,
+            this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },
+          );
+        }
       }
     }
     const write = emptyWrite();

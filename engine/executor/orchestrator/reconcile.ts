@@ -1,8 +1,8 @@
 /**
  * BullMQ's job state is the durable truth. On resume and when no completion arrived for a while,
  * the orchestrator reads, in one pipeline, the job hash of every job it marked queued: a missing
- * job is sent again (same id), a completed job's return value is recorded, a failed job (its
- * worker threw) fails its step.
+ * job is sent again (same id), a completed job's return value is recorded (each unit of a batch),
+ * a failed job (its worker threw) fails the first step of each of its units.
  */
 import type { Redis } from 'ioredis';
 import { parseStepJobResult } from '../completions.ts';
@@ -44,33 +44,45 @@ export async function reconcileJobs(
     }
     if (!finishedOn) return;
     if (returnvalue && returnvalue !== 'null' && !failedReason) {
-      outcome.finished.push({
-        jobId: job.jobId,
-        result: parseStepJobResult(JSON.parse(returnvalue), `job ${job.jobId}`),
-        synthesized: false,
-      });
+      // A batch returns each unit's result; a single StepJobData job (older orchestrators) its own.
+      const value: unknown = JSON.parse(returnvalue);
+      const units =
+        value !== null && typeof value === 'object' && 'units' in value && Array.isArray(value.units)
+          ? value.units
+          : [value];
+      for (const unit of units) {
+        outcome.finished.push({
+          jobId: job.jobId,
+          result: parseStepJobResult(unit, `job ${job.jobId}`),
+          synthesized: false,
+        });
+      }
       return;
     }
+    // The worker threw: every unit's first step fails (retryable), the rest of the unit did not
+    // run. Units that had already published their results are recorded; those results stand.
     const now = new Date().toISOString();
-    const [first, ...rest] = job.data.steps;
-    const result: StepJobResult = {
-      v: 1,
-      steps: [
-        {
-          id: first ?? job.data.steps[0] ?? '',
-          outcome: 'failed',
-          startedAt: now,
-          endedAt: now,
-          error: {
-            code: 'JOB_FAILED',
-            message: `the worker of ${job.data.site} failed job ${job.jobId}: ${failedReason ?? 'no reason given'}`,
-            retryable: true,
+    for (const unit of job.data.units) {
+      const [first, ...rest] = unit.steps;
+      const result: StepJobResult = {
+        v: 1,
+        steps: [
+          {
+            id: first ?? '',
+            outcome: 'failed',
+            startedAt: now,
+            endedAt: now,
+            error: {
+              code: 'JOB_FAILED',
+              message: `the worker of ${job.data.site} failed job ${job.jobId}: ${failedReason ?? 'no reason given'}`,
+              retryable: true,
+            },
           },
-        },
-        ...rest.map((id) => ({ id, outcome: 'skipped' as const, startedAt: now, endedAt: now })),
-      ],
-    };
-    outcome.finished.push({ jobId: job.jobId, result, synthesized: true });
+          ...rest.map((id) => ({ id, outcome: 'skipped' as const, startedAt: now, endedAt: now })),
+        ],
+      };
+      outcome.finished.push({ jobId: job.jobId, result, synthesized: true });
+    }
   });
   return outcome;
 }

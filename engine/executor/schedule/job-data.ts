@@ -7,10 +7,11 @@ import {
   CONTROL_QUEUE,
   type ExecutionType,
   type StepJobData,
+  type StepJobResult,
   siteQueueName,
   stepJobId,
 } from '../contract.ts';
-import type { PlannedJob } from './step-graph.ts';
+import type { PlannedBatch, PlannedJob } from './step-graph.ts';
 
 /** What every job of one execution shares. */
 export interface JobContext {
@@ -26,13 +27,92 @@ export interface JobContext {
   approveManual?: boolean;
 }
 
+/** What a batch's units have of their own; the rest of StepJobData is the batch's. */
+export type StepBatchUnit = Pick<
+  StepJobData,
+  'steps' | 'vm' | 'recoveryPoint' | 'network' | 'readiness' | 'action'
+>;
+
+/**
+ * The BullMQ payload the orchestrator sends: the units (one VM's steps at the site, or one action)
+ * that became ready together at one site, run concurrently by one worker. The handlers still get
+ * one StepJobData per unit (`unitJobData`); each unit's result is published to the completions
+ * stream as soon as it is known, under the batch's job id.
+ */
+export interface StepBatchData extends Omit<StepJobData, keyof StepBatchUnit> {
+  units: StepBatchUnit[];
+}
+
+/** A batch job's return value: the result of each unit, in the batch's order. */
+export interface StepBatchResult {
+  v: 1;
+  units: StepJobResult[];
+}
+
+/** True for a batch payload (a single StepJobData, which workers still take, has `steps`). */
+export function isStepBatchData(value: unknown): value is { units: unknown } {
+  return typeof value === 'object' && value !== null && 'units' in value;
+}
+
+/** One unit of a batch as the StepJobData its handlers receive. */
+export function unitJobData(batch: StepBatchData, unit: StepBatchUnit): StepJobData {
+  const { units: _units, ...common } = batch;
+  return { ...common, ...unit };
+}
+
+/**
+ * A unit's own id (`<execution>.<first step>[.a<N>]`): what its handlers see as the job id (action
+ * memos, logs). Stable across runs of its batch.
+ */
+export function unitJobId(batch: Pick<StepBatchData, 'execution' | 'attempt'>, unit: StepBatchUnit): string {
+  return stepJobId(batch.execution, unit.steps[0] ?? '', batch.attempt);
+}
+
 export interface BullJob {
   queue: string;
   name: string;
-  data: StepJobData;
+  data: StepBatchData;
   jobId: string;
   /** Backoff before a retried job may start. */
   delayMs?: number;
+}
+
+/**
+ * Most units in one batch job. Larger batches mean fewer BullMQ jobs (each costs a few Redis
+ * scripts); a worker still runs the units at its own concurrency.
+ * @defaultValue 500
+ */
+export const MAX_BATCH_UNITS = 500;
+
+/**
+ * Group units ready together into batches: same site, same attempt, same backoff, at most one unit
+ * per VM and MAX_BATCH_UNITS units each. The first unit's key is the batch's key (job id).
+ * Deterministic for a given order of units.
+ */
+export function batchUnits(units: readonly PlannedJob[], delayOf: (key: string) => number): PlannedBatch[] {
+  const open = new Map<string, { batch: PlannedBatch; vms: Set<string> }>();
+  const batches: PlannedBatch[] = [];
+  for (const unit of units) {
+    const delay = delayOf(unit.key);
+    const group = `${unit.site}\u0000${unit.attempt}\u0000${delay}`;
+    const vm = unit.steps[0]?.vm;
+    let current = open.get(group);
+    if (
+      !current ||
+      current.batch.units.length >= MAX_BATCH_UNITS ||
+      (vm !== undefined && current.vms.has(vm))
+    ) {
+      current = {
+        batch: { key: unit.key, attempt: unit.attempt, site: unit.site, units: [], delayMs: delay },
+        vms: new Set(),
+      };
+      open.set(group, current);
+      batches.push(current.batch);
+    }
+    current.batch.units.push(unit);
+    if (vm !== undefined) current.vms.add(vm);
+  }
+  return batches;
 }
 
 export function jobContext(base: Omit<JobContext, 'vmsByName'>): JobContext {
@@ -55,39 +135,51 @@ export function queueOf(site: string): string {
   return site === 'control' ? CONTROL_QUEUE : siteQueueName(site);
 }
 
-export function toBullJob(ctx: JobContext, job: PlannedJob): BullJob {
+/** The unit part of one planned job (one VM's steps, or one action). */
+export function toBatchUnit(ctx: JobContext, job: PlannedJob): StepBatchUnit {
   const first = job.steps[0];
   if (!first) throw new Error(`job ${job.key} has no steps`);
+  const unit: StepBatchUnit = { steps: job.steps.map((s) => s.id) };
+  if (first.vm !== undefined) {
+    unit.vm = first.vm;
+    const vm = ctx.vmsByName.get(first.vm);
+    if (vm) {
+      const network = ctx.type === 'test' || ctx.type === 'cleanup' ? vm.network.test : vm.network.failover;
+      if (network) unit.network = network;
+      if (job.steps.some((s) => s.kind === 'failover')) {
+        unit.recoveryPoint = ctx.recoveryPoint ?? vm.recoveryPoint ?? ctx.plan.recoveryPoint;
+      }
+      if (job.steps.some((s) => s.kind === 'readiness')) unit.readiness = vm.readiness;
+    }
+  }
+  if (first.action !== undefined) {
+    const action = ctx.plan.actions.find((a) => a.name === first.action);
+    if (action) unit.action = action;
+  }
+  return unit;
+}
+
+/** The BullMQ job of a batch: queue, deterministic id (`stepJobId` of the batch key), payload. */
+export function toBullJob(ctx: JobContext, batch: PlannedBatch): BullJob {
+  const first = batch.units[0]?.steps[0];
+  if (!first) throw new Error(`job ${batch.key} has no steps`);
   const { fromSite, toSite } = sitesOf(ctx);
-  const data: StepJobData = {
+  const data: StepBatchData = {
     v: 1,
     execution: ctx.execution,
     epoch: ctx.epoch,
     type: ctx.type,
     direction: ctx.direction,
-    site: job.site,
+    site: batch.site,
     fromSite,
     toSite,
-    steps: job.steps.map((s) => s.id),
-    attempt: job.attempt,
+    attempt: batch.attempt,
+    // Scripts and webhooks receive it as DR_PLAN / `plan`.
     plan: ctx.plan.metadata.name,
+    units: batch.units.map((unit) => toBatchUnit(ctx, unit)),
   };
-  if (first.vm !== undefined) {
-    data.vm = first.vm;
-    const vm = ctx.vmsByName.get(first.vm);
-    if (vm) {
-      const network = ctx.type === 'test' || ctx.type === 'cleanup' ? vm.network.test : vm.network.failover;
-      if (network) data.network = network;
-      if (job.steps.some((s) => s.kind === 'failover')) {
-        data.recoveryPoint = ctx.recoveryPoint ?? vm.recoveryPoint ?? ctx.plan.recoveryPoint;
-      }
-      if (job.steps.some((s) => s.kind === 'readiness')) data.readiness = vm.readiness;
-    }
-  }
-  if (first.action !== undefined) {
-    const action = ctx.plan.actions.find((a) => a.name === first.action);
-    if (action) data.action = action;
-  }
-  const jobId = stepJobId(ctx.execution, job.key, job.attempt);
-  return { queue: queueOf(job.site), name: first.kind, data, jobId };
+  const jobId = stepJobId(ctx.execution, batch.key, batch.attempt);
+  const bull: BullJob = { queue: queueOf(batch.site), name: first.kind, data, jobId };
+  if (batch.delayMs) bull.delayMs = batch.delayMs;
+  return bull;
 }

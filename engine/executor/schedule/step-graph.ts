@@ -14,6 +14,19 @@ export interface PlannedJob {
   steps: PlanStep[];
 }
 
+/**
+ * A batch job: units (planned jobs) of one site and attempt, sent as one BullMQ job whose id comes
+ * from `key` (its first unit's key). Every step of every unit is stored queued with this key.
+ */
+export interface PlannedBatch {
+  key: string;
+  attempt: number;
+  site: string;
+  units: PlannedJob[];
+  /** Backoff before the batch may start (a retry). */
+  delayMs?: number;
+}
+
 const MERGEABLE = new Set<PlanStep['kind']>(['shutdown', 'failover', 'boot', 'readiness']);
 
 export class StepGraph {
@@ -86,6 +99,48 @@ export class StepGraph {
     }
     for (const job of jobs.values()) job.steps = this.chainOrder(job.key, job.steps);
     return [...jobs.values()];
+  }
+
+  /**
+   * Steps queued in a job, grouped by job (key and attempt) and within a job by unit: the steps of
+   * one VM in chain order, or one action. The unit whose first step is the key comes first.
+   */
+  queuedBatches(): PlannedBatch[] {
+    const batches: PlannedBatch[] = [];
+    for (const job of this.queuedJobs()) {
+      const byUnit = new Map<string, PlanStep[]>();
+      for (const step of job.steps) {
+        const unit = step.vm ?? step.id;
+        const list = byUnit.get(unit) ?? [];
+        list.push(step);
+        byUnit.set(unit, list);
+      }
+      const units: PlannedJob[] = [];
+      for (const steps of byUnit.values()) {
+        const ordered = this.unitOrder(steps);
+        const key = ordered[0]?.id ?? '';
+        const unit: PlannedJob = { key, attempt: job.attempt, site: job.site, steps: ordered };
+        if (key === job.key) units.unshift(unit);
+        else units.push(unit);
+      }
+      batches.push({ key: job.key, attempt: job.attempt, site: job.site, units });
+    }
+    return batches;
+  }
+
+  /** One unit's steps in dependency order (each step after the ones of the unit it waits for). */
+  private unitOrder(steps: readonly PlanStep[]): PlanStep[] {
+    const left = new Set(steps.map((s) => s.id));
+    const ordered: PlanStep[] = [];
+    while (left.size > 0) {
+      const next =
+        steps.find((s) => left.has(s.id) && !s.after.some((a) => left.has(a))) ??
+        steps.find((s) => left.has(s.id));
+      if (!next) break;
+      ordered.push(next);
+      left.delete(next.id);
+    }
+    return ordered;
   }
 
   /** Set a step's state; returns the successors that became ready when it released them. */

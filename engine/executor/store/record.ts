@@ -39,6 +39,7 @@ export const META = {
 /**
  * One atomic write of an execution's progress. Fails with LEASE_LOST when another orchestrator
  * holds the lease; re-takes a lease that merely expired (nobody else owns the execution then).
+ * Hash fields go in one HSET per 256 pairs (Lua's `unpack` stays far below its stack limit).
  */
 export const RECORD_SCRIPT = `
 local owner = redis.call('GET', KEYS[4])
@@ -53,9 +54,11 @@ i = i + 1
 for _, key in ipairs({KEYS[2], KEYS[3], KEYS[1]}) do
   local n = tonumber(ARGV[i])
   i = i + 1
-  for _ = 1, n do
-    redis.call('HSET', key, ARGV[i], ARGV[i + 1])
-    i = i + 2
+  while n > 0 do
+    local m = math.min(n, 256)
+    redis.call('HSET', key, unpack(ARGV, i, i + 2 * m - 1))
+    i = i + 2 * m
+    n = n - m
   end
 end
 local events = tonumber(ARGV[i])

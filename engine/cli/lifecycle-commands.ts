@@ -1,0 +1,380 @@
+/**
+ * A failover's lifecycle: `drctl commit | change-point | cancel <execution>`, `drctl reprotect |
+ * failback <plan.yaml>`. Each runs as an execution of its own (engine/executor store/lifecycle.ts)
+ * that the orchestrator drives; these commands submit it and follow it (progress on a TTY, the
+ * timeline, --json, --detach). Refusals say why and what to do instead (exit 2).
+ */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import type { Redis } from 'ioredis';
+import { createSimClient } from '../../simulators/index.ts';
+import type { ExecutionClient, ExecutionView } from '../client/index.ts';
+import { DrError, InputError } from '../common/index.ts';
+import {
+  createQueueConnection,
+  isLifecycleType,
+  type LifecycleSubmitted,
+  latestFailoverOf,
+  pointOfNoReturn,
+  readEvents,
+  readLifecycle,
+  readLifecycleRun,
+  submitCancel,
+  submitChangePoint,
+  submitCommit,
+  submitReprotect,
+} from '../executor/index.ts';
+import type { RecoveryPointChoice } from '../plan/types.ts';
+import { PreflightBlockedError } from '../preflight/index.ts';
+import {
+  type CommonFlags,
+  loadPlanOrExit,
+  openClient,
+  PREFIX_OPTION,
+  parseRecoveryPoint,
+  printJson,
+  redisUrlFromEnv,
+  seconds,
+} from './run/common.ts';
+import { summaryLines } from './run/summary.ts';
+import { watchExecution } from './run/watch.ts';
+
+interface LifecycleFlags extends CommonFlags {
+  reason?: string;
+  detach?: boolean;
+  partial?: boolean;
+  recoveryPoint?: RecoveryPointChoice;
+  sim?: string;
+}
+
+function whoAmI(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+async function withRedis<T>(
+  flags: CommonFlags,
+  body: (redis: Redis, client: ExecutionClient) => Promise<T>,
+): Promise<T> {
+  const url = await redisUrlFromEnv();
+  const redis = createQueueConnection(url, { name: 'drctl-lifecycle' });
+  const client = await openClient(flags, url);
+  try {
+    return await body(redis, client);
+  } finally {
+    await client.close();
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/** The settled statuses of a lifecycle execution and of a failover (a cancel waits on it first). */
+const DONE = ['completed', 'failed', 'cancelled'];
+
+/** Follow a submitted lifecycle execution to its end and print its outcome. */
+async function follow(
+  redis: Redis,
+  client: ExecutionClient,
+  submitted: LifecycleSubmitted,
+  flags: LifecycleFlags,
+  prefix: string,
+): Promise<ExecutionView | undefined> {
+  const out = flags.json ? process.stderr : process.stdout;
+  if (!submitted.created && !flags.json) out.write(`already submitted: ${submitted.id}\n`);
+  const run = submitted.run ?? (await readLifecycleRun(redis, prefix, submitted.id).catch(() => undefined));
+  if (run && !flags.json) {
+    out.write(
+      `${submitted.id}: ${run.vms.length} VM(s) of ${run.parent}${run.partial ? ' (partial)' : ''}\n`,
+    );
+    for (const s of run.skipped) out.write(`  left out ${s.vm}: ${s.reason}\n`);
+    if (run.undone?.length) out.write(`  undo actions to run: ${run.undone.join(', ')}\n`);
+    if (run.notUndone?.length)
+      out.write(`  actions that ran and have no undo (undo them by hand): ${run.notUndone.join(', ')}\n`);
+  }
+  if (flags.detach) {
+    if (flags.json)
+      printJson({ execution: submitted.id, created: submitted.created, ...(run ? { run } : {}) });
+    else process.stdout.write(`${submitted.id}\n`);
+    return undefined;
+  }
+  if (submitted.pendingCancelOf !== undefined) {
+    if (!flags.json)
+      out.write(
+        `${submitted.pendingCancelOf} is running: no new step starts; its rollback ${submitted.id} follows once the steps in flight end\n`,
+      );
+    await waitUntilExists(redis, prefix, submitted.id, submitted.pendingCancelOf, client);
+  }
+  const view = await watchExecution(client, submitted.id, {
+    until: DONE,
+    ...(flags.json ? { timeline: false, out: process.stderr } : {}),
+  });
+  const lifecycleRun = await readLifecycleRun(redis, prefix, submitted.id);
+  if (flags.json) printJson({ ...view, ...(lifecycleRun ? { lifecycle: lifecycleRun } : {}) });
+  else {
+    for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
+    if (view.type === 'reprotect')
+      for (const line of await resyncLines(redis, prefix, view.id)) process.stdout.write(`${line}\n`);
+    if (view.parent) {
+      const parent = await client.get(view.parent);
+      process.stdout.write(`failover ${parent.id} is now ${parent.status}\n`);
+    }
+  }
+  if (view.status !== 'completed') process.exitCode = 1;
+  return view;
+}
+
+/** A running failover's rollback is stored once it settles: wait for it (or for the failover to end otherwise). */
+async function waitUntilExists(
+  redis: Redis,
+  prefix: string,
+  id: string,
+  failover: string,
+  client: ExecutionClient,
+): Promise<void> {
+  for (;;) {
+    if ((await redis.exists(`${prefix}:{exec:${id}}:meta`)) === 1) return;
+    const parent = await client.get(failover);
+    if (!['submitted', 'running', 'paused', 'cancelling'].includes(parent.status)) {
+      throw new DrError(
+        'CANCEL_NOT_STARTED',
+        `failover ${failover} ended ${parent.status} before its rollback was stored; run \`drctl cancel ${failover}\` again`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Per VM: the resync the reverse needed, its estimate, and how long the replication took to be healthy. */
+async function resyncLines(redis: Redis, prefix: string, id: string): Promise<string[]> {
+  const events = await readEvents(redis, prefix, id, { after: '0', count: 100_000 });
+  const rows = new Map<string, { bytes?: number; estimateMs?: number; waitedMs?: number; health?: string }>();
+  for (const { event } of events) {
+    if (event.type !== 'step-finished' || event.output === undefined) continue;
+    const [vm, kind] = [
+      event.step.slice(0, event.step.lastIndexOf('/')),
+      event.step.slice(event.step.lastIndexOf('/') + 1),
+    ];
+    const row = rows.get(vm) ?? {};
+    if (kind === 'reprotect') {
+      if (typeof event.output.resyncBytes === 'number') row.bytes = event.output.resyncBytes;
+      if (typeof event.output.resyncEstimateMs === 'number') row.estimateMs = event.output.resyncEstimateMs;
+    }
+    if (kind === 'resync') {
+      if (typeof event.output.waitedMs === 'number') row.waitedMs = event.output.waitedMs;
+      if (typeof event.output.health === 'string') row.health = event.output.health;
+    }
+    rows.set(vm, row);
+  }
+  const total = [...rows.values()].reduce((sum, r) => sum + (r.bytes ?? 0), 0);
+  const healthy = [...rows.values()].filter((r) => r.health === 'Normal').length;
+  const lines = [
+    `  resync: ${(total / 1024 / 1024).toFixed(1)} MiB in total; replication health Normal for ${healthy}/${rows.size} VMs`,
+  ];
+  if (rows.size <= 60) {
+    for (const [vm, r] of rows) {
+      lines.push(
+        `    ${vm.padEnd(20)} resync ${((r.bytes ?? 0) / 1024 / 1024).toFixed(1).padStart(8)} MiB  estimate ${seconds(r.estimateMs ?? 0).padStart(6)}  healthy after ${r.waitedMs === undefined ? '-' : seconds(r.waitedMs)}  ${r.health ?? ''}`,
+      );
+    }
+  }
+  return lines;
+}
+
+function lifecycleOptions(command: Command): Command {
+  return command
+    .option('--reason <text>', 'why (kept with the execution)')
+    .option('--detach', 'return at once with the execution id')
+    .option(...PREFIX_OPTION)
+    .option('--json', 'machine-readable output');
+}
+
+export function registerLifecycleCommands(program: Command): void {
+  lifecycleOptions(program.command('commit <execution>'))
+    .description(
+      'Complete a failover (Complete-VMFailover on every failed-over VM; other recovery points are discarded: the point of no return)',
+    )
+    .option('--partial', 'commit the VMs that failed over when some did not (they are recorded)')
+    .action((failover: string, flags: LifecycleFlags) =>
+      withRedis(flags, async (redis, client) => {
+        const submitted = await submitCommit(redis, flags.prefix, failover, {
+          by: whoAmI(),
+          reason: flags.reason ?? 'commit from the CLI',
+          ...(flags.partial ? { partial: true } : {}),
+        });
+        await follow(redis, client, submitted, flags, flags.prefix);
+      }),
+    );
+
+  lifecycleOptions(program.command('change-point <execution>'))
+    .description(
+      'Before commit: fail the VMs over again from another recovery point (the way out after replicated ransomware)',
+    )
+    .requiredOption(
+      '--recovery-point <point>',
+      'latest | latestProcessed | latestAppConsistent | <ISO time>',
+      parseRecoveryPoint,
+    )
+    .action((failover: string, flags: LifecycleFlags) =>
+      withRedis(flags, async (redis, client) => {
+        if (flags.recoveryPoint === undefined) throw new InputError('NO_POINT', 'give --recovery-point');
+        const submitted = await submitChangePoint(redis, flags.prefix, failover, {
+          by: whoAmI(),
+          reason: flags.reason ?? `change of recovery point to ${describePoint(flags.recoveryPoint)}`,
+          recoveryPoint: flags.recoveryPoint,
+        });
+        await follow(redis, client, submitted, flags, flags.prefix);
+      }),
+    );
+
+  lifecycleOptions(program.command('cancel <execution>'))
+    .description(
+      'Roll a failover back before its point of no return (a running one stops dispatching first); undo actions run',
+    )
+    .action((failover: string, flags: LifecycleFlags) =>
+      withRedis(flags, async (redis, client) => {
+        const submitted = await submitCancel(redis, flags.prefix, failover, {
+          by: whoAmI(),
+          reason: flags.reason ?? 'cancel from the CLI',
+        });
+        await follow(redis, client, submitted, flags, flags.prefix);
+      }),
+    );
+
+  lifecycleOptions(program.command('reprotect <plan>'))
+    .description(
+      "Reverse replication of the plan's failed-over VMs (Set-VMReplication -Reverse) and follow it until healthy",
+    )
+    .action((file: string, flags: LifecycleFlags) =>
+      withRedis(flags, async (redis, client) => {
+        const { plan } = await loadPlanOrExit(file);
+        const failover = await latestFailoverOf(redis, flags.prefix, plan.metadata.name);
+        if (failover === undefined) {
+          throw new InputError(
+            'NO_FAILOVER',
+            `${file}: plan ${plan.metadata.name} has no failover to reprotect (\`drctl status\`)`,
+          );
+        }
+        const submitted = await submitReprotect(redis, flags.prefix, failover.id, {
+          by: whoAmI(),
+          reason: flags.reason ?? `reprotect ${plan.metadata.name} after ${failover.id}`,
+        });
+        await follow(redis, client, submitted, flags, flags.prefix);
+      }),
+    );
+
+  lifecycleOptions(program.command('failback <plan>'))
+    .description('Planned failover back to the original site (direction failback), then reprotect')
+    .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
+    .option('--approve-manual', "count the plan's manual actions as approved (unattended runs)")
+    .action((file: string, flags: LifecycleFlags & { approveManual?: boolean }) => failback(file, flags));
+}
+
+function describePoint(point: RecoveryPointChoice): string {
+  return point.kind === 'at' ? point.at : point.kind;
+}
+
+async function failback(file: string, flags: LifecycleFlags & { approveManual?: boolean }): Promise<void> {
+  const { plan, hash } = await loadPlanOrExit(file);
+  const simUrl = flags.sim ?? process.env.DR_SIM_URL;
+  if (simUrl === undefined) {
+    throw new InputError(
+      'NO_SIM',
+      'pre-flight reads the sites before a failback: give --sim <url> (or set DR_SIM_URL)',
+    );
+  }
+  const url = await redisUrlFromEnv();
+  const redis = createQueueConnection(url, { name: 'drctl-lifecycle' });
+  const client = await openClient(flags, url, createSimClient(simUrl));
+  try {
+    const last = await latestFailoverOf(redis, flags.prefix, plan.metadata.name);
+    if (last === undefined || last.direction !== 'forward' || last.status !== 'reprotected') {
+      throw new InputError(
+        'NOT_REPROTECTED',
+        last === undefined
+          ? `${file}: plan ${plan.metadata.name} has not failed over; there is nothing to fail back`
+          : last.direction === 'failback'
+            ? `${file}: plan ${plan.metadata.name} already failed back (${last.id}, ${last.status})`
+            : `${file}: the failover ${last.id} of ${plan.metadata.name} is ${last.status}; a failback needs the replication reversed first: \`drctl reprotect ${file}\``,
+      );
+    }
+    let submitted: Awaited<ReturnType<ExecutionClient['submit']>>;
+    try {
+      submitted = await client.submit({
+        type: 'planned',
+        direction: 'failback',
+        plan,
+        hash,
+        reason: flags.reason ?? `failback of ${plan.metadata.name} after ${last.id}`,
+        ...(flags.approveManual ? { approveManual: true } : {}),
+      });
+    } catch (error) {
+      if (error instanceof PreflightBlockedError) {
+        process.exitCode = 1;
+        if (flags.json) printJson({ ok: false, code: error.code, message: error.message });
+        else process.stdout.write(`${error.message}\n`);
+        return;
+      }
+      throw error;
+    }
+    const out = flags.json ? process.stderr : process.stdout;
+    out.write(`failback ${submitted.id} (planned, ${plan.target} → ${plan.source})\n`);
+    const view = await watchExecution(
+      client,
+      submitted.id,
+      flags.json ? { timeline: false, out: process.stderr } : {},
+    );
+    if (!flags.json) for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
+    if (view.status !== 'completed') {
+      process.exitCode = 1;
+      if (flags.json) printJson(view);
+      return;
+    }
+    const reprotect = await submitReprotect(redis, flags.prefix, submitted.id, {
+      by: whoAmI(),
+      reason: `reprotect after failback ${submitted.id}`,
+    });
+    await follow(redis, client, reprotect, { ...flags, detach: false }, flags.prefix);
+  } finally {
+    await client.close();
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/**
+ * For `drctl status`: a failover's point of no return and its lifecycle executions; for a
+ * lifecycle execution, what it acts on and leaves out. Empty for other executions.
+ */
+export async function lifecycleStatus(
+  prefix: string,
+  view: ExecutionView,
+): Promise<{ lifecycle?: Record<string, unknown>; lines: string[] }> {
+  const failover = view.type === 'planned' || view.type === 'unplanned';
+  const lifecycleRun = isLifecycleType(view.type);
+  if (!failover && !lifecycleRun) return { lines: [] };
+  const redis = createQueueConnection(await redisUrlFromEnv(), { name: 'drctl-status' });
+  try {
+    if (failover) {
+      const info = await readLifecycle(redis, prefix, view.id);
+      const noReturn = pointOfNoReturn(view);
+      const lines = [`point of no return: ${noReturn.why}`];
+      for (const run of info.runs)
+        lines.push(`  ${run.type.padEnd(12)} ${run.id}  ${run.at}  ${run.by}: ${run.reason}`);
+      if (info.pendingCancel)
+        lines.push(`  cancel requested: ${info.pendingCancel.id} runs once the steps in flight end`);
+      if (info.notCommitted?.length)
+        lines.push(`  partial commit left out: ${info.notCommitted.map((n) => n.vm).join(', ')}`);
+      return { lifecycle: { ...info, pointOfNoReturn: noReturn }, lines };
+    }
+    const run = await readLifecycleRun(redis, prefix, view.id);
+    if (run === undefined) return { lines: [] };
+    const lines = [`${view.type} of ${run.vms.length} VM(s)${run.partial ? ' (partial)' : ''}`];
+    for (const s of run.skipped) lines.push(`  left out ${s.vm}: ${s.reason}`);
+    if (run.notUndone?.length)
+      lines.push(`  actions with no undo (undo by hand): ${run.notUndone.join(', ')}`);
+    return { lifecycle: { ...run }, lines };
+  } finally {
+    redis.disconnect();
+  }
+}
