@@ -17,7 +17,10 @@ export function checkOwnership(ctx: EvalContext): void {
     ctx.block('PLAN_LOCKED', {
       path: 'metadata.name',
       message: `plan '${ctx.plan.metadata.name}' is being run by execution ${holderText(planLock)}`,
-      hint: 'wait for it to finish, resume it, or cancel it; an operator can free a dead execution with drctl locks release',
+      hint:
+        planLock.operation === 'test'
+          ? `a drill holds its plan until its cleanup: \`drctl cleanup ${planLock.execution}\``
+          : 'wait for it to finish, resume it, or cancel it; an operator can free a dead execution with drctl locks release',
       details: { execution: planLock.execution },
     });
   }
@@ -27,7 +30,10 @@ export function checkOwnership(ctx: EvalContext): void {
       ctx.block('VM_LOCKED', {
         vm: vm.name,
         message: `VM '${vm.name}' is locked by execution ${holderText(holder)}`,
-        hint: 'one operation per VM at a time: wait for that execution, or leave the VM out of this run (--vms)',
+        hint:
+          holder.operation === 'test'
+            ? `a drill keeps its VMs until its cleanup: \`drctl cleanup ${holder.execution}\`, or leave the VM out of this run (--vms)`
+            : 'one operation per VM at a time: wait for that execution, or leave the VM out of this run (--vms)',
         details: { execution: holder.execution, plan: holder.plan },
       });
     }
