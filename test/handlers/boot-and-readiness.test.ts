@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
 import { bootHandler, resolveHandlerOptions } from '../../engine/executor/handlers/index.ts';
 import type { World } from '../../simulators/create-world.ts';
-import { jobData, MemorySink, mutations, runJob, TARGET, twoSiteWorld } from './support.ts';
+import { fenceSource, jobData, MemorySink, mutations, runJob, TARGET, twoSiteWorld } from './support.ts';
 
 const VMS = ['vm-1', 'vm-2', 'vm-3', 'vm-4', 'vm-5', 'vm-6'];
 
@@ -115,6 +115,7 @@ describe('readiness', () => {
       timeoutMs: 600_000,
       onTimeout: 'fail' as const,
     };
+    await fenceSource(world.api, 'vm-1');
     const run = await runJob(world.api, jobData('unplanned', TARGET, steps, { vm: 'vm-1', readiness }));
     expect(run.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
     const output = run.result.steps[2]?.output as {
@@ -146,6 +147,7 @@ describe('readiness', () => {
         readiness,
         recoveryPoint: { kind: 'latestProcessed' }, // nothing to apply: the boot takes exactly 80 s
       });
+      await fenceSource(world.api, 'vm-1');
       const run = await runJob(world.api, data);
       expect(run.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
       const waited = Number(run.result.steps[2]?.output?.waitedMs);
@@ -164,6 +166,7 @@ describe('readiness', () => {
         timeoutMs: 30_000,
         onTimeout: 'fail' as const,
       };
+      await fenceSource(world.api, 'vm-1');
       const run = await runJob(world.api, jobData('unplanned', TARGET, steps, { vm: 'vm-1', readiness }), {
         sink,
       });
@@ -180,6 +183,7 @@ describe('readiness', () => {
         timeoutMs: 20_000,
         onTimeout: 'warn' as const,
       };
+      await fenceSource(world.api, 'vm-1');
       const run = await runJob(world.api, jobData('unplanned', TARGET, steps, { vm: 'vm-1', readiness }));
       expect(run.result.steps[2]).toMatchObject({ outcome: 'warned', error: { code: 'READINESS_TIMEOUT' } });
     });

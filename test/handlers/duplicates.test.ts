@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StepJobData } from '../../engine/executor/contract.ts';
 import type { World } from '../../simulators/index.ts';
-import { jobData, runJob, SOURCE, TARGET, twoSiteWorld } from './support.ts';
+import { fenceSource, jobData, runJob, SOURCE, TARGET, twoSiteWorld } from './support.ts';
 
 /** Calls the host accepted for a VM at a site: every call counted minus every refusal. */
 function accepted(world: World, vm: string, site: string): number {
@@ -38,6 +38,7 @@ describe('when two workers run the same job at once', () => {
   it('fails over and boots once', async () => {
     world = twoSiteWorld(['app-01']);
     const steps = ['app-01/failover', 'app-01/boot', 'app-01/readiness'];
+    await fenceSource(world.api, 'app-01');
     const outcomes = await twice(world, jobData('unplanned', TARGET, steps, { vm: 'app-01', readiness }));
     expect(outcomes).toEqual([
       ['done', 'done', 'done'],
@@ -47,6 +48,7 @@ describe('when two workers run the same job at once', () => {
     // Both runs did call: the second was refused and absorbed.
     expect(world.truth().refused['app-01']?.[TARGET]?.INVALID_STATE).toBe(2);
     expect(world.truth().failovers.filter((f) => f.vm === 'app-01')).toHaveLength(1);
+    expect(world.truth().splitBrain).toEqual([]);
   });
 
   it('creates one test VM and removes it once', async () => {

@@ -18,15 +18,22 @@ export const TARGET = 'dc-west';
 
 /**
  * Two sites, one host each (plus a drill network and a production network at the target). Time is
- * scaled (100 simulated ms per real ms) so a 5 s boot takes 50 ms.
+ * scaled (100 simulated ms per real ms) so a 5 s boot takes 50 ms, or manual.
  */
 export function twoSiteWorld(
   vms: string[],
-  options: { maxConcurrentBoots?: number; bootMs?: number; speed?: number; vm?: Partial<VmSpec> } = {},
+  options: {
+    maxConcurrentBoots?: number;
+    bootMs?: number;
+    speed?: number;
+    /** A manual clock: time moves only by `world.advance` (see whileAdvancing). */
+    manual?: boolean;
+    vm?: Partial<VmSpec>;
+  } = {},
 ): World {
   const spec: WorldSpec = {
     seed: 7,
-    clock: { mode: 'scaled', speed: options.speed ?? 100 },
+    clock: options.manual ? { mode: 'manual' } : { mode: 'scaled', speed: options.speed ?? 100 },
     sites: [
       { name: SOURCE, hosts: [{ name: 'east-h1' }], networks: [{ name: 'prod-east' }] },
       {
@@ -51,6 +58,33 @@ export function twoSiteWorld(
   // A few replication cycles, so replicas hold recovery points.
   world.advance(120_000);
   return world;
+}
+
+/**
+ * Run `work` on a manual clock, moving simulated time `stepMs` per turn of the event loop until it
+ * settles: what the world does in between depends only on the calls made, never on the machine's load.
+ */
+export async function whileAdvancing<T>(world: World, work: Promise<T>, stepMs = 1000): Promise<T> {
+  let settled = false;
+  const finished = work.finally(() => {
+    settled = true;
+  });
+  finished.catch(() => {});
+  while (!settled) {
+    world.advance(stepMs);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return await finished;
+}
+
+/**
+ * The source half of an unplanned failover, as the compiled plan runs it before the VM's failover:
+ * the `<vm>/fence` job at the source site (turn the old primary off, bar it under the epoch).
+ */
+export async function fenceSource(api: HyperVApi, vm: string, epoch = 1): Promise<void> {
+  const run = await runJob(api, jobData('unplanned', SOURCE, [`${vm}/fence`], { vm, epoch }));
+  const outcome = run.result.steps[0]?.outcome;
+  if (outcome !== 'done') throw new Error(`fencing ${vm} at ${SOURCE} ended ${outcome}`);
 }
 
 export function jobData(

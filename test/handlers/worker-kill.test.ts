@@ -13,7 +13,7 @@ import {
 } from '../../engine/executor/index.ts';
 import { type SimServer, startSimServer, type World } from '../../simulators/index.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
-import { jobData, mutations, TARGET, twoSiteWorld, waitForCompletion } from './support.ts';
+import { fenceSource, jobData, mutations, TARGET, twoSiteWorld, waitForCompletion } from './support.ts';
 
 const readiness = {
   checks: [{ kind: 'heartbeat' as const }],
@@ -110,6 +110,7 @@ describe('when a worker process is killed mid-boot', { timeout: 90_000 }, () => 
 
   it('another worker picks the job up and the VM is started exactly once', async () => {
     const prefix = await setUp(['app-01']);
+    await fenceSource(world.api, 'app-01');
     const first = await spawnWorker(server.url, prefix);
     children.push(first);
     const data = jobData('unplanned', TARGET, ['app-01/failover', 'app-01/boot', 'app-01/readiness'], {
@@ -173,6 +174,7 @@ describe('when a worker process is killed mid-boot', { timeout: 90_000 }, () => 
   describe('when the worker process is told to stop (SIGTERM) mid-boot', () => {
     it('exits 0, handing the job back, and the next worker finishes it without repeating calls', async () => {
       const prefix = await setUp(['app-01']);
+      await fenceSource(world.api, 'app-01');
       const first = await spawnWorker(server.url, prefix, ['--shutdown-timeout-ms', '100']);
       children.push(first);
       const data = jobData('unplanned', TARGET, ['app-01/failover', 'app-01/boot', 'app-01/readiness'], {

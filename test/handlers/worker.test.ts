@@ -18,7 +18,7 @@ import {
 import type { PlanAction } from '../../engine/plan/types.ts';
 import type { World } from '../../simulators/index.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
-import { jobData, mutations, TARGET, twoSiteWorld, waitForCompletion } from './support.ts';
+import { fenceSource, jobData, mutations, TARGET, twoSiteWorld, waitForCompletion } from './support.ts';
 
 describe('site worker', () => {
   let redis: Redis;
@@ -69,6 +69,7 @@ describe('site worker', () => {
 
   it('runs a job, logs schema-valid events and publishes the result before completing', async () => {
     await start(['db-1']);
+    await fenceSource(world.api, 'db-1');
     const data = jobData('unplanned', TARGET, ['db-1/failover', 'db-1/boot', 'db-1/readiness'], {
       vm: 'db-1',
       readiness: { checks: [{ kind: 'heartbeat' }], timeoutMs: 600_000, onTimeout: 'fail' },
@@ -125,6 +126,7 @@ describe('site worker', () => {
   describe('when the worker shuts down with a job still running', () => {
     it('hands the job back instead of failing it, and the next worker finishes it without repeating calls', async () => {
       await start(['db-1'], 100_000); // a 1 s boot
+      await fenceSource(world.api, 'db-1');
       const data = jobData('unplanned', TARGET, ['db-1/failover', 'db-1/boot', 'db-1/readiness'], {
         vm: 'db-1',
         readiness: { checks: [{ kind: 'heartbeat' }], timeoutMs: 600_000, onTimeout: 'fail' },

@@ -49,6 +49,8 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
         where,
       );
     }
+    // (A superseded execution is refused by the host with STALE_EPOCH below, not by the guard.)
+    if (ctx.job.type === 'unplanned' && view.epoch <= ctx.job.epoch) await refuseWhileSourceRuns(ctx, vm);
     measure = await measureQuietly(ctx, vm);
     if (ctx.job.type === 'planned' && measure && measure.receivedSeq < measure.primarySeq) {
       // A planned failover promises no data loss: the prepared primary must have sent everything.
@@ -92,6 +94,33 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
   }
   const outcome: HandlerOutcome = { outcome: 'done', mutated, output, view: network.view };
   return point ? { ...outcome, recoveryPoint: point } : outcome;
+}
+
+/**
+ * The last guard against split-brain (the fence step before it is best effort): an unplanned
+ * failover does not start a replica while the old primary visibly runs at the source. A source
+ * that does not answer (site or host down, no such VM) is what an unplanned failover is for, so it
+ * proceeds. Refused as retryable: the fence job still queued at the source (its agent was away past
+ * the fencing deadline) may fence it in the meantime.
+ */
+async function refuseWhileSourceRuns(ctx: HandlerContext, vm: string): Promise<void> {
+  const source = ctx.job.fromSite;
+  let old: VmView;
+  try {
+    old = await ctx.api.getVM(source, vm);
+  } catch (error) {
+    ctx.log.debug({ err: error, source }, 'source not readable: failing over without it');
+    return;
+  }
+  const mode = old.replication?.mode ?? 'None';
+  if (old.isTest || (mode !== 'Primary' && mode !== 'None')) return;
+  if (old.state !== 'Running' && old.state !== 'Starting') return;
+  throw new StepError(
+    'SOURCE_STILL_RUNNING',
+    `${ctx.step}: ${vm} still runs as the primary at ${source} (${describe(old)}) and was not fenced; failing over now would run it in two sites. Start ${source}'s workers so its queued fence step runs, or shut ${vm} down at ${source}, then retry`,
+    { step: ctx.step, site: ctx.job.site, vm },
+    { retryable: true },
+  );
 }
 
 /**

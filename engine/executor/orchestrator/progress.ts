@@ -354,6 +354,11 @@ export class ExecutionProgress {
     this.ready.clear();
   }
 
+  /** An event decided outside the step results (best-effort.ts), written with the next batch. */
+  addEvent(event: EngineEvent): void {
+    this.events.push(event);
+  }
+
   /** The VMs and their recovery points (for the data-loss report). */
   vmNames(): string[] {
     return this.ctx.plan.vms.map((vm) => vm.name);

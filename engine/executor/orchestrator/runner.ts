@@ -28,6 +28,7 @@ import {
   recordArgs,
 } from '../store/record.ts';
 import { LuaScript } from '../store/script.ts';
+import { FenceDeadline } from './best-effort.ts';
 import { crashPoint } from './crash-points.ts';
 import { finishExecution } from './finish.ts';
 import { syncPaused } from './operator.ts';
@@ -145,7 +146,10 @@ export class ExecutionRunner {
       progress.seedReady();
       await this.commit(progress);
       let idleSince = this.deps.now();
+      // Unplanned: fences still in flight past the plan's deadline are recorded warned (best-effort.ts).
+      const fences = FenceDeadline.of(progress, Number(loaded.fields[META.startedAt]) || this.deps.now());
       while (!this.stopped && !progress.isSettled()) {
+        if (fences?.expire(this.deps.now())) await this.commit(progress);
         let completions: Awaited<ReturnType<typeof readCompletions>> = [];
         try {
           completions = await readCompletions(this.blocking, prefix, this.execution, cursor, {

@@ -1,0 +1,261 @@
+/**
+ * Unplanned failover fences the source first (issue #4): with the source up, the old primaries are
+ * turned off and barred before any replica starts, so the simulator never sees a VM run in two
+ * sites; with the source down, the failover goes on after the plan's fencing deadline and the old
+ * primaries are fenced when the source site's agent comes back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createQueueConnection,
+  readAllEvents,
+  type SiteWorkers,
+  startOrchestrator,
+  startSiteWorkers,
+} from '../../engine/executor/index.ts';
+import { compilePlan } from '../../engine/plan/index.ts';
+import type { RecoveryPlan } from '../../engine/plan/types.ts';
+import {
+  actionFixtures,
+  approveAsOperator,
+  loadExample,
+  silent,
+  startTestEngine,
+  type TestEngine,
+  waitForStatus,
+} from './support.ts';
+
+const PLAN = 'plans/examples/three-tier.yaml';
+
+/** The example without its actions: these tests are about the VMs, and scripts would only slow them. */
+async function vmsOnly(webhookUrl: string): Promise<{ plan: RecoveryPlan; hash: string }> {
+  const { plan, hash } = await loadExample(PLAN, webhookUrl);
+  return { plan: { ...plan, actions: [] }, hash };
+}
+
+async function eventsOf(engine: TestEngine, id: string) {
+  const redis = createQueueConnection(engine.redisUrl);
+  try {
+    return (await readAllEvents(redis, engine.prefix, id)).map((stored) => stored.event);
+  } finally {
+    await redis.quit();
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('unplanned failover fences the source', () => {
+  let fixtures: Awaited<ReturnType<typeof actionFixtures>>;
+  beforeAll(async () => {
+    fixtures = await actionFixtures();
+  });
+  afterAll(async () => {
+    await fixtures?.close();
+  });
+
+  it('after a drill and its cleanup, with the source up: old primaries fenced first, no split-brain', async () => {
+    const { plan, hash } = await vmsOnly(fixtures.webhookUrl);
+    const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
+    try {
+      const drill = await engine.client.submit({ type: 'test', plan, hash, reason: 'drill' });
+      const operator = approveAsOperator(engine.client, drill.id);
+      await waitForStatus(engine.client, drill.id, ['awaiting-cleanup', 'failed'], 120_000);
+      operator.stop();
+      const cleanup = await engine.client.cleanup(drill.id, { reason: 'drill done' });
+      expect((await waitForStatus(engine.client, cleanup.id, ['completed', 'failed'])).status).toBe(
+        'completed',
+      );
+
+      const { id } = await engine.client.submit({
+        type: 'unplanned',
+        plan,
+        hash,
+        reason: 'east is misbehaving',
+        approveManual: true,
+      });
+      const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 120_000);
+      expect(view.error).toBeUndefined();
+      expect(view.status).toBe('completed');
+
+      const truth = engine.world.truth();
+      expect(truth.splitBrain).toEqual([]);
+      for (const vm of plan.vms) {
+        expect(truth.vms[vm.name]?.primarySites, vm.name).toEqual([plan.target]);
+        expect(truth.mutations[vm.name]?.[plan.source], vm.name).toEqual({ fenceVM: 1 });
+        const old = await engine.world.api.getVM(plan.source, vm.name);
+        expect(old).toMatchObject({ state: 'Off', startBarred: true, epoch: view.epoch });
+      }
+      // Each VM's fence finished before its failover started, and the operator sees it.
+      const events = await eventsOf(engine, id);
+      const index = (match: (e: (typeof events)[number]) => boolean) => events.findIndex(match);
+      for (const vm of plan.vms) {
+        const fenced = index(
+          (e) => e.type === 'step-finished' && e.step === `${vm.name}/fence` && e.outcome === 'done',
+        );
+        const failover = index((e) => e.type === 'step-started' && e.step === `${vm.name}/failover`);
+        expect(fenced, vm.name).toBeGreaterThanOrEqual(0);
+        expect(fenced, vm.name).toBeLessThan(failover);
+        const phase = events.find(
+          (e) => e.type === 'vm-phase' && e.vm === vm.name && e.detail?.startsWith('source fenced'),
+        );
+        expect(phase, vm.name).toMatchObject({ site: plan.source, phase: 'waiting' });
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('with the source site down and its agent gone: fails over after the deadline, fences when the site returns', async () => {
+    const { plan: loaded, hash } = await vmsOnly(fixtures.webhookUrl);
+    const plan: RecoveryPlan = { ...loaded, fencing: { deadlineMs: 2_000 } };
+    const engine = await startTestEngine(plan, {
+      catalog: fixtures.catalog,
+      workerSites: [plan.target, 'control'],
+    });
+    let source: SiteWorkers | undefined;
+    try {
+      engine.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+      const { id } = await engine.client.submit({
+        type: 'unplanned',
+        plan,
+        hash,
+        reason: 'east is gone',
+        approveManual: true,
+      });
+      const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 120_000);
+      expect(view.error).toBeUndefined();
+      expect(view.status).toBe('completed');
+      const events = await eventsOf(engine, id);
+      const startedAt = Date.parse(events.find((e) => e.type === 'execution-started')?.at ?? '');
+      for (const vm of plan.vms) {
+        const warned = events.find((e) => e.type === 'step-finished' && e.step === `${vm.name}/fence`);
+        expect(warned, vm.name).toMatchObject({
+          outcome: 'warned',
+          site: plan.source,
+          output: { fenced: false, reason: 'deadline' },
+          error: { code: 'NOT_FENCED' },
+        });
+        if (warned?.type !== 'step-finished') throw new Error('unreachable');
+        expect(warned.error?.message).toContain(`${vm.name} not fenced within 2s`);
+        expect(Date.parse(warned.at) - startedAt).toBeGreaterThanOrEqual(2_000);
+        expect(
+          events.some(
+            (e) => e.type === 'vm-phase' && e.vm === vm.name && e.detail?.startsWith('source NOT fenced'),
+          ),
+        ).toBe(true);
+        expect((await engine.world.api.getVM(plan.target, vm.name)).state).toBe('Running');
+      }
+
+      // The site returns: Hyper-V's automatic start action (StartIfRunning) starts the old
+      // primaries; then the site's agent starts and runs the fence jobs still queued.
+      const back = Date.parse(await engine.world.api.now());
+      engine.world.fault({ kind: 'site-power', site: plan.source, state: 'on' });
+      source = startSiteWorkers({
+        redisUrl: engine.redisUrl,
+        prefix: engine.prefix,
+        site: plan.source,
+        api: engine.world.api,
+        logger: silent,
+      });
+      await source.ready();
+      await until('old primaries fenced', async () => {
+        for (const vm of plan.vms) {
+          const old = await engine.world.api.getVM(plan.source, vm.name);
+          if (old.state !== 'Off' || !old.startBarred) return false;
+        }
+        return true;
+      });
+      const truth = engine.world.truth();
+      for (const vm of plan.vms) {
+        expect(truth.vms[vm.name]?.primarySites, vm.name).toEqual([plan.target]);
+        expect(truth.mutations[vm.name]?.[plan.source], vm.name).toEqual({ fenceVM: 1 });
+        expect((await engine.world.api.getVM(plan.source, vm.name)).epoch).toBe(view.epoch);
+      }
+      // The only split-brain: from the site's return (automatic starts) to the late fence, closed.
+      for (const interval of truth.splitBrain) {
+        expect(interval.to).not.toBeNull();
+        expect(Date.parse(interval.from)).toBeGreaterThanOrEqual(back);
+      }
+      const spans = truth.splitBrain.map((s) => ({
+        vm: s.vm,
+        simulatedMs: Date.parse(s.to ?? '') - Date.parse(s.from),
+        writesBySite: s.writesBySite,
+      }));
+      console.info(`split-brain after the source site returned: ${JSON.stringify(spans)}`);
+      // The late fences are in the execution's log, after it finished.
+      await until('late fence results in the log', async () => {
+        const late = (await eventsOf(engine, id)).filter(
+          (e) => e.type === 'step-finished' && e.step.endsWith('/fence') && e.outcome === 'done',
+        );
+        return late.length === plan.vms.length;
+      });
+      // And the execution's record did not change: the steps stay warned, done stays complete.
+      const after = await engine.client.get(id);
+      expect(after.status).toBe('completed');
+      expect(after.stepsDone).toBe(after.stepsTotal);
+    } finally {
+      await source?.close(2000);
+      await engine.close();
+    }
+  });
+
+  it('keeps the deadline across an orchestrator restart: it is counted from the start stored in Redis', async () => {
+    const { plan: loaded, hash } = await vmsOnly(fixtures.webhookUrl);
+    // Ten minutes: only an orchestrator that counts from the stored start (and whose clock says
+    // eleven minutes passed) records the fences warned within this test's time.
+    const plan: RecoveryPlan = { ...loaded, fencing: { deadlineMs: 600_000 } };
+    const engine = await startTestEngine(plan, {
+      catalog: fixtures.catalog,
+      workerSites: [plan.target, 'control'],
+      orchestrator: false,
+    });
+    try {
+      engine.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+      const options = {
+        redisUrl: engine.redisUrl,
+        prefix: engine.prefix,
+        compile: compilePlan,
+        truth: async () => engine.world.truth(),
+        logger: silent,
+        leaseMs: 2000,
+        pollMs: 200,
+        sweepIdleMs: 500,
+      };
+      const first = await startOrchestrator(options);
+      const { id } = await engine.client.submit({
+        type: 'unplanned',
+        plan,
+        hash,
+        reason: 'east is gone',
+        approveManual: true,
+      });
+      await until('fences queued', async () => {
+        const events = await eventsOf(engine, id);
+        return events.some((e) => e.type === 'execution-started');
+      });
+      await first.close(5000);
+      expect((await engine.client.get(id)).status).toBe('running');
+
+      const second = await startOrchestrator({ ...options, now: () => Date.now() + 660_000 });
+      try {
+        const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
+        expect(view.status).toBe('completed');
+        const events = await eventsOf(engine, id);
+        expect(events.some((e) => e.type === 'execution-resumed')).toBe(true);
+        const fences = events.filter((e) => e.type === 'step-finished' && e.step.endsWith('/fence'));
+        expect(fences.map((e) => e.type === 'step-finished' && e.outcome)).toEqual(
+          plan.vms.map(() => 'warned'),
+        );
+      } finally {
+        await second.close(5000);
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+});
