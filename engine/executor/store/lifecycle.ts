@@ -159,20 +159,27 @@ async function failoverOutcome(
   const notFailedOver: { vm: string; reason: string }[] = [];
   const touched: string[] = [];
   for (const vm of plan.vms) {
+    const mine = Object.entries(steps)
+      .filter(([step]) => step.startsWith(`${vm.name}/`))
+      .map(([step, value]) => ({ step, status: decodeStepState(value).status }));
     const failover = decodeStepState(steps[`${vm.name}/failover`]).status;
+    const failedStep = mine.find((s) => s.status === 'failed' || s.status === 'paused');
+    // Failed over: its failover step is done. Failed: a step failed or it never failed over (a VM
+    // that failed over but never became ready is one a commit must not take silently).
     if (failover === 'done' || failover === 'warned') failedOver.push(vm.name);
-    else {
+    if ((failover !== 'done' && failover !== 'warned') || failedStep !== undefined) {
       const json = vms[vm.name];
       const error = json ? restoreVm(json).context.error : undefined;
       notFailedOver.push({
         vm: vm.name,
-        reason: error ? `${error.step}: ${error.code}: ${error.message}` : `its failover step is ${failover}`,
+        reason: error
+          ? `${error.step}: ${error.code}: ${error.message}`
+          : failedStep
+            ? `${failedStep.step} ${failedStep.status}`
+            : `its failover step is ${failover}`,
       });
     }
-    const ran = Object.entries(steps).some(
-      ([step, value]) => step.startsWith(`${vm.name}/`) && decodeStepState(value).status !== 'pending',
-    );
-    if (ran) touched.push(vm.name);
+    if (mine.some((s) => s.status !== 'pending')) touched.push(vm.name);
   }
   const actionsRan = plan.actions
     .filter((a) => {
@@ -402,7 +409,11 @@ function buildRun(
   switch (type) {
     case 'commit':
     case 'change-point': {
-      const vms = outcome.failedOver;
+      // A commit takes the VMs that came up; a change of point re-runs every VM that failed over.
+      const vms =
+        type === 'commit'
+          ? outcome.failedOver.filter((vm) => !outcome.notFailedOver.some((n) => n.vm === vm))
+          : outcome.failedOver;
       return {
         plan: subsetPlan(plan, vms),
         run: {
@@ -468,7 +479,7 @@ export async function submitCommit(
   const plan = await loadPlanSnapshot(redis, prefix, failover);
   const outcome = await failoverOutcome(redis, prefix, failover, plan);
   if (record.status === 'completed' || record.status === 'failed' || record.status === 'commit-failed') {
-    if (outcome.failedOver.length === 0) {
+    if (outcome.failedOver.every((vm) => outcome.notFailedOver.some((n) => n.vm === vm))) {
       throw new DrError(
         'NOTHING_TO_COMMIT',
         `failover ${failover} brought no VM up; nothing to commit — cancel it (\`drctl cancel ${failover}\`)`,
@@ -481,7 +492,7 @@ export async function submitCommit(
       const lines = outcome.notFailedOver.map((n) => `  ${n.vm}: ${n.reason}`).join('\n');
       throw new DrError(
         'COMMIT_PARTIAL',
-        `failover ${failover}: ${outcome.notFailedOver.length} of ${plan.vms.length} VMs did not fail over, so a commit would leave them behind:\n${lines}\ncommit the ${outcome.failedOver.length} that did with \`drctl commit ${failover} --partial\`, fail the others over again, or cancel (\`drctl cancel ${failover}\`)`,
+        `failover ${failover}: ${outcome.notFailedOver.length} of ${plan.vms.length} VMs failed, so a commit would leave them behind:\n${lines}\ncommit the ${plan.vms.length - outcome.notFailedOver.length} that came up with \`drctl commit ${failover} --partial\`, fail the others over again, or cancel (\`drctl cancel ${failover}\`)`,
         { exitCode: 2, details: { notFailedOver: outcome.notFailedOver } },
       );
     }
