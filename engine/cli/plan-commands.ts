@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { InputError } from '../common/index.ts';
+import { checkPlanFileCatalog } from '../executor/handlers/catalog.ts';
 import {
   compilePlan,
   type Direction,
@@ -28,10 +29,18 @@ export function registerPlanCommands(program: Command): void {
     .argument('<plan...>', 'plan YAML files')
     .option('--json', 'print a JSON report on stdout')
     .option('--lease <duration>', 'site lease automatic failover must wait out', '30s')
-    .action(async (files: string[], options: { json?: boolean; lease: string }) => {
+    .option(
+      '--script-catalog <dir>',
+      "also check that every script the plan names is in the engine's script catalog (default: DR_SCRIPT_CATALOG)",
+    )
+    .action(async (files: string[], options: { json?: boolean; lease: string; scriptCatalog?: string }) => {
       const siteLeaseMs = durationFlag('--lease', options.lease);
+      const catalog = options.scriptCatalog ?? process.env.DR_SCRIPT_CATALOG;
       const results = await Promise.all(
-        files.map(async (file) => ({ file, result: await loadPlanFile(file, { siteLeaseMs }) })),
+        files.map(async (file) => {
+          const result = await loadPlanFile(file, { siteLeaseMs });
+          return { file, result: catalog ? await checkPlanFileCatalog(file, result, catalog) : result };
+        }),
       );
       const ok = results.every(({ result }) => result.ok);
       if (options.json) {

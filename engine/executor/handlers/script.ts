@@ -1,22 +1,12 @@
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ActionRun, PlanAction } from '../../plan/types.ts';
 import { type ActionExecutionContext, actionExecutionContext, tail } from './action-context.ts';
+import { type CatalogScript, findCatalogScript } from './catalog.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
 
-/** Catalog names are plain file names: no paths, no traversal out of the catalog. */
-const SCRIPT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** After a timeout SIGTERM, the script gets this long to exit before SIGKILL. */
 const KILL_GRACE_MS = 2000;
-
-interface ResolvedScript {
-  path: string;
-  command: string;
-  args: string[];
-}
 
 /**
  * A script action from the engine's catalog folder: `<name>` (executable), `<name>.sh` or
@@ -67,7 +57,7 @@ export async function scriptAction(
   return { outcome: 'done', mutated: true, output };
 }
 
-async function resolveScript(ctx: HandlerContext, name: string): Promise<ResolvedScript> {
+async function resolveScript(ctx: HandlerContext, name: string): Promise<CatalogScript> {
   const where = { step: ctx.step, site: ctx.job.site };
   const catalog = ctx.options.scriptCatalog;
   if (catalog === undefined || catalog === '') {
@@ -77,54 +67,9 @@ async function resolveScript(ctx: HandlerContext, name: string): Promise<Resolve
       where,
     );
   }
-  if (!SCRIPT_NAME.test(name)) {
-    throw new StepError(
-      'SCRIPT_NAME_INVALID',
-      `${ctx.step}: "${name}" is not a catalog script name (letters, digits, . _ -)`,
-      where,
-    );
-  }
-  const plain = join(catalog, name);
-  if (await isFile(plain)) {
-    if (!(await isExecutable(plain))) {
-      throw new StepError(
-        'SCRIPT_NOT_EXECUTABLE',
-        `${ctx.step}: ${plain} is not executable; chmod +x it`,
-        where,
-      );
-    }
-    return { path: plain, command: plain, args: [] };
-  }
-  const sh = `${plain}.sh`;
-  if (await isFile(sh)) {
-    return (await isExecutable(sh))
-      ? { path: sh, command: sh, args: [] }
-      : { path: sh, command: '/bin/sh', args: [sh] };
-  }
-  const mjs = `${plain}.mjs`;
-  if (await isFile(mjs)) return { path: mjs, command: process.execPath, args: [mjs] };
-  throw new StepError(
-    'SCRIPT_NOT_FOUND',
-    `${ctx.step}: script "${name}" is not in the catalog ${catalog} (looked for ${name}, ${name}.sh, ${name}.mjs)`,
-    where,
-  );
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  const found = await findCatalogScript(catalog, name);
+  if (!found.ok) throw new StepError(found.code, `${ctx.step}: ${found.message}`, where);
+  return found.script;
 }
 
 /** The environment of a script: the worker's own, plus the execution described in DR_* variables. */
@@ -165,7 +110,7 @@ interface ScriptRun {
 
 async function runScript(
   ctx: HandlerContext,
-  script: ResolvedScript,
+  script: CatalogScript,
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
 ): Promise<ScriptRun> {
