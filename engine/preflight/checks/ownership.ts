@@ -49,7 +49,7 @@ export function checkOwnership(ctx: EvalContext): void {
       message: `VM '${vm.name}' was failed over to '${record.site}' by ${other ? `another plan, '${record.plan}'` : 'this plan'} (execution ${record.execution}${record.at === '' ? '' : ` at ${record.at}`})`,
       hint: other
         ? `fail it back with plan '${record.plan}', or remove it from one of the plans`
-        : 'fail back (--direction failback) or commit and reprotect it before failing it over again',
+        : `it already runs at '${record.site}': leave it out of this run (--vms the others), or fail it back (or commit and reprotect it) before failing it over again`,
       details: { plan: record.plan, execution: record.execution },
     });
   }
