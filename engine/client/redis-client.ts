@@ -135,11 +135,15 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
         ...(submitOptions.recoveryPointGap ? { recoveryPointGap: submitOptions.recoveryPointGap } : {}),
         ...(submitOptions.approveManual ? { approveManual: true } : {}),
       });
-      await persistLocks(redis, prefix, held);
     } catch (error) {
-      await releaseLocks(redis, prefix, held).catch(() => undefined);
+      // Released only if the execution never became runnable (not in the active set): a stored,
+      // active execution keeps its locks (they expire with the TTL unless persisted below).
+      const active = await redis.zscore(globalKeys(prefix).active, id).catch(() => null);
+      if (active === null) await releaseLocks(redis, prefix, held).catch(() => undefined);
       throw error;
     }
+    // One retry: a lock left with its TTL would expire under a running execution.
+    await persistLocks(redis, prefix, held).catch(() => persistLocks(redis, prefix, held));
     return {
       id: result.id,
       epoch: result.epoch,
