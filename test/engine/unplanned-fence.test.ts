@@ -5,6 +5,7 @@
  * primaries are fenced when the source site's agent comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fencingOf } from '../../engine/cli/run/fencing.ts';
 import {
   createQueueConnection,
   readAllEvents,
@@ -105,6 +106,10 @@ describe('unplanned failover fences the source', () => {
         );
         expect(phase, vm.name).toMatchObject({ site: plan.source, phase: 'waiting' });
       }
+      // drctl status says so.
+      const status = await fencingOf(engine.client, view);
+      expect(status.fencing).toEqual(plan.vms.map((vm) => ({ vm: vm.name, fenced: true })));
+      expect(status.lines).toEqual([`source fencing: 4 of 4 old primaries fenced`]);
     } finally {
       await engine.close();
     }
@@ -151,6 +156,11 @@ describe('unplanned failover fences the source', () => {
         expect((await engine.world.api.getVM(plan.target, vm.name)).state).toBe('Running');
       }
 
+      const before = await fencingOf(engine.client, view);
+      expect(before.fencing?.map((f) => [f.vm, f.fenced])).toEqual(plan.vms.map((vm) => [vm.name, false]));
+      expect(before.lines[0]).toBe('source fencing: 0 of 4 old primaries fenced');
+      expect(before.lines[1]).toMatch(/^ {2}! sql-01 +NOT fenced: source site dc-east unreachable: /);
+
       // The site returns: Hyper-V's automatic start action (StartIfRunning) starts the old
       // primaries; then the site's agent starts and runs the fence jobs still queued.
       const back = Date.parse(await engine.world.api.now());
@@ -194,6 +204,11 @@ describe('unplanned failover fences the source', () => {
         );
         return late.length === plan.vms.length;
       });
+      const later = await fencingOf(engine.client, view);
+      expect(later.fencing).toEqual(plan.vms.map((vm) => ({ vm: vm.name, fenced: true, late: true })));
+      expect(later.lines).toEqual([
+        'source fencing: 4 of 4 old primaries fenced (4 late, after their site came back)',
+      ]);
       // And the execution's record did not change: the steps stay warned, done stays complete.
       const after = await engine.client.get(id);
       expect(after.status).toBe('completed');
