@@ -61,10 +61,10 @@ describe('when a VM never becomes ready', () => {
     // The example's own policy (then: fail-plan), with one fast retry.
     sql.onFailure.retries = 1;
     sql.onFailure.backoff = { initialMs: 50, factor: 1, maxMs: 50 };
-    const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
+    // The host crashes after pre-flight passed (which refuses a run onto a crashed host) and
+    // before the orchestrator starts the failover.
+    const engine = await startTestEngine(plan, { catalog: fixtures.catalog, orchestrator: false });
     try {
-      const [host] = await engine.world.api.listHosts(plan.target);
-      engine.world.fault({ kind: 'host-crash', site: plan.target, host: host?.name ?? '' });
       const { id } = await engine.client.submit({
         type: 'unplanned',
         plan,
@@ -72,6 +72,9 @@ describe('when a VM never becomes ready', () => {
         reason: 'west host down',
         approveManual: true,
       });
+      const [host] = await engine.world.api.listHosts(plan.target);
+      engine.world.fault({ kind: 'host-crash', site: plan.target, host: host?.name ?? '' });
+      await engine.startOrchestrator();
       const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
       expect(view.status).toBe('failed');
       expect(view.error).toMatch(/^sql-01\/failover: /);
