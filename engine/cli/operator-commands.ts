@@ -8,8 +8,10 @@ import { userInfo } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import {
+  type AwaitedApproval,
   approveAction,
   createQueueConnection,
+  describeApprovals,
   describePaused,
   giveOperatorCommand,
   type OperatorReceipt,
@@ -135,14 +137,28 @@ export function registerOperatorCommands(program: Command): void {
   }
 }
 
-/** The paused steps of an execution (for `drctl status`). */
-export async function pausedSteps(prefix: string, execution: string): Promise<PausedStep[]> {
-  return await withRedis((redis) => describePaused(redis, prefix, execution));
+/** What an execution waits on an operator for (for `drctl status`): paused steps and approvals. */
+export async function operatorWaits(
+  prefix: string,
+  execution: string,
+): Promise<{ paused: PausedStep[]; approvals: AwaitedApproval[] }> {
+  return await withRedis(async (redis) => ({
+    paused: await describePaused(redis, prefix, execution),
+    approvals: await describeApprovals(redis, prefix, execution),
+  }));
 }
 
-/** `drctl status` lines for the paused steps: which, why, and the commands to use. */
-export function pausedLines(paused: readonly PausedStep[]): string[] {
+/** `drctl status` lines for what waits on an operator: which step, why, and the commands to use. */
+export function operatorLines(waits: {
+  paused: readonly PausedStep[];
+  approvals: readonly AwaitedApproval[];
+}): string[] {
   const lines: string[] = [];
+  for (const a of waits.approvals) {
+    lines.push(`WAITING FOR APPROVAL ${a.step}: ${a.instruction}`);
+    lines.push(`    ${a.command}`);
+  }
+  const paused = waits.paused;
   for (const p of paused) {
     const why = p.error ? `${p.error.code}: ${p.error.message}` : 'failed';
     lines.push(`PAUSED ${p.step} (attempt ${p.attempt}${p.site ? ` @${p.site}` : ''}): ${why}`);

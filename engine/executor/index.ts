@@ -64,14 +64,6 @@ export {
   type StepStatus,
 } from './schedule/step-state.ts';
 export { approveAction, approveStep } from './store/approve.ts';
-export {
-  describePaused,
-  giveOperatorCommand,
-  type OperatorReceipt,
-  type OperatorRequest,
-  type PausedStep,
-  pausedStepIds,
-} from './store/operator.ts';
 export { type CleanupRequest, cleanupIdOf, submitCleanup } from './store/cleanup.ts';
 export {
   type DataLossEntry,
@@ -93,5 +85,15 @@ export {
   submitCommit,
   submitReprotect,
 } from './store/lifecycle.ts';
+export {
+  type AwaitedApproval,
+  describeApprovals,
+  describePaused,
+  giveOperatorCommand,
+  type OperatorReceipt,
+  type OperatorRequest,
+  type PausedStep,
+  pausedStepIds,
+} from './store/operator.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
 export { type SiteWorkerOptions, type SiteWorkers, startSiteWorkers } from './worker.ts';

@@ -1,8 +1,9 @@
 /** `drctl status [<execution>]`, `drctl events <execution> [--follow]` (approve: operator-commands.ts). */
 import type { Command } from 'commander';
 import { lifecycleStatus } from '../lifecycle-commands.ts';
-import { pausedLines, pausedSteps } from '../operator-commands.ts';
+import { operatorLines, operatorWaits } from '../operator-commands.ts';
 import { type CommonFlags, openClient, PREFIX_OPTION, printJson } from './common.ts';
+import { fencingOf } from './fencing.ts';
 import { gapLines, summaryLines } from './summary.ts';
 import { timelineLine } from './timeline.ts';
 import { progressLine } from './watch.ts';
@@ -34,13 +35,19 @@ export function registerStatusCommands(program: Command): void {
           return;
         }
         const view = await client.get(id, { vms: true });
-        const paused = view.status === 'paused' ? await pausedSteps(flags.prefix, id) : [];
+        const waits =
+          view.status === 'paused' || view.status === 'running'
+            ? await operatorWaits(flags.prefix, id)
+            : { paused: [], approvals: [] };
         const lifecycle = await lifecycleStatus(flags.prefix, view);
+        const fences = await fencingOf(client, view);
         if (flags.json)
           return printJson({
             ...view,
-            ...(paused.length > 0 ? { paused } : {}),
+            ...(waits.paused.length > 0 ? { paused: waits.paused } : {}),
+            ...(waits.approvals.length > 0 ? { approvals: waits.approvals } : {}),
             ...(lifecycle.lifecycle ? { lifecycle: lifecycle.lifecycle } : {}),
+            ...(fences.fencing ? { fencing: fences.fencing } : {}),
           });
         process.stdout.write(`${progressLine(view, Date.now())}\n`);
         process.stdout.write(
@@ -50,11 +57,12 @@ export function registerStatusCommands(program: Command): void {
           process.stdout.write(`${view.type === 'cleanup' ? 'cleans up' : 'acts on'} ${view.parent}\n`);
         for (const line of lifecycle.lines) process.stdout.write(`${line}\n`);
         if (view.cleanup) process.stdout.write(`cleanup: ${view.cleanup}\n`);
-        for (const line of pausedLines(paused)) process.stdout.write(`${line}\n`);
+        for (const line of operatorLines(waits)) process.stdout.write(`${line}\n`);
         if (view.recoveryPointGap)
           for (const line of gapLines(view.recoveryPointGap)) process.stdout.write(`${line}\n`);
         for (const [vm, phase] of Object.entries(view.vms ?? {}))
           process.stdout.write(`  ${vm.padEnd(24)} ${phase}\n`);
+        for (const line of fences.lines) process.stdout.write(`${line}\n`);
         if (view.finishedAt) for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
       } finally {
         await client.close();

@@ -243,3 +243,9 @@ export function syncPaused(
   );
   return snapshot;
 }
+
+/** ` — <instruction>` of a manual action step (what the operator must check), for status lines. */
+export function manualInstruction(ctx: Pick<JobContext, 'plan'>, step: { action?: string }): string {
+  const run = ctx.plan.actions.find((a) => a.name === step.action)?.run;
+  return run?.type === 'manual' ? ` — ${run.instruction}` : '';
+}

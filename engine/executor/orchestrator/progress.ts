@@ -28,7 +28,13 @@ import { StepGraph } from '../schedule/step-graph.ts';
 import { encodeStepState, type StepStatus } from '../schedule/step-state.ts';
 import { emptyWrite, type ProgressWrite } from '../store/record.ts';
 import { failurePolicyOf, retryDelayMs } from './failure-policy.ts';
-import { applyOperatorCommand, isOperatorJobId, type OperatorTarget, pauseStep } from './operator.ts';
+import {
+  applyOperatorCommand,
+  isOperatorJobId,
+  manualInstruction,
+  type OperatorTarget,
+  pauseStep,
+} from './operator.ts';
 
 export class ExecutionProgress {
   readonly graph: StepGraph;
@@ -313,7 +319,7 @@ export class ExecutionProgress {
       type: 'execution-status',
       execution: this.ctx.execution,
       status: 'running',
-      detail: `waiting for approval of ${step.id}: drctl approve ${this.ctx.execution} ${step.action ?? step.id}`,
+      detail: `waiting for approval of ${step.id}: drctl approve ${this.ctx.execution} ${step.action ?? step.id} --comment "..."${manualInstruction(this.ctx, step)}`,
     });
   }
 

@@ -210,3 +210,36 @@ export async function describePaused(redis: Redis, prefix: string, execution: st
     return paused;
   });
 }
+
+/** A manual action waiting for an operator's approval, as `drctl status` shows it. */
+export interface AwaitedApproval {
+  step: string;
+  /** What the operator must check or do (the plan's `manual:` text). */
+  instruction: string;
+  command: string;
+}
+
+/** The manual actions the execution waits on. */
+export async function describeApprovals(
+  redis: Redis,
+  prefix: string,
+  execution: string,
+): Promise<AwaitedApproval[]> {
+  const plan = await loadPlanSnapshot(redis, prefix, execution);
+  const manual = plan.actions.filter((a) => a.run.type === 'manual');
+  if (manual.length === 0) return [];
+  const keys = executionKeys(prefix, execution);
+  const states = await redis.hmget(keys.steps, ...manual.map((a) => `action/${a.name}`));
+  return manual.flatMap((action, index) => {
+    const step = `action/${action.name}`;
+    const state = decodeStepState(states[index] ?? undefined);
+    if (state.status !== 'queued' || state.jobKey !== step) return [];
+    return [
+      {
+        step,
+        instruction: action.run.type === 'manual' ? action.run.instruction : '',
+        command: `drctl approve ${execution} ${action.name} --comment "..."`,
+      },
+    ];
+  });
+}
