@@ -158,10 +158,18 @@ async function failoverOutcome(
   const failedOver: string[] = [];
   const notFailedOver: { vm: string; reason: string }[] = [];
   const touched: string[] = [];
+  // The recorded steps of each VM (`<vm>/<kind>`), in one pass: 10,000 VMs have 40,000 steps.
+  const byVm = new Map<string, { step: string; status: string }[]>();
+  for (const [step, value] of Object.entries(steps)) {
+    const slash = step.lastIndexOf('/');
+    if (slash <= 0 || step.startsWith('action/') || step.startsWith('barrier/')) continue;
+    const vm = step.slice(0, slash);
+    const list = byVm.get(vm) ?? [];
+    list.push({ step, status: decodeStepState(value).status });
+    byVm.set(vm, list);
+  }
   for (const vm of plan.vms) {
-    const mine = Object.entries(steps)
-      .filter(([step]) => step.startsWith(`${vm.name}/`))
-      .map(([step, value]) => ({ step, status: decodeStepState(value).status }));
+    const mine = byVm.get(vm.name) ?? [];
     const failover = decodeStepState(steps[`${vm.name}/failover`]).status;
     const failedStep = mine.find((s) => s.status === 'failed' || s.status === 'paused');
     // Failed over: its failover step is done. Failed: a step failed or it never failed over (a VM
@@ -402,18 +410,21 @@ function buildRun(
   partial: boolean,
 ): { plan: RecoveryPlan; run: LifecycleRunInfo } {
   const all = plan.vms.map((v) => v.name);
-  const skippedOf = (vms: readonly string[], why: (vm: string) => string): { vm: string; reason: string }[] =>
-    all.filter((vm) => !vms.includes(vm)).map((vm) => ({ vm, reason: why(vm) }));
-  const notFailedOverReason = (vm: string): string =>
-    outcome.notFailedOver.find((n) => n.vm === vm)?.reason ?? 'not failed over';
+  const skippedOf = (
+    vms: readonly string[],
+    why: (vm: string) => string,
+  ): { vm: string; reason: string }[] => {
+    const kept = new Set(vms);
+    return all.filter((vm) => !kept.has(vm)).map((vm) => ({ vm, reason: why(vm) }));
+  };
+  const failed = new Map(outcome.notFailedOver.map((n) => [n.vm, n.reason]));
+  const notCommitted = new Map((info.notCommitted ?? []).map((n) => [n.vm, n.reason]));
+  const notFailedOverReason = (vm: string): string => failed.get(vm) ?? 'not failed over';
   switch (type) {
     case 'commit':
     case 'change-point': {
       // A commit takes the VMs that came up; a change of point re-runs every VM that failed over.
-      const vms =
-        type === 'commit'
-          ? outcome.failedOver.filter((vm) => !outcome.notFailedOver.some((n) => n.vm === vm))
-          : outcome.failedOver;
+      const vms = type === 'commit' ? outcome.failedOver.filter((vm) => !failed.has(vm)) : outcome.failedOver;
       return {
         plan: subsetPlan(plan, vms),
         run: {
@@ -431,10 +442,7 @@ function buildRun(
         run: {
           parent: record.id,
           vms,
-          skipped: skippedOf(
-            vms,
-            (vm) => info.notCommitted?.find((n) => n.vm === vm)?.reason ?? notFailedOverReason(vm),
-          ),
+          skipped: skippedOf(vms, (vm) => notCommitted.get(vm) ?? notFailedOverReason(vm)),
         },
       };
     }
@@ -479,7 +487,8 @@ export async function submitCommit(
   const plan = await loadPlanSnapshot(redis, prefix, failover);
   const outcome = await failoverOutcome(redis, prefix, failover, plan);
   if (record.status === 'completed' || record.status === 'failed' || record.status === 'commit-failed') {
-    if (outcome.failedOver.every((vm) => outcome.notFailedOver.some((n) => n.vm === vm))) {
+    const failed = new Set(outcome.notFailedOver.map((n) => n.vm));
+    if (outcome.failedOver.every((vm) => failed.has(vm))) {
       throw new DrError(
         'NOTHING_TO_COMMIT',
         `failover ${failover} brought no VM up; nothing to commit — cancel it (\`drctl cancel ${failover}\`)`,
