@@ -6,15 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fencingOf } from '../../engine/cli/run/fencing.ts';
-import {
-  createQueueConnection,
-  readAllEvents,
-  type SiteWorkers,
-  startOrchestrator,
-  startSiteWorkers,
-} from '../../engine/executor/index.ts';
+import { createQueueConnection, readAllEvents, startOrchestrator } from '../../engine/executor/index.ts';
 import { compilePlan } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
+import { startSimServer, worldForPlan } from '../../simulators/index.ts';
+import { type EngineProcess, spawnDrctl } from './processes.ts';
 import {
   actionFixtures,
   approveAsOperator,
@@ -115,15 +111,25 @@ describe('unplanned failover fences the source', () => {
     }
   });
 
-  it('with the source site down and its agent gone: fails over after the deadline, fences when the site returns', async () => {
+  it('with the source site lost with its agent (SIGKILL): fails over after the deadline, fences when the site returns', async () => {
     const { plan: loaded, hash } = await vmsOnly(fixtures.webhookUrl);
     const plan: RecoveryPlan = { ...loaded, fencing: { deadlineMs: 2_000 } };
+    const world = worldForPlan(plan, { clock: { mode: 'scaled', speed: 2000 }, warmupMs: 5 * 3_600_000 });
     const engine = await startTestEngine(plan, {
       catalog: fixtures.catalog,
+      world,
       workerSites: [plan.target, 'control'],
     });
-    let source: SiteWorkers | undefined;
+    const sim = await startSimServer(world.api);
+    // The source site's agent: a real `drctl worker` process, as in production.
+    const agentArgs = ['worker', '--site', plan.source, '--sim', sim.url, '--prefix', engine.prefix];
+    const env = { REDIS_URL: engine.redisUrl };
+    const lost = spawnDrctl(agentArgs, env);
+    let back: EngineProcess | undefined;
     try {
+      await lost.ready;
+      // The site goes dark, its agent with it.
+      await lost.kill('SIGKILL');
       engine.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
       const { id } = await engine.client.submit({
         type: 'unplanned',
@@ -155,7 +161,6 @@ describe('unplanned failover fences the source', () => {
         ).toBe(true);
         expect((await engine.world.api.getVM(plan.target, vm.name)).state).toBe('Running');
       }
-
       const before = await fencingOf(engine.client, view);
       expect(before.fencing?.map((f) => [f.vm, f.fenced])).toEqual(plan.vms.map((vm) => [vm.name, false]));
       expect(before.lines[0]).toBe('source fencing: 0 of 4 old primaries fenced');
@@ -163,16 +168,10 @@ describe('unplanned failover fences the source', () => {
 
       // The site returns: Hyper-V's automatic start action (StartIfRunning) starts the old
       // primaries; then the site's agent starts and runs the fence jobs still queued.
-      const back = Date.parse(await engine.world.api.now());
+      const returned = Date.parse(await engine.world.api.now());
       engine.world.fault({ kind: 'site-power', site: plan.source, state: 'on' });
-      source = startSiteWorkers({
-        redisUrl: engine.redisUrl,
-        prefix: engine.prefix,
-        site: plan.source,
-        api: engine.world.api,
-        logger: silent,
-      });
-      await source.ready();
+      back = spawnDrctl(agentArgs, env);
+      await back.ready;
       await until('old primaries fenced', async () => {
         for (const vm of plan.vms) {
           const old = await engine.world.api.getVM(plan.source, vm.name);
@@ -189,7 +188,7 @@ describe('unplanned failover fences the source', () => {
       // The only split-brain: from the site's return (automatic starts) to the late fence, closed.
       for (const interval of truth.splitBrain) {
         expect(interval.to).not.toBeNull();
-        expect(Date.parse(interval.from)).toBeGreaterThanOrEqual(back);
+        expect(Date.parse(interval.from)).toBeGreaterThanOrEqual(returned);
       }
       const spans = truth.splitBrain.map((s) => ({
         vm: s.vm,
@@ -214,8 +213,10 @@ describe('unplanned failover fences the source', () => {
       expect(after.status).toBe('completed');
       expect(after.stepsDone).toBe(after.stepsTotal);
     } finally {
-      await source?.close(2000);
+      await lost.kill('SIGKILL');
+      await back?.kill('SIGTERM');
       await engine.close();
+      await sim.close();
     }
   });
 
