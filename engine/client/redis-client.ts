@@ -237,7 +237,9 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
     cleanup: (id, cleanupOptions) =>
       submitCleanup(redis, prefix, id, { by: cleanupOptions.by ?? whoAmI(), reason: cleanupOptions.reason }),
     approve: (id, action, approveOptions = {}) =>
-      approveStep(redis, prefix, id, action, approveOptions.by ?? whoAmI()),
+      approveStep(redis, prefix, id, action, approveOptions.by ?? whoAmI(), {
+        ...(approveOptions.comment === undefined ? {} : { comment: approveOptions.comment }),
+      }),
     close: async () => {
       for (const follower of followers) follower.disconnect();
       await redis.quit().catch(() => redis.disconnect());

@@ -81,7 +81,7 @@ export interface ExecutionClient {
   /** Start the cleanup of a drill; returns the cleanup execution's id. */
   cleanup(id: string, options: { by?: string; reason: string }): Promise<{ id: string; created: boolean }>;
   /** Approve a manual action the execution waits on. */
-  approve(id: string, action: string, options?: { by?: string }): Promise<string>;
+  approve(id: string, action: string, options?: { by?: string; comment?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
