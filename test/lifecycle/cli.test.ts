@@ -1,0 +1,99 @@
+/**
+ * The lifecycle commands as an admin types them (`drctl commit | change-point | cancel | status`,
+ * real processes) against an engine on the test Redis: refusals exit 2 with what to do, --json
+ * output, and what status says about the point of no return.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitForStatus } from '../engine/support.ts';
+import { type LifecycleEngine, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
+
+function drctl(
+  engine: LifecycleEngine,
+  args: string[],
+): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', engine.prefix], {
+    env: { ...process.env, REDIS_URL: engine.redisUrl, LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+}
+
+let engine: LifecycleEngine | undefined;
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+});
+
+describe('drctl commit / cancel / change-point / status / reprotect', { timeout: 120_000 }, () => {
+  it('commits a failed failover only with --partial, then refuses cancel with the way back', async () => {
+    const { plan, hash } = smallPlan('k1');
+    engine = await startLifecycleEngine(plan);
+    engine.world.fault({ kind: 'boot', vm: 'k1-app2', site: plan.target, mode: 'fail' });
+    const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'cli' });
+    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('failed');
+
+    const refused = await drctl(engine, ['commit', id]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain('k1-app2');
+    expect(refused.err).toContain('--partial');
+
+    const partial = await drctl(engine, ['commit', id, '--partial', '--json']);
+    expect(partial.code).toBe(0);
+    const result = JSON.parse(partial.out.trim().split('\n').at(-1) ?? '{}') as {
+      status: string;
+      lifecycle: { vms: string[]; partial: boolean; skipped: { vm: string }[] };
+    };
+    expect(result.status).toBe('completed');
+    expect(result.lifecycle.vms).toEqual(['k1-db', 'k1-app1']);
+    expect(result.lifecycle.skipped.map((s) => s.vm)).toEqual(['k1-app2']);
+    expect((await vmAt(engine, plan.target, 'k1-db')).replication?.state).toBe('FailedOver');
+
+    const after = await drctl(engine, ['status', id, '--json']);
+    const status = JSON.parse(after.out) as {
+      status: string;
+      lifecycle: { pointOfNoReturn: { passed: boolean } };
+    };
+    expect(status.status).toBe('committed');
+    expect(status.lifecycle.pointOfNoReturn.passed).toBe(true);
+
+    const cancel = await drctl(engine, ['cancel', id]);
+    expect(cancel.code).toBe(2);
+    expect(cancel.err).toContain('point of no return');
+    expect(cancel.err).toContain('drctl failback');
+  });
+
+  it('cancels a failover and reprotect by plan file refuses a cancelled one; bad input exits 2', async () => {
+    const { plan, hash } = smallPlan('k2');
+    engine = await startLifecycleEngine(plan);
+    const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'cli' });
+    await waitForStatus(engine.client, id, ['completed']);
+    const cancel = await drctl(engine, ['cancel', id, '--reason', 'wrong window']);
+    expect(cancel.code).toBe(0);
+    expect(cancel.out).toContain(`failover ${id} is now cancelled`);
+    for (const vm of plan.vms) expect(engine.world.truth().vms[vm.name]?.primarySites).toEqual([plan.source]);
+
+    const dir = mkdtempSync(join(tmpdir(), 'drorch-lc-'));
+    const file = join(dir, 'k2.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: dr/v1\nkind: RecoveryPlan\nmetadata: { name: k2 }\nspec:\n  source: dc-east\n  target: dc-west\n  vms:\n    - { name: k2-db }\n`,
+    );
+    const reprotect = await drctl(engine, ['reprotect', file]);
+    expect(reprotect.code).toBe(2);
+    expect(reprotect.err).toContain('cancelled');
+    const badPoint = await drctl(engine, ['change-point', id, '--recovery-point', 'yesterday-ish']);
+    expect(badPoint.code).toBe(2);
+  });
+});
