@@ -1,4 +1,9 @@
-import { type CompiledPlan, formatDuration, type RecoveryPlan } from '../plan/index.ts';
+import {
+  type CompiledPlan,
+  DEFAULT_FENCE_DEADLINE_MS,
+  formatDuration,
+  type RecoveryPlan,
+} from '../plan/index.ts';
 
 /** Text and JSON views of a compiled plan for `drctl plan show`. */
 export function planShowText(
@@ -40,6 +45,11 @@ export function planShowText(
   out.push('');
   out.push('Estimates are orchestration time: failover 5s per VM, boot = bootEstimate, fixed delays,');
   out.push('action estimates (manual steps 0 unless they set `estimate`). See engine/plan/estimate.ts.');
+  if (compiled.type === 'unplanned') {
+    const deadline = formatDuration(plan.fencing?.deadlineMs ?? DEFAULT_FENCE_DEADLINE_MS);
+    out.push(`Unplanned: every source VM is fenced first (5s, in parallel); a source that does not answer`);
+    out.push(`adds up to the fencing deadline (${deadline}) before the failovers start.`);
+  }
   return `${out.join('\n')}\n`;
 }
 

@@ -76,6 +76,7 @@ describe('drctl plan show', () => {
   it('draws the graph as mermaid and dot', async () => {
     const mermaid = await drctl('plan', 'show', 'plans/examples/three-tier.yaml', '--format', 'mermaid');
     expect(mermaid.stdout.startsWith('flowchart LR\n')).toBe(true);
+    expect(mermaid.stdout).toContain('["sql-01 fence 5s"]'); // unplanned (the default type) fences first
     const dot = await drctl(
       'plan',
       'show',

@@ -38,4 +38,16 @@ describe('renderGraph', () => {
       expect(text.trimEnd().endsWith('}')).toBe(true);
     });
   });
+
+  describe('of an unplanned failover', () => {
+    const unplanned = compilePlan(plan, { type: 'unplanned' });
+
+    it("draws each VM's fence at the source before its failover", () => {
+      const dot = renderGraph(unplanned, 'dot');
+      expect(dot).toContain('"db/fence" [label="db fence 5s", shape=box');
+      expect(dot).toContain('"db/fence" -> "db/failover";');
+      expect(dot).toContain('"web/fence" -> "web/failover";');
+      expect(renderGraph(unplanned, 'mermaid')).toContain('["web fence 5s"]');
+    });
+  });
 });
