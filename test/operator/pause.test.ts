@@ -14,6 +14,7 @@ import {
   readAllEvents,
 } from '../../engine/executor/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
+import { spawnOrchestrator } from '../engine/processes.ts';
 import {
   actionFixtures,
   loadExample,
@@ -254,6 +255,70 @@ describe('then: pause', () => {
       ).toBeDefined();
       expect(log.some((e) => e.type === 'execution-resumed')).toBe(true);
     } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('then: pause, with real orchestrator processes', { timeout: 120_000 }, () => {
+  it('an orchestrator SIGKILLed while paused: the next one still shows it paused and applies the retry given meanwhile', async () => {
+    const { plan, hash } = await app02Pauses();
+    const engine = await startTestEngine(plan, { catalog: fixtures.catalog, orchestrator: false });
+    const doomed = spawnOrchestrator(engine.redisUrl, engine.prefix);
+    try {
+      engine.world.fault({ kind: 'boot', vm: 'app-02', site: plan.target, mode: 'fail' });
+      const { id } = await engine.client.submit({
+        type: 'unplanned',
+        plan,
+        hash,
+        reason: 'kill while paused',
+        approveManual: true,
+      });
+      await waitForStatus(engine.client, id, ['paused', 'completed', 'failed'], 60_000);
+      await doomed.kill('SIGKILL');
+      expect((await engine.client.get(id)).status).toBe('paused');
+      // The boot fault is fixed; the operator asks for a retry while no orchestrator runs.
+      engine.world.fault({ kind: 'boot', vm: 'app-02', site: plan.target, mode: 'normal' });
+      const redis = createQueueConnection(engine.redisUrl);
+      const receipt = await giveOperatorCommand(redis, engine.prefix, {
+        execution: id,
+        command: 'retry',
+        step: 'app-02/readiness',
+        by: 'frank',
+        reason: 'app fixed',
+        waitMs: 0,
+      }).finally(() => redis.quit());
+      expect(receipt.applied).toBe(false);
+      const survivor = spawnOrchestrator(engine.redisUrl, engine.prefix);
+      try {
+        // Readiness alone cannot bring a heartbeat back to a VM that booted without one: the retry
+        // runs (attempt 2) and pauses again; the operator then records the fix by hand.
+        for (let i = 0; i < 1200; i++) {
+          const log = await events(engine, id);
+          if (log.filter((e) => e.type === 'step-paused').length === 2) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const log = await events(engine, id);
+        expect(
+          log.filter((e) => e.type === 'step-paused').map((e) => (e.type === 'step-paused' ? e.attempt : 0)),
+        ).toEqual([1, 2]);
+        expect(log.find((e) => e.type === 'operator-action')).toMatchObject({
+          command: 'retry',
+          by: 'frank',
+          accepted: true,
+        });
+        expect(log.some((e) => e.type === 'execution-resumed')).toBe(true);
+        expect((await engine.client.get(id)).status).toBe('paused');
+        const done = await command(engine, id, 'done', 'app-02/readiness', 'rebooted the guest by hand');
+        expect(done).toMatchObject({ applied: true, accepted: true, attempt: 2 });
+        expect((await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000)).status).toBe(
+          'completed',
+        );
+      } finally {
+        await survivor.kill('SIGTERM');
+      }
+    } finally {
+      await doomed.kill('SIGKILL');
       await engine.close();
     }
   });
