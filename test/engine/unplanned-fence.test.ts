@@ -6,7 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fencingOf } from '../../engine/cli/run/fencing.ts';
-import { createQueueConnection, readAllEvents, startOrchestrator } from '../../engine/executor/index.ts';
+import {
+  createQueueConnection,
+  readAllEvents,
+  type SiteWorkers,
+  startOrchestrator,
+  startSiteWorkers,
+} from '../../engine/executor/index.ts';
 import { compilePlan } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { startSimServer, worldForPlan } from '../../simulators/index.ts';
@@ -217,6 +223,65 @@ describe('unplanned failover fences the source', () => {
       await back?.kill('SIGTERM');
       await engine.close();
       await sim.close();
+    }
+  });
+
+  it('with the source site up but its agent gone: never fails over onto a running old primary', async () => {
+    const { plan: loaded, hash } = await vmsOnly(fixtures.webhookUrl);
+    // Retries every 500 ms for a while: the failover waits until the source is safe, or gives up.
+    const plan: RecoveryPlan = {
+      ...loaded,
+      fencing: { deadlineMs: 1_000 },
+      vms: loaded.vms.map((vm) => ({
+        ...vm,
+        onFailure: { retries: 20, backoff: { initialMs: 500, factor: 1, maxMs: 500 }, outcome: 'fail-plan' },
+      })),
+    };
+    const engine = await startTestEngine(plan, { workerSites: [plan.target, 'control'] });
+    let source: SiteWorkers | undefined;
+    try {
+      const { id } = await engine.client.submit({
+        type: 'unplanned',
+        plan,
+        hash,
+        reason: 'east agent down',
+        approveManual: true,
+      });
+      // The fences are recorded not fenced at the deadline; the first failover finds sql-01 still
+      // running at the source and refuses.
+      await until('the failover refused', async () =>
+        (await eventsOf(engine, id)).some(
+          (e) =>
+            e.type === 'step-finished' && e.outcome === 'failed' && e.error?.code === 'SOURCE_STILL_RUNNING',
+        ),
+      );
+      expect(engine.world.truth().failovers).toEqual([]);
+      // The site's agent comes back: its queued fences run, the next attempt fails over.
+      source = startSiteWorkers({
+        redisUrl: engine.redisUrl,
+        prefix: engine.prefix,
+        site: plan.source,
+        api: engine.world.api,
+        logger: silent,
+      });
+      const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 120_000);
+      expect(view.error).toBeUndefined();
+      expect(view.status).toBe('completed');
+      const truth = engine.world.truth();
+      expect(truth.splitBrain).toEqual([]);
+      for (const vm of plan.vms) {
+        expect(truth.vms[vm.name]?.primarySites, vm.name).toEqual([plan.target]);
+        expect(truth.mutations[vm.name]?.[plan.source], vm.name).toEqual({ fenceVM: 1 });
+      }
+      const refused = (await eventsOf(engine, id)).find(
+        (e) => e.type === 'step-finished' && e.error?.code === 'SOURCE_STILL_RUNNING',
+      );
+      expect(refused).toMatchObject({ step: 'sql-01/failover', site: plan.target });
+      if (refused?.type !== 'step-finished') throw new Error('unreachable');
+      expect(refused.error?.message).toContain('sql-01 still runs as the primary at dc-east');
+    } finally {
+      await source?.close(2000);
+      await engine.close();
     }
   });
 
