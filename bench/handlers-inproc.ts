@@ -23,6 +23,9 @@ async function run(): Promise<{ wallMs: number; cpuMs: number; failed: number }>
   const world = createWorld(fleetWorldSpec(VMS));
   world.advance(120_000);
   world.start();
+  // An unplanned failover's case: the source site is lost (with it up, the failover would refuse to
+  // start a replica next to its running, unfenced primary: SOURCE_STILL_RUNNING).
+  world.fault({ kind: 'site-power', site: 'dc-east', state: 'off' });
   // The world's ticker does not keep the process alive on its own.
   const keepAlive = setInterval(() => {}, 1000);
   const cpuBefore = process.cpuUsage();

@@ -9,4 +9,7 @@ import { fleetWorldSpec, serveUntilStdinEnds } from './_fleet.ts';
 const world = createWorld(fleetWorldSpec(Number(process.argv[2] ?? 10_000)));
 world.advance(120_000);
 world.start();
+// An unplanned failover's case: the source site is lost (with it up, the failover would refuse to
+// start a replica next to its running, unfenced primary: SOURCE_STILL_RUNNING).
+world.fault({ kind: 'site-power', site: 'dc-east', state: 'off' });
 serveUntilStdinEnds(world, await startSimServer(world.api));
