@@ -30,6 +30,8 @@ interface Row {
   status: string;
 }
 const rows: Row[] = [];
+/** CPU ms per VM of each process during the reprotect (less sensitive to a busy machine than wall time). */
+const cpuRows: Record<string, string>[] = [];
 for (let run = 1; run <= RUNS; run += 1) {
   const stack = await startStack(plan, { boot: '0-0', speed: 1 });
   try {
@@ -40,11 +42,17 @@ for (let run = 1; run <= RUNS; run += 1) {
       throw new Error(`failover ${id} ended ${failover.status}: ${failover.error}`);
     const failoverMs = Date.now() - failoverStart;
 
+    const cpuBefore = await stack.cpuMs();
     const t0 = Date.now();
     const submitted = await submitReprotect(stack.redis, stack.prefix, id, { by: 'bench', reason: 'bench' });
     const submitMs = Date.now() - t0;
     const view = await waitSettled(stack.client, submitted.id);
     const healthyMs = Date.now() - t0;
+    const cpuAfter = await stack.cpuMs();
+    const cpuPerVm = Object.fromEntries(
+      Object.entries(cpuAfter).map(([role, ms]) => [role, ((ms - (cpuBefore[role] ?? 0)) / VMS).toFixed(2)]),
+    );
+    cpuRows.push(cpuPerVm);
     let lastReversed = 0;
     let resyncBytes = 0;
     let reversed = 0;
@@ -74,6 +82,8 @@ for (let run = 1; run <= RUNS; run += 1) {
   }
 }
 console.table(rows);
+console.log('CPU ms per VM during the reprotect, by process (each run):');
+console.table(cpuRows);
 console.table([
   {
     vms: VMS,
