@@ -18,6 +18,7 @@ import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../engine/client/index.ts';
 import { submitExecution } from '../engine/executor/index.ts';
+import { acquireLocks } from '../engine/locks/index.ts';
 import { compilePlan, generatePlan, parsePlan } from '../engine/plan/index.ts';
 import { PreflightBlockedError } from '../engine/preflight/index.ts';
 import { acquireRedis } from '../engine/redis/index.ts';
@@ -60,11 +61,18 @@ const base = { type: 'planned' as const, plan, hash, reason: 'bench' };
 
 for (let run = 0; run <= runs; run++) {
   const prefix = `bench-gate-${process.pid}-${run}`;
-  // store only
+  // store only (the plan lock taken first, untimed: the store accepts a drill or failover only
+  // with it held, i.e. after a gate)
+  await acquireLocks(redis, `${prefix}-plain`, {
+    execution: `plain-${run}`,
+    plan: plan.metadata.name,
+    vms: [],
+  });
   let started = performance.now();
   const compiled = compilePlan(plan, { type: 'planned', direction: 'forward' });
   await submitExecution(redis, `${prefix}-plain`, {
     ...base,
+    id: `plain-${run}`,
     direction: 'forward',
     by: 'bench',
     stepsTotal: compiled.steps.size,

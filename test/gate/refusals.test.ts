@@ -4,7 +4,8 @@
  * stored under the engine's prefix, and the simulator counts no new mutating call.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readLocks, readPlanLock } from '../../engine/locks/index.ts';
+import { submitExecution } from '../../engine/executor/index.ts';
+import { acquireLocks, readLocks, readPlanLock } from '../../engine/locks/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import type { World } from '../../simulators/index.ts';
 import { startTestEngine, type TestEngine, waitForStatus } from '../engine/support.ts';
@@ -146,6 +147,40 @@ describe('a run refused by pre-flight', () => {
     const redis = testRedisClient();
     try {
       expect((await readPlanLock(redis, engine.prefix, 'crm'))?.execution).toBeUndefined();
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  it('the store itself refuses a drill or failover that did not come through the gate', async () => {
+    const plan = erpPlan();
+    const engine = await engineFor(plan, gateWorld(plan));
+    const redis = testRedisClient();
+    try {
+      const before = await footprint(redis, engine.prefix, engine.world);
+      const request = {
+        type: 'planned' as const,
+        direction: 'forward' as const,
+        plan,
+        hash: 'h',
+        by: 'script',
+        reason: 'around the gate',
+        stepsTotal: 1,
+        estimateMs: 1,
+      };
+      await expect(
+        submitExecution(redis, engine.prefix, { ...request, id: 'sneaky-1' }),
+      ).rejects.toMatchObject({
+        code: 'NOT_GATED',
+      });
+      // holding someone else's lock is no better
+      await acquireLocks(redis, engine.prefix, { execution: 'other', plan: 'erp', vms: [] });
+      await expect(
+        submitExecution(redis, engine.prefix, { ...request, id: 'sneaky-2' }),
+      ).rejects.toMatchObject({
+        code: 'NOT_GATED',
+      });
+      expect(await footprint(redis, engine.prefix, engine.world)).toEqual(before);
     } finally {
       await redis.quit();
     }

@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { DrError } from '../../common/index.ts';
+import { readPlanLock } from '../../locks/index.ts';
 import { initialExecutionSnapshot, persistExecution } from '../../machines/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
 import { EVENT_SCHEMA_VERSION, type ExecutionType } from '../contract.ts';
@@ -64,6 +66,29 @@ export function newExecutionId(type: ExecutionType, now: number): string {
   return `${SHORT[type]}-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
+/** Runs that act on VMs: stored only after the pre-flight gate took their locks. */
+const GATED: ReadonlySet<ExecutionType> = new Set<ExecutionType>(['test', 'planned', 'unplanned']);
+
+/**
+ * A drill or failover is stored only by the gate (engine/client's submit: pre-flight, then the plan
+ * and VM locks in one step): the plan lock must already be held by this execution. A caller that
+ * skips the gate is refused here, before anything is written, rather than running a plan nobody
+ * checked next to another execution of it.
+ */
+async function assertGated(redis: Redis, prefix: string, id: string, request: SubmitRequest): Promise<void> {
+  if (!GATED.has(request.type)) return;
+  const plan = request.plan.metadata.name;
+  const holder = await readPlanLock(redis, prefix, plan);
+  if (holder?.execution === id) return;
+  throw new DrError(
+    'NOT_GATED',
+    `execution ${id} of plan '${plan}' was not submitted through the pre-flight gate (the plan lock is ${
+      holder === undefined ? 'free' : `held by ${holder.execution}`
+    }); submit drills and failovers with ExecutionClient.submit`,
+    { details: { execution: id, plan } },
+  );
+}
+
 /** Store a new execution and wake the orchestrators. Returns its id and whether it was new. */
 export async function submitExecution(
   redis: Redis,
@@ -72,6 +97,7 @@ export async function submitExecution(
 ): Promise<{ id: string; created: boolean; epoch: number }> {
   const now = (request.now ?? Date.now)();
   const id = request.id ?? newExecutionId(request.type, now);
+  await assertGated(redis, prefix, id, request);
   const keys = executionKeys(prefix, id);
   const global = globalKeys(prefix);
   const epoch = await redis.incr(global.epoch);
