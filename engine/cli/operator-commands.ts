@@ -17,6 +17,7 @@ import {
   type OperatorReceipt,
   type PausedStep,
 } from '../executor/index.ts';
+import { compilePlan } from '../plan/index.ts';
 import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './run/common.ts';
 
 interface OperatorFlags extends CommonFlags {
@@ -130,6 +131,7 @@ export function registerOperatorCommands(program: Command): void {
             by: flags.by,
             reason: flags.reason ?? '',
             waitMs: flags.waitMs,
+            compile: compilePlan,
           }),
         );
         report(receipt, flags.json);

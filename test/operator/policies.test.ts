@@ -10,10 +10,12 @@ import {
   approveAction,
   bullOptions,
   createQueueConnection,
+  giveOperatorCommand,
   readAllEvents,
   siteQueueName,
   stepJobId,
 } from '../../engine/executor/index.ts';
+import { compilePlan } from '../../engine/plan/index.ts';
 import {
   actionFixtures,
   loadExample,
@@ -125,6 +127,73 @@ describe('failure policies', () => {
       );
       expect(statuses).not.toContain('paused');
     } finally {
+      await engine.close();
+    }
+  });
+
+  it('continue-without-dependents: while the run goes on, `done` on the failed step reopens its dependents and the run completes', async () => {
+    const { plan, hash } = await loadExample('plans/examples/three-tier.yaml', fixtures.webhookUrl);
+    const app2 = plan.vms.find((vm) => vm.name === 'app-02');
+    if (!app2) throw new Error('three-tier has app-02');
+    app2.readiness = { checks: [{ kind: 'heartbeat' }], timeoutMs: 20_000, onTimeout: 'fail' };
+    app2.onFailure = {
+      retries: 0,
+      backoff: { initialMs: 0, factor: 1, maxMs: 0 },
+      outcome: 'continue-without-dependents',
+    };
+    // An operator check after app-01 keeps the run going while app-02 has failed.
+    plan.actions.push({
+      name: 'check-app-01',
+      when: 'after',
+      vm: 'app-01',
+      run: { type: 'manual', instruction: 'Log in to app-01 and check the batch queue' },
+      timeoutMs: 3_600_000,
+      on: ['unplanned'],
+      directions: ['forward'],
+      onFailure: { retries: 0, backoff: { initialMs: 0, factor: 1, maxMs: 0 }, outcome: 'fail-plan' },
+    });
+    const engine = await startTestEngine(plan, { catalog: fixtures.catalog });
+    const redis = createQueueConnection(engine.redisUrl);
+    try {
+      engine.world.fault({ kind: 'boot', vm: 'app-02', site: plan.target, mode: 'fail' });
+      const { id } = await engine.client.submit({ type: 'unplanned', plan, hash, reason: 'app-02 broken' });
+      const waitFor = async (what: (log: EngineEvent[]) => boolean): Promise<void> => {
+        for (let i = 0; i < 1200; i++) {
+          if (what(await events(engine, id))) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error('timed out');
+      };
+      await waitFor((log) =>
+        log.some((e) => e.type === 'execution-status' && e.detail?.includes('confirm-san')),
+      );
+      await approveAction(redis, engine.prefix, id, 'confirm-san', 'alice', { comment: 'ok' });
+      await waitFor((log) =>
+        log.some(
+          (e) => e.type === 'step-finished' && e.step === 'app-02/readiness' && e.outcome === 'failed',
+        ),
+      );
+      const steps = await redis.hgetall(`${engine.prefix}:{exec:${id}}:steps`);
+      expect(steps['web-01/failover']).toMatch(/^failed/);
+      // A dependent that never ran is refused at once; the operator acts on the failed step itself.
+      const operate = (name: 'retry' | 'done', step: string, reason: string) =>
+        giveOperatorCommand(redis, engine.prefix, {
+          execution: id,
+          command: name,
+          step,
+          by: 'gail',
+          reason,
+          compile: compilePlan,
+        });
+      await expect(operate('retry', 'web-01/failover', 'x')).rejects.toThrow(/never ran: it failed because/);
+      const receipt = await operate('done', 'app-02/readiness', 'app-02 fixed by hand');
+      expect(receipt).toMatchObject({ applied: true, accepted: true });
+      await approveAction(redis, engine.prefix, id, 'check-app-01', 'alice', { comment: 'queue drained' });
+      const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
+      expect(view.status).toBe('completed');
+      expect(engine.world.truth().failovers.some((f) => f.vm === 'web-01')).toBe(true);
+    } finally {
+      await redis.quit();
       await engine.close();
     }
   });

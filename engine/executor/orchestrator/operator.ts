@@ -25,8 +25,9 @@ import { EVENT_SCHEMA_VERSION, type StepJobResult, type StepResult } from '../co
 import { type EngineEvent, OPERATOR_COMMANDS, type OperatorCommandName } from '../event-schema.ts';
 import type { JobContext } from '../schedule/job-data.ts';
 import type { StepGraph } from '../schedule/step-graph.ts';
-import type { StepState, StepStatus } from '../schedule/step-state.ts';
+import { releasesSuccessors, type StepState, type StepStatus } from '../schedule/step-state.ts';
 import { META, type ProgressWrite } from '../store/record.ts';
+import { failurePolicyOf } from './failure-policy.ts';
 
 /** Job ids of operator commands in the completions stream: `operator.<command>` (never a BullMQ job). */
 export const OPERATOR_JOB_PREFIX = 'operator.';
@@ -88,6 +89,10 @@ export interface OperatorTarget {
   readonly graph: StepGraph;
   readonly log: Logger;
   readonly paused: Set<string>;
+  /** Steps failed for good (the execution ends failed while any is). */
+  readonly failedSteps: string[];
+  /** Why the run is failing (fail-plan or cancel), if it is: nothing new is dispatched then. */
+  failing(): string | undefined;
   now(): number;
   /** Set a step's state and mark it to be written. */
   setState(id: string, state: StepState): void;
@@ -132,7 +137,7 @@ export function applyOperatorCommand(t: OperatorTarget, result: StepJobResult): 
   const at = new Date(t.now()).toISOString();
   const known = t.graph.steps.has(command.step);
   const state = known ? t.graph.state(command.step) : undefined;
-  const refusal = refuse(command, state);
+  const refusal = refuse(t, command, state);
   const site = known ? t.graph.step(command.step).site : 'control';
   t.event({
     v: EVENT_SCHEMA_VERSION,
@@ -178,6 +183,7 @@ export function applyOperatorCommand(t: OperatorTarget, result: StepJobResult): 
       return;
     case 'retry':
       t.paused.delete(step.id);
+      if (state.status === 'failed') reopenDependents(t, step.id);
       t.setState(step.id, { status: 'pending', attempt: state.attempt + 1 });
       if (step.vm !== undefined && step.kind !== 'action')
         t.vmEvent(step.vm, { type: 'RETRY', kind: step.kind });
@@ -186,6 +192,7 @@ export function applyOperatorCommand(t: OperatorTarget, result: StepJobResult): 
     case 'skip':
     case 'done':
       t.paused.delete(step.id);
+      if (state.status === 'failed') reopenDependents(t, step.id);
       // The VM's machine leaves `failed` as if the step had run, so its next steps can start.
       if (step.vm !== undefined && step.kind !== 'action')
         t.vmEvent(step.vm, { type: 'RETRY', kind: step.kind });
@@ -197,17 +204,68 @@ export function applyOperatorCommand(t: OperatorTarget, result: StepJobResult): 
 }
 
 /** Why a command does not apply to the step as it is now, or undefined when it does. */
-function refuse(command: OperatorCommand, state: StepState | undefined): string | undefined {
+function refuse(
+  t: OperatorTarget,
+  command: OperatorCommand,
+  state: StepState | undefined,
+): string | undefined {
   if (state === undefined) return `${command.step} is not a step of this execution`;
   if (command.command === 'approve') {
     if (state.status !== 'queued' || state.jobKey !== command.step)
       return `${command.step} is not waiting for approval (it is ${state.status})`;
     return undefined;
   }
-  if (state.status !== 'paused') return `${command.step} is not paused (it is ${state.status})`;
+  if (state.status === 'failed') {
+    const why = failedStepRefusal(t.ctx, t.graph, command.step);
+    if (why !== undefined) return why;
+    if (t.failing() !== undefined) return `the run is failing (${t.failing()}): nothing new is dispatched`;
+  } else if (state.status !== 'paused') {
+    return `${command.step} is not paused or failed (it is ${state.status})`;
+  }
   if (state.attempt !== command.attempt)
-    return `${command.step} was paused again at attempt ${state.attempt}; the command was about attempt ${command.attempt}`;
+    return `${command.step} is at attempt ${state.attempt} now; the command was about attempt ${command.attempt}`;
   return undefined;
+}
+
+/**
+ * A failed step an operator may act on: one that ran and failed under continue-without-dependents
+ * (its dependents were failed with it; the rest of the run went on). Undefined when acceptable.
+ */
+export function failedStepRefusal(
+  ctx: Pick<JobContext, 'plan' | 'vmsByName'>,
+  graph: StepGraph,
+  id: string,
+): string | undefined {
+  const step = graph.step(id);
+  const blockers = step.after.filter((p) => !releasesSuccessors(graph.state(p).status));
+  if (blockers.length > 0)
+    return `${id} never ran: it failed because ${blockers.join(', ')} did not succeed; act on that step instead`;
+  const outcome = failurePolicyOf(ctx, step).outcome;
+  if (outcome !== 'continue-without-dependents')
+    return `${id} failed for good under its policy (then: ${outcome}); only a paused step, or one failed under continue-without-dependents, can be retried, skipped or done`;
+  return undefined;
+}
+
+/**
+ * Before a failed step is retried, skipped or done: its dependents that were failed with it
+ * (continue-without-dependents) wait again, unless another failed step still stands in their way.
+ */
+function reopenDependents(t: OperatorTarget, id: string): void {
+  const mine = new Set(t.graph.dependentsOf(id));
+  const blocked = new Set<string>();
+  for (const other of t.failedSteps) {
+    if (other === id || mine.has(other)) continue;
+    for (const d of t.graph.dependentsOf(other)) blocked.add(d);
+  }
+  const reopened = new Set([id]);
+  for (const d of mine) {
+    const state = t.graph.state(d);
+    if (state.status !== 'failed' || blocked.has(d)) continue;
+    t.setState(d, { status: 'pending', attempt: state.attempt });
+    reopened.add(d);
+  }
+  const kept = t.failedSteps.filter((f) => !reopened.has(f));
+  t.failedSteps.splice(0, t.failedSteps.length, ...kept);
 }
 
 /**

@@ -330,6 +330,8 @@ export class ExecutionProgress {
       graph: this.graph,
       log: this.log,
       paused: this.paused,
+      failedSteps: this.failedSteps,
+      failing: () => this.failure,
       now: this.now,
       setState: (id, state) => {
         this.graph.set(id, state);

@@ -13,7 +13,11 @@ import { publishJobResult } from '../completions.ts';
 import type { OperatorCommandName } from '../event-schema.ts';
 import { parseEventEntry, type StoredEvent } from '../events.ts';
 import { executionKeys } from '../keys.ts';
-import { type OperatorCommand, operatorCompletion } from '../orchestrator/operator.ts';
+import { failedStepRefusal, type OperatorCommand, operatorCompletion } from '../orchestrator/operator.ts';
+import type { CompileFn } from '../orchestrator/runner-deps.ts';
+import { stepsFor } from '../orchestrator/steps-for.ts';
+import { jobContext } from '../schedule/job-data.ts';
+import { StepGraph } from '../schedule/step-graph.ts';
 import { decodeStepState, type StepState } from '../schedule/step-state.ts';
 import { loadExecution, loadPlanSnapshot } from './execution-record.ts';
 
@@ -30,6 +34,11 @@ export interface OperatorRequest {
    * @defaultValue 10_000
    */
   waitMs?: number;
+  /**
+   * The plan compiler: with it, a failed step is checked against the execution's step graph here
+   * (a step that never ran is refused at once); without it, the orchestrator refuses it.
+   */
+  compile?: CompileFn;
 }
 
 export interface OperatorReceipt {
@@ -72,6 +81,21 @@ export async function giveOperatorCommand(
   }
   const state = decodeStepState((await redis.hget(keys.steps, step)) ?? undefined);
   checkState(execution, command, step, state);
+  if (state.status === 'failed') {
+    const plan = await loadPlanSnapshot(redis, prefix, execution);
+    const ctx = jobContext({
+      execution,
+      epoch: record.epoch,
+      type: record.type,
+      direction: record.direction,
+      plan,
+    });
+    if (request.compile !== undefined) {
+      const graph = new StepGraph(stepsFor(plan, record, request.compile), await redis.hgetall(keys.steps));
+      const why = failedStepRefusal(ctx, graph, step);
+      if (why !== undefined) throw refusal('STEP_NOT_ACTIONABLE', `execution ${execution}: ${why}`);
+    }
+  }
   const givenAt = new Date().toISOString();
   const payload: OperatorCommand = {
     command,
@@ -137,18 +161,16 @@ function checkState(execution: string, command: OperatorCommandName, step: strin
       `execution ${execution} is not waiting for approval of ${step} (it is ${state.status}); see \`drctl events ${execution}\``,
     );
   }
-  if (state.status === 'paused') return;
+  if (state.status === 'paused' || state.status === 'failed') return;
   const why =
-    state.status === 'failed'
-      ? ' It failed for good under its failure policy (fail-plan or continue-without-dependents); to have failed steps wait for an operator, give them `onFailure: { then: pause }` in the plan.'
-      : state.status === 'pending'
-        ? ' It has not run yet.'
-        : state.status === 'queued'
-          ? ' It is running (or waiting for approval: use `drctl approve`).'
-          : '';
+    state.status === 'pending'
+      ? ' It has not run yet.'
+      : state.status === 'queued'
+        ? ' It is running (or waiting for approval: use `drctl approve`).'
+        : '';
   throw refusal(
     'STEP_NOT_PAUSED',
-    `${step} of execution ${execution} is ${state.status}, not paused: only a paused step can be ${command === 'done' ? 'marked done' : command === 'skip' ? 'skipped' : 'retried'}.${why}`,
+    `${step} of execution ${execution} is ${state.status}, not paused: only a paused step (or one failed under continue-without-dependents) can be ${command === 'done' ? 'marked done' : command === 'skip' ? 'skipped' : 'retried'}.${why}`,
   );
 }
 
