@@ -43,7 +43,8 @@ describe('two concurrent submits of one plan', () => {
         expect(error).toBeInstanceOf(PreflightBlockedError);
         const report = (error as PreflightBlockedError).report;
         expect(report.blockers.map((b) => b.code)).toContain('PLAN_LOCKED');
-        expect(report.blockers.every((b) => b.details?.execution === winner.id)).toBe(true);
+        const locks = report.blockers.filter((b) => b.code === 'PLAN_LOCKED' || b.code === 'VM_LOCKED');
+        expect(locks.every((b) => b.details?.execution === winner.id)).toBe(true);
         expect((await engine.client.list({ limit: 100 })).filter((e) => e.type === 'test')).toHaveLength(
           round,
         );
