@@ -106,16 +106,23 @@ async function follow(
       );
     await waitUntilExists(redis, prefix, submitted.id, submitted.pendingCancelOf, client);
   }
+  if (/-reprotect-\d+$/.test(submitted.id) && !flags.json)
+    await reportReversed(redis, prefix, submitted.id, out);
   const view = await watchExecution(client, submitted.id, {
     until: DONE,
     ...(flags.json ? { timeline: false, out: process.stderr } : {}),
   });
   const lifecycleRun = await readLifecycleRun(redis, prefix, submitted.id);
-  if (flags.json) printJson({ ...view, ...(lifecycleRun ? { lifecycle: lifecycleRun } : {}) });
-  else {
+  const resync = view.type === 'reprotect' ? await resyncRows(redis, prefix, view.id) : undefined;
+  if (flags.json) {
+    printJson({
+      ...view,
+      ...(lifecycleRun ? { lifecycle: lifecycleRun } : {}),
+      ...(resync ? { resync: [...resync].map(([vm, row]) => ({ vm, ...row })) } : {}),
+    });
+  } else {
     for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
-    if (view.type === 'reprotect')
-      for (const line of await resyncLines(redis, prefix, view.id)) process.stdout.write(`${line}\n`);
+    if (resync) for (const line of resyncLines(resync)) process.stdout.write(`${line}\n`);
     if (view.parent) {
       const parent = await client.get(view.parent);
       process.stdout.write(`failover ${parent.id} is now ${parent.status}\n`);
@@ -146,10 +153,46 @@ async function waitUntilExists(
   }
 }
 
+/**
+ * Once every VM of a reprotect is reversed, say how much must be resynchronized and how long it
+ * should take, before following the replication until it is healthy.
+ */
+async function reportReversed(
+  redis: Redis,
+  prefix: string,
+  id: string,
+  out: NodeJS.WriteStream,
+): Promise<void> {
+  const run = await readLifecycleRun(redis, prefix, id);
+  if (run === undefined || run.vms.length === 0) return;
+  const key = `${prefix}:{exec:${id}}:steps`;
+  const fields = run.vms.map((vm) => `${vm}/reprotect`);
+  for (;;) {
+    const states = await redis.hmget(key, ...fields);
+    if (states.every((s) => s !== null && !s.startsWith('q|'))) break;
+    const status = await redis.hget(`${prefix}:{exec:${id}}:meta`, 'status');
+    if (status !== 'submitted' && status !== 'running' && status !== 'paused') return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const rows = await resyncRows(redis, prefix, id);
+  const total = [...rows.values()].reduce((sum, r) => sum + (r.bytes ?? 0), 0);
+  const longest = Math.max(0, ...[...rows.values()].map((r) => r.estimateMs ?? 0));
+  out.write(
+    `${rows.size} VM(s) reversed: ${(total / 1024 / 1024).toFixed(1)} MiB to resynchronize, about ${seconds(longest)}; following until health is Normal\n`,
+  );
+}
+
+interface ResyncRow {
+  bytes?: number;
+  estimateMs?: number;
+  waitedMs?: number;
+  health?: string;
+}
+
 /** Per VM: the resync the reverse needed, its estimate, and how long the replication took to be healthy. */
-async function resyncLines(redis: Redis, prefix: string, id: string): Promise<string[]> {
-  const events = await readEvents(redis, prefix, id, { after: '0', count: 100_000 });
-  const rows = new Map<string, { bytes?: number; estimateMs?: number; waitedMs?: number; health?: string }>();
+async function resyncRows(redis: Redis, prefix: string, id: string): Promise<Map<string, ResyncRow>> {
+  const events = await readEvents(redis, prefix, id, { after: '0', count: 1_000_000 });
+  const rows = new Map<string, ResyncRow>();
   for (const { event } of events) {
     if (event.type !== 'step-finished' || event.output === undefined) continue;
     const [vm, kind] = [
@@ -167,10 +210,15 @@ async function resyncLines(redis: Redis, prefix: string, id: string): Promise<st
     }
     rows.set(vm, row);
   }
+  return rows;
+}
+
+function resyncLines(rows: Map<string, ResyncRow>): string[] {
   const total = [...rows.values()].reduce((sum, r) => sum + (r.bytes ?? 0), 0);
+  const longest = Math.max(0, ...[...rows.values()].map((r) => r.estimateMs ?? 0));
   const healthy = [...rows.values()].filter((r) => r.health === 'Normal').length;
   const lines = [
-    `  resync: ${(total / 1024 / 1024).toFixed(1)} MiB in total; replication health Normal for ${healthy}/${rows.size} VMs`,
+    `  resync: ${(total / 1024 / 1024).toFixed(1)} MiB in total, longest estimate ${seconds(longest)}; replication health Normal for ${healthy}/${rows.size} VMs`,
   ];
   if (rows.size <= 60) {
     for (const [vm, r] of rows) {

@@ -72,6 +72,19 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     expect(cancel.code).toBe(2);
     expect(cancel.err).toContain('point of no return');
     expect(cancel.err).toContain('drctl failback');
+
+    // Reprotect by plan file: the committed VMs only, resync reported, followed until Normal.
+    const file = join(mkdtempSync(join(tmpdir(), 'drorch-lc-')), 'k1.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: dr/v1\nkind: RecoveryPlan\nmetadata: { name: k1 }\nspec:\n  source: dc-east\n  target: dc-west\n  vms:\n    - { name: k1-db }\n',
+    );
+    const reprotect = await drctl(engine, ['reprotect', file]);
+    expect(reprotect.code).toBe(0);
+    expect(reprotect.out).toContain('2 VM(s) reversed: 0.0 MiB to resynchronize');
+    expect(reprotect.out).toContain('replication health Normal for 2/2 VMs');
+    expect(reprotect.out).toContain('left out k1-app2');
+    expect((await vmAt(engine, plan.target, 'k1-db')).replication?.mode).toBe('Primary');
   });
 
   it('cancels a failover and reprotect by plan file refuses a cancelled one; bad input exits 2', async () => {

@@ -47,11 +47,12 @@ describe('lifecycle step graphs', () => {
     expect(order).toHaveLength(steps.size);
   });
 
-  it('change of point: every VM off and failed over again at once, booted in dependency order', async () => {
+  it('change of point: every VM reverted and failed over again at once, booted in dependency order', async () => {
     const { plan } = await loadExample('plans/examples/three-tier.yaml');
     const steps = lifecycleSteps('change-point', subsetPlan(plan, ['sql-01', 'app-01', 'web-01']), sites);
     const first = waves(steps)[0];
-    expect(first).toEqual(['app-01/change-point', 'sql-01/change-point', 'web-01/change-point']);
+    expect(first).toEqual(['app-01/revert', 'sql-01/revert', 'web-01/revert']);
+    expect(steps.get('sql-01/change-point')?.after).toEqual(['sql-01/revert']);
     expect(steps.get('app-01/boot')?.after.sort()).toEqual(['app-01/change-point', 'sql-01/readiness']);
     // app-02 is not part of this change: web-01 waits only for the VMs that are.
     expect(steps.get('web-01/boot')?.after.sort()).toEqual(['app-01/readiness', 'web-01/change-point']);

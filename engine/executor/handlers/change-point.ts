@@ -5,16 +5,17 @@ import { describe } from './shutdown.ts';
 import { mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';
 
 /**
- * Change of recovery point before commit (the way out after replicated ransomware), as Hyper-V
- * does it on the replica: turn the failed-over VM off, Stop-VMFailover (back to replica state,
- * recovery points kept), Start-VMFailover from the chosen point, attach the mapped network. The
- * job's boot and readiness steps start it again. A VM this execution already failed over (it holds
- * this execution's epoch and waits for completion) is not failed over twice.
+ * Change of recovery point before commit (the way out after replicated ransomware), second half:
+ * the job's `<vm>/revert` step has turned the failed-over VM off and returned it to replica state
+ * (Stop-VMFailover, recovery points kept); this step fails it over again from the chosen point and
+ * attaches the mapped network. The job's boot and readiness steps start it. A replica found failed
+ * over here is this execution's own failover (the revert was recorded before this step ran): it is
+ * not failed over twice.
  */
 export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
   const vm = requireVm(ctx);
   const where = { step: ctx.step, site: ctx.job.site, vm };
-  let view = await mustGetVm(ctx, vm);
+  let view = ctx.known?.name === vm ? ctx.known : await mustGetVm(ctx, vm);
   const repl = view.replication;
   if (repl === null) {
     throw new StepError('INVALID_STATE', `${ctx.step}: ${vm} at ${ctx.job.site} is not replicated`, where);
@@ -26,29 +27,18 @@ export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOu
       where,
     );
   }
-  const previous = view.recoveryPoint;
-  const mine = repl.state === 'FailedOverWaitingCompletion' && view.epoch >= ctx.job.epoch;
-  let point: RecoveryPoint | undefined = mine ? view.recoveryPoint : undefined;
+  let point: RecoveryPoint | undefined;
   let mutated = false;
-  if (!mine) {
-    if (repl.state === 'FailedOverWaitingCompletion') {
-      if (view.state !== 'Off') {
-        const stop = await unlessDoneMeanwhile(
-          () => ctx.api.stopVM({ ...mutation(ctx, vm), turnOff: true }),
-          () => mustGetVm(ctx, vm),
-          (now) => now.state === 'Off',
-        );
-        view = 'result' in stop ? stop.result : stop.meanwhile;
-      }
-      view = await ctx.api.stopVMFailover(mutation(ctx, vm));
-    }
-    const result = await ctx.api.startVMFailover({
-      ...mutation(ctx, vm),
-      mode: 'failover',
-      recoveryPoint: selector(ctx),
-    });
-    view = result.vm;
-    point = result.recoveryPoint ?? view.recoveryPoint;
+  if (repl.state !== 'FailedOverWaitingCompletion') {
+    const failover = await unlessDoneMeanwhile(
+      () => ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'failover', recoveryPoint: selector(ctx) }),
+      () => mustGetVm(ctx, vm),
+      (now) => now.replication?.state === 'FailedOverWaitingCompletion',
+    );
+    if ('result' in failover) {
+      view = failover.result.vm;
+      point = failover.result.recoveryPoint;
+    } else view = failover.meanwhile;
     mutated = true;
   }
   const network = ctx.job.network;
@@ -59,10 +49,7 @@ export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOu
     view = await ctx.api.connectVMNetwork({ ...mutation(ctx, vm), ...network });
     mutated = true;
   }
-  const output: Record<string, unknown> = {
-    ...(previous ? { previousPoint: previous } : {}),
-    ...(point ? { recoveryPoint: point } : {}),
-  };
+  const output: Record<string, unknown> = { failedOver: mutated, ...(point ? { recoveryPoint: point } : {}) };
   const outcome: HandlerOutcome = { outcome: 'done', mutated, output, view };
   return point ? { ...outcome, recoveryPoint: point } : outcome;
 }

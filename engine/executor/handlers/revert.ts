@@ -48,6 +48,9 @@ export async function revertHandler(ctx: HandlerContext): Promise<HandlerOutcome
   return { outcome: 'done', mutated: true, output: { reverted: true, stopped }, view };
 }
 
+/** How long a restarted primary's guest has to answer (simulated / host time). */
+const RESTART_WAIT_MS = 10 * 60_000;
+
 /** Site trouble that a rollback lives with: the old primary is restarted when its site is back. */
 const UNREACHABLE = new Set(['SITE_UNREACHABLE', 'HOST_DOWN']);
 
@@ -95,10 +98,20 @@ export async function restoreHandler(ctx: HandlerContext): Promise<HandlerOutcom
   }
   try {
     const boot = await bootHandler({ ...ctx, known: view });
+    // Back means running again: wait for the guest (simulated time on the hosts' clock).
+    const heartbeat = await ctx.api.waitForHeartbeat(ctx.job.site, vm, RESTART_WAIT_MS);
+    const output = { ...boot.output, released, heartbeat: heartbeat.ok };
+    const mutated = boot.mutated || released;
+    if (heartbeat.ok) return { ...boot, mutated, output };
     return {
-      ...boot,
-      mutated: boot.mutated || released,
-      output: { ...boot.output, released },
+      outcome: 'warned',
+      mutated,
+      output,
+      error: {
+        code: 'NO_HEARTBEAT',
+        message: `${ctx.step}: the primary of ${vm} at ${ctx.job.site} was started but its guest did not answer within ${RESTART_WAIT_MS / 60_000} min; check it there`,
+        retryable: false,
+      },
     };
   } catch (error) {
     const code = simErrorCode(error);

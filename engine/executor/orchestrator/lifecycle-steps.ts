@@ -3,8 +3,11 @@
  * the operation applies to, see store/lifecycle.ts) and the failover's sites:
  *
  * - commit: `<vm>/commit` per VM at the recovery site, independent.
- * - change-point: `<vm>/change-point` per VM (off, cancel, fail over from the new point), then
- *   `<vm>/boot` and `<vm>/readiness` in the plan's dependency order (dependsOn and ordered groups).
+ * - change-point: per VM `<vm>/revert` (off, Stop-VMFailover: a replica again) then
+ *   `<vm>/change-point` (fail over from the new point), then `<vm>/boot` and `<vm>/readiness` in the
+ *   plan's dependency order (dependsOn and ordered groups). Two steps, so that a repeated job
+ *   never mistakes the old failover for the new one: once the revert is recorded, a failed-over
+ *   replica can only be this execution's.
  * - cancel, in the failover's reverse order: the undo of each `after` action that ran, then per VM
  *   `<vm>/revert` at the recovery site and `<vm>/restore` at the source (in dependency order), then
  *   the undo of each `before` action that ran. Undo steps are `action/<name>/undo`.
@@ -63,12 +66,20 @@ export function lifecycleSteps(type: LifecycleType, plan: RecoveryPlan, sites: S
     case 'change-point':
       for (const vm of plan.vms) {
         add({
+          id: `${vm.name}/revert`,
+          kind: 'failover',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: 500,
+          after: [],
+        });
+        add({
           id: `${vm.name}/change-point`,
           kind: 'failover',
           vm: vm.name,
           site: sites.toSite,
           estimateMs: 1000,
-          after: [],
+          after: [`${vm.name}/revert`],
         });
         add({
           id: `${vm.name}/boot`,
