@@ -303,7 +303,11 @@ export function syncPaused(
 }
 
 /** ` — <instruction>` of a manual action step (what the operator must check), for status lines. */
-export function manualInstruction(ctx: Pick<JobContext, 'plan'>, step: { action?: string }): string {
-  const run = ctx.plan.actions.find((a) => a.name === step.action)?.run;
+export function manualInstruction(
+  ctx: Pick<JobContext, 'plan'>,
+  step: { id: string; action?: string },
+): string {
+  const action = ctx.plan.actions.find((a) => a.name === step.action);
+  const run = step.id.endsWith('/undo') ? action?.undo : action?.run;
   return run?.type === 'manual' ? ` — ${run.instruction}` : '';
 }

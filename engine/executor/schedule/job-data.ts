@@ -128,7 +128,10 @@ export function sitesOf(ctx: Pick<JobContext, 'plan' | 'direction'>): { fromSite
 /** A manual action: an operator approves it (or the execution approves all); never a worker job. */
 export function isManualStep(ctx: Pick<JobContext, 'plan'>, step: PlanStep): boolean {
   if (step.kind !== 'action' || step.action === undefined) return false;
-  return ctx.plan.actions.find((a) => a.name === step.action)?.run.type === 'manual';
+  const action = ctx.plan.actions.find((a) => a.name === step.action);
+  // An undo step (`action/<name>/undo`) is manual when its undo is.
+  const run = step.id.endsWith('/undo') ? action?.undo : action?.run;
+  return run?.type === 'manual';
 }
 
 export function queueOf(site: string): string {

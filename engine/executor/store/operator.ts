@@ -136,7 +136,15 @@ export async function giveOperatorCommand(
 /** A step id as given, or `action/<name>` for an action's name; unknown names are refused. */
 async function resolveStep(redis: Redis, prefix: string, execution: string, given: string): Promise<string> {
   const plan = await loadPlanSnapshot(redis, prefix, execution);
-  if (plan.actions.some((a) => a.name === given)) return `action/${given}`;
+  if (plan.actions.some((a) => a.name === given)) {
+    // An action's name: its step, or its undo step in an execution that runs the undo (a cancel).
+    const [own, undo] = await redis.hmget(
+      executionKeys(prefix, execution).steps,
+      `action/${given}`,
+      `action/${given}/undo`,
+    );
+    return own === null && undo !== null ? `action/${given}/undo` : `action/${given}`;
+  }
   const slash = given.lastIndexOf('/');
   const head = slash > 0 ? given.slice(0, slash) : '';
   const known =
@@ -248,19 +256,25 @@ export async function describeApprovals(
   execution: string,
 ): Promise<AwaitedApproval[]> {
   const plan = await loadPlanSnapshot(redis, prefix, execution);
-  const manual = plan.actions.filter((a) => a.run.type === 'manual');
+  const manual = plan.actions.flatMap((a) => [
+    ...(a.run.type === 'manual'
+      ? [{ name: a.name, step: `action/${a.name}`, instruction: a.run.instruction }]
+      : []),
+    ...(a.undo?.type === 'manual'
+      ? [{ name: a.name, step: `action/${a.name}/undo`, instruction: a.undo.instruction }]
+      : []),
+  ]);
   if (manual.length === 0) return [];
   const keys = executionKeys(prefix, execution);
-  const states = await redis.hmget(keys.steps, ...manual.map((a) => `action/${a.name}`));
-  return manual.flatMap((action, index) => {
-    const step = `action/${action.name}`;
+  const states = await redis.hmget(keys.steps, ...manual.map((m) => m.step));
+  return manual.flatMap((m, index) => {
     const state = decodeStepState(states[index] ?? undefined);
-    if (state.status !== 'queued' || state.jobKey !== step) return [];
+    if (state.status !== 'queued' || state.jobKey !== m.step) return [];
     return [
       {
-        step,
-        instruction: action.run.type === 'manual' ? action.run.instruction : '',
-        command: `drctl approve ${execution} ${action.name} --comment "..."`,
+        step: m.step,
+        instruction: m.instruction,
+        command: `drctl approve ${execution} ${m.step} --comment "..."`,
       },
     ];
   });
