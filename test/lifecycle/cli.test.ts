@@ -8,8 +8,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { submitReprotect } from '../../engine/executor/index.ts';
+import { startSimServer } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
-import { type LifecycleEngine, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
+import {
+  type LifecycleEngine,
+  settled,
+  smallPlan,
+  smallPlanText,
+  startLifecycleEngine,
+  vmAt,
+  who,
+} from './support.ts';
 
 function drctl(
   engine: LifecycleEngine,
@@ -85,6 +95,38 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     expect(reprotect.out).toContain('replication health Normal for 2/2 VMs');
     expect(reprotect.out).toContain('left out k1-app2');
     expect((await vmAt(engine, plan.target, 'k1-db')).replication?.mode).toBe('Primary');
+  });
+
+  it('fails back by plan file: refused before reprotect, then planned failover home and reprotect', async () => {
+    const { plan, hash } = smallPlan('k3');
+    engine = await startLifecycleEngine(plan);
+    const server = await startSimServer(engine.world.api);
+    try {
+      const file = join(mkdtempSync(join(tmpdir(), 'drorch-lc-')), 'k3.yaml');
+      writeFileSync(file, smallPlanText('k3'));
+      const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'cli' });
+      await waitForStatus(engine.client, id, ['completed']);
+      const early = await drctl(engine, ['failback', file, '--sim', server.url]);
+      expect(early.code).toBe(2);
+      expect(early.err).toContain('drctl reprotect');
+      await settled(engine, await submitReprotect(engine.redis, engine.prefix, id, who));
+
+      const back = await drctl(engine, ['failback', file, '--sim', server.url]);
+      expect(back.err).toBe('');
+      expect(back.code).toBe(0);
+      expect(back.out).toContain('data loss: 0 acknowledged writes lost');
+      expect(back.out).toContain('replication health Normal for 3/3 VMs');
+      const truth = engine.world.truth();
+      expect(truth.splitBrain).toEqual([]);
+      for (const vm of plan.vms) {
+        expect(truth.vms[vm.name]?.primarySites).toEqual([plan.source]);
+        const view = await vmAt(engine, plan.source, vm.name);
+        expect(view.replication?.mode).toBe('Primary');
+        expect(view.replication?.health).toBe('Normal');
+      }
+    } finally {
+      await server.close();
+    }
   });
 
   it('cancels a failover and reprotect by plan file refuses a cancelled one; bad input exits 2', async () => {

@@ -16,7 +16,13 @@ import {
 
 /** db-1 → app-1, app-2: heartbeat readiness with a short timeout (a failing boot fails fast). */
 export function smallPlan(name: string): { plan: RecoveryPlan; hash: string } {
-  const text = `apiVersion: dr/v1
+  const result = parsePlan(smallPlanText(name), `${name}.yaml`);
+  if (!result.ok) throw new Error(result.issues.map((i) => i.message).join('; '));
+  return { plan: result.plan, hash: result.hash };
+}
+
+export function smallPlanText(name: string): string {
+  return `apiVersion: dr/v1
 kind: RecoveryPlan
 metadata: { name: ${name} }
 spec:
@@ -28,9 +34,6 @@ spec:
     - { name: ${name}-app1, dependsOn: [${name}-db], readiness: { heartbeat: true, timeout: 2m } }
     - { name: ${name}-app2, dependsOn: [${name}-db], readiness: { heartbeat: true, timeout: 2m } }
 `;
-  const result = parsePlan(text, `${name}.yaml`);
-  if (!result.ok) throw new Error(result.issues.map((i) => i.message).join('; '));
-  return { plan: result.plan, hash: result.hash };
 }
 
 export interface LifecycleEngine extends TestEngine {
