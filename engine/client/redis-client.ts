@@ -104,37 +104,19 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
     // A bad selection is bad input before anything is read; the stored plan is the selected part.
     const subset = selectSubset(submitOptions.plan, submitOptions.selection);
     const plan = subPlan(submitOptions.plan, subset.vms);
+    // Compiling here means a plan that cannot run is refused before anything is stored.
+    const compiled = options.compile(plan, { type: submitOptions.type, direction });
     const id = newExecutionId(submitOptions.type, Date.now());
-    // The gate's reads go out first; compiling (CPU, and a plan that cannot run is refused before
-    // anything is stored) runs while they are in flight.
-    const gating = preflightAndLock({
+    const gate = await preflightAndLock({
       ...preflightInput(submitOptions),
       api,
       redis,
       prefix,
       execution: id,
       operation: direction === 'failback' ? `${submitOptions.type} failback` : submitOptions.type,
+      estimateRtoMs: compiled.estimate.rtoMs,
       lockTtlMs: SUBMIT_LOCK_TTL_MS,
     });
-    // Handled here too, so a refusal while compiling is no unhandled rejection; awaited below.
-    gating.catch(() => undefined);
-    // One turn of the event loop first: the HTTP client sends the calls of a tick as one batch.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    let compiled: ReturnType<CompileFn>;
-    try {
-      compiled = options.compile(plan, { type: submitOptions.type, direction });
-    } catch (error) {
-      const gated = await gating.catch(() => undefined);
-      if (gated?.locked)
-        await releaseLocks(redis, prefix, {
-          execution: id,
-          plan: plan.metadata.name,
-          vms: gated.report.selected,
-        });
-      throw error;
-    }
-    const gated = await gating;
-    const gate = { ...gated, report: { ...gated.report, estimatedRtoMs: compiled.estimate.rtoMs } };
     if (!gate.locked) throw new PreflightBlockedError(gate.report);
     const held = { execution: id, plan: plan.metadata.name, vms: gate.report.selected };
     let result: Awaited<ReturnType<typeof submitExecution>>;
