@@ -86,7 +86,7 @@ export function registerOperatorCommands(program: Command): void {
     .command('approve <execution> <action>')
     .description('Approve a manual action the execution waits on (recorded with who, when and the comment)')
     .option('--comment <text>', 'what was checked or done (kept in the event log)', '')
-    .option('--by <name>', 'who approves (default: the OS user)', whoAmI())
+    .option('--by <name>', 'who approves (the OS user unless given)', whoAmI())
     .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output')
@@ -103,7 +103,7 @@ export function registerOperatorCommands(program: Command): void {
   const step = program
     .command('step')
     .description(
-      'Decide about a step paused for an operator (its failure policy is `then: pause`): retry, skip or done',
+      'Decide about a step paused for an operator (its failure policy is `then: pause`), or failed under continue-without-dependents while the run goes on: retry, skip or done',
     );
   const commands = [
     ['retry', 'Run the step again now (a new attempt, job id .a<N>); its dependents wait for it'],
@@ -118,7 +118,7 @@ export function registerOperatorCommands(program: Command): void {
       .command(`${command} <execution> <step>`)
       .description(description)
       .requiredOption('--reason <text>', 'why (kept in the event log)')
-      .option('--by <name>', 'who decides (default: the OS user)', whoAmI())
+      .option('--by <name>', 'who decides (the OS user unless given)', whoAmI())
       .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
       .option(...PREFIX_OPTION)
       .option('--json', 'machine-readable output')
