@@ -148,7 +148,9 @@ async function connectNetwork(
   view: VmView,
 ): Promise<{ mutated: boolean; view: VmView }> {
   const binding = ctx.job.network;
-  if (binding === undefined) return { mutated: false, view };
+  // The plan's network mapping names the target site's networks. A failback returns the VM to its
+  // home site, to the network it had there (pre-flight checks no mapping for a failback either).
+  if (binding === undefined || ctx.job.direction === 'failback') return { mutated: false, view };
   const current = view.network;
   if (current !== null && current.network === binding.network && current.ip === binding.ip) {
     return { mutated: false, view };
