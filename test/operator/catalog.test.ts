@@ -135,4 +135,31 @@ describe('the shipped catalog and the tour webhook receiver, offline', () => {
       await engine.close();
     }
   });
+  it('a group action gets its group’s VMs (DR_VMS) and runs on the target site (sharepoint-farm switch-vip)', async () => {
+    const { plan, hash } = await loadExample('plans/examples/sharepoint-farm.yaml', url);
+    const engine = await startTestEngine(plan, { catalog: 'scripts/catalog' });
+    try {
+      const { id } = await engine.client.submit({
+        type: 'planned',
+        plan,
+        hash,
+        reason: 'vip',
+        approveManual: true,
+      });
+      expect((await waitForStatus(engine.client, id, ['completed', 'failed'], 90_000)).status).toBe(
+        'completed',
+      );
+      expect(readFileSync(join(state, 'lb', 'sharepoint-443'), 'utf8')).toBe('west\n');
+      const redis = createQueueConnection(engine.redisUrl);
+      const events = (await readAllEvents(redis, engine.prefix, id)).map((e) => e.event);
+      await redis.quit();
+      const vip = events.find((e) => e.type === 'step-finished' && e.step === 'action/switch-vip');
+      expect(vip).toMatchObject({ outcome: 'done', site: plan.target });
+      expect(vip?.type === 'step-finished' && vip.output?.stdout).toBe(
+        `pool sharepoint-443: none -> west (${id}, VMs sp-wfe-01,sp-wfe-02,sp-wfe-03)\n`,
+      );
+    } finally {
+      await engine.close();
+    }
+  });
 });
