@@ -112,6 +112,10 @@ describe('unplanned failover fences the source', () => {
       const status = await fencingOf(engine.client, view);
       expect(status.fencing).toEqual(plan.vms.map((vm) => ({ vm: vm.name, fenced: true })));
       expect(status.lines).toEqual([`source fencing: 4 of 4 old primaries fenced`]);
+      // The same through the CLI, as a process: drctl status <id> --json.
+      const cli = spawnDrctl(['status', id, '--prefix', engine.prefix], { REDIS_URL: engine.redisUrl });
+      expect((await cli.exited).code, cli.output()).toBe(0);
+      expect(JSON.parse(cli.output()).fencing).toEqual(status.fencing);
     } finally {
       await engine.close();
     }
