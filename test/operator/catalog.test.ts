@@ -122,6 +122,13 @@ describe('the shipped catalog and the tour webhook receiver, offline', () => {
       expect(dns?.type === 'step-finished' && String(dns.output?.stdout)).toBe(
         `zone erp.example.com: (no www record) -> www 60 IN CNAME www.dc-west.erp.example.com. ; ${id} planned attempt 1\n`,
       );
+      // Webhooks run on the control plane's side (the control queue's workers).
+      expect(
+        events.find((e) => e.type === 'step-finished' && e.step === 'action/notify-oncall'),
+      ).toMatchObject({
+        outcome: 'done',
+        site: 'control',
+      });
       // The webhook posted the execution context to the local receiver.
       for (let i = 0; i < 100 && posts.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
       expect(posts).toHaveLength(1);
