@@ -176,7 +176,7 @@ async function reportReversed(
   }
   const rows = await resyncRows(redis, prefix, id);
   const total = [...rows.values()].reduce((sum, r) => sum + (r.bytes ?? 0), 0);
-  const longest = Math.max(0, ...[...rows.values()].map((r) => r.estimateMs ?? 0));
+  const longest = [...rows.values()].reduce((max, r) => Math.max(max, r.estimateMs ?? 0), 0);
   out.write(
     `${rows.size} VM(s) reversed: ${(total / 1024 / 1024).toFixed(1)} MiB to resynchronize, about ${seconds(longest)}; following until health is Normal\n`,
   );
@@ -215,7 +215,7 @@ async function resyncRows(redis: Redis, prefix: string, id: string): Promise<Map
 
 function resyncLines(rows: Map<string, ResyncRow>): string[] {
   const total = [...rows.values()].reduce((sum, r) => sum + (r.bytes ?? 0), 0);
-  const longest = Math.max(0, ...[...rows.values()].map((r) => r.estimateMs ?? 0));
+  const longest = [...rows.values()].reduce((max, r) => Math.max(max, r.estimateMs ?? 0), 0);
   const healthy = [...rows.values()].filter((r) => r.health === 'Normal').length;
   const lines = [
     `  resync: ${(total / 1024 / 1024).toFixed(1)} MiB in total, longest estimate ${seconds(longest)}; replication health Normal for ${healthy}/${rows.size} VMs`,

@@ -296,7 +296,8 @@ async function submitRun(
   recoveryPoint?: RecoveryPointChoice,
 ): Promise<LifecycleSubmitted> {
   const steps = lifecycleSteps(type, plan, sitesOf({ plan, direction: record.direction }));
-  const estimateMs = Math.max(0, ...[...steps.values()].map((s) => s.estimateMs));
+  let estimateMs = 0;
+  for (const step of steps.values()) estimateMs = Math.max(estimateMs, step.estimateMs);
   const submitted = await submitExecution(redis, prefix, {
     id,
     type,
