@@ -3,7 +3,7 @@
  * one `drctl worker` process per site and one `drctl orchestrator`, talking over HTTP and Redis.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -76,7 +76,12 @@ export async function startStack(
       },
     );
     children.push(child);
-    roles.set(child, args[0] === 'worker' ? `worker ${args[2] ?? ''}` : (args[0] ?? 'drctl'));
+    const role = args[0] === 'worker' ? `worker ${args[2] ?? ''}` : (args[0] ?? 'drctl');
+    roles.set(child, role);
+    // LOG_DIR=<dir>: each engine process's log lines in <dir>/<role>.log.
+    if (process.env.LOG_DIR) {
+      child.stdout?.pipe(createWriteStream(join(process.env.LOG_DIR, `${role.replace(' ', '-')}.log`)));
+    }
     return child;
   };
   const concurrency = process.env.CONCURRENCY ?? '300';

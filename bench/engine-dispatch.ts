@@ -1,10 +1,19 @@
 /**
  * Dispatch latency: from a VM's last dependency becoming ready (its `vm-phase ready` event) to the
- * VM's own first step starting (`step-started`), over a chain of 100 VMs with boot time 0, the
- * world, workers and orchestrator in separate processes. Read from the event log after the run
- * (event times have millisecond resolution). RUNS=...
+ * VM's own first step that waits for it starting (`step-started` of its failover; its fence at the
+ * source starts at once), over a chain of 100 VMs with boot time 0, the world, workers and
+ * orchestrator in separate processes. Read from the event log after the run (event times have
+ * millisecond resolution), with the hops in between: the dependency's completion in the
+ * completions stream (its stream id is Redis's time), the job's creation by the orchestrator's
+ * addBulk (BullMQ `timestamp`) and its move to active in the worker (`processedOn`). RUNS=...
  */
-import { readAllEvents } from '../engine/executor/index.ts';
+import {
+  bullJobKey,
+  executionKeys,
+  readAllEvents,
+  siteQueueName,
+  stepJobId,
+} from '../engine/executor/index.ts';
 import { parsePlan } from '../engine/plan/index.ts';
 import { median, percentile, startStack, waitSettled } from './_engine-stack.ts';
 
@@ -30,6 +39,7 @@ if (!parsed.ok) throw new Error(parsed.issues.map((i) => i.message).join('\n'));
 const plan = parsed.plan;
 
 const all: number[] = [];
+const hops: Record<string, number>[] = [];
 const rows: { run: number; median: number; p99: number; max: number; wallMs: number }[] = [];
 for (let run = 1; run <= RUNS; run += 1) {
   const stack = await startStack(plan, { boot: '0-0', speed: 1 });
@@ -43,19 +53,49 @@ for (let run = 1; run <= RUNS; run += 1) {
     });
     const view = await waitSettled(stack.client, id);
     const readyAt = new Map<string, number>();
-    const firstStart = new Map<string, number>();
+    const failoverStart = new Map<string, number>();
     for (const { event } of await readAllEvents(stack.redis, stack.prefix, id)) {
       if (event.type === 'vm-phase' && event.phase === 'ready') readyAt.set(event.vm, Date.parse(event.at));
-      if (event.type === 'step-started') {
+      if (event.type === 'step-started' && event.step.endsWith('/failover')) {
         const vm = event.step.split('/')[0] ?? '';
-        if (!firstStart.has(vm)) firstStart.set(vm, Date.parse(event.at));
+        if (!failoverStart.has(vm)) failoverStart.set(vm, Date.parse(event.at));
+      }
+    }
+    // When each readiness step's result reached the completions stream (Redis time of the entry).
+    const published = new Map<string, number>();
+    for (const [entry, fields] of await stack.redis.xrange(
+      executionKeys(stack.prefix, id).completions,
+      '-',
+      '+',
+    )) {
+      const raw = fields[fields.indexOf('r') + 1] ?? '{}';
+      const result = JSON.parse(raw) as { steps?: { id: string }[] };
+      for (const step of result.steps ?? []) {
+        if (!published.has(step.id)) published.set(step.id, Number(entry.split('-')[0]));
       }
     }
     const latencies: number[] = [];
     for (let i = 1; i < DEPTH; i += 1) {
-      const dep = readyAt.get(plan.vms[i - 1]?.name ?? '');
-      const start = firstStart.get(plan.vms[i]?.name ?? '');
-      if (dep !== undefined && start !== undefined) latencies.push(start - dep);
+      const depVm = plan.vms[i - 1]?.name ?? '';
+      const vm = plan.vms[i]?.name ?? '';
+      const dep = readyAt.get(depVm);
+      const start = failoverStart.get(vm);
+      if (dep === undefined || start === undefined) continue;
+      latencies.push(start - dep);
+      const jobId = stepJobId(id, `${vm}/failover`);
+      const [created, active] = await stack.redis.hmget(
+        bullJobKey(stack.prefix, siteQueueName(plan.target), jobId),
+        'timestamp',
+        'processedOn',
+      );
+      const completion = published.get(`${depVm}/readiness`);
+      if (completion === undefined || !created || !active) continue;
+      hops.push({
+        'ready → completion published': completion - dep,
+        'published → job added (orchestrator)': Number(created) - completion,
+        'added → active (BullMQ worker)': Number(active) - Number(created),
+        'active → step-started': start - Number(active),
+      });
     }
     all.push(...latencies);
     rows.push({
@@ -70,6 +110,18 @@ for (let run = 1; run <= RUNS; run += 1) {
   }
 }
 console.table(rows);
+const hopNames = Object.keys(hops[0] ?? {});
+console.log('Hops (ms): median / p99 over all runs');
+console.table(
+  hopNames.map((name) => ({
+    hop: name,
+    median: median(hops.map((h) => h[name] ?? 0)),
+    p99: percentile(
+      hops.map((h) => h[name] ?? 0),
+      99,
+    ),
+  })),
+);
 console.table([
   {
     chain: DEPTH,

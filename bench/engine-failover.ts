@@ -4,11 +4,12 @@
  * VMs/s, jobs per VM and Redis commands per VM (INFO commandstats delta). VMS=..., RUNS=...
  */
 import { Queue } from 'bullmq';
-import { bullOptions, CONTROL_QUEUE, siteQueueName } from '../engine/executor/index.ts';
+import { bullOptions, CONTROL_QUEUE, readAllEvents, siteQueueName } from '../engine/executor/index.ts';
 import { generatePlan, parsePlan } from '../engine/plan/index.ts';
 import {
   commandsPerVm,
   median,
+  percentile,
   redisCommandCount,
   redisCommandStats,
   startStack,
@@ -42,6 +43,15 @@ for (let run = 1; run <= RUNS; run += 1) {
   try {
     const before = await redisCommandCount(stack.redis);
     const statsBefore = await redisCommandStats(stack.redis);
+    // MONITOR=1: count the commands clients send (round trips' worth; a script's own calls are
+    // not), by command. MONITOR slows Redis: for the counts, not for the times.
+    const sent = new Map<string, number>();
+    const monitor = process.env.MONITOR ? await stack.redis.monitor() : undefined;
+    monitor?.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source.includes('lua')) return;
+      const name = (args[0] ?? '').toLowerCase();
+      sent.set(name, (sent.get(name) ?? 0) + 1);
+    });
     const cpuBefore = await stack.cpuMs();
     const submittedAt = Date.now();
     const { id } = await stack.client.submit({
@@ -52,6 +62,48 @@ for (let run = 1; run <= RUNS; run += 1) {
       approveManual: true,
     });
     const view = await waitSettled(stack.client, id);
+    if (monitor) {
+      monitor.disconnect();
+      const total = [...sent.values()].reduce((a, b) => a + b, 0);
+      const top = [...sent].sort((a, b) => b[1] - a[1]).slice(0, 10);
+      process.stdout.write(
+        `Commands sent by clients per VM (MONITOR): ${(total / VMS).toFixed(2)}; ${top.map(([c, n]) => `${c} ${(n / VMS).toFixed(2)}`).join(', ')}\n`,
+      );
+    }
+    if (process.env.TIMELINE) {
+      // Steps finished per second of the run, by kind (to see the phases and any stall).
+      let first = Number.POSITIVE_INFINITY;
+      const events = await readAllEvents(stack.redis, stack.prefix, id);
+      for (const { event } of events) first = Math.min(first, Date.parse(event.at));
+      const kinds = new Map<string, Map<number, number>>();
+      for (const { event } of events) {
+        if (event.type !== 'step-finished') continue;
+        const kind = event.step.slice(event.step.lastIndexOf('/') + 1);
+        const second = Math.floor((Date.parse(event.at) - first) / 1000);
+        const row = kinds.get(kind) ?? new Map<number, number>();
+        row.set(second, (row.get(second) ?? 0) + 1);
+        kinds.set(kind, row);
+      }
+      const started = new Map<string, number>();
+      const took = new Map<string, number[]>();
+      for (const { event } of events) {
+        if (event.type === 'step-started') started.set(event.step, Date.parse(event.at));
+        if (event.type !== 'step-finished') continue;
+        const kind = event.step.slice(event.step.lastIndexOf('/') + 1);
+        const list = took.get(kind) ?? [];
+        list.push(Date.parse(event.at) - (started.get(event.step) ?? Number.NaN));
+        took.set(kind, list);
+      }
+      for (const [kind, list] of took) {
+        process.stdout.write(
+          `${kind}: step took median ${median(list)} ms, p99 ${percentile(list, 99)} ms\n`,
+        );
+      }
+      for (const [kind, row] of kinds) {
+        const line = [...row].sort((x, y) => x[0] - y[0]).map(([sec, n]) => `${sec}s:${n}`);
+        process.stdout.write(`${kind} finished per second: ${line.join(' ')}\n`);
+      }
+    }
     const submitToDoneMs = Date.now() - submittedAt;
     const after = await redisCommandCount(stack.redis);
     const byCommand = commandsPerVm(statsBefore, await redisCommandStats(stack.redis), VMS);

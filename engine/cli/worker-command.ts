@@ -85,7 +85,8 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (flags: WorkerFlags) => {
       const redisUrl = await checkRedis(process.env.REDIS_URL);
       const logger = createLogger('worker');
-      const sim = createSimClient(flags.sim);
+      // A site agent checks readiness of many VMs at once: guests already heard from need no long poll.
+      const sim = createSimClient({ url: flags.sim, readBeforeHeartbeatWait: true });
       const workers = startSiteWorkers({
         redisUrl,
         prefix: flags.prefix,

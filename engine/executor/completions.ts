@@ -27,8 +27,53 @@ export const stepJobResultSchema = z.object({
   alreadyDone: z.boolean().optional(),
 });
 
+const OUTCOMES: ReadonlySet<unknown> = new Set(['done', 'failed', 'warned', 'skipped']);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The schema's checks written out, for the orchestrator's hot path (one per completion; zod costs
+ * several times more). Anything it does not accept goes through the schema for the error.
+ */
+function isStepJobResult(value: unknown): value is StepJobResult {
+  if (!isObject(value) || value.v !== 1 || !Array.isArray(value.steps)) return false;
+  for (const step of value.steps as unknown[]) {
+    if (!isObject(step) || typeof step.id !== 'string' || !OUTCOMES.has(step.outcome)) return false;
+    if (typeof step.startedAt !== 'string' || typeof step.endedAt !== 'string') return false;
+    const error = step.error;
+    if (
+      error !== undefined &&
+      !(
+        isObject(error) &&
+        typeof error.code === 'string' &&
+        typeof error.message === 'string' &&
+        typeof error.retryable === 'boolean'
+      )
+    ) {
+      return false;
+    }
+    if (step.output !== undefined && !isObject(step.output)) return false;
+  }
+  const point = value.recoveryPoint;
+  if (
+    point !== undefined &&
+    !(
+      isObject(point) &&
+      typeof point.id === 'string' &&
+      typeof point.time === 'string' &&
+      typeof point.seq === 'number'
+    )
+  ) {
+    return false;
+  }
+  return value.alreadyDone === undefined || typeof value.alreadyDone === 'boolean';
+}
+
 /** Parse a job's return value (from the stream or BullMQ), rejecting anything malformed. */
 export function parseStepJobResult(value: unknown, where: string): StepJobResult {
+  if (isStepJobResult(value)) return value;
   const parsed = stepJobResultSchema.safeParse(value);
   if (!parsed.success) {
     throw new DrError(

@@ -2,7 +2,6 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { HyperVApi } from '../../simulators/api.ts';
 import { createLogger, DrError, type Logger } from '../common/index.ts';
-import { publishJobResult } from './completions.ts';
 import {
   CONTROL_QUEUE,
   type ExecutionEvent,
@@ -10,7 +9,8 @@ import {
   type StepJobResult,
   siteQueueName,
 } from './contract.ts';
-import { appendEvent } from './events.ts';
+import { createStreamWriter } from './events.ts';
+import { startFenceSweep } from './handlers/fence-sweep.ts';
 import {
   type EventSink,
   type HandlerOptions,
@@ -69,6 +69,12 @@ export interface SiteWorkerOptions {
   maxStalledCount?: number;
   /** Handler tunables (script catalog, boot-slot waits, probe intervals). */
   handlers?: HandlerOptions;
+  /**
+   * How often the site's hosts are looked at for one coming back, when the agent fences old
+   * primaries of failovers that run again (handlers/fence-sweep.ts); 0 turns it off.
+   * @defaultValue 10_000
+   */
+  fenceSweepMs?: number;
   /** @defaultValue a pino logger named `worker` */
   logger?: Logger;
 }
@@ -107,17 +113,11 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   const bullConnection = createQueueConnection(options.redisUrl, {
     name: `drorch-worker-${options.site}-bull`,
   });
-  // One controller per running job (not listeners on one shared signal: removing thousands of
-  // listeners from one AbortSignal is quadratic), all aborted at shutdown.
+  // The controllers of the units running now, all aborted at shutdown.
   const running = new Set<AbortController>();
   let shuttingDown = false;
-  const events: EventSink = {
-    // Single XADDs on the auto-pipelined connection: the events of every running job leave together.
-    append: async (batch: readonly ExecutionEvent[]) => {
-      await Promise.all(batch.map((event) => appendEvent(redis, prefix, event)));
-    },
-  };
 
+  const streams = createStreamWriter(redis, prefix);
   // Units (one VM's steps, or one action) run at once across all jobs of this worker.
   const slots = new Slots(options.concurrency ?? 200);
 
@@ -128,6 +128,19 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     data: StepJobData,
     signal: AbortSignal,
   ): Promise<StepJobRun> => {
+    // The unit's events and its result go through the stream writer: with those of every unit of
+    // this tick, in one script. Not awaited one by one: the result is queued after the unit's
+    // events on the same connection, and all are awaited together, so the result costs no round
+    // trip of its own and never precedes the events.
+    const appends: Promise<void>[] = [];
+    const events: EventSink = {
+      append: (batch: readonly ExecutionEvent[]) => {
+        const append = streams.appendEvents(batch);
+        append.catch(() => {});
+        appends.push(append);
+        return Promise.resolve();
+      },
+    };
     const run = await runStepJob(unitId, data, {
       api: options.api,
       log: log.child({ execution: data.execution, job: unitId, vm: data.vm, attempt: data.attempt }),
@@ -136,7 +149,8 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       options: handlerOptions,
       signal,
     });
-    await publishJobResult(redis, prefix, data.execution, jobId, run.result);
+    appends.push(streams.publish(data.execution, jobId, run.result));
+    await Promise.all(appends);
     return run;
   };
 
@@ -163,18 +177,25 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   ): Promise<JobResult> => {
     const jobId = job.id ?? '';
     const units = unitsOf(job, jobId);
-    const controller = new AbortController();
-    const onCancel = (): void => controller.abort(cancel?.reason);
+    // One controller per unit (handlers add listeners to their signal; thousands on one shared
+    // signal would make removing them quadratic), all aborted on BullMQ's cancel or at shutdown.
+    const controllers = units.map(() => new AbortController());
+    const onCancel = (): void => {
+      for (const controller of controllers) controller.abort(cancel?.reason);
+    };
     cancel?.addEventListener('abort', onCancel, { once: true });
-    running.add(controller);
-    const signal = controller.signal;
     let runs: PromiseSettledResult<StepJobRun>[];
     try {
       runs = await Promise.allSettled(
-        units.map((unit) => slots.run(() => runUnit(jobId, unit.id, unit.data, signal), signal)),
+        units.map((unit, i) => {
+          const controller = controllers[i] as AbortController;
+          running.add(controller);
+          return slots
+            .run(() => runUnit(jobId, unit.id, unit.data, controller.signal), controller.signal)
+            .finally(() => running.delete(controller));
+        }),
       );
     } finally {
-      running.delete(controller);
       cancel?.removeEventListener('abort', onCancel);
     }
     const rejected = runs.find((run): run is PromiseRejectedResult => run.status === 'rejected');
@@ -206,9 +227,16 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));
   worker.on('failed', (job, error) => log.warn({ job: job?.id, err: error.message }, 'job failed'));
   worker.on('stalled', (jobId) => log.warn({ job: jobId }, 'job stalled; handed to another worker'));
+  // The agent's own split-brain guard: old primaries of failovers that come back (fence-sweep.ts).
+  const sweepMs = options.fenceSweepMs ?? 10_000;
+  const sweep =
+    options.site === 'control' || sweepMs <= 0
+      ? undefined
+      : startFenceSweep({ api: options.api, redis, prefix, site: options.site, log, intervalMs: sweepMs });
 
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number): Promise<void> => {
+    sweep?.stop();
     const graceful = worker.close();
     if (!(await settlesWithin(graceful, timeoutMs))) {
       log.warn({ timeoutMs }, 'jobs still running at shutdown; handing them back to the queue');
