@@ -230,6 +230,70 @@ describe('unplanned failover fences the source', () => {
     }
   });
 
+  it('with the source site down and its agent alive: warned at once, and the agent fences the old primaries when the site returns', async () => {
+    const { plan, hash } = await vmsOnly(fixtures.webhookUrl);
+    const engine = await startTestEngine(plan, { workerSites: [plan.target, 'control'] });
+    // The source site's agent keeps running (a partition, or a site whose hosts lost power).
+    const source = startSiteWorkers({
+      redisUrl: engine.redisUrl,
+      prefix: engine.prefix,
+      site: plan.source,
+      api: engine.world.api,
+      logger: silent,
+      fenceSweepMs: 50,
+    });
+    try {
+      await source.ready();
+      engine.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+      const { id } = await engine.client.submit({
+        type: 'unplanned',
+        plan,
+        hash,
+        reason: 'east is dark',
+        approveManual: true,
+      });
+      const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 120_000);
+      expect(view.status).toBe('completed');
+      const events = await eventsOf(engine, id);
+      for (const vm of plan.vms) {
+        const fence = events.find((e) => e.type === 'step-finished' && e.step === `${vm.name}/fence`);
+        expect(fence, vm.name).toMatchObject({
+          outcome: 'warned',
+          output: { fenced: false, reason: 'SITE_UNREACHABLE' },
+          error: { code: 'NOT_FENCED' },
+        });
+      }
+      // No fence job is left queued: the site's return is the agent's to watch.
+      engine.world.fault({ kind: 'site-power', site: plan.source, state: 'on' });
+      await until('old primaries fenced by the agent', async () => {
+        for (const vm of plan.vms) {
+          const old = await engine.world.api.getVM(plan.source, vm.name);
+          if (old.state !== 'Off' || !old.startBarred) return false;
+        }
+        return true;
+      });
+      const truth = engine.world.truth();
+      for (const vm of plan.vms) {
+        expect(truth.vms[vm.name]?.primarySites, vm.name).toEqual([plan.target]);
+        expect(truth.mutations[vm.name]?.[plan.source], vm.name).toEqual({ fenceVM: 1 });
+        expect((await engine.world.api.getVM(plan.source, vm.name)).epoch).toBe(view.epoch);
+      }
+      for (const interval of truth.splitBrain) expect(interval.to).not.toBeNull();
+      const spans = truth.splitBrain.map((s) => Date.parse(s.to ?? '') - Date.parse(s.from));
+      console.info(
+        `split-brain until the agent's sweep (simulated ms, 2000x clock): ${JSON.stringify(spans)}`,
+      );
+      await until('the sweep in the log', async () =>
+        (await eventsOf(engine, id)).some(
+          (e) => e.type === 'vm-phase' && e.detail?.includes("fenced by the site's agent"),
+        ),
+      );
+    } finally {
+      await source.close(2000);
+      await engine.close();
+    }
+  });
+
   it('with the source site up but its agent gone: never fails over onto a running old primary', async () => {
     const { plan: loaded, hash } = await vmsOnly(fixtures.webhookUrl);
     // Retries every 500 ms for a while: the failover waits until the source is safe, or gives up.

@@ -1,0 +1,153 @@
+/**
+ * The site agent's own guard against split-brain, for what the fence steps of a failover cannot
+ * reach: a host or a whole site that was down or cut off when its fence ran (the step ended
+ * `warned`) and comes back later, when Hyper-V's automatic start action starts the old primaries.
+ * Nothing is queued for them any more, so the agent looks itself: at start (after the queued jobs
+ * had a moment to run) and whenever it sees a host of its site come back, it lists the VMs running
+ * here as primaries, and fences each one that the engine recorded as failed over to another site
+ * (engine/locks failed-over records), under that failover's epoch. A VM that accepted a newer epoch
+ * (a failback, a cancel that restored it) belongs to that newer execution and is left alone.
+ */
+import type { Redis } from 'ioredis';
+import type { HyperVApi, VmView } from '../../../simulators/api.ts';
+import type { Logger } from '../../common/index.ts';
+import { readFailedOver } from '../../locks/index.ts';
+import { EVENT_SCHEMA_VERSION, type ExecutionEvent } from '../contract.ts';
+import { appendEvents } from '../events.ts';
+import { executionKeys } from '../keys.ts';
+
+export interface FenceSweepOptions {
+  api: HyperVApi;
+  redis: Redis;
+  prefix: string;
+  site: string;
+  log: Logger;
+  /** How often the site's hosts are looked at (one listHosts call). */
+  intervalMs: number;
+  /** Delay of the first sweep after start. @defaultValue 5 × intervalMs */
+  firstSweepMs?: number;
+}
+
+export interface FenceSweep {
+  /** One sweep now: the VMs it fenced. */
+  sweep(): Promise<string[]>;
+  stop(): void;
+}
+
+export function startFenceSweep(options: FenceSweepOptions): FenceSweep {
+  const { api, redis, prefix, site, log } = options;
+  let stopped = false;
+  let running: Promise<string[]> | undefined;
+  let lastHosts: string | undefined;
+
+  const sweep = async (): Promise<string[]> => {
+    let views: VmView[];
+    try {
+      views = await api.listVMs(site);
+    } catch (error) {
+      log.debug({ err: error }, 'fence sweep: site not readable');
+      return [];
+    }
+    const primaries = views.filter(runsAsPrimary);
+    if (primaries.length === 0) return [];
+    const records = await readFailedOver(
+      redis,
+      prefix,
+      primaries.map((v) => v.name),
+    );
+    const epochs = new Map<string, number | undefined>();
+    const fenced: string[] = [];
+    for (const view of primaries) {
+      const record = records.get(view.name);
+      if (record === undefined || record.site === site) continue;
+      if (!epochs.has(record.execution)) {
+        const raw = await redis.hget(executionKeys(prefix, record.execution).meta, 'epoch');
+        epochs.set(record.execution, raw === null ? undefined : Number(raw));
+      }
+      const epoch = epochs.get(record.execution);
+      if (epoch === undefined || !Number.isSafeInteger(epoch)) continue;
+      try {
+        // Read again right before acting: a fence job of the failover may have run meanwhile.
+        const now = await api.getVM(site, view.name);
+        if (!runsAsPrimary(now) || now.epoch > epoch) continue;
+        await api.fenceVM({ site, vm: view.name, epoch });
+      } catch (error) {
+        log.warn({ err: error, vm: view.name }, 'fence sweep: could not fence an old primary');
+        continue;
+      }
+      fenced.push(view.name);
+      log.warn(
+        { vm: view.name, execution: record.execution, to: record.site, epoch },
+        'old primary running after its site came back: fenced (it was failed over)',
+      );
+      const event: ExecutionEvent = {
+        v: EVENT_SCHEMA_VERSION,
+        at: new Date().toISOString(),
+        type: 'vm-phase',
+        execution: record.execution,
+        vm: view.name,
+        site,
+        phase: 'waiting',
+        detail: `old primary found running at ${site} after it came back: fenced by the site's agent (epoch ${epoch}); ${view.name} runs at ${record.site}`,
+      };
+      await appendEvents(redis, prefix, [event]).catch((error: unknown) =>
+        log.warn({ err: error }, 'fence sweep: could not log the fence'),
+      );
+    }
+    return fenced;
+  };
+
+  const once = (): Promise<string[]> => {
+    running ??= sweep().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const probe = async (): Promise<void> => {
+    let hosts: string;
+    try {
+      const list = await api.listHosts(site);
+      hosts = list
+        .filter((h) => h.powered)
+        .map((h) => h.name)
+        .sort()
+        .join(',');
+    } catch {
+      hosts = '';
+    }
+    const cameBack =
+      lastHosts !== undefined && hosts.split(',').some((h) => h !== '' && !lastHosts?.split(',').includes(h));
+    lastHosts = hosts;
+    if (cameBack) await once();
+  };
+
+  const timer = setInterval(() => {
+    if (!stopped) probe().catch((error: unknown) => log.warn({ err: error }, 'fence sweep failed'));
+  }, options.intervalMs);
+  timer.unref();
+  const first = setTimeout(
+    () => {
+      if (!stopped) once().catch((error: unknown) => log.warn({ err: error }, 'fence sweep failed'));
+    },
+    options.firstSweepMs ?? 5 * options.intervalMs,
+  );
+  first.unref();
+  return {
+    sweep: once,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+      clearTimeout(first);
+    },
+  };
+}
+
+function runsAsPrimary(view: VmView): boolean {
+  const mode = view.replication?.mode ?? 'None';
+  return (
+    !view.isTest &&
+    (mode === 'Primary' || mode === 'None') &&
+    (view.state === 'Running' || view.state === 'Starting')
+  );
+}
