@@ -2,7 +2,6 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { HyperVApi } from '../../simulators/api.ts';
 import { createLogger, DrError, type Logger } from '../common/index.ts';
-import { publishJobResult } from './completions.ts';
 import {
   CONTROL_QUEUE,
   type ExecutionEvent,
@@ -10,7 +9,7 @@ import {
   type StepJobResult,
   siteQueueName,
 } from './contract.ts';
-import { appendEvent } from './events.ts';
+import { createStreamWriter } from './events.ts';
 import { startFenceSweep } from './handlers/fence-sweep.ts';
 import {
   type EventSink,
@@ -114,17 +113,11 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   const bullConnection = createQueueConnection(options.redisUrl, {
     name: `drorch-worker-${options.site}-bull`,
   });
-  // One controller per running job (not listeners on one shared signal: removing thousands of
-  // listeners from one AbortSignal is quadratic), all aborted at shutdown.
+  // The controllers of the units running now, all aborted at shutdown.
   const running = new Set<AbortController>();
   let shuttingDown = false;
-  const events: EventSink = {
-    // Single XADDs on the auto-pipelined connection: the events of every running job leave together.
-    append: async (batch: readonly ExecutionEvent[]) => {
-      await Promise.all(batch.map((event) => appendEvent(redis, prefix, event)));
-    },
-  };
 
+  const streams = createStreamWriter(redis, prefix);
   // Units (one VM's steps, or one action) run at once across all jobs of this worker.
   const slots = new Slots(options.concurrency ?? 200);
 
@@ -135,6 +128,19 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     data: StepJobData,
     signal: AbortSignal,
   ): Promise<StepJobRun> => {
+    // The unit's events and its result go through the stream writer: with those of every unit of
+    // this tick, in one script. Not awaited one by one: the result is queued after the unit's
+    // events on the same connection, and all are awaited together, so the result costs no round
+    // trip of its own and never precedes the events.
+    const appends: Promise<void>[] = [];
+    const events: EventSink = {
+      append: (batch: readonly ExecutionEvent[]) => {
+        const append = streams.appendEvents(batch);
+        append.catch(() => {});
+        appends.push(append);
+        return Promise.resolve();
+      },
+    };
     const run = await runStepJob(unitId, data, {
       api: options.api,
       log: log.child({ execution: data.execution, job: unitId, vm: data.vm, attempt: data.attempt }),
@@ -143,7 +149,8 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       options: handlerOptions,
       signal,
     });
-    await publishJobResult(redis, prefix, data.execution, jobId, run.result);
+    appends.push(streams.publish(data.execution, jobId, run.result));
+    await Promise.all(appends);
     return run;
   };
 
@@ -170,18 +177,25 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   ): Promise<JobResult> => {
     const jobId = job.id ?? '';
     const units = unitsOf(job, jobId);
-    const controller = new AbortController();
-    const onCancel = (): void => controller.abort(cancel?.reason);
+    // One controller per unit (handlers add listeners to their signal; thousands on one shared
+    // signal would make removing them quadratic), all aborted on BullMQ's cancel or at shutdown.
+    const controllers = units.map(() => new AbortController());
+    const onCancel = (): void => {
+      for (const controller of controllers) controller.abort(cancel?.reason);
+    };
     cancel?.addEventListener('abort', onCancel, { once: true });
-    running.add(controller);
-    const signal = controller.signal;
     let runs: PromiseSettledResult<StepJobRun>[];
     try {
       runs = await Promise.allSettled(
-        units.map((unit) => slots.run(() => runUnit(jobId, unit.id, unit.data, signal), signal)),
+        units.map((unit, i) => {
+          const controller = controllers[i] as AbortController;
+          running.add(controller);
+          return slots
+            .run(() => runUnit(jobId, unit.id, unit.data, controller.signal), controller.signal)
+            .finally(() => running.delete(controller));
+        }),
       );
     } finally {
-      running.delete(controller);
       cancel?.removeEventListener('abort', onCancel);
     }
     const rejected = runs.find((run): run is PromiseRejectedResult => run.status === 'rejected');
