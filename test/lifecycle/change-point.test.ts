@@ -95,6 +95,18 @@ describe('change of recovery point before commit', () => {
     ).toEqual({ id: change.id, created: false });
     const busy = await refusal(submitCommit(engine.redis, engine.prefix, id, who));
     expect(busy.code).toBe('LIFECYCLE_BUSY');
+    // A crash between moving the failover and storing its change: asking again stores it, with
+    // the point first asked for (not the one asked the second time).
+    await engine.redis.del(
+      `${engine.prefix}:{exec:${change.id}}:meta`,
+      `${engine.prefix}:{exec:${change.id}}:plan`,
+    );
+    const again = await submitChangePoint(engine.redis, engine.prefix, id, {
+      ...who,
+      recoveryPoint: { kind: 'latest' },
+    });
+    expect(again).toMatchObject({ id: change.id, created: true });
+    expect((await engine.client.get(change.id)).recoveryPoint).toEqual({ kind: 'latestProcessed' });
     await engine.startOrchestrator();
     expect((await settled(engine, change)).status).toBe('completed');
   });

@@ -37,6 +37,8 @@ export interface LifecycleRunRef {
   at: string;
   by: string;
   reason: string;
+  /** Change of point: the point asked for. */
+  recoveryPoint?: RecoveryPointChoice;
 }
 
 /** What a failover's record says about its lifecycle. */
@@ -258,6 +260,7 @@ async function startLifecycle(
     at: new Date(now).toISOString(),
     by: request.by,
     reason: request.reason,
+    ...(options.recoveryPoint ? { recoveryPoint: options.recoveryPoint } : {}),
   };
   const next: LifecycleInfo = { ...info, ...options.update, runs: [...info.runs, ref], current: id };
   const moved = await transitionExecution(
@@ -399,7 +402,18 @@ async function resubmitCurrent(
 ): Promise<LifecycleSubmitted> {
   const outcome = await failoverOutcome(redis, prefix, record.id, plan);
   const built = buildRun(type, record, plan, outcome, info, true);
-  return await submitRun(redis, prefix, info.current ?? '', type, record, built.plan, built.run, request);
+  const ref = info.runs.find((r) => r.id === info.current);
+  return await submitRun(
+    redis,
+    prefix,
+    info.current ?? '',
+    type,
+    record,
+    built.plan,
+    built.run,
+    ref ? { by: ref.by, reason: ref.reason } : request,
+    ref?.recoveryPoint,
+  );
 }
 
 function buildRun(
