@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../engine/common/index.ts';
+import { startFenceSweep } from '../../engine/executor/handlers/fence-sweep.ts';
+import { executionKeys, readAllEvents } from '../../engine/executor/index.ts';
+import { markFailedOver } from '../../engine/locks/index.ts';
+import type { World } from '../../simulators/create-world.ts';
+import { testRedisClient, uniquePrefix } from '../support/redis.ts';
+import { mutations, SOURCE, TARGET, twoSiteWorld } from './support.ts';
+
+const silent = createLogger('test', { level: 'silent', pretty: false });
+
+describe("the site agent's fence sweep", () => {
+  let redis: Redis;
+  let world: World;
+  beforeAll(() => {
+    redis = testRedisClient();
+  });
+  afterAll(async () => {
+    await redis.quit();
+  });
+  afterEach(() => world?.close());
+
+  async function failedOver(prefix: string, vms: string[], epoch: number): Promise<void> {
+    await redis.hset(executionKeys(prefix, 'ex5').meta, 'epoch', String(epoch));
+    await markFailedOver(redis, prefix, vms, {
+      plan: 'p',
+      execution: 'ex5',
+      site: TARGET,
+      direction: 'forward',
+      at: new Date().toISOString(),
+    });
+  }
+
+  it('fences an old primary running here that was failed over elsewhere, under that failover’s epoch, and logs it', async () => {
+    world = twoSiteWorld(['app-01', 'app-02', 'app-03']);
+    const prefix = uniquePrefix('sweep');
+    await failedOver(prefix, ['app-01', 'app-02'], 5);
+    // app-02 was taken by a newer execution since (a failback, a cancel that restored it).
+    await world.api.connectVMNetwork({ site: SOURCE, vm: 'app-02', epoch: 9, network: 'prod-east' });
+    const sweeper = startFenceSweep({
+      api: world.api,
+      redis,
+      prefix,
+      site: SOURCE,
+      log: silent,
+      intervalMs: 60_000,
+    });
+    try {
+      expect(await sweeper.sweep()).toEqual(['app-01']);
+      expect(await world.api.getVM(SOURCE, 'app-01')).toMatchObject({
+        state: 'Off',
+        startBarred: true,
+        epoch: 5,
+      });
+      expect(mutations(world, 'app-01', SOURCE)).toEqual({ fenceVM: 1 });
+      // Newer epoch: left alone. Not recorded as failed over (app-03): left alone.
+      expect((await world.api.getVM(SOURCE, 'app-02')).state).toBe('Running');
+      expect(mutations(world, 'app-02', SOURCE)).toEqual({ connectVMNetwork: 1 });
+      expect((await world.api.getVM(SOURCE, 'app-03')).state).toBe('Running');
+      expect(mutations(world, 'app-03', SOURCE)).toEqual({});
+      const events = (await readAllEvents(redis, prefix, 'ex5')).map((e) => e.event);
+      expect(events).toEqual([
+        expect.objectContaining({ type: 'vm-phase', vm: 'app-01', site: SOURCE, phase: 'waiting' }),
+      ]);
+      // Nothing left to do: a second sweep makes no call.
+      expect(await sweeper.sweep()).toEqual([]);
+      expect(mutations(world, 'app-01', SOURCE)).toEqual({ fenceVM: 1 });
+    } finally {
+      sweeper.stop();
+    }
+  });
+
+  it('leaves the VMs of the site they were failed over to alone, and a site that does not answer', async () => {
+    world = twoSiteWorld(['app-01']);
+    const prefix = uniquePrefix('sweep');
+    await failedOver(prefix, ['app-01'], 5);
+    await world.api.startVMFailover({ site: TARGET, vm: 'app-01', epoch: 5, mode: 'failover' });
+    await world.api.startVM({ site: TARGET, vm: 'app-01', epoch: 5 });
+    const atTarget = startFenceSweep({
+      api: world.api,
+      redis,
+      prefix,
+      site: TARGET,
+      log: silent,
+      intervalMs: 60_000,
+    });
+    const atSource = startFenceSweep({
+      api: world.api,
+      redis,
+      prefix,
+      site: SOURCE,
+      log: silent,
+      intervalMs: 60_000,
+    });
+    try {
+      expect(await atTarget.sweep()).toEqual([]);
+      world.fault({ kind: 'site-power', site: SOURCE, state: 'off' });
+      expect(await atSource.sweep()).toEqual([]);
+      expect(world.truth().mutations['app-01']?.[SOURCE]).toBeUndefined();
+      // The site returns (StartIfRunning starts the old primary): the next sweep fences it.
+      world.fault({ kind: 'site-power', site: SOURCE, state: 'on' });
+      expect(world.truth().vms['app-01']?.primarySites).toEqual([SOURCE, TARGET]);
+      expect(await atSource.sweep()).toEqual(['app-01']);
+      expect(world.truth().vms['app-01']?.primarySites).toEqual([TARGET]);
+    } finally {
+      atTarget.stop();
+      atSource.stop();
+    }
+  });
+});
