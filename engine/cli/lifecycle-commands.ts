@@ -143,6 +143,9 @@ async function waitUntilExists(
   for (;;) {
     if ((await redis.exists(`${prefix}:{exec:${id}}:meta`)) === 1) return;
     const parent = await client.get(failover);
+    // Settled but its rollback not stored (its orchestrator stopped in between): store it.
+    if (parent.status === 'cancelling')
+      await submitCancel(redis, prefix, failover, { by: whoAmI(), reason: 'cancel' });
     if (!['submitted', 'running', 'paused', 'cancelling'].includes(parent.status)) {
       throw new DrError(
         'CANCEL_NOT_STARTED',

@@ -631,6 +631,12 @@ export async function submitCancel(
     // It settled meanwhile: cancel it as a settled failover.
     return await submitCancel(redis, prefix, failover, request);
   }
+  if (record.status === 'cancelling' && info.pendingCancel) {
+    // Settled after a cancel while it ran, its rollback not stored yet (its orchestrator stopped
+    // in between): store it now.
+    const pending = await submitPendingCancel(redis, prefix, failover, request.now ?? Date.now);
+    if (pending) return pending;
+  }
   const busy = await inProgress(redis, prefix, 'cancel', record, info, request);
   if (busy) return busy;
   const plan = await loadPlanSnapshot(redis, prefix, failover);
