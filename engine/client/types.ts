@@ -18,7 +18,7 @@ export interface PreflightOptions {
    * Unknown names are an InputError (exit 2). @defaultValue the whole plan
    */
   selection?: Selection;
-  /** Run-time choice, overriding the plan's (unplanned failover). */
+  /** Run-time choice (unplanned failover, drill): it wins over the plan's and each VM's own. */
   recoveryPoint?: RecoveryPointChoice;
   /** Blockers the operator accepts for this run (pre-flight's ACCEPTABLE_BLOCKERS only). */
   accept?: readonly string[];

@@ -25,7 +25,7 @@ export interface EvaluateOptions {
   direction?: Direction;
   /** Part of the plan (`--vms`, `--group`); a resolved Subset is taken as is. @defaultValue the whole plan */
   selection?: Selection | Subset;
-  /** Run-time recovery point (`--recovery-point`); a VM's own `recoveryPoint` still wins. */
+  /** Run-time recovery point (`--recovery-point`): it wins over a VM's own, as in the engine. */
   recoveryPoint?: RecoveryPointChoice;
   /** The execution that will run (its own locks are not blockers when it resumes). */
   execution?: string;

@@ -62,7 +62,9 @@ export async function gatherInventory(
   const recoveryPoints = new Map<string, PointsRead>();
   let targetDown = false;
   const wanted = options.vms.filter(
-    (vm) => options.points === 'all' || needsPointList(vm, plan, options.recoveryPoint),
+    (vm) =>
+      options.points === 'all' ||
+      (options.type !== 'planned' && needsPointList(vm, plan, options.recoveryPoint)),
   );
   const pointsRead = forEachLimited(wanted, options.concurrency ?? 256, async (vm) => {
     if (targetDown) return;
@@ -125,7 +127,8 @@ async function readPoints(
 }
 
 function needsPointList(vm: PlanVm, plan: RecoveryPlan, runtime: RecoveryPointChoice | undefined): boolean {
-  const choice = vm.recoveryPoint ?? runtime ?? plan.recoveryPoint;
+  // As the engine chooses (a planned failover always takes latest, filtered out above).
+  const choice = runtime ?? vm.recoveryPoint ?? plan.recoveryPoint;
   return choice.kind === 'latestAppConsistent' || choice.kind === 'at';
 }
 

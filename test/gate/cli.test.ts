@@ -67,10 +67,23 @@ describe('drctl drill / failover with the pre-flight gate', () => {
     ]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain("pre-flight of plan 'erp': planned failover dc-east → dc-west");
-    // each VM on its replica host with an exact point id (one Get-VMSnapshot per VM in a dry run)
-    expect(text.stdout).toMatch(/sql-01\s+hv-dc-west-01\s+dc-west\.sql-01\.\d+ @ \d{4}-/);
+    // each VM on its replica host; a planned failover takes the latest point (even sql-01, whose
+    // plan choice is latestAppConsistent), approximate (~): the final replication comes after
+    expect(text.stdout).toMatch(/sql-01\s+hv-dc-west-01\s+dc-west\.sql-01\.latest @ \d{4}-\S+\s+\S.* ~/);
     expect(text.stdout).toMatch(/web-01\s+hv-dc-west-01\s+dc-west\.web-01\.latest @ \d{4}-/);
     expect(text.stdout).toMatch(/estimated RTO: \d+m \d+s \(target 15m\)/);
+    const unplanned = await drctl([
+      'failover',
+      '--unplanned',
+      file,
+      '--dry-run',
+      '--sim',
+      server.url,
+      '--prefix',
+      prefix,
+    ]);
+    // an exact point id per VM (one Get-VMSnapshot per VM in a dry run): sql-01 its app-consistent one
+    expect(unplanned.stdout).toMatch(/sql-01\s+hv-dc-west-01\s+dc-west\.sql-01\.\d+ @ \d{4}-/);
     const json = await drctl(['drill', file, '--dry-run', '--json', '--sim', server.url, '--prefix', prefix]);
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as PreflightReport & { dryRun: boolean };

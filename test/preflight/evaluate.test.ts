@@ -357,7 +357,7 @@ describe('recovery points and the RPO target', () => {
     expect(codes(drill.warnings.filter((w) => w.code === 'RPO_NOT_MET'))).toEqual(['RPO_NOT_MET:a']);
   });
 
-  it('resolves a run-time `at` choice to the newest point at or before it, exempt from the RPO; a VM override still wins', () => {
+  it('resolves a run-time `at` choice to the newest point at or before it, exempt from the RPO; it wins over a VM override, as in the engine', () => {
     const points = [
       latestPoint('a', 0),
       { id: 'h2', kind: 'standard' as const, time: '2026-01-01T11:00:00.000Z', seq: 50 },
@@ -369,11 +369,30 @@ describe('recovery points and the RPO target', () => {
       recoveryPoint: { kind: 'at', at: '2026-01-01T10:30:00Z' },
     });
     expect(report.placements.map((p) => p.recoveryPoint?.id)).toEqual(['h1', 'h1']);
-    expect(report.placements[1]?.choice).toEqual({ kind: 'latestAppConsistent' });
-    // b keeps its own latestAppConsistent choice: its 2 h old point beyond the RPO is a warning
-    // (the VSS schedule sets its age), not a blocker
+    // the engine's job data takes the run-time choice before the VM's own (b: latestAppConsistent)
+    expect(report.placements[1]?.choice).toEqual({ kind: 'at', at: '2026-01-01T10:30:00Z' });
     expect(report.ok).toBe(true);
-    expect(codes(report.warnings)).toEqual(['RPO_NOT_MET:b']);
+    expect(report.warnings).toEqual([]);
+    // without a run-time choice, b's own latestAppConsistent applies: its 2 h old point beyond the
+    // RPO is a warning (the VSS schedule sets its age), not a blocker
+    const own = evaluatePreflight(plan, inventory, { type: 'unplanned' });
+    expect(own.placements.map((p) => p.recoveryPoint?.id)).toEqual([points[0]?.id, 'h1']);
+    expect(codes(own.warnings)).toEqual(['RPO_NOT_MET:b']);
+  });
+
+  it('a planned failover takes latest for every VM, whatever the choices (as the failover handler does)', () => {
+    const points = [
+      latestPoint('b', 60_000),
+      { id: 'h1', kind: 'appConsistent' as const, time: '2026-01-01T10:00:00.000Z', seq: 40 },
+    ];
+    const inventory = makeInventory({ vms: [replica('a'), replica('b')], points: { a: points, b: points } });
+    const report = evaluatePreflight(plan, inventory, { type: 'planned' });
+    expect(
+      report.placements.map((p) => [p.choice.kind, p.recoveryPoint?.kind, p.recoveryPoint?.approximate]),
+    ).toEqual([
+      ['latest', 'latest', true],
+      ['latest', 'latest', true],
+    ]);
   });
 });
 

@@ -5,11 +5,17 @@ import { type EvalContext, formatDuration } from '../context.ts';
 import type { PlannedPoint } from '../types.ts';
 
 /** The choice a VM fails over with: its own override, else the run's (`--recovery-point`), else the plan's. */
+/**
+ * The point the run will use, chosen as the engine chooses it (engine/executor's job data and the
+ * failover handler): a planned failover always takes `latest` (the prepared primary sent every
+ * write); otherwise the run-time choice (`--recovery-point`), else the VM's own, else the plan's.
+ */
 export function effectiveChoice(vm: PlanVm, ctx: EvalContext): { choice: RecoveryPointChoice; path: string } {
-  if (vm.recoveryPoint !== undefined)
-    return { choice: vm.recoveryPoint, path: `${ctx.vmPath(vm.name)}.recoveryPoint` };
+  if (ctx.settings.type === 'planned') return { choice: { kind: 'latest' }, path: ctx.vmPath(vm.name) };
   if (ctx.settings.recoveryPoint !== undefined)
     return { choice: ctx.settings.recoveryPoint, path: ctx.vmPath(vm.name) };
+  if (vm.recoveryPoint !== undefined)
+    return { choice: vm.recoveryPoint, path: `${ctx.vmPath(vm.name)}.recoveryPoint` };
   return { choice: ctx.plan.recoveryPoint, path: 'spec.recoveryPoint' };
 }
 
@@ -86,7 +92,8 @@ export function checkRecoveryPoints(ctx: EvalContext): Map<string, PlannedPoint>
       continue;
     }
     const { point } = resolved;
-    const approximate = resolved.approximate || read === undefined;
+    // A planned failover replicates once more after the primaries stop: its point is newer still.
+    const approximate = resolved.approximate || read === undefined || ctx.settings.type === 'planned';
     const ageMs = Math.max(0, now - Date.parse(point.time));
     out.set(vm.name, {
       id: point.id,
