@@ -91,7 +91,6 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
     let gap: Awaited<ReturnType<typeof measureRecoveryPointGap>> | undefined;
     if (type === 'unplanned') {
       gap = await measureRecoveryPointGap(sites, subPlan(plan, subset.vms), 'forward', flags.recoveryPoint);
-      if (!flags.json) for (const line of gapLines(gap)) process.stdout.write(`${line}\n`);
     }
     let submitted: Awaited<ReturnType<typeof client.submit>>;
     try {
@@ -110,6 +109,8 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
     }
     const preflight = locateReport(submitted.preflight, locate);
     if (!flags.json) {
+      // Shown once the run is accepted (a refused run shows its blockers only).
+      if (gap) for (const line of gapLines(gap)) process.stdout.write(`${line}\n`);
       process.stdout.write(`${preflightSummaryLine(preflight)}\n`);
       for (const warning of preflight.warnings) process.stdout.write(`  ${formatFinding(warning, file)}\n`);
     }
