@@ -4,8 +4,9 @@ import type { BlockerCode, Finding, PreflightWarning } from './types.ts';
 /**
  * Blockers an operator may accept for one run (`--accept CODE,...`), each a judgement about data
  * or service the operator can make in an emergency: fail over with Critical replication, an old
- * point, a resync pending (older points are still there), a crowded site, a VM left disconnected,
- * a dependency they know about. An accepted blocker stays in the report as a warning that says so.
+ * point, a resync pending (older points are still there), a crowded site, a dependency they know
+ * about. Not NETWORK_MISSING: the failover step attaches every VM to its mapped network and fails
+ * on a network the site does not have, so accepting it would only move the refusal into the run. An accepted blocker stays in the report as a warning that says so.
  *
  * Never acceptable: anything that risks a VM in two places or touching production from a drill
  * (locks, already failed over, a test VM left over, a test network that is not isolated), and
@@ -17,7 +18,6 @@ export const ACCEPTABLE_BLOCKERS = [
   'RESYNC_REQUIRED',
   'RPO_NOT_MET',
   'INSUFFICIENT_CAPACITY',
-  'NETWORK_MISSING',
   'DEPENDENCY_NOT_SELECTED_AND_NOT_RUNNING',
 ] as const satisfies readonly BlockerCode[];
 

@@ -152,6 +152,43 @@ describe('a run refused by pre-flight', () => {
     }
   });
 
+  it('an accepted blocker lets the run through, reported as an accepted warning; a missing network cannot be accepted', async () => {
+    const plan = erpPlan();
+    const world = gateWorld(plan, (spec) => {
+      for (const site of spec.sites) for (const host of site.hosts) host.vmSlots = 50;
+      for (let i = 0; i < 38; i++) {
+        spec.vms.push({
+          name: `filler-${i}`,
+          site: 'dc-west',
+          host: 'hv-dc-west-01',
+          memoryMb: 512,
+          state: 'Running',
+        });
+      }
+    });
+    const engine = await engineFor(plan, world);
+    const error = await engine.client
+      .submit({ type: 'planned', plan, hash: 'h', reason: 'x', accept: ['NETWORK_MISSING'] })
+      .then(
+        () => undefined,
+        (e: unknown) => e as { exitCode?: number; code?: string },
+      );
+    expect([error?.code, error?.exitCode]).toEqual(['PREFLIGHT_NOT_ACCEPTABLE', 2]);
+    const run = await engine.client.submit({
+      type: 'planned',
+      plan,
+      hash: 'h',
+      reason: 'crowded, but the site owner agreed',
+      maxUtilization: 0.8,
+      accept: ['INSUFFICIENT_CAPACITY'],
+    });
+    expect(run.preflight.warnings.map((w) => [w.code, w.details?.accepted])).toContainEqual([
+      'INSUFFICIENT_CAPACITY',
+      true,
+    ]);
+    expect((await waitForStatus(engine.client, run.id, ['completed', 'failed'])).status).toBe('completed');
+  });
+
   it('the store itself refuses a drill or failover that did not come through the gate', async () => {
     const plan = erpPlan();
     const engine = await engineFor(plan, gateWorld(plan));
