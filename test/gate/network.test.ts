@@ -4,7 +4,9 @@
  * network with its test IP, and production is not touched.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFailedOver, readLocks } from '../../engine/locks/index.ts';
 import { startTestEngine, type TestEngine, waitForStatus } from '../engine/support.ts';
+import { testRedisClient } from '../support/redis.ts';
 import { erpPlan, gateWorld } from './support.ts';
 
 const engines: TestEngine[] = [];
@@ -26,6 +28,60 @@ describe('network mapping', () => {
       expect(view?.state, vm.name).toBe('Running');
       expect(view?.network, vm.name).toEqual({ network: 'prod-west', ip: vm.network.failover?.ip });
       expect(truth.mutations[vm.name]?.['dc-west']?.connectVMNetwork, vm.name).toBe(1);
+    }
+  });
+
+  it('a failback brings each VM home on the network it had there; the failed-over records go', async () => {
+    const plan = erpPlan();
+    const engine = await startTestEngine(plan, { world: gateWorld(plan) });
+    engines.push(engine);
+    const home = new Map((await engine.world.api.listVMs('dc-east')).map((vm) => [vm.name, vm.network]));
+    const { id, epoch } = await engine.client.submit({ type: 'planned', plan, hash: 'h', reason: 'away' });
+    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    // commit and reverse replication, as `drctl commit` + `drctl reprotect` would
+    for (const vm of plan.vms) {
+      await engine.world.api.completeVMFailover({ site: 'dc-west', vm: vm.name, epoch });
+      await engine.world.api.reverseVMReplication({ site: 'dc-west', vm: vm.name, epoch });
+    }
+    engine.world.advance(2 * 3_600_000);
+    const back = await engine.client.submit({
+      type: 'planned',
+      direction: 'failback',
+      plan,
+      hash: 'h',
+      reason: 'home',
+    });
+    const view = await waitForStatus(engine.client, back.id, ['completed', 'failed']);
+    expect(view.error).toBeUndefined();
+    expect(view.status).toBe('completed');
+    const east = await engine.world.api.listVMs('dc-east');
+    for (const vm of plan.vms) {
+      const view = east.find((v) => v.name === vm.name);
+      expect(view?.state, vm.name).toBe('Running');
+      expect(view?.network, vm.name).toEqual(home.get(vm.name));
+    }
+    const redis = testRedisClient();
+    try {
+      expect(
+        (
+          await readFailedOver(
+            redis,
+            engine.prefix,
+            plan.vms.map((vm) => vm.name),
+          )
+        ).size,
+      ).toBe(0);
+      expect(
+        (
+          await readLocks(
+            redis,
+            engine.prefix,
+            plan.vms.map((vm) => vm.name),
+          )
+        ).size,
+      ).toBe(0);
+    } finally {
+      await redis.quit();
     }
   });
 
