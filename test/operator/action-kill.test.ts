@@ -76,7 +76,7 @@ function runsIn(file: string): { starts: string[]; ends: string[] } {
   };
 }
 
-describe('when the worker running an action is killed mid-script', { timeout: 90_000 }, () => {
+describe('when the worker running an action is killed mid-script', { timeout: 180_000 }, () => {
   let redis: Redis;
   let world: World;
   let server: SimServer;
@@ -142,7 +142,7 @@ describe('when the worker running an action is killed mid-script', { timeout: 90
     }
     const second = await spawnWorker(server.url, prefix, catalog);
     children.push(second);
-    const completion = await waitForCompletion(redis, prefix, data.execution, jobId, 45_000);
+    const completion = await waitForCompletion(redis, prefix, data.execution, jobId, 90_000);
     const events = (await readAllEvents(redis, prefix, data.execution)).map((e) => e.event);
     return { completion, runs: runsIn(ledger), events };
   }

@@ -41,7 +41,7 @@ afterAll(async () => {
   await fixtures?.close();
 });
 
-describe('drctl status / approve / step', { timeout: 120_000 }, () => {
+describe('drctl status / approve / step', { timeout: 300_000 }, () => {
   it('shows what waits on an operator and applies the commands, refusing the wrong ones with exit 2', async () => {
     const { plan, hash } = await loadExample('plans/examples/three-tier.yaml', fixtures.webhookUrl);
     const app2 = plan.vms.find((vm) => vm.name === 'app-02');
@@ -54,16 +54,15 @@ describe('drctl status / approve / step', { timeout: 120_000 }, () => {
       const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'cli tour' });
 
       // The manual SAN check: status says what to check and how to approve.
-      for (let i = 0; i < 600; i++) {
-        const view = await engine.client.get(id);
-        if (view.status === 'running') break;
+      for (let i = 0; i < 1200; i++) {
+        const redis = createQueueConnection(engine.redisUrl);
+        const log = (await readAllEvents(redis, engine.prefix, id)).map((e) => e.event);
+        await redis.quit();
+        if (log.some((e) => e.type === 'execution-status' && e.detail?.includes('waiting for approval')))
+          break;
         await new Promise((r) => setTimeout(r, 50));
       }
       let status = await drctl(engine, ['status', id]);
-      for (let i = 0; i < 50 && !status.out.includes('WAITING FOR APPROVAL'); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        status = await drctl(engine, ['status', id]);
-      }
       expect(status.out).toContain(
         'WAITING FOR APPROVAL action/confirm-san: Confirm that SAN replication for the ERP LUNs is paused',
       );

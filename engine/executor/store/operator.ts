@@ -274,7 +274,7 @@ export async function describeApprovals(
       {
         step: m.step,
         instruction: m.instruction,
-        command: `drctl approve ${execution} ${m.step} --comment "..."`,
+        command: `drctl approve ${execution} ${m.name} --comment "..."`,
       },
     ];
   });
