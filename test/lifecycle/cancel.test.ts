@@ -4,6 +4,7 @@ import {
   readLifecycle,
   readLifecycleRun,
   submitCancel,
+  submitReprotect,
 } from '../../engine/executor/index.ts';
 import { readFailedOver } from '../../engine/locks/index.ts';
 import { actionFixtures, loadExample, waitForStatus } from '../engine/support.ts';
@@ -106,6 +107,30 @@ describe('cancel', () => {
       expect(engine.world.truth().vms[vm.name]?.primarySites).toEqual([]);
     }
     expect(engine.world.truth().splitBrain).toEqual([]);
+  });
+
+  it('of a failback: the VMs stay at the recovery site, still recorded as failed over there', async () => {
+    const { plan, hash } = smallPlan('x5');
+    engine = await startLifecycleEngine(plan);
+    const names = plan.vms.map((v) => v.name);
+    const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'move' });
+    await waitForStatus(engine.client, id, ['completed']);
+    await settled(engine, await submitReprotect(engine.redis, engine.prefix, id, who));
+    const failback = await engine.client.submit({
+      type: 'planned',
+      direction: 'failback',
+      plan,
+      hash,
+      reason: 'home',
+    });
+    await waitForStatus(engine.client, failback.id, ['completed']);
+    const cancel = await submitCancel(engine.redis, engine.prefix, failback.id, who);
+    expect((await settled(engine, cancel)).status).toBe('completed');
+    expect((await engine.client.get(failback.id)).status).toBe('cancelled');
+    // Home is the failover's target now: the VMs run there, replicating to the source again.
+    await expectHome(engine, names, plan.target, plan.source);
+    const records = await readFailedOver(engine.redis, engine.prefix, names);
+    expect([...records.values()].map((r) => r.site)).toEqual(names.map(() => plan.target));
   });
 
   it('undoes the actions that ran (undo declared) and lists those that cannot be undone', async () => {

@@ -120,6 +120,7 @@ export async function finishExecution(
     progress.vmNames().map((name) => ({ name, snapshot: progress.vm(name) })),
     sitesOf({ plan: progress.ctx.plan, direction: record.direction }).toSite,
     now,
+    sitesOf({ plan: progress.ctx.plan, direction: record.direction }).fromSite,
   );
   batch.meta.push(...settled.meta);
   batch.events.unshift(...settled.events.map((e) => JSON.stringify(e)));

@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
-import { clearFailedOver } from '../../locks/index.ts';
+import { clearFailedOver, markFailedOver } from '../../locks/index.ts';
 import { type ExecutionMachineEvent, persistVm, type VmSnapshot } from '../../machines/index.ts';
 import { EVENT_SCHEMA_VERSION, isLifecycleType, type LifecycleType } from '../contract.ts';
 import type { EngineEvent, ExecutionStatus } from '../event-schema.ts';
@@ -53,6 +53,7 @@ export async function settleLifecycle(
   vms: readonly { name: string; snapshot: VmSnapshot }[],
   toSite: string,
   now: number,
+  fromSite = '',
 ): Promise<LifecycleSettled> {
   const settled: LifecycleSettled = { meta: [], events: [] };
   const type = record.type;
@@ -87,14 +88,20 @@ export async function settleLifecycle(
     }
   }
   if (type === 'cancel' && ok) {
-    // The VMs are back at their source: another failover of them may run again.
-    const plan = record.planName;
-    await clearFailedOver(
-      deps.redis,
-      deps.prefix,
-      vms.map((v) => v.name),
-      plan,
-    );
+    const names = vms.map((v) => v.name);
+    if (record.direction === 'forward') {
+      // The VMs are back at their source: another failover of them may run again.
+      await clearFailedOver(deps.redis, deps.prefix, names, record.planName);
+    } else {
+      // A failback rolled back: the VMs run at the plan's target again, failed over as before.
+      await markFailedOver(deps.redis, deps.prefix, names, {
+        plan: record.planName,
+        execution: parent,
+        site: fromSite,
+        direction: 'forward',
+        at,
+      });
+    }
   }
   if (vms.length > 0) {
     const fields: string[] = [];
