@@ -36,7 +36,8 @@ async function drctl(args: string[], env: NodeJS.ProcessEnv = {}) {
   }
 }
 
-describe('drctl drill / failover with the pre-flight gate', () => {
+// Each test spawns drctl a few times; on a loaded machine one spawn can take seconds.
+describe('drctl drill / failover with the pre-flight gate', { timeout: 120_000 }, () => {
   let world: World;
   let server: SimServer;
   const redis = testRedisClient();
@@ -183,25 +184,18 @@ describe('drctl drill / failover with the pre-flight gate', () => {
 
   it('bad input exits 2 before anything is read: unknown VM, unknown group, no sites, unacceptable --accept', async () => {
     const prefix = uniquePrefix('gcli');
-    const unknown = await drctl(['drill', file, '--vms', 'sql-1', '--sim', server.url, '--prefix', prefix]);
+    const [unknown, group, noSim, accept] = await Promise.all([
+      drctl(['drill', file, '--vms', 'sql-1', '--sim', server.url, '--prefix', prefix]),
+      drctl(['drill', file, '--group', '3', '--sim', server.url, '--prefix', prefix]),
+      drctl(['drill', file, '--prefix', prefix]),
+      drctl(['drill', file, '--accept', 'VM_LOCKED', '--sim', server.url, '--prefix', prefix]),
+    ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("--vms names 1 VM(s) not in plan 'erp': sql-1");
-    const group = await drctl(['drill', file, '--group', '3', '--sim', server.url, '--prefix', prefix]);
     expect(group.code).toBe(2);
     expect(group.stderr).toContain('no ordered groups');
-    const noSim = await drctl(['drill', file, '--prefix', prefix]);
     expect(noSim.code).toBe(2);
     expect(noSim.stderr).toContain('--sim');
-    const accept = await drctl([
-      'drill',
-      file,
-      '--accept',
-      'VM_LOCKED',
-      '--sim',
-      server.url,
-      '--prefix',
-      prefix,
-    ]);
     expect(accept.code).toBe(2);
     expect(accept.stderr).toContain('cannot accept VM_LOCKED');
     expect(await redis.keys(`${prefix}:*`)).toEqual([]);
