@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   decodeStepState,
+  latestFailoverOf,
   readLifecycle,
   readLifecycleRun,
   submitCancel,
@@ -131,6 +132,9 @@ describe('cancel', () => {
     await expectHome(engine, names, plan.target, plan.source);
     const records = await readFailedOver(engine.redis, engine.prefix, names);
     expect([...records.values()].map((r) => r.site)).toEqual(names.map(() => plan.target));
+    // Plan-level commands now act on the forward failover again (reprotected: a failback may follow).
+    const latest = await latestFailoverOf(engine.redis, engine.prefix, plan.metadata.name);
+    expect(latest).toMatchObject({ id, status: 'reprotected' });
   });
 
   it('undoes the actions that ran (undo declared) and lists those that cannot be undone', async () => {

@@ -129,7 +129,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     }
   });
 
-  it('cancels a failover and reprotect by plan file refuses a cancelled one; bad input exits 2', async () => {
+  it('cancels a failover; reprotect by plan file then finds nothing to reprotect; bad input exits 2', async () => {
     const { plan, hash } = smallPlan('k2');
     engine = await startLifecycleEngine(plan);
     const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'cli' });
@@ -147,7 +147,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     );
     const reprotect = await drctl(engine, ['reprotect', file]);
     expect(reprotect.code).toBe(2);
-    expect(reprotect.err).toContain('cancelled');
+    expect(reprotect.err).toContain('has no failover to reprotect');
     const badPoint = await drctl(engine, ['change-point', id, '--recovery-point', 'yesterday-ish']);
     expect(badPoint.code).toBe(2);
   });

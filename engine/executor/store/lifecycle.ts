@@ -718,7 +718,7 @@ export async function submitReprotect(
 
 /**
  * The failover a plan-level command (`reprotect`, `failback`) acts on: the newest planned or
- * unplanned execution of the plan, in either direction.
+ * unplanned execution of the plan, in either direction, that was not cancelled.
  */
 export async function latestFailoverOf(
   redis: Redis,
@@ -728,11 +728,13 @@ export async function latestFailoverOf(
 ): Promise<ExecutionRecord | undefined> {
   const ids = await redis.zrevrange(`${prefix}:executions`, 0, (options.scan ?? 500) - 1);
   const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hmget(executionKeys(prefix, id).meta, META.type, META.planName);
+  for (const id of ids) pipeline.hmget(executionKeys(prefix, id).meta, META.type, META.planName, META.status);
   const replies = (await pipeline.exec()) ?? [];
   for (const [index, [, value]] of replies.entries()) {
-    const [type, plan] = (value as (string | null)[] | null) ?? [];
+    const [type, plan, status] = (value as (string | null)[] | null) ?? [];
     if (plan !== planName || (type !== 'planned' && type !== 'unplanned')) continue;
+    // A cancelled failover left things as they were before it: the one before it tells.
+    if (status === 'cancelled') continue;
     const id = ids[index];
     if (id !== undefined) return (await loadExecution(redis, prefix, id)).record;
   }
