@@ -120,7 +120,10 @@ export class ExecutionProgress {
       applyOperatorCommand(this.operator(), result);
       return;
     }
-    if (jobId === CANCEL_JOB_ID) return this.cancel(result.steps[0]?.output?.reason);
+    if (jobId === CANCEL_JOB_ID) {
+      this.cancel(result.steps[0]?.output?.reason);
+      return;
+    }
     for (const step of result.steps) {
       const state = this.graph.state(step.id);
       if (state.status !== 'queued' || state.jobKey === undefined) continue;
