@@ -29,7 +29,7 @@ export function registerStatusCommands(program: Command): void {
           if (list.length === 0) process.stdout.write('no executions\n');
           for (const record of list) {
             process.stdout.write(
-              `${record.id.padEnd(36)} ${record.type.padEnd(9)} ${record.status.padEnd(16)} ${record.planName.padEnd(16)} ${record.stepsDone}/${record.stepsTotal}  ${record.createdAt}  ${record.by}: ${record.reason}\n`,
+              `${record.id.padEnd(36)} ${record.type.padEnd(12)} ${record.status.padEnd(16)} ${record.planName.padEnd(16)} ${record.stepsDone}/${record.stepsTotal}  ${record.createdAt}  ${record.by}: ${record.reason}\n`,
             );
           }
           return;
