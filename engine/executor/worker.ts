@@ -143,7 +143,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     };
     const run = await runStepJob(unitId, data, {
       api: options.api,
-      log: log.child({ execution: data.execution, job: unitId, vm: data.vm, attempt: data.attempt }),
+      log: lazyChild(log, { execution: data.execution, job: unitId, vm: data.vm, attempt: data.attempt }),
       events,
       memo: redisActionMemo(redis, prefix, data.execution),
       options: handlerOptions,
@@ -317,4 +317,36 @@ class Slots {
       this.waiting.shift()?.();
     }
   }
+}
+
+const LOG_METHODS: ReadonlySet<string> = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
+const noop = (): void => {};
+
+/**
+ * `parent.child(bindings)`, made only when something is logged at an enabled level: a worker runs
+ * thousands of units whose loggers mostly log nothing, and pino serializes a child's bindings when
+ * the child is made. Children of it (`child({step})`) are lazy too.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let real: Logger | undefined;
+  const made = (): Logger => {
+    real ??= parent.child(bindings);
+    return real;
+  };
+  return new Proxy(parent, {
+    get(target, prop) {
+      if (prop === 'child' && real === undefined) {
+        return (more: Record<string, unknown>, options?: unknown) =>
+          options === undefined
+            ? lazyChild(parent, { ...bindings, ...more })
+            : made().child(more, options as Parameters<Logger['child']>[1]);
+      }
+      if (typeof prop === 'string' && LOG_METHODS.has(prop) && real === undefined) {
+        if (!target.isLevelEnabled(prop)) return noop;
+      }
+      const logger = made();
+      const value: unknown = Reflect.get(logger, prop, logger);
+      return typeof value === 'function' ? value.bind(logger) : value;
+    },
+  });
 }
