@@ -222,7 +222,7 @@ describe('plan parsing under random and mutated input', () => {
     // At least half of all cases are mutations of valid plans that reach the semantic checks.
     expect(mutated / RUNS).toBeGreaterThanOrEqual(0.5);
     expect(stages.semantic).toBeGreaterThan(0);
-  });
+  }, 180_000); // 1,000 cases of parse + check take seconds, minutes on a loaded 2-core runner
 
   it(`reports a schema error and a semantic finding elsewhere in the same call (${RUNS / 5} cases)`, () => {
     fc.assert(
