@@ -16,9 +16,9 @@ import { executionKeys, globalKeys } from '../keys.ts';
 import { sitesOf } from '../schedule/job-data.ts';
 import type { DataLossEntry, ExecutionRecord } from '../store/execution-record.ts';
 import { releaseLease } from '../store/lease.ts';
-import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
 import { submitPendingCancel } from '../store/lifecycle.ts';
 import { settleLifecycle } from '../store/lifecycle-settle.ts';
+import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
 import { transitionExecution } from '../store/transition.ts';
 import type { ExecutionProgress } from './progress.ts';
 import type { RunnerDeps } from './runner-deps.ts';
@@ -88,7 +88,11 @@ export async function finishExecution(
     type: 'execution-finished',
     execution,
     status:
-      status === 'failed' ? 'failed' : status === 'cancelled' || status === 'cancelling' ? 'cancelled' : 'completed',
+      status === 'failed'
+        ? 'failed'
+        : status === 'cancelled' || status === 'cancelling'
+          ? 'cancelled'
+          : 'completed',
     rtoMs,
   };
   batch.events.push(JSON.stringify(finished));
@@ -133,7 +137,8 @@ export async function finishExecution(
     await deps.redis.zrem(global.deadlines, record.parent);
   }
   await write(batch);
-  if (progress.cancelRequested !== undefined) await submitPendingCancel(deps.redis, deps.prefix, execution, deps.now);
+  if (progress.cancelRequested !== undefined)
+    await submitPendingCancel(deps.redis, deps.prefix, execution, deps.now);
   await deps.redis.zrem(global.active, execution);
   await releaseLease(deps.redis, executionKeys(deps.prefix, execution).lease, token);
   deps.log.info(
