@@ -14,7 +14,8 @@ import { EVENT_SCHEMA_VERSION } from '../contract.ts';
 import type { EngineEvent } from '../event-schema.ts';
 import { executionKeys, globalKeys } from '../keys.ts';
 import { sitesOf } from '../schedule/job-data.ts';
-import type { DataLossEntry, ExecutionRecord } from '../store/execution-record.ts';
+import { readDataLoss } from '../store/data-loss.ts';
+import type { ExecutionRecord } from '../store/execution-record.ts';
 import { releaseLease } from '../store/lease.ts';
 import { submitPendingCancel } from '../store/lifecycle.ts';
 import { settleLifecycle } from '../store/lifecycle-settle.ts';
@@ -58,7 +59,16 @@ export async function finishExecution(
   );
   if (failed) batch.meta.push([META.error, failed]);
 
-  const dataLoss = await readDataLoss(deps, record, progress);
+  const failoverType = record.type === 'planned' || record.type === 'unplanned' ? record.type : undefined;
+  const dataLoss =
+    failoverType === undefined
+      ? undefined
+      : await readDataLoss(
+          deps,
+          progress.vmNames(),
+          sitesOf({ plan: progress.ctx.plan, direction: record.direction }).toSite,
+          (failover) => failover.kind === failoverType,
+        );
   if (dataLoss) {
     batch.meta.push([META.dataLoss, JSON.stringify(dataLoss)]);
     const event: EngineEvent = {
@@ -145,34 +155,4 @@ export async function finishExecution(
     { execution, status, rtoMs, stepsDone: progress.graph.finished, steps: progress.graph.total },
     'execution finished',
   );
-}
-
-async function readDataLoss(
-  deps: RunnerDeps,
-  record: ExecutionRecord,
-  progress: ExecutionProgress,
-): Promise<DataLossEntry[] | undefined> {
-  if (!deps.truth || (record.type !== 'planned' && record.type !== 'unplanned')) return undefined;
-  const { toSite } = sitesOf({ plan: progress.ctx.plan, direction: record.direction });
-  const vms = new Set(progress.vmNames());
-  const latest = new Map<string, DataLossEntry>();
-  try {
-    const truth = await deps.truth();
-    for (const failover of truth.failovers) {
-      if (!vms.has(failover.vm) || failover.kind !== record.type || failover.toSite !== toSite) continue;
-      latest.set(failover.vm, {
-        vm: failover.vm,
-        lostWrites: failover.lostWrites,
-        recoveryPoint: failover.recoveryPoint.time,
-        windowMs: Math.max(0, Date.parse(failover.at) - Date.parse(failover.recoveryPoint.time)),
-      });
-    }
-  } catch (error) {
-    deps.log.warn({ err: error }, 'could not read data loss from the simulator');
-    return undefined;
-  }
-  return progress.vmNames().flatMap((vm) => {
-    const entry = latest.get(vm);
-    return entry ? [entry] : [];
-  });
 }

@@ -21,6 +21,8 @@ export interface FailoverTruth {
   atMs: number;
   lostWrites: number;
   recoveryPoint: { id: string; seq: number; time: string };
+  /** Set when the failover was cancelled (Stop-VMFailover), e.g. by a change of recovery point. */
+  cancelledAt?: string;
 }
 
 /** Where data loss is read from when an execution ends: the simulator's ledger. */

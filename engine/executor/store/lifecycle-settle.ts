@@ -13,6 +13,7 @@ import { EVENT_SCHEMA_VERSION, isLifecycleType, type LifecycleType } from '../co
 import type { EngineEvent, ExecutionStatus } from '../event-schema.ts';
 import { executionKeys } from '../keys.ts';
 import type { TruthSource } from '../orchestrator/runner-deps.ts';
+import { readDataLoss } from './data-loss.ts';
 import type { DataLossEntry, ExecutionRecord } from './execution-record.ts';
 import { META } from './record.ts';
 import { transitionExecution } from './transition.ts';
@@ -64,10 +65,12 @@ export async function settleLifecycle(
   const extra: [string, string][] = [];
 
   if (type === 'change-point') {
+    // The newest failover of each VM that was not cancelled: the one from the new point.
     const dataLoss = await readDataLoss(
       deps,
       vms.map((v) => v.name),
       toSite,
+      (failover) => failover.kind !== 'test' && failover.cancelledAt === undefined,
     );
     if (dataLoss !== undefined) {
       settled.meta.push([META.dataLoss, JSON.stringify(dataLoss)]);
@@ -116,35 +119,4 @@ export async function settleLifecycle(
   if (moved === undefined)
     deps.log.debug({ parent, event: event.type }, 'failover already settled by this execution');
   return settled;
-}
-
-/** Each VM's newest failover to `toSite` in the simulator's ledger (not cancelled, not a test). */
-async function readDataLoss(
-  deps: LifecycleSettleDeps,
-  vms: readonly string[],
-  toSite: string,
-): Promise<DataLossEntry[] | undefined> {
-  if (deps.truth === undefined) return undefined;
-  const wanted = new Set(vms);
-  const latest = new Map<string, DataLossEntry>();
-  try {
-    const truth = await deps.truth();
-    for (const failover of truth.failovers) {
-      if (!wanted.has(failover.vm) || failover.kind === 'test' || failover.toSite !== toSite) continue;
-      if ('cancelledAt' in failover && failover.cancelledAt !== undefined) continue;
-      latest.set(failover.vm, {
-        vm: failover.vm,
-        lostWrites: failover.lostWrites,
-        recoveryPoint: failover.recoveryPoint.time,
-        windowMs: Math.max(0, Date.parse(failover.at) - Date.parse(failover.recoveryPoint.time)),
-      });
-    }
-  } catch (error) {
-    deps.log.warn({ err: error }, 'could not read data loss from the simulator');
-    return undefined;
-  }
-  return vms.flatMap((vm) => {
-    const entry = latest.get(vm);
-    return entry ? [entry] : [];
-  });
 }
