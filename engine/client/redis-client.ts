@@ -62,6 +62,11 @@ export interface RedisClientOptions {
    * (NO_INVENTORY); watching and cleanups work without it.
    */
   inventory?: HyperVReadApi;
+  /**
+   * The engine's script catalog, which pre-flight checks every script action of a run against
+   * (SCRIPT_NOT_IN_CATALOG). @defaultValue process.env.DR_SCRIPT_CATALOG; unset, scripts are not checked
+   */
+  scriptCatalog?: string;
 }
 
 function whoAmI(): string {
@@ -74,6 +79,8 @@ function whoAmI(): string {
 
 export function createRedisExecutionClient(options: RedisClientOptions): ExecutionClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const scriptCatalog = options.scriptCatalog ?? process.env.DR_SCRIPT_CATALOG;
+  const catalog = scriptCatalog === undefined || scriptCatalog === '' ? {} : { scriptCatalog };
   const redis = createQueueConnection(options.redisUrl, { name: 'drctl' });
   const followers = new Set<ReturnType<typeof redis.duplicate>>();
 
@@ -92,6 +99,7 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
     const api = inventory();
     return await runPreflight({
       ...preflightInput(preflightOptions),
+      ...catalog,
       api,
       locks: createLockReader(redis, prefix),
       ...(preflightOptions.exactPoints ? { points: 'all' as const } : {}),
@@ -109,6 +117,7 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
     const id = newExecutionId(submitOptions.type, Date.now());
     const gate = await preflightAndLock({
       ...preflightInput(submitOptions),
+      ...catalog,
       api,
       redis,
       prefix,

@@ -52,6 +52,11 @@ export interface EvaluateOptions {
    * @defaultValue []
    */
   accept?: readonly string[];
+  /**
+   * Script actions of the run whose catalog entry is missing or unusable (runPreflight finds them
+   * when it is given the engine's script catalog): each is a SCRIPT_NOT_IN_CATALOG blocker.
+   */
+  scriptIssues?: readonly { path: string; message: string; hint: string }[];
   /** For the report's stats. @defaultValue 0 */
   gatherMs?: number;
   /** Monotonic ms, for the report's stats. @defaultValue performance.now */
@@ -96,6 +101,7 @@ export function evaluatePreflight(
   checkNetworks(ctx);
   const capacity = checkCapacity(ctx);
   checkExternalDependencies(ctx);
+  for (const issue of options.scriptIssues ?? []) ctx.block('SCRIPT_NOT_IN_CATALOG', issue);
 
   const placements: Placement[] = ctx.selected.map((vm) => {
     const view = ctx.to?.vms.get(vm.name);

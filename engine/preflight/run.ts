@@ -1,7 +1,8 @@
+import { catalogIssues } from '../executor/handlers/catalog.ts';
 import type { LockReader } from '../locks/index.ts';
-import type { RecoveryPlan } from '../plan/types.ts';
+import type { Direction, FailoverType, RecoveryPlan } from '../plan/types.ts';
 import { checkAccept } from './accept.ts';
-import { estimateRunRtoMs } from './estimate.ts';
+import { estimateRunRtoMs, subPlan } from './estimate.ts';
 import { type EvaluateOptions, evaluatePreflight } from './evaluate.ts';
 import { gatherInventory, type HyperVReadApi } from './gather.ts';
 import { type Selection, selectSubset } from './subset.ts';
@@ -27,6 +28,11 @@ export interface PreflightInput extends Omit<EvaluateOptions, 'selection' | 'gat
    * @defaultValue true
    */
   estimate?: boolean;
+  /**
+   * The engine's script catalog (the folder workers run scripts from): every script action of the
+   * run must name an entry there, else SCRIPT_NOT_IN_CATALOG. Without it, scripts are not checked.
+   */
+  scriptCatalog?: string;
 }
 
 /**
@@ -62,6 +68,15 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
       throw error;
     }
   }
+  const scripts =
+    input.scriptCatalog === undefined
+      ? undefined
+      : await scriptIssues(input.plan, subset.vms, input.type, direction, input.scriptCatalog).catch(
+          async (error: unknown) => {
+            await gathering.catch(() => undefined);
+            throw error;
+          },
+        );
   const inventory = await gathering;
   const gatherMs = timer() - started;
   return evaluatePreflight(input.plan, inventory, {
@@ -70,5 +85,33 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
     gatherMs,
     timer,
     ...(estimateRtoMs === undefined ? {} : { estimateRtoMs }),
+    ...(scripts === undefined ? {} : { scriptIssues: scripts }),
   });
+}
+
+/**
+ * The catalog findings for the actions this run takes (those of the selected part of the plan,
+ * for this failover type and direction), with paths into the whole plan.
+ */
+async function scriptIssues(
+  plan: RecoveryPlan,
+  vms: readonly string[],
+  type: FailoverType,
+  direction: Direction,
+  catalog: string,
+): Promise<{ path: string; message: string; hint: string }[]> {
+  const runs = new Set(
+    subPlan(plan, vms)
+      .actions.filter((action) => action.on.includes(type) && action.directions.includes(direction))
+      .map((action) => action.name),
+  );
+  const issues = await catalogIssues(plan, catalog, plan.metadata.name);
+  return issues
+    .filter((issue) => issue.code === 'SCRIPT_CATALOG_MISSING' || runs.has(actionNameAt(plan, issue.path)))
+    .map((issue) => ({ path: issue.path, message: issue.message, hint: issue.hint ?? '' }));
+}
+
+function actionNameAt(plan: RecoveryPlan, path: string): string {
+  const index = /^spec\.actions\[(\d+)\]/.exec(path)?.[1];
+  return index === undefined ? '' : (plan.actions[Number(index)]?.name ?? '');
 }

@@ -29,7 +29,8 @@ export type BlockerCode =
   | 'PLAN_LOCKED'
   | 'VM_LOCKED'
   | 'ALREADY_FAILED_OVER'
-  | 'DEPENDENCY_NOT_SELECTED_AND_NOT_RUNNING';
+  | 'DEPENDENCY_NOT_SELECTED_AND_NOT_RUNNING'
+  | 'SCRIPT_NOT_IN_CATALOG';
 
 /** Stable codes of findings that are shown but do not stop anything (and blockers the operator accepted). */
 export type WarningCode =
