@@ -44,6 +44,8 @@ export const vmGuards = {
   isFailover: (event: VmEvent): boolean => kindIs(event, 'failover'),
   isBoot: (event: VmEvent): boolean => kindIs(event, 'boot'),
   isReadiness: (event: VmEvent): boolean => kindIs(event, 'readiness'),
+  /** Unplanned failover: fence the old primary at the source (the VM stays protected meanwhile). */
+  isFence: (event: VmEvent): boolean => kindIs(event, 'fence'),
   /** Complete-VMFailover on the replica. */
   isCommit: (event: VmEvent, context: VmContext): boolean =>
     context.mode === 'commit' && kindIs(event, 'failover'),
@@ -88,6 +90,7 @@ export const vmMachine = setup({
     isFailover: ({ event }) => vmGuards.isFailover(event),
     isBoot: ({ event }) => vmGuards.isBoot(event),
     isReadiness: ({ event }) => vmGuards.isReadiness(event),
+    isFence: ({ event }) => vmGuards.isFence(event),
     isCommit: ({ event, context }) => vmGuards.isCommit(event, context),
     isRevert: ({ event, context }) => vmGuards.isRevert(event, context),
     isRestore: ({ event, context }) => vmGuards.isRestore(event, context),
@@ -224,6 +227,8 @@ export const vmMachine = setup({
           { guard: 'isFailover', target: 'failoverInProgress', actions: 'clearError' },
           { guard: 'isBoot', target: 'booting', actions: 'clearError' },
           { guard: 'isReadiness', target: 'awaitingReadiness', actions: 'clearError' },
+          // A fence retried after it failed: back to waiting for the failover, as before the fence.
+          { guard: 'isFence', target: 'protected', actions: 'clearError' },
         ],
         CLEANUP_STARTED: 'cleaningUp',
         CLEANUP_DONE: 'cleanedUp',

@@ -69,6 +69,26 @@ describe('the VM machine', () => {
     expect(vm.context.error).toBeUndefined();
   });
 
+  it('an unplanned VM whose fence failed and is retried waits for its failover again', () => {
+    let vm = applyVmEvent(initialVmSnapshot('app-01', 'unplanned'), {
+      type: 'STARTED',
+      kind: 'fence',
+    }).snapshot;
+    expect(vmStateName(vm)).toBe('protected');
+    vm = applyVmEvent(vm, {
+      type: 'FAILED',
+      step: 'app-01/fence',
+      code: 'STALE_EPOCH',
+      message: 'newer epoch',
+    }).snapshot;
+    expect(vmPhase(vm)).toBe('failed');
+    vm = applyVmEvent(vm, { type: 'RETRY', kind: 'fence' }).snapshot;
+    expect(vmStateName(vm)).toBe('protected');
+    expect(vm.context.error).toBeUndefined();
+    vm = applyVmEvent(vm, { type: 'STARTED', kind: 'failover' }).snapshot;
+    expect(vmPhase(vm)).toBe('failing-over');
+  });
+
   it('survives persistence as a small value', () => {
     const vm = applyVmEvent(initialVmSnapshot('db', 'test'), { type: 'STARTED', kind: 'failover' }).snapshot;
     const json = persistVm(vm);
@@ -114,7 +134,7 @@ describe('the execution machine', () => {
 
 describe('the fast VM interpreter', () => {
   it('agrees with xstate on every state and event', () => {
-    const kinds = ['shutdown', 'failover', 'boot', 'readiness', 'action', 'barrier'] as const;
+    const kinds = ['shutdown', 'fence', 'failover', 'boot', 'readiness', 'action', 'barrier'] as const;
     const events: VmEvent[] = [
       ...kinds.flatMap((kind) => [
         { type: 'STARTED', kind } as const,
