@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { createRedisExecutionClient, type ExecutionClient } from '../../engine/client/index.ts';
 import { createLogger } from '../../engine/common/index.ts';
 import {
+  createQueueConnection,
+  type EngineEvent,
   type Orchestrator,
+  readAllEvents,
   type SiteWorkers,
   startOrchestrator,
   startSiteWorkers,
@@ -217,4 +220,14 @@ export function approveAsOperator(client: ExecutionClient, id: string): { approv
     }
   })().catch(() => {});
   return { approved, stop: () => controller.abort() };
+}
+
+/** The execution's whole event log, in order (its own connection, closed after). */
+export async function executionEvents(engine: TestEngine, id: string): Promise<EngineEvent[]> {
+  const redis = createQueueConnection(engine.redisUrl);
+  try {
+    return (await readAllEvents(redis, engine.prefix, id)).map((stored) => stored.event);
+  } finally {
+    await redis.quit();
+  }
 }

@@ -6,13 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fencingOf } from '../../engine/cli/run/fencing.ts';
-import {
-  createQueueConnection,
-  readAllEvents,
-  type SiteWorkers,
-  startOrchestrator,
-  startSiteWorkers,
-} from '../../engine/executor/index.ts';
+import { type SiteWorkers, startOrchestrator, startSiteWorkers } from '../../engine/executor/index.ts';
 import { compilePlan } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { startSimServer, worldForPlan } from '../../simulators/index.ts';
@@ -20,10 +14,10 @@ import { type EngineProcess, spawnDrctl } from './processes.ts';
 import {
   actionFixtures,
   approveAsOperator,
+  executionEvents,
   loadExample,
   silent,
   startTestEngine,
-  type TestEngine,
   waitForStatus,
 } from './support.ts';
 
@@ -33,15 +27,6 @@ const PLAN = 'plans/examples/three-tier.yaml';
 async function vmsOnly(webhookUrl: string): Promise<{ plan: RecoveryPlan; hash: string }> {
   const { plan, hash } = await loadExample(PLAN, webhookUrl);
   return { plan: { ...plan, actions: [] }, hash };
-}
-
-async function eventsOf(engine: TestEngine, id: string) {
-  const redis = createQueueConnection(engine.redisUrl);
-  try {
-    return (await readAllEvents(redis, engine.prefix, id)).map((stored) => stored.event);
-  } finally {
-    await redis.quit();
-  }
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -94,7 +79,7 @@ describe('unplanned failover fences the source', () => {
         expect(old).toMatchObject({ state: 'Off', startBarred: true, epoch: view.epoch });
       }
       // Each VM's fence finished before its failover started, and the operator sees it.
-      const events = await eventsOf(engine, id);
+      const events = await executionEvents(engine, id);
       const index = (match: (e: (typeof events)[number]) => boolean) => events.findIndex(match);
       for (const vm of plan.vms) {
         const fenced = index(
@@ -151,7 +136,7 @@ describe('unplanned failover fences the source', () => {
       const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 120_000);
       expect(view.error).toBeUndefined();
       expect(view.status).toBe('completed');
-      const events = await eventsOf(engine, id);
+      const events = await executionEvents(engine, id);
       const startedAt = Date.parse(events.find((e) => e.type === 'execution-started')?.at ?? '');
       for (const vm of plan.vms) {
         const warned = events.find((e) => e.type === 'step-finished' && e.step === `${vm.name}/fence`);
@@ -208,7 +193,7 @@ describe('unplanned failover fences the source', () => {
       console.info(`split-brain after the source site returned: ${JSON.stringify(spans)}`);
       // The late fences are in the execution's log, after it finished.
       await until('late fence results in the log', async () => {
-        const late = (await eventsOf(engine, id)).filter(
+        const late = (await executionEvents(engine, id)).filter(
           (e) => e.type === 'step-finished' && e.step.endsWith('/fence') && e.outcome === 'done',
         );
         return late.length === plan.vms.length;
@@ -254,7 +239,7 @@ describe('unplanned failover fences the source', () => {
       });
       const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 120_000);
       expect(view.status).toBe('completed');
-      const events = await eventsOf(engine, id);
+      const events = await executionEvents(engine, id);
       for (const vm of plan.vms) {
         const fence = events.find((e) => e.type === 'step-finished' && e.step === `${vm.name}/fence`);
         expect(fence, vm.name).toMatchObject({
@@ -284,7 +269,7 @@ describe('unplanned failover fences the source', () => {
         `split-brain until the agent's sweep (simulated ms, 2000x clock): ${JSON.stringify(spans)}`,
       );
       await until('the sweep in the log', async () =>
-        (await eventsOf(engine, id)).some(
+        (await executionEvents(engine, id)).some(
           (e) => e.type === 'vm-phase' && e.detail?.includes("fenced by the site's agent"),
         ),
       );
@@ -318,7 +303,7 @@ describe('unplanned failover fences the source', () => {
       // The fences are recorded not fenced at the deadline; the first failover finds sql-01 still
       // running at the source and refuses.
       await until('the failover refused', async () =>
-        (await eventsOf(engine, id)).some(
+        (await executionEvents(engine, id)).some(
           (e) =>
             e.type === 'step-finished' && e.outcome === 'failed' && e.error?.code === 'SOURCE_STILL_RUNNING',
         ),
@@ -341,7 +326,7 @@ describe('unplanned failover fences the source', () => {
         expect(truth.vms[vm.name]?.primarySites, vm.name).toEqual([plan.target]);
         expect(truth.mutations[vm.name]?.[plan.source], vm.name).toEqual({ fenceVM: 1 });
       }
-      const refused = (await eventsOf(engine, id)).find(
+      const refused = (await executionEvents(engine, id)).find(
         (e) => e.type === 'step-finished' && e.error?.code === 'SOURCE_STILL_RUNNING',
       );
       expect(refused).toMatchObject({ step: 'sql-01/failover', site: plan.target });
@@ -384,7 +369,7 @@ describe('unplanned failover fences the source', () => {
         approveManual: true,
       });
       await until('fences queued', async () => {
-        const events = await eventsOf(engine, id);
+        const events = await executionEvents(engine, id);
         return events.some((e) => e.type === 'execution-started');
       });
       await first.close(5000);
@@ -394,7 +379,7 @@ describe('unplanned failover fences the source', () => {
       try {
         const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
         expect(view.status).toBe('completed');
-        const events = await eventsOf(engine, id);
+        const events = await executionEvents(engine, id);
         expect(events.some((e) => e.type === 'execution-resumed')).toBe(true);
         const fences = events.filter((e) => e.type === 'step-finished' && e.step.endsWith('/fence'));
         expect(fences.map((e) => e.type === 'step-finished' && e.outcome)).toEqual(

@@ -5,18 +5,17 @@
  * recorded with who, when and why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineEvent } from '../../engine/executor/event-schema.ts';
 import {
   approveAction,
   createQueueConnection,
   describePaused,
   giveOperatorCommand,
-  readAllEvents,
 } from '../../engine/executor/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { spawnOrchestrator } from '../engine/processes.ts';
 import {
   actionFixtures,
+  executionEvents,
   loadExample,
   startTestEngine,
   type TestEngine,
@@ -30,15 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fixtures?.close();
 });
-
-async function events(engine: TestEngine, id: string): Promise<EngineEvent[]> {
-  const redis = createQueueConnection(engine.redisUrl);
-  try {
-    return (await readAllEvents(redis, engine.prefix, id)).map((e) => e.event);
-  } finally {
-    await redis.quit();
-  }
-}
 
 async function command(
   engine: TestEngine,
@@ -72,7 +62,7 @@ async function paused(engine: TestEngine, id: string): Promise<Awaited<ReturnTyp
 
 async function waitForApproval(engine: TestEngine, id: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
-    const log = await events(engine, id);
+    const log = await executionEvents(engine, id);
     if (log.some((e) => e.type === 'execution-status' && e.detail?.includes('waiting for approval'))) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -141,7 +131,7 @@ describe('then: pause', () => {
       expect(final.status).toBe('completed');
       expect(engine.world.truth().failovers.some((f) => f.vm === 'web-01')).toBe(true);
 
-      const log = await events(engine, id);
+      const log = await executionEvents(engine, id);
       const action = log.find((e) => e.type === 'operator-action');
       expect(action).toMatchObject({
         step: 'app-02/readiness',
@@ -190,7 +180,7 @@ describe('then: pause', () => {
       expect(receipt).toMatchObject({ applied: true, accepted: true, attempt: 2 });
       const final = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
       expect(final.status).toBe('completed');
-      const log = await events(engine, id);
+      const log = await executionEvents(engine, id);
       const attempts = log.flatMap((e) =>
         e.type === 'step-started' && e.step === 'sql-01/failover' ? [e.attempt] : [],
       );
@@ -242,7 +232,7 @@ describe('then: pause', () => {
       await engine.startOrchestrator();
       const final = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
       expect(final.status).toBe('completed');
-      const log = await events(engine, id);
+      const log = await executionEvents(engine, id);
       expect(log.find((e) => e.type === 'operator-action')).toMatchObject({
         command: 'skip',
         by: 'bob',
@@ -294,11 +284,11 @@ describe('then: pause, with real orchestrator processes', { timeout: 120_000 }, 
         // Readiness alone cannot bring a heartbeat back to a VM that booted without one: the retry
         // runs (attempt 2) and pauses again; the operator then records the fix by hand.
         for (let i = 0; i < 1200; i++) {
-          const log = await events(engine, id);
+          const log = await executionEvents(engine, id);
           if (log.filter((e) => e.type === 'step-paused').length === 2) break;
           await new Promise((r) => setTimeout(r, 50));
         }
-        const log = await events(engine, id);
+        const log = await executionEvents(engine, id);
         expect(
           log.filter((e) => e.type === 'step-paused').map((e) => (e.type === 'step-paused' ? e.attempt : 0)),
         ).toEqual([1, 2]);
@@ -345,7 +335,7 @@ describe('manual actions', () => {
       }
       const final = await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000);
       expect(final.status).toBe('completed');
-      const log = await events(engine, id);
+      const log = await executionEvents(engine, id);
       const approval = log.find((e) => e.type === 'operator-action');
       expect(approval).toMatchObject({
         command: 'approve',

@@ -11,16 +11,15 @@ import {
   bullOptions,
   createQueueConnection,
   giveOperatorCommand,
-  readAllEvents,
   siteQueueName,
   stepJobId,
 } from '../../engine/executor/index.ts';
 import { compilePlan } from '../../engine/plan/index.ts';
 import {
   actionFixtures,
+  executionEvents,
   loadExample,
   startTestEngine,
-  type TestEngine,
   waitForStatus,
 } from '../engine/support.ts';
 
@@ -31,15 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fixtures?.close();
 });
-
-async function events(engine: TestEngine, id: string): Promise<EngineEvent[]> {
-  const redis = createQueueConnection(engine.redisUrl);
-  try {
-    return (await readAllEvents(redis, engine.prefix, id)).map((e) => e.event);
-  } finally {
-    await redis.quit();
-  }
-}
 
 describe('failure policies', () => {
   it('retries with backoff (new jobs .a2, .a3 delayed initial × factor^n), then fails the plan', async () => {
@@ -55,7 +45,7 @@ describe('failure policies', () => {
       // The target host dies after the pre-flight, while the plan waits for its manual SAN check.
       for (let i = 0; i < 600; i++) {
         if (
-          (await events(engine, id)).some(
+          (await executionEvents(engine, id)).some(
             (e) => e.type === 'execution-status' && e.detail?.includes('approval'),
           )
         )
@@ -69,7 +59,7 @@ describe('failure policies', () => {
       const view = await waitForStatus(engine.client, id, ['completed', 'failed', 'paused'], 60_000);
       expect(view.status).toBe('failed');
       expect(view.error).toMatch(/^sql-01\/failover: /);
-      const log = await events(engine, id);
+      const log = await executionEvents(engine, id);
       const attempts = log.flatMap((e) =>
         e.type === 'step-started' && e.step === 'sql-01/failover' ? [e.attempt] : [],
       );
@@ -122,7 +112,7 @@ describe('failure policies', () => {
         'web-01': 'waiting',
       });
       expect(engine.world.truth().failovers.some((f) => f.vm === 'web-01')).toBe(false);
-      const statuses = (await events(engine, id)).flatMap((e) =>
+      const statuses = (await executionEvents(engine, id)).flatMap((e) =>
         e.type === 'execution-status' ? [e.status] : [],
       );
       expect(statuses).not.toContain('paused');
@@ -159,7 +149,7 @@ describe('failure policies', () => {
       const { id } = await engine.client.submit({ type: 'unplanned', plan, hash, reason: 'app-02 broken' });
       const waitFor = async (what: (log: EngineEvent[]) => boolean): Promise<void> => {
         for (let i = 0; i < 1200; i++) {
-          if (what(await events(engine, id))) return;
+          if (what(await executionEvents(engine, id))) return;
           await new Promise((r) => setTimeout(r, 50));
         }
         throw new Error('timed out');
