@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../engine/client/index.ts';
 import { createLogger } from '../engine/common/index.ts';
 import { startOrchestrator } from '../engine/executor/index.ts';
-import { compilePlan } from '../engine/plan/index.ts';
+import { compilePlan, generatePlan, parsePlan } from '../engine/plan/index.ts';
 import type { RecoveryPlan } from '../engine/plan/types.ts';
 import { startPrivateRedis } from '../engine/redis/index.ts';
 import { createSimClient } from '../simulators/index.ts';
@@ -224,4 +224,20 @@ export async function waitSettled(
       throw new Error(`${id} did not finish in ${timeoutMs} ms (${view.stepsDone}/${view.stepsTotal})`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A generated plan of `vms` VMs (depth 10) for measuring orchestration only: no actions (scripts,
+ * webhooks, approvals), boots take no time, and fixed readiness waits (`delay`, the plan's, not
+ * orchestration) are left out with them.
+ */
+export function orchestrationPlan(vms: number): { plan: RecoveryPlan; hash: string } {
+  const parsed = parsePlan(generatePlan({ vms, depth: 10 }), `generated-${vms}.yaml`);
+  if (!parsed.ok) throw new Error(parsed.issues.map((i) => i.message).join('\n'));
+  const plan = { ...parsed.plan, actions: [] };
+  for (const vm of plan.vms) {
+    vm.bootEstimateMs = 0;
+    vm.readiness.checks = vm.readiness.checks.filter((c) => c.kind !== 'delay');
+  }
+  return { plan, hash: parsed.hash };
 }

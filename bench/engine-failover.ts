@@ -5,10 +5,10 @@
  */
 import { Queue } from 'bullmq';
 import { bullOptions, CONTROL_QUEUE, readAllEvents, siteQueueName } from '../engine/executor/index.ts';
-import { generatePlan, parsePlan } from '../engine/plan/index.ts';
 import {
   commandsPerVm,
   median,
+  orchestrationPlan,
   percentile,
   redisCommandCount,
   redisCommandStats,
@@ -18,15 +18,7 @@ import {
 
 const VMS = Number(process.env.VMS ?? 10_000);
 const RUNS = Number(process.env.RUNS ?? 3);
-const parsed = parsePlan(generatePlan({ vms: VMS, depth: 10 }), `generated-${VMS}.yaml`);
-if (!parsed.ok) throw new Error(parsed.issues.map((i) => i.message).join('\n'));
-// Orchestration only: no actions (scripts, webhooks, approvals), boots and readiness delays take no time.
-const plan = { ...parsed.plan, actions: [] };
-for (const vm of plan.vms) {
-  vm.bootEstimateMs = 0;
-  // Fixed waits (readiness `delay`) are the plan's, not orchestration: left out with the boot time.
-  vm.readiness.checks = vm.readiness.checks.filter((c) => c.kind !== 'delay');
-}
+const { plan, hash } = orchestrationPlan(VMS);
 
 interface Row {
   wallMs: number;
@@ -57,7 +49,7 @@ for (let run = 1; run <= RUNS; run += 1) {
     const { id } = await stack.client.submit({
       type: 'planned',
       plan,
-      hash: parsed.hash,
+      hash,
       reason: 'bench',
       approveManual: true,
     });

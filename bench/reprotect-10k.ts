@@ -7,18 +7,11 @@
  * VM's reversed replication healthy (execution completed). VMS=..., RUNS=...
  */
 import { readAllEvents, submitReprotect } from '../engine/executor/index.ts';
-import { generatePlan, parsePlan } from '../engine/plan/index.ts';
-import { median, startStack, waitSettled } from './_engine-stack.ts';
+import { median, orchestrationPlan, startStack, waitSettled } from './_engine-stack.ts';
 
 const VMS = Number(process.env.VMS ?? 10_000);
 const RUNS = Number(process.env.RUNS ?? 3);
-const parsed = parsePlan(generatePlan({ vms: VMS, depth: 10 }), `generated-${VMS}.yaml`);
-if (!parsed.ok) throw new Error(parsed.issues.map((i) => i.message).join('\n'));
-const plan = { ...parsed.plan, actions: [] };
-for (const vm of plan.vms) {
-  vm.bootEstimateMs = 0;
-  vm.readiness.checks = vm.readiness.checks.filter((c) => c.kind !== 'delay');
-}
+const { plan, hash } = orchestrationPlan(VMS);
 
 interface Row {
   failoverMs: number;
@@ -36,7 +29,7 @@ for (let run = 1; run <= RUNS; run += 1) {
   const stack = await startStack(plan, { boot: '0-0', speed: 1 });
   try {
     const failoverStart = Date.now();
-    const { id } = await stack.client.submit({ type: 'planned', plan, hash: parsed.hash, reason: 'bench' });
+    const { id } = await stack.client.submit({ type: 'planned', plan, hash, reason: 'bench' });
     const failover = await waitSettled(stack.client, id);
     if (failover.status !== 'completed')
       throw new Error(`failover ${id} ended ${failover.status}: ${failover.error}`);
