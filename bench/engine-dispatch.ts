@@ -5,7 +5,9 @@
  * orchestrator in separate processes. Read from the event log after the run (event times have
  * millisecond resolution), with the hops in between: the dependency's completion in the
  * completions stream (its stream id is Redis's time), the job's creation by the orchestrator's
- * addBulk (BullMQ `timestamp`) and its move to active in the worker (`processedOn`). RUNS=...
+ * addBulk (BullMQ `timestamp`) and its move to active in the worker (`processedOn`), for the VMs
+ * the orchestrator dispatched; the others were follow units, claimed and started by the worker that
+ * ran their dependency (StepGraph.followsOf). RUNS=...
  */
 import {
   bullJobKey,
@@ -39,6 +41,9 @@ if (!parsed.ok) throw new Error(parsed.issues.map((i) => i.message).join('\n'));
 const plan = parsed.plan;
 
 const all: number[] = [];
+let byWorker = 0;
+const followHops: Record<string, number>[] = [];
+let byOrchestrator = 0;
 const hops: Record<string, number>[] = [];
 const rows: { run: number; median: number; p99: number; max: number; wallMs: number }[] = [];
 for (let run = 1; run <= RUNS; run += 1) {
@@ -89,7 +94,18 @@ for (let run = 1; run <= RUNS; run += 1) {
         'processedOn',
       );
       const completion = published.get(`${depVm}/readiness`);
-      if (completion === undefined || !created || !active) continue;
+      // No job of its own: the worker that ran its dependency claimed it as a follow unit.
+      if (!created) {
+        byWorker += 1;
+        if (completion === undefined) continue;
+        followHops.push({
+          'ready → completion published with the claim': completion - dep,
+          'claimed → step-started': start - completion,
+        });
+        continue;
+      }
+      byOrchestrator += 1;
+      if (completion === undefined || !active) continue;
       hops.push({
         'ready → completion published': completion - dep,
         'published → job added (orchestrator)': Number(created) - completion,
@@ -110,18 +126,26 @@ for (let run = 1; run <= RUNS; run += 1) {
   }
 }
 console.table(rows);
-const hopNames = Object.keys(hops[0] ?? {});
-console.log('Hops (ms): median / p99 over all runs');
-console.table(
-  hopNames.map((name) => ({
-    hop: name,
-    median: median(hops.map((h) => h[name] ?? 0)),
-    p99: percentile(
-      hops.map((h) => h[name] ?? 0),
-      99,
-    ),
-  })),
+console.log(
+  `Dispatched by the worker that ran the dependency (follow units): ${byWorker}; by the orchestrator (a job of their own): ${byOrchestrator}`,
 );
+for (const [title, list] of [
+  ['Hops of follow units (ms): median / p99 over all runs', followHops],
+  ['Hops of jobs the orchestrator sent (ms): median / p99 over all runs', hops],
+] as const) {
+  if (list.length === 0) continue;
+  console.log(title);
+  console.table(
+    Object.keys(list[0] ?? {}).map((name) => ({
+      hop: name,
+      median: median(list.map((h) => h[name] ?? 0)),
+      p99: percentile(
+        list.map((h) => h[name] ?? 0),
+        99,
+      ),
+    })),
+  );
+}
 console.table([
   {
     chain: DEPTH,

@@ -25,6 +25,7 @@ export const stepJobResultSchema = z.object({
   steps: z.array(stepResultSchema),
   recoveryPoint: z.object({ id: z.string(), time: z.string(), seq: z.number() }).optional(),
   alreadyDone: z.boolean().optional(),
+  claimed: z.array(z.array(z.string())).optional(),
 });
 
 const OUTCOMES: ReadonlySet<unknown> = new Set(['done', 'failed', 'warned', 'skipped']);
@@ -68,7 +69,12 @@ function isStepJobResult(value: unknown): value is StepJobResult {
   ) {
     return false;
   }
-  return value.alreadyDone === undefined || typeof value.alreadyDone === 'boolean';
+  if (value.alreadyDone !== undefined && typeof value.alreadyDone !== 'boolean') return false;
+  return (
+    value.claimed === undefined ||
+    (Array.isArray(value.claimed) &&
+      value.claimed.every((unit) => Array.isArray(unit) && unit.every((id) => typeof id === 'string')))
+  );
 }
 
 /** Parse a job's return value (from the stream or BullMQ), rejecting anything malformed. */
@@ -134,6 +140,11 @@ export async function readCompletions(
   return entries.map(([id, fields]) => {
     const jobId = fields[fields.indexOf('j') + 1] ?? '';
     const raw = fields[fields.indexOf('r') + 1] ?? 'null';
-    return { id, jobId, result: parseStepJobResult(JSON.parse(raw), `completion ${id} of ${execution}`) };
+    const value: unknown = JSON.parse(raw);
+    // Follow units the worker claimed with this result (events.ts): a field of the entry.
+    const claimed = fields.indexOf('c');
+    if (claimed >= 0 && claimed % 2 === 0 && isObject(value))
+      value.claimed = JSON.parse(fields[claimed + 1] ?? '[]');
+    return { id, jobId, result: parseStepJobResult(value, `completion ${id} of ${execution}`) };
   });
 }

@@ -138,6 +138,12 @@ export interface StepJobResult {
   recoveryPoint?: { id: string; time: string; seq: number };
   /** True when the handler found the work already done (a repeated job) and made no mutating call. */
   alreadyDone?: boolean;
+  /**
+   * The steps of the follow units (StepBatchData.follows) the worker claimed, atomically with
+   * publishing this result, and runs next in the same job: the orchestrator records them queued
+   * in that job instead of dispatching them. Set by the worker, not by handlers.
+   */
+  claimed?: string[][];
 }
 
 /** A VM's phase as shown to operators, in the order a failover moves through them. */

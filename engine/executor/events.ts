@@ -109,35 +109,103 @@ export async function readAllEvents(redis: Redis, prefix: string, execution: str
  * running in one worker write their step and phase events and their results together, one round
  * trip and one command instead of one XADD each. The streams' entries are the same as single
  * appends make (one event per `events` entry, one result per `completions` entry).
+ *
+ * A completion may carry a claim request (FollowClaim, JSON): the unit's follow units, which its
+ * worker starts itself when it ended well. Decided ONCE per unit run (`claims` hash, field `k`):
+ * each follow is claimed when the execution is neither halted (a step failed the plan) nor being
+ * cancelled and its first step was never touched (no field in `steps`: pending, first attempt; the
+ * unit's later steps wait only for the step before them, StepGraph.chainFrom, so they were not either);
+ * its steps are then stored queued in the batch's job (`q`), as the orchestrator would have
+ * queued them, atomically with the result. The completion entry names the claimed steps (`c`), so
+ * the orchestrator records them queued instead of dispatching them. A repeated run of the unit
+ * (its job run again) gets the same decision, less the follows no longer queued in the job.
+ * Returns, per completion, the claimed steps as JSON ('' for none).
  */
 const APPEND_SCRIPT = `
 local n = tonumber(ARGV[1])
 for i = 2, n + 1 do
   redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
 end
+local replies = {}
+local stopped = nil
 local i = n + 2
 while i < #ARGV do
-  redis.call('XADD', KEYS[2], '*', 'j', ARGV[i], 'r', ARGV[i + 1])
-  i = i + 2
+  local claimed = ''
+  if ARGV[i + 2] ~= '' then
+    local req = cjson.decode(ARGV[i + 2])
+    local decided = redis.call('HGET', KEYS[5], req.k)
+    local units = {}
+    if decided then
+      if decided ~= '' then
+        for _, steps in ipairs(cjson.decode(decided)) do
+          if redis.call('HGET', KEYS[3], steps[1]) == req.q then table.insert(units, steps) end
+        end
+      end
+    else
+      if stopped == nil then
+        local flags = redis.call('HMGET', KEYS[4], 'halted', 'cancelRequested')
+        stopped = flags[1] ~= false or flags[2] ~= false
+      end
+      if req.ok and not stopped then
+        for _, steps in ipairs(req.u) do
+          if redis.call('HEXISTS', KEYS[3], steps[1]) == 0 then
+            local fields = {}
+            for _, step in ipairs(steps) do
+              table.insert(fields, step)
+              table.insert(fields, req.q)
+            end
+            redis.call('HSET', KEYS[3], unpack(fields))
+            table.insert(units, steps)
+          end
+        end
+      end
+    end
+    if #units > 0 then claimed = cjson.encode(units) end
+    if not decided then redis.call('HSET', KEYS[5], req.k, claimed) end
+  end
+  if claimed ~= '' then
+    redis.call('XADD', KEYS[2], '*', 'j', ARGV[i], 'r', ARGV[i + 1], 'c', claimed)
+  else
+    redis.call('XADD', KEYS[2], '*', 'j', ARGV[i], 'r', ARGV[i + 1])
+  end
+  table.insert(replies, claimed)
+  i = i + 3
 end
-return n
+return replies
 `;
 
 /** Most entries' arguments in one append script (far below the limits of a JS call's arguments). */
 const MAX_APPEND_ARGS = 4000;
 
+/**
+ * What a finished unit asks of its follow units (APPEND_SCRIPT): `k` the decision's field
+ * (`<job id>|<unit>`), `q` the step state of a claimed step (queued in the batch's job), `ok`
+ * whether the unit ended well, `u` each follow unit's steps.
+ */
+export interface FollowClaim {
+  k: string;
+  q: string;
+  ok: boolean;
+  u: string[][];
+}
+
 interface PendingAppends {
   events: string[];
+  /** Triples: job id, result, claim request ('' for none). */
   completions: string[];
-  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
+  /** `slot`: the completion's index in the script's reply, or -1 for events. */
+  waiters: { slot: number; resolve: (claimed: string) => void; reject: (error: unknown) => void }[];
 }
 
 /** A writer of the execution streams that batches the appends made in the same tick. */
 export interface StreamWriter {
   /** Append events (in order); resolves once they are in the stream. */
   appendEvents(events: readonly EngineEvent[]): Promise<void>;
-  /** Append a job's result to the completions stream, after every event appended before it. */
-  publish(execution: string, jobId: string, result: unknown): Promise<void>;
+  /**
+   * Append a job's result to the completions stream, after every event appended before it, with
+   * the claim of its follow units when given; resolves to the steps of the follows claimed.
+   */
+  publish(execution: string, jobId: string, result: unknown, claim?: FollowClaim): Promise<string[][]>;
 }
 
 /**
@@ -160,16 +228,20 @@ export function createStreamWriter(redis: Redis, prefix: string): StreamWriter {
       redis
         .eval(
           APPEND_SCRIPT,
-          2,
+          5,
           keys.events,
           keys.completions,
+          keys.steps,
+          keys.meta,
+          keys.claims,
           String(appends.events.length),
           ...appends.events,
           ...appends.completions,
         )
         .then(
-          () => {
-            for (const waiter of appends.waiters) waiter.resolve();
+          (reply) => {
+            const claimed = reply as string[];
+            for (const waiter of appends.waiters) waiter.resolve(claimed[waiter.slot] ?? '');
           },
           (error: unknown) => {
             for (const waiter of appends.waiters) waiter.reject(error);
@@ -178,7 +250,7 @@ export function createStreamWriter(redis: Redis, prefix: string): StreamWriter {
     }
   };
 
-  const enqueue = (execution: string, add: (appends: PendingAppends) => void): Promise<void> => {
+  const enqueue = (execution: string, add: (appends: PendingAppends) => number): Promise<string> => {
     let list = pending.get(execution);
     if (!list) {
       list = [];
@@ -189,13 +261,13 @@ export function createStreamWriter(redis: Redis, prefix: string): StreamWriter {
       appends = { events: [], completions: [], waiters: [] };
       list.push(appends);
     }
-    add(appends);
+    const slot = add(appends);
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
     const target = appends;
-    return new Promise<void>((resolve, reject) => target.waiters.push({ resolve, reject }));
+    return new Promise<string>((resolve, reject) => target.waiters.push({ slot, resolve, reject }));
   };
 
   return {
@@ -208,11 +280,19 @@ export function createStreamWriter(redis: Redis, prefix: string): StreamWriter {
       }
       await Promise.all(
         [...byExecution].map(([execution, list]) =>
-          enqueue(execution, (appends) => appends.events.push(...list)),
+          enqueue(execution, (appends) => {
+            appends.events.push(...list);
+            return -1;
+          }),
         ),
       );
     },
-    publish: (execution, jobId, result) =>
-      enqueue(execution, (appends) => appends.completions.push(jobId, JSON.stringify(result))),
+    publish: async (execution, jobId, result, claim) => {
+      const claimed = await enqueue(execution, (appends) => {
+        appends.completions.push(jobId, JSON.stringify(result), claim ? JSON.stringify(claim) : '');
+        return appends.completions.length / 3 - 1;
+      });
+      return claimed === '' ? [] : (JSON.parse(claimed) as string[][]);
+    },
   };
 }

@@ -25,6 +25,8 @@ export {
   appendEvent,
   appendEvents,
   appendEventTo,
+  createStreamWriter,
+  type FollowClaim,
   parseEventEntry,
   type ReadEventsOptions,
   readAllEvents,

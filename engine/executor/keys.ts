@@ -15,6 +15,7 @@
  * <prefix>:{exec:<id>}:vms             HASH vm → persisted VM machine snapshot (compact JSON)
  * <prefix>:{exec:<id>}:events          STREAM: the versioned event log (events.ts)
  * <prefix>:{exec:<id>}:completions     STREAM: job results written by site workers (completions.ts)
+ * <prefix>:{exec:<id>}:claims          HASH <job id>|<unit> → follow units its worker claimed (events.ts)
  * <prefix>:{exec:<id>}:lease           STRING: the owning orchestrator's lease token (PX)
  * <prefix>:{exec:<id>}:plan            STRING: the plan snapshot (JSON) the execution runs
  * {<prefix>}:<queue>:...               BullMQ's own keys (queues.ts: queuePrefix)
@@ -31,6 +32,8 @@ export interface ExecutionKeys {
   readonly vms: string;
   readonly events: string;
   readonly completions: string;
+  /** HASH: each finished unit's decision on its follow units (claimed or not), made once. */
+  readonly claims: string;
   readonly lease: string;
   /** STRING: the plan snapshot (JSON), apart from meta so that status reads stay small. */
   readonly plan: string;
@@ -53,6 +56,7 @@ export function executionKeys(prefix: string, execution: string): ExecutionKeys 
     vms: `${base}:vms`,
     events: `${base}:events`,
     completions: `${base}:completions`,
+    claims: `${base}:claims`,
     lease: `${base}:lease`,
     plan: `${base}:plan`,
   };

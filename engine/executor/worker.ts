@@ -9,7 +9,7 @@ import {
   type StepJobResult,
   siteQueueName,
 } from './contract.ts';
-import { createStreamWriter } from './events.ts';
+import { createStreamWriter, type FollowClaim } from './events.ts';
 import { startFenceSweep } from './handlers/fence-sweep.ts';
 import {
   type EventSink,
@@ -26,9 +26,11 @@ import {
   isStepBatchData,
   type StepBatchData,
   type StepBatchResult,
+  type StepBatchUnit,
   unitJobData,
   unitJobId,
 } from './schedule/job-data.ts';
+import { encodeStepState } from './schedule/step-state.ts';
 
 /** What a job returns: a batch's unit results, or a single StepJobData job's result. */
 export type JobResult = StepJobResult | StepBatchResult;
@@ -93,6 +95,28 @@ export interface SiteWorkers {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/** One unit of a job: its own id (handlers' job id), its key (first step) and its StepJobData. */
+interface JobUnit {
+  id: string;
+  key: string;
+  data: StepJobData;
+}
+
+/** A batch's follow units by the key of the unit they wait for, and how a claimed step is stored. */
+interface Follows {
+  byParent: Map<string, JobUnit[]>;
+  queuedAs: string;
+}
+
+/** A unit that ended well releases its follow units: every step ran, none failed. */
+function endedWell(run: StepJobRun, data: StepJobData): boolean {
+  return (
+    run.unrecoverable === undefined &&
+    run.result.steps.length === data.steps.length &&
+    run.result.steps.every((step) => step.outcome !== 'failed')
+  );
+}
+
 /** After aborting running jobs at shutdown, how long they get to be handed back. */
 const HAND_BACK_MS = 3000;
 
@@ -121,18 +145,23 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   // Units (one VM's steps, or one action) run at once across all jobs of this worker.
   const slots = new Slots(options.concurrency ?? 200);
 
-  /** Run one unit; its result goes to the completions stream under `jobId` as soon as it is known. */
+  /**
+   * Run one unit; its result goes to the completions stream under `jobId` as soon as it is known,
+   * with the claim of the unit's follow units when it has some (events.ts). Returns the run and
+   * the follow units claimed, which the caller runs next.
+   */
   const runUnit = async (
     jobId: string,
-    unitId: string,
-    data: StepJobData,
+    unit: JobUnit,
+    follows: Follows | undefined,
     signal: AbortSignal,
-  ): Promise<StepJobRun> => {
+  ): Promise<{ run: StepJobRun; next: JobUnit[] }> => {
+    const { data } = unit;
     // The unit's events and its result go through the stream writer: with those of every unit of
     // this tick, in one script. Not awaited one by one: the result is queued after the unit's
     // events on the same connection, and all are awaited together, so the result costs no round
     // trip of its own and never precedes the events.
-    const appends: Promise<void>[] = [];
+    const appends: Promise<unknown>[] = [];
     const events: EventSink = {
       append: (batch: readonly ExecutionEvent[]) => {
         const append = streams.appendEvents(batch);
@@ -141,22 +170,45 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
         return Promise.resolve();
       },
     };
-    const run = await runStepJob(unitId, data, {
+    const run = await runStepJob(unit.id, data, {
       api: options.api,
-      log: lazyChild(log, { execution: data.execution, job: unitId, vm: data.vm, attempt: data.attempt }),
+      log: lazyChild(log, { execution: data.execution, job: unit.id, vm: data.vm, attempt: data.attempt }),
       events,
       memo: redisActionMemo(redis, prefix, data.execution),
       options: handlerOptions,
       signal,
     });
-    appends.push(streams.publish(data.execution, jobId, run.result));
+    const mine = follows?.byParent.get(unit.key);
+    const claim: FollowClaim | undefined =
+      follows && mine
+        ? {
+            k: `${jobId}|${unit.key}`,
+            q: follows.queuedAs,
+            ok: endedWell(run, data),
+            u: mine.map((follow) => follow.data.steps),
+          }
+        : undefined;
+    const published = streams.publish(data.execution, jobId, run.result, claim);
+    appends.push(published);
     await Promise.all(appends);
-    return run;
+    const claimed = await published;
+    if (claimed.length === 0) return { run, next: [] };
+    // In the job's return value too: reconcile records the follows queued from it.
+    run.result.claimed = claimed;
+    const next: JobUnit[] = [];
+    for (const steps of claimed) {
+      const follow = mine?.find((f) => f.data.steps[0] === steps[0]);
+      if (follow) next.push(follow);
+    }
+    return { run, next };
   };
 
   /** The units of a job: a batch's, or a single StepJobData job as one unit with the job's id. */
-  const unitsOf = (job: Job<unknown, JobResult>, jobId: string): { id: string; data: StepJobData }[] => {
-    if (!isStepBatchData(job.data)) return [{ id: jobId, data: parseStepJobData(job.data, jobId) }];
+  const unitsOf = (job: Job<unknown, JobResult>, jobId: string): { units: JobUnit[]; follows?: Follows } => {
+    if (!isStepBatchData(job.data)) {
+      const data = parseStepJobData(job.data, jobId);
+      return { units: [{ id: jobId, key: data.steps[0] ?? '', data }] };
+    }
     const batch = job.data as StepBatchData;
     if (!Array.isArray(batch.units) || batch.units.length === 0) {
       throw new DrError(
@@ -164,10 +216,26 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
         `job ${jobId}: a batch without units; are the orchestrator and this worker the same version?`,
       );
     }
-    return batch.units.map((unit) => {
+    const asUnit = (unit: StepBatchUnit): JobUnit => {
       const id = unitJobId(batch, unit);
-      return { id, data: parseStepJobData(unitJobData(batch, unit), id) };
+      return { id, key: unit.steps[0] ?? '', data: parseStepJobData(unitJobData(batch, unit), id) };
+    };
+    const units = batch.units.map(asUnit);
+    if (!Array.isArray(batch.follows) || batch.follows.length === 0) return { units };
+    const byParent = new Map<string, JobUnit[]>();
+    for (const follow of batch.follows) {
+      const list = byParent.get(follow.after) ?? [];
+      list.push(asUnit(follow));
+      byParent.set(follow.after, list);
+    }
+    // A claimed step is stored as the orchestrator would queue it: in this job (its first unit's
+    // first step is the job's key), first attempt.
+    const queuedAs = encodeStepState({
+      status: 'queued',
+      attempt: batch.attempt,
+      jobKey: units[0]?.key ?? '',
     });
+    return { units, follows: { byParent, queuedAs } };
   };
 
   const processJob = async (
@@ -176,25 +244,35 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     cancel?: AbortSignal,
   ): Promise<JobResult> => {
     const jobId = job.id ?? '';
-    const units = unitsOf(job, jobId);
+    const { units, follows } = unitsOf(job, jobId);
     // One controller per unit (handlers add listeners to their signal; thousands on one shared
     // signal would make removing them quadratic), all aborted on BullMQ's cancel or at shutdown.
-    const controllers = units.map(() => new AbortController());
+    const controllers = new Set<AbortController>();
     const onCancel = (): void => {
       for (const controller of controllers) controller.abort(cancel?.reason);
     };
     cancel?.addEventListener('abort', onCancel, { once: true });
+    /** A unit, then the follow units it claimed (each with its own), all settled; runs in order. */
+    const runTree = async (unit: JobUnit): Promise<PromiseSettledResult<StepJobRun>[]> => {
+      const controller = new AbortController();
+      if (cancel?.aborted) controller.abort(cancel.reason);
+      controllers.add(controller);
+      running.add(controller);
+      let ran: { run: StepJobRun; next: JobUnit[] };
+      try {
+        ran = await slots.run(() => runUnit(jobId, unit, follows, controller.signal), controller.signal);
+      } catch (error) {
+        return [{ status: 'rejected', reason: error }];
+      } finally {
+        running.delete(controller);
+        controllers.delete(controller);
+      }
+      const after = await Promise.all(ran.next.map(runTree));
+      return [{ status: 'fulfilled', value: ran.run }, ...after.flat()];
+    };
     let runs: PromiseSettledResult<StepJobRun>[];
     try {
-      runs = await Promise.allSettled(
-        units.map((unit, i) => {
-          const controller = controllers[i] as AbortController;
-          running.add(controller);
-          return slots
-            .run(() => runUnit(jobId, unit.id, unit.data, controller.signal), controller.signal)
-            .finally(() => running.delete(controller));
-        }),
-      );
+      runs = (await Promise.all(units.map(runTree))).flat();
     } finally {
       cancel?.removeEventListener('abort', onCancel);
     }
@@ -202,7 +280,8 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     if (rejected) {
       if (shuttingDown && token !== undefined) {
         // Unfinished, not failed: back to the queue at once for another worker. Units that
-        // finished already published their results; run again, they find their work done.
+        // finished already published their results; run again, they find their work done and
+        // their follow units claimed.
         log.info({ job: jobId }, 'handing the job back at shutdown');
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();

@@ -153,3 +153,108 @@ describe('batch jobs', () => {
     });
   });
 });
+
+describe('follow units (a worker starts the dependents of what it ran)', () => {
+  /** Steps from [id, kind, site, after] rows, VM = the id's first segment (none for actions). */
+  function graphOf(rows: [string, PlanStep['kind'], string, string[]][]): Map<string, PlanStep> {
+    const steps = rows.map(([id, kind, site, after]) =>
+      step(id, kind, site, after, kind === 'action' ? undefined : id.split('/')[0]),
+    );
+    const map = new Map(steps.map((s) => [s.id, s]));
+    for (const s of steps) for (const a of s.after) map.get(a)?.before.push(s.id);
+    return map;
+  }
+  const vm = (
+    name: string,
+    site: string,
+    after: string[],
+  ): [string, PlanStep['kind'], string, string[]][] => [
+    [`${name}/failover`, 'failover', site, after],
+    [`${name}/boot`, 'boot', site, [`${name}/failover`]],
+    [`${name}/readiness`, 'readiness', site, [`${name}/boot`]],
+  ];
+  const followsOf = (graph: StepGraph, ready: string[]) => {
+    const [batch] = batchUnits(graph.planJobs(ready), () => 0);
+    if (!batch) throw new Error('no batch');
+    return graph.followsOf(batch).map((f) => [f.after, f.unit.steps.map((s) => s.id).join(' ')]);
+  };
+
+  it('follows a chain down, each VM as the unit it would be sent as', () => {
+    const graph = new StepGraph(
+      graphOf([
+        ...vm('db', 'west', []),
+        ...vm('app', 'west', ['db/readiness']),
+        ...vm('web', 'west', ['app/readiness']),
+      ]),
+    );
+    expect(followsOf(graph, ['db/failover'])).toEqual([
+      ['db/failover', 'app/failover app/boot app/readiness'],
+      ['app/failover', 'web/failover web/boot web/readiness'],
+    ]);
+  });
+
+  it('takes a dependent only when everything else it waits for is released or up its chain', () => {
+    const graph = new StepGraph(
+      graphOf([
+        ...vm('a', 'west', []),
+        ...vm('b', 'west', []),
+        // waits for a and b, two units in flight: the orchestrator sends it
+        ...vm('ab', 'west', ['a/readiness', 'b/readiness']),
+        // waits for a and for a's follow c: both up one chain
+        ...vm('c', 'west', ['a/readiness']),
+        ...vm('d', 'west', ['c/readiness', 'a/readiness']),
+        // waits for a and a step at the source already done
+        ['e/fence', 'fence', 'east', []],
+        ...vm('e', 'west', ['a/readiness', 'e/fence']),
+      ]),
+    );
+    graph.set('e/fence', { status: 'done', attempt: 1 });
+    expect(
+      followsOf(graph, ['a/failover', 'b/failover']).map(
+        ([after, unit]) => `${after}→${unit?.split(' ')[0]}`,
+      ),
+    ).toEqual(['a/failover→c/failover', 'a/failover→e/failover', 'c/failover→d/failover']);
+  });
+
+  it('never follows into another site, an action, a VM already in the batch, a retry or a delayed batch', () => {
+    const graph = new StepGraph(
+      graphOf([
+        ...vm('a', 'west', []),
+        ...vm('far', 'east', ['a/readiness']),
+        ['action/dns', 'action', 'west', ['a/readiness']],
+        ...vm('b', 'west', []),
+        ['b/extra', 'boot', 'west', ['a/readiness']],
+      ]),
+    );
+    expect(followsOf(graph, ['a/failover', 'b/failover'])).toEqual([]);
+    const [retry] = batchUnits(graph.planJobs(['a/failover']), () => 0);
+    if (!retry) throw new Error('no batch');
+    expect(graph.followsOf({ ...retry, attempt: 2 })).toEqual([]);
+    expect(graph.followsOf({ ...retry, delayMs: 500 })).toEqual([]);
+  });
+
+  it('puts the follows in the BullMQ payload, each with the unit it waits for', () => {
+    const graph = new StepGraph(graphOf([...vm('db', 'west', []), ...vm('app', 'west', ['db/readiness'])]));
+    const [batch] = batchUnits(graph.planJobs(['db/failover']), () => 0);
+    if (!batch) throw new Error('no batch');
+    batch.follows = graph.followsOf(batch);
+    const plan = { metadata: { name: 'p' }, source: 'east', target: 'west', vms: [], actions: [] };
+    const ctx = jobContext({
+      execution: 'ex1',
+      epoch: 1,
+      type: 'planned',
+      direction: 'forward',
+      plan: plan as unknown as RecoveryPlan,
+    });
+    const job = toBullJob(ctx, batch);
+    expect(job.data.follows).toEqual([
+      { after: 'db/failover', vm: 'app', steps: ['app/failover', 'app/boot', 'app/readiness'] },
+    ]);
+    const follow = job.data.follows?.[0];
+    if (!follow) throw new Error('no follow');
+    const data = unitJobData(job.data, follow);
+    expect(data).not.toHaveProperty('after');
+    expect(data).not.toHaveProperty('follows');
+    expect(data.steps).toEqual(['app/failover', 'app/boot', 'app/readiness']);
+  });
+});

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bullJobKey, createQueueConnection, siteQueueName, stepJobId } from '../../engine/executor/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { startSimServer, worldForPlan } from '../../simulators/index.ts';
 import { acceptedCalls, expectFailedOverOnce, stepsStartedTwice } from './checks.ts';
@@ -22,7 +23,12 @@ describe('when the target site worker is SIGKILLed mid-boot', () => {
     await fixtures?.close();
   });
 
-  it('another worker picks the boot up; the VM is started once', async () => {
+  it.each([
+    ['the first VM to boot', undefined],
+    // app-01 waits only for sql-01: the worker that ran sql-01 claimed it and runs it in sql-01's
+    // job (a follow unit); the job run again must run it again, with the same claim.
+    ['a follow unit (app-01, started by the worker that ran sql-01)', 'app-01'],
+  ])('another worker picks the boot of %s up; the VM is started once', async (_what, killIn) => {
     // Slow time: a boot lasts a few hundred ms, long enough to kill the worker inside it.
     const world = worldForPlan(plan, { clock: { mode: 'scaled', speed: 100 }, warmupMs: 5 * 3_600_000 });
     const engine = await startTestEngine(plan, {
@@ -61,7 +67,12 @@ describe('when the target site worker is SIGKILLed mid-boot', () => {
       const controller = new AbortController();
       let killedIn: string | undefined;
       for await (const { event } of engine.client.events(id, { follow: true, signal: controller.signal })) {
-        if (event.type === 'vm-phase' && event.phase === 'booting' && event.site === plan.target) {
+        if (
+          event.type === 'vm-phase' &&
+          event.phase === 'booting' &&
+          event.site === plan.target &&
+          (killIn === undefined || event.vm === killIn)
+        ) {
           killedIn = event.vm;
           await first.kill('SIGKILL');
           controller.abort();
@@ -78,6 +89,15 @@ describe('when the target site worker is SIGKILLed mid-boot', () => {
       // The killed job really ran again (its steps started twice), and its state checks absorbed it.
       const repeated = await stepsStartedTwice(engine.redisUrl, engine.prefix, id);
       expect(repeated.some((step) => step.startsWith(`${killedIn}/`))).toBe(true);
+      if (killIn !== undefined) {
+        // It was a follow unit: no job of its own.
+        const redis = createQueueConnection(engine.redisUrl);
+        const own = await redis.exists(
+          bullJobKey(engine.prefix, siteQueueName(plan.target), stepJobId(id, `${killIn}/failover`)),
+        );
+        await redis.quit();
+        expect(own).toBe(0);
+      }
     } finally {
       await first.kill('SIGKILL');
       await second?.kill('SIGTERM');

@@ -26,7 +26,7 @@ import type { EngineEvent } from '../event-schema.ts';
 import { type BullJob, batchUnits, isManualStep, type JobContext, toBullJob } from '../schedule/job-data.ts';
 import { StepGraph } from '../schedule/step-graph.ts';
 import { encodeStepState, type StepStatus } from '../schedule/step-state.ts';
-import { emptyWrite, type ProgressWrite } from '../store/record.ts';
+import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
 import { failurePolicyOf, retryDelayMs } from './failure-policy.ts';
 import {
   applyOperatorCommand,
@@ -55,6 +55,7 @@ export class ExecutionProgress {
   private readonly events: EngineEvent[] = [];
   private readonly delays = new Map<string, number>();
   private finishedAtLastDrain: number;
+  private haltRecorded = false;
 
   constructor(
     readonly ctx: JobContext,
@@ -124,6 +125,7 @@ export class ExecutionProgress {
       this.cancel(result.steps[0]?.output?.reason);
       return;
     }
+    let jobKey: string | undefined;
     for (const step of result.steps) {
       const state = this.graph.state(step.id);
       if (state.status !== 'queued' || state.jobKey === undefined) continue;
@@ -132,7 +134,32 @@ export class ExecutionProgress {
         this.fail(step, state.attempt, result, synthesized);
         return;
       }
+      jobKey = state.jobKey;
       this.finish(step.id, step.outcome, result);
+    }
+    if (jobKey !== undefined && result.claimed) this.claimed(jobKey, result.claimed);
+  }
+
+  /**
+   * Follow units the worker claimed with a result (StepGraph.followsOf): it stored their steps
+   * queued in its job and runs them; record that here instead of dispatching them.
+   */
+  private claimed(jobKey: string, units: readonly string[][]): void {
+    for (const steps of units) {
+      let first: PlanStep | undefined;
+      for (const id of steps) {
+        if (!this.graph.steps.has(id) || this.graph.state(id).status !== 'pending') continue;
+        this.graph.set(id, { status: 'queued', attempt: 1, jobKey });
+        this.dirtySteps.add(id);
+        this.ready.delete(id);
+        first ??= this.graph.step(id);
+      }
+      if (first?.vm !== undefined) {
+        this.vmEvent(
+          first.vm,
+          this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },
+        );
+      }
     }
   }
 
@@ -255,6 +282,9 @@ export class ExecutionProgress {
     // Units ready together at one site travel as one batch job (schedule/job-data.ts).
     const units = this.graph.planJobs(toDispatch);
     for (const batch of batchUnits(units, (key) => this.delays.get(key) ?? 0)) {
+      // Units the worker may start itself as their last predecessor ends (worker.ts).
+      const follows = this.graph.followsOf(batch);
+      if (follows.length > 0) batch.follows = follows;
       jobs.push(toBullJob(this.ctx, batch));
       for (const planned of batch.units) {
         this.delays.delete(planned.key);
@@ -273,6 +303,11 @@ export class ExecutionProgress {
     }
     const write = emptyWrite();
     if (cursor !== undefined) write.cursor = cursor;
+    // Workers stop claiming follow units once the plan has failed (events.ts).
+    if (this.failure !== undefined && !this.haltRecorded) {
+      write.meta.push([META.halted, this.failure]);
+      this.haltRecorded = true;
+    }
     write.doneDelta = this.graph.finished - this.finishedAtLastDrain;
     this.finishedAtLastDrain = this.graph.finished;
     for (const id of this.dirtySteps) write.steps.push([id, encodeStepState(this.graph.state(id))]);

@@ -41,6 +41,17 @@ export type StepBatchUnit = Pick<
  */
 export interface StepBatchData extends Omit<StepJobData, keyof StepBatchUnit> {
   units: StepBatchUnit[];
+  /**
+   * Units the worker starts by itself once the unit `after` (by its first step) has ended well,
+   * if it can claim them (StepGraph.followsOf, events.ts): what keeps dispatch latency to one
+   * Redis round trip along a chain. Absent in batches rebuilt on resume.
+   */
+  follows?: StepBatchFollow[];
+}
+
+/** A follow unit of a batch: the unit, and the first step of the unit it waits for. */
+export interface StepBatchFollow extends StepBatchUnit {
+  after: string;
 }
 
 /** A batch job's return value: the result of each unit, in the batch's order. */
@@ -55,9 +66,10 @@ export function isStepBatchData(value: unknown): value is { units: unknown } {
 }
 
 /** One unit of a batch as the StepJobData its handlers receive. */
-export function unitJobData(batch: StepBatchData, unit: StepBatchUnit): StepJobData {
-  const { units: _units, ...common } = batch;
-  return { ...common, ...unit };
+export function unitJobData(batch: StepBatchData, unit: StepBatchUnit | StepBatchFollow): StepJobData {
+  const { units: _units, follows: _follows, ...common } = batch;
+  const { after: _after, ...own } = unit as StepBatchFollow;
+  return { ...common, ...own };
 }
 
 /**
@@ -181,6 +193,9 @@ export function toBullJob(ctx: JobContext, batch: PlannedBatch): BullJob {
     plan: ctx.plan.metadata.name,
     units: batch.units.map((unit) => toBatchUnit(ctx, unit)),
   };
+  if (batch.follows?.length) {
+    data.follows = batch.follows.map((follow) => ({ ...toBatchUnit(ctx, follow.unit), after: follow.after }));
+  }
   const jobId = stepJobId(ctx.execution, batch.key, batch.attempt);
   const bull: BullJob = { queue: queueOf(batch.site), name: first.kind, data, jobId };
   if (batch.delayMs) bull.delayMs = batch.delayMs;

@@ -25,7 +25,27 @@ export interface PlannedBatch {
   units: PlannedJob[];
   /** Backoff before the batch may start (a retry). */
   delayMs?: number;
+  /** Units the batch's worker may start itself as their last predecessor finishes (followsOf). */
+  follows?: PlannedFollow[];
 }
+
+/**
+ * A unit a site worker starts by itself, without a round trip through the orchestrator, once the
+ * unit `after` (a unit of the same batch, or another follow) has ended well: every other
+ * predecessor of its first step was already released when the batch was planned. The worker claims
+ * it in Redis atomically with publishing `after`'s result (events.ts), so it runs once.
+ */
+export interface PlannedFollow {
+  /** Key (first step) of the unit whose success releases this one. */
+  after: string;
+  unit: PlannedJob;
+}
+
+/**
+ * Most follow units one batch carries (a chain of follows runs inside its batch's job).
+ * @defaultValue 500
+ */
+export const MAX_FOLLOWS = 500;
 
 const MERGEABLE = new Set<PlanStep['kind']>(['shutdown', 'failover', 'boot', 'readiness']);
 
@@ -179,26 +199,75 @@ export class StepGraph {
    * the same VM at the same site and waits for nothing else, and so on down the chain.
    */
   planJobs(ready: readonly string[]): PlannedJob[] {
-    const jobs: PlannedJob[] = [];
-    for (const id of ready) {
+    return ready.map((id) => {
       const first = this.step(id);
-      const attempt = this.state(id).attempt;
-      const chain = [first];
-      if (first.vm !== undefined && MERGEABLE.has(first.kind)) {
-        let current = first;
-        while (current.before.length === 1) {
-          const next = this.steps.get(current.before[0] as string);
-          if (!next || next.vm !== first.vm || next.site !== first.site || !MERGEABLE.has(next.kind)) break;
-          if (this.state(next.id).status !== 'pending') break;
-          const prior = current.id;
-          if (next.after.some((p) => p !== prior && !releasesSuccessors(this.state(p).status))) break;
-          chain.push(next);
-          current = next;
+      return { key: id, attempt: this.state(id).attempt, site: first.site, steps: this.chainFrom(first) };
+    });
+  }
+
+  /**
+   * The follow units of a batch about to be sent (PlannedFollow): for each of its units, and then
+   * for each follow found, the pending VM steps at the same site whose predecessors not yet
+   * released are all steps of that unit or of the units up its chain, each as the unit it would be
+   * sent as (chainFrom). At most one
+   * unit per VM in the batch and its follows (a batch is rebuilt from step states by VM); first
+   * attempts only (the claim checks the step was never touched); breadth first, at most `limit`.
+   */
+  followsOf(batch: PlannedBatch, limit = MAX_FOLLOWS): PlannedFollow[] {
+    if (batch.attempt !== 1 || batch.delayMs) return [];
+    const vms = new Set<string>();
+    for (const unit of batch.units) if (unit.steps[0]?.vm !== undefined) vms.add(unit.steps[0].vm);
+    const follows: PlannedFollow[] = [];
+    // Units to look past, each with its own steps and the index of the unit it follows (-1: none):
+    // a follow starts only after every unit up its chain ended well.
+    const parents: { unit: PlannedJob; steps: Set<string>; up: number }[] = batch.units.map((unit) => ({
+      unit,
+      steps: new Set(unit.steps.map((s) => s.id)),
+      up: -1,
+    }));
+    const doneBefore = (index: number, id: string): boolean => {
+      for (let i = index; i >= 0; i = parents[i]?.up ?? -1) if (parents[i]?.steps.has(id)) return true;
+      return releasesSuccessors(this.state(id).status);
+    };
+    for (let p = 0; p < parents.length && follows.length < limit; p += 1) {
+      const parent = parents[p] as (typeof parents)[number];
+      for (const step of parent.unit.steps) {
+        for (const id of step.before) {
+          if (follows.length >= limit || parent.steps.has(id)) continue;
+          const next = this.step(id);
+          if (next.vm === undefined || vms.has(next.vm) || next.site !== parent.unit.site) continue;
+          if (next.kind === 'action' || next.kind === 'barrier') continue;
+          const state = this.state(id);
+          if (state.status !== 'pending' || state.attempt !== 1) continue;
+          if (!next.after.every((a) => doneBefore(p, a))) continue;
+          const unit: PlannedJob = { key: id, attempt: 1, site: next.site, steps: this.chainFrom(next) };
+          follows.push({ after: parent.unit.key, unit });
+          vms.add(next.vm);
+          parents.push({ unit, steps: new Set(unit.steps.map((s) => s.id)), up: p });
         }
       }
-      jobs.push({ key: id, attempt, site: first.site, steps: chain });
     }
-    return jobs;
+    return follows;
+  }
+
+  /**
+   * A step and the successors it takes along into one unit: its only successor when that is of
+   * the same VM at the same site and waits for nothing else, and so on down the chain.
+   */
+  private chainFrom(first: PlanStep): PlanStep[] {
+    const chain = [first];
+    if (first.vm === undefined || !MERGEABLE.has(first.kind)) return chain;
+    let current = first;
+    while (current.before.length === 1) {
+      const next = this.steps.get(current.before[0] as string);
+      if (!next || next.vm !== first.vm || next.site !== first.site || !MERGEABLE.has(next.kind)) break;
+      if (this.state(next.id).status !== 'pending') break;
+      const prior = current.id;
+      if (next.after.some((p) => p !== prior && !releasesSuccessors(this.state(p).status))) break;
+      chain.push(next);
+      current = next;
+    }
+    return chain;
   }
 
   private chainOrder(key: string, steps: PlanStep[]): PlanStep[] {
