@@ -110,16 +110,19 @@ export async function readAllEvents(redis: Redis, prefix: string, execution: str
  * trip and one command instead of one XADD each. The streams' entries are the same as single
  * appends make (one event per `events` entry, one result per `completions` entry).
  *
- * A completion may carry a claim request (FollowClaim, JSON): the unit's follow units, which its
- * worker starts itself when it ended well. Decided ONCE per unit run (`claims` hash, field `k`):
- * each follow is claimed when the execution is neither halted (a step failed the plan) nor being
- * cancelled and its first step was never touched (no field in `steps`: pending, first attempt; the
- * unit's later steps wait only for the step before them, StepGraph.chainFrom, so they were not either);
- * its steps are then stored queued in the batch's job (`q`), as the orchestrator would have
- * queued them, atomically with the result. The completion entry names the claimed steps (`c`), so
- * the orchestrator records them queued instead of dispatching them. A repeated run of the unit
- * (its job run again) gets the same decision, less the follows no longer queued in the job.
- * Returns, per completion, the claimed steps as JSON ('' for none).
+ * A completion may carry a claim request (FollowClaim, JSON): the follow units that wait for the
+ * unit, which its worker starts itself. Decided ONCE per unit run (`claims` hash, field
+ * `<job id>|<unit>`: `+` and the claimed steps when the unit ended well, `-` when not): a follow is
+ * claimed when the unit ended well, the execution is neither halted (a step failed the plan) nor
+ * being cancelled, every other unit of the job it waits for has published a good end (`+`), and its
+ * first step was never touched (no field in `steps`: pending, first attempt; the unit's later steps
+ * wait only for the step before them, StepGraph.chainFrom, so they were not either). Its steps are
+ * then stored queued in the batch's job (`q`), as the orchestrator would have queued them,
+ * atomically with the result, and the completion entry names them (`c`), so the orchestrator
+ * records them queued instead of dispatching them. So of the units a follow waits for, the last to
+ * end claims it, once. A repeated run of the unit (its job run again) gets the same decision, less
+ * the follows no longer queued in the job. Returns, per completion, the claimed steps as JSON ('' for
+ * none).
  */
 const APPEND_SCRIPT = `
 local n = tonumber(ARGV[1])
@@ -133,35 +136,43 @@ while i < #ARGV do
   local claimed = ''
   if ARGV[i + 2] ~= '' then
     local req = cjson.decode(ARGV[i + 2])
-    local decided = redis.call('HGET', KEYS[5], req.k)
+    local field = req.j .. '|' .. req.s
+    local decided = redis.call('HGET', KEYS[5], field)
     local units = {}
     if decided then
-      if decided ~= '' then
-        for _, steps in ipairs(cjson.decode(decided)) do
+      if string.len(decided) > 1 then
+        for _, steps in ipairs(cjson.decode(string.sub(decided, 2))) do
           if redis.call('HGET', KEYS[3], steps[1]) == req.q then table.insert(units, steps) end
         end
       end
-    else
+    elseif req.ok then
       if stopped == nil then
         local flags = redis.call('HMGET', KEYS[4], 'halted', 'cancelRequested')
         stopped = flags[1] ~= false or flags[2] ~= false
       end
-      if req.ok and not stopped then
-        for _, steps in ipairs(req.u) do
-          if redis.call('HEXISTS', KEYS[3], steps[1]) == 0 then
+      if not stopped then
+        for _, follow in ipairs(req.u) do
+          local ready = redis.call('HEXISTS', KEYS[3], follow.s[1]) == 0
+          for _, parent in ipairs(follow.p) do
+            if ready and parent ~= req.s then
+              local other = redis.call('HGET', KEYS[5], req.j .. '|' .. parent)
+              ready = other ~= false and string.sub(other, 1, 1) == '+'
+            end
+          end
+          if ready then
             local fields = {}
-            for _, step in ipairs(steps) do
+            for _, step in ipairs(follow.s) do
               table.insert(fields, step)
               table.insert(fields, req.q)
             end
             redis.call('HSET', KEYS[3], unpack(fields))
-            table.insert(units, steps)
+            table.insert(units, follow.s)
           end
         end
       end
     end
     if #units > 0 then claimed = cjson.encode(units) end
-    if not decided then redis.call('HSET', KEYS[5], req.k, claimed) end
+    if not decided then redis.call('HSET', KEYS[5], field, (req.ok and '+' or '-') .. claimed) end
   end
   if claimed ~= '' then
     redis.call('XADD', KEYS[2], '*', 'j', ARGV[i], 'r', ARGV[i + 1], 'c', claimed)
@@ -178,15 +189,17 @@ return replies
 const MAX_APPEND_ARGS = 4000;
 
 /**
- * What a finished unit asks of its follow units (APPEND_SCRIPT): `k` the decision's field
- * (`<job id>|<unit>`), `q` the step state of a claimed step (queued in the batch's job), `ok`
- * whether the unit ended well, `u` each follow unit's steps.
+ * What a finished unit asks of its follow units (APPEND_SCRIPT): `j` its job's id and `s` its key
+ * (the decision's field is `<j>|<s>`), `q` the step state of a claimed step (queued in the job),
+ * `ok` whether the unit ended well, `u` the follows that wait for it: each one's steps (`s`) and the
+ * keys of the units of the job it waits for (`p`, this one among them).
  */
 export interface FollowClaim {
-  k: string;
+  j: string;
+  s: string;
   q: string;
   ok: boolean;
-  u: string[][];
+  u: { s: string[]; p: string[] }[];
 }
 
 interface PendingAppends {

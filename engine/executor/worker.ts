@@ -95,11 +95,15 @@ export interface SiteWorkers {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** One unit of a job: its own id (handlers' job id), its key (first step) and its StepJobData. */
+/**
+ * One unit of a job: its own id (handlers' job id), its key (first step) and its StepJobData; a
+ * follow unit also the keys of the units of the job it waits for.
+ */
 interface JobUnit {
   id: string;
   key: string;
   data: StepJobData;
+  after?: string[];
 }
 
 /** A batch's follow units by the key of the unit they wait for, and how a claimed step is stored. */
@@ -182,10 +186,11 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     const claim: FollowClaim | undefined =
       follows && mine
         ? {
-            k: `${jobId}|${unit.key}`,
+            j: jobId,
+            s: unit.key,
             q: follows.queuedAs,
             ok: endedWell(run, data),
-            u: mine.map((follow) => follow.data.steps),
+            u: mine.map((follow) => ({ s: follow.data.steps, p: follow.after ?? [] })),
           }
         : undefined;
     const published = streams.publish(data.execution, jobId, run.result, claim);
@@ -224,9 +229,12 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     if (!Array.isArray(batch.follows) || batch.follows.length === 0) return { units };
     const byParent = new Map<string, JobUnit[]>();
     for (const follow of batch.follows) {
-      const list = byParent.get(follow.after) ?? [];
-      list.push(asUnit(follow));
-      byParent.set(follow.after, list);
+      const unit = { ...asUnit(follow), after: follow.after };
+      for (const parent of follow.after) {
+        const list = byParent.get(parent) ?? [];
+        list.push(unit);
+        byParent.set(parent, list);
+      }
     }
     // A claimed step is stored as the orchestrator would queue it: in this job (its first unit's
     // first step is the job's key), first attempt.

@@ -176,7 +176,7 @@ describe('follow units (a worker starts the dependents of what it ran)', () => {
   const followsOf = (graph: StepGraph, ready: string[]) => {
     const [batch] = batchUnits(graph.planJobs(ready), () => 0);
     if (!batch) throw new Error('no batch');
-    return graph.followsOf(batch).map((f) => [f.after, f.unit.steps.map((s) => s.id).join(' ')]);
+    return graph.followsOf(batch).map((f) => [f.after.join(' + '), f.unit.steps.map((s) => s.id).join(' ')]);
   };
 
   it('follows a chain down, each VM as the unit it would be sent as', () => {
@@ -193,27 +193,35 @@ describe('follow units (a worker starts the dependents of what it ran)', () => {
     ]);
   });
 
-  it('takes a dependent only when everything else it waits for is released or up its chain', () => {
+  it('takes a dependent only when everything it waits for is released or a unit of the job', () => {
     const graph = new StepGraph(
       graphOf([
         ...vm('a', 'west', []),
         ...vm('b', 'west', []),
-        // waits for a and b, two units in flight: the orchestrator sends it
+        // waits for a and b, both units of the batch: the last of them to end claims it
         ...vm('ab', 'west', ['a/readiness', 'b/readiness']),
-        // waits for a and for a's follow c: both up one chain
+        // waits for a, then for a and a's follow c
         ...vm('c', 'west', ['a/readiness']),
         ...vm('d', 'west', ['c/readiness', 'a/readiness']),
         // waits for a and a step at the source already done
         ['e/fence', 'fence', 'east', []],
         ...vm('e', 'west', ['a/readiness', 'e/fence']),
+        // waits for a and a step at the source still running: the orchestrator sends it
+        ['f/fence', 'fence', 'east', []],
+        ...vm('f', 'west', ['a/readiness', 'f/fence']),
       ]),
     );
     graph.set('e/fence', { status: 'done', attempt: 1 });
     expect(
       followsOf(graph, ['a/failover', 'b/failover']).map(
-        ([after, unit]) => `${after}→${unit?.split(' ')[0]}`,
+        ([after, unit]) => `${after} → ${unit?.split(' ')[0]}`,
       ),
-    ).toEqual(['a/failover→c/failover', 'a/failover→e/failover', 'c/failover→d/failover']);
+    ).toEqual([
+      'a/failover + b/failover → ab/failover',
+      'a/failover → c/failover',
+      'c/failover + a/failover → d/failover',
+      'a/failover → e/failover',
+    ]);
   });
 
   it('never follows into another site, an action, a VM already in the batch, a retry or a delayed batch', () => {
@@ -248,7 +256,7 @@ describe('follow units (a worker starts the dependents of what it ran)', () => {
     });
     const job = toBullJob(ctx, batch);
     expect(job.data.follows).toEqual([
-      { after: 'db/failover', vm: 'app', steps: ['app/failover', 'app/boot', 'app/readiness'] },
+      { after: ['db/failover'], vm: 'app', steps: ['app/failover', 'app/boot', 'app/readiness'] },
     ]);
     const follow = job.data.follows?.[0];
     if (!follow) throw new Error('no follow');

@@ -42,16 +42,16 @@ export type StepBatchUnit = Pick<
 export interface StepBatchData extends Omit<StepJobData, keyof StepBatchUnit> {
   units: StepBatchUnit[];
   /**
-   * Units the worker starts by itself once the unit `after` (by its first step) has ended well,
-   * if it can claim them (StepGraph.followsOf, events.ts): what keeps dispatch latency to one
-   * Redis round trip along a chain. Absent in batches rebuilt on resume.
+   * Units the worker starts by itself once the units `after` (by their first steps) have all
+   * ended well, if it can claim them (StepGraph.followsOf, events.ts): what keeps dispatch
+   * latency to one Redis round trip. Absent in batches rebuilt on resume.
    */
   follows?: StepBatchFollow[];
 }
 
-/** A follow unit of a batch: the unit, and the first step of the unit it waits for. */
+/** A follow unit of a batch: the unit, and the units of the job it waits for (first steps). */
 export interface StepBatchFollow extends StepBatchUnit {
-  after: string;
+  after: string[];
 }
 
 /** A batch job's return value: the result of each unit, in the batch's order. */

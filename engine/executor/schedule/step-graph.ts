@@ -31,13 +31,14 @@ export interface PlannedBatch {
 
 /**
  * A unit a site worker starts by itself, without a round trip through the orchestrator, once the
- * unit `after` (a unit of the same batch, or another follow) has ended well: every other
- * predecessor of its first step was already released when the batch was planned. The worker claims
- * it in Redis atomically with publishing `after`'s result (events.ts), so it runs once.
+ * units `after` (units of the same job: the batch's or other follows) have all ended well: every
+ * other predecessor of its first step was already released when the batch was planned. The worker
+ * that publishes the last of them claims it in Redis atomically with that result (events.ts), so
+ * it runs once.
  */
 export interface PlannedFollow {
-  /** Key (first step) of the unit whose success releases this one. */
-  after: string;
+  /** Keys (first steps) of the units of the job whose success releases this one. */
+  after: string[];
   unit: PlannedJob;
 }
 
@@ -206,44 +207,47 @@ export class StepGraph {
   }
 
   /**
-   * The follow units of a batch about to be sent (PlannedFollow): for each of its units, and then
-   * for each follow found, the pending VM steps at the same site whose predecessors not yet
-   * released are all steps of that unit or of the units up its chain, each as the unit it would be
-   * sent as (chainFrom). At most one
-   * unit per VM in the batch and its follows (a batch is rebuilt from step states by VM); first
-   * attempts only (the claim checks the step was never touched); breadth first, at most `limit`.
+   * The follow units of a batch about to be sent (PlannedFollow): the pending VM steps at the
+   * batch's site whose predecessors not yet released are all steps of units of the job (the
+   * batch's, or follows found before), each as the unit it would be sent as (chainFrom); looked for
+   * past the batch's units, then past each follow found, breadth first, at most `limit`. At most
+   * one unit per VM in the job (a batch is rebuilt from step states by VM); first attempts only
+   * (the claim checks the step was never touched).
    */
   followsOf(batch: PlannedBatch, limit = MAX_FOLLOWS): PlannedFollow[] {
     if (batch.attempt !== 1 || batch.delayMs) return [];
     const vms = new Set<string>();
-    for (const unit of batch.units) if (unit.steps[0]?.vm !== undefined) vms.add(unit.steps[0].vm);
-    const follows: PlannedFollow[] = [];
-    // Units to look past, each with its own steps and the index of the unit it follows (-1: none):
-    // a follow starts only after every unit up its chain ended well.
-    const parents: { unit: PlannedJob; steps: Set<string>; up: number }[] = batch.units.map((unit) => ({
-      unit,
-      steps: new Set(unit.steps.map((s) => s.id)),
-      up: -1,
-    }));
-    const doneBefore = (index: number, id: string): boolean => {
-      for (let i = index; i >= 0; i = parents[i]?.up ?? -1) if (parents[i]?.steps.has(id)) return true;
-      return releasesSuccessors(this.state(id).status);
+    // Each step of a unit of the job → that unit's key.
+    const unitOf = new Map<string, string>();
+    const addUnit = (unit: PlannedJob): void => {
+      if (unit.steps[0]?.vm !== undefined) vms.add(unit.steps[0].vm);
+      for (const step of unit.steps) unitOf.set(step.id, unit.key);
     };
+    for (const unit of batch.units) addUnit(unit);
+    const follows: PlannedFollow[] = [];
+    const parents = [...batch.units];
     for (let p = 0; p < parents.length && follows.length < limit; p += 1) {
-      const parent = parents[p] as (typeof parents)[number];
-      for (const step of parent.unit.steps) {
+      const parent = parents[p] as PlannedJob;
+      for (const step of parent.steps) {
         for (const id of step.before) {
-          if (follows.length >= limit || parent.steps.has(id)) continue;
+          if (follows.length >= limit || unitOf.has(id)) continue;
           const next = this.step(id);
-          if (next.vm === undefined || vms.has(next.vm) || next.site !== parent.unit.site) continue;
+          if (next.vm === undefined || vms.has(next.vm) || next.site !== parent.site) continue;
           if (next.kind === 'action' || next.kind === 'barrier') continue;
           const state = this.state(id);
           if (state.status !== 'pending' || state.attempt !== 1) continue;
-          if (!next.after.every((a) => doneBefore(p, a))) continue;
+          const after = new Set<string>();
+          let inJob = true;
+          for (const pred of next.after) {
+            const unit = unitOf.get(pred);
+            if (unit !== undefined) after.add(unit);
+            else if (!releasesSuccessors(this.state(pred).status)) inJob = false;
+          }
+          if (!inJob) continue;
           const unit: PlannedJob = { key: id, attempt: 1, site: next.site, steps: this.chainFrom(next) };
-          follows.push({ after: parent.unit.key, unit });
-          vms.add(next.vm);
-          parents.push({ unit, steps: new Set(unit.steps.map((s) => s.id)), up: p });
+          follows.push({ after: [...after], unit });
+          addUnit(unit);
+          parents.push(unit);
         }
       }
     }
