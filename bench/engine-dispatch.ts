@@ -1,13 +1,14 @@
 /**
  * Dispatch latency: from a VM's last dependency becoming ready (its `vm-phase ready` event) to the
  * VM's own first step that waits for it starting (`step-started` of its failover; its fence at the
- * source starts at once), over a chain of 100 VMs with boot time 0, the world, workers and
- * orchestrator in separate processes. Read from the event log after the run (event times have
+ * source starts at once), over a chain of 100 VMs with boot time 0 (SHAPE=fan-in: 100 levels of
+ * two VMs, each waiting for both of the level before), the world, workers and orchestrator in
+ * separate processes, unplanned failover. Read from the event log after the run (event times have
  * millisecond resolution), with the hops in between: the dependency's completion in the
  * completions stream (its stream id is Redis's time), the job's creation by the orchestrator's
  * addBulk (BullMQ `timestamp`) and its move to active in the worker (`processedOn`), for the VMs
  * the orchestrator dispatched; the others were follow units, claimed and started by the worker that
- * ran their dependency (StepGraph.followsOf). RUNS=...
+ * ran their dependency (StepGraph.followsOf). RUNS=... DEPTH=... SHAPE=chain|fan-in
  */
 import {
   bullJobKey,
@@ -21,22 +22,31 @@ import { median, percentile, startStack, waitSettled } from './_engine-stack.ts'
 
 const DEPTH = Number(process.env.DEPTH ?? 100);
 const RUNS = Number(process.env.RUNS ?? 3);
+// chain: each VM waits for the one before; fan-in: levels of two VMs, each waiting for both VMs of
+// the level before (DEPTH levels, so 2 × DEPTH VMs).
+const SHAPE = process.env.SHAPE ?? 'chain';
+if (SHAPE !== 'chain' && SHAPE !== 'fan-in') throw new Error(`SHAPE is chain or fan-in, not ${SHAPE}`);
+const WIDTH = SHAPE === 'fan-in' ? 2 : 1;
 const lines = [
   'apiVersion: dr/v1',
   'kind: RecoveryPlan',
-  'metadata: { name: chain }',
+  `metadata: { name: ${SHAPE} }`,
   'spec:',
   '  source: dc-east',
   '  target: dc-west',
   '  vms:',
 ];
-for (let i = 0; i < DEPTH; i += 1) {
-  const name = `vm-${String(i).padStart(3, '0')}`;
-  lines.push(
-    `    - { name: ${name}, bootEstimate: 0s${i > 0 ? `, dependsOn: [vm-${String(i - 1).padStart(3, '0')}]` : ''} }`,
-  );
+const vmName = (level: number, i: number) =>
+  `vm-${String(level).padStart(3, '0')}${WIDTH > 1 ? `-${i}` : ''}`;
+for (let level = 0; level < DEPTH; level += 1) {
+  for (let i = 0; i < WIDTH; i += 1) {
+    const deps = level > 0 ? Array.from({ length: WIDTH }, (_, j) => vmName(level - 1, j)) : [];
+    lines.push(
+      `    - { name: ${vmName(level, i)}, bootEstimate: 0s${deps.length > 0 ? `, dependsOn: [${deps.join(', ')}]` : ''} }`,
+    );
+  }
 }
-const parsed = parsePlan(`${lines.join('\n')}\n`, 'chain.yaml');
+const parsed = parsePlan(`${lines.join('\n')}\n`, `${SHAPE}.yaml`);
 if (!parsed.ok) throw new Error(parsed.issues.map((i) => i.message).join('\n'));
 const plan = parsed.plan;
 
@@ -80,9 +90,10 @@ for (let run = 1; run <= RUNS; run += 1) {
       }
     }
     const latencies: number[] = [];
-    for (let i = 1; i < DEPTH; i += 1) {
-      const depVm = plan.vms[i - 1]?.name ?? '';
-      const vm = plan.vms[i]?.name ?? '';
+    for (const { name: vm, dependsOn } of plan.vms) {
+      if (dependsOn.length === 0) continue;
+      // From the last of its dependencies to become ready.
+      const depVm = dependsOn.reduce((a, b) => ((readyAt.get(b) ?? 0) > (readyAt.get(a) ?? 0) ? b : a));
       const dep = readyAt.get(depVm);
       const start = failoverStart.get(vm);
       if (dep === undefined || start === undefined) continue;
@@ -148,7 +159,8 @@ for (const [title, list] of [
 }
 console.table([
   {
-    chain: DEPTH,
+    shape: SHAPE,
+    vms: plan.vms.length,
     runs: RUNS,
     'median (ms)': median(all),
     'p99 (ms)': percentile(all, 99),

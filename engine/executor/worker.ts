@@ -264,6 +264,9 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     const runTree = async (unit: JobUnit): Promise<PromiseSettledResult<StepJobRun>[]> => {
       const controller = new AbortController();
       if (cancel?.aborted) controller.abort(cancel.reason);
+      // A follow claimed while the worker shuts down does not start: the job goes back to the
+      // queue, and its next run gets the same claim.
+      else if (shuttingDown) controller.abort(new Error('worker shutting down'));
       controllers.add(controller);
       running.add(controller);
       let ran: { run: StepJobRun; next: JobUnit[] };

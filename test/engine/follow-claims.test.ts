@@ -54,14 +54,14 @@ describe('claiming follow units with a result', () => {
     };
     return { prefix, keys, writer, publish };
   }
-  const after = (...units: string[]) => units.map((u) => `${u}/failover`);
+  const waitsFor = (...units: string[]) => units.map((u) => `${u}/failover`);
 
   it('claims follows whose steps were never touched: stored queued in the job, named in the entry', async () => {
     const { prefix, keys, publish } = setup();
     expect(
       await publish('db', [
-        { s: app, p: after('db') },
-        { s: web, p: after('db') },
+        { s: app, p: waitsFor('db') },
+        { s: web, p: waitsFor('db') },
       ]),
     ).toEqual([app, web]);
     const steps = await redis.hgetall(keys.steps);
@@ -77,8 +77,8 @@ describe('claiming follow units with a result', () => {
     await redis.hset(keys.steps, 'web/failover', 'q|1|web/failover');
     expect(
       await publish('db', [
-        { s: app, p: after('db') },
-        { s: web, p: after('db') },
+        { s: app, p: waitsFor('db') },
+        { s: web, p: waitsFor('db') },
       ]),
     ).toEqual([app]);
     expect(await redis.hget(keys.steps, 'web/failover')).toBe('q|1|web/failover');
@@ -88,13 +88,13 @@ describe('claiming follow units with a result', () => {
   it('lets the last of the units a follow waits for claim it, and only when all ended well', async () => {
     const { keys, publish } = setup();
     // web waits for app-a and app-b (units of the job): the first to end claims nothing.
-    expect(await publish('app-a', [{ s: web, p: after('app-a', 'app-b') }])).toEqual([]);
+    expect(await publish('app-a', [{ s: web, p: waitsFor('app-a', 'app-b') }])).toEqual([]);
     expect(await redis.hget(keys.steps, 'web/failover')).toBeNull();
-    expect(await publish('app-b', [{ s: web, p: after('app-a', 'app-b') }])).toEqual([web]);
+    expect(await publish('app-b', [{ s: web, p: waitsFor('app-a', 'app-b') }])).toEqual([web]);
 
     const other = setup();
-    expect(await other.publish('app-a', [{ s: web, p: after('app-a', 'app-b') }], false)).toEqual([]);
-    expect(await other.publish('app-b', [{ s: web, p: after('app-a', 'app-b') }])).toEqual([]);
+    expect(await other.publish('app-a', [{ s: web, p: waitsFor('app-a', 'app-b') }], false)).toEqual([]);
+    expect(await other.publish('app-b', [{ s: web, p: waitsFor('app-a', 'app-b') }])).toEqual([]);
     expect(await redis.hlen(other.keys.steps)).toBe(0);
   });
 
@@ -104,7 +104,7 @@ describe('claiming follow units with a result', () => {
   ])('claims nothing once %s', async (_why, field, value) => {
     const { prefix, keys, publish } = setup();
     await redis.hset(keys.meta, field, value);
-    expect(await publish('db', [{ s: app, p: after('db') }])).toEqual([]);
+    expect(await publish('db', [{ s: app, p: waitsFor('db') }])).toEqual([]);
     expect(await redis.hlen(keys.steps)).toBe(0);
     const [completion] = await readCompletions(redis, prefix, 'ex1', '0');
     expect(completion?.result.claimed).toBeUndefined();
@@ -112,16 +112,16 @@ describe('claiming follow units with a result', () => {
 
   it('decides once per unit run: a unit that failed releases nothing, even when its job runs again and succeeds', async () => {
     const { keys, publish } = setup();
-    expect(await publish('db', [{ s: app, p: after('db') }], false)).toEqual([]);
-    expect(await publish('db', [{ s: app, p: after('db') }], true)).toEqual([]);
+    expect(await publish('db', [{ s: app, p: waitsFor('db') }], false)).toEqual([]);
+    expect(await publish('db', [{ s: app, p: waitsFor('db') }], true)).toEqual([]);
     expect(await redis.hlen(keys.steps)).toBe(0);
   });
 
   it('gives a repeated run the same follows, less those no longer queued in the job', async () => {
     const { prefix, keys, publish } = setup();
     const follows = [
-      { s: app, p: after('db') },
-      { s: web, p: after('db') },
+      { s: app, p: waitsFor('db') },
+      { s: web, p: waitsFor('db') },
     ];
     expect(await publish('db', follows)).toEqual([app, web]);
     expect(await publish('db', follows)).toEqual([app, web]);
@@ -135,11 +135,11 @@ describe('claiming follow units with a result', () => {
   it('decides the claims of several units of one tick in one script, in order', async () => {
     const { keys, writer, publish } = setup();
     const both = await Promise.all([
-      publish('a', [{ s: app, p: after('a') }]),
+      publish('a', [{ s: app, p: waitsFor('a') }]),
       // web waits for a and b; app is a's already
       publish('b', [
-        { s: app, p: after('a') },
-        { s: web, p: after('a', 'b') },
+        { s: app, p: waitsFor('a') },
+        { s: web, p: waitsFor('a', 'b') },
       ]),
       writer.publish('ex1', JOB, result(['c/failover'])),
     ]);
