@@ -113,8 +113,10 @@ export async function readAllEvents(redis: Redis, prefix: string, execution: str
  * A completion may carry a claim request (FollowClaim, JSON): the follow units that wait for the
  * unit, which its worker starts itself. Decided ONCE per unit run (`claims` hash, field
  * `<job id>|<unit>`: `+` and the claimed steps when the unit ended well, `-` when not): a follow is
- * claimed when the unit ended well, the execution is neither halted (a step failed the plan) nor
- * being cancelled, every other unit of the job it waits for has published a good end (`+`), and its
+ * claimed when the unit ended well and is still queued in the job as far as the orchestrator
+ * recorded (not given up on, say failed by reconcile while this run went on), the execution is
+ * neither halted (a step failed the plan) nor being cancelled, every other unit of the job it waits
+ * for has published a good end (`+`) and is still queued in the job or recorded released, and its
  * first step was never touched (no field in `steps`: pending, first attempt; the unit's later steps
  * wait only for the step before them, StepGraph.chainFrom, so they were not either). Its steps are
  * then stored queued in the batch's job (`q`), as the orchestrator would have queued them,
@@ -150,13 +152,20 @@ while i < #ARGV do
         local flags = redis.call('HMGET', KEYS[4], 'halted', 'cancelRequested')
         stopped = flags[1] ~= false or flags[2] ~= false
       end
-      if not stopped then
+      -- The orchestrator has not decided anything else about this unit (a run of the job it
+      -- already gave up on, e.g. failed by reconcile, claims nothing).
+      if not stopped and redis.call('HGET', KEYS[3], req.s) == req.q then
         for _, follow in ipairs(req.u) do
           local ready = redis.call('HEXISTS', KEYS[3], follow.s[1]) == 0
           for _, parent in ipairs(follow.p) do
             if ready and parent ~= req.s then
               local other = redis.call('HGET', KEYS[5], req.j .. '|' .. parent)
               ready = other ~= false and string.sub(other, 1, 1) == '+'
+              if ready then
+                local state = redis.call('HGET', KEYS[3], parent) or ''
+                local head = string.match(state, '^[^|]*')
+                ready = state == req.q or head == 'done' or head == 'warned' or head == 'skipped'
+              end
             end
           end
           if ready then

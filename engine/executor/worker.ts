@@ -20,7 +20,7 @@ import {
   runStepJob,
   type StepJobRun,
 } from './handlers/index.ts';
-import { DEFAULT_PREFIX } from './keys.ts';
+import { DEFAULT_PREFIX, executionKeys } from './keys.ts';
 import { bullOptions, createQueueConnection } from './queues.ts';
 import {
   isStepBatchData,
@@ -106,10 +106,11 @@ interface JobUnit {
   after?: string[];
 }
 
-/** A batch's follow units by the key of the unit they wait for, and how a claimed step is stored. */
+/** A batch's follow units by the key of each unit they wait for, and how a claimed step is stored. */
 interface Follows {
   byParent: Map<string, JobUnit[]>;
   queuedAs: string;
+  all: JobUnit[];
 }
 
 /** A unit that ended well releases its follow units: every step ran, none failed. */
@@ -243,7 +244,21 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       attempt: batch.attempt,
       jobKey: units[0]?.key ?? '',
     });
-    return { units, follows: { byParent, queuedAs } };
+    return { units, follows: { byParent, queuedAs, all: [...new Set([...byParent.values()].flat())] } };
+  };
+
+  /**
+   * Follow units an earlier run of this job claimed and that are still queued in it (the job was
+   * handed back, or its worker died): run again from the start, as the units of a repeated job
+   * are, since the unit that claimed them may be recorded done already and never run again.
+   */
+  const claimedBefore = async (execution: string, follows: Follows | undefined): Promise<JobUnit[]> => {
+    if (follows === undefined || follows.all.length === 0) return [];
+    const states = await redis.hmget(
+      executionKeys(prefix, execution).steps,
+      ...follows.all.map((unit) => unit.key),
+    );
+    return follows.all.filter((_, i) => states[i] === follows.queuedAs);
   };
 
   const processJob = async (
@@ -253,6 +268,9 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   ): Promise<JobResult> => {
     const jobId = job.id ?? '';
     const { units, follows } = unitsOf(job, jobId);
+    const resumed = await claimedBefore(units[0]?.data.execution ?? '', follows);
+    // Each unit runs once per run of the job (a follow claimed before may be claimed again).
+    const started = new Set<string>();
     // One controller per unit (handlers add listeners to their signal; thousands on one shared
     // signal would make removing them quadratic), all aborted on BullMQ's cancel or at shutdown.
     const controllers = new Set<AbortController>();
@@ -262,6 +280,8 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     cancel?.addEventListener('abort', onCancel, { once: true });
     /** A unit, then the follow units it claimed (each with its own), all settled; runs in order. */
     const runTree = async (unit: JobUnit): Promise<PromiseSettledResult<StepJobRun>[]> => {
+      if (started.has(unit.key)) return [];
+      started.add(unit.key);
       const controller = new AbortController();
       if (cancel?.aborted) controller.abort(cancel.reason);
       // A follow claimed while the worker shuts down does not start: the job goes back to the
@@ -283,7 +303,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     };
     let runs: PromiseSettledResult<StepJobRun>[];
     try {
-      runs = (await Promise.all(units.map(runTree))).flat();
+      runs = (await Promise.all([...units, ...resumed].map(runTree))).flat();
     } finally {
       cancel?.removeEventListener('abort', onCancel);
     }

@@ -47,10 +47,18 @@ describe('claiming follow units with a result', () => {
     const prefix = uniquePrefix('claims');
     const keys = executionKeys(prefix, 'ex1');
     const writer = createStreamWriter(redis, prefix);
-    const publish = (vm: string, follows: FollowClaim['u'], ok = true) => {
+    // The orchestrator queued these units in JOB (follows are queued there by their claim).
+    const queued = new Set<string>();
+    const publish = async (vm: string, follows: FollowClaim['u'], ok = true) => {
       const steps = [`${vm}/failover`, `${vm}/boot`];
+      if (!queued.has(vm)) {
+        queued.add(vm);
+        if (!(await redis.hexists(keys.steps, steps[0] as string))) {
+          await redis.hset(keys.steps, steps[0] as string, QUEUED, steps[1] as string, QUEUED);
+        }
+      }
       const claim: FollowClaim = { j: JOB, s: steps[0] as string, q: QUEUED, ok, u: follows };
-      return writer.publish('ex1', JOB, result(steps, !ok), claim);
+      return await writer.publish('ex1', JOB, result(steps, !ok), claim);
     };
     return { prefix, keys, writer, publish };
   }
@@ -66,6 +74,7 @@ describe('claiming follow units with a result', () => {
     ).toEqual([app, web]);
     const steps = await redis.hgetall(keys.steps);
     for (const id of [...app, ...web]) expect(steps[id]).toBe(QUEUED);
+    expect(Object.keys(steps)).toHaveLength(8);
     const [completion] = await readCompletions(redis, prefix, 'ex1', '0');
     expect(completion?.jobId).toBe(JOB);
     expect(completion?.result.claimed).toEqual([app, web]);
@@ -95,7 +104,26 @@ describe('claiming follow units with a result', () => {
     const other = setup();
     expect(await other.publish('app-a', [{ s: web, p: waitsFor('app-a', 'app-b') }], false)).toEqual([]);
     expect(await other.publish('app-b', [{ s: web, p: waitsFor('app-a', 'app-b') }])).toEqual([]);
-    expect(await redis.hlen(other.keys.steps)).toBe(0);
+    expect(await redis.hget(other.keys.steps, 'web/failover')).toBeNull();
+  });
+
+  it('claims nothing with a result the orchestrator already gave up on (a stale run of the job)', async () => {
+    const { keys, publish } = setup();
+    // Reconcile failed the job while this run went on: db is waiting for its second attempt.
+    await redis.hset(keys.steps, 'db/failover', 'pending|2', 'db/boot', 'pending|2');
+    expect(await publish('db', [{ s: app, p: waitsFor('db') }])).toEqual([]);
+    expect(await redis.hget(keys.steps, 'app/failover')).toBeNull();
+
+    // web waits for app-a (ended well, then given up on by the orchestrator) and app-b.
+    const other = setup();
+    expect(await other.publish('app-a', [{ s: web, p: waitsFor('app-a', 'app-b') }])).toEqual([]);
+    await redis.hset(other.keys.steps, 'app-a/failover', 'failed|1');
+    expect(await other.publish('app-b', [{ s: web, p: waitsFor('app-a', 'app-b') }])).toEqual([]);
+    // ... but recorded done, it counts.
+    const third = setup();
+    expect(await third.publish('app-a', [{ s: web, p: waitsFor('app-a', 'app-b') }])).toEqual([]);
+    await redis.hset(third.keys.steps, 'app-a/failover', 'done|1');
+    expect(await third.publish('app-b', [{ s: web, p: waitsFor('app-a', 'app-b') }])).toEqual([web]);
   });
 
   it.each([
@@ -105,7 +133,7 @@ describe('claiming follow units with a result', () => {
     const { prefix, keys, publish } = setup();
     await redis.hset(keys.meta, field, value);
     expect(await publish('db', [{ s: app, p: waitsFor('db') }])).toEqual([]);
-    expect(await redis.hlen(keys.steps)).toBe(0);
+    expect(await redis.hget(keys.steps, 'app/failover')).toBeNull();
     const [completion] = await readCompletions(redis, prefix, 'ex1', '0');
     expect(completion?.result.claimed).toBeUndefined();
   });
@@ -114,7 +142,7 @@ describe('claiming follow units with a result', () => {
     const { keys, publish } = setup();
     expect(await publish('db', [{ s: app, p: waitsFor('db') }], false)).toEqual([]);
     expect(await publish('db', [{ s: app, p: waitsFor('db') }], true)).toEqual([]);
-    expect(await redis.hlen(keys.steps)).toBe(0);
+    expect(await redis.hget(keys.steps, 'app/failover')).toBeNull();
   });
 
   it('gives a repeated run the same follows, less those no longer queued in the job', async () => {
@@ -133,14 +161,28 @@ describe('claiming follow units with a result', () => {
   });
 
   it('decides the claims of several units of one tick in one script, in order', async () => {
-    const { keys, writer, publish } = setup();
+    const { keys, writer } = setup();
+    await redis.hset(keys.steps, 'a/failover', QUEUED, 'b/failover', QUEUED);
+    const claim = (unit: string, u: FollowClaim['u']): FollowClaim => ({
+      j: JOB,
+      s: unit,
+      q: QUEUED,
+      ok: true,
+      u,
+    });
+    // Published in one tick: one script, decided in order.
     const both = await Promise.all([
-      publish('a', [{ s: app, p: waitsFor('a') }]),
+      writer.publish('ex1', JOB, result(['a/failover']), claim('a/failover', [{ s: app, p: waitsFor('a') }])),
       // web waits for a and b; app is a's already
-      publish('b', [
-        { s: app, p: waitsFor('a') },
-        { s: web, p: waitsFor('a', 'b') },
-      ]),
+      writer.publish(
+        'ex1',
+        JOB,
+        result(['b/failover']),
+        claim('b/failover', [
+          { s: app, p: waitsFor('a') },
+          { s: web, p: waitsFor('a', 'b') },
+        ]),
+      ),
       writer.publish('ex1', JOB, result(['c/failover'])),
     ]);
     expect(both).toEqual([[app], [web], []]);

@@ -224,6 +224,21 @@ describe('follow units (a worker starts the dependents of what it ran)', () => {
     ]);
   });
 
+  it('stops a chain of follows at the depth given: the orchestrator sends the next link', () => {
+    const rows = Array.from({ length: 6 }, (_, i) =>
+      vm(`v${i}`, 'west', i > 0 ? [`v${i - 1}/readiness`] : []),
+    ).flat();
+    const graph = new StepGraph(graphOf(rows));
+    const [batch] = batchUnits(graph.planJobs(['v0/failover']), () => 0);
+    if (!batch) throw new Error('no batch');
+    expect(graph.followsOf(batch, 500, 3).map((f) => f.unit.key)).toEqual([
+      'v1/failover',
+      'v2/failover',
+      'v3/failover',
+    ]);
+    expect(graph.followsOf(batch).map((f) => f.unit.key)).toHaveLength(5);
+  });
+
   it('never follows into another site, an action, a VM already in the batch, a retry or a delayed batch', () => {
     const graph = new StepGraph(
       graphOf([

@@ -28,6 +28,9 @@ describe('when the target site worker is SIGKILLed mid-boot', () => {
     // app-01 waits only for sql-01: the worker that ran sql-01 claimed it and runs it in sql-01's
     // job (a follow unit); the job run again must run it again, with the same claim.
     ['a follow unit (app-01, started by the worker that ran sql-01)', 'app-01'],
+    // web-01 waits for app-01 and app-02, follows of sql-01: the last of them to end claimed it.
+    // Run again, sql-01 and both apps are done and do not run again; web-01 must still be run.
+    ['a follow of follows (web-01, claimed by the last app tier VM to end)', 'web-01'],
   ])('another worker picks the boot of %s up; the VM is started once', async (_what, killIn) => {
     // Slow time: a boot lasts a few hundred ms, long enough to kill the worker inside it.
     const world = worldForPlan(plan, { clock: { mode: 'scaled', speed: 100 }, warmupMs: 5 * 3_600_000 });

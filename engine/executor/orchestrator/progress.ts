@@ -125,7 +125,10 @@ export class ExecutionProgress {
       this.cancel(result.steps[0]?.output?.reason);
       return;
     }
-    let jobKey: string | undefined;
+    // Follow units the worker claimed with this result are queued in its job in Redis, whether or
+    // not the result itself still counts (a run of a job already given up on may have claimed
+    // before the orchestrator recorded that): adopted first, so none is dispatched a second time.
+    if (result.claimed) this.claimed(jobId, result.claimed);
     for (const step of result.steps) {
       const state = this.graph.state(step.id);
       if (state.status !== 'queued' || state.jobKey === undefined) continue;
@@ -134,27 +137,29 @@ export class ExecutionProgress {
         this.fail(step, state.attempt, result, synthesized);
         return;
       }
-      jobKey = state.jobKey;
       this.finish(step.id, step.outcome, result);
     }
-    if (jobKey !== undefined && result.claimed) this.claimed(jobKey, result.claimed);
   }
 
   /**
-   * Follow units the worker claimed with a result (StepGraph.followsOf): it stored their steps
-   * queued in its job and runs them; record that here instead of dispatching them.
+   * Follow units a worker claimed in job `jobId` (StepGraph.followsOf; first attempt, so the job
+   * id is `<execution>.<batch key>`): it stored their steps queued in that job and runs them.
+   * Recorded here instead of dispatching them; the VM's machine is told they started.
    */
-  private claimed(jobKey: string, units: readonly string[][]): void {
+  private claimed(jobId: string, units: readonly string[][]): void {
+    const jobKey = jobId.slice(this.ctx.execution.length + 1);
+    if (stepJobId(this.ctx.execution, jobKey) !== jobId) return;
     for (const steps of units) {
-      let first: PlanStep | undefined;
       for (const id of steps) {
         if (!this.graph.steps.has(id) || this.graph.state(id).status !== 'pending') continue;
         this.graph.set(id, { status: 'queued', attempt: 1, jobKey });
         this.dirtySteps.add(id);
         this.ready.delete(id);
-        first ??= this.graph.step(id);
       }
-      if (first?.vm !== undefined) {
+      const first = steps[0] === undefined ? undefined : this.graph.steps.get(steps[0]);
+      const state = first === undefined ? undefined : this.graph.state(first.id);
+      // Also after a resume that loaded the claim from Redis before reading this result.
+      if (first?.vm !== undefined && state?.status === 'queued' && state.jobKey === jobKey) {
         this.vmEvent(
           first.vm,
           this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },

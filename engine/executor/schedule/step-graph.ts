@@ -48,6 +48,14 @@ export interface PlannedFollow {
  */
 export const MAX_FOLLOWS = 500;
 
+/**
+ * Longest chain of follows after a unit of the batch. A job lives as long as its longest chain of
+ * units, and BullMQ counts each death of a worker running it against the job's `maxStalledCount`
+ * for its whole life: the orchestrator sends the next link itself after this many.
+ * @defaultValue 8
+ */
+export const MAX_FOLLOW_DEPTH = 8;
+
 const MERGEABLE = new Set<PlanStep['kind']>(['shutdown', 'failover', 'boot', 'readiness']);
 
 export class StepGraph {
@@ -210,20 +218,23 @@ export class StepGraph {
    * The follow units of a batch about to be sent (PlannedFollow): the pending VM steps at the
    * batch's site whose predecessors not yet released are all steps of units of the job (the
    * batch's, or follows found before), each as the unit it would be sent as (chainFrom); looked for
-   * past the batch's units, then past each follow found, breadth first, at most `limit`. At most
+   * past the batch's units, then past each follow found, breadth first, at most `limit`, at most
+   * `maxDepth` links after a unit of the batch. At most
    * one unit per VM in the job (a batch is rebuilt from step states by VM); first attempts only
    * (the claim checks the step was never touched).
    */
-  followsOf(batch: PlannedBatch, limit = MAX_FOLLOWS): PlannedFollow[] {
+  followsOf(batch: PlannedBatch, limit = MAX_FOLLOWS, maxDepth = MAX_FOLLOW_DEPTH): PlannedFollow[] {
     if (batch.attempt !== 1 || batch.delayMs) return [];
     const vms = new Set<string>();
-    // Each step of a unit of the job → that unit's key.
+    // Each step of a unit of the job → that unit's key; each unit's key → its depth (batch: 0).
     const unitOf = new Map<string, string>();
-    const addUnit = (unit: PlannedJob): void => {
+    const depthOf = new Map<string, number>();
+    const addUnit = (unit: PlannedJob, depth: number): void => {
       if (unit.steps[0]?.vm !== undefined) vms.add(unit.steps[0].vm);
       for (const step of unit.steps) unitOf.set(step.id, unit.key);
+      depthOf.set(unit.key, depth);
     };
-    for (const unit of batch.units) addUnit(unit);
+    for (const unit of batch.units) addUnit(unit, 0);
     const follows: PlannedFollow[] = [];
     const parents = [...batch.units];
     for (let p = 0; p < parents.length && follows.length < limit; p += 1) {
@@ -238,15 +249,18 @@ export class StepGraph {
           if (state.status !== 'pending' || state.attempt !== 1) continue;
           const after = new Set<string>();
           let inJob = true;
+          let depth = 0;
           for (const pred of next.after) {
             const unit = unitOf.get(pred);
-            if (unit !== undefined) after.add(unit);
-            else if (!releasesSuccessors(this.state(pred).status)) inJob = false;
+            if (unit !== undefined) {
+              after.add(unit);
+              depth = Math.max(depth, (depthOf.get(unit) ?? 0) + 1);
+            } else if (!releasesSuccessors(this.state(pred).status)) inJob = false;
           }
-          if (!inJob) continue;
+          if (!inJob || depth > maxDepth) continue;
           const unit: PlannedJob = { key: id, attempt: 1, site: next.site, steps: this.chainFrom(next) };
           follows.push({ after: [...after], unit });
-          addUnit(unit);
+          addUnit(unit, depth);
           parents.push(unit);
         }
       }
