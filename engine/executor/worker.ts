@@ -337,6 +337,15 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));
   worker.on('failed', (job, error) => log.warn({ job: job?.id, err: error.message }, 'job failed'));
   worker.on('stalled', (jobId) => log.warn({ job: jobId }, 'job stalled; handed to another worker'));
+  // A job whose lock this worker lost is another worker's now (or failed): stop its units and
+  // start none of its follows, so that it is not run here beside the run that replaces it.
+  worker.on('lockRenewalFailed', (jobIds) => {
+    for (const jobId of jobIds) {
+      if (worker.cancelJob(jobId, 'the lock on the job was lost')) {
+        log.warn({ job: jobId }, 'lost the lock on a running job; stopping it here');
+      }
+    }
+  });
   // The agent's own split-brain guard: old primaries of failovers that come back (fence-sweep.ts).
   const sweepMs = options.fenceSweepMs ?? 10_000;
   const sweep =

@@ -128,4 +128,37 @@ describe('follow units in the orchestrator', () => {
     expect(progress.isSettled()).toBe(true);
     expect(progress.graph.state('web/readiness').status).toBe('done');
   });
+
+  it('changes nothing when a claim is read again after the follow went on (a replayed stream)', () => {
+    const progress = afterFences();
+    progress.drain();
+    const webBootFailed: StepJobResult = {
+      v: 1,
+      steps: [
+        { id: 'web/failover', outcome: 'done', startedAt: at, endedAt: at },
+        {
+          id: 'web/boot',
+          outcome: 'failed',
+          startedAt: at,
+          endedAt: at,
+          error: { code: 'BOOT_FAILED', message: 'the guest did not start', retryable: false },
+        },
+        { id: 'web/readiness', outcome: 'skipped', startedAt: at, endedAt: at },
+      ],
+    };
+    // From the job's return value (reconcile on resume): db claimed web, web's boot failed ...
+    progress.applyResult(DB_JOB, done(DB, [WEB]));
+    progress.applyResult(DB_JOB, webBootFailed);
+    // ... then the same results again from the completions stream.
+    progress.applyResult(DB_JOB, done(DB, [WEB]));
+    progress.applyResult(DB_JOB, webBootFailed);
+    // The plan failed at web's boot; web's readiness never ran: still pending, not `skipped`, and
+    // the boot's failure counted once.
+    expect(progress.drain().jobs).toEqual([]);
+    expect(progress.failure).toMatch(/^web\/boot: BOOT_FAILED/);
+    expect(progress.graph.state('web/boot')).toMatchObject({ status: 'failed', attempt: 1 });
+    expect(progress.graph.state('web/readiness').status).toBe('pending');
+    expect(progress.failedSteps).toEqual(['web/boot']);
+    expect(progress.isSettled()).toBe(true);
+  });
 });

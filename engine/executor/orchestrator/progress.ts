@@ -142,24 +142,32 @@ export class ExecutionProgress {
   }
 
   /**
-   * Follow units a worker claimed in job `jobId` (StepGraph.followsOf; first attempt, so the job
-   * id is `<execution>.<batch key>`): it stored their steps queued in that job and runs them.
-   * Recorded here instead of dispatching them; the VM's machine is told they started.
+   * Follow units a worker claimed in job `jobId` (StepGraph.followsOf; only first-attempt batches
+   * carry follows, so the job id is `<execution>.<batch key>`): it stored their steps queued in that
+   * job and runs them. Recorded here instead of dispatching them, with the VM's STARTED; only a unit
+   * this graph has not touched yet (its first step pending at attempt 1, as the claim found it in
+   * Redis): a claim read again later (a repeated run's result, a stream replayed after a resume)
+   * changes nothing of what was recorded since. A unit loaded queued in the job on resume only
+   * gets its STARTED.
    */
   private claimed(jobId: string, units: readonly string[][]): void {
     const jobKey = jobId.slice(this.ctx.execution.length + 1);
-    if (stepJobId(this.ctx.execution, jobKey) !== jobId) return;
     for (const steps of units) {
-      for (const id of steps) {
-        if (!this.graph.steps.has(id) || this.graph.state(id).status !== 'pending') continue;
-        this.graph.set(id, { status: 'queued', attempt: 1, jobKey });
-        this.dirtySteps.add(id);
-        this.ready.delete(id);
-      }
       const first = steps[0] === undefined ? undefined : this.graph.steps.get(steps[0]);
-      const state = first === undefined ? undefined : this.graph.state(first.id);
-      // Also after a resume that loaded the claim from Redis before reading this result.
-      if (first?.vm !== undefined && state?.status === 'queued' && state.jobKey === jobKey) {
+      if (first === undefined) continue;
+      const state = this.graph.state(first.id);
+      if (state.status === 'pending' && state.attempt === 1) {
+        for (const id of steps) {
+          const step = this.graph.state(id);
+          if (!this.graph.steps.has(id) || step.status !== 'pending' || step.attempt !== 1) continue;
+          this.graph.set(id, { status: 'queued', attempt: 1, jobKey });
+          this.dirtySteps.add(id);
+          this.ready.delete(id);
+        }
+      } else if (state.status !== 'queued' || state.jobKey !== jobKey) {
+        continue;
+      }
+      if (first.vm !== undefined) {
         this.vmEvent(
           first.vm,
           this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },
