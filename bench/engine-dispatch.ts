@@ -7,15 +7,14 @@
  * millisecond resolution), with the hops in between: the dependency's completion in the
  * completions stream (its stream id is Redis's time), the job's creation by the orchestrator's
  * addBulk (BullMQ `timestamp`) and its move to active in the worker (`processedOn`), for the VMs
- * the orchestrator dispatched; the others were follow units, claimed and started by the worker that
- * ran their dependency (StepGraph.followsOf). RUNS=... DEPTH=... SHAPE=chain|fan-in
+ * the orchestrator dispatched; the others were follow units, claimed (the completion's `c` field)
+ * and started by the worker that ran their last dependency (StepGraph.followsOf). RUNS=... DEPTH=... SHAPE=chain|fan-in
  */
 import {
   bullJobKey,
   executionKeys,
   readAllEvents,
   siteQueueName,
-  stepJobId,
 } from '../engine/executor/index.ts';
 import { parsePlan } from '../engine/plan/index.ts';
 import { median, percentile, startStack, waitSettled } from './_engine-stack.ts';
@@ -76,8 +75,11 @@ for (let run = 1; run <= RUNS; run += 1) {
         if (!failoverStart.has(vm)) failoverStart.set(vm, Date.parse(event.at));
       }
     }
-    // When each readiness step's result reached the completions stream (Redis time of the entry).
+    // When each step's result reached the completions stream (Redis time of the entry), the job
+    // that carried it, and which steps a worker claimed as follow units (field `c`).
     const published = new Map<string, number>();
+    const jobOf = new Map<string, string>();
+    const claimed = new Set<string>();
     for (const [entry, fields] of await stack.redis.xrange(
       executionKeys(stack.prefix, id).completions,
       '-',
@@ -87,7 +89,11 @@ for (let run = 1; run <= RUNS; run += 1) {
       const result = JSON.parse(raw) as { steps?: { id: string }[] };
       for (const step of result.steps ?? []) {
         if (!published.has(step.id)) published.set(step.id, Number(entry.split('-')[0]));
+        jobOf.set(step.id, fields[fields.indexOf('j') + 1] ?? '');
       }
+      const c = fields.indexOf('c');
+      if (c >= 0)
+        for (const unit of JSON.parse(fields[c + 1] ?? '[]') as string[][]) claimed.add(unit[0] ?? '');
     }
     const latencies: number[] = [];
     for (const { name: vm, dependsOn } of plan.vms) {
@@ -98,15 +104,9 @@ for (let run = 1; run <= RUNS; run += 1) {
       const start = failoverStart.get(vm);
       if (dep === undefined || start === undefined) continue;
       latencies.push(start - dep);
-      const jobId = stepJobId(id, `${vm}/failover`);
-      const [created, active] = await stack.redis.hmget(
-        bullJobKey(stack.prefix, siteQueueName(plan.target), jobId),
-        'timestamp',
-        'processedOn',
-      );
       const completion = published.get(`${depVm}/readiness`);
-      // No job of its own: the worker that ran its dependency claimed it as a follow unit.
-      if (!created) {
+      // Claimed by the worker that ran its (last) dependency: a follow unit.
+      if (claimed.has(`${vm}/failover`)) {
         byWorker += 1;
         if (completion === undefined) continue;
         followHops.push({
@@ -116,7 +116,13 @@ for (let run = 1; run <= RUNS; run += 1) {
         continue;
       }
       byOrchestrator += 1;
-      if (completion === undefined || !active) continue;
+      // The batch job the orchestrator sent it in.
+      const [created, active] = await stack.redis.hmget(
+        bullJobKey(stack.prefix, siteQueueName(plan.target), jobOf.get(`${vm}/failover`) ?? ''),
+        'timestamp',
+        'processedOn',
+      );
+      if (completion === undefined || !created || !active) continue;
       hops.push({
         'ready → completion published': completion - dep,
         'published → job added (orchestrator)': Number(created) - completion,
@@ -138,7 +144,7 @@ for (let run = 1; run <= RUNS; run += 1) {
 }
 console.table(rows);
 console.log(
-  `Dispatched by the worker that ran the dependency (follow units): ${byWorker}; by the orchestrator (a job of their own): ${byOrchestrator}`,
+  `Started by the worker that ran the last dependency (follow units): ${byWorker}; sent by the orchestrator (in a batch job): ${byOrchestrator}`,
 );
 for (const [title, list] of [
   ['Hops of follow units (ms): median / p99 over all runs', followHops],

@@ -3,6 +3,7 @@
  * a test can SIGKILL at any moment.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { tracked } from '../support/children.ts';
 
 export interface EngineProcess {
   child: ChildProcess;
@@ -14,10 +15,12 @@ export interface EngineProcess {
 }
 
 export function spawnDrctl(args: string[], env: Record<string, string>): EngineProcess {
-  const child = spawn(process.execPath, ['bin/drctl.js', ...args, '--json'], {
-    env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG ?? 'silent', LOG_FORMAT: 'json', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = tracked(
+    spawn(process.execPath, ['bin/drctl.js', ...args, '--json'], {
+      env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG ?? 'silent', LOG_FORMAT: 'json', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let out = '';
   let readyResolve: () => void = () => {};
   const ready = new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ import {
   stepJobOptions,
 } from '../../engine/executor/index.ts';
 import { type SimServer, startSimServer, type World } from '../../simulators/index.ts';
+import { tracked } from '../support/children.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { fenceSource, jobData, mutations, TARGET, twoSiteWorld, waitForCompletion } from './support.ts';
 
@@ -23,28 +24,30 @@ const readiness = {
 
 /** `drctl worker` as a real child process; resolves once it says it is ready. */
 async function spawnWorker(sim: string, prefix: string, extra: string[] = []): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      'bin/drctl.js',
-      'worker',
-      '--site',
-      TARGET,
-      '--sim',
-      sim,
-      '--prefix',
-      prefix,
-      '--lock-duration-ms',
-      '1500',
-      '--stalled-interval-ms',
-      '500',
-      '--json',
-      ...extra,
-    ],
-    {
-      env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+  const child = tracked(
+    spawn(
+      process.execPath,
+      [
+        'bin/drctl.js',
+        'worker',
+        '--site',
+        TARGET,
+        '--sim',
+        sim,
+        '--prefix',
+        prefix,
+        '--lock-duration-ms',
+        '1500',
+        '--stalled-interval-ms',
+        '500',
+        '--json',
+        ...extra,
+      ],
+      {
+        env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    ),
   );
   const lines = createInterface({ input: child.stdout! });
   const exited = once(child, 'exit').then(() => {

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { submitReprotect } from '../../engine/executor/index.ts';
 import { startSimServer } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
+import { tracked } from '../support/children.ts';
 import {
   type LifecycleEngine,
   settled,
@@ -25,10 +26,12 @@ function drctl(
   engine: LifecycleEngine,
   args: string[],
 ): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', engine.prefix], {
-    env: { ...process.env, REDIS_URL: engine.redisUrl, LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = tracked(
+    spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', engine.prefix], {
+      env: { ...process.env, REDIS_URL: engine.redisUrl, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => {

@@ -23,32 +23,35 @@ import {
 import type { PlanAction } from '../../engine/plan/types.ts';
 import { type SimServer, startSimServer, type World } from '../../simulators/index.ts';
 import { jobData, TARGET, twoSiteWorld, waitForCompletion } from '../handlers/support.ts';
+import { tracked } from '../support/children.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 async function spawnWorker(sim: string, prefix: string, catalog: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      'bin/drctl.js',
-      'worker',
-      '--site',
-      TARGET,
-      '--sim',
-      sim,
-      '--prefix',
-      prefix,
-      '--script-catalog',
-      catalog,
-      '--lock-duration-ms',
-      '1500',
-      '--stalled-interval-ms',
-      '500',
-      '--json',
-    ],
-    {
-      env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+  const child = tracked(
+    spawn(
+      process.execPath,
+      [
+        'bin/drctl.js',
+        'worker',
+        '--site',
+        TARGET,
+        '--sim',
+        sim,
+        '--prefix',
+        prefix,
+        '--script-catalog',
+        catalog,
+        '--lock-duration-ms',
+        '1500',
+        '--stalled-interval-ms',
+        '500',
+        '--json',
+      ],
+      {
+        env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    ),
   );
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const exited = once(child, 'exit').then(() => {

@@ -14,6 +14,7 @@ import { catalogIssues } from '../../engine/executor/handlers/catalog.ts';
 import { createQueueConnection, readAllEvents } from '../../engine/executor/index.ts';
 import { createPathLocator } from '../../engine/plan/index.ts';
 import { loadExample, startTestEngine, waitForStatus } from '../engine/support.ts';
+import { tracked } from '../support/children.ts';
 
 function drctl(args: string[], env: Record<string, string> = {}): { status: number | null; out: string } {
   const run = spawnSync(process.execPath, ['bin/drctl.js', ...args], {
@@ -74,9 +75,11 @@ describe('the shipped catalog and the tour webhook receiver, offline', () => {
   beforeAll(async () => {
     state = mkdtempSync(join(tmpdir(), 'dr-state-'));
     process.env.DR_STATE_DIR = state;
-    receiver = spawn(process.execPath, ['scripts/webhook-receiver.mjs', '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    receiver = tracked(
+      spawn(process.execPath, ['scripts/webhook-receiver.mjs', '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
     const lines = createInterface({ input: receiver.stdout as NodeJS.ReadableStream });
     url = await new Promise<string>((resolve) => {
       lines.on('line', (line) => {

@@ -13,15 +13,18 @@ import {
   type TestEngine,
   waitForStatus,
 } from '../engine/support.ts';
+import { tracked } from '../support/children.ts';
 
 function drctl(
   engine: TestEngine,
   args: string[],
 ): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', engine.prefix], {
-    env: { ...process.env, REDIS_URL: engine.redisUrl, LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = tracked(
+    spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', engine.prefix], {
+      env: { ...process.env, REDIS_URL: engine.redisUrl, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => {

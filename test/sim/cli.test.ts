@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimClient, type WorldTruth } from '../../simulators/index.ts';
+import { tracked } from '../support/children.ts';
 
 const run = promisify(execFile);
 let child: ChildProcess | undefined;
@@ -13,9 +14,11 @@ afterEach(() => {
 });
 
 function serve(args: string[]): Promise<string> {
-  child = spawn(process.execPath, ['bin/drctl.js', 'sim', 'serve', '--port', '0', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  child = tracked(
+    spawn(process.execPath, ['bin/drctl.js', 'sim', 'serve', '--port', '0', '--json', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   const lines = createInterface({ input: child.stdout! });
   return new Promise((resolve, reject) => {
     lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
