@@ -10,12 +10,7 @@
  * the orchestrator dispatched; the others were follow units, claimed (the completion's `c` field)
  * and started by the worker that ran their last dependency (StepGraph.followsOf). RUNS=... DEPTH=... SHAPE=chain|fan-in
  */
-import {
-  bullJobKey,
-  executionKeys,
-  readAllEvents,
-  siteQueueName,
-} from '../engine/executor/index.ts';
+import { bullJobKey, executionKeys, readAllEvents, siteQueueName } from '../engine/executor/index.ts';
 import { parsePlan } from '../engine/plan/index.ts';
 import { median, percentile, startStack, waitSettled } from './_engine-stack.ts';
 
