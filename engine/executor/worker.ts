@@ -5,6 +5,7 @@ import { createLogger, DrError, type Logger } from '../common/index.ts';
 import {
   CONTROL_QUEUE,
   type ExecutionEvent,
+  jobStepKind,
   type StepJobData,
   type StepJobResult,
   siteQueueName,
@@ -30,7 +31,7 @@ import {
   unitJobData,
   unitJobId,
 } from './schedule/job-data.ts';
-import { encodeStepState } from './schedule/step-state.ts';
+import { decodeStepState, encodeStepState, isFinal } from './schedule/step-state.ts';
 
 /** What a job returns: a batch's unit results, or a single StepJobData job's result. */
 export type JobResult = StepJobResult | StepBatchResult;
@@ -176,6 +177,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       },
     };
     const run = await runStepJob(unit.id, data, {
+      late: await lateFence(data),
       api: options.api,
       log: lazyChild(log, { execution: data.execution, job: unit.id, vm: data.vm, attempt: data.attempt }),
       events,
@@ -207,6 +209,17 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       if (follow) next.push(follow);
     }
     return { run, next };
+  };
+
+  /**
+   * A fence whose step the orchestrator already recorded final: warned at the fencing deadline
+   * while the source site was gone, run now that its agent is back (handlers/dispatch.ts `late`).
+   */
+  const lateFence = async (data: StepJobData): Promise<boolean> => {
+    const first = data.steps[0];
+    if (first === undefined || jobStepKind(first) !== 'fence') return false;
+    const stored = await redis.hget(executionKeys(prefix, data.execution).steps, first);
+    return isFinal(decodeStepState(stored ?? undefined).status);
   };
 
   /** The units of a job: a batch's, or a single StepJobData job as one unit with the job's id. */

@@ -198,6 +198,12 @@ describe('unplanned failover fences the source', () => {
         );
         return late.length === plan.vms.length;
       });
+      // A late fence writes no VM phase: each VM's last phase in the log is still `ready` at the target.
+      const log = await executionEvents(engine, id);
+      for (const vm of plan.vms) {
+        const phases = log.filter((e) => e.type === 'vm-phase' && e.vm === vm.name);
+        expect(phases.at(-1), vm.name).toMatchObject({ phase: 'ready', site: plan.target });
+      }
       const later = await fencingOf(engine.client, view);
       expect(later.fencing).toEqual(plan.vms.map((vm) => ({ vm: vm.name, fenced: true, late: true })));
       expect(later.lines).toEqual([

@@ -97,6 +97,12 @@ export interface RunStepJobDeps {
   memo?: ActionMemo;
   options: ResolvedHandlerOptions;
   signal: AbortSignal;
+  /**
+   * Write no `vm-phase` events: the job is late, its steps already recorded final (a fence the
+   * orchestrator recorded warned at its deadline, run when the source site came back). The VM is
+   * up at the target by then; a phase at the source would read as if it went back.
+   */
+  late?: boolean;
 }
 
 /** A job's result, and the error that must end the job as unrecoverable (a stale epoch). */
@@ -124,7 +130,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   const aborted = rejectOnAbort(deps.signal);
   const appends: Promise<void>[] = [];
   const phase = (p: VmPhase, detail?: string): void => {
-    if (job.vm === undefined) return;
+    if (job.vm === undefined || deps.late) return;
     const event: ExecutionEvent = {
       v: 1,
       at: new Date().toISOString(),
