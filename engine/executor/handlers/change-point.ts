@@ -1,7 +1,6 @@
 import type { RecoveryPoint, RecoveryPointSelector } from '../../../simulators/api.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
-import { StepError } from './errors.ts';
-import { describe } from './shutdown.ts';
+import { requireUncommittedReplica } from './revert.ts';
 import { mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';
 
 /**
@@ -14,19 +13,13 @@ import { mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';
  */
 export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
   const vm = requireVm(ctx);
-  const where = { step: ctx.step, site: ctx.job.site, vm };
   let view = ctx.known?.name === vm ? ctx.known : await mustGetVm(ctx, vm);
-  const repl = view.replication;
-  if (repl === null) {
-    throw new StepError('INVALID_STATE', `${ctx.step}: ${vm} at ${ctx.job.site} is not replicated`, where);
-  }
-  if (repl.state === 'FailedOver' || repl.mode === 'Primary') {
-    throw new StepError(
-      'PAST_POINT_OF_NO_RETURN',
-      `${ctx.step}: ${vm} at ${ctx.job.site} is committed or reversed (${describe(view)}); its other recovery points are gone — the point cannot be changed`,
-      where,
-    );
-  }
+  const repl = requireUncommittedReplica(
+    ctx,
+    vm,
+    view,
+    'its other recovery points are gone — the point cannot be changed',
+  );
   let point: RecoveryPoint | undefined;
   let mutated = false;
   if (repl.state !== 'FailedOverWaitingCompletion') {

@@ -6,6 +6,33 @@ import { describe } from './shutdown.ts';
 import { findVm, mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';
 
 /**
+ * The replica of a failover not yet committed: replicated, and neither committed (its other
+ * recovery points are gone) nor the primary of a reversed replication. Otherwise the step is past
+ * the point of no return and fails saying `instead` (what the operator can do).
+ */
+export function requireUncommittedReplica(
+  ctx: HandlerContext,
+  vm: string,
+  view: VmView,
+  instead: string,
+): NonNullable<VmView['replication']> {
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  const repl = view.replication;
+  if (repl === null) {
+    throw new StepError('INVALID_STATE', `${ctx.step}: ${vm} at ${ctx.job.site} is not replicated`, where);
+  }
+  if (repl.state === 'FailedOver' || repl.mode === 'Primary') {
+    const what = repl.state === 'FailedOver' ? 'committed' : 'already the primary of a reversed replication';
+    throw new StepError(
+      'PAST_POINT_OF_NO_RETURN',
+      `${ctx.step}: ${vm} at ${ctx.job.site} is ${what} (${describe(view)}); ${instead}`,
+      where,
+    );
+  }
+  return repl;
+}
+
+/**
  * Cancel, replica side (the failover's target site): turn the failed-over VM off and
  * Stop-VMFailover, which returns it to replica state with its recovery points (the ledger records
  * the failover as cancelled). A replica that is replicating already needs nothing. A committed or
@@ -13,19 +40,13 @@ import { findVm, mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './v
  */
 export async function revertHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
   const vm = requireVm(ctx);
-  const where = { step: ctx.step, site: ctx.job.site, vm };
   let view = await mustGetVm(ctx, vm);
-  const repl = view.replication;
-  if (repl === null) {
-    throw new StepError('INVALID_STATE', `${ctx.step}: ${vm} at ${ctx.job.site} is not replicated`, where);
-  }
-  if (repl.state === 'FailedOver' || repl.mode === 'Primary') {
-    throw new StepError(
-      'PAST_POINT_OF_NO_RETURN',
-      `${ctx.step}: ${vm} at ${ctx.job.site} is ${repl.state === 'FailedOver' ? 'committed' : 'already the primary of a reversed replication'} (${describe(view)}); it cannot be rolled back — fail back instead (\`drctl reprotect\`, then \`drctl failback\`)`,
-      where,
-    );
-  }
+  const repl = requireUncommittedReplica(
+    ctx,
+    vm,
+    view,
+    'it cannot be rolled back — fail back instead (`drctl reprotect`, then `drctl failback`)',
+  );
   if (repl.state !== 'FailedOverWaitingCompletion') {
     return { outcome: 'done', mutated: false, output: { reverted: false, state: repl.state }, view };
   }
