@@ -29,10 +29,14 @@ describe('when the orchestrator of an unplanned failover is SIGKILLed', () => {
     await fixtures?.close();
   });
 
+  /**
+   * Returns false when the execution ended before the orchestrator passed the point `after` times
+   * (a later pass of a point need not exist: units a worker started as follows are never sent).
+   */
   async function crashThenFinish(
     options: { point: string; after: number; sourceDown?: boolean; fenceDeadlineMs?: number },
     check: (engine: Awaited<ReturnType<typeof startTestEngine>>, id: string) => Promise<void>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const run: RecoveryPlan =
       options.fenceDeadlineMs === undefined
         ? plan
@@ -54,7 +58,17 @@ describe('when the orchestrator of an unplanned failover is SIGKILLed', () => {
         DR_CRASH_AT: options.point,
         DR_CRASH_AFTER: String(options.after),
       });
-      const exit = await doomed.exited;
+      // Settled by the doomed orchestrator itself: the point was not passed that often. (An error
+      // of this watch, such as the client closing at the end, leaves it to the exit.)
+      const settled = waitForStatus(engine.client, id, ['completed', 'failed'], 3_600_000).then(
+        () => null,
+        () => new Promise<never>(() => {}),
+      );
+      const exit = await Promise.race([doomed.exited, settled]);
+      if (exit === null) {
+        await doomed.kill('SIGTERM');
+        return false;
+      }
       expect(exit.signal, doomed.output()).toBe('SIGKILL');
       expect((await engine.client.get(id)).status).toBe('running');
       const survivor = spawnOrchestrator(engine.redisUrl, engine.prefix);
@@ -72,6 +86,7 @@ describe('when the orchestrator of an unplanned failover is SIGKILLed', () => {
       expect(truth.failovers.filter((f) => f.kind === 'unplanned')).toHaveLength(plan.vms.length);
       expect(await stepsStartedTwice(engine.redisUrl, engine.prefix, id)).toEqual([]);
       await check(engine, id);
+      return true;
     } finally {
       await engine.close();
     }
@@ -80,20 +95,27 @@ describe('when the orchestrator of an unplanned failover is SIGKILLed', () => {
   // CI: the second pass of each point (after some fences reported); SOAK: passes 1 to 4.
   const passes = process.env.SOAK === '1' ? [1, 2, 3, 4] : [2];
   const cases = CRASH_POINTS.flatMap((point) => passes.map((after) => ({ point, after })));
-  it.each(cases)('with the source up, at $point (pass $after): every old primary fenced once', async (c) => {
-    await crashThenFinish(c, async (engine) => {
-      const truth = engine.world.truth();
-      for (const vm of plan.vms) {
-        expect(truth.mutations[vm.name]?.[plan.source], vm.name).toEqual({ fenceVM: 1 });
-        expect(truth.mutations[vm.name]?.[plan.target]?.['startVMFailover.failover'], vm.name).toBe(1);
-      }
-    });
-  });
+  it.for(cases)(
+    'with the source up, at $point (pass $after): every old primary fenced once',
+    async (c, ctx) => {
+      const crashed = await crashThenFinish(c, async (engine) => {
+        const truth = engine.world.truth();
+        for (const vm of plan.vms) {
+          expect(truth.mutations[vm.name]?.[plan.source], vm.name).toEqual({ fenceVM: 1 });
+          expect(truth.mutations[vm.name]?.[plan.target]?.['startVMFailover.failover'], vm.name).toBe(1);
+        }
+      });
+      // Passes 1 and 2 always exist (the fences, then sql-01's failover); later ones depend on how
+      // many units the orchestrator itself sends this time.
+      if (!crashed && c.after <= 2) throw new Error(`${c.point} was not passed ${c.after} times`);
+      if (!crashed) ctx.skip(`the orchestrator passed ${c.point} fewer than ${c.after} times this run`);
+    },
+  );
 
   it('with the source down, right after recording the fences warned at the deadline (before dispatching)', async () => {
     // Pass 1 dispatches the fences; pass 2 is the batch that records them warned and releases
     // sql-01's failover: recorded queued, never sent. The next orchestrator sends it.
-    await crashThenFinish(
+    const crashed = await crashThenFinish(
       { point: 'after-record-before-dispatch', after: 2, sourceDown: true, fenceDeadlineMs: 1_000 },
       async (engine, id) => {
         const events = [];
@@ -110,5 +132,6 @@ describe('when the orchestrator of an unplanned failover is SIGKILLed', () => {
         expect(events.some((e) => e.type === 'execution-resumed')).toBe(true);
       },
     );
+    expect(crashed).toBe(true);
   });
 });
