@@ -281,7 +281,9 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   ): Promise<JobResult> => {
     const jobId = job.id ?? '';
     const { units, follows } = unitsOf(job, jobId);
-    const resumed = await claimedBefore(units[0]?.data.execution ?? '', follows);
+    // Only a job run before (BullMQ counts each start) can have claimed follows already.
+    const resumed =
+      job.attemptsStarted > 1 ? await claimedBefore(units[0]?.data.execution ?? '', follows) : [];
     // Each unit runs once per run of the job (a follow claimed before may be claimed again).
     const started = new Set<string>();
     // One controller per unit (handlers add listeners to their signal; thousands on one shared
