@@ -5,11 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
-import { type StepJobResult, stepJobId } from '../../engine/executor/contract.ts';
+import { type StepJobResult, type StepResult, stepJobId } from '../../engine/executor/contract.ts';
 import { ExecutionProgress } from '../../engine/executor/orchestrator/progress.ts';
 import { jobContext } from '../../engine/executor/schedule/job-data.ts';
 import { vmPhase } from '../../engine/machines/index.ts';
 import { compilePlan, parsePlan } from '../../engine/plan/index.ts';
+
+type StepError = NonNullable<StepResult['error']>;
 
 const silent = createLogger('test', { level: 'silent', pretty: false });
 const at = '2026-01-01T00:00:00.000Z';
@@ -32,6 +34,21 @@ function done(ids: string[], claimed?: string[][]): StepJobResult {
     v: 1,
     steps: ids.map((id) => ({ id, outcome: 'done', startedAt: at, endedAt: at })),
     ...(claimed ? { claimed } : {}),
+  };
+}
+
+/** A unit whose step `failed` failed with `error`: the steps before it done, those after skipped. */
+function failedAt(ids: string[], failed: string, error: StepError): StepJobResult {
+  const index = ids.indexOf(failed);
+  return {
+    v: 1,
+    steps: ids.map((id, i) => ({
+      id,
+      outcome: i < index ? 'done' : i === index ? 'failed' : 'skipped',
+      startedAt: at,
+      endedAt: at,
+      ...(i === index ? { error } : {}),
+    })),
   };
 }
 
@@ -94,20 +111,7 @@ describe('follow units in the orchestrator', () => {
     // Reconcile found db's job failed (its worker lost it) and failed db's unit, retryable.
     progress.applyResult(
       DB_JOB,
-      {
-        v: 1,
-        steps: [
-          {
-            id: 'db/failover',
-            outcome: 'failed',
-            startedAt: at,
-            endedAt: at,
-            error: { code: 'JOB_FAILED', message: 'stalled', retryable: true },
-          },
-          { id: 'db/boot', outcome: 'skipped', startedAt: at, endedAt: at },
-          { id: 'db/readiness', outcome: 'skipped', startedAt: at, endedAt: at },
-        ],
-      },
+      failedAt(DB, 'db/failover', { code: 'JOB_FAILED', message: 'stalled', retryable: true }),
       true,
     );
     // Retried as a new job (the plan's policy), which carries no follows.
@@ -132,20 +136,11 @@ describe('follow units in the orchestrator', () => {
   it('changes nothing when a claim is read again after the follow went on (a replayed stream)', () => {
     const progress = afterFences();
     progress.drain();
-    const webBootFailed: StepJobResult = {
-      v: 1,
-      steps: [
-        { id: 'web/failover', outcome: 'done', startedAt: at, endedAt: at },
-        {
-          id: 'web/boot',
-          outcome: 'failed',
-          startedAt: at,
-          endedAt: at,
-          error: { code: 'BOOT_FAILED', message: 'the guest did not start', retryable: false },
-        },
-        { id: 'web/readiness', outcome: 'skipped', startedAt: at, endedAt: at },
-      ],
-    };
+    const webBootFailed = failedAt(WEB, 'web/boot', {
+      code: 'BOOT_FAILED',
+      message: 'the guest did not start',
+      retryable: false,
+    });
     // From the job's return value (reconcile on resume): db claimed web, web's boot failed ...
     progress.applyResult(DB_JOB, done(DB, [WEB]));
     progress.applyResult(DB_JOB, webBootFailed);
