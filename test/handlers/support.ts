@@ -1,3 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../engine/common/index.ts';
 import type { ExecutionEvent, ExecutionType, StepJobData } from '../../engine/executor/contract.ts';
@@ -12,6 +15,8 @@ import { type Completion, readCompletions } from '../../engine/executor/index.ts
 import type { HyperVApi } from '../../simulators/api.ts';
 import { createWorld, type World } from '../../simulators/create-world.ts';
 import type { VmSpec, WorldSpec } from '../../simulators/spec.ts';
+import { tracked } from '../support/children.ts';
+import { testRedisUrl } from '../support/redis.ts';
 
 export const SOURCE = 'dc-east';
 export const TARGET = 'dc-west';
@@ -158,4 +163,45 @@ export async function waitForCompletion(
     after = batch.at(-1)?.id ?? after;
   }
   throw new Error(`no completion for ${jobId} within ${timeoutMs} ms`);
+}
+
+/**
+ * `drctl worker` of the target site as a real child process (short lock and stall intervals, so a
+ * killed one's jobs go to the next soon); resolves once it says it is ready.
+ */
+export async function spawnWorker(sim: string, prefix: string, extra: string[] = []): Promise<ChildProcess> {
+  const child = tracked(
+    spawn(
+      process.execPath,
+      [
+        'bin/drctl.js',
+        'worker',
+        '--site',
+        TARGET,
+        '--sim',
+        sim,
+        '--prefix',
+        prefix,
+        '--lock-duration-ms',
+        '1500',
+        '--stalled-interval-ms',
+        '500',
+        '--json',
+        ...extra,
+      ],
+      {
+        env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    ),
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const exited = once(child, 'exit').then(() => {
+    throw new Error('worker exited before it was ready');
+  });
+  const ready = (async () => {
+    for await (const line of lines) if (line.includes('"ready":true')) return;
+  })();
+  await Promise.race([ready, exited]);
+  return child;
 }

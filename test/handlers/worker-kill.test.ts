@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,53 +11,22 @@ import {
   stepJobOptions,
 } from '../../engine/executor/index.ts';
 import { type SimServer, startSimServer, type World } from '../../simulators/index.ts';
-import { tracked } from '../support/children.ts';
-import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
-import { fenceSource, jobData, mutations, TARGET, twoSiteWorld, waitForCompletion } from './support.ts';
+import { testRedisClient, uniquePrefix } from '../support/redis.ts';
+import {
+  fenceSource,
+  jobData,
+  mutations,
+  spawnWorker,
+  TARGET,
+  twoSiteWorld,
+  waitForCompletion,
+} from './support.ts';
 
 const readiness = {
   checks: [{ kind: 'heartbeat' as const }],
   timeoutMs: 600_000,
   onTimeout: 'fail' as const,
 };
-
-/** `drctl worker` as a real child process; resolves once it says it is ready. */
-async function spawnWorker(sim: string, prefix: string, extra: string[] = []): Promise<ChildProcess> {
-  const child = tracked(
-    spawn(
-      process.execPath,
-      [
-        'bin/drctl.js',
-        'worker',
-        '--site',
-        TARGET,
-        '--sim',
-        sim,
-        '--prefix',
-        prefix,
-        '--lock-duration-ms',
-        '1500',
-        '--stalled-interval-ms',
-        '500',
-        '--json',
-        ...extra,
-      ],
-      {
-        env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    ),
-  );
-  const lines = createInterface({ input: child.stdout! });
-  const exited = once(child, 'exit').then(() => {
-    throw new Error('worker exited before it was ready');
-  });
-  const ready = (async () => {
-    for await (const line of lines) if (line.includes('"ready":true')) return;
-  })();
-  await Promise.race([ready, exited]);
-  return child;
-}
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 25_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

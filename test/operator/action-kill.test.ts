@@ -4,12 +4,11 @@
  * the action's retry policy allows, and the event log says so; the script's own side-effect file
  * is the judge of how many times it ran.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -22,47 +21,8 @@ import {
 } from '../../engine/executor/index.ts';
 import type { PlanAction } from '../../engine/plan/types.ts';
 import { type SimServer, startSimServer, type World } from '../../simulators/index.ts';
-import { jobData, TARGET, twoSiteWorld, waitForCompletion } from '../handlers/support.ts';
-import { tracked } from '../support/children.ts';
-import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
-
-async function spawnWorker(sim: string, prefix: string, catalog: string): Promise<ChildProcess> {
-  const child = tracked(
-    spawn(
-      process.execPath,
-      [
-        'bin/drctl.js',
-        'worker',
-        '--site',
-        TARGET,
-        '--sim',
-        sim,
-        '--prefix',
-        prefix,
-        '--script-catalog',
-        catalog,
-        '--lock-duration-ms',
-        '1500',
-        '--stalled-interval-ms',
-        '500',
-        '--json',
-      ],
-      {
-        env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    ),
-  );
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const exited = once(child, 'exit').then(() => {
-    throw new Error('worker exited before it was ready');
-  });
-  const ready = (async () => {
-    for await (const line of lines) if (line.includes('"ready":true')) return;
-  })();
-  await Promise.race([ready, exited]);
-  return child;
-}
+import { jobData, spawnWorker, TARGET, twoSiteWorld, waitForCompletion } from '../handlers/support.ts';
+import { testRedisClient, uniquePrefix } from '../support/redis.ts';
 
 async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -127,7 +87,7 @@ describe('when the worker running an action is killed mid-script', { timeout: 18
     const data = jobData('planned', TARGET, ['action/update-dns'], { action, plan: 'erp' });
     const jobId = stepJobId(data.execution, 'action/update-dns', 1);
 
-    const first = await spawnWorker(server.url, prefix, catalog);
+    const first = await spawnWorker(server.url, prefix, ['--script-catalog', catalog]);
     children.push(first);
     await queue.add('action', data, stepJobOptions(jobId));
     const deadline = Date.now() + 25_000;
@@ -143,7 +103,7 @@ describe('when the worker running an action is killed mid-script', { timeout: 18
     } catch {
       // already gone
     }
-    const second = await spawnWorker(server.url, prefix, catalog);
+    const second = await spawnWorker(server.url, prefix, ['--script-catalog', catalog]);
     children.push(second);
     const completion = await waitForCompletion(redis, prefix, data.execution, jobId, 90_000);
     const events = (await readAllEvents(redis, prefix, data.execution)).map((e) => e.event);
