@@ -167,13 +167,17 @@ export class ExecutionProgress {
       } else if (state.status !== 'queued' || state.jobKey !== jobKey) {
         continue;
       }
-      if (first.vm !== undefined) {
-        this.vmEvent(
-          first.vm,
-          this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },
-        );
-      }
+      this.unitStarted(first);
     }
+  }
+
+  /** A VM's unit went out (sent, or claimed by a worker): its machine is told it started. */
+  private unitStarted(first: PlanStep): void {
+    if (first.vm === undefined) return;
+    this.vmEvent(
+      first.vm,
+      this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },
+    );
   }
 
   private finish(id: string, outcome: StepStatus, result: StepJobResult): void {
@@ -306,12 +310,7 @@ export class ExecutionProgress {
           this.dirtySteps.add(step.id);
         }
         const first = planned.steps[0];
-        if (first?.vm !== undefined && first.kind !== 'action') {
-          this.vmEvent(
-            first.vm,
-            this.ctx.type === 'cleanup' ? { type: 'CLEANUP_STARTED' } : { type: 'STARTED', kind: first.kind },
-          );
-        }
+        if (first !== undefined && first.kind !== 'action') this.unitStarted(first);
       }
     }
     const write = emptyWrite();

@@ -219,9 +219,9 @@ export class StepGraph {
    * batch's site whose predecessors not yet released are all steps of units of the job (the
    * batch's, or follows found before), each as the unit it would be sent as (chainFrom); looked for
    * past the batch's units, then past each follow found, breadth first, at most `limit`, at most
-   * `maxDepth` links after a unit of the batch. At most
-   * one unit per VM in the job (a batch is rebuilt from step states by VM); first attempts only
-   * (the claim checks the step was never touched).
+   * `maxDepth` links after a unit of the batch. At most one unit per VM in the job (a batch is
+   * rebuilt from step states by VM); first attempts only (the claim checks the step was never
+   * touched).
    */
   followsOf(batch: PlannedBatch, limit = MAX_FOLLOWS, maxDepth = MAX_FOLLOW_DEPTH): PlannedFollow[] {
     if (batch.attempt !== 1 || batch.delayMs) return [];
