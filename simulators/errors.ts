@@ -1,7 +1,6 @@
 import { DrError } from '../engine/common/index.ts';
+import { isHostErrorCode, RETRYABLE_HOST_ERRORS } from '../engine/hosts/index.ts';
 import type { SimErrorCode } from './api.ts';
-
-const RETRYABLE: ReadonlySet<SimErrorCode> = new Set(['HOST_BOOT_LIMIT', 'SITE_UNREACHABLE', 'HOST_DOWN']);
 
 /**
  * The simulated Hyper-V error: a stable `code`, the VM and site it concerns, and whether a retry
@@ -12,7 +11,7 @@ export class SimError extends DrError {
 
   constructor(code: SimErrorCode, message: string, details: Record<string, unknown> = {}) {
     super(code, message, {
-      retryable: RETRYABLE.has(code),
+      retryable: RETRYABLE_HOST_ERRORS.has(code),
       exitCode: code === 'BAD_REQUEST' ? 2 : 1,
       details,
     });
@@ -25,24 +24,7 @@ export class SimError extends DrError {
   }
 }
 
-const CODES: ReadonlySet<string> = new Set<SimErrorCode>([
-  'VM_NOT_FOUND',
-  'SITE_NOT_FOUND',
-  'SITE_UNREACHABLE',
-  'HOST_DOWN',
-  'INVALID_STATE',
-  'STALE_EPOCH',
-  'START_BARRED',
-  'HOST_BOOT_LIMIT',
-  'INSUFFICIENT_CAPACITY',
-  'NO_RECOVERY_POINT',
-  'NETWORK_NOT_FOUND',
-  'BAD_REQUEST',
-]);
-
-export function isSimErrorCode(value: unknown): value is SimErrorCode {
-  return typeof value === 'string' && CODES.has(value);
-}
+export const isSimErrorCode = isHostErrorCode;
 
 /** HTTP status for an error code: what a management endpoint would answer. */
 export function httpStatusFor(code: SimErrorCode): number {

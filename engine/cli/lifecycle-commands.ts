@@ -7,7 +7,6 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { createSimClient } from '../../simulators/index.ts';
 import type { ExecutionClient, ExecutionView } from '../client/index.ts';
 import { DrError, InputError } from '../common/index.ts';
 import {
@@ -26,6 +25,7 @@ import {
 } from '../executor/index.ts';
 import type { RecoveryPointChoice } from '../plan/types.ts';
 import { PreflightBlockedError } from '../preflight/index.ts';
+import { connectHostDriver } from './host-driver.ts';
 import {
   type CommonFlags,
   loadPlanOrExit,
@@ -337,7 +337,7 @@ async function failback(file: string, flags: LifecycleFlags & { approveManual?: 
   }
   const url = await redisUrlFromEnv();
   const redis = createQueueConnection(url, { name: 'drctl-lifecycle' });
-  const client = await openClient(flags, url, createSimClient(simUrl));
+  const client = await openClient(flags, url, connectHostDriver(simUrl));
   try {
     const last = await latestFailoverOf(redis, flags.prefix, plan.metadata.name);
     if (last === undefined || last.direction !== 'forward' || last.status !== 'reprotected') {

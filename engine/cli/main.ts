@@ -1,10 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { DrError } from '../common/index.ts';
 import { registerLocksCommand } from '../locks/index.ts';
-import { registerPreflightCommand } from '../preflight/index.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
+import { registerPreflightCommand } from './preflight-command.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerWorkerCommand } from './worker-command.ts';

@@ -3,7 +3,6 @@
  * the demo. Every command goes through the ExecutionClient (engine/client).
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { createSimClient } from '../../simulators/index.ts';
 import { measureRecoveryPointGap } from '../client/index.ts';
 import { InputError } from '../common/index.ts';
 import { createPathLocator } from '../plan/index.ts';
@@ -19,6 +18,7 @@ import {
   selectSubset,
   subPlan,
 } from '../preflight/index.ts';
+import { connectHostDriver } from './host-driver.ts';
 import {
   type CommonFlags,
   loadPlanOrExit,
@@ -69,7 +69,7 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
       'pre-flight reads the sites before anything starts: give --sim <url> (or set DR_SIM_URL) for the simulated sites',
     );
   }
-  const sites = createSimClient(simUrl);
+  const sites = connectHostDriver(simUrl);
   const client = await openClient(flags, undefined, sites);
   const locate = createPathLocator(text);
   const checks = {

@@ -1,5 +1,4 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { formatIssue, loadPlanFile } from '../../engine/plan/index.ts';
 import {
   type ClockOptions,
   createSimClient,
@@ -16,6 +15,7 @@ import {
   worldJsonSchema,
 } from '../../simulators/index.ts';
 import { createLogger, InputError } from '../common/index.ts';
+import { formatIssue, loadPlanFile } from '../plan/index.ts';
 import { untilStopSignal } from './signals.ts';
 
 /**

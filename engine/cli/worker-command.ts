@@ -1,9 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
-import { createSimClient } from '../../simulators/index.ts';
 import { createLogger, DrError } from '../common/index.ts';
 import { DEFAULT_PREFIX, startSiteWorkers } from '../executor/index.ts';
 import { NO_REDIS_MESSAGE } from '../redis/index.ts';
+import { connectHostDriver } from './host-driver.ts';
 
 interface WorkerFlags {
   site: string;
@@ -86,7 +86,7 @@ export function registerWorkerCommand(program: Command): void {
       const redisUrl = await checkRedis(process.env.REDIS_URL);
       const logger = createLogger('worker');
       // A site agent checks readiness of many VMs at once: guests already heard from need no long poll.
-      const sim = createSimClient({ url: flags.sim, readBeforeHeartbeatWait: true });
+      const sim = connectHostDriver(flags.sim, { readBeforeHeartbeatWait: true });
       const workers = startSiteWorkers({
         redisUrl,
         prefix: flags.prefix,

@@ -5,9 +5,9 @@
  * before anything starts.
  */
 
-import type { HyperVApi, RecoveryPoint } from '../../simulators/index.ts';
 import { assertNever } from '../common/index.ts';
 import type { VmRecoveryPointInfo } from '../executor/index.ts';
+import type { HostDriver, RecoveryPoint } from '../hosts/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
 
 export interface RecoveryPointGap {
@@ -49,7 +49,7 @@ export function pickRecoveryPoint(
  * spread between the oldest and the newest.
  */
 export async function measureRecoveryPointGap(
-  api: Pick<HyperVApi, 'getRecoveryPoints'>,
+  api: Pick<HostDriver, 'getRecoveryPoints'>,
   plan: RecoveryPlan,
   direction: Direction = 'forward',
   override?: RecoveryPointChoice,

@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../common/index.ts';
-import type { StepJobResult } from './contract.ts';
+import type { StepJobResult } from '../contract/index.ts';
 import { executionKeys } from './keys.ts';
 
 const stepResultSchema = z.object({

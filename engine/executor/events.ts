@@ -5,7 +5,7 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { DrError } from '../common/index.ts';
-import { type EngineEvent, engineEventSchema } from './event-schema.ts';
+import { type EngineEvent, engineEventSchema } from '../contract/index.ts';
 import { executionKeys } from './keys.ts';
 
 /** A stored event with its stream id (`<ms>-<seq>`, Redis time of the append). */

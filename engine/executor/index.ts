@@ -1,9 +1,13 @@
 /** The executor's public door: what other folders (CLI, workers, tests, benches) may import. */
-export { type Completion, parseStepJobResult, publishJobResult, readCompletions } from './completions.ts';
+
 export {
   CONTROL_QUEUE,
+  type EngineEvent,
+  type EngineOnlyEvent,
   EVENT_SCHEMA_VERSION,
+  EXECUTION_STATUSES,
   type ExecutionEvent,
+  type ExecutionStatus,
   type ExecutionType,
   isLifecycleType,
   type StepJobData,
@@ -13,14 +17,18 @@ export {
   siteQueueName,
   stepJobId,
   type VmPhase,
-} from './contract.ts';
-export {
-  type EngineEvent,
-  type EngineOnlyEvent,
-  EXECUTION_STATUSES,
-  type ExecutionStatus,
   type VmRecoveryPointInfo,
-} from './event-schema.ts';
+} from '../contract/index.ts';
+export {
+  decodeStepState,
+  encodeStepState,
+  isFinal as isFinalStatus,
+  type PlannedJob,
+  StepGraph,
+  type StepState,
+  type StepStatus,
+} from '../schedule/index.ts';
+export { type Completion, parseStepJobResult, publishJobResult, readCompletions } from './completions.ts';
 export {
   appendEvent,
   appendEvents,
@@ -57,14 +65,6 @@ export {
   type QueueConnectionOptions,
   stepJobOptions,
 } from './queues.ts';
-export { type PlannedJob, StepGraph } from './schedule/step-graph.ts';
-export {
-  decodeStepState,
-  encodeStepState,
-  isFinal as isFinalStatus,
-  type StepState,
-  type StepStatus,
-} from './schedule/step-state.ts';
 export { approveAction, approveStep } from './store/approve.ts';
 export { type CleanupRequest, cleanupIdOf, submitCleanup } from './store/cleanup.ts';
 export {

@@ -1,6 +1,5 @@
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { HyperVApi } from '../../simulators/api.ts';
 import { createLogger, DrError, type Logger } from '../common/index.ts';
 import {
   CONTROL_QUEUE,
@@ -9,7 +8,19 @@ import {
   type StepJobData,
   type StepJobResult,
   siteQueueName,
-} from './contract.ts';
+} from '../contract/index.ts';
+import type { HostDriver } from '../hosts/index.ts';
+import {
+  decodeStepState,
+  encodeStepState,
+  isFinal,
+  isStepBatchData,
+  type StepBatchData,
+  type StepBatchResult,
+  type StepBatchUnit,
+  unitJobData,
+  unitJobId,
+} from '../schedule/index.ts';
 import { createStreamWriter, type FollowClaim } from './events.ts';
 import { startFenceSweep } from './handlers/fence-sweep.ts';
 import {
@@ -23,15 +34,6 @@ import {
 } from './handlers/index.ts';
 import { DEFAULT_PREFIX, executionKeys } from './keys.ts';
 import { bullOptions, createQueueConnection } from './queues.ts';
-import {
-  isStepBatchData,
-  type StepBatchData,
-  type StepBatchResult,
-  type StepBatchUnit,
-  unitJobData,
-  unitJobId,
-} from './schedule/job-data.ts';
-import { decodeStepState, encodeStepState, isFinal } from './schedule/step-state.ts';
 
 /** What a job returns: a batch's unit results, or a single StepJobData job's result. */
 export type JobResult = StepJobResult | StepBatchResult;
@@ -48,7 +50,7 @@ export interface SiteWorkerOptions {
   /** The site whose queue (`site.<site>`) this process serves; `control` serves the control queue. */
   site: string;
   /** The site's Hyper-V management API (in-process world, or `createSimClient(url)`). */
-  api: HyperVApi;
+  api: HostDriver;
   /**
    * Units (one VM's steps, or one action) run at once, and BullMQ jobs (batches of units) taken at
    * once. Handlers mostly wait on host calls, so this is high.

@@ -11,7 +11,7 @@
  * running failover stops its dispatch first (running → cancelling once its jobs in flight end).
  */
 import { assign, setup } from 'xstate';
-import type { ExecutionType } from '../executor/contract.ts';
+import type { ExecutionType } from '../contract/index.ts';
 
 export interface ExecutionContext {
   type: ExecutionType;

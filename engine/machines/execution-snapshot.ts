@@ -3,8 +3,7 @@
  * version) and the status operators see.
  */
 import { initialTransition, type SnapshotFrom, transition } from 'xstate';
-import type { ExecutionType } from '../executor/contract.ts';
-import type { ExecutionStatus } from '../executor/event-schema.ts';
+import type { ExecutionStatus, ExecutionType } from '../contract/index.ts';
 import { type ExecutionContext, type ExecutionMachineEvent, executionMachine } from './execution-machine.ts';
 
 export const EXECUTION_SNAPSHOT_VERSION = 1;

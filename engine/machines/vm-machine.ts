@@ -6,7 +6,7 @@
  * the dispatches and step results of the VM and persists it per VM (vm-snapshot.ts).
  */
 import { assign, setup } from 'xstate';
-import type { LifecycleType } from '../executor/contract.ts';
+import type { LifecycleType } from '../contract/index.ts';
 import type { StepKind } from '../plan/types.ts';
 
 /**

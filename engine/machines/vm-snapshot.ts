@@ -4,7 +4,7 @@
  * (`getInitialSnapshot` → state name and context); transitions go through vm-table.ts.
  */
 import { initialTransition } from 'xstate';
-import { VM_PHASES, type VmPhase } from '../executor/contract.ts';
+import { VM_PHASES, type VmPhase } from '../contract/index.ts';
 import { type VmContext, type VmEvent, type VmMode, vmMachine } from './vm-machine.ts';
 import { nextVmState, type VmState, vmTags } from './vm-table.ts';
 

@@ -1,4 +1,4 @@
-import type { HostView, NetworkView, VmView } from '../../simulators/api.ts';
+import type { HostView, NetworkView, VmView } from '../hosts/index.ts';
 import type { Direction, FailoverType, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
 import type { Subset } from './subset.ts';
 import type { Blocker, BlockerCode, Finding, Inventory, PreflightWarning, WarningCode } from './types.ts';

@@ -1,4 +1,4 @@
-import type { HyperVApi } from '../../simulators/api.ts';
+import type { HostDriver } from '../hosts/index.ts';
 import type { LockReader } from '../locks/index.ts';
 import type { FailoverType, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
 import type { Inventory, PointsRead, SiteRead } from './types.ts';
@@ -8,7 +8,7 @@ import type { Inventory, PointsRead, SiteRead } from './types.ts';
  * Hyper-V API out of reach.
  */
 export type HyperVReadApi = Pick<
-  HyperVApi,
+  HostDriver,
   'now' | 'listVMs' | 'listHosts' | 'listNetworks' | 'getRecoveryPoints'
 >;
 

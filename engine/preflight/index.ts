@@ -5,7 +5,6 @@
  */
 export { ACCEPTABLE_BLOCKERS, type AcceptableBlockerCode } from './accept.ts';
 export { resolvePoint } from './checks/recovery-point.ts';
-export { registerPreflightCommand } from './command.ts';
 export { estimateRunRtoMs, subPlan } from './estimate.ts';
 export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate.ts';
 export { type GateInput, preflightAndLock } from './gate.ts';

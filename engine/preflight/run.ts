@@ -10,7 +10,7 @@ import type { PreflightReport } from './types.ts';
 
 export interface PreflightInput extends Omit<EvaluateOptions, 'selection' | 'gatherMs'> {
   plan: RecoveryPlan;
-  /** Read calls only; a full HyperVApi fits. */
+  /** Read calls only; a full HostDriver fits. */
   api: HyperVReadApi;
   selection?: Selection;
   /** Lock and failed-over state (engine/locks' createLockReader). Without it, those checks are skipped. */

@@ -1,4 +1,4 @@
-import type { HostView, NetworkView, RecoveryPoint, VmView } from '../../simulators/api.ts';
+import type { HostView, NetworkView, RecoveryPoint, VmView } from '../hosts/index.ts';
 import type { FailedOverRecord, LockHolder } from '../locks/index.ts';
 import type {
   Direction,

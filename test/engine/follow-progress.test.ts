@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
-import { type StepJobResult, type StepResult, stepJobId } from '../../engine/executor/contract.ts';
+import { type StepJobResult, type StepResult, stepJobId } from '../../engine/contract/index.ts';
 import { ExecutionProgress } from '../../engine/executor/orchestrator/progress.ts';
-import { jobContext } from '../../engine/executor/schedule/job-data.ts';
 import { vmPhase } from '../../engine/machines/index.ts';
 import { compilePlan, parsePlan } from '../../engine/plan/index.ts';
+import { jobContext } from '../../engine/schedule/index.ts';
 
 type StepError = NonNullable<StepResult['error']>;
 

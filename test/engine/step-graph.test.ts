@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeStepState, StepGraph } from '../../engine/executor/index.ts';
-import {
-  batchUnits,
-  jobContext,
-  toBullJob,
-  unitJobData,
-  unitJobId,
-} from '../../engine/executor/schedule/job-data.ts';
 import type { PlanStep, RecoveryPlan } from '../../engine/plan/types.ts';
+import { batchUnits, jobContext, toBullJob, unitJobData, unitJobId } from '../../engine/schedule/index.ts';
 
 function step(id: string, kind: PlanStep['kind'], site: string, after: string[], vm?: string): PlanStep {
   return { id, kind, site, after, before: [], estimateMs: 0, ...(vm ? { vm } : {}) };

@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
-import { stepJobId } from '../../engine/executor/contract.ts';
+import { stepJobId } from '../../engine/contract/index.ts';
 import { FenceDeadline } from '../../engine/executor/orchestrator/best-effort.ts';
 import { ExecutionProgress } from '../../engine/executor/orchestrator/progress.ts';
-import { jobContext } from '../../engine/executor/schedule/job-data.ts';
 import { compilePlan, parsePlan } from '../../engine/plan/index.ts';
+import { jobContext } from '../../engine/schedule/index.ts';
 
 const silent = createLogger('test', { level: 'silent', pretty: false });
 const START = Date.parse('2026-01-01T00:00:00Z');

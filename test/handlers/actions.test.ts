@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
-import type { StepResult } from '../../engine/executor/contract.ts';
+import type { StepResult } from '../../engine/contract/index.ts';
 import {
   type ActionMemo,
   memoryActionMemo,

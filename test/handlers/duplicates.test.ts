@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StepJobData } from '../../engine/executor/contract.ts';
+import type { StepJobData } from '../../engine/contract/index.ts';
 import type { World } from '../../simulators/index.ts';
 import { fenceSource, jobData, runJob, SOURCE, TARGET, twoSiteWorld } from './support.ts';
 

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../../engine/common/index.ts';
-import type { ExecutionEvent, ExecutionType, StepJobData } from '../../engine/executor/contract.ts';
+import type { ExecutionEvent, ExecutionType, StepJobData } from '../../engine/contract/index.ts';
 import {
   type EventSink,
   type HandlerOptions,

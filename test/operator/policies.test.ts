@@ -5,7 +5,7 @@
  */
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineEvent } from '../../engine/executor/event-schema.ts';
+import type { EngineEvent } from '../../engine/contract/index.ts';
 import {
   approveAction,
   bullOptions,

@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isOperatorJobId, operatorCompletion } from '../../engine/executor/orchestrator/operator.ts';
-import { decodeStepState, encodeStepState, isFinal } from '../../engine/executor/schedule/step-state.ts';
 import {
   applyExecutionEvent,
   executionStatus,
@@ -13,6 +12,7 @@ import {
   persistExecution,
   restoreExecution,
 } from '../../engine/machines/index.ts';
+import { decodeStepState, encodeStepState, isFinal } from '../../engine/schedule/index.ts';
 
 describe('the execution machine while a step waits for an operator', () => {
   const running = () =>

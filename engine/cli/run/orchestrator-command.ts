@@ -1,9 +1,9 @@
 /** `drctl orchestrator`: runs executions until SIGTERM/SIGINT, then closes within a bound. */
 import type { Command } from 'commander';
-import { createSimClient } from '../../../simulators/index.ts';
 import { createLogger } from '../../common/index.ts';
 import { startOrchestrator } from '../../executor/index.ts';
 import { compilePlan } from '../../plan/index.ts';
+import { connectSimulator } from '../host-driver.ts';
 import { untilStopSignal } from '../signals.ts';
 import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './common.ts';
 
@@ -41,7 +41,7 @@ export function registerOrchestratorCommand(program: Command): void {
     .action(async (flags: OrchestratorFlags) => {
       const redisUrl = await redisUrlFromEnv();
       const simUrl = flags.sim ?? process.env.DR_SIM_URL;
-      const sim = simUrl ? createSimClient(simUrl) : undefined;
+      const sim = simUrl ? connectSimulator(simUrl) : undefined;
       const orchestrator = await startOrchestrator({
         redisUrl,
         prefix: flags.prefix,

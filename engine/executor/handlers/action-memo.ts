@@ -5,9 +5,9 @@
  * `runs|<step>` (runs started). Kept as long as finished jobs are.
  */
 import type { Redis } from 'ioredis';
+import type { StepJobResult } from '../../contract/index.ts';
 import type { PlanAction } from '../../plan/types.ts';
 import { parseStepJobResult } from '../completions.ts';
-import type { StepJobResult } from '../contract.ts';
 import { appendEvent } from '../events.ts';
 import { FINISHED_JOB_RETENTION_S } from '../queues.ts';
 import { loadPlanSnapshot } from '../store/execution-record.ts';

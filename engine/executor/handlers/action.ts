@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import { assertNever } from '../../common/index.ts';
+import type { EngineEvent, StepResult } from '../../contract/index.ts';
 import type { ActionRun, PlanAction } from '../../plan/types.ts';
-import type { StepResult } from '../contract.ts';
-import type { EngineEvent } from '../event-schema.ts';
 import { requireAction } from './action-context.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';

@@ -1,4 +1,4 @@
-import type { RecoveryPoint, RecoveryPointSelector } from '../../../simulators/api.ts';
+import type { RecoveryPoint, RecoveryPointSelector } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { requireUncommittedReplica } from './revert.ts';
 import { mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';

@@ -1,6 +1,6 @@
-import type { HyperVApi, RecoveryPoint, VmView } from '../../../simulators/api.ts';
 import type { Logger } from '../../common/index.ts';
-import type { StepJobData, StepOutcome, StepResult } from '../contract.ts';
+import type { StepJobData, StepOutcome, StepResult } from '../../contract/index.ts';
+import type { HostDriver, RecoveryPoint, VmView } from '../../hosts/index.ts';
 
 /** Tunables of the step handlers. Every field has a default; tests shorten the waits. */
 export interface HandlerOptions {
@@ -56,7 +56,7 @@ export function resolveHandlerOptions(options: HandlerOptions = {}): ResolvedHan
 
 /** What a handler works with: the host API, the job, a bound logger and a way to report phases. */
 export interface HandlerContext {
-  api: HyperVApi;
+  api: HostDriver;
   job: StepJobData;
   /** The BullMQ job id (stable across repeats of the same job). */
   jobId: string;

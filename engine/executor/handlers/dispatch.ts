@@ -1,4 +1,3 @@
-import type { HyperVApi, RecoveryPoint, VmView } from '../../../simulators/api.ts';
 import type { Logger } from '../../common/index.ts';
 import {
   type ExecutionEvent,
@@ -8,7 +7,8 @@ import {
   type StepJobResult,
   type StepResult,
   type VmPhase,
-} from '../contract.ts';
+} from '../../contract/index.ts';
+import type { HostDriver, RecoveryPoint, VmView } from '../../hosts/index.ts';
 import { type ActionMemo, actionHandler, runActionStep } from './action.ts';
 import { bootHandler } from './boot.ts';
 import { changePointHandler } from './change-point.ts';
@@ -91,7 +91,7 @@ export interface EventSink {
 export type { ActionMemo };
 
 export interface RunStepJobDeps {
-  api: HyperVApi;
+  api: HostDriver;
   log: Logger;
   events: EventSink;
   memo?: ActionMemo;

@@ -1,6 +1,5 @@
-import type { SimErrorCode } from '../../../simulators/api.ts';
-import { isSimErrorCode } from '../../../simulators/index.ts';
 import { DrError } from '../../common/index.ts';
+import { type HostErrorCode, isHostErrorCode } from '../../hosts/index.ts';
 
 /**
  * Why a step failed, with a stable code. `retryable` errors are infrastructure trouble (a host or
@@ -37,14 +36,14 @@ export class StepError extends DrError {
 }
 
 /** The simulator's error code of `error` (in-process SimError or its HTTP twin), if it is one. */
-export function simErrorCode(error: unknown): SimErrorCode | undefined {
+export function simErrorCode(error: unknown): HostErrorCode | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
   const code = error.code;
-  return isSimErrorCode(code) ? code : undefined;
+  return isHostErrorCode(code) ? code : undefined;
 }
 
 /** Simulator refusals worth running the job again for: the world may look different in a moment. */
-const RETRYABLE_SIM_CODES: ReadonlySet<SimErrorCode> = new Set<SimErrorCode>([
+const RETRYABLE_SIM_CODES: ReadonlySet<HostErrorCode> = new Set<HostErrorCode>([
   'SITE_UNREACHABLE',
   'HOST_DOWN',
   'HOST_BOOT_LIMIT',

@@ -1,9 +1,4 @@
-import type {
-  RecoveryPoint,
-  RecoveryPointSelector,
-  ReplicationMeasure,
-  VmView,
-} from '../../../simulators/api.ts';
+import type { RecoveryPoint, RecoveryPointSelector, ReplicationMeasure, VmView } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
 import { describe } from './shutdown.ts';

@@ -9,15 +9,15 @@
  * (a failback, a cancel that restored it) belongs to that newer execution and is left alone.
  */
 import type { Redis } from 'ioredis';
-import type { HyperVApi, VmView } from '../../../simulators/api.ts';
 import type { Logger } from '../../common/index.ts';
+import { EVENT_SCHEMA_VERSION, type ExecutionEvent } from '../../contract/index.ts';
+import type { HostDriver, VmView } from '../../hosts/index.ts';
 import { readFailedOver } from '../../locks/index.ts';
-import { EVENT_SCHEMA_VERSION, type ExecutionEvent } from '../contract.ts';
 import { appendEvents } from '../events.ts';
 import { executionKeys } from '../keys.ts';
 
 export interface FenceSweepOptions {
-  api: HyperVApi;
+  api: HostDriver;
   redis: Redis;
   prefix: string;
   site: string;

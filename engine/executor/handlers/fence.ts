@@ -1,11 +1,11 @@
-import type { SimErrorCode, VmView } from '../../../simulators/api.ts';
+import type { HostErrorCode, VmView } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError, simErrorCode } from './errors.ts';
 import { describe } from './shutdown.ts';
 import { findVm, mutation, requireVm } from './vm.ts';
 
 /** Refusals that mean the source cannot be reached now: the fence is skipped, the failover goes on. */
-const UNREACHABLE: ReadonlySet<SimErrorCode> = new Set<SimErrorCode>(['SITE_UNREACHABLE', 'HOST_DOWN']);
+const UNREACHABLE: ReadonlySet<HostErrorCode> = new Set<HostErrorCode>(['SITE_UNREACHABLE', 'HOST_DOWN']);
 
 /**
  * Unplanned failover, at the source site, before the VM's failover: ASR's "shut down source

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
-import { LIFECYCLE_TYPES, type StepJobData } from '../contract.ts';
+import { LIFECYCLE_TYPES, type StepJobData } from '../../contract/index.ts';
 
 const recoveryPoint = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('latest') }),

@@ -1,4 +1,4 @@
-import type { VmView } from '../../../simulators/api.ts';
+import type { VmView } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
 import { describe } from './shutdown.ts';

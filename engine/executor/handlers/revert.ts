@@ -1,4 +1,4 @@
-import type { VmView } from '../../../simulators/api.ts';
+import type { VmView } from '../../hosts/index.ts';
 import { bootHandler } from './boot.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError, simErrorCode } from './errors.ts';

@@ -11,8 +11,9 @@
  * the step already final and is ignored (ExecutionProgress.applyResult), its events still land in
  * the execution's log, so the timeline shows when the old primary was finally fenced.
  */
+
+import { EVENT_SCHEMA_VERSION, type StepJobResult, stepJobId } from '../../contract/index.ts';
 import { DEFAULT_FENCE_DEADLINE_MS, formatDuration } from '../../plan/index.ts';
-import { EVENT_SCHEMA_VERSION, type StepJobResult, stepJobId } from '../contract.ts';
 import type { ExecutionProgress } from './progress.ts';
 
 export class FenceDeadline {

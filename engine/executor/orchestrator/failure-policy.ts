@@ -1,6 +1,6 @@
 /** A failed step's policy (the VM's or the action's onFailure) and its retry backoff. */
 import type { FailurePolicy, PlanStep } from '../../plan/types.ts';
-import type { JobContext } from '../schedule/job-data.ts';
+import type { JobContext } from '../../schedule/index.ts';
 
 /** Steps with no policy of their own (barriers) fail the plan at once. */
 export const NO_RETRY: FailurePolicy = {

@@ -3,6 +3,8 @@
  * VM from the simulator's ledger (failovers), the closing events; a cleanup also settles its drill.
  */
 
+import type { EngineEvent } from '../../contract/index.ts';
+import { EVENT_SCHEMA_VERSION } from '../../contract/index.ts';
 import { settleExecutionLocks } from '../../locks/index.ts';
 import {
   applyExecutionEvent,
@@ -10,10 +12,8 @@ import {
   executionStatus,
   persistExecution,
 } from '../../machines/index.ts';
-import { EVENT_SCHEMA_VERSION } from '../contract.ts';
-import type { EngineEvent } from '../event-schema.ts';
+import { sitesOf } from '../../schedule/index.ts';
 import { executionKeys, globalKeys } from '../keys.ts';
-import { sitesOf } from '../schedule/job-data.ts';
 import { readDataLoss } from '../store/data-loss.ts';
 import type { ExecutionRecord } from '../store/execution-record.ts';
 import { releaseLease } from '../store/lease.ts';

@@ -14,8 +14,8 @@
  * - reprotect: `<vm>/reprotect` (reverse replication) then `<vm>/resync` (until healthy), per VM.
  */
 
+import type { LifecycleType } from '../../contract/index.ts';
 import type { PlanAction, PlanStep, PlanVm, RecoveryPlan } from '../../plan/types.ts';
-import type { LifecycleType } from '../contract.ts';
 
 export function undoStepId(action: string): string {
   return `action/${action}/undo`;

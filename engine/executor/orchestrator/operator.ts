@@ -14,6 +14,14 @@
  * - `approve`: a manual action waiting for approval is done.
  */
 import type { Logger } from '../../common/index.ts';
+import {
+  type EngineEvent,
+  EVENT_SCHEMA_VERSION,
+  OPERATOR_COMMANDS,
+  type OperatorCommandName,
+  type StepJobResult,
+  type StepResult,
+} from '../../contract/index.ts';
 import type { VmEvent } from '../../machines/index.ts';
 import {
   applyExecutionEvent,
@@ -21,11 +29,8 @@ import {
   executionStatus,
   persistExecution,
 } from '../../machines/index.ts';
-import { EVENT_SCHEMA_VERSION, type StepJobResult, type StepResult } from '../contract.ts';
-import { type EngineEvent, OPERATOR_COMMANDS, type OperatorCommandName } from '../event-schema.ts';
-import type { JobContext } from '../schedule/job-data.ts';
-import type { StepGraph } from '../schedule/step-graph.ts';
-import { releasesSuccessors, type StepState, type StepStatus } from '../schedule/step-state.ts';
+import type { JobContext, StepGraph } from '../../schedule/index.ts';
+import { releasesSuccessors, type StepState, type StepStatus } from '../../schedule/index.ts';
 import { META, type ProgressWrite } from '../store/record.ts';
 import { failurePolicyOf } from './failure-policy.ts';
 

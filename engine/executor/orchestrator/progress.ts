@@ -4,6 +4,14 @@
  * which keeps every decision testable and makes a batch of completions one Redis round trip.
  */
 import type { Logger } from '../../common/index.ts';
+import type { EngineEvent } from '../../contract/index.ts';
+import {
+  CANCEL_JOB_ID,
+  EVENT_SCHEMA_VERSION,
+  type StepJobResult,
+  type StepResult,
+  stepJobId,
+} from '../../contract/index.ts';
 import {
   applyVmEvent,
   initialVmSnapshot,
@@ -16,16 +24,15 @@ import {
 } from '../../machines/index.ts';
 import type { PlanStep } from '../../plan/types.ts';
 import {
-  CANCEL_JOB_ID,
-  EVENT_SCHEMA_VERSION,
-  type StepJobResult,
-  type StepResult,
-  stepJobId,
-} from '../contract.ts';
-import type { EngineEvent } from '../event-schema.ts';
-import { type BullJob, batchUnits, isManualStep, type JobContext, toBullJob } from '../schedule/job-data.ts';
-import { StepGraph } from '../schedule/step-graph.ts';
-import { encodeStepState, type StepStatus } from '../schedule/step-state.ts';
+  type BullJob,
+  batchUnits,
+  encodeStepState,
+  isManualStep,
+  type JobContext,
+  StepGraph,
+  type StepStatus,
+  toBullJob,
+} from '../../schedule/index.ts';
 import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
 import { failurePolicyOf, retryDelayMs } from './failure-policy.ts';
 import {

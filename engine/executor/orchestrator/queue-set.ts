@@ -4,8 +4,8 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
+import type { BullJob } from '../../schedule/index.ts';
 import { bullOptions, stepJobOptions } from '../queues.ts';
-import type { BullJob } from '../schedule/job-data.ts';
 
 export class QueueSet {
   private readonly queues = new Map<string, Queue>();

@@ -5,10 +5,10 @@
  * a failed job (its worker threw) fails the first step of each of its units.
  */
 import type { Redis } from 'ioredis';
+import type { StepJobResult } from '../../contract/index.ts';
+import type { BullJob } from '../../schedule/index.ts';
 import { parseStepJobResult } from '../completions.ts';
-import type { StepJobResult } from '../contract.ts';
 import { bullJobKey } from '../keys.ts';
-import type { BullJob } from '../schedule/job-data.ts';
 
 export interface ReconcileOutcome {
   missing: BullJob[];

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
 import type { Direction, FailoverType, PlanStep, RecoveryPlan } from '../../plan/types.ts';
-import type { BullJob } from '../schedule/job-data.ts';
+import type { BullJob } from '../../schedule/index.ts';
 import type { QueueSet } from './queue-set.ts';
 import type { ReconcileOutcome } from './reconcile.ts';
 

@@ -5,17 +5,17 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
+import type { EngineEvent } from '../../contract/index.ts';
+import { EVENT_SCHEMA_VERSION } from '../../contract/index.ts';
 import {
   applyExecutionEvent,
   executionStatus,
   persistExecution,
   restoreExecution,
 } from '../../machines/index.ts';
+import { jobContext } from '../../schedule/index.ts';
 import { readCompletions } from '../completions.ts';
-import { EVENT_SCHEMA_VERSION } from '../contract.ts';
-import type { EngineEvent } from '../event-schema.ts';
 import { executionKeys } from '../keys.ts';
-import { jobContext } from '../schedule/job-data.ts';
 import { loadExecution, loadPlanSnapshot } from '../store/execution-record.ts';
 import { renewLease } from '../store/lease.ts';
 import {

@@ -1,7 +1,7 @@
 import { DrError } from '../../common/index.ts';
+import { isLifecycleType } from '../../contract/index.ts';
 import type { PlanStep, RecoveryPlan } from '../../plan/types.ts';
-import { isLifecycleType } from '../contract.ts';
-import { sitesOf } from '../schedule/job-data.ts';
+import { sitesOf } from '../../schedule/index.ts';
 import type { ExecutionRecord } from '../store/execution-record.ts';
 import { cleanupSteps } from './cleanup-steps.ts';
 import { lifecycleSteps } from './lifecycle-steps.ts';

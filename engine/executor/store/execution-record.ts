@@ -4,9 +4,14 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
+import {
+  EXECUTION_STATUSES,
+  type ExecutionStatus,
+  type ExecutionType,
+  LIFECYCLE_TYPES,
+  type VmRecoveryPointInfo,
+} from '../../contract/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
-import { type ExecutionType, LIFECYCLE_TYPES } from '../contract.ts';
-import { EXECUTION_STATUSES, type ExecutionStatus, type VmRecoveryPointInfo } from '../event-schema.ts';
 import { executionKeys } from '../keys.ts';
 
 export interface DataLossEntry {

@@ -7,10 +7,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
+import type { EngineEvent, ExecutionStatus } from '../../contract/index.ts';
+import { EVENT_SCHEMA_VERSION, isLifecycleType, type LifecycleType } from '../../contract/index.ts';
 import { clearFailedOver, markFailedOver } from '../../locks/index.ts';
 import { type ExecutionMachineEvent, persistVm, type VmSnapshot } from '../../machines/index.ts';
-import { EVENT_SCHEMA_VERSION, isLifecycleType, type LifecycleType } from '../contract.ts';
-import type { EngineEvent, ExecutionStatus } from '../event-schema.ts';
 import { executionKeys } from '../keys.ts';
 import type { TruthSource } from '../orchestrator/runner-deps.ts';
 import { readDataLoss } from './data-loss.ts';

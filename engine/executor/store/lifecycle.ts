@@ -8,13 +8,12 @@
  */
 import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
+import { CANCEL_JOB_ID, type LifecycleType } from '../../contract/index.ts';
 import { type ExecutionMachineEvent, PAST_POINT_OF_NO_RETURN, restoreVm } from '../../machines/index.ts';
 import type { RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
-import { CANCEL_JOB_ID, type LifecycleType } from '../contract.ts';
+import { decodeStepState, sitesOf } from '../../schedule/index.ts';
 import { executionKeys } from '../keys.ts';
 import { lifecycleSteps } from '../orchestrator/lifecycle-steps.ts';
-import { sitesOf } from '../schedule/job-data.ts';
-import { decodeStepState } from '../schedule/step-state.ts';
 import { type ExecutionRecord, loadExecution, loadPlanSnapshot } from './execution-record.ts';
 import { META } from './record.ts';
 import { LuaScript } from './script.ts';

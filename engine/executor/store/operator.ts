@@ -9,16 +9,14 @@
  */
 import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
+import type { OperatorCommandName } from '../../contract/index.ts';
+import { decodeStepState, jobContext, StepGraph, type StepState } from '../../schedule/index.ts';
 import { publishJobResult } from '../completions.ts';
-import type { OperatorCommandName } from '../event-schema.ts';
 import { parseEventEntry, type StoredEvent } from '../events.ts';
 import { executionKeys } from '../keys.ts';
 import { failedStepRefusal, type OperatorCommand, operatorCompletion } from '../orchestrator/operator.ts';
 import type { CompileFn } from '../orchestrator/runner-deps.ts';
 import { stepsFor } from '../orchestrator/steps-for.ts';
-import { jobContext } from '../schedule/job-data.ts';
-import { StepGraph } from '../schedule/step-graph.ts';
-import { decodeStepState, type StepState } from '../schedule/step-state.ts';
 import { loadExecution, loadPlanSnapshot } from './execution-record.ts';
 
 export interface OperatorRequest {

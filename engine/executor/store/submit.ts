@@ -6,11 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
+import type { EngineEvent } from '../../contract/index.ts';
+import { EVENT_SCHEMA_VERSION, type ExecutionType } from '../../contract/index.ts';
 import { readPlanLock } from '../../locks/index.ts';
 import { initialExecutionSnapshot, persistExecution } from '../../machines/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
-import { EVENT_SCHEMA_VERSION, type ExecutionType } from '../contract.ts';
-import type { EngineEvent } from '../event-schema.ts';
 import { executionKeys, globalKeys } from '../keys.ts';
 import type { ExecutionRecord } from './execution-record.ts';
 import { META } from './record.ts';

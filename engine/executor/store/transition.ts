@@ -4,6 +4,8 @@
  * an update.
  */
 import type { Redis } from 'ioredis';
+import type { EngineEvent } from '../../contract/index.ts';
+import { EVENT_SCHEMA_VERSION } from '../../contract/index.ts';
 import {
   applyExecutionEvent,
   type ExecutionMachineEvent,
@@ -12,8 +14,6 @@ import {
   persistExecution,
   restoreExecution,
 } from '../../machines/index.ts';
-import { EVENT_SCHEMA_VERSION } from '../contract.ts';
-import type { EngineEvent } from '../event-schema.ts';
 import { executionKeys } from '../keys.ts';
 import { META } from './record.ts';
 import { LuaScript } from './script.ts';

@@ -1,5 +1,5 @@
-import type { RecoveryPoint, VmView } from '../../../simulators/api.ts';
 import { assertNever } from '../../common/index.ts';
+import type { RecoveryPoint, VmView } from '../../hosts/index.ts';
 import type { PlanVm, RecoveryPointChoice } from '../../plan/types.ts';
 import { type EvalContext, formatDuration } from '../context.ts';
 import type { PlannedPoint } from '../types.ts';

@@ -1,4 +1,4 @@
-import type { VmView } from '../../../simulators/api.ts';
+import type { VmView } from '../../hosts/index.ts';
 import { type EvalContext, formatDuration } from '../context.ts';
 
 const RESYNC_STATES = new Set(['WaitingForStartResynchronize', 'Resynchronizing']);

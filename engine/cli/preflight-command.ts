@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
-import { createSimClient } from '../../simulators/index.ts';
 import { InputError } from '../common/index.ts';
 import { createLockReader, DEFAULT_LOCK_PREFIX } from '../locks/index.ts';
 import {
@@ -11,9 +10,8 @@ import {
   parsePlan,
   type RecoveryPointChoice,
 } from '../plan/index.ts';
-import { formatPreflightReport } from './report.ts';
-import { runPreflight } from './run.ts';
-import { selectionFromFlags } from './subset.ts';
+import { formatPreflightReport, runPreflight, selectionFromFlags } from '../preflight/index.ts';
+import { connectHostDriver } from './host-driver.ts';
 
 interface PreflightFlags {
   type: FailoverType;
@@ -82,7 +80,7 @@ async function preflightCommand(file: string, flags: PreflightFlags): Promise<nu
   const simUrl = flags.sim ?? process.env.DR_SIM_URL;
   if (simUrl === undefined)
     throw new InputError('NO_SIM', 'give --sim <url> (or DR_SIM_URL): pre-flight reads the sites');
-  const api = createSimClient(simUrl);
+  const api = connectHostDriver(simUrl);
   const redisUrl = process.env.REDIS_URL;
   const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
   try {

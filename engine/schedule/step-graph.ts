@@ -3,7 +3,7 @@
  * Pure; built from the compiled plan's steps and the stored step states, so an orchestrator that
  * resumes rebuilds it from Redis alone. Each operation is O(degree) of the steps it touches.
  */
-import type { PlanStep } from '../../plan/types.ts';
+import type { PlanStep } from '../plan/types.ts';
 import { decodeStepState, isFinal, PENDING, releasesSuccessors, type StepState } from './step-state.ts';
 
 /** A job to send: one or more consecutive steps of one VM at one site (or a single action). */

@@ -2,7 +2,7 @@
  * From a planned job to the BullMQ job a site worker runs: queue, deterministic id and payload.
  * Everything comes from the execution's stored snapshot, never from the plan file.
  */
-import type { Direction, PlanStep, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
+
 import {
   CONTROL_QUEUE,
   type ExecutionType,
@@ -10,7 +10,8 @@ import {
   type StepJobResult,
   siteQueueName,
   stepJobId,
-} from '../contract.ts';
+} from '../contract/index.ts';
+import type { Direction, PlanStep, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
 import type { PlannedBatch, PlannedJob } from './step-graph.ts';
 
 /** What every job of one execution shares. */

@@ -1,0 +1,36 @@
+export {
+  type BullJob,
+  batchUnits,
+  isManualStep,
+  isStepBatchData,
+  type JobContext,
+  jobContext,
+  MAX_BATCH_UNITS,
+  queueOf,
+  type StepBatchData,
+  type StepBatchFollow,
+  type StepBatchResult,
+  type StepBatchUnit,
+  sitesOf,
+  toBatchUnit,
+  toBullJob,
+  unitJobData,
+  unitJobId,
+} from './job-data.ts';
+export {
+  MAX_FOLLOW_DEPTH,
+  MAX_FOLLOWS,
+  type PlannedBatch,
+  type PlannedFollow,
+  type PlannedJob,
+  StepGraph,
+} from './step-graph.ts';
+export {
+  decodeStepState,
+  encodeStepState,
+  isFinal,
+  PENDING,
+  releasesSuccessors,
+  type StepState,
+  type StepStatus,
+} from './step-state.ts';
