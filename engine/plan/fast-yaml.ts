@@ -1,260 +1,122 @@
 /**
- * A fast reader for the plain subset of YAML that plans are written in (block and single-line flow
- * collections, plain and quoted single-line scalars, comments). The `yaml` library needs about 2 s
- * for a 10,000-VM plan; this needs a tenth of that. It is only a fast path: on anything outside its
- * subset (anchors, tags, block scalars, multi-line scalars, duplicate keys, unusual numbers, tabs,
- * CR) it returns undefined and the caller parses with `yaml`, which also reports every error with
- * its position. The property test checks that whenever it answers, it answers exactly what `yaml`
- * does.
+ * The fast path of plan loading: js-yaml (CORE schema) reads the text, and whatever js-yaml and the
+ * `yaml` library might read differently is left to `yaml` (parse.ts), which also reports every
+ * error with its position. `yaml` needs about 2 s for a 10,000-VM plan because it builds a full
+ * document; js-yaml builds plain data from a flat event stream.
+ *
+ * Both read YAML 1.2 with the core schema (so `yes`/`no`/`on`/`off`, `0777`, `1:30` and timestamps
+ * are the same strings or numbers in both, and `<<` is a plain key), but they differ at the edges.
+ * These go to `yaml`, most of them found by a look over js-yaml's events before any value is built:
+ * - directives (`%YAML 1.1` switches `yaml` to the 1.1 schema, `%TAG` renames tags; js-yaml skips
+ *   unknown ones), found by a look at the text: any line that starts with `%`;
+ * - tags, anchors and aliases (tag resolution differs; an alias bomb is `yaml`'s to refuse);
+ * - a key that is a collection, a plain key that reads as null (`yaml` makes it "", js-yaml
+ *   "null") and a key longer than `yaml` accepts on one line;
+ * - more or fewer than one document, and numbers too large for a double (js-yaml keeps the text,
+ *   `yaml` gives Infinity).
+ * - tabs (js-yaml accepts some where `yaml` refuses tabs as indentation);
+ * - a document marker (--- or ...) that is indented, which js-yaml reads as a marker, `yaml` as text.
+ * Duplicate keys and anything malformed make js-yaml throw, which is the same answer: ask `yaml`.
+ * The property test checks that whenever this answers, it answers exactly what `yaml` does.
  */
 
-import { Bail, BOOL, bail, KEY, NULL, plain, quoted } from './fast-yaml-scalars.ts';
+import {
+  CORE_SCHEMA,
+  constructFromEvents,
+  defineScalarTag,
+  EVENT_ID,
+  type Event,
+  NOT_RESOLVED,
+  parseEvents,
+  SCALAR_STYLE,
+} from 'js-yaml';
 
-interface Line {
-  indent: number;
-  /** Content after the indentation, comment stripped where it is safe to tell. */
-  text: string;
-}
+/** Thrown to leave the fast path; fastParseYaml turns it into `undefined`. */
+class Bail extends Error {}
 
-/** Printable only: no tabs, no CR, no BOM, no C0/C1 controls, no Unicode line separators. */
-function hasUnsafeChar(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 ? c !== 0x0a : (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 || c === 0xfeff)
-      return true;
-  }
-  return false;
-}
+/** The numbers of the core schema (js-yaml's and `yaml`'s int and float forms). */
+const CORE_NUMBER = /^(?:0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)$/;
 
-/** The plain JS value of `text`, or undefined when the text is outside the fast subset. */
+/**
+ * Tried after js-yaml's int and float: a plain scalar in a number's form that they left as a string
+ * overflowed a double. `yaml` reads it as Infinity; rather than imitate that, leave it to `yaml`.
+ */
+const overflowTag = defineScalarTag('tag:drorch.dev,2026:number-overflow', {
+  implicit: true,
+  implicitFirstChars: ['-', '+', '.', ...'0123456789'],
+  resolve: (source) => {
+    if (CORE_NUMBER.test(source)) throw new Bail();
+    return NOT_RESOLVED;
+  },
+  identify: () => false,
+});
+
+const SCHEMA = CORE_SCHEMA.withTags(overflowTag);
+
+/** `yaml`'s limit on an implicit key (KEY_OVER_1024_CHARS), with room for quotes. */
+const MAX_KEY_SOURCE = 1000;
+const INDENTED_MARKER = /^[ \t]+(?:---|\.\.\.)(?:[ \t]|$)/m;
+const NULL_WORD = /^(?:~|[Nn]ull|NULL)$/;
+
+/** The plain JS value of `text`, or undefined when `yaml` should read it. */
 export function fastParseYaml(text: string): unknown {
-  if (hasUnsafeChar(text)) return undefined;
+  // js-yaml lists the directives it knows and skips the others; yaml warns about those: a line that
+  // starts with % (a directive, or text that a human meant otherwise) goes to yaml either way.
+  if (text.startsWith('%') || text.includes('\n%')) return undefined;
+  // Where a tab may stand differs between the two (js-yaml takes some as indentation): no tabs here.
+  if (text.includes('\t')) return undefined;
+  // js-yaml takes an indented --- or ... for a document marker; yaml (and the spec) for text.
+  if ((text.includes('---') || text.includes('...')) && INDENTED_MARKER.test(text)) return undefined;
   try {
-    const lines = splitLines(text);
-    if (lines.length === 0) return undefined;
-    const reader = new BlockReader(lines);
-    const first = lines[0]!;
-    const value = reader.block(first.indent);
-    if (reader.at < lines.length) return undefined;
-    return value;
-  } catch (error) {
-    if (error instanceof Bail) return undefined;
-    throw error;
+    const events = parseEvents(text, {});
+    if (!agreeable(events, text)) return undefined;
+    const documents = constructFromEvents(events, { source: text, schema: SCHEMA, maxAliases: 0 });
+    return documents.length === 1 ? documents[0] : undefined;
+  } catch {
+    // A YAMLException (malformed, duplicate key, too deep), a Bail, or anything else js-yaml throws:
+    // in every case the located parse reads the text and says what is wrong.
+    return undefined;
   }
 }
 
-function splitLines(text: string): Line[] {
-  const out: Line[] = [];
-  for (const raw of text.split('\n')) {
-    let indent = 0;
-    while (raw.charCodeAt(indent) === 32) indent++;
-    let body = raw.slice(indent);
-    if (body === '' || body[0] === '#') continue;
-    if (body.startsWith('---') || body.startsWith('...') || body[0] === '%') bail();
-    // Comments: ' #' outside quotes. Quotes after the first are rare in plans; bail rather than guess.
-    const hash = body.indexOf(' #');
-    if (hash >= 0) {
-      const before = body.slice(0, hash);
-      if (before.includes('"') || before.includes("'")) {
-        if (quoteEnd(before) < 0) bail();
-      }
-      body = before;
-    }
-    out.push({ indent, text: body.trimEnd() });
-  }
-  return out;
+/** Frame of a collection being read: mappings alternate key, value, key... */
+interface Frame {
+  mapping: boolean;
+  items: number;
 }
 
-/** -1 when a quote opened in `text` is still open at its end. */
-function quoteEnd(text: string): number {
-  let quote = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote === '') {
-      if (c === '"' || c === "'") quote = c;
-    } else if (quote === '"' && c === '\\') i++;
-    else if (c === quote) quote = '';
+/** False when the events hold anything js-yaml and `yaml` might turn into different data. */
+function agreeable(events: readonly Event[], text: string): boolean {
+  const stack: Frame[] = [];
+  let documents = 0;
+  for (const event of events) {
+    if (event.type === EVENT_ID.POP) {
+      stack.pop();
+      continue;
+    }
+    if (event.type === EVENT_ID.DOCUMENT) {
+      documents++;
+      if (documents > 1 || event.directives.length > 0) return false;
+      stack.push({ mapping: false, items: 0 });
+      continue;
+    }
+    if (event.type === EVENT_ID.ALIAS) return false;
+    if (event.anchorStart !== -1 || event.tagStart !== -1) return false;
+    const parent = stack[stack.length - 1];
+    const isKey = parent?.mapping === true && parent.items % 2 === 0;
+    if (parent !== undefined) parent.items++;
+    if (event.type === EVENT_ID.SCALAR) {
+      if (isKey && !agreeableKey(event.style, event.valueStart, event.valueEnd, text)) return false;
+    } else {
+      if (isKey) return false;
+      stack.push({ mapping: event.type === EVENT_ID.MAPPING, items: 0 });
+    }
   }
-  return quote === '' ? text.length : -1;
+  return documents === 1;
 }
 
-class BlockReader {
-  at = 0;
-  constructor(private readonly lines: Line[]) {}
-
-  block(indent: number): unknown {
-    const line = this.lines[this.at]!;
-    if (line.indent !== indent) bail();
-    return isSeqItem(line.text) ? this.sequence(indent) : this.mapping(indent);
-  }
-
-  private mapping(indent: number): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    while (this.at < this.lines.length) {
-      const line = this.lines[this.at]!;
-      if (line.indent < indent) break;
-      if (line.indent > indent || isSeqItem(line.text)) bail();
-      const colon = keyEnd(line.text);
-      const key = line.text.slice(0, colon);
-      if (
-        !KEY.test(key) ||
-        NULL.test(key) ||
-        BOOL.test(key) ||
-        key === '__proto__' ||
-        Object.hasOwn(out, key)
-      )
-        bail();
-      const rest = line.text.slice(colon + 1).trimStart();
-      this.at++;
-      out[key] = rest === '' ? this.nested(indent, true) : this.inline(rest, indent);
-    }
-    return out;
-  }
-
-  private sequence(indent: number): unknown[] {
-    const out: unknown[] = [];
-    while (this.at < this.lines.length) {
-      const line = this.lines[this.at]!;
-      if (line.indent < indent) break;
-      if (line.indent > indent) bail();
-      // A key at the same indentation ends a sequence nested under it ("vms:\n- a\nother: 1").
-      if (!isSeqItem(line.text)) break;
-      const rest = line.text.slice(1).trimStart();
-      if (rest === '') {
-        this.at++;
-        out.push(this.nested(indent, false));
-      } else if (isSeqItem(rest) || looksLikeKey(rest)) {
-        // "- key: v" or "- - x": the item is a collection whose indentation is where `rest` starts.
-        const inner = indent + (line.text.length - rest.length);
-        this.lines[this.at] = { indent: inner, text: rest };
-        out.push(this.block(inner));
-      } else {
-        this.at++;
-        out.push(this.inline(rest, indent));
-      }
-    }
-    return out;
-  }
-
-  /** The value of "key:" or "-" with nothing after it: a nested block, or null. */
-  private nested(indent: number, inMapping: boolean): unknown {
-    const next = this.lines[this.at];
-    if (next === undefined) return null;
-    if (next.indent > indent) return this.block(next.indent);
-    // A sequence may sit at its key's own indentation ("vms:\n- name: x").
-    if (inMapping && next.indent === indent && isSeqItem(next.text)) return this.sequence(indent);
-    return null;
-  }
-
-  private inline(text: string, indent: number): unknown {
-    const next = this.lines[this.at];
-    // A more indented line after a scalar is a multi-line scalar (or an error): not our subset.
-    if (next !== undefined && next.indent > indent) bail();
-    const c = text[0];
-    if (c === '[' || c === '{') {
-      const reader = new FlowReader(text);
-      const value = reader.value();
-      if (reader.pos !== text.length) bail();
-      return value;
-    }
-    if (c === '"' || c === "'") {
-      const [value, end] = quoted(text, 0);
-      if (end !== text.length) bail();
-      return value;
-    }
-    return plain(text, false);
-  }
-}
-
-function isSeqItem(text: string): boolean {
-  return text[0] === '-' && (text.length === 1 || text[1] === ' ');
-}
-
-function keyEnd(text: string): number {
-  const colon = text.indexOf(':');
-  if (colon <= 0 || (colon + 1 < text.length && text[colon + 1] !== ' ')) bail();
-  return colon;
-}
-
-function looksLikeKey(text: string): boolean {
-  const colon = text.indexOf(':');
-  if (colon <= 0) return false;
-  return (colon + 1 === text.length || text[colon + 1] === ' ') && KEY.test(text.slice(0, colon));
-}
-
-class FlowReader {
-  pos = 0;
-  constructor(private readonly text: string) {}
-
-  value(): unknown {
-    this.space();
-    const c = this.text[this.pos];
-    if (c === '[') return this.list();
-    if (c === '{') return this.map();
-    if (c === '"' || c === "'") {
-      const [value, end] = quoted(this.text, this.pos);
-      this.pos = end;
-      this.space();
-      return value;
-    }
-    const start = this.pos;
-    // Up to ',' ']' '}' or the end of the text.
-    const end = this.text.length;
-    for (let c = this.text.charCodeAt(this.pos); this.pos < end && c !== 44 && c !== 93 && c !== 125; ) {
-      c = this.text.charCodeAt(++this.pos);
-    }
-    return plain(this.text.slice(start, this.pos).trimEnd(), true);
-  }
-
-  private list(): unknown[] {
-    const out: unknown[] = [];
-    this.pos++;
-    this.space();
-    if (this.eat(']')) return out;
-    for (;;) {
-      out.push(this.value());
-      if (this.eat(']')) return out;
-      if (!this.eat(',')) bail();
-      this.space();
-      if (this.text[this.pos] === ']') bail(); // trailing comma: leave it to yaml
-    }
-  }
-
-  private map(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    this.pos++;
-    this.space();
-    if (this.eat('}')) return out;
-    for (;;) {
-      this.space();
-      const colon = this.text.indexOf(': ', this.pos);
-      if (colon < 0) bail();
-      const key = this.text.slice(this.pos, colon);
-      if (
-        !KEY.test(key) ||
-        NULL.test(key) ||
-        BOOL.test(key) ||
-        key === '__proto__' ||
-        Object.hasOwn(out, key)
-      )
-        bail();
-      this.pos = colon + 2;
-      out[key] = this.value();
-      if (this.eat('}')) return out;
-      if (!this.eat(',')) bail();
-      this.space();
-      if (this.text[this.pos] === '}') bail();
-    }
-  }
-
-  private eat(c: string): boolean {
-    if (this.text[this.pos] !== c) return false;
-    this.pos++;
-    this.space();
-    return true;
-  }
-
-  private space(): void {
-    while (this.text[this.pos] === ' ') this.pos++;
-  }
+function agreeableKey(style: number, start: number, end: number, text: string): boolean {
+  if (end - start > MAX_KEY_SOURCE) return false;
+  if (style !== SCALAR_STYLE.PLAIN) return true;
+  return start !== -1 && !NULL_WORD.test(text.slice(start, end));
 }
