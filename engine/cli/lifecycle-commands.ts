@@ -8,7 +8,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import type { ExecutionClient, ExecutionView } from '../client/index.ts';
-import { DrError, InputError } from '../common/index.ts';
+import { DrError, formatElapsed, InputError } from '../common/index.ts';
 import {
   createQueueConnection,
   isLifecycleType,
@@ -34,7 +34,6 @@ import {
   parseRecoveryPoint,
   printJson,
   redisUrlFromEnv,
-  seconds,
 } from './run/common.ts';
 import { summaryLines } from './run/summary.ts';
 import { watchExecution } from './run/watch.ts';
@@ -181,7 +180,7 @@ async function reportReversed(
   const total = [...rows.values()].reduce((sum, r) => sum + (r.bytes ?? 0), 0);
   const longest = [...rows.values()].reduce((max, r) => Math.max(max, r.estimateMs ?? 0), 0);
   out.write(
-    `${rows.size} VM(s) reversed: ${(total / 1024 / 1024).toFixed(1)} MiB to resynchronize, about ${seconds(longest)}; following until health is Normal\n`,
+    `${rows.size} VM(s) reversed: ${(total / 1024 / 1024).toFixed(1)} MiB to resynchronize, about ${formatElapsed(longest)}; following until health is Normal\n`,
   );
 }
 
@@ -221,12 +220,12 @@ function resyncLines(rows: Map<string, ResyncRow>): string[] {
   const longest = [...rows.values()].reduce((max, r) => Math.max(max, r.estimateMs ?? 0), 0);
   const healthy = [...rows.values()].filter((r) => r.health === 'Normal').length;
   const lines = [
-    `  resync: ${(total / 1024 / 1024).toFixed(1)} MiB in total, longest estimate ${seconds(longest)}; replication health Normal for ${healthy}/${rows.size} VMs`,
+    `  resync: ${(total / 1024 / 1024).toFixed(1)} MiB in total, longest estimate ${formatElapsed(longest)}; replication health Normal for ${healthy}/${rows.size} VMs`,
   ];
   if (rows.size <= 60) {
     for (const [vm, r] of rows) {
       lines.push(
-        `    ${vm.padEnd(20)} resync ${((r.bytes ?? 0) / 1024 / 1024).toFixed(1).padStart(8)} MiB  estimate ${seconds(r.estimateMs ?? 0).padStart(6)}  healthy after ${r.waitedMs === undefined ? '-' : seconds(r.waitedMs)}  ${r.health ?? ''}`,
+        `    ${vm.padEnd(20)} resync ${((r.bytes ?? 0) / 1024 / 1024).toFixed(1).padStart(8)} MiB  estimate ${formatElapsed(r.estimateMs ?? 0).padStart(6)}  healthy after ${r.waitedMs === undefined ? '-' : formatElapsed(r.waitedMs)}  ${r.health ?? ''}`,
       );
     }
   }

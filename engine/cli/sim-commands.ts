@@ -14,7 +14,7 @@ import {
   worldForPlan,
   worldJsonSchema,
 } from '../../simulators/index.ts';
-import { createLogger, InputError } from '../common/index.ts';
+import { createLogger, InputError, tryParseDuration } from '../common/index.ts';
 import { formatIssue, loadPlanFile } from '../plan/index.ts';
 import { untilStopSignal } from './signals.ts';
 
@@ -23,13 +23,11 @@ import { untilStopSignal } from './signals.ts';
  * move its clock. Exit codes: 0 ok, 1 failed, 2 bad input (a world or plan file, a flag).
  */
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 function duration(value: string): number {
-  const m = DURATION.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`expected a duration like 30s, 5m or 2h, got "${value}"`);
-  return Math.round(Number(m[1]) * (UNIT[m[2]!] ?? 1));
+  const ms = tryParseDuration(value);
+  if (ms === undefined)
+    throw new InvalidArgumentError(`expected a duration like 30s, 5m or 2h, got "${value}"`);
+  return ms;
 }
 
 function nonNegativeInt(value: string): number {

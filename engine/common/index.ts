@@ -1,2 +1,11 @@
+export {
+  DURATION_HINT,
+  DURATION_PATTERN,
+  formatApproxDuration,
+  formatDuration,
+  formatElapsed,
+  parseDuration,
+  tryParseDuration,
+} from './duration.ts';
 export { assertNever, DrError, InputError } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';

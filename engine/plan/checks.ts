@@ -1,5 +1,5 @@
+import { formatDuration, parseDuration } from '../common/index.ts';
 import { DEFAULT_AUTOMATIC_FAILOVER_AFTER_MS, SITE_LEASE_MS } from './defaults.ts';
-import { formatDuration, parseDuration } from './duration.ts';
 import { checkDependencyGraph, groupLabel } from './graph-checks.ts';
 import { error, type RawIssue, warning } from './raw-issue.ts';
 import { didYouMean } from './suggest.ts';

@@ -2,6 +2,9 @@
  * engine/plan: recovery plans as YAML → validated, normalized RecoveryPlan → compiled step graph.
  * Pure code apart from loadPlanFile. This file is the folder's public door; import nothing else.
  */
+
+// The plan language's durations are the product's one grammar (engine/common/duration.ts).
+export { DURATION_HINT, formatDuration, parseDuration, tryParseDuration } from '../common/index.ts';
 export type { CheckOptions } from './checks.ts';
 export { type CompiledPlan, type CompileOptions, compilePlan } from './compile.ts';
 export {
@@ -15,7 +18,6 @@ export {
   DEFAULT_READINESS,
   SITE_LEASE_MS,
 } from './defaults.ts';
-export { DURATION_HINT, formatDuration, parseDuration, tryParseDuration } from './duration.ts';
 export { formatIssue, PlanError, sortIssues } from './errors.ts';
 export { FAILOVER_STEP_MS, SCRIPT_ESTIMATE_MS, SHUTDOWN_STEP_MS, WEBHOOK_ESTIMATE_MS } from './estimate.ts';
 export { type GenerateOptions, generatePlan } from './generate.ts';

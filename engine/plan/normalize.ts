@@ -1,3 +1,4 @@
+import { parseDuration } from '../common/index.ts';
 import {
   ALL_FAILOVER_TYPES,
   DEFAULT_ACTION_TIMEOUT_MS,
@@ -8,7 +9,6 @@ import {
   DEFAULT_FENCE_DEADLINE_MS,
   DEFAULT_READINESS,
 } from './defaults.ts';
-import { parseDuration } from './duration.ts';
 import type {
   ActionInput,
   FailurePolicyInput,

@@ -1,6 +1,5 @@
-import { assertNever } from '../common/index.ts';
+import { assertNever, formatDuration } from '../common/index.ts';
 import type { CompiledPlan } from './compile.ts';
-import { formatDuration } from './duration.ts';
 import type { PlanStep } from './types.ts';
 
 export type RenderFormat = 'mermaid' | 'dot';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
+import { tryParseDuration } from '../common/index.ts';
 import type { CheckAction, CheckGroup, CheckInput, CheckRun, CheckVm } from './checks.ts';
-import { tryParseDuration } from './duration.ts';
 import type { YamlPath } from './positions.ts';
 import type { RawIssue } from './raw-issue.ts';
 import { actionSchema, planSchema } from './schema.ts';

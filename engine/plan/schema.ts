@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { DURATION_HINT, DURATION_PATTERN, tryParseDuration } from '../common/index.ts';
 import { MAX_FENCE_DEADLINE_MS, MIN_FENCE_DEADLINE_MS } from './defaults.ts';
-import { DURATION_HINT, DURATION_PATTERN, tryParseDuration } from './duration.ts';
 
 /**
  * The recovery plan as written in YAML, one zod schema for validation and for the editor's JSON

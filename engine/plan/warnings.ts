@@ -1,4 +1,4 @@
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../common/index.ts';
 import { type RawIssue, warning } from './raw-issue.ts';
 import type { RecoveryPlan } from './types.ts';
 

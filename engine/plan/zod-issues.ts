@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION_HINT } from './duration.ts';
+import { DURATION_HINT } from '../common/index.ts';
 import type { YamlPath } from './positions.ts';
 import { error, type RawIssue } from './raw-issue.ts';
 import { NAME_HINT, planSchema } from './schema.ts';

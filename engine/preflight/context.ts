@@ -125,13 +125,3 @@ function indexSite(read: Inventory['to']): SiteIndex | undefined {
 function stripTestSuffix(name: string): string {
   return name.endsWith(TEST_SUFFIX) ? name.slice(0, -TEST_SUFFIX.length) : name;
 }
-
-/** "5m 30s" style, for messages. */
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return s % 60 === 0 ? `${m}m` : `${m}m ${s % 60}s`;
-  const h = Math.floor(m / 60);
-  return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
-}

@@ -1,6 +1,5 @@
-import { DrError } from '../common/index.ts';
+import { DrError, formatApproxDuration } from '../common/index.ts';
 import type { RecoveryPointChoice } from '../plan/types.ts';
-import { formatDuration } from './context.ts';
 import type { Finding, PreflightReport } from './types.ts';
 
 /** Compiler-style, one line: `file:line:col: blocker CODE: message [path] (hint)`. */
@@ -35,9 +34,9 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
   }
   if (!report.locksChecked)
     lines.push('  locks: not checked (no lock store): another execution may hold these VMs');
-  const rto = report.estimatedRtoMs === undefined ? 'unknown' : formatDuration(report.estimatedRtoMs);
+  const rto = report.estimatedRtoMs === undefined ? 'unknown' : formatApproxDuration(report.estimatedRtoMs);
   const target =
-    report.targets.rtoMs === undefined ? '' : ` (target ${formatDuration(report.targets.rtoMs)})`;
+    report.targets.rtoMs === undefined ? '' : ` (target ${formatApproxDuration(report.targets.rtoMs)})`;
   lines.push(`  estimated RTO: ${rto}${target}`);
   if (options.placements === true) {
     const max = options.maxRows ?? 50;
@@ -48,7 +47,8 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
       const point = p.recoveryPoint;
       const pointText =
         point === undefined ? `(none: ${choiceText(p.choice)})` : `${point.id} @ ${point.time}`;
-      const age = point === undefined ? '' : `${formatDuration(point.ageMs)}${point.approximate ? ' ~' : ''}`;
+      const age =
+        point === undefined ? '' : `${formatApproxDuration(point.ageMs)}${point.approximate ? ' ~' : ''}`;
       lines.push(`  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(56)} ${age}`);
     }
     if (report.placements.length > max)
@@ -112,7 +112,7 @@ export function preflightSummaryLine(report: PreflightReport): string {
   const parts = [`pre-flight ${report.ok ? 'ok' : 'BLOCKED'}: ${scope} → ${report.toSite}`];
   if (report.capacity !== undefined) parts.push(`capacity after ${pct(report.capacity.utilizationAfter)}`);
   if (report.estimatedRtoMs !== undefined)
-    parts.push(`estimated RTO ${formatDuration(report.estimatedRtoMs)}`);
+    parts.push(`estimated RTO ${formatApproxDuration(report.estimatedRtoMs)}`);
   if (!report.locksChecked) parts.push('locks not checked');
   if (report.warnings.length > 0) {
     const codes = [...new Set(report.warnings.map((w) => w.code))].join(', ');

@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { worldForPlan } from '../../../simulators/index.ts';
 import { createRedisExecutionClient, type ExecutionClient } from '../../client/index.ts';
-import { createLogger } from '../../common/index.ts';
+import { createLogger, formatElapsed } from '../../common/index.ts';
 import { startOrchestrator, startSiteWorkers } from '../../executor/index.ts';
 import { compilePlan } from '../../plan/index.ts';
 import type { FailoverType, RecoveryPlan } from '../../plan/types.ts';
 import { preflightSummaryLine } from '../../preflight/index.ts';
 import { acquireRedis } from '../../redis/index.ts';
-import { loadPlanOrExit, seconds } from './common.ts';
+import { loadPlanOrExit } from './common.ts';
 import { summaryLines } from './summary.ts';
 import { watchExecution } from './watch.ts';
 
@@ -153,7 +153,7 @@ export function registerDemoCommand(program: Command): void {
           `\nprimaries now: ${primaries.join(', ')}; split-brain intervals: ${truth.splitBrain.length}\n`,
         );
         process.stdout.write(
-          `demo done in ${seconds(Date.now() - started)} (executions ${drill}, ${cleanup.id}, ${failover})\n`,
+          `demo done in ${formatElapsed(Date.now() - started)} (executions ${drill}, ${cleanup.id}, ${failover})\n`,
         );
       } finally {
         await client.close();

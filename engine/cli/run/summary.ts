@@ -1,10 +1,10 @@
 /** The closing lines of a run: outcome, achieved RTO, data loss per VM, the recovery-point gap. */
 import type { ExecutionView } from '../../client/index.ts';
-import { seconds } from './common.ts';
+import { formatElapsed } from '../../common/index.ts';
 
 export function gapLines(gap: NonNullable<ExecutionView['recoveryPointGap']>): string[] {
   const lines = [
-    `recovery points before failover: oldest ${gap.oldest ?? '-'}, newest ${gap.newest ?? '-'}, spread ${seconds(gap.spreadMs)}`,
+    `recovery points before failover: oldest ${gap.oldest ?? '-'}, newest ${gap.newest ?? '-'}, spread ${formatElapsed(gap.spreadMs)}`,
   ];
   for (const vm of gap.vms)
     lines.push(
@@ -15,10 +15,10 @@ export function gapLines(gap: NonNullable<ExecutionView['recoveryPointGap']>): s
 
 export function summaryLines(view: ExecutionView, options: { speed?: number } = {}): string[] {
   const lines: string[] = [];
-  const rto = view.rtoMs !== undefined ? seconds(view.rtoMs) : '-';
+  const rto = view.rtoMs !== undefined ? formatElapsed(view.rtoMs) : '-';
   const simulated =
     options.speed && view.rtoMs !== undefined
-      ? ` (≈ ${seconds(view.rtoMs * options.speed)} of simulated time at ${options.speed}×)`
+      ? ` (≈ ${formatElapsed(view.rtoMs * options.speed)} of simulated time at ${options.speed}×)`
       : '';
   lines.push(
     `${view.type} ${view.id}: ${view.status}; achieved RTO ${rto}${simulated}; ${view.stepsDone}/${view.stepsTotal} steps`,
@@ -31,7 +31,7 @@ export function summaryLines(view: ExecutionView, options: { speed?: number } = 
       // The window matters where writes were lost (unplanned); a planned failover's VMs were off.
       const window =
         view.type === 'unplanned' && entry.windowMs !== undefined
-          ? `, window ${seconds(entry.windowMs)}`
+          ? `, window ${formatElapsed(entry.windowMs)}`
           : '';
       lines.push(
         `    ${entry.vm.padEnd(20)} ${String(entry.lostWrites).padStart(6)} writes  from point ${entry.recoveryPoint ?? '-'}${window}`,

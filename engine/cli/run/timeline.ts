@@ -1,13 +1,12 @@
 /** One line per event: the timeline of record, as `drctl events` and the demo print it. */
 
-import { assertNever } from '../../common/index.ts';
+import { assertNever, formatElapsed } from '../../common/index.ts';
 import type { StoredEvent } from '../../executor/index.ts';
-import { seconds } from './common.ts';
 
 export function timelineLine(stored: StoredEvent, startMs: number): string {
   const { event } = stored;
   const at = Date.parse(event.at);
-  const offset = `+${seconds(Math.max(0, at - startMs)).padStart(7)}`;
+  const offset = `+${formatElapsed(Math.max(0, at - startMs)).padStart(7)}`;
   const time = event.at.slice(11, 23);
   return `${time} ${offset}  ${describe(stored)}`;
 }
@@ -21,7 +20,7 @@ function describe({ event }: StoredEvent): string {
     case 'execution-resumed':
       return `resumed by ${event.orchestrator} (${event.pendingSteps} steps left)`;
     case 'execution-finished':
-      return `finished: ${event.status}, RTO ${seconds(event.rtoMs)}`;
+      return `finished: ${event.status}, RTO ${formatElapsed(event.rtoMs)}`;
     case 'execution-status':
       return `status ${event.status}${event.detail ? `: ${event.detail}` : ''}`;
     case 'vm-phase':
@@ -31,7 +30,7 @@ function describe({ event }: StoredEvent): string {
     case 'step-finished':
       return `step ${event.step} ${event.outcome}${event.error ? `: ${event.error.code}: ${event.error.message}` : ''}`;
     case 'recovery-point-gap':
-      return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${seconds(event.spreadMs)}`;
+      return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${formatElapsed(event.spreadMs)}`;
     case 'data-loss':
       return `data loss: ${event.totalLostWrites} writes in total (${event.vms.map((v) => `${v.vm} ${v.lostWrites}`).join(', ')})`;
     case 'step-paused':

@@ -3,7 +3,7 @@
  * current wave, elapsed against the estimate) under the timeline; elsewhere plain lines.
  */
 import type { ExecutionClient, ExecutionView } from '../../client/index.ts';
-import { seconds } from './common.ts';
+import { formatElapsed } from '../../common/index.ts';
 import { timelineLine } from './timeline.ts';
 
 export interface WatchOptions {
@@ -26,8 +26,8 @@ export function progressLine(view: ExecutionView, nowMs: number): string {
     view.waves !== undefined && view.currentWave !== undefined
       ? `  wave ${Math.min(view.currentWave + 1, view.waves)}/${view.waves}`
       : '';
-  const estimate = view.estimateMs !== undefined ? ` / estimate ${seconds(view.estimateMs)}` : '';
-  return `${view.id}  ${view.status.padEnd(16)} ${view.stepsDone}/${view.stepsTotal} steps${wave}  elapsed ${seconds(ended - started)}${estimate}`;
+  const estimate = view.estimateMs !== undefined ? ` / estimate ${formatElapsed(view.estimateMs)}` : '';
+  return `${view.id}  ${view.status.padEnd(16)} ${view.stepsDone}/${view.stepsTotal} steps${wave}  elapsed ${formatElapsed(ended - started)}${estimate}`;
 }
 
 export async function watchExecution(

@@ -1,7 +1,7 @@
-import { assertNever } from '../../common/index.ts';
+import { assertNever, formatApproxDuration } from '../../common/index.ts';
 import type { RecoveryPoint, VmView } from '../../hosts/index.ts';
 import type { PlanVm, RecoveryPointChoice } from '../../plan/types.ts';
-import { type EvalContext, formatDuration } from '../context.ts';
+import type { EvalContext } from '../context.ts';
 import type { PlannedPoint } from '../types.ts';
 
 /** The choice a VM fails over with: its own override, else the run's (`--recovery-point`), else the plan's. */
@@ -109,7 +109,7 @@ export function checkRecoveryPoints(ctx: EvalContext): Map<string, PlannedPoint>
       vm: vm.name,
       site: ctx.toSite,
       path: 'spec.targets.rpo',
-      message: `VM '${vm.name}' would lose ${formatDuration(ageMs)} of writes: its newest '${describeChoice(choice)}' point (${point.time}) is older than the RPO target ${formatDuration(rpoMs)}`,
+      message: `VM '${vm.name}' would lose ${formatApproxDuration(ageMs)} of writes: its newest '${describeChoice(choice)}' point (${point.time}) is older than the RPO target ${formatApproxDuration(rpoMs)}`,
       hint:
         choice.kind === 'latestAppConsistent'
           ? 'application-consistent points are only as frequent as the VSS schedule; --recovery-point latest loses less, crash-consistent'

@@ -1,5 +1,6 @@
+import { formatApproxDuration } from '../../common/index.ts';
 import type { VmView } from '../../hosts/index.ts';
-import { type EvalContext, formatDuration } from '../context.ts';
+import type { EvalContext } from '../context.ts';
 
 const RESYNC_STATES = new Set(['WaitingForStartResynchronize', 'Resynchronizing']);
 const FAILED_OVER_STATES = new Set(['FailedOverWaitingCompletion', 'FailedOver']);
@@ -179,7 +180,7 @@ function checkBehind(ctx: EvalContext, vm: string, view: VmView): void {
     vm,
     site: ctx.toSite,
     host: view.host,
-    message: `replication of VM '${vm}' is not flowing: last cycle ${formatDuration(ageMs)} ago, every ${formatDuration(replication.frequencySec * 1000)} expected`,
+    message: `replication of VM '${vm}' is not flowing: last cycle ${formatApproxDuration(ageMs)} ago, every ${formatApproxDuration(replication.frequencySec * 1000)} expected`,
     hint:
       ctx.settings.type === 'planned'
         ? `a planned failover must send the pending writes over the ${ctx.fromSite} → ${ctx.toSite} link: restore it first`

@@ -154,7 +154,7 @@ describe('semantic checks', () => {
   });
 
   describe('when a duration is invalid', () => {
-    it.each(['90 s', '5min', '1m1h', 'soon'])('reports "%s" with the accepted forms', (value) => {
+    it.each(['90 sec', '5min', '1m1h', 'soon'])('reports "%s" with the accepted forms', (value) => {
       const text = planText(`    - { name: a, bootEstimate: ${value} }`);
       expect(issuesOf(text)).toEqual([
         expect.objectContaining({

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { DURATION_PATTERN } from '../../../engine/common/index.ts';
 import { planJsonSchema, planJsonSchemaText } from '../../../engine/plan/index.ts';
 
 describe('plans/schema/recovery-plan.schema.json', () => {
@@ -10,7 +11,7 @@ describe('plans/schema/recovery-plan.schema.json', () => {
   it('closes objects and carries the duration and name patterns, so editors flag typos', () => {
     const text = JSON.stringify(planJsonSchema());
     expect(text).toContain('"additionalProperties":false');
-    expect(text).toContain('(?:(\\\\d+)d)?');
+    expect(text).toContain(JSON.stringify(DURATION_PATTERN));
     expect(text).toContain('^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$');
   });
 
