@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import pLimit from 'p-limit';
 import { createSimClient, createWorld, startSimServer } from '../simulators/index.ts';
 
 function arg(name: string, fallback: string): string {
@@ -45,12 +46,11 @@ async function serveChild(): Promise<void> {
   });
 }
 
+/** fn(0) … fn(n - 1), `concurrency` calls in flight. */
 async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) await fn(next++);
-    }),
+  await pLimit(concurrency).map(
+    Array.from({ length: n }, (_, i) => i),
+    fn,
   );
 }
 

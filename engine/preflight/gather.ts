@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { HostDriver } from '../hosts/index.ts';
 import type { LockReader } from '../locks/index.ts';
 import type { FailoverType, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
@@ -66,7 +67,7 @@ export async function gatherInventory(
       options.points === 'all' ||
       (options.type !== 'planned' && needsPointList(vm, plan, options.recoveryPoint)),
   );
-  const pointsRead = forEachLimited(wanted, options.concurrency ?? 256, async (vm) => {
+  const pointsRead = pLimit(Math.max(1, options.concurrency ?? 256)).map(wanted, async (vm) => {
     if (targetDown) return;
     recoveryPoints.set(vm.name, await readPoints(api, options.toSite, vm.name, counted));
   });
@@ -138,20 +139,4 @@ function describeError(error: unknown): { code: string; message: string } {
     return { code, message: error.message };
   }
   return { code: 'ERROR', message: String(error) };
-}
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }

@@ -151,6 +151,34 @@ describe('pre-flight against the simulated world', () => {
     expect(calls.filter((c) => c === 'getRecoveryPoints').length).toBeLessThanOrEqual(2 * 64);
   });
 
+  it('reads the recovery points of every VM with at most `concurrency` reads in flight', async () => {
+    const big = makePlan(Array.from({ length: 100 }, (_, i) => ({ name: `vm-${i}` })));
+    const w = world(big);
+    let inFlight = 0;
+    let most = 0;
+    const read = new Set<string>();
+    const api = new Proxy(w.api, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== 'getRecoveryPoints' || typeof value !== 'function') return value;
+        return async (site: string, vm: string) => {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          read.add(vm);
+          try {
+            return await (value as HyperVApi['getRecoveryPoints']).call(target, site, vm);
+          } finally {
+            inFlight--;
+          }
+        };
+      },
+    });
+    const report = await runPreflight({ plan: big, api, type: 'unplanned', points: 'all', concurrency: 8 });
+    expect(report.blockers).toEqual([]);
+    expect(read.size).toBe(100);
+    expect(most).toBe(8);
+  });
+
   it('makes no mutating call, in-process (spy) or per the ground truth', async () => {
     const w = world();
     const before = JSON.stringify(w.truth().mutations);
