@@ -14,7 +14,7 @@
  *   "null") and a key longer than `yaml` accepts on one line;
  * - more or fewer than one document, and numbers too large for a double (js-yaml keeps the text,
  *   `yaml` gives Infinity).
- * - tabs (js-yaml accepts some where `yaml` refuses tabs as indentation);
+ * - tabs (js-yaml accepts some where `yaml` refuses tabs as indentation) and a CR without LF;
  * - a document marker (--- or ...) that is indented, which js-yaml reads as a marker, `yaml` as text.
  * Duplicate keys and anything malformed make js-yaml throw, which is the same answer: ask `yaml`.
  * The property test checks that whenever this answers, it answers exactly what `yaml` does.
@@ -55,7 +55,8 @@ const SCHEMA = CORE_SCHEMA.withTags(overflowTag);
 
 /** `yaml`'s limit on an implicit key (KEY_OVER_1024_CHARS), with room for quotes. */
 const MAX_KEY_SOURCE = 1000;
-const INDENTED_MARKER = /^[ \t]+(?:---|\.\.\.)(?:[ \t]|$)/m;
+const LONE_CR = /\r(?!\n)/;
+const INDENTED_MARKER = /^[ \t]+(?:---|\.\.\.)(?:[ \t\r]|$)/m;
 const NULL_WORD = /^(?:~|[Nn]ull|NULL)$/;
 
 /** The plain JS value of `text`, or undefined when `yaml` should read it. */
@@ -65,6 +66,8 @@ export function fastParseYaml(text: string): unknown {
   if (text.startsWith('%') || text.includes('\n%')) return undefined;
   // Where a tab may stand differs between the two (js-yaml takes some as indentation): no tabs here.
   if (text.includes('\t')) return undefined;
+  // CRLF reads the same in both; a CR alone ends a line for js-yaml, not for yaml.
+  if (text.includes('\r') && LONE_CR.test(text)) return undefined;
   // js-yaml takes an indented --- or ... for a document marker; yaml (and the spec) for text.
   if ((text.includes('---') || text.includes('...')) && INDENTED_MARKER.test(text)) return undefined;
   try {

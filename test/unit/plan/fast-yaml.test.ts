@@ -43,6 +43,7 @@ describe('the fast YAML path (js-yaml)', () => {
     ['a: one\n  two', { a: 'one two' }],
     ['---\na: 1\n...\n', { a: 1 }],
     ['a: [1, 2,]', { a: [1, 2] }],
+    ['a: 1\r\nb: [x, y]\r\n', { a: 1, b: ['x', 'y'] }],
   ])('reads %j as the yaml library does', (text, expected) => {
     expect(fastParseYaml(text)).toEqual(expected);
     expect(yamlReads(text)).toEqual(expected);
@@ -94,6 +95,7 @@ describe('the fast YAML path (js-yaml)', () => {
       ['a comment alone', '# nothing'],
       ['malformed flow', 'a: [1, 2'],
       ['a tab as indentation', '\ta: 1'],
+      ['a CR without LF (a line break for js-yaml, not for yaml)', 'a: 1\rb: 2'],
     ])('leaves %s to the yaml library', (_what, text) => {
       expect(fastParseYaml(text)).toBeUndefined();
     });
