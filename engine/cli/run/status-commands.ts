@@ -76,10 +76,7 @@ export function registerStatusCommands(program: Command): void {
     .option(...PREFIX_OPTION)
     .option('--json', 'one JSON event per line')
     .action(async (id: string, flags: StatusFlags) => {
-      // `drctl events ... | head` closes the pipe early: that is not an error.
-      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-        if (error.code === 'EPIPE') process.exit(0);
-      });
+      // `drctl events ... | head` closes the pipe early: main.ts ends quietly on EPIPE.
       const client = await openClient(flags);
       const controller = new AbortController();
       const stop = (): void => controller.abort();
