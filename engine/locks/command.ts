@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { DrError, InputError } from '../common/index.ts';
+import { InputError } from '../common/index.ts';
+import { checkRedisUrl } from '../redis/index.ts';
 import { readFailedOver } from './failed-over.ts';
 import { forceRelease, readLocks, readPlanLock } from './locks.ts';
 
@@ -98,8 +99,8 @@ function holderText(holder: { execution: string; plan: string; operation?: strin
 }
 
 async function withRedis(work: (redis: Redis) => Promise<void>): Promise<void> {
-  const url = process.env.REDIS_URL;
-  if (!url) throw new DrError('NO_REDIS', "REDIS_URL is not set: the locks live in the engine's Redis");
+  // Not set, refused, unknown host: one line that says which and what to check.
+  const url = await checkRedisUrl(process.env.REDIS_URL);
   const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
   redis.on('error', () => {});
   try {
