@@ -126,11 +126,10 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
       else process.stdout.write(`${submitted.id}\n`);
       return;
     }
-    const view = await watchExecution(
-      client,
-      submitted.id,
-      flags.json ? { timeline: false, out: process.stderr } : {},
-    );
+    const view = await watchExecution(client, submitted.id, {
+      explainInterrupt: { prefix: flags.prefix },
+      ...(flags.json ? { timeline: false, out: process.stderr } : {}),
+    });
     if (flags.json) printJson({ ...view, preflight });
     else for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
     if (view.status === 'failed' || view.status === 'cancelled') process.exitCode = 1;
@@ -229,11 +228,10 @@ export function registerRunCommands(program: Command): void {
           else process.stdout.write(`${id}\n`);
           return;
         }
-        const view = await watchExecution(
-          client,
-          id,
-          flags.json ? { timeline: false, out: process.stderr } : {},
-        );
+        const view = await watchExecution(client, id, {
+          explainInterrupt: { prefix: flags.prefix },
+          ...(flags.json ? { timeline: false, out: process.stderr } : {}),
+        });
         if (flags.json) printJson(view);
         else for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
         if (view.status !== 'completed') process.exitCode = 1;
