@@ -12,6 +12,8 @@ describe('when REDIS_URL points at a closed port', { timeout: 60_000 }, () => {
     ['status', ['status']],
     ['locks show', ['locks', 'show']],
     ['approve', ['approve', 'x-1', 'confirm-san']],
+    // pre-flight reads locks when REDIS_URL is set (it printed ioredis' own stack trace)
+    ['preflight', ['preflight', 'plans/examples/three-tier.yaml', '--sim', 'http://127.0.0.1:1']],
   ])('%s says connection refused at the URL and what to check, exit 1', async (_name, args) => {
     const url = `redis://127.0.0.1:${await freePort()}`;
     const run = await drctl(args, { env: { REDIS_URL: url } });
