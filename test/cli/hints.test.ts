@@ -34,7 +34,7 @@ function codeLines(file: string): Array<{ where: string; text: string }> {
 
 /**
  * The commands a `drctl a b c ...` snippet names: the longest chain of subcommand names; a
- * placeholder (`drctl step ${command} ...`) where a subcommand goes stands for each of them.
+ * placeholder (`drctl step ${command} ...`) where a subcommand goes stands for any of them.
  */
 function resolve(words: string[]): { commands: readonly Command[]; path: string[] } {
   let command = program;
@@ -98,7 +98,7 @@ function unknownFlags(mention: Mention): string[] {
       : [`${mention.where}: "drctl ${mention.snippet.trim()}" names no command`];
   const flags = [...mention.snippet.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((m) => m[0]);
   return flags
-    .filter((flag) => commands.some((command) => !flagsOf(command).has(flag)))
+    .filter((flag) => commands.every((command) => !flagsOf(command).has(flag)))
     .map(
       (flag) =>
         `${mention.where}: drctl ${path.join(' ')} has no ${flag} ("drctl ${mention.snippet.trim()}")`,
