@@ -35,6 +35,7 @@ import {
   printJson,
   redisUrlFromEnv,
 } from './run/common.ts';
+import { whileFollowing } from './run/interrupt.ts';
 import { summaryLines } from './run/summary.ts';
 import { watchExecution } from './run/watch.ts';
 
@@ -98,6 +99,23 @@ async function follow(
     else process.stdout.write(`${submitted.id}\n`);
     return undefined;
   }
+  // Ctrl-C while waiting for a running failover's rollback names the failover, then the rollback.
+  const first = submitted.pendingCancelOf ?? submitted.id;
+  const view = await whileFollowing({ id: first, prefix }, () =>
+    followToEnd(redis, client, submitted, flags, prefix, out),
+  );
+  if (view.status !== 'completed') process.exitCode = 1;
+  return view;
+}
+
+async function followToEnd(
+  redis: Redis,
+  client: ExecutionClient,
+  submitted: LifecycleSubmitted,
+  flags: LifecycleFlags,
+  prefix: string,
+  out: NodeJS.WriteStream,
+): Promise<ExecutionView> {
   if (submitted.pendingCancelOf !== undefined) {
     if (!flags.json)
       out.write(
@@ -109,6 +127,7 @@ async function follow(
     await reportReversed(redis, prefix, submitted.id, out);
   const view = await watchExecution(client, submitted.id, {
     until: DONE,
+    explainInterrupt: { prefix },
     ...(flags.json ? { timeline: false, out: process.stderr } : {}),
   });
   const lifecycleRun = await readLifecycleRun(redis, prefix, submitted.id);
@@ -127,7 +146,6 @@ async function follow(
       process.stdout.write(`failover ${parent.id} is now ${parent.status}\n`);
     }
   }
-  if (view.status !== 'completed') process.exitCode = 1;
   return view;
 }
 
@@ -370,11 +388,10 @@ async function failback(file: string, flags: LifecycleFlags & { approveManual?: 
     }
     const out = flags.json ? process.stderr : process.stdout;
     out.write(`failback ${submitted.id} (planned, ${plan.target} → ${plan.source})\n`);
-    const view = await watchExecution(
-      client,
-      submitted.id,
-      flags.json ? { timeline: false, out: process.stderr } : {},
-    );
+    const view = await watchExecution(client, submitted.id, {
+      explainInterrupt: { prefix: flags.prefix },
+      ...(flags.json ? { timeline: false, out: process.stderr } : {}),
+    });
     if (!flags.json) for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
     if (view.status !== 'completed') {
       process.exitCode = 1;

@@ -1,44 +1,41 @@
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { DrError } from '../common/index.ts';
-import { registerLocksCommand } from '../locks/index.ts';
-import { registerLifecycleCommands } from './lifecycle-commands.ts';
-import { registerOperatorCommands } from './operator-commands.ts';
-import { registerPlanCommands } from './plan-commands.ts';
-import { registerPreflightCommand } from './preflight-command.ts';
-import { registerRunCommands } from './run-commands.ts';
-import { registerSimCommands } from './sim-commands.ts';
-import { registerWorkerCommand } from './worker-command.ts';
+import { unexpectedErrorLine, writeCrashLog } from './crash-log.ts';
+import { buildProgram } from './program.ts';
 
 /**
  * drctl: exit codes 0 ok, 1 failed, 2 bad input. Every command takes --json for scripts.
- * Each area registers its own commands; this file only wires them and maps errors to exit codes.
+ * This file only runs the command tree (program.ts) and maps errors to exit codes: a user never
+ * sees a stack trace (known errors are one line; unexpected ones one line and a log file).
  */
-const program = new Command('drctl')
-  .description('Disaster-recovery orchestration for Hyper-V Replica sites')
-  .version('0.1.0')
-  .exitOverride()
-  .showHelpAfterError();
 
-registerPlanCommands(program);
-registerSimCommands(program);
-registerRunCommands(program);
-registerPreflightCommand(program);
-registerLocksCommand(program);
-registerWorkerCommand(program);
-registerOperatorCommands(program);
-registerLifecycleCommands(program);
+// `drctl ... | head -1` closes the pipe early: not an error, end quietly with what was decided.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  fail(error);
+});
+// Nothing can be said once stderr is gone.
+process.stderr.on('error', () => process.exit(process.exitCode ?? 1));
+
+function fail(error: unknown): never {
+  if (error instanceof DrError) {
+    process.stderr.write(`drctl: ${error.message}\n`);
+    process.exit(error.exitCode);
+  }
+  process.stderr.write(`${unexpectedErrorLine(error, writeCrashLog(error))}\n`);
+  process.exit(1);
+}
+
+// An error thrown outside the command's own promise (an event handler, a stray rejection).
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
 
 try {
-  await program.parseAsync(process.argv);
+  await buildProgram().parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // Help and version exit 0; usage errors are bad input.
     process.exit(error.exitCode === 0 ? 0 : 2);
   }
-  if (error instanceof DrError) {
-    process.stderr.write(`drctl: ${error.message}\n`);
-    process.exit(error.exitCode);
-  }
-  process.stderr.write(`drctl: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
+  fail(error);
 }

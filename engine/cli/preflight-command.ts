@@ -11,6 +11,7 @@ import {
   type RecoveryPointChoice,
 } from '../plan/index.ts';
 import { formatPreflightReport, runPreflight, selectionFromFlags } from '../preflight/index.ts';
+import { checkRedisUrl } from '../redis/index.ts';
 import { connectHostDriver } from './host-driver.ts';
 
 interface PreflightFlags {
@@ -81,8 +82,10 @@ async function preflightCommand(file: string, flags: PreflightFlags): Promise<nu
   if (simUrl === undefined)
     throw new InputError('NO_SIM', 'give --sim <url> (or DR_SIM_URL): pre-flight reads the sites');
   const api = connectHostDriver(simUrl);
-  const redisUrl = process.env.REDIS_URL;
+  // Set but unreachable: one line saying why (connection refused at <url>...), not a stack trace.
+  const redisUrl = process.env.REDIS_URL ? await checkRedisUrl(process.env.REDIS_URL) : undefined;
   const redis = redisUrl ? new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true }) : undefined;
+  redis?.on('error', () => {});
   try {
     if (redis !== undefined) await redis.connect();
     const report = await runPreflight({

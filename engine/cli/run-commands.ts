@@ -126,11 +126,10 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
       else process.stdout.write(`${submitted.id}\n`);
       return;
     }
-    const view = await watchExecution(
-      client,
-      submitted.id,
-      flags.json ? { timeline: false, out: process.stderr } : {},
-    );
+    const view = await watchExecution(client, submitted.id, {
+      explainInterrupt: { prefix: flags.prefix },
+      ...(flags.json ? { timeline: false, out: process.stderr } : {}),
+    });
     if (flags.json) printJson({ ...view, preflight });
     else for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
     if (view.status === 'failed' || view.status === 'cancelled') process.exitCode = 1;
@@ -175,6 +174,11 @@ function runOptions(command: Command): Command {
       'refuse when the target site would be fuller than this (0.8 keeps 20 % headroom); default 1',
       parseRatio,
     )
+    .option(
+      '--recovery-point <point>',
+      "latest | latestProcessed | latestAppConsistent | <ISO time> (instead of the plan's; a planned failover always takes the latest)",
+      parseRecoveryPoint,
+    )
     .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
     .option(
       '--script-catalog <dir>',
@@ -195,11 +199,6 @@ export function registerRunCommands(program: Command): void {
     .description('Planned (no data loss) or unplanned (source may be gone) failover of a plan')
     .option('--planned', 'planned failover: shut down, final replication, failover, boot')
     .option('--unplanned', 'unplanned failover from the recovery point chosen now')
-    .option(
-      '--recovery-point <point>',
-      'latest | latestProcessed | latestAppConsistent | <ISO time>',
-      parseRecoveryPoint,
-    )
     .action((file: string, flags: RunFlags) => {
       if (flags.planned === flags.unplanned) {
         throw new InputError('FAILOVER_KIND', 'say which failover: --planned or --unplanned (exactly one)');
@@ -229,11 +228,10 @@ export function registerRunCommands(program: Command): void {
           else process.stdout.write(`${id}\n`);
           return;
         }
-        const view = await watchExecution(
-          client,
-          id,
-          flags.json ? { timeline: false, out: process.stderr } : {},
-        );
+        const view = await watchExecution(client, id, {
+          explainInterrupt: { prefix: flags.prefix },
+          ...(flags.json ? { timeline: false, out: process.stderr } : {}),
+        });
         if (flags.json) printJson(view);
         else for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
         if (view.status !== 'completed') process.exitCode = 1;

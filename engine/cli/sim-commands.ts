@@ -30,6 +30,27 @@ function duration(value: string): number {
   return ms;
 }
 
+/**
+ * The simulator to talk to: --url, else DR_SIM_URL (what the run commands read too). Missing or
+ * not a URL is bad input (exit 2).
+ */
+function simUrl(flag: string | undefined, command: string): string {
+  const url = flag ?? process.env.DR_SIM_URL;
+  if (url === undefined || url === '')
+    throw new InputError(
+      'SIM_NO_URL',
+      `drctl sim ${command} needs the simulator: give --url <url> or set DR_SIM_URL (the URL \`drctl sim serve\` prints)`,
+    );
+  if (!URL.canParse(url))
+    throw new InputError(
+      'SIM_BAD_URL',
+      `"${url}" (${flag === undefined ? 'DR_SIM_URL' : '--url'}) is not a URL: give one like http://127.0.0.1:7070`,
+    );
+  return url;
+}
+
+const URL_OPTION = ['--url <url>', 'simulator URL (default: DR_SIM_URL)'] as const;
+
 function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0)
@@ -212,10 +233,10 @@ export function registerSimCommands(program: Command): void {
     .description(
       'Print the ground truth as JSON: primaries over time, failovers and lost writes, split-brain, mutating calls',
     )
-    .requiredOption('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .option('--vm <name>', 'only this VM')
-    .action(async (flags: { url: string; vm?: string }) => {
-      const client = createSimClient(flags.url);
+    .action(async (flags: { url?: string; vm?: string }) => {
+      const client = createSimClient(simUrl(flags.url, 'truth'));
       try {
         const truth = await client.truth();
         const out =
@@ -239,10 +260,10 @@ export function registerSimCommands(program: Command): void {
   sim
     .command('status')
     .description('Summarize every site: VMs by power state and replication health, the worst replication lag')
-    .requiredOption('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .option('--json', 'print the summary as JSON')
-    .action(async (flags: { url: string; json?: boolean }) => {
-      const client = createSimClient(flags.url);
+    .action(async (flags: { url?: string; json?: boolean }) => {
+      const client = createSimClient(simUrl(flags.url, 'status'));
       try {
         const summary = await summarizeWorld(client);
         process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
@@ -254,10 +275,10 @@ export function registerSimCommands(program: Command): void {
   sim
     .command('advance')
     .description('Move simulated time forward (any clock mode)')
-    .requiredOption('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .requiredOption('--by <duration>', 'how far, e.g. 30s, 2h', duration)
-    .action(async (flags: { url: string; by: number }) => {
-      const client = createSimClient(flags.url);
+    .action(async (flags: { url?: string; by: number }) => {
+      const client = createSimClient(simUrl(flags.url, 'advance'));
       try {
         process.stdout.write(`${await client.advance(flags.by)}\n`);
       } finally {
@@ -268,12 +289,10 @@ export function registerSimCommands(program: Command): void {
   const fault = sim
     .command('fault')
     .description('Inject a fault: host-crash, host-up, site-power, link, boot, throttle')
-    .option('--url <url>', 'simulator URL (before or after the fault name)');
+    .option('--url <url>', 'simulator URL, before or after the fault name (default: DR_SIM_URL)');
   const send = async (cmd: Command, action: FaultAction): Promise<void> => {
     const { url } = cmd.optsWithGlobals<{ url?: string }>();
-    if (url === undefined)
-      throw new InputError('SIM_BAD_FLAGS', 'drctl sim fault needs --url <simulator URL>');
-    const client = createSimClient(url);
+    const client = createSimClient(simUrl(url, `fault ${action.kind}`));
     try {
       await client.fault(action);
       process.stdout.write(`${JSON.stringify({ ok: true, fault: action })}\n`);
@@ -284,7 +303,7 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('host-crash')
     .description('Crash a host: its VMs go off at once')
-    .option('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .requiredOption('--site <site>')
     .requiredOption('--host <host>')
     .action(async (o: { site: string; host: string }, cmd: Command) =>
@@ -293,14 +312,14 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('host-up')
     .description("Bring a crashed host back; its VMs' automatic start actions apply")
-    .option('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .requiredOption('--site <site>')
     .requiredOption('--host <host>')
     .action(async (o: { site: string; host: string }, cmd: Command) => send(cmd, { kind: 'host-up', ...o }));
   fault
     .command('site-power')
     .description('Power a whole site off or back on')
-    .option('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .requiredOption('--site <site>')
     .addOption(new Option('--state <state>').choices(['off', 'on']).makeOptionMandatory())
     .action(async (o: { site: string; state: 'off' | 'on' }, cmd: Command) =>
@@ -309,7 +328,7 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('link')
     .description('Cut or restore the link between two sites')
-    .option('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .requiredOption('--from <site>')
     .requiredOption('--to <site>')
     .addOption(new Option('--state <state>').choices(['down', 'up']).makeOptionMandatory())
@@ -319,7 +338,7 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('boot')
     .description("Make a VM's boots slow (× factor), fail (no heartbeat ever), or normal again")
-    .option('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .requiredOption('--vm <vm>')
     .option('--site <site>', 'only the instance at this site')
     .addOption(new Option('--mode <mode>').choices(['slow', 'fail', 'normal']).makeOptionMandatory())
@@ -333,7 +352,7 @@ export function registerSimCommands(program: Command): void {
   fault
     .command('throttle')
     .description('Set the bandwidth of the link between two sites (replication falls behind)')
-    .option('--url <url>', 'simulator URL')
+    .option(...URL_OPTION)
     .requiredOption('--from <site>')
     .requiredOption('--to <site>')
     .requiredOption('--bandwidth <rate>', 'e.g. 10Mbps, 1Gbps, 500KB/s', bandwidth)

@@ -1,8 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { Redis } from 'ioredis';
-import { createLogger, DrError } from '../common/index.ts';
+import { createLogger } from '../common/index.ts';
 import { DEFAULT_PREFIX, startSiteWorkers } from '../executor/index.ts';
-import { NO_REDIS_MESSAGE } from '../redis/index.ts';
+import { checkRedisUrl } from '../redis/index.ts';
 import { connectHostDriver } from './host-driver.ts';
 
 interface WorkerFlags {
@@ -22,36 +21,6 @@ function positiveInt(value: string): number {
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
   return n;
-}
-
-/** Fail fast, in one clear line, when REDIS_URL is missing or nothing answers there. */
-async function checkRedis(url: string | undefined): Promise<string> {
-  if (url === undefined || url === '') throw new DrError('NO_REDIS', NO_REDIS_MESSAGE);
-  const probe = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 3000,
-  });
-  let cause: unknown;
-  probe.on('error', (error: unknown) => {
-    cause ??= error;
-  });
-  try {
-    await probe.connect();
-    await probe.ping();
-    return url;
-  } catch (error) {
-    // ioredis reports the socket's own error (ECONNREFUSED...) as an event, around the rejection.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const reason = cause ?? error;
-    throw new DrError(
-      'NO_REDIS',
-      `${NO_REDIS_MESSAGE} (${url}: ${reason instanceof Error ? reason.message : String(reason)})`,
-    );
-  } finally {
-    probe.disconnect();
-  }
 }
 
 /**
@@ -83,7 +52,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, how long running jobs may finish', positiveInt, 10_000)
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: WorkerFlags) => {
-      const redisUrl = await checkRedis(process.env.REDIS_URL);
+      const redisUrl = await checkRedisUrl(process.env.REDIS_URL);
       const logger = createLogger('worker');
       // A site agent checks readiness of many VMs at once: guests already heard from need no long poll.
       const sim = connectHostDriver(flags.sim, { readBeforeHeartbeatWait: true });

@@ -6,6 +6,7 @@
 export { DEFAULT_LOCK_PREFIX, registerLocksCommand } from './command.ts';
 export { clearFailedOver, markFailedOver, readFailedOver } from './failed-over.ts';
 export { failedOverKey, planLockKey, vmLockKey } from './keys.ts';
+export { type AllLocks, readAllLocks } from './list.ts';
 export {
   type AcquireLocksRequest,
   acquireLocks,

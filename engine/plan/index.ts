@@ -34,6 +34,7 @@ export {
 export { createPathLocator, type PathLocator, type Position } from './positions.ts';
 export { type RenderFormat, renderGraph } from './render.ts';
 export { NAME_PATTERN, type PlanInput, planSchema } from './schema.ts';
+export { closest, didYouMean } from './suggest.ts';
 export type {
   ActionRun,
   Direction,

@@ -8,3 +8,4 @@ export {
   redisServerAvailable,
   startPrivateRedis,
 } from './private-server.ts';
+export { checkRedisUrl, describeRedisFailure, redactRedisUrl } from './probe.ts';

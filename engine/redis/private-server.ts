@@ -81,6 +81,24 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   throw new RedisUnavailableError(`private redis-server did not answer on ${url}: ${String(lastError)}`);
 }
 
+/**
+ * Private servers still running, killed with their folders removed when this process exits
+ * (process.exit, the end of the event loop, a signal turned into an exit): a redis-server child
+ * and its temporary folder must never outlive the process that started it.
+ */
+const running = new Map<string, () => void>();
+let exitHooked = false;
+
+function killOnExit(dir: string, kill: () => void): void {
+  running.set(dir, kill);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    for (const stop of running.values()) stop();
+    running.clear();
+  });
+}
+
 /** Start a private redis-server on a free port, in a fresh temporary folder. */
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   if (!redisServerAvailable()) throw new RedisUnavailableError('redis-server is not on PATH');
@@ -126,7 +144,18 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     await exited;
   };
 
-  await start();
+  killOnExit(dir, () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  try {
+    await start();
+  } catch (error) {
+    await kill(true);
+    rmSync(dir, { recursive: true, force: true });
+    running.delete(dir);
+    throw error;
+  }
   return {
     url,
     port,
@@ -140,6 +169,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     stop: async () => {
       await kill(true);
       rmSync(dir, { recursive: true, force: true });
+      running.delete(dir);
     },
   };
 }

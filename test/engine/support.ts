@@ -2,7 +2,7 @@
  * An engine in one process for tests: the simulated world (scaled clock), each site's workers,
  * an orchestrator and the Redis-backed client, all on the run's Redis under a unique prefix.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +56,10 @@ export async function actionFixtures(): Promise<{
     catalog,
     webhookUrl: `http://127.0.0.1:${port}/hook`,
     calls,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(catalog, { recursive: true, force: true });
+    },
   };
 }
 

@@ -17,16 +17,16 @@ describe('drctl worker', () => {
       const { REDIS_URL: _unset, ...env } = process.env;
       const run = drctlWorker(env);
       expect(run.status).toBe(1);
-      expect(run.stderr.trim()).toBe(`drctl: ${NO_REDIS_MESSAGE}`);
+      expect(run.stderr.trim()).toBe(`drctl: ${NO_REDIS_MESSAGE} (REDIS_URL is not set)`);
     });
   });
 
   describe('when nothing answers at REDIS_URL', () => {
-    it('fails with the same line and the reason', () => {
+    it('says the connection was refused at that URL (not "install Redis")', () => {
       const run = drctlWorker({ ...process.env, REDIS_URL: 'redis://127.0.0.1:1' });
       expect(run.status).toBe(1);
-      expect(run.stderr).toContain(NO_REDIS_MESSAGE);
-      expect(run.stderr).toContain('ECONNREFUSED');
+      expect(run.stderr).toContain('drctl: connection refused at redis://127.0.0.1:1 (REDIS_URL)');
+      expect(run.stderr).not.toContain(NO_REDIS_MESSAGE);
     });
   });
 

@@ -4,14 +4,14 @@
  * output, and what status says about the point of no return.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { submitReprotect } from '../../engine/executor/index.ts';
 import { startSimServer } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
 import { tracked } from '../support/children.ts';
+import { useTempDirs } from '../support/temp.ts';
 import {
   type LifecycleEngine,
   settled,
@@ -43,6 +43,7 @@ function drctl(
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
 }
 
+const temp = useTempDirs();
 let engine: LifecycleEngine | undefined;
 afterEach(async () => {
   await engine?.close();
@@ -87,7 +88,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     expect(cancel.err).toContain('drctl failback');
 
     // Reprotect by plan file: the committed VMs only, resync reported, followed until Normal.
-    const file = join(mkdtempSync(join(tmpdir(), 'drorch-lc-')), 'k1.yaml');
+    const file = join(temp('drorch-lc-'), 'k1.yaml');
     writeFileSync(
       file,
       'apiVersion: dr/v1\nkind: RecoveryPlan\nmetadata: { name: k1 }\nspec:\n  source: dc-east\n  target: dc-west\n  vms:\n    - { name: k1-db }\n',
@@ -105,7 +106,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     engine = await startLifecycleEngine(plan);
     const server = await startSimServer(engine.world.api);
     try {
-      const file = join(mkdtempSync(join(tmpdir(), 'drorch-lc-')), 'k3.yaml');
+      const file = join(temp('drorch-lc-'), 'k3.yaml');
       writeFileSync(file, smallPlanText('k3'));
       const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'cli' });
       await waitForStatus(engine.client, id, ['completed']);
@@ -142,7 +143,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     expect(cancel.out).toContain(`failover ${id} is now cancelled`);
     for (const vm of plan.vms) expect(engine.world.truth().vms[vm.name]?.primarySites).toEqual([plan.source]);
 
-    const dir = mkdtempSync(join(tmpdir(), 'drorch-lc-'));
+    const dir = temp('drorch-lc-');
     const file = join(dir, 'k2.yaml');
     writeFileSync(
       file,

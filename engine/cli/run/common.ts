@@ -4,14 +4,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
-import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../../client/index.ts';
-import { DrError, InputError } from '../../common/index.ts';
+import { InputError } from '../../common/index.ts';
 import { DEFAULT_PREFIX } from '../../executor/index.ts';
 import { compilePlan, formatIssue, loadPlanFile, parsePlan } from '../../plan/index.ts';
 import type { RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
 import type { HyperVReadApi } from '../../preflight/index.ts';
-import { NO_REDIS_MESSAGE } from '../../redis/index.ts';
+import { checkRedisUrl } from '../../redis/index.ts';
 
 export interface CommonFlags {
   prefix: string;
@@ -22,29 +21,9 @@ export interface CommonFlags {
 
 export const PREFIX_OPTION = ['--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX] as const;
 
-/** REDIS_URL, checked with one PING so a missing Redis is one clear line. */
+/** REDIS_URL, checked with one PING so a missing or unreachable Redis is one clear line. */
 export async function redisUrlFromEnv(): Promise<string> {
-  const url = process.env.REDIS_URL;
-  if (!url) throw new DrError('NO_REDIS', `${NO_REDIS_MESSAGE} (REDIS_URL is not set)`);
-  const probe = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 3000,
-  });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    return url;
-  } catch (error) {
-    throw new DrError(
-      'NO_REDIS',
-      `${NO_REDIS_MESSAGE} (${url}: ${error instanceof Error ? error.message : String(error)})`,
-    );
-  } finally {
-    probe.disconnect();
-  }
+  return await checkRedisUrl(process.env.REDIS_URL);
 }
 
 /**

@@ -90,78 +90,129 @@ export function registerDemoCommand(program: Command): void {
     .option('--plan <file>', 'plan to run', 'plans/examples/three-tier.yaml')
     .option('--speed <n>', 'simulated ms per real ms', (v) => Number(v), 60)
     .action(async (flags: DemoFlags) => {
-      const started = Date.now();
       const { plan, hash } = await loadPlanOrExit(flags.plan);
-      const redis = await acquireRedis();
-      const prefix = `demo-${Date.now().toString(36)}`;
-      const log = createLogger('demo', { level: process.env.LOG_LEVEL ?? 'warn' });
-      process.stdout.write(
-        `Redis: ${redis.private ? `private redis-server at ${redis.url}` : redis.url} (prefix ${prefix})\n`,
-      );
-      const actions = await demoActions(plan);
-      const world = worldForPlan(plan, {
-        clock: { mode: 'scaled', speed: flags.speed },
-        warmupMs: 9 * 3_600_000,
-      });
-      world.start();
-      process.stdout.write(
-        `World: ${world.vmNames().length} VMs at ${plan.source}, replicating to ${plan.target}; time runs ${flags.speed}× faster\n`,
-      );
-      const workers = [plan.source, plan.target, 'control'].map((site) =>
-        startSiteWorkers({
-          redisUrl: redis.url,
-          prefix,
-          site,
-          api: world.api,
-          logger: log,
-          handlers: { scriptCatalog: actions.catalog },
-        }),
-      );
-      const orchestrator = await startOrchestrator({
-        redisUrl: redis.url,
-        prefix,
-        compile: compilePlan,
-        truth: async () => world.truth(),
-        logger: log,
-      });
-      const client = createRedisExecutionClient({
-        redisUrl: redis.url,
-        prefix,
-        compile: compilePlan,
-        inventory: world.api,
-      });
+      const teardown = new Teardown();
+      const stop = stopOnSignals(teardown);
       try {
-        await Promise.all(workers.map((w) => w.ready()));
-        const drill = await run(client, plan, hash, 'test', flags.speed);
-        process.stdout.write(`\n== CLEANUP of ${drill} ==\n`);
-        const cleanup = await client.cleanup(drill, { reason: 'drctl demo: drill finished', by: 'demo' });
-        const cleaned = await watchExecution(client, cleanup.id);
-        for (const line of summaryLines(cleaned)) process.stdout.write(`${line}\n`);
-        const testVms = (await world.api.listVMs(plan.target)).filter((vm) => vm.isTest).length;
-        const touched = plan.vms.filter(
-          (vm) => Object.keys(world.truth().mutations[vm.name]?.[plan.source] ?? {}).length > 0,
-        );
-        process.stdout.write(
-          `test VMs left: ${testVms}; mutating calls on production during the drill: ${touched.length}\n`,
-        );
-        const failover = await run(client, plan, hash, 'planned', flags.speed);
-        const truth = world.truth();
-        const primaries = plan.vms.map(
-          (vm) => `${vm.name}@${truth.vms[vm.name]?.primarySites.join('+') ?? '?'}`,
-        );
-        process.stdout.write(
-          `\nprimaries now: ${primaries.join(', ')}; split-brain intervals: ${truth.splitBrain.length}\n`,
-        );
-        process.stdout.write(
-          `demo done in ${formatElapsed(Date.now() - started)} (executions ${drill}, ${cleanup.id}, ${failover})\n`,
-        );
+        await demo(plan, hash, flags, teardown);
+      } catch (error) {
+        // Once a signal stops the demo, what it was doing fails as its engine goes away: not news.
+        if (teardown.signal === undefined) throw error;
       } finally {
-        await client.close();
-        await orchestrator.close(5000);
-        await Promise.all(workers.map((w) => w.close(5000)));
-        world.close();
-        await actions.close();
-        await redis.release();
+        await teardown.run();
+        stop();
       }
     });
+}
+
+/**
+ * What the demo started, stopped in reverse order however it ends: the last line, an error, or
+ * SIGHUP/SIGINT/SIGTERM (the terminal closed, Ctrl-C, a service manager). The private
+ * redis-server and the temporary folders never outlive the demo.
+ */
+class Teardown {
+  signal: NodeJS.Signals | undefined;
+  private readonly steps: Array<() => Promise<void> | void> = [];
+  private running: Promise<void> | undefined;
+
+  add(step: () => Promise<void> | void): void {
+    this.steps.push(step);
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.reverse())
+        await Promise.resolve()
+          .then(step)
+          .catch(() => {});
+    })();
+    return this.running;
+  }
+}
+
+const STOP_SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+
+/** On the first stop signal: tear down, then exit 128 + its number. A second one is not waited for. */
+function stopOnSignals(teardown: Teardown): () => void {
+  const handler = (signal: NodeJS.Signals): void => {
+    if (teardown.signal !== undefined) return;
+    teardown.signal = signal;
+    process.stderr.write(`\ndemo stopped (${signal}): stopping its engine and private Redis\n`);
+    void teardown.run().then(() => process.exit(128 + STOP_SIGNALS[signal as keyof typeof STOP_SIGNALS]));
+  };
+  for (const signal of Object.keys(STOP_SIGNALS)) process.on(signal, handler);
+  return () => {
+    for (const signal of Object.keys(STOP_SIGNALS)) process.off(signal, handler);
+  };
+}
+
+async function demo(plan: RecoveryPlan, hash: string, flags: DemoFlags, teardown: Teardown): Promise<void> {
+  const started = Date.now();
+  const redis = await acquireRedis();
+  teardown.add(() => redis.release());
+  if (teardown.signal !== undefined) return;
+  const prefix = `demo-${Date.now().toString(36)}`;
+  const log = createLogger('demo', { level: process.env.LOG_LEVEL ?? 'warn' });
+  process.stdout.write(
+    `Redis: ${redis.private ? `private redis-server at ${redis.url}` : redis.url} (prefix ${prefix})\n`,
+  );
+  const actions = await demoActions(plan);
+  teardown.add(() => actions.close());
+  const world = worldForPlan(plan, {
+    clock: { mode: 'scaled', speed: flags.speed },
+    warmupMs: 9 * 3_600_000,
+  });
+  world.start();
+  teardown.add(() => world.close());
+  process.stdout.write(
+    `World: ${world.vmNames().length} VMs at ${plan.source}, replicating to ${plan.target}; time runs ${flags.speed}× faster\n`,
+  );
+  const workers = [plan.source, plan.target, 'control'].map((site) =>
+    startSiteWorkers({
+      redisUrl: redis.url,
+      prefix,
+      site,
+      api: world.api,
+      logger: log,
+      handlers: { scriptCatalog: actions.catalog },
+    }),
+  );
+  teardown.add(() => Promise.all(workers.map((w) => w.close(5000))).then(() => {}));
+  const orchestrator = await startOrchestrator({
+    redisUrl: redis.url,
+    prefix,
+    compile: compilePlan,
+    truth: async () => world.truth(),
+    logger: log,
+  });
+  teardown.add(() => orchestrator.close(5000));
+  const client = createRedisExecutionClient({
+    redisUrl: redis.url,
+    prefix,
+    compile: compilePlan,
+    inventory: world.api,
+  });
+  teardown.add(() => client.close());
+  await Promise.all(workers.map((w) => w.ready()));
+  const drill = await run(client, plan, hash, 'test', flags.speed);
+  process.stdout.write(`\n== CLEANUP of ${drill} ==\n`);
+  const cleanup = await client.cleanup(drill, { reason: 'drctl demo: drill finished', by: 'demo' });
+  const cleaned = await watchExecution(client, cleanup.id);
+  for (const line of summaryLines(cleaned)) process.stdout.write(`${line}\n`);
+  const testVms = (await world.api.listVMs(plan.target)).filter((vm) => vm.isTest).length;
+  const touched = plan.vms.filter(
+    (vm) => Object.keys(world.truth().mutations[vm.name]?.[plan.source] ?? {}).length > 0,
+  );
+  process.stdout.write(
+    `test VMs left: ${testVms}; mutating calls on production during the drill: ${touched.length}\n`,
+  );
+  const failover = await run(client, plan, hash, 'planned', flags.speed);
+  const truth = world.truth();
+  const primaries = plan.vms.map((vm) => `${vm.name}@${truth.vms[vm.name]?.primarySites.join('+') ?? '?'}`);
+  process.stdout.write(
+    `\nprimaries now: ${primaries.join(', ')}; split-brain intervals: ${truth.splitBrain.length}\n`,
+  );
+  process.stdout.write(
+    `demo done in ${formatElapsed(Date.now() - started)} (executions ${drill}, ${cleanup.id}, ${failover})\n`,
+  );
 }

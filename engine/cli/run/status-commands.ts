@@ -27,9 +27,13 @@ export function registerStatusCommands(program: Command): void {
           const list = await client.list({ limit: flags.limit });
           if (flags.json) return printJson(list);
           if (list.length === 0) process.stdout.write('no executions\n');
+          else
+            process.stdout.write(
+              `${'EXECUTION'.padEnd(36)} ${'TYPE'.padEnd(12)} ${'STATUS'.padEnd(16)} ${'PLAN'.padEnd(16)} ${'STEPS'.padEnd(9)} ${'CREATED'.padEnd(24)} BY: REASON\n`,
+            );
           for (const record of list) {
             process.stdout.write(
-              `${record.id.padEnd(36)} ${record.type.padEnd(12)} ${record.status.padEnd(16)} ${record.planName.padEnd(16)} ${record.stepsDone}/${record.stepsTotal}  ${record.createdAt}  ${record.by}: ${record.reason}\n`,
+              `${record.id.padEnd(36)} ${record.type.padEnd(12)} ${record.status.padEnd(16)} ${record.planName.padEnd(16)} ${`${record.stepsDone}/${record.stepsTotal}`.padEnd(9)} ${record.createdAt.padEnd(24)} ${record.by}: ${record.reason}\n`,
             );
           }
           return;
@@ -76,10 +80,7 @@ export function registerStatusCommands(program: Command): void {
     .option(...PREFIX_OPTION)
     .option('--json', 'one JSON event per line')
     .action(async (id: string, flags: StatusFlags) => {
-      // `drctl events ... | head` closes the pipe early: that is not an error.
-      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-        if (error.code === 'EPIPE') process.exit(0);
-      });
+      // `drctl events ... | head` closes the pipe early: main.ts ends quietly on EPIPE.
       const client = await openClient(flags);
       const controller = new AbortController();
       const stop = (): void => controller.abort();

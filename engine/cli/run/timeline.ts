@@ -1,4 +1,8 @@
-/** One line per event: the timeline of record, as `drctl events` and the demo print it. */
+/**
+ * One line per event: the timeline of record, as `drctl events` and the demo print it, stamped
+ * with the event's ISO date and time (a run can span midnight, and a log is read days later). A
+ * script step's stored output (the tail of its stdout and stderr) follows its line, indented.
+ */
 
 import { assertNever, formatElapsed } from '../../common/index.ts';
 import type { StoredEvent } from '../../executor/index.ts';
@@ -7,8 +11,23 @@ export function timelineLine(stored: StoredEvent, startMs: number): string {
   const { event } = stored;
   const at = Date.parse(event.at);
   const offset = `+${formatElapsed(Math.max(0, at - startMs)).padStart(7)}`;
-  const time = event.at.slice(11, 23);
-  return `${time} ${offset}  ${describe(stored)}`;
+  const line = `${event.at} ${offset}  ${describe(stored)}`;
+  const output = event.type === 'step-finished' ? scriptOutput(event.output) : [];
+  return [line, ...output].join('\n');
+}
+
+/** `stdout| ...` and `stderr| ...` lines of a script's output, as the step stored it (a tail). */
+function scriptOutput(output: Record<string, unknown> | undefined): string[] {
+  if (output === undefined) return [];
+  const lines: string[] = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const text = output[stream];
+    if (typeof text !== 'string' || text.trim() === '') continue;
+    for (const row of text.replace(/\n$/, '').split('\n')) lines.push(`    ${stream}| ${row}`);
+  }
+  if (lines.length > 0 && output.truncated === true)
+    lines.unshift('    (output truncated: its last part only)');
+  return lines;
 }
 
 function describe({ event }: StoredEvent): string {

@@ -4,6 +4,7 @@
  */
 import type { ExecutionClient, ExecutionView } from '../../client/index.ts';
 import { formatElapsed } from '../../common/index.ts';
+import { whileFollowing } from './interrupt.ts';
 import { timelineLine } from './timeline.ts';
 
 export interface WatchOptions {
@@ -15,6 +16,11 @@ export interface WatchOptions {
   until?: readonly string[];
   /** Print a hint when nothing picks the execution up for this long. @defaultValue 5000 */
   orchestratorHintMs?: number;
+  /**
+   * Explain Ctrl-C (the run goes on in the engine: how to follow or stop it) and exit 130; the
+   * prefix goes into the commands shown. Not for the demo, whose engine lives in its own process.
+   */
+  explainInterrupt?: { prefix: string };
 }
 
 const SETTLED = ['awaiting-cleanup', 'cleaning-up', 'cleaned-up', 'completed', 'failed', 'cancelled'];
@@ -35,10 +41,27 @@ export async function watchExecution(
   id: string,
   options: WatchOptions = {},
 ): Promise<ExecutionView> {
+  const explain = options.explainInterrupt;
+  if (explain === undefined) return await watch(client, id, options);
+  const followed: { id: string; type?: string; prefix: string } = { id, prefix: explain.prefix };
+  return await whileFollowing(followed, () =>
+    watch(client, id, options, (type) => {
+      followed.type = type;
+    }),
+  );
+}
+
+async function watch(
+  client: ExecutionClient,
+  id: string,
+  options: WatchOptions,
+  typeKnown: (type: string) => void = () => {},
+): Promise<ExecutionView> {
   const out = options.out ?? process.stdout;
   const tty = out.isTTY === true;
   const until = options.until ?? SETTLED;
   let view = await client.get(id);
+  typeKnown(view.type);
   const small = view.stepsTotal <= 5000;
   const timeline = options.timeline ?? view.stepsTotal <= 400;
   const controller = new AbortController();

@@ -10,6 +10,7 @@
 import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
 import type { OperatorCommandName } from '../../contract/index.ts';
+import { didYouMean } from '../../plan/index.ts';
 import { decodeStepState, jobContext, StepGraph, type StepState } from '../../schedule/index.ts';
 import { publishJobResult } from '../completions.ts';
 import { parseEventEntry, type StoredEvent } from '../events.ts';
@@ -153,9 +154,12 @@ async function resolveStep(redis: Redis, prefix: string, execution: string, give
     (given.startsWith('action/') && given.endsWith('/undo'));
   if (known) return given;
   const paused = await pausedStepIds(redis, prefix, execution);
+  // A typo of an action's name (approve) or of a step id: name the one it is closest to.
+  const steps = await redis.hkeys(executionKeys(prefix, execution).steps);
+  const suggestion = didYouMean(given, [...plan.actions.map((a) => a.name), ...steps]);
   throw refusal(
     'UNKNOWN_STEP',
-    `execution ${execution} (plan ${plan.metadata.name}) has no step "${given}": steps are <vm>/<kind> (e.g. ${plan.vms[0]?.name ?? 'vm'}/failover) or action/<name>${paused.length > 0 ? `; paused now: ${paused.join(', ')}` : ''}`,
+    `execution ${execution} (plan ${plan.metadata.name}) has no step "${given}"${suggestion ? `: ${suggestion};` : ':'} steps are <vm>/<kind> (e.g. ${plan.vms[0]?.name ?? 'vm'}/failover) or action/<name>${paused.length > 0 ? `; paused now: ${paused.join(', ')}` : ''}`,
   );
 }
 

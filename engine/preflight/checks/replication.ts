@@ -86,7 +86,7 @@ function checkAlreadyFailedOver(ctx: EvalContext, vm: string, view: VmView): boo
     message: `VM '${vm}' is already failed over to '${ctx.toSite}'${by} (state ${replication?.state ?? 'no replication'}, ${view.state})`,
     hint:
       ctx.settings.direction === 'forward'
-        ? 'commit and reprotect it (reverse replication), then fail back with --direction failback; or remove it from this run'
+        ? 'commit and reprotect it (reverse replication), then fail it back with `drctl failback <plan>`; or leave it out of this run (--vms)'
         : 'it already runs at the home site; reprotect it before another failback',
     details:
       record === undefined

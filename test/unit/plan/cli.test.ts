@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { useTempDirs } from '../../support/temp.ts';
 import { planText } from './helpers.ts';
+
+const temp = useTempDirs();
 
 const run = promisify(execFile);
 
@@ -21,7 +23,7 @@ async function drctl(...args: string[]): Promise<{ code: number; stdout: string;
 }
 
 async function tempPlan(text: string): Promise<string> {
-  const file = join(await mkdtemp(join(tmpdir(), 'drctl-')), 'plan.yaml');
+  const file = join(temp('drctl-'), 'plan.yaml');
   await writeFile(file, text);
   return file;
 }

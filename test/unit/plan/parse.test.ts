@@ -1,5 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,7 +10,10 @@ import {
   parsePlan,
   planHash,
 } from '../../../engine/plan/index.ts';
+import { useTempDirs } from '../../support/temp.ts';
 import { issuesOf, planText, validPlan } from './helpers.ts';
+
+const temp = useTempDirs();
 
 describe('parsePlan', () => {
   describe('when the YAML is malformed', () => {
@@ -179,7 +181,7 @@ describe('loadPlanFile', () => {
   });
 
   it('names the file in every issue', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'plan-'));
+    const dir = temp('plan-');
     const file = join(dir, 'p.yaml');
     await writeFile(file, planText('    - { name: a, dependsOn: [b] }'));
     const result = await loadPlanFile(file);
