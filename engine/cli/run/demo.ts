@@ -78,7 +78,7 @@ async function run(
     by: 'demo',
   });
   process.stdout.write(`${preflightSummaryLine(preflight)}\n`);
-  const view = await watchExecution(client, id);
+  const view = await watchExecution(client, id, { speed });
   for (const line of summaryLines(view, { speed })) process.stdout.write(`${line}\n`);
   return id;
 }
@@ -135,8 +135,8 @@ export function registerDemoCommand(program: Command): void {
         const drill = await run(client, plan, hash, 'test', flags.speed);
         process.stdout.write(`\n== CLEANUP of ${drill} ==\n`);
         const cleanup = await client.cleanup(drill, { reason: 'drctl demo: drill finished', by: 'demo' });
-        const cleaned = await watchExecution(client, cleanup.id);
-        for (const line of summaryLines(cleaned)) process.stdout.write(`${line}\n`);
+        const cleaned = await watchExecution(client, cleanup.id, { speed: flags.speed });
+        for (const line of summaryLines(cleaned, { speed: flags.speed })) process.stdout.write(`${line}\n`);
         const testVms = (await world.api.listVMs(plan.target)).filter((vm) => vm.isTest).length;
         const touched = plan.vms.filter(
           (vm) => Object.keys(world.truth().mutations[vm.name]?.[plan.source] ?? {}).length > 0,

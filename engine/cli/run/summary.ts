@@ -1,10 +1,14 @@
-/** The closing lines of a run: outcome, achieved RTO, data loss per VM, the recovery-point gap. */
+/**
+ * The closing lines of a run: outcome, achieved RTO (a recovery) or duration (cleanup, lifecycle),
+ * data loss per VM, the recovery-point gap. Every duration says its clock: the engine's are wall
+ * time, the sites' (recovery points, data-loss windows) simulated time on the simulator.
+ */
 import type { ExecutionView } from '../../client/index.ts';
 import { seconds } from './common.ts';
 
 export function gapLines(gap: NonNullable<ExecutionView['recoveryPointGap']>): string[] {
   const lines = [
-    `recovery points before failover: oldest ${gap.oldest ?? '-'}, newest ${gap.newest ?? '-'}, spread ${seconds(gap.spreadMs)}`,
+    `recovery points before failover: oldest ${gap.oldest ?? '-'}, newest ${gap.newest ?? '-'}, spread ${seconds(gap.spreadMs)} simulated`,
   ];
   for (const vm of gap.vms)
     lines.push(
@@ -13,15 +17,14 @@ export function gapLines(gap: NonNullable<ExecutionView['recoveryPointGap']>): s
   return lines;
 }
 
+/**
+ * `speed`: simulated ms per wall ms of the sites' clock, when it is known (the demo's own world);
+ * only then is a wall duration also given in simulated time.
+ */
 export function summaryLines(view: ExecutionView, options: { speed?: number } = {}): string[] {
   const lines: string[] = [];
-  const rto = view.rtoMs !== undefined ? seconds(view.rtoMs) : '-';
-  const simulated =
-    options.speed && view.rtoMs !== undefined
-      ? ` (≈ ${seconds(view.rtoMs * options.speed)} of simulated time at ${options.speed}×)`
-      : '';
   lines.push(
-    `${view.type} ${view.id}: ${view.status}; achieved RTO ${rto}${simulated}; ${view.stepsDone}/${view.stepsTotal} steps`,
+    `${view.type} ${view.id}: ${view.status}; ${timeTaken(view, options.speed)}; ${view.stepsDone}/${view.stepsTotal} steps`,
   );
   if (view.error) lines.push(`  error: ${view.error}`);
   if (view.dataLoss) {
@@ -43,4 +46,19 @@ export function summaryLines(view: ExecutionView, options: { speed?: number } = 
       `  test VMs are running; remove them with: drctl cleanup ${view.id} (automatic at ${view.deadline ?? '-'})`,
     );
   return lines;
+}
+
+/**
+ * A recovery's achieved RTO (submit → last step done), or how long a cleanup or lifecycle
+ * execution took: they recover nothing, so they have no RTO. Wall time, converted to simulated
+ * time only at a known speed.
+ */
+function timeTaken(view: ExecutionView, speed: number | undefined): string {
+  const recovery = view.type === 'test' || view.type === 'planned' || view.type === 'unplanned';
+  const ms = recovery ? view.rtoMs : (view.durationMs ?? view.rtoMs);
+  if (ms === undefined) return recovery ? 'achieved RTO -' : 'took -';
+  const simulated = speed ? ` (≈ ${seconds(ms * speed)} simulated at ${speed}×)` : '';
+  return recovery
+    ? `achieved RTO ${seconds(ms)} wall from submit${simulated}`
+    : `took ${seconds(ms)} wall from submit${simulated}`;
 }

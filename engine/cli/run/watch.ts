@@ -1,10 +1,12 @@
 /**
  * Live progress of an execution: on a TTY one status line kept up to date (steps done of total,
- * current wave, elapsed against the estimate) under the timeline; elsewhere plain lines.
+ * current wave, wall time since submit, the plan's estimate in simulated time) under the timeline;
+ * elsewhere plain lines. The two are different clocks and are not compared, unless the sites'
+ * clock speed is known (`speed`): then the estimate is also given in wall time.
  */
 import type { ExecutionClient, ExecutionView } from '../../client/index.ts';
 import { seconds } from './common.ts';
-import { timelineLine } from './timeline.ts';
+import { TIMELINE_CLOCKS, timelineLine } from './timeline.ts';
 
 export interface WatchOptions {
   /** Print the timeline as events arrive. @defaultValue true when the plan has at most 60 VMs */
@@ -15,19 +17,30 @@ export interface WatchOptions {
   until?: readonly string[];
   /** Print a hint when nothing picks the execution up for this long. @defaultValue 5000 */
   orchestratorHintMs?: number;
+  /** Simulated ms per wall ms of the sites' clock, when known (the demo's own world). */
+  speed?: number;
 }
 
 const SETTLED = ['awaiting-cleanup', 'cleaning-up', 'cleaned-up', 'completed', 'failed', 'cancelled'];
 
-export function progressLine(view: ExecutionView, nowMs: number): string {
-  const started = view.startedAt ? Date.parse(view.startedAt) : nowMs;
+/**
+ * `elapsed`: wall time since submit (what the achieved RTO counts). `estimate`: the plan's step
+ * estimates, simulated time; with a known `speed` also its wall equivalent.
+ */
+export function progressLine(view: ExecutionView, nowMs: number, speed?: number): string {
+  const submitted = Date.parse(view.createdAt);
+  const started = Number.isNaN(submitted) ? (view.startedAt ? Date.parse(view.startedAt) : nowMs) : submitted;
   const ended = view.finishedAt ? Date.parse(view.finishedAt) : nowMs;
   const wave =
     view.waves !== undefined && view.currentWave !== undefined
       ? `  wave ${Math.min(view.currentWave + 1, view.waves)}/${view.waves}`
       : '';
-  const estimate = view.estimateMs !== undefined ? ` / estimate ${seconds(view.estimateMs)}` : '';
-  return `${view.id}  ${view.status.padEnd(16)} ${view.stepsDone}/${view.stepsTotal} steps${wave}  elapsed ${seconds(ended - started)}${estimate}`;
+  let estimate = '';
+  if (view.estimateMs !== undefined) {
+    const wall = speed ? ` ≈ ${seconds(view.estimateMs / speed)} wall at ${speed}×` : '';
+    estimate = `; estimate ${seconds(view.estimateMs)} simulated${wall}`;
+  }
+  return `${view.id}  ${view.status.padEnd(16)} ${view.stepsDone}/${view.stepsTotal} steps${wave}  elapsed ${seconds(Math.max(0, ended - started))} wall${estimate}`;
 }
 
 export async function watchExecution(
@@ -50,6 +63,7 @@ export async function watchExecution(
   const startMs = Date.parse(view.createdAt);
   const events = timeline
     ? (async () => {
+        out.write(`(${TIMELINE_CLOCKS})\n`);
         for await (const stored of client.events(id, { follow: true, signal: controller.signal })) {
           clearStatus();
           out.write(`${timelineLine(stored, startMs)}\n`);
@@ -63,7 +77,7 @@ export async function watchExecution(
   try {
     for (;;) {
       view = await client.get(id, { vms: small });
-      const line = progressLine(view, Date.now());
+      const line = progressLine(view, Date.now(), options.speed);
       if (tty) {
         clearStatus();
         out.write(line);
@@ -92,6 +106,6 @@ export async function watchExecution(
     controller.abort();
     clearStatus();
   }
-  out.write(`${progressLine(view, Date.now())}\n`);
+  out.write(`${progressLine(view, Date.now(), options.speed)}\n`);
   return view;
 }

@@ -98,9 +98,11 @@ export class ExecutionRunner {
     const at = new Date(this.deps.now()).toISOString();
     const resumed = executionStatus(machine) !== 'submitted';
     if (!resumed) {
-      machine = applyExecutionEvent(machine, { type: 'START', now: this.deps.now() }).snapshot;
+      // One instant for the machine and the record, so runMs and the stored start agree.
+      const startedAt = this.deps.now();
+      machine = applyExecutionEvent(machine, { type: 'START', now: startedAt }).snapshot;
       first.meta.push([META.status, executionStatus(machine)], [META.machine, persistExecution(machine)]);
-      first.meta.push([META.startedAt, String(this.deps.now())]);
+      first.meta.push([META.startedAt, String(startedAt)]);
     }
     first.meta.push([META.owner, this.deps.orchestratorId]);
     const startEvent: EngineEvent = resumed

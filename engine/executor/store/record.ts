@@ -26,7 +26,12 @@ export const META = {
   cursor: 'cursor',
   startedAt: 'startedAt',
   finishedAt: 'finishedAt',
+  /** Recoveries only: submit → last step done, wall ms (what users see as the achieved RTO). */
   rtoMs: 'rtoMs',
+  /** Every execution: submit → finish, wall ms. */
+  durationMs: 'durationMs',
+  /** Every execution: orchestrator start (first dispatch) → finish, wall ms (the benches' figure). */
+  runMs: 'runMs',
   estimateMs: 'estimateMs',
   cleanup: 'cleanup',
   owner: 'owner',
