@@ -72,7 +72,9 @@ describe('drctl drill / failover with the pre-flight gate', { timeout: 120_000 }
     // plan choice is latestAppConsistent), approximate (~): the final replication comes after
     expect(text.stdout).toMatch(/sql-01\s+hv-dc-west-01\s+dc-west\.sql-01\.latest @ \d{4}-\S+\s+\S.* ~/);
     expect(text.stdout).toMatch(/web-01\s+hv-dc-west-01\s+dc-west\.web-01\.latest @ \d{4}-/);
-    expect(text.stdout).toMatch(/estimated RTO: \d+m \d+s simulated \(the plan's step estimates\), target 15m/);
+    expect(text.stdout).toMatch(
+      /estimated RTO: \d+m \d+s simulated \(the plan's step estimates\), target 15m/,
+    );
     expect(text.stdout).toContain('a planned failover replicates every VM up to its shutdown (no spread)');
     const unplanned = await drctl([
       'failover',
