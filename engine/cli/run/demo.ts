@@ -153,7 +153,7 @@ export function registerDemoCommand(program: Command): void {
           `\nprimaries now: ${primaries.join(', ')}; split-brain intervals: ${truth.splitBrain.length}\n`,
         );
         process.stdout.write(
-          `demo done in ${seconds(Date.now() - started)} (executions ${drill}, ${cleanup.id}, ${failover})\n`,
+          `demo done in ${seconds(Date.now() - started)} wall (executions ${drill}, ${cleanup.id}, ${failover})\n`,
         );
       } finally {
         await client.close();
