@@ -47,11 +47,17 @@ describe('the closing summary', () => {
   it("gives a recovery's achieved RTO as wall time from submit", () => {
     const done = view({ status: 'completed', rtoMs: 42_000, durationMs: 42_000, runMs: 40_000 });
     expect(summaryLines(done)[0]).toBe(
-      'planned planned-1: completed; achieved RTO 42.0s wall from submit; 4/10 steps',
+      'planned planned-1: completed; achieved RTO 42.0s wall from submit to the last VM ready; 4/10 steps',
     );
     expect(summaryLines(done, { speed: 60 })[0]).toContain(
-      'achieved RTO 42.0s wall from submit (≈ 42m00s simulated at 60×)',
+      'achieved RTO 42.0s wall from submit to the last VM ready (≈ 42m00s simulated at 60×)',
     );
+  });
+
+  it('claims no RTO for a recovery that failed: it says how long it ran', () => {
+    const [first] = summaryLines(view({ status: 'failed', durationMs: 9_000, runMs: 8_000 }));
+    expect(first).toContain('failed; took 9.0s wall from submit');
+    expect(first).not.toContain('RTO');
   });
 
   it('reports a duration, never an RTO, for a cleanup or a lifecycle execution', () => {

@@ -49,16 +49,19 @@ export function summaryLines(view: ExecutionView, options: { speed?: number } = 
 }
 
 /**
- * A recovery's achieved RTO (submit → last step done), or how long a cleanup or lifecycle
- * execution took: they recover nothing, so they have no RTO. Wall time, converted to simulated
- * time only at a known speed.
+ * A recovery's achieved RTO (submit → last VM ready), or how long the execution took: a cleanup or
+ * lifecycle execution recovers nothing, and a failed or cancelled recovery achieved none. Wall
+ * time, converted to simulated time only at a known speed.
  */
 function timeTaken(view: ExecutionView, speed: number | undefined): string {
-  const recovery = view.type === 'test' || view.type === 'planned' || view.type === 'unplanned';
-  const ms = recovery ? view.rtoMs : (view.durationMs ?? view.rtoMs);
-  if (ms === undefined) return recovery ? 'achieved RTO -' : 'took -';
-  const simulated = speed ? ` (≈ ${seconds(ms * speed)} simulated at ${speed}×)` : '';
-  return recovery
-    ? `achieved RTO ${seconds(ms)} wall from submit${simulated}`
-    : `took ${seconds(ms)} wall from submit${simulated}`;
+  const simulated = (ms: number) => (speed ? ` (≈ ${seconds(ms * speed)} simulated at ${speed}×)` : '');
+  if (view.rtoMs !== undefined && isRecovery(view))
+    return `achieved RTO ${seconds(view.rtoMs)} wall from submit to the last VM ready${simulated(view.rtoMs)}`;
+  const ms = view.durationMs ?? view.rtoMs;
+  if (ms === undefined) return view.finishedAt === undefined ? 'running' : 'took -';
+  return `took ${seconds(ms)} wall from submit${simulated(ms)}`;
+}
+
+function isRecovery(view: ExecutionView): boolean {
+  return view.type === 'test' || view.type === 'planned' || view.type === 'unplanned';
 }

@@ -12,6 +12,7 @@ import {
   type ExecutionSnapshot,
   executionStatus,
   persistExecution,
+  vmPhase,
 } from '../../machines/index.ts';
 import { sitesOf } from '../../schedule/index.ts';
 import { executionKeys, globalKeys } from '../keys.ts';
@@ -48,7 +49,12 @@ export async function finishExecution(
         : { type: 'ALL_STEPS_DONE', now },
   ).snapshot;
   const status = executionStatus(next);
-  const durations = executionDurations(record, next.context.startedAt, now);
+  // A recovery that reached its end has an RTO: to the last VM ready (to the end when a VM never
+  // got there, e.g. a readiness that only warned).
+  const reachedEnd = status === 'completed' || status === 'awaiting-cleanup';
+  const allReady = progress.vmNames().every((vm) => vmPhase(progress.vm(vm)) === 'ready');
+  const recoveredAt = reachedEnd ? ((allReady ? progress.lastReadyAt : undefined) ?? now) : undefined;
+  const durations = executionDurations(record, next.context.startedAt, now, recoveredAt);
   const at = new Date(now).toISOString();
   const batch = emptyWrite();
   batch.meta.push(
@@ -163,17 +169,21 @@ export async function finishExecution(
 const RECOVERIES: ReadonlySet<ExecutionRecord['type']> = new Set(['test', 'planned', 'unplanned']);
 
 /**
- * Wall-clock durations of an execution that ends at `now`: from submit (`createdAt`) for every
- * execution, as the achieved RTO for a recovery too, and from the orchestrator's start (the first
- * dispatch) for the benches. A cleanup or lifecycle execution has no RTO.
+ * Wall-clock durations of an execution that ends at `now`, all on the orchestrator's clock but the
+ * submit time: from submit (`createdAt`) for every execution; from the orchestrator's start (the
+ * first dispatch) for the benches; and for a recovery that reached its end (`recoveredAt`: its last
+ * VM ready) the achieved RTO, from submit too. A cleanup or lifecycle execution has no RTO.
  */
 export function executionDurations(
   record: Pick<ExecutionRecord, 'type' | 'createdAt'>,
   startedAt: number | undefined,
   now: number,
+  recoveredAt?: number,
 ): { rtoMs?: number; durationMs: number; runMs: number } {
-  const submitted = Date.parse(record.createdAt);
-  const durationMs = Math.max(0, now - (Number.isNaN(submitted) ? (startedAt ?? now) : submitted));
+  const parsed = Date.parse(record.createdAt);
+  const submitted = Number.isNaN(parsed) ? (startedAt ?? now) : parsed;
+  const durationMs = Math.max(0, now - submitted);
   const runMs = Math.max(0, now - (startedAt ?? now));
-  return RECOVERIES.has(record.type) ? { rtoMs: durationMs, durationMs, runMs } : { durationMs, runMs };
+  if (!RECOVERIES.has(record.type) || recoveredAt === undefined) return { durationMs, runMs };
+  return { rtoMs: Math.max(0, recoveredAt - submitted), durationMs, runMs };
 }

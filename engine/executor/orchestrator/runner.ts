@@ -86,6 +86,8 @@ export class ExecutionRunner {
       ...(record.approveManual ? { approveManual: true } : {}),
     });
     const progress = new ExecutionProgress(ctx, steps, storedSteps, storedVms, this.log, this.deps.now);
+    const lastReadyAt = Number(loaded.fields[META.lastReadyAt]);
+    if (lastReadyAt > 0) progress.lastReadyAt = lastReadyAt;
     // `drctl cancel` arrived before a crash: still no dispatch (store/lifecycle.ts, H4).
     if (loaded.fields.cancelRequested) progress.cancel(loaded.fields.cancelRequested);
     // Paused while a step waits for an operator (operator.ts), written with each batch.

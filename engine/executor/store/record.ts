@@ -26,7 +26,9 @@ export const META = {
   cursor: 'cursor',
   startedAt: 'startedAt',
   finishedAt: 'finishedAt',
-  /** Recoveries only: submit → last step done, wall ms (what users see as the achieved RTO). */
+  /** When the last VM became ready (ms): where a recovery's RTO ends. */
+  lastReadyAt: 'lastReadyAt',
+  /** Recoveries that reached their end only: submit → last VM ready, wall ms (the achieved RTO). */
   rtoMs: 'rtoMs',
   /** Every execution: submit → finish, wall ms. */
   durationMs: 'durationMs',
