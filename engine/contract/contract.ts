@@ -198,9 +198,10 @@ export type ExecutionEvent =
       execution: string;
       status: 'completed' | 'failed' | 'cancelled';
       /**
-       * Achieved RTO of a recovery (drill, failover, failback): from submit (time queued with no
-       * orchestrator included) to its last step done, wall-clock ms. Absent for a cleanup and the
-       * lifecycle executions (commit, change-point, cancel, reprotect): they recover nothing.
+       * Achieved RTO of a recovery (drill, failover, failback) that reached its end: from submit
+       * (time queued with no orchestrator included) to the last VM ready, wall-clock ms. Absent for
+       * a failed or cancelled run, a cleanup and the lifecycle executions (commit, change-point,
+       * cancel, reprotect): they recover nothing.
        */
       rtoMs?: number;
       /** Submit to finish, wall-clock ms, for every execution. Absent in events written before it. */
