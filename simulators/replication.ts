@@ -79,10 +79,10 @@ export function newRelationship(
 }
 
 /**
- * The time of the data writes 1..seq of this relationship's source are: `now` when they are
- * everything the source has acknowledged, else the acknowledgement time of write `seq`.
+ * How old the data in writes 1..seq of this relationship's source is: as of `now` when they are
+ * everything the source has, else as of the acknowledgement of write `seq`.
  */
-export function dataTime(rel: Relationship, seq: number, now: number): number {
+function dataTime(rel: Relationship, seq: number, now: number): number {
   if (seq >= sourceSeq(rel, now)) return sourceTime(rel, now);
   return ackTimeOf(originOf(rel).disk, seq) ?? now;
 }
