@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createWorld, type VmSpec, type World } from '../../simulators/index.ts';
-import { MIN, writesBy } from './world-fixture.ts';
+import { HOUR, MIN, twoSites, writesBy } from './world-fixture.ts';
 
 const START = Date.parse('2026-01-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(START + ms).toISOString();
@@ -109,5 +110,55 @@ describe('recovery point times on a throttled link (issue 10: a partly shipped c
     const [busy] = await world.api.getRecoveryPoints('west', 'busy');
     const seq = writesBy(10 * MIN, 10) + 5 * PER_CYCLE;
     expect(busy).toMatchObject({ seq, time: iso(seq * 100) });
+  });
+});
+
+describe('a recovery point never claims data it does not hold (property)', () => {
+  it('every write a failover to `latest` loses was acknowledged after the point’s time, on any throttle', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          rate: fc.integer({ min: 1, max: 40 }),
+          bandwidth: fc.integer({ min: 1_000, max: 400_000 }),
+          throttleAt: fc.integer({ min: 0, max: 2 * HOUR }),
+          stopAfter: fc.option(fc.integer({ min: 0, max: 2 * HOUR }), { nil: undefined }),
+          failoverAfter: fc.integer({ min: 1, max: 2 * HOUR }),
+        }),
+        async ({ rate, bandwidth, throttleAt, stopAfter, failoverAfter }) => {
+          const world = twoSites({ workload: { writesPerSec: rate, bytesPerWrite: 4096 } });
+          try {
+            world.advance(throttleAt);
+            world.fault({ kind: 'throttle', from: 'east', to: 'west', bandwidthBytesPerSec: bandwidth });
+            // The judge's own model of the workload: one run from 0 at `rate`, until the stop.
+            let stopAt = Number.POSITIVE_INFINITY;
+            if (stopAfter !== undefined) {
+              world.advance(stopAfter);
+              stopAt = throttleAt + stopAfter;
+              await world.api.stopVM({ site: 'east', vm: 'vm-a', epoch: 1, turnOff: true });
+            }
+            world.advance(failoverAfter);
+            const failoverAt = throttleAt + (stopAfter ?? 0) + failoverAfter;
+            const { recoveryPoint } = await world.api.startVMFailover({
+              site: 'west',
+              vm: 'vm-a',
+              epoch: 1,
+              mode: 'failover',
+              recoveryPoint: { kind: 'latest' },
+            });
+            const acknowledgedBy = (t: number) => writesBy(Math.min(t, stopAt), rate);
+            const pointMs = Date.parse(recoveryPoint?.time ?? '') - START;
+            const [failover] = world.truth().failovers;
+            // Never an understatement: the writes after the point's time include every lost one…
+            const claimed = acknowledgedBy(failoverAt) - acknowledgedBy(pointMs);
+            expect(claimed).toBeGreaterThanOrEqual(failover?.lostWrites ?? -1);
+            // …and the point's time is the time of its newest write (to the ms), not a cycle later.
+            expect(claimed - (failover?.lostWrites ?? 0)).toBeLessThanOrEqual(1);
+          } finally {
+            world.close();
+          }
+        },
+      ),
+      { numRuns: 60, seed: 10 },
+    );
   });
 });
