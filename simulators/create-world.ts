@@ -9,6 +9,7 @@ import { createInProcessApi } from './operations.ts';
 import { initiallyRunning } from './power.ts';
 import type { FaultAction, VmSpec, WorldSpec } from './spec.ts';
 import type { WorldTruth } from './truth.ts';
+import { newDisk } from './workload.ts';
 import { WorldCore } from './world.ts';
 
 /** A simulated world: the Hyper-V API over it, time control, faults and the ground truth. */
@@ -148,7 +149,7 @@ function addVm(
     state: 'Off',
     role: spec.replication ? 'Primary' : 'None',
     network: spec.network ? { ...spec.network } : null,
-    disk: { baseSeq: 0, since: null, rate, extra: 0, payloads: null },
+    disk: newDisk(rate),
     outgoing: [],
   });
   core.addInstance(primary);
@@ -197,7 +198,7 @@ function replicaInstance(
     role,
     network: null,
     automaticStartAction: base.automaticStartAction,
-    disk: { baseSeq: 0, since: null, rate, extra: 0, payloads: null },
+    disk: newDisk(rate),
     outgoing: [],
   });
   core.addInstance(instance);

@@ -283,6 +283,7 @@ export function reverseReplication(world: WorldCore, vm: VmInstance): { vm: VmVi
     resyncBytes = Math.min(vm.diskBytes, divergent * vm.bytesPerWrite);
     beginResync(next, now, resyncBytes);
   }
-  old.disk = { baseSeq: forkSeq, since: null, rate: old.disk.rate, extra: 0, payloads: null };
+  // The old primary keeps the writes up to the fork (with their times); what it wrote after is discarded.
+  old.disk = { ...diskFromPoint(old.disk, forkSeq, old.disk.rate), payloads: null };
   return { vm: vmView(world, vm), resyncBytes };
 }

@@ -55,6 +55,22 @@ export interface Disk {
   extra: number;
   /** seq → payload, only for canary writes. */
   payloads: Map<number, string> | null;
+  /**
+   * The write runs that ended (one per boot, oldest first), so the acknowledgement time of any
+   * write can be computed back from its sequence number (workload.ts `ackTimeOf`).
+   */
+  runs: WriteRun[];
+}
+
+/** One ended write run: writes fromSeq+1..toSeq, acknowledged from `since` at `rate`/s until `until`. */
+export interface WriteRun {
+  fromSeq: number;
+  toSeq: number;
+  since: number;
+  until: number;
+  rate: number;
+  /** Canary writes among them (their exact places are not kept). */
+  extra: number;
 }
 
 export type FailoverStage = 'FailedOverWaitingCompletion' | 'FailedOver';

@@ -12,6 +12,7 @@ export function firstPointBoundary(now: number): number {
   return (Math.floor(now / HOUR_MS) + 1) * HOUR_MS;
 }
 
+/** An hourly point holds what the replica had received at the boundary; `at` is that data's time. */
 export function addHourlyPoint(rel: Relationship, boundary: number, at: number): void {
   if (rel.maxPoints === 0) return;
   rel.pointCounter++;

@@ -2,7 +2,7 @@ import type { ReplicationHealth } from './api.ts';
 import type { Link, Relationship, VmInstance } from './model.ts';
 import { addHourlyPoint, clearPoints, firstPointBoundary } from './recovery-points.ts';
 import { HOUR_MS } from './units.ts';
-import { seqAt } from './workload.ts';
+import { ackTimeOf, seqAt } from './workload.ts';
 
 /**
  * Hyper-V Replica's cycle, as arithmetic per VM per cycle. Every `freqMs` the primary ships the
@@ -41,7 +41,7 @@ export function newRelationship(
     receivedSeq: number;
   },
 ): Relationship {
-  return {
+  const rel: Relationship = {
     vm: source.vm,
     source,
     target,
@@ -71,6 +71,27 @@ export function newRelationship(
     resyncBytes: 0,
     bucket: null,
   };
+  // A relationship that starts behind its source (a reverse after the new primary ran) holds data
+  // as of its newest write, not as of now.
+  rel.receivedAt = dataTime(rel, rel.receivedSeq, options.now);
+  rel.appliedAt = rel.receivedAt;
+  return rel;
+}
+
+/**
+ * How old the data in writes 1..seq of this relationship's source is: as of `now` when they are
+ * everything the source has, else as of the acknowledgement of write `seq`.
+ */
+function dataTime(rel: Relationship, seq: number, now: number): number {
+  if (seq >= sourceSeq(rel, now)) return sourceTime(rel, now);
+  return ackTimeOf(originOf(rel).disk, seq) ?? now;
+}
+
+/** The time of the data the source can ship (`sourceSeq`): now for a primary, what a replica applied. */
+function sourceTime(rel: Relationship, now: number): number {
+  const s = rel.source;
+  if (s.incoming !== null && s.failoverStage === null && s.role !== 'Primary') return s.incoming.appliedAt;
+  return now;
 }
 
 /** Whether cycles are due at all (a stopped or paused relationship neither ships nor misses). */
@@ -126,8 +147,9 @@ export function runCycle(env: ReplicationEnv, rel: Relationship, t: number): voi
     if (t < rel.resyncUntil) return;
     rel.receivedSeq = rel.resyncSeq;
     rel.appliedSeq = rel.resyncSeq;
-    rel.receivedAt = t;
-    rel.appliedAt = t;
+    // The resync copied the disk as it was when it began: its data is that old.
+    rel.receivedAt = dataTime(rel, rel.resyncSeq, t);
+    rel.appliedAt = rel.receivedAt;
     rel.state = 'Replicating';
   }
   rel.totalCycles++;
@@ -146,19 +168,23 @@ export function runCycle(env: ReplicationEnv, rel: Relationship, t: number): voi
   rel.appliedSeq = rel.receivedSeq;
   rel.appliedAt = rel.receivedAt;
   rel.receivedSeq += shipped;
-  rel.receivedAt = t;
   if (shipped < pending) {
     // The log of this interval did not reach the replica within the interval: a missed cycle.
+    // What did arrive is as new as its newest write, and LastReplicationTime (the last cycle
+    // that succeeded) stays where it was.
+    if (shipped > 0) rel.receivedAt = dataTime(rel, rel.receivedSeq, t);
     rel.missedCycles++;
-    if (shipped > 0) rel.lastReplicationAt = t;
     checkResyncRequired(rel, t);
   } else {
+    // Everything the source had arrived: the replica holds its data as of now (for an extended
+    // replica, as of what the replica had applied).
+    rel.receivedAt = sourceTime(rel, t);
     rel.lastReplicationAt = t;
     rel.failingSince = null;
     if (rel.state === 'Error') rel.state = 'Replicating';
   }
   while (t >= rel.nextPointAt) {
-    addHourlyPoint(rel, rel.nextPointAt, t);
+    addHourlyPoint(rel, rel.nextPointAt, rel.receivedAt);
     rel.nextPointAt += HOUR_MS;
   }
 }

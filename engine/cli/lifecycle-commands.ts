@@ -198,7 +198,7 @@ async function reportReversed(
   const total = [...rows.values()].reduce((sum, r) => sum + (r.bytes ?? 0), 0);
   const longest = [...rows.values()].reduce((max, r) => Math.max(max, r.estimateMs ?? 0), 0);
   out.write(
-    `${rows.size} VM(s) reversed: ${(total / 1024 / 1024).toFixed(1)} MiB to resynchronize, about ${formatElapsed(longest)}; following until health is Normal\n`,
+    `${rows.size} VM(s) reversed: ${(total / 1024 / 1024).toFixed(1)} MiB to resynchronize, about ${formatElapsed(longest)} simulated; following until health is Normal\n`,
   );
 }
 
@@ -238,12 +238,12 @@ function resyncLines(rows: Map<string, ResyncRow>): string[] {
   const longest = [...rows.values()].reduce((max, r) => Math.max(max, r.estimateMs ?? 0), 0);
   const healthy = [...rows.values()].filter((r) => r.health === 'Normal').length;
   const lines = [
-    `  resync: ${(total / 1024 / 1024).toFixed(1)} MiB in total, longest estimate ${formatElapsed(longest)}; replication health Normal for ${healthy}/${rows.size} VMs`,
+    `  resync: ${(total / 1024 / 1024).toFixed(1)} MiB in total, longest estimate ${formatElapsed(longest)} simulated; replication health Normal for ${healthy}/${rows.size} VMs`,
   ];
   if (rows.size <= 60) {
     for (const [vm, r] of rows) {
       lines.push(
-        `    ${vm.padEnd(20)} resync ${((r.bytes ?? 0) / 1024 / 1024).toFixed(1).padStart(8)} MiB  estimate ${formatElapsed(r.estimateMs ?? 0).padStart(6)}  healthy after ${r.waitedMs === undefined ? '-' : formatElapsed(r.waitedMs)}  ${r.health ?? ''}`,
+        `    ${vm.padEnd(20)} resync ${((r.bytes ?? 0) / 1024 / 1024).toFixed(1).padStart(8)} MiB  estimate ${formatElapsed(r.estimateMs ?? 0).padStart(6)} simulated  healthy after ${r.waitedMs === undefined ? '-' : `${formatElapsed(r.waitedMs)} wall`}  ${r.health ?? ''}`,
       );
     }
   }

@@ -28,10 +28,10 @@ export function planShowText(
     out.push(`  ${String(i + 1).padStart(width)}  [${wave.length}] ${head}${more}`);
   });
   out.push('');
-  out.push(`Critical path (${formatDuration(compiled.criticalPath.ms)})`);
+  out.push(`Critical path (${formatDuration(compiled.criticalPath.ms)} simulated)`);
   out.push(`  ${compiled.criticalPath.steps.join(' → ')}`);
   out.push('');
-  out.push('RTO estimate');
+  out.push("RTO estimate (simulated time: the plan's step estimates, not a wall-clock measurement)");
   const saved = sequentialGroupsRtoMs - rtoMs;
   const pct = sequentialGroupsRtoMs > 0 ? Math.round((saved / sequentialGroupsRtoMs) * 100) : 0;
   out.push(`  dependency graph            ${formatDuration(rtoMs)}`);

@@ -9,6 +9,7 @@ import { assertNever } from '../common/index.ts';
 import type { VmRecoveryPointInfo } from '../executor/index.ts';
 import type { HostDriver, RecoveryPoint } from '../hosts/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
+import { recoveryPointSpread } from '../preflight/index.ts';
 
 export interface RecoveryPointGap {
   vms: VmRecoveryPointInfo[];
@@ -66,14 +67,8 @@ export async function measureRecoveryPointGap(
       }
     }),
   );
-  const times = vms.flatMap((v) => (v.time ? [Date.parse(v.time)] : []));
-  if (times.length === 0) return { vms, spreadMs: 0 };
-  const oldest = Math.min(...times);
-  const newest = Math.max(...times);
-  return {
-    vms,
-    oldest: new Date(oldest).toISOString(),
-    newest: new Date(newest).toISOString(),
-    spreadMs: newest - oldest,
-  };
+  // The same figures pre-flight shows before the run (engine/preflight/spread.ts).
+  const spread = recoveryPointSpread(vms);
+  if (spread === undefined) return { vms, spreadMs: 0 };
+  return { vms, oldest: spread.oldest, newest: spread.newest, spreadMs: spread.spreadMs };
 }

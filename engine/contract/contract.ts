@@ -197,7 +197,20 @@ export type ExecutionEvent =
       type: 'execution-finished';
       execution: string;
       status: 'completed' | 'failed' | 'cancelled';
-      rtoMs: number;
+      /**
+       * Achieved RTO of a recovery (drill, failover, failback) that reached its end: from submit
+       * (time queued with no orchestrator included) to the last VM ready, wall-clock ms. Absent for
+       * a failed or cancelled run, a cleanup and the lifecycle executions (commit, change-point,
+       * cancel, reprotect): they recover nothing.
+       */
+      rtoMs?: number;
+      /** Submit to finish, wall-clock ms, for every execution. Absent in events written before it. */
+      durationMs?: number;
+      /**
+       * The orchestrator's start (first dispatch) to finish, wall-clock ms: what the benches measure,
+       * so their figures stay comparable. Absent in events written before it.
+       */
+      runMs?: number;
     }
   | {
       v: 1;

@@ -163,7 +163,9 @@ export const engineEventSchema = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('execution-finished'),
     status: z.enum(['completed', 'failed', 'cancelled']),
-    rtoMs: z.number(),
+    rtoMs: z.number().optional(),
+    durationMs: z.number().optional(),
+    runMs: z.number().optional(),
   }),
   z.object({
     ...base,

@@ -13,6 +13,7 @@ import { checkOwnership } from './checks/ownership.ts';
 import { checkRecoveryPoints, effectiveChoice } from './checks/recovery-point.ts';
 import { checkReplication } from './checks/replication.ts';
 import { EvalContext } from './context.ts';
+import { recoveryPointSpread } from './spread.ts';
 import { type Selection, type Subset, selectSubset } from './subset.ts';
 import type { Blocker, Finding, Inventory, Placement, PreflightReport, PreflightWarning } from './types.ts';
 
@@ -117,6 +118,17 @@ export function evaluatePreflight(
     };
   });
 
+  // A planned failover sends every pending write first: its VMs land at their own shutdowns.
+  const spread =
+    options.type === 'planned'
+      ? undefined
+      : recoveryPointSpread(
+          placements.map((p) => ({
+            vm: p.vm,
+            time: p.recoveryPoint?.time,
+            approximate: p.recoveryPoint?.approximate ?? false,
+          })),
+        );
   const findings = applyAccept(sortFindings(ctx, options.locate), checkAccept(options.accept ?? []));
   const blockers = findings.filter((f): f is Blocker => f.severity === 'blocker');
   const warnings = findings.filter((f): f is PreflightWarning => f.severity === 'warning');
@@ -132,6 +144,7 @@ export function evaluatePreflight(
     blockers,
     warnings,
     placements,
+    ...(spread === undefined ? {} : { recoveryPointSpread: spread }),
     ...(capacity === undefined ? {} : { capacity }),
     targets: {
       ...(plan.targets.rpoMs === undefined ? {} : { rpoMs: plan.targets.rpoMs }),

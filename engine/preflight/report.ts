@@ -34,14 +34,21 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
   }
   if (!report.locksChecked)
     lines.push('  locks: not checked (no lock store): another execution may hold these VMs');
-  const rto = report.estimatedRtoMs === undefined ? 'unknown' : formatApproxDuration(report.estimatedRtoMs);
+  const spread = spreadLine(report);
+  if (spread !== undefined) lines.push(`  ${spread}`);
+  // Durations of the sites' clock and of the plan's estimates are simulated time: a scaled
+  // simulator runs them N× faster than the wall clock.
+  const rto =
+    report.estimatedRtoMs === undefined
+      ? 'unknown'
+      : `${formatApproxDuration(report.estimatedRtoMs)} simulated (the plan's step estimates)`;
   const target =
-    report.targets.rtoMs === undefined ? '' : ` (target ${formatApproxDuration(report.targets.rtoMs)})`;
+    report.targets.rtoMs === undefined ? '' : `, target ${formatApproxDuration(report.targets.rtoMs)}`;
   lines.push(`  estimated RTO: ${rto}${target}`);
   if (options.placements === true) {
     const max = options.maxRows ?? 50;
     lines.push(
-      '  VM                         host                 recovery point                          age',
+      '  VM                         host                 recovery point                          age (simulated)',
     );
     for (const p of report.placements.slice(0, max)) {
       const point = p.recoveryPoint;
@@ -112,7 +119,11 @@ export function preflightSummaryLine(report: PreflightReport): string {
   const parts = [`pre-flight ${report.ok ? 'ok' : 'BLOCKED'}: ${scope} → ${report.toSite}`];
   if (report.capacity !== undefined) parts.push(`capacity after ${pct(report.capacity.utilizationAfter)}`);
   if (report.estimatedRtoMs !== undefined)
-    parts.push(`estimated RTO ${formatApproxDuration(report.estimatedRtoMs)}`);
+    parts.push(`estimated RTO ${formatApproxDuration(report.estimatedRtoMs)} simulated`);
+  if (report.recoveryPointSpread !== undefined)
+    parts.push(
+      `recovery points ${formatApproxDuration(report.recoveryPointSpread.spreadMs)} apart (simulated)`,
+    );
   if (!report.locksChecked) parts.push('locks not checked');
   if (report.warnings.length > 0) {
     const codes = [...new Set(report.warnings.map((w) => w.code))].join(', ');
@@ -120,6 +131,19 @@ export function preflightSummaryLine(report: PreflightReport): string {
   }
   if (!report.ok) parts.push(`${report.blockers.length} blocker(s)`);
   return parts.join('; ');
+}
+
+/**
+ * How far apart the VMs land, before anything starts: the oldest and newest recovery point and the
+ * spread (sites' clock, so simulated time on the simulator).
+ */
+function spreadLine(report: PreflightReport): string | undefined {
+  if (report.type === 'planned')
+    return 'recovery points: a planned failover replicates every VM up to its shutdown (no spread)';
+  const s = report.recoveryPointSpread;
+  if (s === undefined) return undefined;
+  const approximate = s.approximate ? '; approximate: not every exact point was read (--exact-points)' : '';
+  return `recovery points: oldest ${s.oldest} (${s.oldestVm}), newest ${s.newest} (${s.newestVm}), spread ${formatApproxDuration(s.spreadMs)} simulated over ${s.vms} VM(s)${approximate}`;
 }
 
 function pct(value: number): string {

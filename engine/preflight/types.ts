@@ -8,6 +8,7 @@ import type {
   RecoveryPointChoice,
 } from '../plan/types.ts';
 import type { AcceptableBlockerCode } from './accept.ts';
+import type { RecoveryPointSpread } from './spread.ts';
 
 /** Stable codes of findings that stop an execution from starting. */
 export type BlockerCode =
@@ -140,6 +141,11 @@ export interface PreflightReport {
   blockers: Blocker[];
   warnings: PreflightWarning[];
   placements: Placement[];
+  /**
+   * How far apart the selected VMs' recovery points are (sites' clock). Absent for a planned
+   * failover (every VM replicates up to its shutdown) and when no VM has a point.
+   */
+  recoveryPointSpread?: RecoveryPointSpread;
   capacity?: SiteCapacity;
   /** RPO/RTO targets of the plan and the RTO estimate, when known. */
   targets: { rpoMs?: DurationMs; rtoMs?: DurationMs };

@@ -72,7 +72,10 @@ describe('drctl drill / failover with the pre-flight gate', { timeout: 120_000 }
     // plan choice is latestAppConsistent), approximate (~): the final replication comes after
     expect(text.stdout).toMatch(/sql-01\s+hv-dc-west-01\s+dc-west\.sql-01\.latest @ \d{4}-\S+\s+\S.* ~/);
     expect(text.stdout).toMatch(/web-01\s+hv-dc-west-01\s+dc-west\.web-01\.latest @ \d{4}-/);
-    expect(text.stdout).toMatch(/estimated RTO: \d+m \d+s \(target 15m\)/);
+    expect(text.stdout).toMatch(
+      /estimated RTO: \d+m \d+s simulated \(the plan's step estimates\), target 15m/,
+    );
+    expect(text.stdout).toContain('a planned failover replicates every VM up to its shutdown (no spread)');
     const unplanned = await drctl([
       'failover',
       '--unplanned',
@@ -85,6 +88,10 @@ describe('drctl drill / failover with the pre-flight gate', { timeout: 120_000 }
     ]);
     // an exact point id per VM (one Get-VMSnapshot per VM in a dry run): sql-01 its app-consistent one
     expect(unplanned.stdout).toMatch(/sql-01\s+hv-dc-west-01\s+dc-west\.sql-01\.\d+ @ \d{4}-/);
+    // how far apart the VMs would land, before anything starts (issue 10)
+    expect(unplanned.stdout).toMatch(
+      /recovery points: oldest \d{4}-\S+ \(\S+\), newest \d{4}-\S+ \(\S+\), spread \S+( \S+)? simulated over \d+ VM\(s\)/,
+    );
     const json = await drctl(['drill', file, '--dry-run', '--json', '--sim', server.url, '--prefix', prefix]);
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as PreflightReport & { dryRun: boolean };

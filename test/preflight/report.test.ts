@@ -4,8 +4,9 @@ import {
   evaluatePreflight,
   formatPreflightReport,
   preflightBlockedError,
+  preflightSummaryLine,
 } from '../../engine/preflight/index.ts';
-import { host, makeInventory, makePlan, replica } from './fixtures.ts';
+import { host, latestPoint, makeInventory, makePlan, replica } from './fixtures.ts';
 
 const plan = makePlan(
   [{ name: 'sql-01' }, { name: 'web-01', dependsOn: ['sql-01'], network: { failover: { network: 'dmz' } } }],
@@ -25,7 +26,8 @@ describe('the pre-flight report as text', () => {
     expect(text).toContain(
       "plans/erp.yaml:12:27: blocker NETWORK_MISSING: network 'dmz' does not exist at site 'dc-west' [spec.vms[1].network.failover]",
     );
-    expect(text).toContain('estimated RTO: 7m (target 1h)');
+    // The estimate comes from the plan's step estimates: simulated time, and it says so.
+    expect(text).toContain("estimated RTO: 7m simulated (the plan's step estimates), target 1h");
     expect(text).toContain('BLOCKED: 1 blocker(s); nothing was started');
   });
 
@@ -37,6 +39,7 @@ describe('the pre-flight report as text', () => {
     );
     const text = formatPreflightReport(report, { placements: true });
     expect(text).toMatch(/sql-01\s+hv-west-07\s+dc-west\.sql-01\.latest @ 2026-01-01T11:59:00\.000Z\s+1m/);
+    expect(text).toContain('age (simulated)');
     expect(text).toContain('ok: no blocker');
   });
 
@@ -47,5 +50,43 @@ describe('the pre-flight report as text', () => {
     expect(error.code).toBe('PREFLIGHT_BLOCKED');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('VM_NOT_FOUND');
+  });
+
+  describe('when the VMs would land at different times (issue 10: the spread showed only after go)', () => {
+    const twoVms = makePlan([{ name: 'sql-01' }, { name: 'web-01' }]);
+    const inventory = makeInventory({
+      vms: [replica('sql-01'), replica('web-01')],
+      // sql-01's replication fell behind on a throttled link: its newest data is 4 minutes old.
+      points: { 'sql-01': [latestPoint('sql-01', 240_000)], 'web-01': [latestPoint('web-01', 10_000)] },
+    });
+
+    it('shows the oldest, the newest and the spread of the recovery points in the dry run', () => {
+      const report = evaluatePreflight(twoVms, inventory, { type: 'unplanned' });
+      expect(report.recoveryPointSpread).toEqual({
+        vms: 2,
+        oldest: '2026-01-01T11:56:00.000Z',
+        oldestVm: 'sql-01',
+        newest: '2026-01-01T11:59:50.000Z',
+        newestVm: 'web-01',
+        spreadMs: 230_000,
+        approximate: false,
+      });
+      const text = formatPreflightReport(report, { placements: true });
+      expect(text).toContain(
+        'recovery points: oldest 2026-01-01T11:56:00.000Z (sql-01), newest 2026-01-01T11:59:50.000Z (web-01), spread 3m 50s simulated over 2 VM(s)',
+      );
+      expect(preflightSummaryLine(report)).toContain('recovery points 3m 50s apart (simulated)');
+    });
+
+    it('shows it for a drill too, and says a planned failover has none', () => {
+      expect(evaluatePreflight(twoVms, inventory, { type: 'test' }).recoveryPointSpread?.spreadMs).toBe(
+        230_000,
+      );
+      const planned = evaluatePreflight(twoVms, inventory, { type: 'planned' });
+      expect(planned.recoveryPointSpread).toBeUndefined();
+      expect(formatPreflightReport(planned)).toContain(
+        'recovery points: a planned failover replicates every VM up to its shutdown (no spread)',
+      );
+    });
   });
 });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { measureRecoveryPointGap } from '../../engine/client/index.ts';
 import { acquireLocks, createLockReader, markFailedOver } from '../../engine/locks/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { type PreflightInput, runPreflight } from '../../engine/preflight/index.ts';
@@ -191,6 +192,26 @@ describe('pre-flight against the simulated world', () => {
     expect(calls.length).toBeGreaterThan(0);
     expect(calls.every((c) => READS.has(c))).toBe(true);
     expect(JSON.stringify(w.truth().mutations)).toBe(before);
+  });
+
+  it('shows how far apart the VMs would land on a throttled link (issue 10: it showed 0 s)', async () => {
+    const w = world(plan, (spec) => {
+      const app = spec.vms.find((vm) => vm.name === 'app-01');
+      if (app !== undefined) app.workload = { writesPerSec: 100, bytesPerWrite: 4096 };
+    });
+    // Each of the three relationships gets 20 writes/s of the link: sql-01 and web-01 (10/s) keep
+    // up, app-01 (100/s) ships 600 of its 3,000 writes a cycle, so after 10 min its newest data
+    // is about 8 min older than theirs.
+    w.fault({ kind: 'throttle', from: 'dc-east', to: 'dc-west', bandwidthBytesPerSec: 3 * 20 * 4096 });
+    w.advance(10 * 60_000);
+    const report = await preflight(w, { type: 'unplanned', points: 'all' });
+    const spread = report.recoveryPointSpread;
+    expect(spread).toMatchObject({ vms: 3, oldestVm: 'app-01', approximate: false });
+    expect(spread?.spreadMs).toBeGreaterThan(7 * 60_000);
+    expect(spread?.spreadMs).toBeLessThan(9 * 60_000);
+    // The client's gap, kept with an unplanned failover, says the same.
+    const gap = await measureRecoveryPointGap(w.api, plan);
+    expect(gap.spreadMs).toBe(spread?.spreadMs);
   });
 
   it('blocks a VM that needs a resync after a long link outage', async () => {

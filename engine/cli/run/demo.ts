@@ -78,7 +78,7 @@ async function run(
     by: 'demo',
   });
   process.stdout.write(`${preflightSummaryLine(preflight)}\n`);
-  const view = await watchExecution(client, id);
+  const view = await watchExecution(client, id, { speed });
   for (const line of summaryLines(view, { speed })) process.stdout.write(`${line}\n`);
   return id;
 }
@@ -197,8 +197,8 @@ async function demo(plan: RecoveryPlan, hash: string, flags: DemoFlags, teardown
   const drill = await run(client, plan, hash, 'test', flags.speed);
   process.stdout.write(`\n== CLEANUP of ${drill} ==\n`);
   const cleanup = await client.cleanup(drill, { reason: 'drctl demo: drill finished', by: 'demo' });
-  const cleaned = await watchExecution(client, cleanup.id);
-  for (const line of summaryLines(cleaned)) process.stdout.write(`${line}\n`);
+  const cleaned = await watchExecution(client, cleanup.id, { speed: flags.speed });
+  for (const line of summaryLines(cleaned, { speed: flags.speed })) process.stdout.write(`${line}\n`);
   const testVms = (await world.api.listVMs(plan.target)).filter((vm) => vm.isTest).length;
   const touched = plan.vms.filter(
     (vm) => Object.keys(world.truth().mutations[vm.name]?.[plan.source] ?? {}).length > 0,
@@ -213,6 +213,6 @@ async function demo(plan: RecoveryPlan, hash: string, flags: DemoFlags, teardown
     `\nprimaries now: ${primaries.join(', ')}; split-brain intervals: ${truth.splitBrain.length}\n`,
   );
   process.stdout.write(
-    `demo done in ${formatElapsed(Date.now() - started)} (executions ${drill}, ${cleanup.id}, ${failover})\n`,
+    `demo done in ${formatElapsed(Date.now() - started)} wall (executions ${drill}, ${cleanup.id}, ${failover})\n`,
   );
 }

@@ -5,7 +5,7 @@ import { operatorLines, operatorWaits } from '../operator-commands.ts';
 import { type CommonFlags, openClient, PREFIX_OPTION, printJson } from './common.ts';
 import { fencingOf } from './fencing.ts';
 import { gapLines, summaryLines } from './summary.ts';
-import { timelineLine } from './timeline.ts';
+import { TIMELINE_CLOCKS, timelineLine } from './timeline.ts';
 import { progressLine } from './watch.ts';
 
 interface StatusFlags extends CommonFlags {
@@ -88,6 +88,7 @@ export function registerStatusCommands(program: Command): void {
       try {
         const view = await client.get(id);
         const start = Date.parse(view.createdAt);
+        if (!flags.json) process.stdout.write(`(${TIMELINE_CLOCKS})\n`);
         for await (const stored of client.events(id, {
           follow: flags.follow === true,
           signal: controller.signal,

@@ -2,10 +2,15 @@
  * One line per event: the timeline of record, as `drctl events` and the demo print it, stamped
  * with the event's ISO date and time (a run can span midnight, and a log is read days later). A
  * script step's stored output (the tail of its stdout and stderr) follows its line, indented.
+ * Event times and the `+` offset (since submit) are the engine's wall clock; recovery-point times
+ * and spreads are the sites' clock (simulated time on the simulator). TIMELINE_CLOCKS says so once.
  */
 
 import { assertNever, formatElapsed } from '../../common/index.ts';
 import type { StoredEvent } from '../../executor/index.ts';
+
+export const TIMELINE_CLOCKS =
+  "times and +offsets (since submit): wall clock; recovery points: the sites' clock (simulated)";
 
 export function timelineLine(stored: StoredEvent, startMs: number): string {
   const { event } = stored;
@@ -39,7 +44,10 @@ function describe({ event }: StoredEvent): string {
     case 'execution-resumed':
       return `resumed by ${event.orchestrator} (${event.pendingSteps} steps left)`;
     case 'execution-finished':
-      return `finished: ${event.status}, RTO ${formatElapsed(event.rtoMs)}`;
+      // A recovery has an RTO; a cleanup or lifecycle execution only took some time.
+      if (event.rtoMs !== undefined)
+        return `finished: ${event.status}, RTO ${formatElapsed(event.rtoMs)} wall`;
+      return `finished: ${event.status}${event.durationMs === undefined ? '' : `, took ${formatElapsed(event.durationMs)} wall`}`;
     case 'execution-status':
       return `status ${event.status}${event.detail ? `: ${event.detail}` : ''}`;
     case 'vm-phase':
@@ -49,7 +57,7 @@ function describe({ event }: StoredEvent): string {
     case 'step-finished':
       return `step ${event.step} ${event.outcome}${event.error ? `: ${event.error.code}: ${event.error.message}` : ''}`;
     case 'recovery-point-gap':
-      return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${formatElapsed(event.spreadMs)}`;
+      return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${formatElapsed(event.spreadMs)} simulated`;
     case 'data-loss':
       return `data loss: ${event.totalLostWrites} writes in total (${event.vms.map((v) => `${v.vm} ${v.lostWrites}`).join(', ')})`;
     case 'step-paused':

@@ -1,11 +1,13 @@
 /**
  * Live progress of an execution: on a TTY one status line kept up to date (steps done of total,
- * current wave, elapsed against the estimate) under the timeline; elsewhere plain lines.
+ * current wave, wall time since submit, the plan's estimate in simulated time) under the timeline;
+ * elsewhere plain lines. The two are different clocks and are not compared, unless the sites'
+ * clock speed is known (`speed`): then the estimate is also given in wall time.
  */
 import type { ExecutionClient, ExecutionView } from '../../client/index.ts';
 import { formatElapsed } from '../../common/index.ts';
 import { whileFollowing } from './interrupt.ts';
-import { timelineLine } from './timeline.ts';
+import { TIMELINE_CLOCKS, timelineLine } from './timeline.ts';
 
 export interface WatchOptions {
   /** Print the timeline as events arrive. @defaultValue true when the plan has at most 60 VMs */
@@ -21,19 +23,30 @@ export interface WatchOptions {
    * prefix goes into the commands shown. Not for the demo, whose engine lives in its own process.
    */
   explainInterrupt?: { prefix: string };
+  /** Simulated ms per wall ms of the sites' clock, when known (the demo's own world). */
+  speed?: number;
 }
 
 const SETTLED = ['awaiting-cleanup', 'cleaning-up', 'cleaned-up', 'completed', 'failed', 'cancelled'];
 
-export function progressLine(view: ExecutionView, nowMs: number): string {
-  const started = view.startedAt ? Date.parse(view.startedAt) : nowMs;
+/**
+ * `elapsed`: wall time since submit (what the achieved RTO counts). `estimate`: the plan's step
+ * estimates, simulated time; with a known `speed` also its wall equivalent.
+ */
+export function progressLine(view: ExecutionView, nowMs: number, speed?: number): string {
+  const submitted = Date.parse(view.createdAt);
+  const started = Number.isNaN(submitted) ? (view.startedAt ? Date.parse(view.startedAt) : nowMs) : submitted;
   const ended = view.finishedAt ? Date.parse(view.finishedAt) : nowMs;
   const wave =
     view.waves !== undefined && view.currentWave !== undefined
       ? `  wave ${Math.min(view.currentWave + 1, view.waves)}/${view.waves}`
       : '';
-  const estimate = view.estimateMs !== undefined ? ` / estimate ${formatElapsed(view.estimateMs)}` : '';
-  return `${view.id}  ${view.status.padEnd(16)} ${view.stepsDone}/${view.stepsTotal} steps${wave}  elapsed ${formatElapsed(ended - started)}${estimate}`;
+  let estimate = '';
+  if (view.estimateMs !== undefined) {
+    const wall = speed ? ` ≈ ${formatElapsed(view.estimateMs / speed)} wall at ${speed}×` : '';
+    estimate = `; estimate ${formatElapsed(view.estimateMs)} simulated${wall}`;
+  }
+  return `${view.id}  ${view.status.padEnd(16)} ${view.stepsDone}/${view.stepsTotal} steps${wave}  elapsed ${formatElapsed(Math.max(0, ended - started))} wall${estimate}`;
 }
 
 export async function watchExecution(
@@ -73,6 +86,7 @@ async function watch(
   const startMs = Date.parse(view.createdAt);
   const events = timeline
     ? (async () => {
+        out.write(`(${TIMELINE_CLOCKS})\n`);
         for await (const stored of client.events(id, { follow: true, signal: controller.signal })) {
           clearStatus();
           out.write(`${timelineLine(stored, startMs)}\n`);
@@ -86,7 +100,7 @@ async function watch(
   try {
     for (;;) {
       view = await client.get(id, { vms: small });
-      const line = progressLine(view, Date.now());
+      const line = progressLine(view, Date.now(), options.speed);
       if (tty) {
         clearStatus();
         out.write(line);
@@ -115,6 +129,6 @@ async function watch(
     controller.abort();
     clearStatus();
   }
-  out.write(`${progressLine(view, Date.now())}\n`);
+  out.write(`${progressLine(view, Date.now(), options.speed)}\n`);
   return view;
 }

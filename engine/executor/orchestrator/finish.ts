@@ -1,5 +1,6 @@
 /**
- * The end of an execution: its machine's final transition, the achieved RTO, the data loss of each
+ * The end of an execution: its machine's final transition, its durations (the achieved RTO of a
+ * recovery counts from submit, so time queued with no orchestrator is included), the data loss of each
  * VM from the simulator's ledger (failovers), the closing events; a cleanup also settles its drill.
  */
 
@@ -11,6 +12,7 @@ import {
   type ExecutionSnapshot,
   executionStatus,
   persistExecution,
+  vmPhase,
 } from '../../machines/index.ts';
 import { sitesOf } from '../../schedule/index.ts';
 import { executionKeys, globalKeys } from '../keys.ts';
@@ -47,16 +49,22 @@ export async function finishExecution(
         : { type: 'ALL_STEPS_DONE', now },
   ).snapshot;
   const status = executionStatus(next);
-  const startedAt = next.context.startedAt ?? now;
-  const rtoMs = now - startedAt;
+  // A recovery that reached its end has an RTO: to the last VM ready (to the end when a VM never
+  // got there, e.g. a readiness that only warned).
+  const reachedEnd = status === 'completed' || status === 'awaiting-cleanup';
+  const allReady = progress.vmNames().every((vm) => vmPhase(progress.vm(vm)) === 'ready');
+  const recoveredAt = reachedEnd ? ((allReady ? progress.lastReadyAt : undefined) ?? now) : undefined;
+  const durations = executionDurations(record, next.context.startedAt, now, recoveredAt);
   const at = new Date(now).toISOString();
   const batch = emptyWrite();
   batch.meta.push(
     [META.status, status],
     [META.machine, persistExecution(next)],
     [META.finishedAt, String(now)],
-    [META.rtoMs, String(rtoMs)],
+    [META.durationMs, String(durations.durationMs)],
+    [META.runMs, String(durations.runMs)],
   );
+  if (durations.rtoMs !== undefined) batch.meta.push([META.rtoMs, String(durations.rtoMs)]);
   if (failed) batch.meta.push([META.error, failed]);
 
   const failoverType = record.type === 'planned' || record.type === 'unplanned' ? record.type : undefined;
@@ -103,7 +111,7 @@ export async function finishExecution(
         : status === 'cancelled' || status === 'cancelling'
           ? 'cancelled'
           : 'completed',
-    rtoMs,
+    ...durations,
   };
   batch.events.push(JSON.stringify(finished));
 
@@ -152,7 +160,30 @@ export async function finishExecution(
   await deps.redis.zrem(global.active, execution);
   await releaseLease(deps.redis, executionKeys(deps.prefix, execution).lease, token);
   deps.log.info(
-    { execution, status, rtoMs, stepsDone: progress.graph.finished, steps: progress.graph.total },
+    { execution, status, ...durations, stepsDone: progress.graph.finished, steps: progress.graph.total },
     'execution finished',
   );
+}
+
+/** Executions that recover VMs and so have an RTO: drills and failovers (failbacks are failovers). */
+const RECOVERIES: ReadonlySet<ExecutionRecord['type']> = new Set(['test', 'planned', 'unplanned']);
+
+/**
+ * Wall-clock durations of an execution that ends at `now`, all on the orchestrator's clock but the
+ * submit time: from submit (`createdAt`) for every execution; from the orchestrator's start (the
+ * first dispatch) for the benches; and for a recovery that reached its end (`recoveredAt`: its last
+ * VM ready) the achieved RTO, from submit too. A cleanup or lifecycle execution has no RTO.
+ */
+export function executionDurations(
+  record: Pick<ExecutionRecord, 'type' | 'createdAt'>,
+  startedAt: number | undefined,
+  now: number,
+  recoveredAt?: number,
+): { rtoMs?: number; durationMs: number; runMs: number } {
+  const parsed = Date.parse(record.createdAt);
+  const submitted = Number.isNaN(parsed) ? (startedAt ?? now) : parsed;
+  const durationMs = Math.max(0, now - submitted);
+  const runMs = Math.max(0, now - (startedAt ?? now));
+  if (!RECOVERIES.has(record.type) || recoveredAt === undefined) return { durationMs, runMs };
+  return { rtoMs: Math.max(0, recoveredAt - submitted), durationMs, runMs };
 }

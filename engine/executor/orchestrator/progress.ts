@@ -63,6 +63,12 @@ export class ExecutionProgress {
   private readonly delays = new Map<string, number>();
   private finishedAtLastDrain: number;
   private haltRecorded = false;
+  /**
+   * When a VM last became ready (this orchestrator's clock, ms): where a recovery's RTO ends.
+   * Stored with the batch (meta `lastReadyAt`); the runner restores it on resume.
+   */
+  lastReadyAt: number | undefined;
+  private lastReadyDirty = false;
 
   constructor(
     readonly ctx: JobContext,
@@ -274,10 +280,15 @@ export class ExecutionProgress {
   }
 
   private vmEvent(vm: string, event: VmEvent): void {
-    const { snapshot, changed } = applyVmEvent(this.vm(vm), event);
+    const before = this.vm(vm);
+    const { snapshot, changed } = applyVmEvent(before, event);
     if (!changed) {
-      this.log.debug({ vm, event: event.type, phase: vmPhase(this.vm(vm)) }, 'VM machine ignored an event');
+      this.log.debug({ vm, event: event.type, phase: vmPhase(before) }, 'VM machine ignored an event');
       return;
+    }
+    if (vmPhase(snapshot) === 'ready' && vmPhase(before) !== 'ready') {
+      this.lastReadyAt = this.now();
+      this.lastReadyDirty = true;
     }
     this.vmCache.set(vm, snapshot);
     this.dirtyVms.add(vm);
@@ -326,6 +337,10 @@ export class ExecutionProgress {
     if (this.failure !== undefined && !this.haltRecorded) {
       write.meta.push([META.halted, this.failure]);
       this.haltRecorded = true;
+    }
+    if (this.lastReadyDirty && this.lastReadyAt !== undefined) {
+      write.meta.push([META.lastReadyAt, String(this.lastReadyAt)]);
+      this.lastReadyDirty = false;
     }
     write.doneDelta = this.graph.finished - this.finishedAtLastDrain;
     this.finishedAtLastDrain = this.graph.finished;

@@ -86,6 +86,8 @@ export class ExecutionRunner {
       ...(record.approveManual ? { approveManual: true } : {}),
     });
     const progress = new ExecutionProgress(ctx, steps, storedSteps, storedVms, this.log, this.deps.now);
+    const lastReadyAt = Number(loaded.fields[META.lastReadyAt]);
+    if (lastReadyAt > 0) progress.lastReadyAt = lastReadyAt;
     // `drctl cancel` arrived before a crash: still no dispatch (store/lifecycle.ts, H4).
     if (loaded.fields.cancelRequested) progress.cancel(loaded.fields.cancelRequested);
     // Paused while a step waits for an operator (operator.ts), written with each batch.
@@ -98,9 +100,11 @@ export class ExecutionRunner {
     const at = new Date(this.deps.now()).toISOString();
     const resumed = executionStatus(machine) !== 'submitted';
     if (!resumed) {
-      machine = applyExecutionEvent(machine, { type: 'START', now: this.deps.now() }).snapshot;
+      // One instant for the machine and the record, so runMs and the stored start agree.
+      const startedAt = this.deps.now();
+      machine = applyExecutionEvent(machine, { type: 'START', now: startedAt }).snapshot;
       first.meta.push([META.status, executionStatus(machine)], [META.machine, persistExecution(machine)]);
-      first.meta.push([META.startedAt, String(this.deps.now())]);
+      first.meta.push([META.startedAt, String(startedAt)]);
     }
     first.meta.push([META.owner, this.deps.orchestratorId]);
     const startEvent: EngineEvent = resumed

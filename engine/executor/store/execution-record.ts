@@ -44,7 +44,19 @@ export interface ExecutionRecord {
   stepsDone: number;
   startedAt?: string;
   finishedAt?: string;
+  /**
+   * Achieved RTO of a recovery (drill, planned/unplanned failover, failback) that reached its end:
+   * submit to the last VM ready, wall-clock ms, queueing with no orchestrator included. Absent for
+   * a failed or cancelled run, a cleanup and the lifecycle executions (they report `durationMs`).
+   */
   rtoMs?: number;
+  /** When the last VM became ready (ISO, the orchestrator's clock). */
+  readyAt?: string;
+  /** Submit to finish, wall-clock ms (every execution). */
+  durationMs?: number;
+  /** The orchestrator's start (first dispatch) to finish, wall-clock ms: the benches' figure. */
+  runMs?: number;
+  /** The plan's RTO estimate of this run: simulated (plan) time, from the plan's step estimates. */
   estimateMs?: number;
   owner?: string;
   error?: string;
@@ -85,6 +97,9 @@ const metaSchema = z.object({
   startedAt: optionalNumber,
   finishedAt: optionalNumber,
   rtoMs: optionalNumber,
+  lastReadyAt: optionalNumber,
+  durationMs: optionalNumber,
+  runMs: optionalNumber,
   estimateMs: optionalNumber,
   owner: optionalString,
   error: optionalString,
@@ -132,6 +147,9 @@ export function parseMeta(
   if (m.startedAt !== undefined) record.startedAt = iso(m.startedAt);
   if (m.finishedAt !== undefined) record.finishedAt = iso(m.finishedAt);
   if (m.rtoMs !== undefined) record.rtoMs = m.rtoMs;
+  if (m.lastReadyAt !== undefined) record.readyAt = iso(m.lastReadyAt);
+  if (m.durationMs !== undefined) record.durationMs = m.durationMs;
+  if (m.runMs !== undefined) record.runMs = m.runMs;
   if (m.estimateMs !== undefined) record.estimateMs = m.estimateMs;
   if (m.owner) record.owner = m.owner;
   if (m.approveManual === '1') record.approveManual = true;

@@ -26,7 +26,14 @@ export const META = {
   cursor: 'cursor',
   startedAt: 'startedAt',
   finishedAt: 'finishedAt',
+  /** When the last VM became ready (ms): where a recovery's RTO ends. */
+  lastReadyAt: 'lastReadyAt',
+  /** Recoveries that reached their end only: submit → last VM ready, wall ms (the achieved RTO). */
   rtoMs: 'rtoMs',
+  /** Every execution: submit → finish, wall ms. */
+  durationMs: 'durationMs',
+  /** Every execution: orchestrator start (first dispatch) → finish, wall ms (the benches' figure). */
+  runMs: 'runMs',
   estimateMs: 'estimateMs',
   cleanup: 'cleanup',
   owner: 'owner',

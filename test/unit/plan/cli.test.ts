@@ -70,7 +70,9 @@ describe('drctl plan show', () => {
   it('prints the waves, critical path and both estimates', async () => {
     const result = await drctl('plan', 'show', 'plans/examples/three-tier.yaml');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/Critical path \(\d/);
+    expect(result.stdout).toMatch(/Critical path \(\d[^)]* simulated\)/);
+    // Plan estimates are simulated time, and say so (issue 10).
+    expect(result.stdout).toContain("RTO estimate (simulated time: the plan's step estimates");
     expect(result.stdout).toMatch(/dependency graph\s+\d/);
     expect(result.stdout).toMatch(/sequential groups \(ASR\/SRM\)\s+\d/);
   });
