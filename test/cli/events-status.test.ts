@@ -43,7 +43,9 @@ describe('drctl events / status / approve after a planned failover', { timeout: 
   it('events: ISO date and time on each line, the script output under its step', async () => {
     const events = await run(['events', id]);
     expect(events.code).toBe(0);
-    const lines = events.stdout.trim().split('\n');
+    const [clocks, ...lines] = events.stdout.trim().split('\n');
+    // The first line says which clock the times are on; every event line after it is dated.
+    expect(clocks).toMatch(/wall clock/);
     const eventLines = lines.filter((line) => !line.startsWith('    '));
     expect(eventLines.length).toBeGreaterThan(10);
     for (const line of eventLines)
