@@ -106,7 +106,7 @@ export function registerPlanCommands(program: Command): void {
         const compiled = compilePlan(result.plan, { type: options.type, direction: options.direction });
         if (options.json) {
           process.stdout.write(
-            `${JSON.stringify(planShowJson(file, result.plan, result.hash, compiled), null, 2)}\n`,
+            `${JSON.stringify(planShowJson(file, result.plan, result.hash, compiled, result.warnings), null, 2)}\n`,
           );
         } else if (options.format === 'text') {
           process.stdout.write(
