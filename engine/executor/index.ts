@@ -73,6 +73,7 @@ export {
   loadExecution,
   loadPlanSnapshot,
 } from './store/execution-record.ts';
+export { type FailbackPhase, failbackPhase, failbackPhaseLine } from './store/failback-phase.ts';
 export {
   type LifecycleInfo,
   type LifecycleRequest,

@@ -101,3 +101,16 @@ export function seconds(ms: number): string {
     ? `${(ms / 1000).toFixed(1)}s`
     : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
 }
+
+/**
+ * `--detach`: the execution id alone on stdout (for scripts: `id=$(drctl … --detach)`), how to
+ * follow it on stderr. The run goes on in the engine whatever happens to this process.
+ */
+export function printDetached(id: string, flags: CommonFlags, json: Record<string, unknown>): void {
+  if (flags.json) printJson(json);
+  else process.stdout.write(`${id}\n`);
+  const prefix = flags.prefix !== DEFAULT_PREFIX ? ` --prefix ${flags.prefix}` : '';
+  process.stderr.write(
+    `${id} runs in the engine; follow it with \`drctl status ${id}${prefix}\` or \`drctl events ${id} --follow${prefix}\`\n`,
+  );
+}
