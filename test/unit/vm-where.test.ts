@@ -8,7 +8,7 @@ import { applyVmEvent, initialVmSnapshot, type VmEvent, vmWhere } from '../../en
 
 const sites = { fromSite: 'dc-east', toSite: 'dc-west' };
 
-function after(mode: VmMode, events: VmEvent[]) {
+function machineAfter(mode: VmMode, events: VmEvent[]) {
   let snapshot = initialVmSnapshot('vm-1', mode);
   for (const event of events) snapshot = applyVmEvent(snapshot, event).snapshot;
   return snapshot;
@@ -16,8 +16,8 @@ function after(mode: VmMode, events: VmEvent[]) {
 
 describe('where a VM runs', () => {
   it('planned: at the source, nowhere once shut down, starting then running at the target', () => {
-    expect(vmWhere(after('planned', []), sites).text).toBe('runs at dc-east');
-    const off = after('planned', [
+    expect(vmWhere(machineAfter('planned', []), sites).text).toBe('runs at dc-east');
+    const off = machineAfter('planned', [
       { type: 'STARTED', kind: 'shutdown' },
       { type: 'DONE', kind: 'shutdown' },
     ]);
@@ -25,7 +25,7 @@ describe('where a VM runs', () => {
       state: 'nowhere',
       text: 'RUNS NOWHERE: off at dc-east, not yet started at dc-west',
     });
-    const booting = after('planned', [
+    const booting = machineAfter('planned', [
       { type: 'DONE', kind: 'shutdown' },
       { type: 'DONE', kind: 'failover' },
       { type: 'STARTED', kind: 'boot' },
@@ -42,9 +42,12 @@ describe('where a VM runs', () => {
       { type: 'DONE', kind: 'shutdown' },
       { type: 'DONE', kind: 'failover' },
     ];
-    const boot = after('planned', [...base, { type: 'FAILED', step: 'vm-1/boot', code: 'X', message: 'x' }]);
+    const boot = machineAfter('planned', [
+      ...base,
+      { type: 'FAILED', step: 'vm-1/boot', code: 'X', message: 'x' },
+    ]);
     expect(vmWhere(boot, sites).state).toBe('nowhere');
-    const ready = after('planned', [
+    const ready = machineAfter('planned', [
       ...base,
       { type: 'DONE', kind: 'boot' },
       { type: 'FAILED', step: 'vm-1/readiness', code: 'X', message: 'x' },
@@ -53,14 +56,14 @@ describe('where a VM runs', () => {
   });
 
   it('unplanned: nowhere only once the source fenced it; otherwise it may still run there', () => {
-    const failedOver = after('unplanned', [{ type: 'DONE', kind: 'failover' }]);
+    const failedOver = machineAfter('unplanned', [{ type: 'DONE', kind: 'failover' }]);
     expect(vmWhere(failedOver, { ...sites, fence: 'done' }).state).toBe('nowhere');
     expect(vmWhere(failedOver, { ...sites, fence: 'warned' })).toMatchObject({ state: 'unknown' });
-    expect(vmWhere(after('unplanned', []), { ...sites, fence: 'done' }).state).toBe('nowhere');
+    expect(vmWhere(machineAfter('unplanned', []), { ...sites, fence: 'done' }).state).toBe('nowhere');
   });
 
   it('a drill never moves production; a cancel is nowhere between reverting the replica and restarting the primary', () => {
-    const drill = after('test', [
+    const drill = machineAfter('test', [
       { type: 'DONE', kind: 'failover' },
       { type: 'DONE', kind: 'boot' },
     ]);
@@ -70,11 +73,13 @@ describe('where a VM runs', () => {
       { type: 'STARTED', kind: 'failover' },
       { type: 'DONE', kind: 'failover' },
     ];
-    const reverted = after('cancel', revert);
+    const reverted = machineAfter('cancel', revert);
     expect(vmWhere(reverted, sites).state).toBe('nowhere');
-    expect(vmWhere(after('cancel', [...revert, { type: 'DONE', kind: 'boot' }]), sites)).toMatchObject({
-      state: 'runs',
-      site: 'dc-east',
-    });
+    expect(vmWhere(machineAfter('cancel', [...revert, { type: 'DONE', kind: 'boot' }]), sites)).toMatchObject(
+      {
+        state: 'runs',
+        site: 'dc-east',
+      },
+    );
   });
 });
