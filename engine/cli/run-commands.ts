@@ -175,10 +175,6 @@ function runOptions(command: Command): Command {
       parseRatio,
     )
     .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
-    .option(
-      '--script-catalog <dir>',
-      "the engine's script catalog: every script action must name an entry (default: DR_SCRIPT_CATALOG)",
-    )
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output');
 }

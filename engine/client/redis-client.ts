@@ -17,6 +17,7 @@ import {
   loadExecution,
   loadPlanSnapshot,
   readEvents,
+  readServedCatalogs,
   type StoredEvent,
   submitCleanup,
   submitExecution,
@@ -63,11 +64,6 @@ export interface RedisClientOptions {
    * (NO_INVENTORY); watching and cleanups work without it.
    */
   inventory?: HyperVReadApi;
-  /**
-   * The engine's script catalog, which pre-flight checks every script action of a run against
-   * (SCRIPT_NOT_IN_CATALOG). @defaultValue process.env.DR_SCRIPT_CATALOG; unset, scripts are not checked
-   */
-  scriptCatalog?: string;
 }
 
 function whoAmI(): string {
@@ -80,9 +76,9 @@ function whoAmI(): string {
 
 export function createRedisExecutionClient(options: RedisClientOptions): ExecutionClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  const scriptCatalog = options.scriptCatalog ?? process.env.DR_SCRIPT_CATALOG;
-  const catalog = scriptCatalog === undefined || scriptCatalog === '' ? {} : { scriptCatalog };
   const redis = createQueueConnection(options.redisUrl, { name: 'drctl' });
+  // One script catalog, the engine's: what the workers of each site announce they serve.
+  const catalog = { catalogs: (site: string) => readServedCatalogs(redis, prefix, site) };
   const followers = new Set<ReturnType<typeof redis.duplicate>>();
 
   const inventory = (): HyperVReadApi => {

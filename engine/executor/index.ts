@@ -28,6 +28,7 @@ export {
   type StepState,
   type StepStatus,
 } from '../schedule/index.ts';
+export { CATALOG_TTL_MS, readServedCatalogs, type ServedCatalog } from './catalog-announce.ts';
 export { type Completion, parseStepJobResult, publishJobResult, readCompletions } from './completions.ts';
 export {
   appendEvent,

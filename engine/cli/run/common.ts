@@ -16,8 +16,6 @@ import { NO_REDIS_MESSAGE } from '../../redis/index.ts';
 export interface CommonFlags {
   prefix: string;
   json?: boolean;
-  /** The engine's script catalog that pre-flight checks script actions against (default DR_SCRIPT_CATALOG). */
-  scriptCatalog?: string;
 }
 
 export const PREFIX_OPTION = ['--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX] as const;
@@ -61,7 +59,6 @@ export async function openClient(
     prefix: flags.prefix,
     compile: compilePlan,
     ...(inventory === undefined ? {} : { inventory }),
-    ...(flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog }),
   });
 }
 
