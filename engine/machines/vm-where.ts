@@ -15,6 +15,8 @@ export interface VmWhere {
    */
   state: 'runs' | 'starting' | 'stopping' | 'nowhere' | 'unknown';
   site?: string;
+  /** The host it runs on, when the engine started it there (its boot step's answer). */
+  host?: string;
   /** For people: "runs at dc-west", "RUNS NOWHERE: off at dc-east, not yet started at dc-west". */
   text: string;
 }
@@ -38,8 +40,17 @@ function failedKind(snapshot: VmSnapshot): string {
   return step.slice(step.lastIndexOf('/') + 1);
 }
 
-/** Where the VM of `snapshot` runs, in the frame of its execution's sites. */
+/** Where the VM of `snapshot` runs, in the frame of its execution's sites, with its host when known. */
 export function vmWhere(snapshot: VmSnapshot, where: VmWhereContext): VmWhere {
+  const found = placeOf(snapshot, where);
+  const host = snapshot.context.host;
+  if (found.state !== 'runs' || found.site !== where.toSite || host === undefined) return found;
+  if (snapshot.context.mode === 'test' || snapshot.context.mode === 'cleanup') return found;
+  const head = `runs at ${found.site}`;
+  return { ...found, host, text: `${head} on ${host}${found.text.slice(head.length)}` };
+}
+
+function placeOf(snapshot: VmSnapshot, where: VmWhereContext): VmWhere {
   const mode: VmMode = snapshot.context.mode;
   const { fromSite: from, toSite: to } = where;
   const state = snapshot.value;
