@@ -145,8 +145,17 @@ const FAILBACK_PHASE_1_ENDED = EXECUTION_STATUSES.filter(
 
 /** The orchestrator stores a failback's reprotect right after the failback's end: wait for it. */
 async function waitForExecution(redis: Redis, prefix: string, id: string): Promise<void> {
-  while ((await redis.exists(`${prefix}:{exec:${id}}:meta`)) !== 1)
+  const since = Date.now();
+  let hinted = false;
+  while ((await redis.exists(`${prefix}:{exec:${id}}:meta`)) !== 1) {
+    if (!hinted && Date.now() - since > 5000) {
+      process.stderr.write(
+        `the reprotect ${id} is not stored yet: it is the orchestrator's to store; is \`drctl orchestrator\` running against this Redis and prefix?\n`,
+      );
+      hinted = true;
+    }
     await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** A running failover's rollback is stored once it settles: wait for it (or for the failover to end otherwise). */
