@@ -11,6 +11,8 @@ import type { ExecutionClient, ExecutionView } from '../client/index.ts';
 import { DrError, formatElapsed, InputError } from '../common/index.ts';
 import {
   createQueueConnection,
+  EXECUTION_STATUSES,
+  failbackPhaseLine,
   isLifecycleType,
   type LifecycleSubmitted,
   latestFailoverOf,
@@ -32,6 +34,7 @@ import {
   openClient,
   PREFIX_OPTION,
   parseRecoveryPoint,
+  printDetached,
   printJson,
   redisUrlFromEnv,
 } from './run/common.ts';
@@ -94,9 +97,12 @@ async function follow(
       out.write(`  actions that ran and have no undo (undo them by hand): ${run.notUndone.join(', ')}\n`);
   }
   if (flags.detach) {
-    if (flags.json)
-      printJson({ execution: submitted.id, created: submitted.created, ...(run ? { run } : {}) });
-    else process.stdout.write(`${submitted.id}\n`);
+    printDetached(submitted.id, flags, {
+      execution: submitted.id,
+      created: submitted.created,
+      ...(submitted.pendingCancelOf ? { after: submitted.pendingCancelOf } : {}),
+      ...(run ? { run } : {}),
+    });
     return undefined;
   }
   // Ctrl-C while waiting for a running failover's rollback names the failover, then the rollback.
@@ -147,6 +153,26 @@ async function followToEnd(
     }
   }
   return view;
+}
+
+/** Statuses of a thenReprotect failback once its failover back ended (well or not). */
+const FAILBACK_PHASE_1_ENDED = EXECUTION_STATUSES.filter(
+  (s) => s !== 'submitted' && s !== 'running' && s !== 'paused',
+);
+
+/** The orchestrator stores a failback's reprotect right after the failback's end: wait for it. */
+async function waitForExecution(redis: Redis, prefix: string, id: string): Promise<void> {
+  const since = Date.now();
+  let hinted = false;
+  while ((await redis.exists(`${prefix}:{exec:${id}}:meta`)) !== 1) {
+    if (!hinted && Date.now() - since > 5000) {
+      process.stderr.write(
+        `the reprotect ${id} is not stored yet: it is the orchestrator's to store; is \`drctl orchestrator\` running against this Redis and prefix?\n`,
+      );
+      hinted = true;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** A running failover's rollback is stored once it settles: wait for it (or for the failover to end otherwise). */
@@ -333,7 +359,9 @@ export function registerLifecycleCommands(program: Command): void {
     );
 
   lifecycleOptions(program.command('failback <plan>'))
-    .description('Planned failover back to the original site (direction failback), then reprotect')
+    .description(
+      'Planned failover back to the original site, then reprotect in the original direction: one operation the engine runs to its end (--detach returns at once)',
+    )
     .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
     .option('--approve-manual', "count the plan's manual actions as approved (unattended runs)")
     .action((file: string, flags: LifecycleFlags & { approveManual?: boolean }) => failback(file, flags));
@@ -375,6 +403,8 @@ async function failback(file: string, flags: LifecycleFlags & { approveManual?: 
         plan,
         hash,
         reason: flags.reason ?? `failback of ${plan.metadata.name} after ${last.id}`,
+        // The engine reverses replication once every VM is home: this process may die meanwhile.
+        thenReprotect: true,
         ...(flags.approveManual ? { approveManual: true } : {}),
       });
     } catch (error) {
@@ -387,22 +417,48 @@ async function failback(file: string, flags: LifecycleFlags & { approveManual?: 
       throw error;
     }
     const out = flags.json ? process.stderr : process.stdout;
-    out.write(`failback ${submitted.id} (planned, ${plan.target} → ${plan.source})\n`);
+    if (flags.detach) {
+      printDetached(submitted.id, flags, {
+        execution: submitted.id,
+        epoch: submitted.epoch,
+        steps: submitted.stepsTotal,
+        thenReprotect: true,
+      });
+      return;
+    }
+    out.write(
+      `failback ${submitted.id} (planned, ${plan.target} → ${plan.source}), then reprotect (${plan.source} → ${plan.target}); both phases run in the engine\n`,
+    );
     const view = await watchExecution(client, submitted.id, {
+      until: FAILBACK_PHASE_1_ENDED,
       explainInterrupt: { prefix: flags.prefix },
       ...(flags.json ? { timeline: false, out: process.stderr } : {}),
     });
     if (!flags.json) for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
-    if (view.status !== 'completed') {
-      process.exitCode = 1;
-      if (flags.json) printJson(view);
+    const reprotectId =
+      view.phase?.reprotect ?? (await readLifecycle(redis, flags.prefix, submitted.id)).current;
+    const reprotecting = ['reprotecting', 'reprotected', 'reprotect-failed'].includes(view.status);
+    if (!reprotecting || reprotectId === undefined) {
+      // The failover back did not complete: no reprotect was started.
+      const final = await client.get(submitted.id);
+      if (flags.json) printJson(final);
+      else if (final.phase) out.write(`${failbackPhaseLine(final.phase)}\n`);
+      if (final.status !== 'reprotected') process.exitCode = 1;
       return;
     }
-    const reprotect = await submitReprotect(redis, flags.prefix, submitted.id, {
-      by: whoAmI(),
-      reason: `reprotect after failback ${submitted.id}`,
-    });
-    await follow(redis, client, reprotect, { ...flags, detach: false }, flags.prefix);
+    if (!flags.json && view.phase) out.write(`${failbackPhaseLine(view.phase)}\n`);
+    await waitForExecution(redis, flags.prefix, reprotectId);
+    await follow(
+      redis,
+      client,
+      { id: reprotectId, created: true },
+      { ...flags, detach: false },
+      flags.prefix,
+    );
+    const final = await client.get(submitted.id);
+    if (!flags.json && final.phase)
+      process.stdout.write(`failback ${final.id}: ${failbackPhaseLine(final.phase)}\n`);
+    if (final.status !== 'reprotected') process.exitCode = 1;
   } finally {
     await client.close();
     await redis.quit().catch(() => redis.disconnect());

@@ -31,7 +31,7 @@ export function registerPlanCommands(program: Command): void {
     .option('--lease <duration>', 'site lease automatic failover must wait out', '30s')
     .option(
       '--script-catalog <dir>',
-      "also check that every script the plan names is in the engine's script catalog (default: DR_SCRIPT_CATALOG)",
+      'also check, offline, that every script the plan names is in this catalog folder (default: DR_SCRIPT_CATALOG); a run is checked against the catalog its workers serve',
     )
     .action(async (files: string[], options: { json?: boolean; lease: string; scriptCatalog?: string }) => {
       const siteLeaseMs = durationFlag('--lease', options.lease);
@@ -45,7 +45,15 @@ export function registerPlanCommands(program: Command): void {
       const ok = results.every(({ result }) => result.ok);
       if (options.json) {
         process.stdout.write(
-          `${JSON.stringify({ ok, files: results.map(({ file, result }) => fileReport(file, result)) }, null, 2)}\n`,
+          `${JSON.stringify(
+            {
+              ok,
+              ...(catalog ? { scriptCatalog: catalog } : {}),
+              files: results.map(({ file, result }) => fileReport(file, result)),
+            },
+            null,
+            2,
+          )}\n`,
         );
       } else {
         for (const { file, result } of results) {
@@ -53,7 +61,7 @@ export function registerPlanCommands(program: Command): void {
           if (result.ok) {
             const plan = result.plan;
             process.stdout.write(
-              `${file}: ok, plan ${plan.metadata.name}: ${plan.vms.length} VMs, ${plan.groups.length} groups, ${plan.actions.length} actions (sha256 ${result.hash.slice(0, 12)})\n`,
+              `${file}: ok, plan ${plan.metadata.name}: ${plan.vms.length} VMs, ${plan.groups.length} groups, ${plan.actions.length} actions (sha256 ${result.hash.slice(0, 12)})${catalog ? `; scripts checked against the catalog ${catalog}` : '; scripts not checked (no --script-catalog)'}\n`,
             );
           } else {
             const errors = result.issues.filter((issue) => issue.severity === 'error').length;
@@ -106,7 +114,7 @@ export function registerPlanCommands(program: Command): void {
         const compiled = compilePlan(result.plan, { type: options.type, direction: options.direction });
         if (options.json) {
           process.stdout.write(
-            `${JSON.stringify(planShowJson(file, result.plan, result.hash, compiled), null, 2)}\n`,
+            `${JSON.stringify(planShowJson(file, result.plan, result.hash, compiled, result.warnings), null, 2)}\n`,
           );
         } else if (options.format === 'text') {
           process.stdout.write(

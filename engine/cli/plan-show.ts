@@ -2,6 +2,7 @@ import {
   type CompiledPlan,
   DEFAULT_FENCE_DEADLINE_MS,
   formatDuration,
+  type PlanIssue,
   type RecoveryPlan,
 } from '../plan/index.ts';
 
@@ -58,9 +59,11 @@ export function planShowJson(
   plan: RecoveryPlan,
   hash: string,
   compiled: CompiledPlan,
+  warnings: readonly PlanIssue[] = [],
 ): Record<string, unknown> {
   return {
     file,
+    warnings,
     name: plan.metadata.name,
     hash,
     type: compiled.type,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { InputError } from '../common/index.ts';
+import { readServedCatalogs } from '../executor/index.ts';
 import { createLockReader, DEFAULT_LOCK_PREFIX } from '../locks/index.ts';
 import {
   createPathLocator,
@@ -98,7 +99,12 @@ async function preflightCommand(file: string, flags: PreflightFlags): Promise<nu
       ...(flags.maxUtilization === undefined ? {} : { maxUtilization: flags.maxUtilization }),
       ...(flags.exactPoints ? { points: 'all' as const } : {}),
       ...(flags.accept === undefined ? {} : { accept: flags.accept.split(',').map((code) => code.trim()) }),
-      ...(redis === undefined ? {} : { locks: createLockReader(redis, flags.prefix) }),
+      ...(redis === undefined
+        ? {}
+        : {
+            locks: createLockReader(redis, flags.prefix),
+            catalogs: (site: string) => readServedCatalogs(redis, flags.prefix, site),
+          }),
       locate: createPathLocator(text),
     });
     if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);

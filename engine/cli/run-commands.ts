@@ -25,6 +25,7 @@ import {
   openClient,
   PREFIX_OPTION,
   parseRecoveryPoint,
+  printDetached,
   printJson,
 } from './run/common.ts';
 import { registerDemoCommand } from './run/demo.ts';
@@ -115,15 +116,13 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
       for (const warning of preflight.warnings) process.stdout.write(`  ${formatFinding(warning, file)}\n`);
     }
     if (flags.detach) {
-      if (flags.json)
-        printJson({
-          execution: submitted.id,
-          epoch: submitted.epoch,
-          steps: submitted.stepsTotal,
-          vms: preflight.selected,
-          preflight,
-        });
-      else process.stdout.write(`${submitted.id}\n`);
+      printDetached(submitted.id, flags, {
+        execution: submitted.id,
+        epoch: submitted.epoch,
+        steps: submitted.stepsTotal,
+        vms: preflight.selected,
+        preflight,
+      });
       return;
     }
     const view = await watchExecution(client, submitted.id, {
@@ -180,10 +179,6 @@ function runOptions(command: Command): Command {
       parseRecoveryPoint,
     )
     .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
-    .option(
-      '--script-catalog <dir>',
-      "the engine's script catalog: every script action must name an entry (default: DR_SCRIPT_CATALOG)",
-    )
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output');
 }
@@ -224,8 +219,7 @@ export function registerRunCommands(program: Command): void {
       try {
         const { id } = await client.cleanup(drill, { reason: flags.reason ?? 'drill finished' });
         if (flags.detach) {
-          if (flags.json) printJson({ execution: id });
-          else process.stdout.write(`${id}\n`);
+          printDetached(id, flags, { execution: id });
           return;
         }
         const view = await watchExecution(client, id, {

@@ -81,11 +81,18 @@ export function registerWorkerCommand(program: Command): void {
       });
       const ready = await Promise.race([workers.ready().then(() => true), stopped.then(() => false)]);
       if (ready) {
-        const line = { ready: true, site: flags.site, queue: workers.queue, pid: process.pid };
+        const catalog = flags.scriptCatalog ?? process.env.DR_SCRIPT_CATALOG;
+        const line = {
+          ready: true,
+          site: flags.site,
+          queue: workers.queue,
+          pid: process.pid,
+          ...(catalog ? { scriptCatalog: catalog } : {}),
+        };
         process.stdout.write(
           flags.json
             ? `${JSON.stringify(line)}\n`
-            : `worker for ${flags.site} ready on queue ${workers.queue} (pid ${process.pid})\n`,
+            : `worker for ${flags.site} ready on queue ${workers.queue} (pid ${process.pid}), ${catalog ? `serving the script catalog ${catalog}` : 'serving no script catalog: runs with script actions here are refused at pre-flight'}\n`,
         );
       }
       await stopped;

@@ -2,7 +2,7 @@
  * ExecutionClient on Redis: the same keys the orchestrator drives (engine/executor).
  */
 import { userInfo } from 'node:os';
-import { DrError } from '../common/index.ts';
+import { DrError, InputError } from '../common/index.ts';
 import type { VmPhase } from '../executor/index.ts';
 import {
   approveStep,
@@ -17,6 +17,7 @@ import {
   loadExecution,
   loadPlanSnapshot,
   readEvents,
+  readServedCatalogs,
   type StoredEvent,
   submitCleanup,
   submitExecution,
@@ -24,7 +25,7 @@ import {
 // The id is chosen before the gate: the locks name the execution they are taken for.
 import { newExecutionId } from '../executor/store/submit.ts';
 import { createLockReader, persistLocks, releaseLocks } from '../locks/index.ts';
-import { restoreVm, vmPhase } from '../machines/index.ts';
+import { initialVmSnapshot, restoreVm, type VmWhere, vmPhase, vmWhere } from '../machines/index.ts';
 import {
   type HyperVReadApi,
   PreflightBlockedError,
@@ -34,6 +35,7 @@ import {
   selectSubset,
   subPlan,
 } from '../preflight/index.ts';
+import { sitesOf } from '../schedule/index.ts';
 import type {
   EventsOptions,
   ExecutionClient,
@@ -62,11 +64,6 @@ export interface RedisClientOptions {
    * (NO_INVENTORY); watching and cleanups work without it.
    */
   inventory?: HyperVReadApi;
-  /**
-   * The engine's script catalog, which pre-flight checks every script action of a run against
-   * (SCRIPT_NOT_IN_CATALOG). @defaultValue process.env.DR_SCRIPT_CATALOG; unset, scripts are not checked
-   */
-  scriptCatalog?: string;
 }
 
 function whoAmI(): string {
@@ -79,9 +76,9 @@ function whoAmI(): string {
 
 export function createRedisExecutionClient(options: RedisClientOptions): ExecutionClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  const scriptCatalog = options.scriptCatalog ?? process.env.DR_SCRIPT_CATALOG;
-  const catalog = scriptCatalog === undefined || scriptCatalog === '' ? {} : { scriptCatalog };
   const redis = createQueueConnection(options.redisUrl, { name: 'drctl' });
+  // One script catalog, the engine's: what the workers of each site announce they serve.
+  const catalog = { catalogs: (site: string) => readServedCatalogs(redis, prefix, site) };
   const followers = new Set<ReturnType<typeof redis.duplicate>>();
 
   const inventory = (): HyperVReadApi => {
@@ -109,6 +106,12 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
   const submit = async (submitOptions: SubmitOptions): Promise<SubmitResult> => {
     const api = inventory();
     const direction = submitOptions.direction ?? 'forward';
+    if (submitOptions.thenReprotect && (submitOptions.type !== 'planned' || direction !== 'failback')) {
+      throw new InputError(
+        'NOT_A_FAILBACK',
+        `only a planned failback reverses replication by itself; this is a ${submitOptions.type} ${direction} run`,
+      );
+    }
     // A bad selection is bad input before anything is read; the stored plan is the selected part.
     const subset = selectSubset(submitOptions.plan, submitOptions.selection);
     const plan = subPlan(submitOptions.plan, subset.vms);
@@ -143,6 +146,7 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
         ...(submitOptions.recoveryPoint ? { recoveryPoint: submitOptions.recoveryPoint } : {}),
         ...(submitOptions.recoveryPointGap ? { recoveryPointGap: submitOptions.recoveryPointGap } : {}),
         ...(submitOptions.approveManual ? { approveManual: true } : {}),
+        ...(submitOptions.thenReprotect ? { thenReprotect: true } : {}),
       });
     } catch (error) {
       // Released only if the execution never became runnable (not in the active set): a stored,
@@ -170,11 +174,22 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
     const keys = executionKeys(prefix, id);
     const [vms, steps] = await Promise.all([redis.hgetall(keys.vms), redis.hgetall(keys.steps)]);
     const phases: Record<string, VmPhase> = {};
+    const where: Record<string, VmWhere> = {};
+    const sites = sitesOf({ plan, direction: record.direction });
     for (const vm of plan.vms) {
       const json = vms[vm.name];
-      phases[vm.name] = json ? vmPhase(restoreVm(json)) : 'waiting';
+      const snapshot = json ? restoreVm(json) : initialVmSnapshot(vm.name, record.type);
+      phases[vm.name] = json ? vmPhase(snapshot) : 'waiting';
+      const fence = decodeStepState(steps[`${vm.name}/fence`]).status;
+      where[vm.name] = vmWhere(snapshot, {
+        ...sites,
+        ...(record.type === 'unplanned'
+          ? { fence: fence === 'done' || fence === 'warned' || fence === 'failed' ? fence : 'pending' }
+          : {}),
+      });
     }
     view.vms = phases;
+    view.where = where;
     if (record.type === 'test' || record.type === 'planned' || record.type === 'unplanned') {
       const waves = options.compile(plan, { type: record.type, direction: record.direction }).waves ?? [];
       view.waves = waves.length;

@@ -3,6 +3,7 @@
  * here (redis-client.ts); an HTTP client implements it when the control plane arrives.
  */
 import type { EngineEvent, ExecutionRecord, StoredEvent, VmPhase } from '../executor/index.ts';
+import type { VmWhere } from '../machines/index.ts';
 import type { Direction, FailoverType, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
 import type { PreflightReport, Selection } from '../preflight/index.ts';
 
@@ -36,6 +37,11 @@ export interface SubmitOptions extends PreflightOptions {
   recoveryPointGap?: ExecutionRecord['recoveryPointGap'];
   /** Manual actions count as approved. @defaultValue false */
   approveManual?: boolean;
+  /**
+   * A planned failback: the engine reverses replication to the original direction once every VM
+   * is home, and the failback settles only when that reprotect ended. @defaultValue false
+   */
+  thenReprotect?: boolean;
 }
 
 export interface SubmitResult {
@@ -51,6 +57,11 @@ export interface SubmitResult {
 export interface ExecutionView extends ExecutionRecord {
   /** Phase of each VM (from the VM machines); only when asked for with `vms: true`. */
   vms?: Record<string, VmPhase>;
+  /**
+   * Where each VM runs, from the states the engine recorded (engine/machines vm-where.ts): at a
+   * site, or nowhere (off at the source, not yet started at the target); only with `vms: true`.
+   */
+  where?: Record<string, VmWhere>;
   /** Lowest wave (topological level) with unfinished steps; only with `vms: true`. */
   currentWave?: number;
   waves?: number;

@@ -28,6 +28,7 @@ export {
   type StepState,
   type StepStatus,
 } from '../schedule/index.ts';
+export { CATALOG_TTL_MS, readServedCatalogs, type ServedCatalog } from './catalog-announce.ts';
 export { type Completion, parseStepJobResult, publishJobResult, readCompletions } from './completions.ts';
 export {
   appendEvent,
@@ -73,6 +74,7 @@ export {
   loadExecution,
   loadPlanSnapshot,
 } from './store/execution-record.ts';
+export { type FailbackPhase, failbackPhase, failbackPhaseLine } from './store/failback-phase.ts';
 export {
   type LifecycleInfo,
   type LifecycleRequest,

@@ -21,6 +21,7 @@ import {
   unitJobData,
   unitJobId,
 } from '../schedule/index.ts';
+import { startCatalogAnnouncer } from './catalog-announce.ts';
 import { createStreamWriter, type FollowClaim } from './events.ts';
 import { startFenceSweep } from './handlers/fence-sweep.ts';
 import {
@@ -80,6 +81,12 @@ export interface SiteWorkerOptions {
    * @defaultValue 10_000
    */
   fenceSweepMs?: number;
+  /**
+   * How long this worker's script-catalog announcement lives without renewal (catalog-announce.ts):
+   * pre-flight checks script actions against the catalogs the site's live workers announce.
+   * @defaultValue 15_000
+   */
+  catalogTtlMs?: number;
   /** @defaultValue a pino logger named `worker` */
   logger?: Logger;
 }
@@ -150,6 +157,15 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   let shuttingDown = false;
 
   const streams = createStreamWriter(redis, prefix);
+  // What this worker serves: pre-flight checks a run's scripts against it (catalog-announce.ts).
+  const announcer = startCatalogAnnouncer({
+    redis,
+    prefix,
+    site: options.site,
+    folder: handlerOptions.scriptCatalog,
+    ...(options.catalogTtlMs === undefined ? {} : { ttlMs: options.catalogTtlMs }),
+    log,
+  });
   // Units (one VM's steps, or one action) run at once across all jobs of this worker.
   const slots = new Slots(options.concurrency ?? 200);
 
@@ -373,6 +389,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number): Promise<void> => {
     sweep?.stop();
+    await announcer.stop();
     const graceful = worker.close();
     if (!(await settlesWithin(graceful, timeoutMs))) {
       log.warn({ timeoutMs }, 'jobs still running at shutdown; handing them back to the queue');
@@ -390,6 +407,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     worker,
     ready: async () => {
       await worker.waitUntilReady();
+      await announcer.announced;
     },
     close: (timeoutMs = 10_000) => {
       closing ??= close(timeoutMs);

@@ -27,3 +27,4 @@ export {
   vmStateName,
 } from './vm-snapshot.ts';
 export { nextVmState, type VmState, vmTags } from './vm-table.ts';
+export { type VmWhere, type VmWhereContext, vmWhere } from './vm-where.ts';

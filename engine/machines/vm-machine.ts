@@ -22,6 +22,8 @@ export interface VmContext {
   mode: VmMode;
   /** Recovery point the replica was failed over from. */
   recoveryPoint?: { id: string; time: string; seq: number };
+  /** The host it was last started on (its boot step's answer), for status. */
+  host?: string;
   /** Last error, kept for status until the VM is retried. */
   error?: { step: string; code: string; message: string };
   /** Failed attempts so far. */
@@ -30,7 +32,13 @@ export interface VmContext {
 
 export type VmEvent =
   | { type: 'STARTED'; kind: StepKind }
-  | { type: 'DONE'; kind: StepKind; recoveryPoint?: { id: string; time: string; seq: number } }
+  | {
+      type: 'DONE';
+      kind: StepKind;
+      recoveryPoint?: { id: string; time: string; seq: number };
+      /** Boot: the host the VM runs on. */
+      host?: string;
+    }
   | { type: 'FAILED'; step: string; code: string; message: string }
   | { type: 'RETRY'; kind: StepKind }
   | { type: 'CLEANUP_STARTED' }
@@ -77,6 +85,8 @@ export const vmUpdates = {
     failures: context.failures + 1,
   }),
   clearError: (): Partial<VmContext> => ({ error: undefined }),
+  rememberHost: (_context: VmContext, event: VmEvent): Partial<VmContext> =>
+    event.type === 'DONE' && event.host ? { host: event.host } : {},
 } as const;
 
 export const vmMachine = setup({
@@ -102,6 +112,7 @@ export const vmMachine = setup({
     rememberPoint: assign(({ context, event }) => vmUpdates.rememberPoint(context, event)),
     rememberError: assign(({ context, event }) => vmUpdates.rememberError(context, event)),
     clearError: assign(() => vmUpdates.clearError()),
+    rememberHost: assign(({ context, event }) => vmUpdates.rememberHost(context, event)),
   },
 }).createMachine({
   id: 'vm',
@@ -148,14 +159,14 @@ export const vmMachine = setup({
           { guard: 'isBoot', target: 'booting' },
         ],
         DONE: [
-          { guard: 'isBoot', target: 'awaitingReadiness' },
+          { guard: 'isBoot', target: 'awaitingReadiness', actions: 'rememberHost' },
           { guard: 'isReadiness', target: 'ready' },
         ],
       },
     },
     booting: {
       tags: ['booting'],
-      on: { DONE: { guard: 'isBoot', target: 'awaitingReadiness' } },
+      on: { DONE: { guard: 'isBoot', target: 'awaitingReadiness', actions: 'rememberHost' } },
     },
     awaitingReadiness: {
       tags: ['awaiting-readiness'],

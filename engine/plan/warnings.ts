@@ -21,6 +21,18 @@ export function planWarnings(plan: RecoveryPlan): RawIssue[] {
     }
   });
   const auto = plan.automaticFailover;
+  // Accepted so plans can be written ahead of it, but no part of the engine acts on it yet: a
+  // setting that is silently ignored would let an administrator believe the plan protects itself.
+  if (auto.enabled) {
+    out.push(
+      warning(
+        'auto-failover-not-built',
+        'automaticFailover is accepted but not built yet: this plan never fails over by itself',
+        ['spec', 'automaticFailover'],
+        'fail over by hand (`drctl failover <plan> --unplanned`) when the source site is lost',
+      ),
+    );
+  }
   if (auto.enabled && !auto.requireWitness) {
     out.push(
       warning(
@@ -36,7 +48,7 @@ export function planWarnings(plan: RecoveryPlan): RawIssue[] {
     out.push(
       warning(
         'auto-failover-manual-step',
-        `automatic failover will pause at manual action "${plan.actions[index]?.name}" until an operator resumes it`,
+        `automatic failover would pause at manual action "${plan.actions[index]?.name}" until an operator resumes it`,
         ['spec', 'actions', index, 'manual'],
         'limit the manual step to `on: [test, planned]` if the run should not wait for a person',
       ),

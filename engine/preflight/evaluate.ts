@@ -13,6 +13,7 @@ import { checkOwnership } from './checks/ownership.ts';
 import { checkRecoveryPoints, effectiveChoice } from './checks/recovery-point.ts';
 import { checkReplication } from './checks/replication.ts';
 import { EvalContext } from './context.ts';
+import type { ScriptFinding } from './scripts.ts';
 import { recoveryPointSpread } from './spread.ts';
 import { type Selection, type Subset, selectSubset } from './subset.ts';
 import type { Blocker, Finding, Inventory, Placement, PreflightReport, PreflightWarning } from './types.ts';
@@ -54,10 +55,11 @@ export interface EvaluateOptions {
    */
   accept?: readonly string[];
   /**
-   * Script actions of the run whose catalog entry is missing or unusable (runPreflight finds them
-   * when it is given the engine's script catalog): each is a SCRIPT_NOT_IN_CATALOG blocker.
+   * Script actions of the run against the catalogs the workers of their sites serve (runPreflight
+   * reads them when it is given a catalog reader, scripts.ts decides): SCRIPT_NOT_IN_CATALOG,
+   * NO_SCRIPT_CATALOG blockers, SCRIPT_CATALOG_DIFFERS warnings.
    */
-  scriptIssues?: readonly { path: string; message: string; hint: string }[];
+  scriptFindings?: readonly ScriptFinding[];
   /** For the report's stats. @defaultValue 0 */
   gatherMs?: number;
   /** Monotonic ms, for the report's stats. @defaultValue performance.now */
@@ -102,7 +104,10 @@ export function evaluatePreflight(
   checkNetworks(ctx);
   const capacity = checkCapacity(ctx);
   checkExternalDependencies(ctx);
-  for (const issue of options.scriptIssues ?? []) ctx.block('SCRIPT_NOT_IN_CATALOG', issue);
+  for (const { severity, code, ...finding } of options.scriptFindings ?? []) {
+    if (severity === 'warning') ctx.warn('SCRIPT_CATALOG_DIFFERS', finding);
+    else ctx.block(code === 'NO_SCRIPT_CATALOG' ? 'NO_SCRIPT_CATALOG' : 'SCRIPT_NOT_IN_CATALOG', finding);
+  }
 
   const placements: Placement[] = ctx.selected.map((vm) => {
     const view = ctx.to?.vms.get(vm.name);

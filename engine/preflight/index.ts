@@ -20,6 +20,7 @@ export {
   preflightSummaryLine,
 } from './report.ts';
 export { type PreflightInput, runPreflight } from './run.ts';
+export { type CatalogReader, type ServedCatalogView, scriptFindings, scriptUses } from './scripts.ts';
 export { type RecoveryPointSpread, recoveryPointSpread } from './spread.ts';
 export {
   type ExternalDependency,

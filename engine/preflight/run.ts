@@ -1,10 +1,10 @@
-import { catalogIssues } from '../executor/handlers/catalog.ts';
 import type { LockReader } from '../locks/index.ts';
-import type { Direction, FailoverType, RecoveryPlan } from '../plan/types.ts';
+import type { RecoveryPlan } from '../plan/types.ts';
 import { checkAccept } from './accept.ts';
-import { estimateRunRtoMs, subPlan } from './estimate.ts';
+import { estimateRunRtoMs } from './estimate.ts';
 import { type EvaluateOptions, evaluatePreflight } from './evaluate.ts';
 import { gatherInventory, type HyperVReadApi } from './gather.ts';
+import { type CatalogReader, type ServedCatalogView, scriptFindings, scriptUses } from './scripts.ts';
 import { type Selection, selectSubset } from './subset.ts';
 import type { PreflightReport } from './types.ts';
 
@@ -29,10 +29,11 @@ export interface PreflightInput extends Omit<EvaluateOptions, 'selection' | 'gat
    */
   estimate?: boolean;
   /**
-   * The engine's script catalog (the folder workers run scripts from): every script action of the
-   * run must name an entry there, else SCRIPT_NOT_IN_CATALOG. Without it, scripts are not checked.
+   * The script catalogs the engine's workers serve, per site (engine/executor's
+   * readServedCatalogs): every script action of the run must be served by the workers of the site
+   * it runs at (scripts.ts). Without it, scripts are not checked.
    */
-  scriptCatalog?: string;
+  catalogs?: CatalogReader;
 }
 
 /**
@@ -69,14 +70,12 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
     }
   }
   const scripts =
-    input.scriptCatalog === undefined
+    input.catalogs === undefined
       ? undefined
-      : await scriptIssues(input.plan, subset.vms, input.type, direction, input.scriptCatalog).catch(
-          async (error: unknown) => {
-            await gathering.catch(() => undefined);
-            throw error;
-          },
-        );
+      : await readScriptFindings(input, subset.vms, direction).catch(async (error: unknown) => {
+          await gathering.catch(() => undefined);
+          throw error;
+        });
   const inventory = await gathering;
   const gatherMs = timer() - started;
   return evaluatePreflight(input.plan, inventory, {
@@ -85,33 +84,21 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
     gatherMs,
     timer,
     ...(estimateRtoMs === undefined ? {} : { estimateRtoMs }),
-    ...(scripts === undefined ? {} : { scriptIssues: scripts }),
+    ...(scripts === undefined ? {} : { scriptFindings: scripts }),
   });
 }
 
-/**
- * The catalog findings for the actions this run takes (those of the selected part of the plan,
- * for this failover type and direction), with paths into the whole plan.
- */
-async function scriptIssues(
-  plan: RecoveryPlan,
+/** Read the announcements of the sites where the run's scripts run, then decide (scripts.ts). */
+async function readScriptFindings(
+  input: PreflightInput,
   vms: readonly string[],
-  type: FailoverType,
-  direction: Direction,
-  catalog: string,
-): Promise<{ path: string; message: string; hint: string }[]> {
-  const runs = new Set(
-    subPlan(plan, vms)
-      .actions.filter((action) => action.on.includes(type) && action.directions.includes(direction))
-      .map((action) => action.name),
-  );
-  const issues = await catalogIssues(plan, catalog, plan.metadata.name);
-  return issues
-    .filter((issue) => issue.code === 'SCRIPT_CATALOG_MISSING' || runs.has(actionNameAt(plan, issue.path)))
-    .map((issue) => ({ path: issue.path, message: issue.message, hint: issue.hint ?? '' }));
-}
-
-function actionNameAt(plan: RecoveryPlan, path: string): string {
-  const index = /^spec\.actions\[(\d+)\]/.exec(path)?.[1];
-  return index === undefined ? '' : (plan.actions[Number(index)]?.name ?? '');
+  direction: 'forward' | 'failback',
+): Promise<ReturnType<typeof scriptFindings>> {
+  const uses = scriptUses(input.plan, vms, input.type, direction);
+  const read = input.catalogs;
+  if (uses.length === 0 || read === undefined) return [];
+  const sites = [...new Set(uses.map((use) => use.site))];
+  const served = new Map<string, readonly ServedCatalogView[]>();
+  await Promise.all(sites.map(async (site) => served.set(site, await read(site))));
+  return scriptFindings(uses, served);
 }

@@ -31,7 +31,8 @@ export type BlockerCode =
   | 'VM_LOCKED'
   | 'ALREADY_FAILED_OVER'
   | 'DEPENDENCY_NOT_SELECTED_AND_NOT_RUNNING'
-  | 'SCRIPT_NOT_IN_CATALOG';
+  | 'SCRIPT_NOT_IN_CATALOG'
+  | 'NO_SCRIPT_CATALOG';
 
 /** Stable codes of findings that are shown but do not stop anything (and blockers the operator accepted). */
 export type WarningCode =
@@ -45,7 +46,8 @@ export type WarningCode =
   | 'TEST_NETWORK_UNSET'
   | 'NETWORK_MISSING'
   | 'CAPACITY_HIGH'
-  | 'PRIMARY_RUNNING';
+  | 'PRIMARY_RUNNING'
+  | 'SCRIPT_CATALOG_DIFFERS';
 
 interface FindingBase {
   message: string;

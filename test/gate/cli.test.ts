@@ -6,8 +6,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPlanSnapshot } from '../../engine/executor/index.ts';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createLogger } from '../../engine/common/index.ts';
+import { loadPlanSnapshot, startSiteWorkers } from '../../engine/executor/index.ts';
 import { readPlanLock } from '../../engine/locks/index.ts';
 import { parsePlan } from '../../engine/plan/index.ts';
 import type { PreflightReport } from '../../engine/preflight/index.ts';
@@ -36,6 +37,24 @@ async function drctl(args: string[], env: NodeJS.ProcessEnv = {}) {
   }
 }
 
+/**
+ * A worker of dc-west serving the shipped script catalog under `prefix`: pre-flight checks
+ * three-tier's `update-dns` (runOn dc-west, planned and unplanned) against what it announces.
+ */
+async function catalogWorker(prefix: string, world: World): Promise<() => Promise<void>> {
+  const workers = startSiteWorkers({
+    redisUrl: testRedisUrl(),
+    prefix,
+    site: 'dc-west',
+    api: world.api,
+    fenceSweepMs: 0,
+    logger: createLogger('test', { level: 'silent', pretty: false }),
+    handlers: { scriptCatalog: 'scripts/catalog' },
+  });
+  await workers.ready();
+  return () => workers.close(2000);
+}
+
 // Each test spawns drctl a few times; on a loaded machine one spawn can take seconds.
 describe('drctl drill / failover with the pre-flight gate', { timeout: 120_000 }, () => {
   let world: World;
@@ -55,6 +74,8 @@ describe('drctl drill / failover with the pre-flight gate', { timeout: 120_000 }
 
   it('--dry-run: host, recovery point and RTO estimate per VM; nothing stored, no lock, no call', async () => {
     const prefix = uniquePrefix('gcli');
+    const stop = await catalogWorker(prefix, world);
+    onTestFinished(stop);
     const before = await footprint(redis, prefix, world);
     const text = await drctl([
       'failover',
@@ -112,6 +133,8 @@ describe('drctl drill / failover with the pre-flight gate', { timeout: 120_000 }
 
   it('a subset whose dependency is not running: every blocker located, exit 1, nothing stored', async () => {
     const prefix = uniquePrefix('gcli');
+    const stop = await catalogWorker(prefix, world);
+    onTestFinished(stop);
     const before = await footprint(redis, prefix, world);
     const out = await drctl([
       'failover',

@@ -54,6 +54,8 @@ describe('catalog resolution at validation', () => {
     );
     expect(run.out).not.toContain('error');
     expect(run.status).toBe(0);
+    // Offline, against a folder: it says which one (a run is checked against its workers' catalog).
+    expect(run.out).toContain('scripts checked against the catalog scripts/catalog');
   });
 
   it('refuses a catalog that is not a folder, and names the flag', async () => {

@@ -15,8 +15,6 @@ import { checkRedisUrl } from '../../redis/index.ts';
 export interface CommonFlags {
   prefix: string;
   json?: boolean;
-  /** The engine's script catalog that pre-flight checks script actions against (default DR_SCRIPT_CATALOG). */
-  scriptCatalog?: string;
 }
 
 export const PREFIX_OPTION = ['--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX] as const;
@@ -40,7 +38,6 @@ export async function openClient(
     prefix: flags.prefix,
     compile: compilePlan,
     ...(inventory === undefined ? {} : { inventory }),
-    ...(flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog }),
   });
 }
 
@@ -73,4 +70,17 @@ export function parseRecoveryPoint(value: string): RecoveryPointChoice {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * `--detach`: the execution id alone on stdout (for scripts: `id=$(drctl … --detach)`), how to
+ * follow it on stderr. The run goes on in the engine whatever happens to this process.
+ */
+export function printDetached(id: string, flags: CommonFlags, json: Record<string, unknown>): void {
+  if (flags.json) printJson(json);
+  else process.stdout.write(`${id}\n`);
+  const prefix = flags.prefix !== DEFAULT_PREFIX ? ` --prefix ${flags.prefix}` : '';
+  process.stderr.write(
+    `${id} runs in the engine; follow it with \`drctl status ${id}${prefix}\` or \`drctl events ${id} --follow${prefix}\`\n`,
+  );
 }

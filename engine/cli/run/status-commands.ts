@@ -1,5 +1,7 @@
 /** `drctl status [<execution>]`, `drctl events <execution> [--follow]` (approve: operator-commands.ts). */
 import type { Command } from 'commander';
+import type { ExecutionView } from '../../client/index.ts';
+import { failbackPhaseLine } from '../../executor/index.ts';
 import { lifecycleStatus } from '../lifecycle-commands.ts';
 import { operatorLines, operatorWaits } from '../operator-commands.ts';
 import { type CommonFlags, openClient, PREFIX_OPTION, printJson } from './common.ts';
@@ -59,13 +61,13 @@ export function registerStatusCommands(program: Command): void {
         );
         if (view.parent)
           process.stdout.write(`${view.type === 'cleanup' ? 'cleans up' : 'acts on'} ${view.parent}\n`);
+        if (view.phase) process.stdout.write(`failback ${failbackPhaseLine(view.phase)}\n`);
         for (const line of lifecycle.lines) process.stdout.write(`${line}\n`);
         if (view.cleanup) process.stdout.write(`cleanup: ${view.cleanup}\n`);
         for (const line of operatorLines(waits)) process.stdout.write(`${line}\n`);
         if (view.recoveryPointGap)
           for (const line of gapLines(view.recoveryPointGap)) process.stdout.write(`${line}\n`);
-        for (const [vm, phase] of Object.entries(view.vms ?? {}))
-          process.stdout.write(`  ${vm.padEnd(24)} ${phase}\n`);
+        for (const line of whereLines(view)) process.stdout.write(`${line}\n`);
         for (const line of fences.lines) process.stdout.write(`${line}\n`);
         if (view.finishedAt) for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
       } finally {
@@ -104,4 +106,30 @@ export function registerStatusCommands(program: Command): void {
         await client.close();
       }
     });
+}
+
+/**
+ * Each VM's phase and where it runs; first, loudly, the VMs that run nowhere (off at the source,
+ * not yet started at the target) or whose place the engine cannot tell.
+ */
+export function whereLines(view: ExecutionView): string[] {
+  const lines: string[] = [];
+  const where = Object.entries(view.where ?? {});
+  const total = Object.keys(view.vms ?? {}).length;
+  for (const state of ['nowhere', 'unknown'] as const) {
+    const vms = where.filter(([, w]) => w.state === state).map(([vm]) => vm);
+    if (vms.length === 0) continue;
+    const shown =
+      vms.length > 20 ? `${vms.slice(0, 20).join(', ')} … and ${vms.length - 20} more` : vms.join(', ');
+    lines.push(
+      state === 'nowhere'
+        ? `${vms.length} of ${total} VM(s) RUN NOWHERE right now: ${shown}`
+        : `${vms.length} of ${total} VM(s) in an UNKNOWN place (check the hosts): ${shown}`,
+    );
+  }
+  for (const [vm, phase] of Object.entries(view.vms ?? {})) {
+    const at = view.where?.[vm];
+    lines.push(`  ${vm.padEnd(24)} ${phase.padEnd(20)}${at ? ` ${at.text}` : ''}`.trimEnd());
+  }
+  return lines;
 }

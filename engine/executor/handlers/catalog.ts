@@ -2,11 +2,13 @@
  * The script catalog: a folder configured for the engine (`--script-catalog <dir>` or
  * DR_SCRIPT_CATALOG), never the plan's folder. A plan names an entry (`script: update-dns`); the
  * entry is `<catalog>/<name>` (executable), `<name>.sh` or `<name>.mjs`. Workers resolve entries
- * when they run them (script.ts); `drctl validate --script-catalog` and pre-flight check a plan's
- * entries before anything runs, each unknown one located in the plan file (catalogIssues).
+ * when they run them (script.ts) and announce what they serve (scanCatalog, catalog-announce.ts),
+ * which pre-flight checks a run against; `drctl validate --script-catalog` checks a plan file
+ * against a folder offline, each unknown entry located in the plan file (catalogIssues).
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createPathLocator, type PathLocator, type PlanResult } from '../../plan/index.ts';
 import type { ActionRun, PlanIssue, RecoveryPlan } from '../../plan/types.ts';
@@ -152,4 +154,27 @@ export async function checkPlanFileCatalog(
   const text = await readFile(file, 'utf8');
   const issues = await catalogIssues(result.plan, catalog, file, createPathLocator(text));
   return issues.length === 0 ? result : { ok: false, issues: [...issues, ...result.warnings] };
+}
+
+/**
+ * What a worker serves from its catalog folder: each entry a plan may name (as findCatalogScript
+ * resolves it) with the sha256 of the file that would run. Entries that are unusable (a plain
+ * file that is not executable) are left out: a run naming them would fail.
+ */
+export async function scanCatalog(catalog: string): Promise<Record<string, string>> {
+  if (!(await isDirectory(catalog))) return {};
+  const names = new Set<string>();
+  for (const entry of await readdir(catalog)) {
+    const name = entry.replace(/\.(sh|mjs)$/, '');
+    if (SCRIPT_NAME.test(name)) names.add(name);
+  }
+  const scripts: Record<string, string> = {};
+  for (const name of [...names].sort()) {
+    const found = await findCatalogScript(catalog, name);
+    if (!found.ok) continue;
+    scripts[name] = createHash('sha256')
+      .update(await readFile(found.script.path))
+      .digest('hex');
+  }
+  return scripts;
 }

@@ -19,10 +19,11 @@ import { executionKeys, globalKeys } from '../keys.ts';
 import { readDataLoss } from '../store/data-loss.ts';
 import type { ExecutionRecord } from '../store/execution-record.ts';
 import { releaseLease } from '../store/lease.ts';
-import { submitPendingCancel } from '../store/lifecycle.ts';
 import { settleLifecycle } from '../store/lifecycle-settle.ts';
 import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
 import { transitionExecution } from '../store/transition.ts';
+import { crashPoint } from './crash-points.ts';
+import { reprotectPhase, startFollowUps } from './follow-up.ts';
 import type { ExecutionProgress } from './progress.ts';
 import type { RunnerDeps } from './runner-deps.ts';
 
@@ -39,7 +40,7 @@ export async function finishExecution(
   const failed =
     progress.failure ??
     (progress.failedSteps.length > 0 ? `steps failed: ${progress.failedSteps.join(', ')}` : undefined);
-  const next = applyExecutionEvent(
+  const ended = applyExecutionEvent(
     machine,
     // A failover cancelled while it ran settles `cancelling`; its rollback follows (below).
     progress.cancelRequested !== undefined
@@ -48,6 +49,9 @@ export async function finishExecution(
         ? { type: 'FAIL', now, error: failed }
         : { type: 'ALL_STEPS_DONE', now },
   ).snapshot;
+  // A failback that reprotects by itself never reads "completed": it goes on to its reprotect.
+  const reprotect = await reprotectPhase(deps, record, ended, now);
+  const next = reprotect?.snapshot ?? ended;
   const status = executionStatus(next);
   // A recovery that reached its end has an RTO: to the last VM ready (to the end when a VM never
   // got there, e.g. a readiness that only warned).
@@ -66,6 +70,7 @@ export async function finishExecution(
   );
   if (durations.rtoMs !== undefined) batch.meta.push([META.rtoMs, String(durations.rtoMs)]);
   if (failed) batch.meta.push([META.error, failed]);
+  if (reprotect) batch.meta.push(...reprotect.meta);
 
   const failoverType = record.type === 'planned' || record.type === 'unplanned' ? record.type : undefined;
   const dataLoss =
@@ -114,6 +119,7 @@ export async function finishExecution(
     ...durations,
   };
   batch.events.push(JSON.stringify(finished));
+  if (reprotect) batch.events.push(JSON.stringify(reprotect.event));
 
   // Locks and failed-over records (engine/locks), before the status is written: whoever sees the
   // execution settled may start the next run of these VMs at once.
@@ -155,8 +161,9 @@ export async function finishExecution(
     await deps.redis.zrem(global.deadlines, record.parent);
   }
   await write(batch);
-  if (progress.cancelRequested !== undefined)
-    await submitPendingCancel(deps.redis, deps.prefix, execution, deps.now);
+  crashPoint('after-finish-before-follow-up');
+  // Still in the active set until here: an orchestrator that takes over stores these (runner.ts).
+  await startFollowUps(deps, record, status);
   await deps.redis.zrem(global.active, execution);
   await releaseLease(deps.redis, executionKeys(deps.prefix, execution).lease, token);
   deps.log.info(

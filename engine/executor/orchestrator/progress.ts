@@ -199,12 +199,15 @@ export class ExecutionProgress {
     this.dirtySteps.add(id);
     const step = this.graph.step(id);
     if (step.vm !== undefined && step.kind !== 'action' && step.kind !== 'barrier') {
+      const host = step.kind === 'boot' ? result.steps.find((s) => s.id === id)?.output?.host : undefined;
       const event: VmEvent =
         this.ctx.type === 'cleanup'
           ? { type: 'CLEANUP_DONE' }
           : step.kind === 'failover' && result.recoveryPoint
             ? { type: 'DONE', kind: step.kind, recoveryPoint: result.recoveryPoint }
-            : { type: 'DONE', kind: step.kind };
+            : typeof host === 'string'
+              ? { type: 'DONE', kind: step.kind, host }
+              : { type: 'DONE', kind: step.kind };
       this.vmEvent(step.vm, event);
     }
   }

@@ -31,6 +31,7 @@ import { LuaScript } from '../store/script.ts';
 import { FenceDeadline } from './best-effort.ts';
 import { crashPoint } from './crash-points.ts';
 import { finishExecution } from './finish.ts';
+import { startFollowUps } from './follow-up.ts';
 import { syncPaused } from './operator.ts';
 import { ExecutionProgress } from './progress.ts';
 import type { RunnerDeps } from './runner-deps.ts';
@@ -67,6 +68,8 @@ export class ExecutionRunner {
     const { record } = loaded;
     let machine = restoreExecution(loaded.fields[META.machine] ?? '');
     if (!['submitted', 'running', 'paused'].includes(executionStatus(machine))) {
+      // Its end was recorded by an orchestrator that died before storing what the end starts.
+      await startFollowUps(this.deps, record, executionStatus(machine));
       await redis.zrem(`${prefix}:active`, this.execution);
       return;
     }

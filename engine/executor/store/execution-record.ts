@@ -13,6 +13,7 @@ import {
 } from '../../contract/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
 import { executionKeys } from '../keys.ts';
+import { type FailbackPhase, failbackPhase } from './failback-phase.ts';
 
 export interface DataLossEntry {
   vm: string;
@@ -62,6 +63,10 @@ export interface ExecutionRecord {
   error?: string;
   dataLoss?: DataLossEntry[];
   approveManual?: boolean;
+  /** A planned failback that reverses replication itself once every VM is home. */
+  thenReprotect?: boolean;
+  /** Such a failback: which of its two phases it is in (failback-phase.ts). */
+  phase?: FailbackPhase;
   recoveryPointGap?: { vms: VmRecoveryPointInfo[]; oldest?: string; newest?: string; spreadMs: number };
 }
 
@@ -106,6 +111,8 @@ const metaSchema = z.object({
   dataLoss: optionalString,
   recoveryPointGap: optionalString,
   approveManual: optionalString,
+  thenReprotect: optionalString,
+  lifecycle: optionalString,
 });
 
 type Meta = z.infer<typeof metaSchema>;
@@ -153,6 +160,11 @@ export function parseMeta(
   if (m.estimateMs !== undefined) record.estimateMs = m.estimateMs;
   if (m.owner) record.owner = m.owner;
   if (m.approveManual === '1') record.approveManual = true;
+  if (m.thenReprotect === '1') {
+    record.thenReprotect = true;
+    const current = m.lifecycle ? (JSON.parse(m.lifecycle) as { current?: string }).current : undefined;
+    record.phase = failbackPhase(m.id, m.status, current);
+  }
   if (m.error) record.error = m.error;
   if (m.dataLoss) record.dataLoss = JSON.parse(m.dataLoss) as DataLossEntry[];
   if (m.recoveryPointGap)

@@ -41,6 +41,8 @@ export const META = {
   dataLoss: 'dataLoss',
   recoveryPointGap: 'recoveryPointGap',
   approveManual: 'approveManual',
+  /** A failback that reverses replication itself once every VM is home (follow-up.ts). */
+  thenReprotect: 'thenReprotect',
   /** Set once a step failed the plan: workers claim no more follow units (events.ts). */
   halted: 'halted',
 } as const;

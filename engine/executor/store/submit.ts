@@ -46,6 +46,12 @@ export interface SubmitRequest {
   recoveryPointGap?: ExecutionRecord['recoveryPointGap'];
   /** Manual actions count as approved (demo, unattended runs); else each waits for `approve`. */
   approveManual?: boolean;
+  /**
+   * A planned failback only: once every VM is home, the engine itself reverses replication to the
+   * original direction (a reprotect execution the orchestrator submits, orchestrator/follow-up.ts),
+   * and the failback is not settled until that reprotect ended. @defaultValue false
+   */
+  thenReprotect?: boolean;
   /** Clock (ms). @defaultValue Date.now */
   now?: () => number;
 }
@@ -124,6 +130,16 @@ export async function submitExecution(
   if (request.recoveryPoint) fields.push([META.recoveryPoint, JSON.stringify(request.recoveryPoint)]);
   if (request.parent) fields.push([META.parent, request.parent]);
   if (request.approveManual) fields.push([META.approveManual, '1']);
+  if (request.thenReprotect) {
+    if (request.type !== 'planned' || request.direction !== 'failback') {
+      throw new DrError(
+        'NOT_A_FAILBACK',
+        `execution ${id}: only a planned failback reprotects by itself (this is a ${request.type} ${request.direction} run)`,
+        { exitCode: 2 },
+      );
+    }
+    fields.push([META.thenReprotect, '1']);
+  }
   if (deadlineAt !== undefined) fields.push([META.deadlineAt, String(deadlineAt)]);
   if (request.recoveryPointGap)
     fields.push([META.recoveryPointGap, JSON.stringify(request.recoveryPointGap)]);

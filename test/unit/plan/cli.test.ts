@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +99,50 @@ describe('drctl plan show', () => {
       2,
     );
   });
+});
+
+// Regression (issue 10): a setting the engine accepts is never silently ignored.
+describe('when a plan turns automaticFailover on', () => {
+  const text = planText('    - name: a', '  automaticFailover: { enabled: true, after: 5m }');
+  const expected = 'automaticFailover is accepted but not built yet: this plan never fails over by itself';
+
+  async function withPlan(body: (file: string) => Promise<void>): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'drctl-auto-'));
+    try {
+      const file = join(dir, 'plan.yaml');
+      await writeFile(file, text);
+      await body(file);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('drctl validate says it is not built yet, at spec.automaticFailover, and the plan stays valid', () =>
+    withPlan(async (file) => {
+      const result = await drctl('validate', file);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(`${file}:9:`);
+      expect(result.stderr).toContain(`warning: ${expected} [spec.automaticFailover]`);
+      const json = JSON.parse((await drctl('validate', '--json', file)).stdout) as {
+        files: { warnings: { code: string; path: string }[] }[];
+      };
+      expect(json.files[0]?.warnings).toContainEqual(
+        expect.objectContaining({ code: 'auto-failover-not-built', path: 'spec.automaticFailover' }),
+      );
+    }));
+
+  it('drctl plan show says so too, in text and in --json', () =>
+    withPlan(async (file) => {
+      const text = await drctl('plan', 'show', file);
+      expect(text.code).toBe(0);
+      expect(text.stderr).toContain(`warning: ${expected} [spec.automaticFailover]`);
+      const json = JSON.parse((await drctl('plan', 'show', '--json', file)).stdout) as {
+        warnings: { code: string; message: string }[];
+      };
+      expect(json.warnings).toContainEqual(
+        expect.objectContaining({ code: 'auto-failover-not-built', message: expected }),
+      );
+    }));
 });
 
 describe('drctl plan generate', () => {

@@ -231,8 +231,33 @@ describe('warnings', () => {
     const result = parsePlan(text, 'plan.yaml');
     expect(result.ok && result.warnings.map((w) => `${w.line} ${w.code}`)).toEqual([
       '10 auto-failover-manual-step',
+      '11 auto-failover-not-built',
       '11 auto-failover-without-witness',
     ]);
+  });
+
+  // Regression (issue 10): `automaticFailover: { enabled: true }` validated and did nothing, so a
+  // plan read as protecting itself when no part of the engine fails over by itself.
+  it('says automaticFailover is accepted but not built, located at spec.automaticFailover', () => {
+    const text = planText('    - name: a', '  automaticFailover: { enabled: true }');
+    const result = parsePlan(text, 'plan.yaml');
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.warnings).toEqual([
+      expect.objectContaining({
+        code: 'auto-failover-not-built',
+        severity: 'warning',
+        path: 'spec.automaticFailover',
+        line: 9,
+        message: 'automaticFailover is accepted but not built yet: this plan never fails over by itself',
+      }),
+    ]);
+  });
+
+  it('says nothing of automaticFailover when it is off (the plan does what it says)', () => {
+    const text = planText('    - name: a', '  automaticFailover: { enabled: false }');
+    const result = parsePlan(text, 'plan.yaml');
+    expect(result.ok && result.warnings).toEqual([]);
   });
 });
 
