@@ -121,6 +121,7 @@ function addVm(
     vm: spec.name,
     name: spec.name,
     isTest: false,
+    poweredOnAt: null,
     heartbeatOk: false,
     bootToken: 0,
     wasRunningAtCrash: false,
