@@ -30,6 +30,14 @@ export {
 } from '../schedule/index.ts';
 export { type Completion, parseStepJobResult, publishJobResult, readCompletions } from './completions.ts';
 export {
+  discardText,
+  divergenceLine,
+  divergencesOf,
+  ranFor,
+  standingDivergences,
+  type VmDivergence,
+} from './divergence.ts';
+export {
   appendEvent,
   appendEvents,
   appendEventTo,
