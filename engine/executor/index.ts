@@ -76,6 +76,12 @@ export {
 export { approveAction, approveStep } from './store/approve.ts';
 export { type CleanupRequest, cleanupIdOf, submitCleanup } from './store/cleanup.ts';
 export {
+  acknowledgeDivergence,
+  type DiscardDiverged,
+  divergenceGate,
+  standingDivergencesOf,
+} from './store/divergence-gate.ts';
+export {
   type DataLossEntry,
   type ExecutionRecord,
   loadExecution,
