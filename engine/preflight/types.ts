@@ -44,7 +44,8 @@ export type WarningCode =
   | 'TEST_NETWORK_UNSET'
   | 'NETWORK_MISSING'
   | 'CAPACITY_HIGH'
-  | 'PRIMARY_RUNNING';
+  | 'PRIMARY_RUNNING'
+  | 'AUTOMATIC_START_ACTION';
 
 interface FindingBase {
   message: string;
