@@ -19,6 +19,7 @@ import {
   readEvents,
   readLifecycle,
   readLifecycleRun,
+  recordRunningOldPrimaries,
   submitCancel,
   submitChangePoint,
   submitCommit,
@@ -302,6 +303,7 @@ export function registerLifecycleCommands(program: Command): void {
       '--discard-diverged <vms>',
       'VMs (comma-separated, or all) whose old primaries ran in two sites: let the reverse overwrite what they wrote meanwhile (needs --reason; recorded)',
     )
+    .option('--sim <url>', 'the sites, to check for old primaries running again (default: DR_SIM_URL)')
     .action((file: string, flags: LifecycleFlags & { discardDiverged?: string }) =>
       withRedis(flags, async (redis, client) => {
         const discard = discardOf(flags);
@@ -312,6 +314,16 @@ export function registerLifecycleCommands(program: Command): void {
             'NO_FAILOVER',
             `${file}: plan ${plan.metadata.name} has no failover to reprotect (\`drctl status\`)`,
           );
+        }
+        // With the sites at hand, an old primary running again now is a divergence too (recorded).
+        const simUrl = flags.sim ?? process.env.DR_SIM_URL;
+        if (simUrl !== undefined) {
+          const driver = connectHostDriver(simUrl);
+          try {
+            await recordRunningOldPrimaries(driver, redis, flags.prefix, failover.id);
+          } finally {
+            driver.close();
+          }
         }
         const submitted = await submitReprotect(redis, flags.prefix, failover.id, {
           by: whoAmI(),

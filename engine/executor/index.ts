@@ -79,6 +79,7 @@ export {
   acknowledgeDivergence,
   type DiscardDiverged,
   divergenceGate,
+  recordRunningOldPrimaries,
   standingDivergencesOf,
 } from './store/divergence-gate.ts';
 export {

@@ -102,14 +102,18 @@ describe('a lost source site that returns before its agent', () => {
     return id;
   }
 
-  /** The site returns, its VMs run for five simulated minutes, then its agent comes back. */
-  async function sourceReturnsBeforeItsAgent(s: Setup): Promise<EngineProcess> {
+  /** The site returns, its VMs run for five simulated minutes (and `meanwhile`), then its agent comes back. */
+  async function sourceReturnsBeforeItsAgent(
+    s: Setup,
+    meanwhile: () => Promise<void> = async () => {},
+  ): Promise<EngineProcess> {
     s.world.fault({ kind: 'site-power', site: s.plan.source, state: 'on' });
     const returned = Date.parse(await s.world.api.now());
     await until(
       'five simulated minutes',
       async () => Date.parse(await s.world.api.now()) - returned >= 300_000,
     );
+    await meanwhile();
     const back = spawnDrctl(s.agentArgs, s.env);
     await back.ready;
     return back;
@@ -129,14 +133,27 @@ describe('a lost source site that returns before its agent', () => {
     let back: EngineProcess | undefined;
     try {
       const id = await loseSourceAndFailOver(s);
-      back = await sourceReturnsBeforeItsAgent(s);
       const { plan, world, engine } = s;
-      await until('a divergence per VM in the log', async () => {
-        const events = await executionEvents(engine, id);
-        return (
-          new Set(events.filter((e) => e.type === 'diverged').map((e) => e.type === 'diverged' && e.vm))
-            .size === plan.vms.length
+      back = await sourceReturnsBeforeItsAgent(s, async () => {
+        // Before the agent is back, reprotect's own look at the hosts finds them running: refused,
+        // each recorded as not fenced, nothing changed on the hosts.
+        const before = structuredClone(world.truth().mutations);
+        const early = await cli(s, ['reprotect', PLAN]);
+        expect(early.code, early.out).toBe(1);
+        for (const vm of plan.vms)
+          expect(early.out, vm.name).toMatch(new RegExp(`${vm.name} ran at ${plan.source} for .*NOT fenced`));
+        expect(world.truth().mutations).toEqual(before);
+        const seen = (await executionEvents(engine, id)).filter(
+          (e) => e.type === 'diverged' && e.detectedBy === 'reprotect-check' && !e.fenced,
         );
+        expect(seen).toHaveLength(plan.vms.length);
+      });
+      await until('the returned agent fenced each diverged VM', async () => {
+        const events = await executionEvents(engine, id);
+        const fenced = events.filter(
+          (e) => e.type === 'diverged' && e.fenced && e.detectedBy !== 'reprotect-check',
+        );
+        return new Set(fenced.map((e) => e.type === 'diverged' && e.vm)).size === plan.vms.length;
       });
       // The old primaries are fenced: off, barred, under the failover's epoch.
       const epoch = (await engine.client.get(id)).epoch;
@@ -199,10 +216,7 @@ describe('a lost source site that returns before its agent', () => {
       const stored = events.filter((e) => e.type === 'diverged').map((event) => ({ id: '0-0', event }));
       const lines = stored.map((e) => timelineLine(e, 0));
       for (const vm of plan.vms)
-        expect(
-          lines.find((l) => l.includes(` ${vm.name} `)),
-          vm.name,
-        ).toMatch(
+        expect(lines.filter((l) => l.includes(` ${vm.name} `)).at(-1), vm.name).toMatch(
           new RegExp(
             `DIVERGED: ran at ${plan.source} for \\d+m\\d*s?.* while failed over to ${plan.target}; fenced`,
           ),

@@ -8,8 +8,13 @@
  */
 import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
+import type { Divergence } from '../../contract/index.ts';
+import type { HostDriver } from '../../hosts/index.ts';
+import { sitesOf } from '../../schedule/index.ts';
 import { divergenceLine, divergencesOf, standingDivergences, type VmDivergence } from '../divergence.ts';
 import { appendEvents, readAllEvents } from '../events.ts';
+import { divergedEvent, runsAsPrimary } from '../handlers/divergence.ts';
+import { loadExecution, loadPlanSnapshot } from './execution-record.ts';
 
 /** An operator's leave to discard diverged writes (`--discard-diverged`, `--reason`). */
 export interface DiscardDiverged {
@@ -18,6 +23,62 @@ export interface DiscardDiverged {
   reason: string;
   /** When the operator gave it. @defaultValue now */
   givenAt?: string;
+}
+
+/**
+ * Reprotect's own look at the hosts (when it has a driver): each of the failover's old primaries
+ * that runs as a primary now, beside its recovered VM, is a divergence the agents have not fenced
+ * yet (their site's agent is still away). Recorded in the failover's log (`reprotect-check`,
+ * fenced: false); nothing on the hosts is changed. An old primary that cannot be read is left to
+ * the reprotect's own steps. Returns what it recorded.
+ */
+export async function recordRunningOldPrimaries(
+  driver: HostDriver,
+  redis: Redis,
+  prefix: string,
+  failover: string,
+): Promise<Divergence[]> {
+  const { record } = await loadExecution(redis, prefix, failover);
+  const plan = await loadPlanSnapshot(redis, prefix, failover);
+  const { fromSite, toSite } = sitesOf({ plan, direction: record.direction });
+  const found = await Promise.all(
+    plan.vms.map(async (vm): Promise<Divergence | undefined> => {
+      try {
+        const seenAt = await driver.now();
+        const view = await driver.getVM(fromSite, vm.name);
+        if (!runsAsPrimary(view) || view.epoch > record.epoch) return undefined;
+        const pending = await driver
+          .measureVMReplication(fromSite, vm.name)
+          .then((m) => m.pendingBytes)
+          .catch(() => undefined);
+        const from = Date.parse(seenAt) - Math.max(0, view.uptimeSec) * 1000;
+        const since = view.replication?.lastReplicationTime;
+        return {
+          vm: vm.name,
+          site: fromSite,
+          runsAt: toSite,
+          ranFrom: new Date(from).toISOString(),
+          ranUntil: seenAt,
+          ranMs: Math.max(0, Date.parse(seenAt) - from),
+          fenced: false,
+          discard: {
+            ...(since === undefined ? {} : { since }),
+            ...(pending === undefined ? {} : { bytes: pending }),
+          },
+          detectedBy: 'reprotect-check',
+        };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  const divergences = found.filter((d): d is Divergence => d !== undefined);
+  await appendEvents(
+    redis,
+    prefix,
+    divergences.map((d) => divergedEvent(failover, d)),
+  );
+  return divergences;
 }
 
 /** The standing divergences among `vms` of a failover, read from its log. */
