@@ -122,6 +122,7 @@ function addVm(
     vm: spec.name,
     name: spec.name,
     isTest: false,
+    poweredOnAt: null,
     heartbeatOk: false,
     bootToken: 0,
     wasRunningAtCrash: false,

@@ -152,6 +152,7 @@ function failoverOrTest(
       name: `${vm.name} - Test`,
       isTest: true,
       state: 'Off',
+      poweredOnAt: null,
       heartbeatOk: false,
       bootToken: 0,
       wasRunningAtCrash: false,

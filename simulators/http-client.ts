@@ -202,6 +202,7 @@ export function createSimClient(target: string | SimClientOptions): SimClient {
     resumeVMReplication: (req) => call('resumeVMReplication', [req], req.site),
     connectVMNetwork: (req) => call('connectVMNetwork', [req], req.site),
     fenceVM: (req) => call('fenceVM', [req], req.site),
+    setVMAutomaticStartAction: (req) => call('setVMAutomaticStartAction', [req], req.site),
     truth: () => call('truth', []),
     fault: (action) => call('fault', [action]),
     advance: (ms) => call('advance', [ms]),

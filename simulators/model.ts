@@ -84,6 +84,8 @@ export interface VmInstance {
   host: Host;
   isTest: boolean;
   state: PowerState;
+  /** Simulated ms the VM last powered on (Starting), null while Off: Get-VM's Uptime counts from it. */
+  poweredOnAt: number | null;
   heartbeatOk: boolean;
   /** Increments when a boot is cancelled, so a stale boot-complete event does nothing. */
   bootToken: number;
@@ -173,6 +175,7 @@ export function newInstance(init: VmInstance): VmInstance {
     host: init.host,
     isTest: init.isTest,
     state: init.state,
+    poweredOnAt: init.poweredOnAt,
     heartbeatOk: init.heartbeatOk,
     bootToken: init.bootToken,
     wasRunningAtCrash: init.wasRunningAtCrash,

@@ -177,6 +177,18 @@ export function createInProcessApi(world: WorldCore): HyperVApi & SimControl {
         vm.fencedEpoch = Math.max(vm.fencedEpoch ?? 0, req.epoch);
         return vmView(world, vm);
       }),
+    setVMAutomaticStartAction: (req) =>
+      mutation('setVMAutomaticStartAction', req, (vm) => {
+        if (vm.isTest) {
+          throw new SimError(
+            'INVALID_STATE',
+            `VM '${vm.name}' at site '${vm.site}' is a test VM; its automatic start action stays Nothing`,
+            { site: vm.site, vm: vm.name },
+          );
+        }
+        vm.automaticStartAction = req.action;
+        return vmView(world, vm);
+      }),
 
     truth: () => read(() => world.truth()),
     fault: (action) => read(() => applyFault(world, action)),

@@ -41,6 +41,7 @@ function setState(vm: VmInstance, next: VmInstance['state']): void {
 /** A VM that is Running from the world's first moment (no boot). */
 export function initiallyRunning(world: WorldCore, vm: VmInstance): void {
   setState(vm, 'Running');
+  vm.poweredOnAt = world.now;
   vm.heartbeatOk = true;
   startWriting(vm.disk, world.now);
   world.ledger.onPowerChange(vm.vm, world.now);
@@ -94,6 +95,7 @@ export function drawBootMs(world: WorldCore, vm: VmInstance): number {
 /** Power on: Starting now, guest heartbeat after the drawn boot time (never on a failing boot). */
 export function powerOn(world: WorldCore, vm: VmInstance): void {
   setState(vm, 'Starting');
+  vm.poweredOnAt = world.now;
   vm.heartbeatOk = false;
   vm.bootToken++;
   const token = vm.bootToken;
@@ -114,6 +116,7 @@ export function powerOff(world: WorldCore, vm: VmInstance): void {
   if (vm.state === 'Off') return;
   stopWriting(vm.disk, world.now);
   setState(vm, 'Off');
+  vm.poweredOnAt = null;
   vm.heartbeatOk = false;
   vm.bootToken++;
   if (!vm.isTest) world.ledger.onPowerChange(vm.vm, world.now);

@@ -76,6 +76,9 @@ export const rpcArgs = {
   resumeVMReplication: z.tuple([z.object(mutation)]),
   connectVMNetwork: z.tuple([z.object({ ...mutation, network: name, ip: z.string().max(64).optional() })]),
   fenceVM: z.tuple([z.object(mutation)]),
+  setVMAutomaticStartAction: z.tuple([
+    z.object({ ...mutation, action: z.enum(['Nothing', 'StartIfRunning', 'Start']) }),
+  ]),
   truth: z.tuple([]),
   fault: z.tuple([faultActionSchema]),
   advance: z.tuple([z.number().nonnegative()]),

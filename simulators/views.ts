@@ -65,6 +65,7 @@ export function vmView(world: WorldCore, vm: VmInstance): VmView {
     replication: replicationView(world, vm),
     network: vm.network ? { ...vm.network } : null,
     automaticStartAction: vm.automaticStartAction,
+    uptimeSec: vm.poweredOnAt === null ? 0 : Math.max(0, world.now - vm.poweredOnAt) / 1000,
     epoch: vm.epoch,
     startBarred: vm.prepared || vm.fencedEpoch !== null,
     memoryMb: vm.memoryMb,

@@ -11,6 +11,7 @@ import type { ExecutionClient, ExecutionView } from '../client/index.ts';
 import { DrError, formatElapsed, InputError } from '../common/index.ts';
 import {
   createQueueConnection,
+  type DiscardDiverged,
   EXECUTION_STATUSES,
   failbackPhaseLine,
   isLifecycleType,
@@ -20,6 +21,7 @@ import {
   readEvents,
   readLifecycle,
   readLifecycleRun,
+  recordRunningOldPrimaries,
   submitCancel,
   submitChangePoint,
   submitCommit,
@@ -340,8 +342,14 @@ export function registerLifecycleCommands(program: Command): void {
     .description(
       "Reverse replication of the plan's failed-over VMs (Set-VMReplication -Reverse) and follow it until healthy",
     )
-    .action((file: string, flags: LifecycleFlags) =>
+    .option(
+      '--discard-diverged <vms>',
+      'VMs (comma-separated, or all) whose old primaries ran in two sites: let the reverse overwrite what they wrote meanwhile (needs --reason; recorded)',
+    )
+    .option('--sim <url>', 'the sites, to check for old primaries running again (default: DR_SIM_URL)')
+    .action((file: string, flags: LifecycleFlags & { discardDiverged?: string }) =>
       withRedis(flags, async (redis, client) => {
+        const discard = discardOf(flags);
         const { plan } = await loadPlanOrExit(file);
         const failover = await latestFailoverOf(redis, flags.prefix, plan.metadata.name);
         if (failover === undefined) {
@@ -350,10 +358,25 @@ export function registerLifecycleCommands(program: Command): void {
             `${file}: plan ${plan.metadata.name} has no failover to reprotect (\`drctl status\`)`,
           );
         }
+        // With the sites at hand, an old primary running again now is a divergence too (recorded).
+        const simUrl = flags.sim ?? process.env.DR_SIM_URL;
+        if (simUrl !== undefined) {
+          const driver = connectHostDriver(simUrl);
+          try {
+            await recordRunningOldPrimaries(driver, redis, flags.prefix, failover.id);
+          } finally {
+            driver.close();
+          }
+        }
         const submitted = await submitReprotect(redis, flags.prefix, failover.id, {
           by: whoAmI(),
           reason: flags.reason ?? `reprotect ${plan.metadata.name} after ${failover.id}`,
+          ...(discard ? { discardDiverged: discard } : {}),
         });
+        if (discard && !flags.json)
+          process.stdout.write(
+            `the diverged writes of ${discard.vms === 'all' ? 'every diverged VM' : discard.vms.join(', ')} will be overwritten, as ${discard.by} asked: ${discard.reason}\n`,
+          );
         await follow(redis, client, submitted, flags, flags.prefix);
       }),
     );
@@ -365,6 +388,27 @@ export function registerLifecycleCommands(program: Command): void {
     .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
     .option('--approve-manual', "count the plan's manual actions as approved (unattended runs)")
     .action((file: string, flags: LifecycleFlags & { approveManual?: boolean }) => failback(file, flags));
+}
+
+/** `--discard-diverged a,b|all` with its `--reason` (required: the acknowledgement is recorded). */
+function discardOf(flags: LifecycleFlags & { discardDiverged?: string }): DiscardDiverged | undefined {
+  if (flags.discardDiverged === undefined) return undefined;
+  const raw = flags.discardDiverged.trim();
+  const vms =
+    raw === 'all'
+      ? 'all'
+      : raw
+          .split(',')
+          .map((vm) => vm.trim())
+          .filter((vm) => vm !== '');
+  if (vms !== 'all' && vms.length === 0)
+    throw new InputError('BAD_DISCARD', '--discard-diverged: name the VMs (comma-separated) or all');
+  if (flags.reason === undefined || flags.reason.trim() === '')
+    throw new InputError(
+      'REASON_REQUIRED',
+      '--discard-diverged needs --reason "<why>": discarding what an old primary wrote is recorded with who and why',
+    );
+  return { vms, by: whoAmI(), reason: flags.reason, givenAt: new Date().toISOString() };
 }
 
 function describePoint(point: RecoveryPointChoice): string {

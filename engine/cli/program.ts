@@ -4,6 +4,7 @@ import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerPreflightCommand } from './preflight-command.ts';
+import { registerProtectCommand } from './protect-command.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerWorkerCommand } from './worker-command.ts';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerSimCommands(program);
   registerRunCommands(program);
   registerPreflightCommand(program);
+  registerProtectCommand(program);
   registerLocksCommand(program);
   registerWorkerCommand(program);
   registerOperatorCommands(program);

@@ -2,6 +2,7 @@
  * Running plans: drill, cleanup, failover, status, events, approve, the orchestrator process and
  * the demo. Every command goes through the ExecutionClient (engine/client).
  */
+
 import { type Command, InvalidArgumentError } from 'commander';
 import { measureRecoveryPointGap } from '../client/index.ts';
 import { InputError } from '../common/index.ts';
@@ -29,6 +30,7 @@ import {
   printJson,
 } from './run/common.ts';
 import { registerDemoCommand } from './run/demo.ts';
+import { fencingOf } from './run/fencing.ts';
 import { registerOrchestratorCommand } from './run/orchestrator-command.ts';
 import { registerStatusCommands } from './run/status-commands.ts';
 import { gapLines, summaryLines } from './run/summary.ts';
@@ -129,9 +131,15 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
       explainInterrupt: { prefix: flags.prefix },
       ...(flags.json ? { timeline: false, out: process.stderr } : {}),
     });
-    if (flags.json) printJson({ ...view, preflight });
-    else for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
-    if (view.status === 'failed' || view.status === 'cancelled') process.exitCode = 1;
+    // A VM that ran in two sites while the failover ran (its source returned first): loud, and exit 1.
+    const fences = await fencingOf(client, view);
+    if (flags.json)
+      printJson({ ...view, preflight, ...(fences.divergence ? { divergence: fences.divergence } : {}) });
+    else {
+      for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
+      for (const line of fences.divergenceLines) process.stdout.write(`${line}\n`);
+    }
+    if (view.status === 'failed' || view.status === 'cancelled' || fences.standing > 0) process.exitCode = 1;
   } finally {
     await client.close();
     sites.close();

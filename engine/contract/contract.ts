@@ -166,6 +166,37 @@ export const VM_PHASES = [
 ] as const;
 export type VmPhase = (typeof VM_PHASES)[number];
 
+/** Who noticed a divergence: a fence job that ran late, the agent's fence sweep, or reprotect's check. */
+export const DIVERGENCE_DETECTORS = ['late-fence', 'fence-sweep', 'reprotect-check'] as const;
+export type DivergenceDetector = (typeof DIVERGENCE_DETECTORS)[number];
+
+/**
+ * A VM that ran in two sites: its old primary was seen running at `site` (Get-VM: Running or
+ * Starting, replication mode Primary) after the VM failed over to `runsAt`. Times are host time
+ * (the hosts' clock, simulated in the simulator), from what Hyper-V shows: `ranFrom` is when the
+ * old primary started (now − Get-VM's Uptime), `ranUntil` when it was last seen running (fenced).
+ */
+export interface Divergence {
+  vm: string;
+  /** The site where the old primary ran. */
+  site: string;
+  /** The site the VM failed over to. */
+  runsAt: string;
+  ranFrom: string;
+  ranUntil: string;
+  /** ranUntil − ranFrom, host time. */
+  ranMs: number;
+  /** Turned off and barred (fenceVM) when seen; false: it may still run. */
+  fenced: boolean;
+  /**
+   * What a reprotect would overwrite on the old primary (Set-VMReplication -Reverse resynchronizes
+   * it from the recovered VM): its writes since `since` (its last replication, Get-VMReplication),
+   * `bytes` of them pending (Measure-VMReplication), when the host answered.
+   */
+  discard: { since?: string; bytes?: number };
+  detectedBy: DivergenceDetector;
+}
+
 /** Version of the event schema below; readers reject versions they do not know. */
 export const EVENT_SCHEMA_VERSION = 1;
 
@@ -234,4 +265,5 @@ export type ExecutionEvent =
       attempt: number;
       output?: Record<string, unknown>;
       error?: StepResult['error'];
-    };
+    }
+  | ({ v: 1; at: string; type: 'diverged'; execution: string } & Divergence);

@@ -4,7 +4,13 @@
  * of a version they do not know.
  */
 import { z } from 'zod';
-import { EVENT_SCHEMA_VERSION, type ExecutionEvent, LIFECYCLE_TYPES, VM_PHASES } from './contract.ts';
+import {
+  DIVERGENCE_DETECTORS,
+  EVENT_SCHEMA_VERSION,
+  type ExecutionEvent,
+  LIFECYCLE_TYPES,
+  VM_PHASES,
+} from './contract.ts';
 
 /** An execution's status as operators see it (the execution machine's state). */
 export type ExecutionStatus =
@@ -118,6 +124,23 @@ export type OperatorEvent =
       /** The step's attempt the command was about. */
       attempt: number;
       detail?: string;
+    }
+  | {
+      v: 1;
+      at: string;
+      /**
+       * An operator let a reprotect overwrite the diverged writes of these VMs' old primaries
+       * (`drctl reprotect --discard-diverged`). Appended to the failover's log and the reprotect's.
+       */
+      type: 'divergence-acknowledged';
+      execution: string;
+      /** The reprotect that discards them. */
+      reprotect: string;
+      vms: string[];
+      by: string;
+      reason: string;
+      /** When the operator gave it. */
+      givenAt: string;
     }
   | {
       v: 1;
@@ -238,6 +261,28 @@ export const engineEventSchema = z.discriminatedUnion('type', [
     accepted: z.boolean(),
     attempt: z.number(),
     detail: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('diverged'),
+    vm: z.string(),
+    site: z.string(),
+    runsAt: z.string(),
+    ranFrom: z.string(),
+    ranUntil: z.string(),
+    ranMs: z.number(),
+    fenced: z.boolean(),
+    discard: z.object({ since: z.string().optional(), bytes: z.number().optional() }),
+    detectedBy: z.enum(DIVERGENCE_DETECTORS),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('divergence-acknowledged'),
+    reprotect: z.string(),
+    vms: z.array(z.string()),
+    by: z.string(),
+    reason: z.string(),
+    givenAt: z.string(),
   }),
   z.object({
     ...base,

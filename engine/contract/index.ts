@@ -1,6 +1,9 @@
 export {
   CANCEL_JOB_ID,
   CONTROL_QUEUE,
+  DIVERGENCE_DETECTORS,
+  type Divergence,
+  type DivergenceDetector,
   EVENT_SCHEMA_VERSION,
   type ExecutionEvent,
   type ExecutionType,

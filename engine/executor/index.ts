@@ -31,6 +31,14 @@ export {
 export { CATALOG_TTL_MS, readServedCatalogs, type ServedCatalog } from './catalog-announce.ts';
 export { type Completion, parseStepJobResult, publishJobResult, readCompletions } from './completions.ts';
 export {
+  discardText,
+  divergenceLine,
+  divergencesOf,
+  ranFor,
+  standingDivergences,
+  type VmDivergence,
+} from './divergence.ts';
+export {
   appendEvent,
   appendEvents,
   appendEventTo,
@@ -68,6 +76,13 @@ export {
 } from './queues.ts';
 export { approveAction, approveStep } from './store/approve.ts';
 export { type CleanupRequest, cleanupIdOf, submitCleanup } from './store/cleanup.ts';
+export {
+  acknowledgeDivergence,
+  type DiscardDiverged,
+  divergenceGate,
+  recordRunningOldPrimaries,
+  standingDivergencesOf,
+} from './store/divergence-gate.ts';
 export {
   type DataLossEntry,
   type ExecutionRecord,

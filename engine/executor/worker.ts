@@ -194,8 +194,10 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
         return Promise.resolve();
       },
     };
+    const late = await lateFence(data);
     const run = await runStepJob(unit.id, data, {
-      late: await lateFence(data),
+      late: late.late,
+      lateFailedOver: late.failedOver,
       api: options.api,
       log: lazyChild(log, { execution: data.execution, job: unit.id, vm: data.vm, attempt: data.attempt }),
       events,
@@ -233,11 +235,19 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
    * A fence whose step the orchestrator already recorded final: warned at the fencing deadline
    * while the source site was gone, run now that its agent is back (handlers/dispatch.ts `late`).
    */
-  const lateFence = async (data: StepJobData): Promise<boolean> => {
+  const lateFence = async (data: StepJobData): Promise<{ late: boolean; failedOver: boolean }> => {
     const first = data.steps[0];
-    if (first === undefined || jobStepKind(first) !== 'fence') return false;
-    const stored = await redis.hget(executionKeys(prefix, data.execution).steps, first);
-    return isFinal(decodeStepState(stored ?? undefined).status);
+    if (first === undefined || jobStepKind(first) !== 'fence') return { late: false, failedOver: false };
+    const failover = data.vm === undefined ? undefined : `${data.vm}/failover`;
+    const [stored, failedOver] = await redis.hmget(
+      executionKeys(prefix, data.execution).steps,
+      first,
+      failover ?? first,
+    );
+    const late = isFinal(decodeStepState(stored ?? undefined).status);
+    // Done at the target: a running old primary has run in two sites (handlers/divergence.ts).
+    const done = failover !== undefined && decodeStepState(failedOver ?? undefined).status === 'done';
+    return { late, failedOver: late && done };
   };
 
   /** The units of a job: a batch's, or a single StepJobData job as one unit with the job's id. */

@@ -11,6 +11,8 @@
  */
 
 export type PowerState = 'Off' | 'Starting' | 'Running' | 'Stopping';
+/** Get-VM's AutomaticStartAction: what the host does with the VM when it (re)starts. */
+export type AutomaticStartAction = 'Nothing' | 'StartIfRunning' | 'Start';
 export type GuestHeartbeat = 'Ok' | 'NoContact';
 export type ReplicationHealth = 'Normal' | 'Warning' | 'Critical';
 export type ReplicationMode = 'Primary' | 'Replica' | 'ExtendedReplica' | 'TestReplica' | 'None';
@@ -72,7 +74,12 @@ export interface VmView {
   heartbeat: GuestHeartbeat;
   replication: VmReplicationView | null;
   network: NetworkAttachment | null;
-  automaticStartAction: 'Nothing' | 'StartIfRunning' | 'Start';
+  automaticStartAction: AutomaticStartAction;
+  /**
+   * Get-VM's Uptime in seconds (fractional): how long the VM has been on since it last started
+   * (Starting included); 0 when Off. Host time.
+   */
+  uptimeSec: number;
   /** Highest epoch this VM accepted. */
   epoch: number;
   /** Barred from starting (fenced, or prepared for a planned failover). */
@@ -184,6 +191,11 @@ export interface HostDriver {
   connectVMNetwork(req: Mutation & NetworkAttachment): Promise<VmView>;
   /** Fence: turn the VM off (if running) and bar it from starting under epochs <= `epoch`. */
   fenceVM(req: Mutation): Promise<VmView>;
+  /**
+   * Set-VM -AutomaticStartAction: what the host does with the VM when the host (re)starts.
+   * `Nothing` keeps an old primary off when its lost site returns before its agent.
+   */
+  setVMAutomaticStartAction(req: Mutation & { action: AutomaticStartAction }): Promise<VmView>;
 }
 
 /** Error codes a driver throws (as an error with this `code`, in-process and over the wire alike). */

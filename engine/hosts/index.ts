@@ -1,5 +1,6 @@
 /** The host-driver seam: the engine's interface to Hyper-V hosts (see ARCHITECTURE.md). */
 export type {
+  AutomaticStartAction,
   GuestHeartbeat,
   HostDriver,
   HostErrorCode,

@@ -32,6 +32,9 @@ export interface EvaluateSettings {
 type FindingInput = Omit<Finding, 'severity' | 'code' | 'path'> & { path?: string };
 
 /** What every check reads, and where it writes its findings. */
+/** How an operator sets the plan's primaries' automatic start action (engine/cli/protect-command.ts). */
+export const PROTECT_COMMAND = '`drctl protect <plan.yaml> --automatic-start-action Nothing`';
+
 export class EvalContext {
   readonly fromSite: string;
   readonly toSite: string;

@@ -6,6 +6,7 @@ import type {
   RecoveryPointChoice,
 } from '../plan/types.ts';
 import { applyAccept, checkAccept } from './accept.ts';
+import { checkAutomaticStart } from './checks/automatic-start.ts';
 import { checkCapacity } from './checks/capacity.ts';
 import { checkExternalDependencies } from './checks/dependencies.ts';
 import { checkNetworks } from './checks/networks.ts';
@@ -99,6 +100,7 @@ export function evaluatePreflight(
     });
   }
   checkReplication(ctx);
+  checkAutomaticStart(ctx);
   checkOwnership(ctx);
   const points = checkRecoveryPoints(ctx);
   checkNetworks(ctx);

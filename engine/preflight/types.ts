@@ -47,7 +47,8 @@ export type WarningCode =
   | 'NETWORK_MISSING'
   | 'CAPACITY_HIGH'
   | 'PRIMARY_RUNNING'
-  | 'SCRIPT_CATALOG_DIFFERS';
+  | 'SCRIPT_CATALOG_DIFFERS'
+  | 'AUTOMATIC_START_ACTION';
 
 interface FindingBase {
   message: string;

@@ -204,11 +204,16 @@ describe('unplanned failover fences the source', () => {
         const phases = log.filter((e) => e.type === 'vm-phase' && e.vm === vm.name);
         expect(phases.at(-1), vm.name).toMatchObject({ phase: 'ready', site: plan.target });
       }
+      // The automatic start ran them beside their recovered VMs first: fenced late, and diverged
+      // (test/engine/divergence.test.ts judges the divergence itself).
       const later = await fencingOf(engine.client, view);
-      expect(later.fencing).toEqual(plan.vms.map((vm) => ({ vm: vm.name, fenced: true, late: true })));
+      expect(later.fencing).toEqual(
+        plan.vms.map((vm) => ({ vm: vm.name, fenced: true, late: true, diverged: true })),
+      );
       expect(later.lines).toEqual([
-        'source fencing: 4 of 4 old primaries fenced (4 late, after their site came back)',
+        'source fencing: 4 of 4 old primaries fenced (4 late, after their site came back; 4 had started again first: diverged)',
       ]);
+      expect(later.standing).toBe(4);
       // And the execution's record did not change: the steps stay warned, done stays complete.
       const after = await engine.client.get(id);
       expect(after.status).toBe('completed');
@@ -274,11 +279,18 @@ describe('unplanned failover fences the source', () => {
       console.info(
         `split-brain until the agent's sweep (simulated ms, 2000x clock): ${JSON.stringify(spans)}`,
       );
-      await until('the sweep in the log', async () =>
-        (await executionEvents(engine, id)).some(
-          (e) => e.type === 'vm-phase' && e.detail?.includes("fenced by the site's agent"),
-        ),
+      // Recorded as what it was: each VM ran in two sites until the sweep fenced it.
+      await until('the sweep in the log', async () => {
+        const diverged = (await executionEvents(engine, id)).filter(
+          (e) => e.type === 'diverged' && e.detectedBy === 'fence-sweep' && e.fenced,
+        );
+        return diverged.length === plan.vms.length;
+      });
+      const status = await fencingOf(engine.client, view);
+      expect(status.lines[0]).toBe(
+        'source fencing: 4 of 4 old primaries fenced (4 late, after their site came back; 4 had started again first: diverged)',
       );
+      expect(status.divergenceLines[0]).toMatch(/^!! SPLIT-BRAIN: 4 VM\(s\) ran in two sites/);
     } finally {
       await source.close(2000);
       await engine.close();

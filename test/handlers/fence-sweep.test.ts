@@ -33,7 +33,8 @@ describe("the site agent's fence sweep", () => {
   }
 
   it('fences an old primary running here that was failed over elsewhere, under that failover’s epoch, and logs it', async () => {
-    world = twoSiteWorld(['app-01', 'app-02', 'app-03']);
+    world = twoSiteWorld(['app-01', 'app-02', 'app-03'], { manual: true });
+    world.advance(600_000);
     const prefix = uniquePrefix('sweep');
     await failedOver(prefix, ['app-01', 'app-02'], 5);
     // app-02 was taken by a newer execution since (a failback, a cancel that restored it).
@@ -59,10 +60,34 @@ describe("the site agent's fence sweep", () => {
       expect(mutations(world, 'app-02', SOURCE)).toEqual({ connectVMNetwork: 1 });
       expect((await world.api.getVM(SOURCE, 'app-03')).state).toBe('Running');
       expect(mutations(world, 'app-03', SOURCE)).toEqual({});
+      // Recorded as a divergence (it ran here while recorded failed over to the target), from
+      // its start (Get-VM's Uptime: the world's start) to the fence, with what reprotect would discard.
       const events = (await readAllEvents(redis, prefix, 'ex5')).map((e) => e.event);
+      const now = await world.api.now();
       expect(events).toEqual([
-        expect.objectContaining({ type: 'vm-phase', vm: 'app-01', site: SOURCE, phase: 'waiting' }),
+        expect.objectContaining({
+          type: 'diverged',
+          vm: 'app-01',
+          site: SOURCE,
+          runsAt: TARGET,
+          ranUntil: now,
+          fenced: true,
+          detectedBy: 'fence-sweep',
+        }),
       ]);
+      const [diverged] = events;
+      if (diverged?.type !== 'diverged') throw new Error('unreachable');
+      // Exactly the ledger's run of the old primary (a manual clock: no time passes in between).
+      const run = world.truth().vms['app-01']?.timeline[0];
+      expect(run?.to).toBe(now);
+      expect(diverged.ranFrom).toBe(run?.from);
+      expect(diverged.ranMs).toBe(Date.parse(now) - Date.parse(run?.from ?? ''));
+      expect(diverged.discard.since).toBe(
+        (await world.api.getVM(SOURCE, 'app-01')).replication?.lastReplicationTime,
+      );
+      expect(diverged.discard.bytes).toBe(
+        (await world.api.measureVMReplication(SOURCE, 'app-01')).pendingBytes,
+      );
       // Nothing left to do: a second sweep makes no call.
       expect(await sweeper.sweep()).toEqual([]);
       expect(mutations(world, 'app-01', SOURCE)).toEqual({ fenceVM: 1 });

@@ -52,6 +52,63 @@ describe('fence (unplanned failover, source site)', () => {
     expect(mutations(world, 'app-01', SOURCE)).toEqual({ fenceVM: 1, startVM: 1 });
   });
 
+  describe('when it runs late, after its site returned before its agent (issue 10)', () => {
+    /** Failed over at the target; the source lost and back after an hour: StartIfRunning started it. */
+    async function returnedBeforeItsAgent(): Promise<number> {
+      world = twoSiteWorld(['app-01'], { manual: true, bootMs: 1000 });
+      world.advance(600_000);
+      world.fault({ kind: 'site-power', site: SOURCE, state: 'off' });
+      await world.api.startVMFailover({ site: TARGET, vm: 'app-01', epoch: 4, mode: 'failover' });
+      await world.api.startVM({ site: TARGET, vm: 'app-01', epoch: 4 });
+      world.advance(3_600_000);
+      world.fault({ kind: 'site-power', site: SOURCE, state: 'on' });
+      const returned = Date.parse(await world.api.now());
+      world.advance(600_000);
+      return returned;
+    }
+
+    it('records the divergence: from the automatic start (Uptime) to the fence, and what reprotect would discard', async () => {
+      const returned = await returnedBeforeItsAgent();
+      const pendingBefore = (await world.api.measureVMReplication(SOURCE, 'app-01')).pendingBytes;
+      const sink = new MemorySink();
+      const run = await runJob(world.api, fenceJob('app-01'), { sink, late: { failedOver: true } });
+      const now = await world.api.now();
+      expect(run.result.steps[0]).toMatchObject({
+        outcome: 'done',
+        output: { fenced: true, wasRunning: true },
+      });
+      expect(await world.api.getVM(SOURCE, 'app-01')).toMatchObject({ state: 'Off', startBarred: true });
+      const diverged = sink.events.filter((e) => e.type === 'diverged');
+      expect(diverged).toEqual([
+        expect.objectContaining({
+          vm: 'app-01',
+          site: SOURCE,
+          runsAt: TARGET,
+          ranFrom: new Date(returned).toISOString(),
+          ranUntil: now,
+          ranMs: 600_000,
+          fenced: true,
+          detectedBy: 'late-fence',
+          discard: { since: expect.any(String), bytes: pendingBefore },
+        }),
+      ]);
+      // The ledger agrees: one split-brain, from the automatic start to the fence.
+      const [split] = world.truth().splitBrain;
+      expect(split).toMatchObject({ vm: 'app-01', from: new Date(returned).toISOString(), to: now });
+      expect(pendingBefore).toBeGreaterThanOrEqual((split?.writesBySite[SOURCE] ?? 0) * 4096);
+      // A late job writes no VM phase (the VM is up at the target).
+      expect(sink.events.some((e) => e.type === 'vm-phase')).toBe(false);
+    });
+
+    it('records none when the VM never failed over (its failover step is not done)', async () => {
+      await returnedBeforeItsAgent();
+      const sink = new MemorySink();
+      await runJob(world.api, fenceJob('app-01'), { sink, late: { failedOver: false } });
+      expect(sink.events.some((e) => e.type === 'diverged')).toBe(false);
+      expect((await world.api.getVM(SOURCE, 'app-01')).state).toBe('Off');
+    });
+  });
+
   it('bars a primary that is already off (it could be started again)', async () => {
     world = twoSiteWorld(['app-01']);
     await world.api.stopVM({ site: SOURCE, vm: 'app-01', epoch: 1 });

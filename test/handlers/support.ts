@@ -130,10 +130,17 @@ const silent = createLogger('test', { level: 'silent', pretty: false });
 export async function runJob(
   api: HyperVApi,
   data: StepJobData,
-  options: { sink?: MemorySink; handlers?: HandlerOptions; jobId?: string } = {},
+  options: {
+    sink?: MemorySink;
+    handlers?: HandlerOptions;
+    jobId?: string;
+    /** A fence job run after its step was recorded final (the worker's `lateFence`). */
+    late?: { failedOver: boolean };
+  } = {},
 ): Promise<StepJobRun> {
   return await runStepJob(options.jobId ?? `${data.execution}.${data.steps[0]}`, data, {
     api,
+    ...(options.late ? { late: true, lateFailedOver: options.late.failedOver } : {}),
     log: silent,
     events: options.sink ?? new MemorySink(),
     options: resolveHandlerOptions({ bootRetryInitialMs: 5, probeIntervalMs: 10, ...options.handlers }),

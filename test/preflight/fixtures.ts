@@ -60,6 +60,7 @@ export function replica(
     },
     network: null,
     automaticStartAction: 'StartIfRunning',
+    uptimeSec: 3600,
     epoch: 0,
     startBarred: false,
     memoryMb: 4096,

@@ -119,14 +119,50 @@ describe('pre-flight against the simulated world', () => {
   });
 
   it('warns that an unplanned failover of running primaries loses their last writes', async () => {
-    const report = await preflight(world(), { type: 'unplanned' });
+    const report = await preflight(
+      world(plan, (spec) => {
+        for (const vm of spec.vms) vm.automaticStartAction = 'Nothing';
+      }),
+      { type: 'unplanned' },
+    );
     expect(report.ok).toBe(true);
     expect(codes(report.warnings)).toEqual(['PRIMARY_RUNNING']);
     expect(report.warnings[0]?.message).toContain('3 VM(s) still run at the source');
     const one = await preflight(world(), { type: 'unplanned', selection: { vms: ['sql-01'] } });
     expect(one.warnings.map((w) => [w.code, w.vm, w.path])).toEqual([
       ['PRIMARY_RUNNING', 'sql-01', 'spec.vms[0]'],
+      ['AUTOMATIC_START_ACTION', 'sql-01', 'spec.vms[0]'],
     ]);
+  });
+
+  it('warns, at each VM, of primaries whose automatic start action would start them when their lost site returns', async () => {
+    const w = world(plan, (spec) => {
+      for (const vm of spec.vms) if (vm.name === 'app-01') vm.automaticStartAction = 'Nothing';
+      for (const vm of spec.vms) if (vm.name === 'web-01') vm.automaticStartAction = 'Start';
+    });
+    const report = await preflight(w, { type: 'unplanned' });
+    expect(report.ok).toBe(true);
+    const starts = report.warnings.filter((f) => f.code === 'AUTOMATIC_START_ACTION');
+    expect(starts.map((f) => [f.vm, f.path, f.site, f.details?.automaticStartAction])).toEqual(
+      plan.vms
+        .filter((vm) => vm.name !== 'app-01')
+        .map((vm) => [
+          vm.name,
+          `spec.vms[${plan.vms.indexOf(vm)}]`,
+          'dc-east',
+          vm.name === 'web-01' ? 'Start' : 'StartIfRunning',
+        ]),
+    );
+    expect(starts[0]?.hint).toContain('drctl protect <plan.yaml> --automatic-start-action Nothing');
+    // Once the engine set it to Nothing (Set-VM -AutomaticStartAction), nothing to warn of.
+    for (const vm of plan.vms)
+      await w.api.setVMAutomaticStartAction({ site: 'dc-east', vm: vm.name, epoch: 0, action: 'Nothing' });
+    const after = await preflight(w, { type: 'unplanned' });
+    expect(codes(after.warnings)).not.toContain('AUTOMATIC_START_ACTION');
+    // A planned failover prepares (bars) its primaries, a drill leaves them alone: no warning.
+    expect(codes((await preflight(world(), { type: 'planned' })).warnings)).not.toContain(
+      'AUTOMATIC_START_ACTION',
+    );
   });
 
   describe('when the source site is lost', () => {

@@ -45,6 +45,57 @@ describe('fencing', () => {
     expect(truth.vms.free?.autoStarts).toBe(1);
   });
 
+  it('Set-VM -AutomaticStartAction Nothing keeps a VM that was running off when its host returns', async () => {
+    const world = createWorld({
+      clock: { mode: 'manual' },
+      sites: [{ name: 'east', hosts: [{ name: 'h1' }] }],
+      vms: [
+        { name: 'held', site: 'east', host: 'h1', automaticStartAction: 'StartIfRunning', boot: 1000 },
+        { name: 'free', site: 'east', host: 'h1', automaticStartAction: 'StartIfRunning', boot: 1000 },
+      ],
+    });
+    const set = await world.api.setVMAutomaticStartAction({
+      site: 'east',
+      vm: 'held',
+      epoch: 2,
+      action: 'Nothing',
+    });
+    expect(set).toMatchObject({ automaticStartAction: 'Nothing', state: 'Running' });
+    expect((await world.api.getVM('east', 'held')).epoch).toBe(2);
+    // An epoch-carrying mutation: an older execution cannot change it back.
+    await expect(
+      world.api.setVMAutomaticStartAction({ site: 'east', vm: 'held', epoch: 1, action: 'Start' }),
+    ).rejects.toMatchObject({ code: 'STALE_EPOCH' });
+    world.fault({ kind: 'site-power', site: 'east', state: 'off' });
+    world.advance(HOUR);
+    world.fault({ kind: 'site-power', site: 'east', state: 'on' });
+    world.advance(5_000);
+    expect(await world.api.getVM('east', 'held')).toMatchObject({ state: 'Off', startBarred: false });
+    expect(await world.api.getVM('east', 'free')).toMatchObject({ state: 'Running' });
+    const truth = world.truth();
+    expect(truth.vms.held?.autoStarts).toBe(0);
+    expect(truth.vms.free?.autoStarts).toBe(1);
+    expect(truth.mutations.held?.east).toEqual({ setVMAutomaticStartAction: 2 });
+  });
+
+  it("reports Get-VM's Uptime from the VM's last start, 0 while off", async () => {
+    const world = createWorld({
+      clock: { mode: 'manual' },
+      sites: [{ name: 'east', hosts: [{ name: 'h1' }] }],
+      vms: [{ name: 'vm', site: 'east', host: 'h1', automaticStartAction: 'StartIfRunning', boot: 1000 }],
+    });
+    world.advance(90_000);
+    expect((await world.api.getVM('east', 'vm')).uptimeSec).toBe(90);
+    world.fault({ kind: 'host-crash', site: 'east', host: 'h1' });
+    world.advance(60_000);
+    world.fault({ kind: 'host-up', site: 'east', host: 'h1' });
+    world.advance(2_500);
+    // The automatic start began at the host's return: Starting counts, as in Hyper-V.
+    expect(await world.api.getVM('east', 'vm')).toMatchObject({ state: 'Running', uptimeSec: 2.5 });
+    await world.api.stopVM({ site: 'east', vm: 'vm', epoch: 1, turnOff: true });
+    expect((await world.api.getVM('east', 'vm')).uptimeSec).toBe(0);
+  });
+
   it('refuses every call to a powered-off site as unreachable (retryable)', async () => {
     const world = twoSites();
     world.fault({ kind: 'site-power', site: 'east', state: 'off' });

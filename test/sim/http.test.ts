@@ -54,6 +54,24 @@ describe('the Hyper-V API over HTTP', () => {
     expect(viaGet).toEqual(truth);
   });
 
+  it('sets the automatic start action (Set-VM -AutomaticStartAction) and reports Uptime over HTTP', async () => {
+    const api = await serve(twoSites());
+    await api.advance(HOUR);
+    expect((await api.getVM('east', 'vm-a')).uptimeSec).toBe(3600);
+    const view = await api.setVMAutomaticStartAction({
+      site: 'east',
+      vm: 'vm-a',
+      epoch: 1,
+      action: 'Nothing',
+    });
+    expect(view.automaticStartAction).toBe('Nothing');
+    expect(await api.getVM('east', 'vm-a')).toMatchObject({ automaticStartAction: 'Nothing', epoch: 1 });
+    await expect(
+      api.setVMAutomaticStartAction({ site: 'east', vm: 'vm-a', epoch: 1, action: 'Never' as 'Nothing' }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect((await api.truth()).mutations['vm-a']?.east).toEqual({ setVMAutomaticStartAction: 1 });
+  });
+
   it('re-throws typed errors as SimError with code, retryable flag and the VM in the message', async () => {
     const api = await serve(twoSites());
     await api.advance(HOUR);

@@ -47,6 +47,8 @@ export function registerStatusCommands(program: Command): void {
             : { paused: [], approvals: [] };
         const lifecycle = await lifecycleStatus(flags.prefix, view);
         const fences = await fencingOf(client, view);
+        // A VM that ran in two sites, not yet acknowledged by a reprotect: the command fails (1).
+        if (fences.standing > 0) process.exitCode = 1;
         if (flags.json)
           return printJson({
             ...view,
@@ -54,6 +56,7 @@ export function registerStatusCommands(program: Command): void {
             ...(waits.approvals.length > 0 ? { approvals: waits.approvals } : {}),
             ...(lifecycle.lifecycle ? { lifecycle: lifecycle.lifecycle } : {}),
             ...(fences.fencing ? { fencing: fences.fencing } : {}),
+            ...(fences.divergence ? { divergence: fences.divergence } : {}),
           });
         process.stdout.write(`${progressLine(view, Date.now())}\n`);
         process.stdout.write(
@@ -61,6 +64,8 @@ export function registerStatusCommands(program: Command): void {
         );
         if (view.parent)
           process.stdout.write(`${view.type === 'cleanup' ? 'cleans up' : 'acts on'} ${view.parent}\n`);
+        // Split-brain first, before anything else an operator reads.
+        for (const line of fences.divergenceLines) process.stdout.write(`${line}\n`);
         if (view.phase) process.stdout.write(`failback ${failbackPhaseLine(view.phase)}\n`);
         for (const line of lifecycle.lines) process.stdout.write(`${line}\n`);
         if (view.cleanup) process.stdout.write(`cleanup: ${view.cleanup}\n`);

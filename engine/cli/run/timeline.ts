@@ -7,7 +7,7 @@
  */
 
 import { assertNever, formatElapsed } from '../../common/index.ts';
-import type { StoredEvent } from '../../executor/index.ts';
+import { discardText, ranFor, type StoredEvent } from '../../executor/index.ts';
 
 export const TIMELINE_CLOCKS =
   "times and +offsets (since submit): wall clock; recovery points: the sites' clock (simulated)";
@@ -64,6 +64,10 @@ function describe({ event }: StoredEvent): string {
       return `step ${event.step} PAUSED for an operator (attempt ${event.attempt}): ${event.error.code}: ${event.error.message}`;
     case 'operator-action':
       return `operator ${event.by}: ${event.command} ${event.step}${event.reason ? ` ("${event.reason}")` : ''}${event.accepted ? '' : ` REFUSED: ${event.detail ?? ''}`}`;
+    case 'diverged':
+      return `vm ${event.vm.padEnd(16)} DIVERGED: ran at ${event.site} for ${ranFor(event.ranMs)} (host time ${event.ranFrom} → ${event.ranUntil}) while failed over to ${event.runsAt}; ${event.fenced ? 'fenced' : 'NOT fenced'} (${event.detectedBy}); reprotect would discard ${discardText(event.discard)}`;
+    case 'divergence-acknowledged':
+      return `operator ${event.by}: let ${event.reprotect} discard the diverged writes of ${event.vms.join(', ')} ("${event.reason}")`;
     case 'action-rerun':
       return `step ${event.step} RE-RUN (attempt ${event.attempt}): ${event.reason}`;
     default:

@@ -1,5 +1,5 @@
 import type { Logger } from '../../common/index.ts';
-import type { StepJobData, StepOutcome, StepResult } from '../../contract/index.ts';
+import type { ExecutionEvent, StepJobData, StepOutcome, StepResult } from '../../contract/index.ts';
 import type { HostDriver, RecoveryPoint, VmView } from '../../hosts/index.ts';
 
 /** Tunables of the step handlers. Every field has a default; tests shorten the waits. */
@@ -71,6 +71,12 @@ export interface HandlerContext {
    * so the next step need not read it again. Absent for a job's first step.
    */
   known?: VmView;
+  /**
+   * Set for a fence job the orchestrator already recorded final (warned at the fencing deadline)
+   * that runs now its site's agent is back; `failedOver` when the VM's failover at the target was
+   * done by then: an old primary found running has run in two sites (a divergence).
+   */
+  late?: { failedOver: boolean };
 }
 
 /** What a handler returns for its step. */
@@ -86,6 +92,8 @@ export interface HandlerOutcome {
   view?: VmView;
   /** What the operator reads in the VM's phase event after the step (fence: fenced or not, why). */
   detail?: string;
+  /** Events to append after the step's end (a fence that found a divergence: `diverged`). */
+  events?: ExecutionEvent[];
 }
 
 export type StepHandler = (ctx: HandlerContext) => Promise<HandlerOutcome>;

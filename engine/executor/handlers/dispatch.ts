@@ -103,6 +103,8 @@ export interface RunStepJobDeps {
    * up at the target by then; a phase at the source would read as if it went back.
    */
   late?: boolean;
+  /** For a late fence: the VM's failover at the target was done (HandlerContext.late). */
+  lateFailedOver?: boolean;
 }
 
 /** A job's result, and the error that must end the job as unrecoverable (a stale epoch). */
@@ -178,6 +180,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
         signal: deps.signal,
         options: deps.options,
         ...(known === undefined ? {} : { known }),
+        ...(deps.late ? { late: { failedOver: deps.lateFailedOver === true } } : {}),
       };
       known = undefined;
       // The step's host calls may outlive an abort; their effects are absorbed by the next run.
@@ -208,6 +211,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
       const after = PHASE_AFTER[kind];
       if (after !== undefined)
         phase(after, outcome.detail ?? (outcome.outcome === 'warned' ? outcome.error?.message : undefined));
+      if (outcome.events !== undefined) pending.push(...outcome.events);
       // A host-acting step that ended warned (a fence that could not reach the source) did not find
       // its work done: the job is not a repeat.
       if (MUTATING.has(kind) && outcome.outcome !== 'done') unfinished = true;

@@ -7,14 +7,17 @@
  * here as primaries, and fences each one that the engine recorded as failed over to another site
  * (engine/locks failed-over records), under that failover's epoch. A VM that accepted a newer epoch
  * (a failback, a cancel that restored it) belongs to that newer execution and is left alone.
+ * Each one fenced ran in two sites: the sweep records it as a divergence (`diverged` event in the
+ * failover's log, handlers/divergence.ts), with how long it ran and what a reprotect would discard.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
-import { EVENT_SCHEMA_VERSION, type ExecutionEvent } from '../../contract/index.ts';
+import type { Divergence } from '../../contract/index.ts';
 import type { HostDriver, VmView } from '../../hosts/index.ts';
 import { readFailedOver } from '../../locks/index.ts';
 import { appendEvents } from '../events.ts';
 import { executionKeys } from '../keys.ts';
+import { divergedEvent, fenceDiverged, runsAsPrimary } from './divergence.ts';
 
 export interface FenceSweepOptions {
   api: HostDriver;
@@ -66,32 +69,44 @@ export function startFenceSweep(options: FenceSweepOptions): FenceSweep {
       }
       const epoch = epochs.get(record.execution);
       if (epoch === undefined || !Number.isSafeInteger(epoch)) continue;
+      let divergence: Divergence;
       try {
         // Read again right before acting: a fence job of the failover may have run meanwhile.
+        const seenAt = await api.now();
         const now = await api.getVM(site, view.name);
         if (!runsAsPrimary(now) || now.epoch > epoch) continue;
-        await api.fenceVM({ site, vm: view.name, epoch });
+        const result = await fenceDiverged(api, {
+          site,
+          vm: view.name,
+          epoch,
+          runsAt: record.site,
+          detectedBy: 'fence-sweep',
+          view: now,
+          seenAt,
+        });
+        divergence = result.divergence;
+        if (result.error !== undefined)
+          log.warn({ err: result.error, vm: view.name }, 'fence sweep: could not fence an old primary');
       } catch (error) {
-        log.warn({ err: error, vm: view.name }, 'fence sweep: could not fence an old primary');
+        log.warn({ err: error, vm: view.name }, 'fence sweep: could not read an old primary');
         continue;
       }
-      fenced.push(view.name);
+      if (divergence.fenced) fenced.push(view.name);
       log.warn(
-        { vm: view.name, execution: record.execution, to: record.site, epoch },
-        'old primary running after its site came back: fenced (it was failed over)',
+        {
+          vm: view.name,
+          execution: record.execution,
+          to: record.site,
+          epoch,
+          ranFrom: divergence.ranFrom,
+          ranMs: divergence.ranMs,
+        },
+        divergence.fenced
+          ? 'old primary running after its site came back while its VM runs elsewhere: diverged, fenced'
+          : 'old primary running after its site came back while its VM runs elsewhere: diverged, NOT fenced',
       );
-      const event: ExecutionEvent = {
-        v: EVENT_SCHEMA_VERSION,
-        at: new Date().toISOString(),
-        type: 'vm-phase',
-        execution: record.execution,
-        vm: view.name,
-        site,
-        phase: 'waiting',
-        detail: `old primary found running at ${site} after it came back: fenced by the site's agent (epoch ${epoch}); ${view.name} runs at ${record.site}`,
-      };
-      await appendEvents(redis, prefix, [event]).catch((error: unknown) =>
-        log.warn({ err: error }, 'fence sweep: could not log the fence'),
+      await appendEvents(redis, prefix, [divergedEvent(record.execution, divergence)]).catch(
+        (error: unknown) => log.warn({ err: error }, 'fence sweep: could not log the divergence'),
       );
     }
     return fenced;
@@ -141,13 +156,4 @@ export function startFenceSweep(options: FenceSweepOptions): FenceSweep {
       clearTimeout(first);
     },
   };
-}
-
-function runsAsPrimary(view: VmView): boolean {
-  const mode = view.replication?.mode ?? 'None';
-  return (
-    !view.isTest &&
-    (mode === 'Primary' || mode === 'None') &&
-    (view.state === 'Running' || view.state === 'Starting')
-  );
 }

@@ -1,5 +1,6 @@
 import type { HostErrorCode, VmView } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
+import { divergedEvent, fenceDiverged, runsAsPrimary } from './divergence.ts';
 import { StepError, simErrorCode } from './errors.ts';
 import { describe } from './shutdown.ts';
 import { findVm, mutation, requireVm } from './vm.ts';
@@ -23,7 +24,10 @@ export async function fenceHandler(ctx: HandlerContext): Promise<HandlerOutcome>
   const epoch = ctx.job.epoch;
   const where = { step: ctx.step, site, vm };
   let view: VmView | undefined;
+  // A late fence after the VM failed over: host time before the read, to date the old primary's start.
+  let seenAt: string | undefined;
   try {
+    if (ctx.late?.failedOver) seenAt = await ctx.api.now();
     view = await findVm(ctx, vm);
   } catch (error) {
     const unreachable = notFenced(ctx, vm, error);
@@ -69,6 +73,7 @@ export async function fenceHandler(ctx: HandlerContext): Promise<HandlerOutcome>
       view,
     };
   }
+  if (seenAt !== undefined && runsAsPrimary(view)) return await fenceLateDiverged(ctx, vm, view, seenAt);
   const wasRunning = view.state !== 'Off';
   ctx.log.debug({ state: view.state, barred: view.startBarred }, 'fencing the old primary');
   let fenced: VmView;
@@ -85,6 +90,49 @@ export async function fenceHandler(ctx: HandlerContext): Promise<HandlerOutcome>
     output: { fenced: true, site, epoch, wasRunning },
     detail: `source fenced at ${site} (epoch ${epoch}${wasRunning ? ', was running: turned off' : ''})`,
     view: fenced,
+  };
+}
+
+/**
+ * The fence ran late (its site was gone at the deadline) and finds the old primary running while
+ * the VM runs at the target: Hyper-V's automatic start action (or someone) started it when its site
+ * returned. Fenced now, and recorded as a divergence, not as a plain fence.
+ */
+async function fenceLateDiverged(
+  ctx: HandlerContext,
+  vm: string,
+  view: VmView,
+  seenAt: string,
+): Promise<HandlerOutcome> {
+  const site = ctx.job.site;
+  const epoch = ctx.job.epoch;
+  const { divergence, fenced, error } = await fenceDiverged(ctx.api, {
+    site,
+    vm,
+    epoch,
+    runsAt: ctx.job.toSite,
+    detectedBy: 'late-fence',
+    view,
+    seenAt,
+  });
+  ctx.log.warn(
+    { ranFrom: divergence.ranFrom, ranMs: divergence.ranMs, fenced: divergence.fenced },
+    'old primary ran at its returned site while its VM ran at the target: diverged',
+  );
+  const events = [divergedEvent(ctx.job.execution, divergence)];
+  if (fenced === undefined) {
+    const unreachable = notFenced(ctx, vm, error);
+    if (unreachable !== undefined)
+      return { ...unreachable, events, output: { ...unreachable.output, divergence } };
+    throw error;
+  }
+  return {
+    outcome: 'done',
+    mutated: true,
+    output: { fenced: true, site, epoch, wasRunning: true, divergence },
+    detail: `old primary found running at ${site} while ${vm} ran at ${ctx.job.toSite}: diverged, fenced (epoch ${epoch})`,
+    view: fenced,
+    events,
   };
 }
 

@@ -14,6 +14,7 @@ import type { RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
 import { decodeStepState, sitesOf } from '../../schedule/index.ts';
 import { executionKeys } from '../keys.ts';
 import { lifecycleSteps } from '../orchestrator/lifecycle-steps.ts';
+import { acknowledgeDivergence, type DiscardDiverged, divergenceGate } from './divergence-gate.ts';
 import { type ExecutionRecord, loadExecution, loadPlanSnapshot } from './execution-record.ts';
 import { META } from './record.ts';
 import { LuaScript } from './script.ts';
@@ -687,7 +688,10 @@ export async function submitReprotect(
   redis: Redis,
   prefix: string,
   failover: string,
-  request: LifecycleRequest,
+  request: LifecycleRequest & {
+    /** Leave to overwrite the writes of old primaries that ran in two sites (divergence-gate.ts). */
+    discardDiverged?: DiscardDiverged;
+  },
 ): Promise<LifecycleSubmitted> {
   const { record } = await loadFailover(redis, prefix, failover, 'reprotect');
   const info = await readLifecycle(redis, prefix, failover);
@@ -705,7 +709,9 @@ export async function submitReprotect(
       exitCode: 2,
     });
   }
-  return await startLifecycle(redis, prefix, {
+  // Refused, changing nothing, while an old primary's diverged writes would be overwritten unasked.
+  const discarded = await divergenceGate(redis, prefix, failover, built.run.vms, request.discardDiverged);
+  const submitted = await startLifecycle(redis, prefix, {
     type: 'reprotect',
     record,
     info,
@@ -713,6 +719,9 @@ export async function submitReprotect(
     run: built.run,
     request,
   });
+  if (request.discardDiverged !== undefined)
+    await acknowledgeDivergence(redis, prefix, failover, submitted.id, discarded, request.discardDiverged);
+  return submitted;
 }
 
 /**
