@@ -30,7 +30,13 @@ export type BlockerCode =
   | 'VM_LOCKED'
   | 'ALREADY_FAILED_OVER'
   | 'DEPENDENCY_NOT_SELECTED_AND_NOT_RUNNING'
-  | 'SCRIPT_NOT_IN_CATALOG';
+  | 'SCRIPT_NOT_IN_CATALOG'
+  // Lifecycle operations (lifecycle.ts)
+  | 'PAST_POINT_OF_NO_RETURN'
+  | 'NOT_FAILED_OVER'
+  | 'VM_NOT_UP'
+  | 'ONLY_RUNNING_COPY'
+  | 'NOT_REVERSIBLE';
 
 /** Stable codes of findings that are shown but do not stop anything (and blockers the operator accepted). */
 export type WarningCode =
@@ -44,7 +50,10 @@ export type WarningCode =
   | 'TEST_NETWORK_UNSET'
   | 'NETWORK_MISSING'
   | 'CAPACITY_HIGH'
-  | 'PRIMARY_RUNNING';
+  | 'PRIMARY_RUNNING'
+  // Lifecycle operations (lifecycle.ts)
+  | 'VM_NOT_UP'
+  | 'PRIMARY_NOT_RESTARTABLE';
 
 interface FindingBase {
   message: string;

@@ -1,15 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { submitChangePoint, submitCommit } from '../../engine/executor/index.ts';
 import { waitForStatus } from '../engine/support.ts';
-import {
-  type LifecycleEngine,
-  refusal,
-  settled,
-  smallPlan,
-  startLifecycleEngine,
-  vmAt,
-  who,
-} from './support.ts';
+import { type LifecycleEngine, refusal, settled, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
 
 let engine: LifecycleEngine | undefined;
 afterEach(async () => {
@@ -37,7 +29,7 @@ describe('change of recovery point before commit', () => {
     // Ransomware replicated: go back two hours.
     const at = new Date(Date.parse(await world.api.now()) - 2 * 3_600_000).toISOString();
     const change = await submitChangePoint(engine.redis, engine.prefix, id, {
-      ...who,
+      ...engine.who,
       recoveryPoint: { kind: 'at', at },
     });
     expect((await engine.client.get(id)).status).toBe('changing-point');
@@ -67,7 +59,7 @@ describe('change of recovery point before commit', () => {
       new Map((view.dataLoss ?? []).map((d) => [d.vm, d.lostWrites])),
     );
 
-    const commit = await submitCommit(engine.redis, engine.prefix, id, who);
+    const commit = await submitCommit(engine.redis, engine.prefix, id, engine.who);
     expect((await settled(engine, commit)).status).toBe('completed');
     for (const vm of plan.vms)
       expect((await vmAt(engine, plan.target, vm.name)).replication?.state).toBe('FailedOver');
@@ -78,7 +70,10 @@ describe('change of recovery point before commit', () => {
     engine = await startLifecycleEngine(plan, { orchestrator: false });
     const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'move' });
     const running = await refusal(
-      submitChangePoint(engine.redis, engine.prefix, id, { ...who, recoveryPoint: { kind: 'latest' } }),
+      submitChangePoint(engine.redis, engine.prefix, id, {
+        ...engine.who,
+        recoveryPoint: { kind: 'latest' },
+      }),
     );
     expect(running.code).toBe('FAILOVER_RUNNING');
     await engine.startOrchestrator();
@@ -86,14 +81,17 @@ describe('change of recovery point before commit', () => {
     await engine.orchestrator?.close(5000);
     engine.orchestrator = undefined;
     const change = await submitChangePoint(engine.redis, engine.prefix, id, {
-      ...who,
+      ...engine.who,
       recoveryPoint: { kind: 'latestProcessed' },
     });
     // The same operation again is answered with the one in progress; another kind is refused.
     expect(
-      await submitChangePoint(engine.redis, engine.prefix, id, { ...who, recoveryPoint: { kind: 'latest' } }),
+      await submitChangePoint(engine.redis, engine.prefix, id, {
+        ...engine.who,
+        recoveryPoint: { kind: 'latest' },
+      }),
     ).toEqual({ id: change.id, created: false });
-    const busy = await refusal(submitCommit(engine.redis, engine.prefix, id, who));
+    const busy = await refusal(submitCommit(engine.redis, engine.prefix, id, engine.who));
     expect(busy.code).toBe('LIFECYCLE_BUSY');
     // A crash between moving the failover and storing its change: asking again stores it, with
     // the point first asked for (not the one asked the second time).
@@ -102,7 +100,7 @@ describe('change of recovery point before commit', () => {
       `${engine.prefix}:{exec:${change.id}}:plan`,
     );
     const again = await submitChangePoint(engine.redis, engine.prefix, id, {
-      ...who,
+      ...engine.who,
       recoveryPoint: { kind: 'latest' },
     });
     expect(again).toMatchObject({ id: change.id, created: true });

@@ -19,7 +19,6 @@ import {
   smallPlanText,
   startLifecycleEngine,
   vmAt,
-  who,
 } from './support.ts';
 
 function drctl(
@@ -112,7 +111,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
       const early = await drctl(engine, ['failback', file, '--sim', server.url]);
       expect(early.code).toBe(2);
       expect(early.err).toContain('drctl reprotect');
-      await settled(engine, await submitReprotect(engine.redis, engine.prefix, id, who));
+      await settled(engine, await submitReprotect(engine.redis, engine.prefix, id, engine.who));
 
       const back = await drctl(engine, ['failback', file, '--sim', server.url]);
       expect(back.err).toBe('');
