@@ -6,7 +6,7 @@
  * why. Reads only (HyperVReadApi); the decision (`evaluateLifecycle`) is pure.
  */
 import { assertNever, DrError } from '../common/index.ts';
-import type { HostView, RecoveryPoint, VmView } from '../hosts/index.ts';
+import { type HostView, pointFor, type RecoveryPoint, type VmView } from '../hosts/index.ts';
 import type { RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
 import { describeChoice } from './checks/recovery-point.ts';
 import type { HyperVReadApi } from './gather.ts';
@@ -336,7 +336,7 @@ function checkChangePoint(ctx: LifecycleEval, to: Site): void {
       );
       continue;
     }
-    const point = resolveLikeHyperV(choice, read.points);
+    const point = pointFor(choice, read.points);
     if (point === undefined) {
       const oldest = read.points.at(-1);
       ctx.block(
@@ -354,29 +354,6 @@ function checkChangePoint(ctx: LifecycleEval, to: Site): void {
       action: `off, Stop-VMFailover, fail over from ${point.id} @ ${point.time}, boot`,
       recoveryPoint: point,
     });
-  }
-}
-
-/**
- * The point Start-VMFailover would choose from the listed points (newest first, `latest` first),
- * as the simulated and real hosts do: for `at`, the latest point when it is not after the time.
- */
-export function resolveLikeHyperV(
-  choice: RecoveryPointChoice,
-  points: readonly RecoveryPoint[],
-): RecoveryPoint | undefined {
-  switch (choice.kind) {
-    case 'latest':
-    case 'latestProcessed':
-      return points[0];
-    case 'latestAppConsistent':
-      return points.find((p) => p.kind === 'appConsistent');
-    case 'at': {
-      const at = Date.parse(choice.at);
-      return points.find((p) => Date.parse(p.time) <= at);
-    }
-    default:
-      return assertNever(choice, 'recovery point choice');
   }
 }
 

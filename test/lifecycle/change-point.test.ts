@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { submitChangePoint, submitCommit } from '../../engine/executor/index.ts';
+import { decodeStepState, readEvents, submitChangePoint, submitCommit } from '../../engine/executor/index.ts';
+import type { HostDriver } from '../../engine/hosts/index.ts';
+import { SimError, worldForPlan } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
 import { type LifecycleEngine, refusal, settled, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
 
@@ -107,5 +109,106 @@ describe('change of recovery point before commit', () => {
     expect((await engine.client.get(change.id)).recoveryPoint).toEqual({ kind: 'latestProcessed' });
     await engine.startOrchestrator();
     expect((await settled(engine, change)).status).toBe('completed');
+  });
+
+  it('a host crash during the change stops only the VMs after it: they run on, on their old point', async () => {
+    // Regression (issue 10): every VM was reverted first, so a failure on one left the VMs that
+    // depend on it off in both sites. One VM per host, so a crash takes one VM.
+    const { plan, hash } = smallPlan('cp3');
+    const world = worldForPlan(plan, { clock: { mode: 'scaled', speed: 2000 }, vmSlotsPerHost: 1 });
+    engine = await startLifecycleEngine(plan, { world });
+    world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+    const { id } = await engine.client.submit({
+      type: 'unplanned',
+      plan,
+      hash,
+      reason: 'east lost',
+      recoveryPoint: { kind: 'latest' },
+    });
+    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    const before = new Map<string, string | undefined>();
+    for (const vm of plan.vms)
+      before.set(vm.name, (await vmAt(engine, plan.target, vm.name)).recoveryPoint?.id);
+    await engine.orchestrator?.close(5000);
+    engine.orchestrator = undefined;
+
+    const at = new Date(Date.parse(await world.api.now()) - 2 * 3_600_000).toISOString();
+    const change = await submitChangePoint(engine.redis, engine.prefix, id, {
+      ...engine.who,
+      recoveryPoint: { kind: 'at', at },
+    });
+    expect(change.preflight?.ok).toBe(true);
+    // Accepted; then the database's host dies before the change runs.
+    const dbHost = (await vmAt(engine, plan.target, 'cp3-db')).host;
+    world.fault({ kind: 'host-crash', site: plan.target, host: dbHost });
+    await engine.startOrchestrator();
+    const view = await settled(engine, change);
+    expect(view.status).toBe('failed');
+
+    const truth = world.truth();
+    expect(truth.splitBrain).toEqual([]);
+    for (const vm of ['cp3-app1', 'cp3-app2']) {
+      expect(truth.vms[vm]?.primarySites, vm).toEqual([plan.target]);
+      const replica = await vmAt(engine, plan.target, vm);
+      expect(replica.state).toBe('Running');
+      expect(replica.recoveryPoint?.id).toBe(before.get(vm));
+      expect(truth.failovers.filter((f) => f.vm === vm && f.cancelledAt !== undefined)).toEqual([]);
+    }
+    // The database went down with its host, not because of the change: still failed over there.
+    expect(truth.failovers.filter((f) => f.vm === 'cp3-db' && f.cancelledAt !== undefined)).toEqual([]);
+  });
+
+  it('when the failover from the new point fails, the VM is put back on its old point and started', async () => {
+    const { plan, hash } = smallPlan('cp4');
+    const broken = 'cp4-app2';
+    // The target host refuses app2's failover from a point in time (after its revert ran).
+    const refuseAt = (api: HostDriver): HostDriver =>
+      new Proxy(api, {
+        get(target, key, receiver) {
+          if (key !== 'startVMFailover') return Reflect.get(target, key, receiver);
+          return (req: Parameters<HostDriver['startVMFailover']>[0]) =>
+            req.vm === broken && req.recoveryPoint?.kind === 'at'
+              ? Promise.reject(new SimError('HOST_DOWN', `host of '${broken}' stopped answering`))
+              : target.startVMFailover(req);
+        },
+      });
+    engine = await startLifecycleEngine(plan, { workerApi: refuseAt });
+    const world = engine.world;
+    world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+    const { id } = await engine.client.submit({
+      type: 'unplanned',
+      plan,
+      hash,
+      reason: 'east lost',
+      recoveryPoint: { kind: 'latest' },
+    });
+    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    const old = (await vmAt(engine, plan.target, broken)).recoveryPoint;
+
+    const at = new Date(Date.parse(await world.api.now()) - 2 * 3_600_000).toISOString();
+    const change = await submitChangePoint(engine.redis, engine.prefix, id, {
+      ...engine.who,
+      recoveryPoint: { kind: 'at', at },
+    });
+    expect((await settled(engine, change)).status).toBe('failed');
+    const steps = await engine.redis.hgetall(`${engine.prefix}:{exec:${change.id}}:steps`);
+    expect(decodeStepState(steps[`${broken}/change-point`]).status).toBe('failed');
+    const finished = (await readEvents(engine.redis, engine.prefix, change.id)).find(
+      ({ event }) => event.type === 'step-finished' && event.step === `${broken}/change-point`,
+    )?.event;
+    expect(finished?.type === 'step-finished' ? finished.error?.code : undefined).toBe('CHANGE_POINT_FAILED');
+
+    const truth = world.truth();
+    expect(truth.splitBrain).toEqual([]);
+    for (const vm of plan.vms) expect(truth.vms[vm.name]?.primarySites, vm.name).toEqual([plan.target]);
+    const back = await vmAt(engine, plan.target, broken);
+    expect(back.replication?.state).toBe('FailedOverWaitingCompletion');
+    expect(back.recoveryPoint?.id).toBe(old?.id);
+    expect(['Starting', 'Running']).toContain(back.state);
+    // The others changed to the point asked for.
+    for (const vm of ['cp4-db', 'cp4-app1'])
+      expect(Date.parse((await vmAt(engine, plan.target, vm)).recoveryPoint?.time ?? '')).toBeLessThanOrEqual(
+        Date.parse(at),
+      );
   });
 });

@@ -71,6 +71,12 @@ export interface HandlerContext {
    * so the next step need not read it again. Absent for a job's first step.
    */
   known?: VmView;
+  /**
+   * What the previous step of this job run reported (its output), absent for a job's first step
+   * or when that step failed: a change of point's revert tells its failover which point the VM ran
+   * from, to fall back to.
+   */
+  previousOutput?: Record<string, unknown>;
 }
 
 /** What a handler returns for its step. */

@@ -126,6 +126,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   let unfinished = false;
   let recoveryPoint: RecoveryPoint | undefined;
   let known: VmView | undefined;
+  let previousOutput: Record<string, unknown> | undefined;
   const base = { v: 1 as const, execution: job.execution, site: job.site, attempt: job.attempt };
   const aborted = rejectOnAbort(deps.signal);
   const appends: Promise<void>[] = [];
@@ -178,8 +179,10 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
         signal: deps.signal,
         options: deps.options,
         ...(known === undefined ? {} : { known }),
+        ...(previousOutput === undefined ? {} : { previousOutput }),
       };
       known = undefined;
+      previousOutput = undefined;
       // The step's host calls may outlive an abort; their effects are absorbed by the next run.
       outcome = await Promise.race([
         kind === 'action' ? runActionStep(ctx, deps.memo) : HANDLERS[kind](ctx),
@@ -194,6 +197,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
     if (outcome !== undefined && kind !== undefined) {
       mutated ||= outcome.mutated;
       known = outcome.view;
+      previousOutput = outcome.output;
       recoveryPoint = outcome.recoveryPoint ?? recoveryPoint;
       const result = stepResult(step, startedAt, endedAt, outcome);
       results.push(result);
