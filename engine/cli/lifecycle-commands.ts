@@ -23,11 +23,14 @@ import {
   submitCommit,
   submitReprotect,
 } from '../executor/index.ts';
-import type { RecoveryPointChoice } from '../plan/types.ts';
+import { createPathLocator } from '../plan/index.ts';
+import type { RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
 import {
   formatLifecycleReport,
   type HyperVReadApi,
   LifecycleBlockedError,
+  type LifecycleReport,
+  locateLifecycleReport,
   PreflightBlockedError,
 } from '../preflight/index.ts';
 import { connectHostDriver } from './host-driver.ts';
@@ -101,31 +104,33 @@ async function submitAndFollow(
   flags: LifecycleFlags,
   hosts: HyperVReadApi,
   submit: () => Promise<LifecycleSubmitted>,
+  file?: { name: string; plan: RecoveryPlan; text: string },
 ): Promise<void> {
+  const located = (report: LifecycleReport): LifecycleReport =>
+    file === undefined ? report : locateLifecycleReport(report, file.plan, createPathLocator(file.text));
+  const format = (report: LifecycleReport): string =>
+    formatLifecycleReport(located(report), file === undefined ? {} : { file: file.name });
   let submitted: LifecycleSubmitted;
   try {
     submitted = await submit();
   } catch (error) {
     if (!(error instanceof LifecycleBlockedError)) throw error;
     process.exitCode = 1;
-    if (flags.json) printJson({ ok: false, code: error.code, preflight: error.report });
-    else
-      process.stdout.write(`${formatLifecycleReport(error.report)}
-`);
+    if (flags.json) printJson({ ok: false, code: error.code, preflight: located(error.report) });
+    else process.stdout.write(`${format(error.report)}\n`);
     return;
   }
   if (submitted.dryRun) {
-    if (flags.json) printJson({ ok: true, dryRun: true, preflight: submitted.preflight });
-    else if (submitted.preflight)
-      process.stdout.write(`${formatLifecycleReport(submitted.preflight)}
-`);
+    const report = submitted.preflight === undefined ? undefined : located(submitted.preflight);
+    if (flags.json) printJson({ ok: true, dryRun: true, preflight: report });
+    else if (submitted.preflight) process.stdout.write(`${format(submitted.preflight)}\n`);
     return;
   }
   if (submitted.preflight && !flags.json) {
     const report = submitted.preflight;
     const warned = report.warnings.length === 0 ? '' : `, ${report.warnings.length} warning(s)`;
     process.stdout.write(`pre-flight ok: ${report.vms.length} VM(s)${warned}\n`);
-    for (const line of formatLifecycleReport(report).split('\n').slice(1, -1))
+    for (const line of format(report).split('\n').slice(1, -1))
       if (line.includes(' warning ')) process.stdout.write(`${line}\n`);
   }
   await follow(redis, client, submitted, flags, flags.prefix, hosts);
@@ -381,7 +386,7 @@ export function registerLifecycleCommands(program: Command): void {
     )
     .action((file: string, flags: LifecycleFlags) =>
       withRedis(flags, 'reprotect', async (redis, client, hosts) => {
-        const { plan } = await loadPlanOrExit(file);
+        const { plan, text } = await loadPlanOrExit(file);
         const failover = await latestFailoverOf(redis, flags.prefix, plan.metadata.name);
         if (failover === undefined) {
           throw new InputError(
@@ -389,13 +394,19 @@ export function registerLifecycleCommands(program: Command): void {
             `${file}: plan ${plan.metadata.name} has no failover to reprotect (\`drctl status\`)`,
           );
         }
-        await submitAndFollow(redis, client, flags, hosts, () =>
-          submitReprotect(redis, flags.prefix, failover.id, {
-            by: whoAmI(),
-            reason: flags.reason ?? `reprotect ${plan.metadata.name} after ${failover.id}`,
-            hosts,
-            ...(flags.dryRun ? { dryRun: true } : {}),
-          }),
+        await submitAndFollow(
+          redis,
+          client,
+          flags,
+          hosts,
+          () =>
+            submitReprotect(redis, flags.prefix, failover.id, {
+              by: whoAmI(),
+              reason: flags.reason ?? `reprotect ${plan.metadata.name} after ${failover.id}`,
+              hosts,
+              ...(flags.dryRun ? { dryRun: true } : {}),
+            }),
+          { name: file, plan, text },
         );
       }),
     );
@@ -411,7 +422,7 @@ function describePoint(point: RecoveryPointChoice): string {
 }
 
 async function failback(file: string, flags: LifecycleFlags & { approveManual?: boolean }): Promise<void> {
-  const { plan, hash } = await loadPlanOrExit(file);
+  const { plan, hash, text } = await loadPlanOrExit(file);
   const hosts = connectHostDriver(simUrlOf(flags, 'failback'));
   const url = await redisUrlFromEnv();
   const redis = createQueueConnection(url, { name: 'drctl-lifecycle' });
@@ -460,12 +471,18 @@ async function failback(file: string, flags: LifecycleFlags & { approveManual?: 
       if (flags.json) printJson(view);
       return;
     }
-    await submitAndFollow(redis, client, { ...flags, detach: false }, hosts, () =>
-      submitReprotect(redis, flags.prefix, submitted.id, {
-        by: whoAmI(),
-        reason: `reprotect after failback ${submitted.id}`,
-        hosts,
-      }),
+    await submitAndFollow(
+      redis,
+      client,
+      { ...flags, detach: false },
+      hosts,
+      () =>
+        submitReprotect(redis, flags.prefix, submitted.id, {
+          by: whoAmI(),
+          reason: `reprotect after failback ${submitted.id}`,
+          hosts,
+        }),
+      { name: file, plan, text },
     );
   } finally {
     await client.close();

@@ -19,6 +19,7 @@ export {
   type LifecycleOperation,
   type LifecycleReport,
   type LifecycleVmRow,
+  locateLifecycleReport,
   runLifecyclePreflight,
 } from './lifecycle.ts';
 export { pathSegments } from './paths.ts';

@@ -265,7 +265,7 @@ export function evaluateLifecycle(check: LifecycleCheck, inventory: LifecycleInv
 }
 
 function where(view: VmView): string {
-  return `${view.site}/${view.host} (${view.state}${view.replication ? `, ${view.replication.mode} ${view.replication.state}` : ''})`;
+  return `${view.site}/${view.host}: ${view.state}${view.replication ? `, ${view.replication.mode} ${view.replication.state}` : ''}`;
 }
 
 /**
@@ -606,13 +606,36 @@ function describeError(error: unknown): { code: string; message: string } {
   return { code: 'ERROR', message: String(error) };
 }
 
+/**
+ * Fills `line`/`column` of each finding from the plan file the operator named (`drctl reprotect
+ * <plan.yaml>`): a VM's finding points at that VM in the file (found by name: the file may order
+ * its VMs differently from the failover's snapshot), a site's at `spec.source` / `spec.target`.
+ */
+export function locateLifecycleReport(
+  report: LifecycleReport,
+  plan: RecoveryPlan,
+  locate: (path: string) => { line: number; column: number } | undefined,
+): LifecycleReport {
+  const index = new Map(plan.vms.map((vm, i) => [vm.name, i]));
+  const place = <F extends Finding>(finding: F): F => {
+    const i = finding.vm === undefined ? undefined : index.get(finding.vm);
+    const path = i === undefined ? finding.path : `spec.vms[${i}]`;
+    const at = locate(path);
+    return at === undefined ? { ...finding, path } : { ...finding, path, line: at.line, column: at.column };
+  };
+  return { ...report, blockers: report.blockers.map(place), warnings: report.warnings.map(place) };
+}
+
 /** The report as an admin reads it: one line per finding (the failover pre-flight's format), then the VMs. */
-export function formatLifecycleReport(report: LifecycleReport, options: { rows?: boolean } = {}): string {
+export function formatLifecycleReport(
+  report: LifecycleReport,
+  options: { rows?: boolean; file?: string } = {},
+): string {
   const lines = [
     `pre-flight of ${report.operation} of failover ${report.execution} (plan '${report.plan}', ${report.fromSite} → ${report.toSite}), ${report.vms.length} VM(s), at ${report.checkedAt}`,
   ];
   for (const finding of [...report.blockers, ...report.warnings])
-    lines.push(`  ${formatFinding(finding, report.plan)}`);
+    lines.push(`  ${formatFinding(finding, options.file ?? report.plan)}`);
   if (options.rows !== false) {
     for (const row of report.rows.slice(0, 50)) {
       const resync =
