@@ -29,7 +29,10 @@ export interface LifecycleCheck {
   /** The failover (planned or unplanned execution) the operation acts on. */
   execution: string;
   failoverType: 'planned' | 'unplanned';
-  /** The failover's epoch: a VM that accepted a newer one was acted on by a later execution. */
+  /**
+   * The newest epoch of the failover and its own lifecycle runs: a VM that accepted a newer one
+   * was acted on by another execution since.
+   */
   failoverEpoch: number;
   /** The failover's plan snapshot (paths of findings point into it). */
   plan: RecoveryPlan;

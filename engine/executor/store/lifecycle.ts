@@ -423,8 +423,11 @@ function requireAccepted(
  * LifecycleBlockedError (nothing was changed); a dry run returns the report instead of going on.
  */
 async function gate(
+  redis: Redis,
+  prefix: string,
   type: LifecycleType,
   record: ExecutionRecord,
+  info: LifecycleInfo,
   plan: RecoveryPlan,
   vms: readonly string[],
   request: LifecycleRequest & { recoveryPoint?: RecoveryPointChoice; partial?: boolean },
@@ -435,7 +438,7 @@ async function gate(
     operation: type,
     execution: record.id,
     failoverType: record.type,
-    failoverEpoch: record.epoch,
+    failoverEpoch: await newestEpoch(redis, prefix, record, info),
     plan,
     ...sites,
     vms,
@@ -444,6 +447,28 @@ async function gate(
   });
   if (!report.ok) throw new LifecycleBlockedError(report);
   return report;
+}
+
+/**
+ * The newest epoch this failover's own executions ran under (it, and its lifecycle runs: a
+ * cancel that failed half-way and is asked again). A VM that accepted a newer one was acted on by
+ * another execution since.
+ */
+async function newestEpoch(
+  redis: Redis,
+  prefix: string,
+  record: ExecutionRecord,
+  info: LifecycleInfo,
+): Promise<number> {
+  if (info.runs.length === 0) return record.epoch;
+  const pipeline = redis.pipeline();
+  for (const run of info.runs) pipeline.hget(executionKeys(prefix, run.id).meta, META.epoch);
+  let newest = record.epoch;
+  for (const [, value] of (await pipeline.exec()) ?? []) {
+    const epoch = Number(value);
+    if (Number.isSafeInteger(epoch) && epoch > newest) newest = epoch;
+  }
+  return newest;
 }
 
 function dryRunAnswer(
@@ -632,7 +657,7 @@ export async function submitCommit(
     info,
     request.partial === true && outcome.notFailedOver.length > 0,
   );
-  const report = await gate('commit', record, plan, first.run.vms, request);
+  const report = await gate(redis, prefix, 'commit', record, info, plan, first.run.vms, request);
   // With --partial, pre-flight leaves out the VMs that are not up (and names them).
   const built = report.leftOut.length > 0 ? leaveOut(plan, first, report.leftOut) : first;
   if (built.run.vms.length === 0) {
@@ -680,7 +705,7 @@ export async function submitChangePoint(
     );
   }
   const built = buildRun('change-point', record, plan, outcome, info, false);
-  const report = await gate('change-point', record, plan, built.run.vms, request);
+  const report = await gate(redis, prefix, 'change-point', record, info, plan, built.run.vms, request);
   if (request.dryRun) return dryRunAnswer(record, info, 'change-point', report, built.run);
   return await startLifecycle(redis, prefix, {
     preflight: report,
@@ -723,8 +748,11 @@ export async function submitCancel(
     // Still running: any VM may have been touched by the time it stops, so all of them are checked.
     const plan = await loadPlanSnapshot(redis, prefix, failover);
     const report = await gate(
+      redis,
+      prefix,
       'cancel',
       record,
+      info,
       plan,
       plan.vms.map((v) => v.name),
       request,
@@ -781,7 +809,7 @@ export async function submitCancel(
   const plan = await loadPlanSnapshot(redis, prefix, failover);
   const outcome = await failoverOutcome(redis, prefix, failover, plan);
   const built = buildRun('cancel', record, plan, outcome, info, false);
-  const report = await gate('cancel', record, plan, built.run.vms, request);
+  const report = await gate(redis, prefix, 'cancel', record, info, plan, built.run.vms, request);
   if (request.dryRun) return dryRunAnswer(record, info, 'cancel', report, built.run);
   return await startLifecycle(redis, prefix, {
     preflight: report,
@@ -849,7 +877,7 @@ export async function submitReprotect(
       exitCode: 2,
     });
   }
-  const report = await gate('reprotect', record, plan, built.run.vms, request);
+  const report = await gate(redis, prefix, 'reprotect', record, info, plan, built.run.vms, request);
   if (request.dryRun) return dryRunAnswer(record, info, 'reprotect', report, built.run);
   return await startLifecycle(redis, prefix, {
     preflight: report,
