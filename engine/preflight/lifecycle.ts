@@ -86,6 +86,9 @@ export interface LifecycleReport {
   stats: { apiCalls: number };
 }
 
+/** Get-VMSnapshot calls in flight while a change of point's pre-flight reads the points. */
+const POINT_READS = 256;
+
 /** Reads both sites (VMs, hosts) and, for a change of point, each VM's recovery points at the target. */
 export async function gatherLifecycleInventory(
   api: HyperVReadApi,
@@ -108,20 +111,24 @@ export async function gatherLifecycleInventory(
     }
   };
   const recoveryPoints = new Map<string, PointsRead>();
+  const readPoints = async (vm: string): Promise<void> => {
+    try {
+      recoveryPoints.set(vm, {
+        ok: true,
+        points: await counted(() => api.getRecoveryPoints(check.toSite, vm)),
+      });
+    } catch (error) {
+      recoveryPoints.set(vm, { ok: false, error: describeError(error) });
+    }
+  };
+  // At most POINT_READS Get-VMSnapshot calls in flight, as the failover pre-flight reads them.
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    while (next < check.vms.length) await readPoints(check.vms[next++] as string);
+  };
   const points =
     check.operation === 'change-point'
-      ? Promise.all(
-          check.vms.map(async (vm) => {
-            try {
-              recoveryPoints.set(vm, {
-                ok: true,
-                points: await counted(() => api.getRecoveryPoints(check.toSite, vm)),
-              });
-            } catch (error) {
-              recoveryPoints.set(vm, { ok: false, error: describeError(error) });
-            }
-          }),
-        )
+      ? Promise.all(Array.from({ length: Math.min(POINT_READS, check.vms.length) }, reader))
       : Promise.resolve([]);
   const [now, to, from] = await Promise.all([
     counted(() => api.now()).then((iso) => new Date(iso)),
