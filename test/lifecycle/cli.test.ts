@@ -27,11 +27,19 @@ let sim: SimServer | undefined;
 async function drctl(
   engine: LifecycleEngine,
   args: string[],
+  options: { noSim?: boolean } = {},
 ): Promise<{ code: number | null; out: string; err: string }> {
   sim ??= await startSimServer(engine.world.api);
+  const { DR_SIM_URL: _inherited, ...rest } = process.env;
+  const env = {
+    ...rest,
+    REDIS_URL: engine.redisUrl,
+    LOG_LEVEL: 'silent',
+    ...(options.noSim ? {} : { DR_SIM_URL: sim.url }),
+  };
   const child = tracked(
     spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', engine.prefix], {
-      env: { ...process.env, REDIS_URL: engine.redisUrl, DR_SIM_URL: sim.url, LOG_LEVEL: 'silent' },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
@@ -191,6 +199,11 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     const reprotect = await drctl(engine, ['reprotect', file]);
     expect(reprotect.code).toBe(1);
     expect(reprotect.out).toMatch(new RegExp(`${file}:5:\\d+: blocker SOURCE_UNREACHABLE: site dc-east`));
+
+    // Without the sites to read, nothing is tried: bad input.
+    const noSim = await drctl(engine, ['commit', id], { noSim: true });
+    expect(noSim.code).toBe(2);
+    expect(noSim.err).toContain('--sim');
 
     const dry = await drctl(engine, ['commit', id, '--dry-run']);
     expect(dry.code).toBe(0);
