@@ -211,4 +211,56 @@ describe('change of recovery point before commit', () => {
         Date.parse(at),
       );
   });
+
+  it('when the VM does not boot from the new point, it is put back on its old point and started', async () => {
+    const { plan, hash } = smallPlan('cp5');
+    const broken = 'cp5-app1';
+    let original: string | undefined;
+    // Start-VM of app1 fails from any other point than the one it first failed over to.
+    const unbootable = (api: HostDriver): HostDriver =>
+      new Proxy(api, {
+        get(target, key, receiver) {
+          if (key !== 'startVM') return Reflect.get(target, key, receiver);
+          return async (req: Parameters<HostDriver['startVM']>[0]) => {
+            const view = await target.getVM(req.site, req.vm);
+            if (req.vm === broken && original !== undefined && view.recoveryPoint?.id !== original)
+              throw new SimError('INVALID_STATE', `'${broken}' could not be started: its disk is unreadable`);
+            return await target.startVM(req);
+          };
+        },
+      });
+    engine = await startLifecycleEngine(plan, { workerApi: unbootable });
+    const world = engine.world;
+    world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+    const { id } = await engine.client.submit({
+      type: 'unplanned',
+      plan,
+      hash,
+      reason: 'east lost',
+      recoveryPoint: { kind: 'latest' },
+    });
+    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    original = (await vmAt(engine, plan.target, broken)).recoveryPoint?.id;
+    expect(original).toBeDefined();
+
+    const at = new Date(Date.parse(await world.api.now()) - 2 * 3_600_000).toISOString();
+    const change = await submitChangePoint(engine.redis, engine.prefix, id, {
+      ...engine.who,
+      recoveryPoint: { kind: 'at', at },
+    });
+    expect((await settled(engine, change)).status).toBe('failed');
+    const finished = (await readEvents(engine.redis, engine.prefix, change.id)).find(
+      ({ event }) => event.type === 'step-finished' && event.step === `${broken}/boot`,
+    )?.event;
+    const error = finished?.type === 'step-finished' ? finished.error : undefined;
+    expect(error?.code).toBe('CHANGE_POINT_FAILED');
+    expect(error?.message).toContain('put back');
+
+    const truth = world.truth();
+    expect(truth.splitBrain).toEqual([]);
+    for (const vm of plan.vms) expect(truth.vms[vm.name]?.primarySites, vm.name).toEqual([plan.target]);
+    const back = await vmAt(engine, plan.target, broken);
+    expect(back.recoveryPoint?.id).toBe(original);
+    expect(['Starting', 'Running']).toContain(back.state);
+  });
 });

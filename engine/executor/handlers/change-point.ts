@@ -15,8 +15,10 @@ import { mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';
  * below), which fails the step again rather than passing it off as changed.
  *
  * When the failover from the new point fails (the host refused, the point vanished), the VM is
- * put back as it ran: failed over from the point the revert reported and started, and the step
- * fails saying so. Never off in both sites because of the change.
+ * put back as it ran (`putBack`): failed over from the point the revert reported and started, and
+ * the step fails saying so. The same holds when its boot or readiness fails on the new point
+ * (dispatch.ts calls `putBack` for those steps of a change of point). Never off in both sites
+ * because of the change.
  */
 export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
   const vm = requireVm(ctx);
@@ -90,55 +92,79 @@ async function requireRunsFrom(
 }
 
 /**
- * The failover from the new point failed after the revert: fail the VM over again from the point
- * it ran from (reported by the revert), reattach its network and start it; then fail the step,
- * saying where the VM runs. Without a known previous point (a repeated job whose revert was done
- * by an earlier run) it cannot be put back: the step fails and says so.
+ * The failover from the new point failed after the revert: put the VM back (below), then fail
+ * the step saying where it runs.
  */
-async function fallBack(ctx: HandlerContext, vm: string, error: unknown): Promise<HandlerOutcome> {
-  const where = { step: ctx.step, site: ctx.job.site, vm };
+async function fallBack(ctx: HandlerContext, vm: string, error: unknown): Promise<never> {
   const why = `${simErrorCode(error) ?? 'ERROR'}: ${error instanceof Error ? error.message : String(error)}`;
-  const previous = previousPointOf(ctx);
-  const wanted = describeSelector(selector(ctx));
+  const failure = new StepError(
+    'CHANGE_POINT_FAILED',
+    `${ctx.step}: failing ${vm} over from ${describeSelector(selector(ctx))} failed (${why})`,
+    { step: ctx.step, site: ctx.job.site, vm },
+    { cause: error },
+  );
+  throw await putBack(ctx, failure);
+}
+
+/**
+ * A change of point failed after the VM's revert (its failover from the new point, or its boot or
+ * readiness on it): fail the VM over again from the point it ran from (reported by the job's
+ * revert step), reattach its network and start it. Returns the step's error, saying where the VM
+ * runs now. Without a known previous point (a repeated job whose revert was done by an earlier
+ * run) it cannot be put back, and the error says so.
+ */
+export async function putBack(ctx: HandlerContext, failure: StepError): Promise<StepError> {
+  const vm = requireVm(ctx);
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  const previous = previousPointOf(ctx, vm);
   if (previous === undefined) {
-    throw new StepError(
-      'CHANGE_POINT_FAILED',
-      `${ctx.step}: failing ${vm} over from ${wanted} failed (${why}); the point it ran from is not known to this run, so it is off at ${ctx.job.site}: fail it over from a point (\`drctl change-point\`) or start it`,
+    return new StepError(
+      failure.code,
+      `${failure.message}; the point ${vm} ran from is not known to this run, so it is not put back: fail it over from a point (\`drctl change-point\`) or start it at ${ctx.job.site}`,
       where,
-      { cause: error },
+      { cause: failure },
     );
   }
   try {
-    let view = (
-      await ctx.api.startVMFailover({
-        ...mutation(ctx, vm),
-        mode: 'failover',
-        recoveryPoint: { kind: 'id', id: previous.id },
-      })
-    ).vm;
+    let view = await mustGetVm(ctx, vm);
+    const repl = view.replication;
+    if (repl?.state === 'FailedOverWaitingCompletion' && view.recoveryPoint?.id !== previous.id) {
+      if (view.state !== 'Off') view = await ctx.api.stopVM({ ...mutation(ctx, vm), turnOff: true });
+      view = await ctx.api.stopVMFailover(mutation(ctx, vm));
+    }
+    if (view.replication?.state !== 'FailedOverWaitingCompletion') {
+      view = (
+        await ctx.api.startVMFailover({
+          ...mutation(ctx, vm),
+          mode: 'failover',
+          recoveryPoint: { kind: 'id', id: previous.id },
+        })
+      ).vm;
+    }
     const network = ctx.job.network;
     if (network !== undefined && view.network?.network !== network.network)
       view = await ctx.api.connectVMNetwork({ ...mutation(ctx, vm), ...network });
     await bootHandler({ ...ctx, known: view });
   } catch (again) {
     if (ctx.signal.aborted) throw again;
-    throw new StepError(
+    return new StepError(
       'CHANGE_POINT_FAILED',
-      `${ctx.step}: failing ${vm} over from ${wanted} failed (${why}), and putting it back on ${previous.id} failed too (${again instanceof Error ? again.message : String(again)}); it is off at ${ctx.job.site}`,
+      `${failure.message}; putting ${vm} back on ${previous.id} failed too (${again instanceof Error ? again.message : String(again)}): it is off at ${ctx.job.site}`,
       where,
       { cause: again },
     );
   }
-  throw new StepError(
+  return new StepError(
     'CHANGE_POINT_FAILED',
-    `${ctx.step}: failing ${vm} over from ${wanted} failed (${why}); it was put back on the point it ran from, ${previous.id} @ ${previous.time}, and started at ${ctx.job.site}`,
+    `${failure.message}; ${vm} was put back on the point it ran from, ${previous.id} @ ${previous.time}, and started at ${ctx.job.site}`,
     where,
-    { output: { restoredPoint: previous }, cause: error },
+    { output: { restoredPoint: previous }, cause: failure },
   );
 }
 
-function previousPointOf(ctx: HandlerContext): RecoveryPoint | undefined {
-  const point = ctx.previousOutput?.previousPoint;
+/** The point the job's revert step reported the VM ran from. */
+function previousPointOf(ctx: HandlerContext, vm: string): RecoveryPoint | undefined {
+  const point = ctx.earlier?.[`${vm}/revert`]?.previousPoint;
   if (typeof point !== 'object' || point === null) return undefined;
   const { id, time, seq, kind } = point as Record<string, unknown>;
   if (typeof id !== 'string' || typeof time !== 'string' || typeof seq !== 'number') return undefined;

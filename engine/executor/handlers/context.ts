@@ -72,11 +72,10 @@ export interface HandlerContext {
    */
   known?: VmView;
   /**
-   * What the previous step of this job run reported (its output), absent for a job's first step
-   * or when that step failed: a change of point's revert tells its failover which point the VM ran
-   * from, to fall back to.
+   * What the earlier steps of this job run reported (their outputs, by step id): a change of
+   * point's revert tells the steps after it which point the VM ran from, to fall back to.
    */
-  previousOutput?: Record<string, unknown>;
+  earlier?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 /** What a handler returns for its step. */
