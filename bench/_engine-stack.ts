@@ -12,6 +12,7 @@ import { createLogger } from '../engine/common/index.ts';
 import { startOrchestrator } from '../engine/executor/index.ts';
 import { compilePlan, generatePlan, parsePlan } from '../engine/plan/index.ts';
 import type { RecoveryPlan } from '../engine/plan/types.ts';
+import type { HyperVReadApi } from '../engine/preflight/index.ts';
 import { startPrivateRedis } from '../engine/redis/index.ts';
 import { createSimClient } from '../simulators/index.ts';
 
@@ -22,6 +23,8 @@ export interface Stack {
   prefix: string;
   simUrl: string;
   client: ExecutionClient;
+  /** Read access to the world's hosts (what pre-flight reads). */
+  inventory: HyperVReadApi;
   redis: Redis;
   close(): Promise<void>;
 }
@@ -127,6 +130,7 @@ export async function startStack(
     prefix,
     simUrl,
     client,
+    inventory,
     redis,
     close: async () => {
       await client.close();

@@ -37,7 +37,11 @@ for (let run = 1; run <= RUNS; run += 1) {
 
     const cpuBefore = await stack.cpuMs();
     const t0 = Date.now();
-    const submitted = await submitReprotect(stack.redis, stack.prefix, id, { by: 'bench', reason: 'bench' });
+    const submitted = await submitReprotect(stack.redis, stack.prefix, id, {
+      by: 'bench',
+      reason: 'bench',
+      hosts: stack.inventory,
+    });
     const submitMs = Date.now() - t0;
     const view = await waitSettled(stack.client, submitted.id);
     const healthyMs = Date.now() - t0;

@@ -141,6 +141,7 @@ function addVm(
     outgoing: [],
     testVm: null,
     failoverIndex: null,
+    recoveryPoint: null,
   };
   const running = (spec.state ?? 'Running') === 'Running';
   const primary: VmInstance = newInstance({

@@ -169,6 +169,7 @@ function failoverOrTest(
       outgoing: [],
       testVm: null,
       failoverIndex: null,
+      recoveryPoint: { ...chosen.point },
     });
     world.addInstance(test);
     vm.testVm = test;
@@ -185,6 +186,7 @@ function failoverOrTest(
   vm.failoverStage = 'FailedOverWaitingCompletion';
   rel.state = 'Stopped';
   vm.failoverIndex = world.ledger.addFailover(record, origin);
+  vm.recoveryPoint = { ...chosen.point };
   return { vm: vmView(world, vm), recoveryPoint: chosen.point };
 }
 
@@ -219,6 +221,7 @@ export function stopFailover(world: WorldCore, target: VmInstance, test: boolean
   vm.failoverStage = null;
   vm.pendingApplyMs = 0;
   vm.failoverIndex = null;
+  vm.recoveryPoint = null;
   if (rel) rel.state = 'Replicating';
   return vmView(world, vm);
 }
@@ -231,6 +234,7 @@ export function completeFailover(world: WorldCore, vm: VmInstance): VmView {
     );
   }
   vm.failoverStage = 'FailedOver';
+  vm.recoveryPoint = null;
   if (vm.incoming) clearPoints(vm.incoming);
   return vmView(world, vm);
 }
@@ -269,6 +273,7 @@ export function reverseReplication(world: WorldCore, vm: VmInstance): { vm: VmVi
   vm.role = 'Primary';
   vm.failoverStage = null;
   vm.failoverIndex = null;
+  vm.recoveryPoint = null;
   const next = world.replicate(vm, old, {
     extended: false,
     freqMs: rel.freqMs,

@@ -1,4 +1,4 @@
-import type { NetworkAttachment, PowerState, ReplicationState } from './api.ts';
+import type { NetworkAttachment, PowerState, RecoveryPoint, ReplicationState } from './api.ts';
 import type { AutomaticStartAction } from './spec.ts';
 
 /** The mutable state of the world. Only the simulator's own modules touch it. */
@@ -114,6 +114,11 @@ export interface VmInstance {
   testVm: VmInstance | null;
   /** For a replica that failed over: the failover record's index in the truth. */
   failoverIndex: number | null;
+  /**
+   * The recovery point a failed-over replica (until Complete-VMFailover) or a test VM was made
+   * from: Hyper-V's applied replica snapshot (Get-VM's ParentSnapshotId).
+   */
+  recoveryPoint: RecoveryPoint | null;
 }
 
 export interface StoredPoint {
@@ -197,5 +202,6 @@ export function newInstance(init: VmInstance): VmInstance {
     outgoing: init.outgoing,
     testVm: init.testVm,
     failoverIndex: init.failoverIndex,
+    recoveryPoint: init.recoveryPoint,
   };
 }

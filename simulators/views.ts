@@ -69,6 +69,7 @@ export function vmView(world: WorldCore, vm: VmInstance): VmView {
     epoch: vm.epoch,
     startBarred: vm.prepared || vm.fencedEpoch !== null,
     memoryMb: vm.memoryMb,
+    ...(vm.recoveryPoint === null ? {} : { recoveryPoint: { ...vm.recoveryPoint } }),
   };
 }
 

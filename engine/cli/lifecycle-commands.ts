@@ -27,8 +27,17 @@ import {
   submitCommit,
   submitReprotect,
 } from '../executor/index.ts';
-import type { RecoveryPointChoice } from '../plan/types.ts';
-import { PreflightBlockedError } from '../preflight/index.ts';
+import type { HostDriver } from '../hosts/index.ts';
+import { createPathLocator } from '../plan/index.ts';
+import type { RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
+import {
+  formatLifecycleReport,
+  type HyperVReadApi,
+  LifecycleBlockedError,
+  type LifecycleReport,
+  locateLifecycleReport,
+  PreflightBlockedError,
+} from '../preflight/index.ts';
 import { connectHostDriver } from './host-driver.ts';
 import {
   type CommonFlags,
@@ -50,6 +59,7 @@ interface LifecycleFlags extends CommonFlags {
   partial?: boolean;
   recoveryPoint?: RecoveryPointChoice;
   sim?: string;
+  dryRun?: boolean;
 }
 
 function whoAmI(): string {
@@ -60,19 +70,76 @@ function whoAmI(): string {
   }
 }
 
+/** The sites pre-flight reads before a lifecycle operation: `--sim`, else DR_SIM_URL. */
+function simUrlOf(flags: LifecycleFlags, what: string): string {
+  const url = flags.sim ?? process.env.DR_SIM_URL;
+  if (url === undefined) {
+    throw new InputError(
+      'NO_SIM',
+      `pre-flight reads the sites before a ${what}: give --sim <url> (or set DR_SIM_URL)`,
+    );
+  }
+  return url;
+}
+
 async function withRedis<T>(
-  flags: CommonFlags,
-  body: (redis: Redis, client: ExecutionClient) => Promise<T>,
+  flags: LifecycleFlags,
+  what: string,
+  body: (redis: Redis, client: ExecutionClient, hosts: HostDriver) => Promise<T>,
 ): Promise<T> {
+  const hosts = connectHostDriver(simUrlOf(flags, what));
   const url = await redisUrlFromEnv();
   const redis = createQueueConnection(url, { name: 'drctl-lifecycle' });
   const client = await openClient(flags, url);
   try {
-    return await body(redis, client);
+    return await body(redis, client, hosts);
   } finally {
     await client.close();
+    hosts.close();
     await redis.quit().catch(() => redis.disconnect());
   }
+}
+
+/**
+ * Submit a lifecycle operation behind its pre-flight, then follow it. Blockers print the report
+ * (exit 1, nothing changed); `--dry-run` prints it and stops.
+ */
+async function submitAndFollow(
+  redis: Redis,
+  client: ExecutionClient,
+  flags: LifecycleFlags,
+  hosts: HyperVReadApi,
+  submit: () => Promise<LifecycleSubmitted>,
+  file?: { name: string; plan: RecoveryPlan; text: string },
+): Promise<void> {
+  const located = (report: LifecycleReport): LifecycleReport =>
+    file === undefined ? report : locateLifecycleReport(report, file.plan, createPathLocator(file.text));
+  const format = (report: LifecycleReport): string =>
+    formatLifecycleReport(located(report), file === undefined ? {} : { file: file.name });
+  let submitted: LifecycleSubmitted;
+  try {
+    submitted = await submit();
+  } catch (error) {
+    if (!(error instanceof LifecycleBlockedError)) throw error;
+    process.exitCode = 1;
+    if (flags.json) printJson({ ok: false, code: error.code, preflight: located(error.report) });
+    else process.stdout.write(`${format(error.report)}\n`);
+    return;
+  }
+  if (submitted.dryRun) {
+    const report = submitted.preflight === undefined ? undefined : located(submitted.preflight);
+    if (flags.json) printJson({ ok: true, dryRun: true, preflight: report });
+    else if (submitted.preflight) process.stdout.write(`${format(submitted.preflight)}\n`);
+    return;
+  }
+  if (submitted.preflight && !flags.json) {
+    const report = submitted.preflight;
+    const warned = report.warnings.length === 0 ? '' : `, ${report.warnings.length} warning(s)`;
+    process.stdout.write(`pre-flight ok: ${report.vms.length} VM(s)${warned}\n`);
+    for (const line of format(report).split('\n').slice(1, -1))
+      if (line.includes(' warning ')) process.stdout.write(`${line}\n`);
+  }
+  await follow(redis, client, submitted, flags, flags.prefix, hosts);
 }
 
 /** The settled statuses of a lifecycle execution and of a failover (a cancel waits on it first). */
@@ -85,6 +152,7 @@ async function follow(
   submitted: LifecycleSubmitted,
   flags: LifecycleFlags,
   prefix: string,
+  hosts?: HyperVReadApi,
 ): Promise<ExecutionView | undefined> {
   const out = flags.json ? process.stderr : process.stdout;
   if (!submitted.created && !flags.json) out.write(`already submitted: ${submitted.id}\n`);
@@ -110,7 +178,7 @@ async function follow(
   // Ctrl-C while waiting for a running failover's rollback names the failover, then the rollback.
   const first = submitted.pendingCancelOf ?? submitted.id;
   const view = await whileFollowing({ id: first, prefix }, () =>
-    followToEnd(redis, client, submitted, flags, prefix, out),
+    followToEnd(redis, client, submitted, flags, prefix, out, hosts),
   );
   if (view.status !== 'completed') process.exitCode = 1;
   return view;
@@ -123,13 +191,14 @@ async function followToEnd(
   flags: LifecycleFlags,
   prefix: string,
   out: NodeJS.WriteStream,
+  hosts: HyperVReadApi | undefined,
 ): Promise<ExecutionView> {
   if (submitted.pendingCancelOf !== undefined) {
     if (!flags.json)
       out.write(
         `${submitted.pendingCancelOf} is running: no new step starts; its rollback ${submitted.id} follows once the steps in flight end\n`,
       );
-    await waitUntilExists(redis, prefix, submitted.id, submitted.pendingCancelOf, client);
+    await waitUntilExists(redis, prefix, submitted.id, submitted.pendingCancelOf, client, hosts);
   }
   if (/-reprotect-\d+$/.test(submitted.id) && !flags.json)
     await reportReversed(redis, prefix, submitted.id, out);
@@ -184,13 +253,15 @@ async function waitUntilExists(
   id: string,
   failover: string,
   client: ExecutionClient,
+  hosts: HyperVReadApi | undefined,
 ): Promise<void> {
   for (;;) {
     if ((await redis.exists(`${prefix}:{exec:${id}}:meta`)) === 1) return;
     const parent = await client.get(failover);
-    // Settled but its rollback not stored (its orchestrator stopped in between): store it.
-    if (parent.status === 'cancelling')
-      await submitCancel(redis, prefix, failover, { by: whoAmI(), reason: 'cancel' });
+    // Settled but its rollback not stored (the orchestrator stores it: it may have stopped in
+    // between): store it, behind the cancel's pre-flight, when the sites are at hand.
+    if (parent.status === 'cancelling' && hosts)
+      await submitCancel(redis, prefix, failover, { by: whoAmI(), reason: 'cancel', hosts });
     if (!['submitted', 'running', 'paused', 'cancelling'].includes(parent.status)) {
       throw new DrError(
         'CANCEL_NOT_STARTED',
@@ -278,32 +349,44 @@ function resyncLines(rows: Map<string, ResyncRow>): string[] {
   return lines;
 }
 
+/** The options of an operation with a pre-flight of its own (not failback: that is a failover's). */
+function withDryRun(command: Command): Command {
+  return command.option(
+    '--dry-run',
+    'pre-flight only: say what would be done and what blocks it, change nothing',
+  );
+}
+
 function lifecycleOptions(command: Command): Command {
   return command
     .option('--reason <text>', 'why (kept with the execution)')
     .option('--detach', 'return at once with the execution id')
+    .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output');
 }
 
 export function registerLifecycleCommands(program: Command): void {
-  lifecycleOptions(program.command('commit <execution>'))
+  withDryRun(lifecycleOptions(program.command('commit <execution>')))
     .description(
       'Complete a failover (Complete-VMFailover on every failed-over VM; other recovery points are discarded: the point of no return)',
     )
     .option('--partial', 'commit the VMs that failed over when some did not (they are recorded)')
     .action((failover: string, flags: LifecycleFlags) =>
-      withRedis(flags, async (redis, client) => {
-        const submitted = await submitCommit(redis, flags.prefix, failover, {
-          by: whoAmI(),
-          reason: flags.reason ?? 'commit from the CLI',
-          ...(flags.partial ? { partial: true } : {}),
-        });
-        await follow(redis, client, submitted, flags, flags.prefix);
-      }),
+      withRedis(flags, 'commit', (redis, client, hosts) =>
+        submitAndFollow(redis, client, flags, hosts, () =>
+          submitCommit(redis, flags.prefix, failover, {
+            by: whoAmI(),
+            reason: flags.reason ?? 'commit from the CLI',
+            hosts,
+            ...(flags.dryRun ? { dryRun: true } : {}),
+            ...(flags.partial ? { partial: true } : {}),
+          }),
+        ),
+      ),
     );
 
-  lifecycleOptions(program.command('change-point <execution>'))
+  withDryRun(lifecycleOptions(program.command('change-point <execution>')))
     .description(
       'Before commit: fail the VMs over again from another recovery point (the way out after replicated ransomware)',
     )
@@ -313,32 +396,39 @@ export function registerLifecycleCommands(program: Command): void {
       parseRecoveryPoint,
     )
     .action((failover: string, flags: LifecycleFlags) =>
-      withRedis(flags, async (redis, client) => {
-        if (flags.recoveryPoint === undefined) throw new InputError('NO_POINT', 'give --recovery-point');
-        const submitted = await submitChangePoint(redis, flags.prefix, failover, {
-          by: whoAmI(),
-          reason: flags.reason ?? `change of recovery point to ${describePoint(flags.recoveryPoint)}`,
-          recoveryPoint: flags.recoveryPoint,
-        });
-        await follow(redis, client, submitted, flags, flags.prefix);
+      withRedis(flags, 'change of recovery point', (redis, client, hosts) => {
+        const recoveryPoint = flags.recoveryPoint;
+        if (recoveryPoint === undefined) throw new InputError('NO_POINT', 'give --recovery-point');
+        return submitAndFollow(redis, client, flags, hosts, () =>
+          submitChangePoint(redis, flags.prefix, failover, {
+            by: whoAmI(),
+            reason: flags.reason ?? `change of recovery point to ${describePoint(recoveryPoint)}`,
+            recoveryPoint,
+            hosts,
+            ...(flags.dryRun ? { dryRun: true } : {}),
+          }),
+        );
       }),
     );
 
-  lifecycleOptions(program.command('cancel <execution>'))
+  withDryRun(lifecycleOptions(program.command('cancel <execution>')))
     .description(
       'Roll a failover back before its point of no return (a running one stops dispatching first); undo actions run',
     )
     .action((failover: string, flags: LifecycleFlags) =>
-      withRedis(flags, async (redis, client) => {
-        const submitted = await submitCancel(redis, flags.prefix, failover, {
-          by: whoAmI(),
-          reason: flags.reason ?? 'cancel from the CLI',
-        });
-        await follow(redis, client, submitted, flags, flags.prefix);
-      }),
+      withRedis(flags, 'cancel', (redis, client, hosts) =>
+        submitAndFollow(redis, client, flags, hosts, () =>
+          submitCancel(redis, flags.prefix, failover, {
+            by: whoAmI(),
+            reason: flags.reason ?? 'cancel from the CLI',
+            hosts,
+            ...(flags.dryRun ? { dryRun: true } : {}),
+          }),
+        ),
+      ),
     );
 
-  lifecycleOptions(program.command('reprotect <plan>'))
+  withDryRun(lifecycleOptions(program.command('reprotect <plan>')))
     .description(
       "Reverse replication of the plan's failed-over VMs (Set-VMReplication -Reverse) and follow it until healthy",
     )
@@ -346,11 +436,10 @@ export function registerLifecycleCommands(program: Command): void {
       '--discard-diverged <vms>',
       'VMs (comma-separated, or all) whose old primaries ran in two sites: let the reverse overwrite what they wrote meanwhile (needs --reason; recorded)',
     )
-    .option('--sim <url>', 'the sites, to check for old primaries running again (default: DR_SIM_URL)')
     .action((file: string, flags: LifecycleFlags & { discardDiverged?: string }) =>
-      withRedis(flags, async (redis, client) => {
+      withRedis(flags, 'reprotect', async (redis, client, hosts) => {
         const discard = discardOf(flags);
-        const { plan } = await loadPlanOrExit(file);
+        const { plan, text } = await loadPlanOrExit(file);
         const failover = await latestFailoverOf(redis, flags.prefix, plan.metadata.name);
         if (failover === undefined) {
           throw new InputError(
@@ -359,25 +448,28 @@ export function registerLifecycleCommands(program: Command): void {
           );
         }
         // With the sites at hand, an old primary running again now is a divergence too (recorded).
-        const simUrl = flags.sim ?? process.env.DR_SIM_URL;
-        if (simUrl !== undefined) {
-          const driver = connectHostDriver(simUrl);
-          try {
-            await recordRunningOldPrimaries(driver, redis, flags.prefix, failover.id);
-          } finally {
-            driver.close();
-          }
-        }
-        const submitted = await submitReprotect(redis, flags.prefix, failover.id, {
-          by: whoAmI(),
-          reason: flags.reason ?? `reprotect ${plan.metadata.name} after ${failover.id}`,
-          ...(discard ? { discardDiverged: discard } : {}),
-        });
-        if (discard && !flags.json)
-          process.stdout.write(
-            `the diverged writes of ${discard.vms === 'all' ? 'every diverged VM' : discard.vms.join(', ')} will be overwritten, as ${discard.by} asked: ${discard.reason}\n`,
-          );
-        await follow(redis, client, submitted, flags, flags.prefix);
+        if (!flags.dryRun) await recordRunningOldPrimaries(hosts, redis, flags.prefix, failover.id);
+        await submitAndFollow(
+          redis,
+          client,
+          flags,
+          hosts,
+          async () => {
+            const submitted = await submitReprotect(redis, flags.prefix, failover.id, {
+              by: whoAmI(),
+              reason: flags.reason ?? `reprotect ${plan.metadata.name} after ${failover.id}`,
+              hosts,
+              ...(discard ? { discardDiverged: discard } : {}),
+              ...(flags.dryRun ? { dryRun: true } : {}),
+            });
+            if (discard && !flags.json && !submitted.dryRun)
+              process.stdout.write(
+                `the diverged writes of ${discard.vms === 'all' ? 'every diverged VM' : discard.vms.join(', ')} will be overwritten, as ${discard.by} asked: ${discard.reason}\n`,
+              );
+            return submitted;
+          },
+          { name: file, plan, text },
+        );
       }),
     );
 
@@ -385,7 +477,6 @@ export function registerLifecycleCommands(program: Command): void {
     .description(
       'Planned failover back to the original site, then reprotect in the original direction: one operation the engine runs to its end (--detach returns at once)',
     )
-    .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
     .option('--approve-manual', "count the plan's manual actions as approved (unattended runs)")
     .action((file: string, flags: LifecycleFlags & { approveManual?: boolean }) => failback(file, flags));
 }
@@ -417,16 +508,10 @@ function describePoint(point: RecoveryPointChoice): string {
 
 async function failback(file: string, flags: LifecycleFlags & { approveManual?: boolean }): Promise<void> {
   const { plan, hash } = await loadPlanOrExit(file);
-  const simUrl = flags.sim ?? process.env.DR_SIM_URL;
-  if (simUrl === undefined) {
-    throw new InputError(
-      'NO_SIM',
-      'pre-flight reads the sites before a failback: give --sim <url> (or set DR_SIM_URL)',
-    );
-  }
+  const hosts = connectHostDriver(simUrlOf(flags, 'failback'));
   const url = await redisUrlFromEnv();
   const redis = createQueueConnection(url, { name: 'drctl-lifecycle' });
-  const client = await openClient(flags, url, connectHostDriver(simUrl));
+  const client = await openClient(flags, url, hosts);
   try {
     const last = await latestFailoverOf(redis, flags.prefix, plan.metadata.name);
     if (last === undefined || last.direction !== 'forward' || last.status !== 'reprotected') {

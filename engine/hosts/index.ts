@@ -18,3 +18,4 @@ export type {
   VmView,
 } from './driver.ts';
 export { HOST_ERROR_CODES, isHostErrorCode, RETRYABLE_HOST_ERRORS } from './errors.ts';
+export { pointFor } from './points.ts';

@@ -9,6 +9,19 @@ export { estimateRunRtoMs, subPlan } from './estimate.ts';
 export { type EvaluateOptions, evaluatePreflight, type Locate } from './evaluate.ts';
 export { type GateInput, preflightAndLock } from './gate.ts';
 export { type GatherOptions, gatherInventory, type HyperVReadApi } from './gather.ts';
+export {
+  evaluateLifecycle,
+  formatLifecycleReport,
+  gatherLifecycleInventory,
+  LifecycleBlockedError,
+  type LifecycleCheck,
+  type LifecycleInventory,
+  type LifecycleOperation,
+  type LifecycleReport,
+  type LifecycleVmRow,
+  locateLifecycleReport,
+  runLifecyclePreflight,
+} from './lifecycle.ts';
 export { pathSegments } from './paths.ts';
 export {
   type FormatOptions,

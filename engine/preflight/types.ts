@@ -32,7 +32,13 @@ export type BlockerCode =
   | 'ALREADY_FAILED_OVER'
   | 'DEPENDENCY_NOT_SELECTED_AND_NOT_RUNNING'
   | 'SCRIPT_NOT_IN_CATALOG'
-  | 'NO_SCRIPT_CATALOG';
+  | 'NO_SCRIPT_CATALOG'
+  // Lifecycle operations (lifecycle.ts)
+  | 'PAST_POINT_OF_NO_RETURN'
+  | 'NOT_FAILED_OVER'
+  | 'VM_NOT_UP'
+  | 'ONLY_RUNNING_COPY'
+  | 'NOT_REVERSIBLE';
 
 /** Stable codes of findings that are shown but do not stop anything (and blockers the operator accepted). */
 export type WarningCode =
@@ -48,7 +54,10 @@ export type WarningCode =
   | 'CAPACITY_HIGH'
   | 'PRIMARY_RUNNING'
   | 'SCRIPT_CATALOG_DIFFERS'
-  | 'AUTOMATIC_START_ACTION';
+  | 'AUTOMATIC_START_ACTION'
+  // Lifecycle operations (lifecycle.ts)
+  | 'VM_NOT_UP'
+  | 'PRIMARY_NOT_RESTARTABLE';
 
 interface FindingBase {
   message: string;

@@ -53,7 +53,7 @@ describe('the achieved RTO', () => {
     });
 
     // A commit recovers nothing: a duration, no RTO.
-    const commit = await submitCommit(engine.redis, engine.prefix, id, who);
+    const commit = await submitCommit(engine.redis, engine.prefix, id, { ...who, hosts: engine.world.api });
     const committed = await settled(engine, commit);
     expect(committed.status).toBe('completed');
     expect(committed.rtoMs).toBeUndefined();

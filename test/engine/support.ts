@@ -17,6 +17,7 @@ import {
   startOrchestrator,
   startSiteWorkers,
 } from '../../engine/executor/index.ts';
+import type { HostDriver } from '../../engine/hosts/index.ts';
 import { compilePlan, loadPlanFile } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { type World, worldForPlan } from '../../simulators/index.ts';
@@ -103,6 +104,8 @@ export interface TestEngineOptions {
   stalledIntervalMs?: number;
   /** Sites whose workers run in this process. @defaultValue source, target and control */
   workerSites?: string[];
+  /** What the workers call the hosts through (a fault-injecting wrapper); @defaultValue world.api */
+  workerApi?: (api: World['api']) => HostDriver;
 }
 
 export async function startTestEngine(
@@ -121,7 +124,7 @@ export async function startTestEngine(
       redisUrl,
       prefix,
       site,
-      api: world.api,
+      api: options.workerApi ? options.workerApi(world.api) : world.api,
       logger: silent,
       // Long enough that a loaded CI machine never loses a lock by accident; worker-kill tests shorten it.
       lockDurationMs: options.lockDurationMs ?? 15_000,

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { submitReprotect } from '../../engine/executor/index.ts';
-import { startSimServer } from '../../simulators/index.ts';
+import { type SimServer, startSimServer } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
 import { tracked } from '../support/children.ts';
 import { useTempDirs } from '../support/temp.ts';
@@ -19,16 +19,27 @@ import {
   smallPlanText,
   startLifecycleEngine,
   vmAt,
-  who,
 } from './support.ts';
 
-function drctl(
+/** The engine's world over HTTP, for the commands' pre-flight (DR_SIM_URL). */
+let sim: SimServer | undefined;
+
+async function drctl(
   engine: LifecycleEngine,
   args: string[],
+  options: { noSim?: boolean } = {},
 ): Promise<{ code: number | null; out: string; err: string }> {
+  sim ??= await startSimServer(engine.world.api);
+  const { DR_SIM_URL: _inherited, ...rest } = process.env;
+  const env = {
+    ...rest,
+    REDIS_URL: engine.redisUrl,
+    LOG_LEVEL: 'silent',
+    ...(options.noSim ? {} : { DR_SIM_URL: sim.url }),
+  };
   const child = tracked(
     spawn(process.execPath, ['bin/drctl.js', ...args, '--prefix', engine.prefix], {
-      env: { ...process.env, REDIS_URL: engine.redisUrl, LOG_LEVEL: 'silent' },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
@@ -46,6 +57,8 @@ function drctl(
 const temp = useTempDirs();
 let engine: LifecycleEngine | undefined;
 afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
   await engine?.close();
   engine = undefined;
 });
@@ -113,7 +126,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
       const early = await drctl(engine, ['failback', file, '--sim', server.url]);
       expect(early.code).toBe(2);
       expect(early.err).toContain('drctl reprotect');
-      await settled(engine, await submitReprotect(engine.redis, engine.prefix, id, who));
+      await settled(engine, await submitReprotect(engine.redis, engine.prefix, id, engine.who));
 
       const back = await drctl(engine, ['failback', file, '--sim', server.url]);
       expect(back.err).toBe('');
@@ -154,5 +167,55 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
     expect(reprotect.err).toContain('has no failover to reprotect');
     const badPoint = await drctl(engine, ['change-point', id, '--recovery-point', 'yesterday-ish']);
     expect(badPoint.code).toBe(2);
+  });
+
+  it('a lifecycle pre-flight that blocks: one located line per VM, exit 1, --json report; --dry-run changes nothing', async () => {
+    const { plan, hash } = smallPlan('k4');
+    engine = await startLifecycleEngine(plan);
+    engine.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+    const { id } = await engine.client.submit({
+      type: 'unplanned',
+      plan,
+      hash,
+      reason: 'east lost',
+      recoveryPoint: { kind: 'latest' },
+    });
+    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+
+    const cancel = await drctl(engine, ['cancel', id]);
+    expect(cancel.code).toBe(1);
+    for (const vm of plan.vms)
+      expect(cancel.out).toContain(`k4: blocker ONLY_RUNNING_COPY: ${vm.name} runs at dc-west`);
+    expect(cancel.out).toContain('[spec.vms[2]]');
+    expect(cancel.out).toContain('nothing was changed');
+    const json = await drctl(engine, ['cancel', id, '--json']);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.out) as { ok: boolean; code: string; preflight: { blockers: unknown[] } };
+    expect(report).toMatchObject({ ok: false, code: 'PREFLIGHT_BLOCKED' });
+    expect(report.preflight.blockers).toHaveLength(3);
+
+    // By plan file: the finding is located in the file (the old primary site is down: no reprotect).
+    const file = join(temp('drorch-lc-'), 'k4.yaml');
+    writeFileSync(file, smallPlanText('k4'));
+    const reprotect = await drctl(engine, ['reprotect', file]);
+    expect(reprotect.code).toBe(1);
+    expect(reprotect.out).toMatch(new RegExp(`${file}:5:\\d+: blocker SOURCE_UNREACHABLE: site dc-east`));
+
+    // Without the sites to read, nothing is tried: bad input.
+    const noSim = await drctl(engine, ['commit', id], { noSim: true });
+    expect(noSim.code).toBe(2);
+    expect(noSim.err).toContain('--sim');
+
+    const dry = await drctl(engine, ['commit', id, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.out).toContain('pre-flight of commit');
+    expect(dry.out).toContain('ok: no blocker');
+    expect((await engine.client.get(id)).status).toBe('completed');
+    for (const vm of plan.vms) {
+      expect(engine.world.truth().vms[vm.name]?.primarySites).toEqual([plan.target]);
+      expect((await vmAt(engine, plan.target, vm.name)).replication?.state).toBe(
+        'FailedOverWaitingCompletion',
+      );
+    }
   });
 });

@@ -1,15 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readLifecycle, submitCancel, submitChangePoint, submitCommit } from '../../engine/executor/index.ts';
 import { waitForStatus } from '../engine/support.ts';
-import {
-  type LifecycleEngine,
-  refusal,
-  settled,
-  smallPlan,
-  startLifecycleEngine,
-  vmAt,
-  who,
-} from './support.ts';
+import { type LifecycleEngine, refusal, settled, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
 
 let engine: LifecycleEngine | undefined;
 afterEach(async () => {
@@ -24,7 +16,7 @@ describe('commit', () => {
     const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'move' });
     expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
 
-    const commit = await submitCommit(engine.redis, engine.prefix, id, who);
+    const commit = await submitCommit(engine.redis, engine.prefix, id, engine.who);
     expect(commit.created).toBe(true);
     expect((await settled(engine, commit)).status).toBe('completed');
     for (const vm of plan.vms) {
@@ -41,17 +33,20 @@ describe('commit', () => {
     );
 
     // Asking again is answered with the commit that ran.
-    expect(await submitCommit(engine.redis, engine.prefix, id, who)).toEqual({
+    expect(await submitCommit(engine.redis, engine.prefix, id, engine.who)).toEqual({
       id: commit.id,
       created: false,
     });
     // Past the point of no return: no cancel, no change of point; both say what to do instead.
-    const cancel = await refusal(submitCancel(engine.redis, engine.prefix, id, who));
+    const cancel = await refusal(submitCancel(engine.redis, engine.prefix, id, engine.who));
     expect(cancel.code).toBe('PAST_POINT_OF_NO_RETURN');
     expect(cancel.exitCode).toBe(2);
     expect(cancel.message).toContain('drctl failback');
     const change = await refusal(
-      submitChangePoint(engine.redis, engine.prefix, id, { ...who, recoveryPoint: { kind: 'latest' } }),
+      submitChangePoint(engine.redis, engine.prefix, id, {
+        ...engine.who,
+        recoveryPoint: { kind: 'latest' },
+      }),
     );
     expect(change.code).toBe('PAST_POINT_OF_NO_RETURN');
   });
@@ -64,7 +59,7 @@ describe('commit', () => {
     const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'move' });
     expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('failed');
 
-    const refused = await refusal(submitCommit(engine.redis, engine.prefix, id, who));
+    const refused = await refusal(submitCommit(engine.redis, engine.prefix, id, engine.who));
     expect(refused.code).toBe('COMMIT_PARTIAL');
     expect(refused.exitCode).toBe(2);
     expect(refused.message).toContain(broken);
@@ -73,7 +68,7 @@ describe('commit', () => {
     expect((await vmAt(engine, plan.target, 'c2-db')).replication?.state).toBe('FailedOverWaitingCompletion');
     expect((await engine.client.get(id)).status).toBe('failed');
 
-    const commit = await submitCommit(engine.redis, engine.prefix, id, { ...who, partial: true });
+    const commit = await submitCommit(engine.redis, engine.prefix, id, { ...engine.who, partial: true });
     expect(commit.run?.partial).toBe(true);
     expect(commit.run?.vms).toEqual(['c2-db', 'c2-app1']);
     expect(commit.run?.skipped.map((s) => s.vm)).toEqual([broken]);
@@ -93,10 +88,10 @@ describe('commit', () => {
     engine = await startLifecycleEngine(plan);
     const drill = await engine.client.submit({ type: 'test', plan, hash, reason: 'drill' });
     await waitForStatus(engine.client, drill.id, ['awaiting-cleanup', 'failed']);
-    const notFailover = await refusal(submitCommit(engine.redis, engine.prefix, drill.id, who));
+    const notFailover = await refusal(submitCommit(engine.redis, engine.prefix, drill.id, engine.who));
     expect(notFailover.code).toBe('NOT_A_FAILOVER');
     expect(notFailover.message).toContain('drctl cleanup');
-    const missing = await refusal(submitCommit(engine.redis, engine.prefix, 'no-such-execution', who));
+    const missing = await refusal(submitCommit(engine.redis, engine.prefix, 'no-such-execution', engine.who));
     expect(missing.code).toBe('EXECUTION_NOT_FOUND');
   });
 });

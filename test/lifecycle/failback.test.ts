@@ -79,7 +79,10 @@ async function awayAndReprotected(name: string, plan: RecoveryPlan, hash: string
   if (!engine) throw new Error('no engine');
   const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'away' });
   await waitForStatus(engine.client, id, ['completed']);
-  await settled(engine, await submitReprotect(engine.redis, engine.prefix, id, who));
+  await settled(
+    engine,
+    await submitReprotect(engine.redis, engine.prefix, id, { ...who, hosts: engine.world.api }),
+  );
   expect((await engine.client.get(id)).status).toBe('reprotected');
   dir = await mkdtemp(join(tmpdir(), 'drorch-fb-'));
   const file = join(dir, `${name}.yaml`);

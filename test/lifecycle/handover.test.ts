@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { submitCancel } from '../../engine/executor/index.ts';
 import { waitForStatus } from '../engine/support.ts';
-import { type LifecycleEngine, settled, smallPlan, startLifecycleEngine, vmAt, who } from './support.ts';
+import { type LifecycleEngine, settled, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
 
 let engine: LifecycleEngine | undefined;
 afterEach(async () => {
@@ -25,7 +25,7 @@ describe('a cancel whose orchestrator stops mid-way', () => {
     const before = engine.world.truth().mutations;
     const startsBefore = (vm: string): number => before[vm]?.[plan.source]?.startVM ?? 0;
 
-    const cancel = await submitCancel(engine.redis, engine.prefix, id, who);
+    const cancel = await submitCancel(engine.redis, engine.prefix, id, engine.who);
     // The reverts are done and the first restore is under way: stop this orchestrator.
     for (;;) {
       const steps = await engine.redis.hgetall(`${engine.prefix}:{exec:${cancel.id}}:steps`);

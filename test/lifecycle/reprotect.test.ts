@@ -2,15 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { latestFailoverOf, readEvents, submitReprotect } from '../../engine/executor/index.ts';
 import { readFailedOver } from '../../engine/locks/index.ts';
 import { waitForStatus } from '../engine/support.ts';
-import {
-  type LifecycleEngine,
-  refusal,
-  settled,
-  smallPlan,
-  startLifecycleEngine,
-  vmAt,
-  who,
-} from './support.ts';
+import { type LifecycleEngine, refusal, settled, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
 
 let engine: LifecycleEngine | undefined;
 afterEach(async () => {
@@ -53,7 +45,7 @@ describe('reprotect and failback', () => {
     expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
     expect((await latestFailoverOf(engine.redis, engine.prefix, plan.metadata.name))?.id).toBe(id);
 
-    const reprotect = await submitReprotect(engine.redis, engine.prefix, id, who);
+    const reprotect = await submitReprotect(engine.redis, engine.prefix, id, engine.who);
     expect((await engine.client.get(id)).status).toBe('reprotecting');
     const view = await settled(engine, reprotect);
     expect(view.error).toBeUndefined();
@@ -62,7 +54,7 @@ describe('reprotect and failback', () => {
     expect(reversed.status).toBe('reprotected');
     expect(Object.values(reversed.vms ?? {})).toEqual(names.map(() => 'protected'));
     await expectProtected(engine, names, plan.target, plan.source);
-    expect(await submitReprotect(engine.redis, engine.prefix, id, who)).toEqual({
+    expect(await submitReprotect(engine.redis, engine.prefix, id, engine.who)).toEqual({
       id: reprotect.id,
       created: false,
     });
@@ -84,7 +76,7 @@ describe('reprotect and failback', () => {
     expect(ledger.map((f) => [f.vm, f.kind, f.lostWrites])).toEqual(names.map((vm) => [vm, 'planned', 0]));
     expect((await readFailedOver(engine.redis, engine.prefix, names)).size).toBe(0);
 
-    const home = await submitReprotect(engine.redis, engine.prefix, failback.id, who);
+    const home = await submitReprotect(engine.redis, engine.prefix, failback.id, engine.who);
     expect((await settled(engine, home)).status).toBe('completed');
     await expectProtected(engine, names, plan.source, plan.target);
     const truth = engine.world.truth();
@@ -106,7 +98,7 @@ describe('reprotect and failback', () => {
     });
     expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
     // Not committed yet: reprotect needs no commit (a reverse completes the failover too).
-    const reprotect = await submitReprotect(engine.redis, engine.prefix, id, who);
+    const reprotect = await submitReprotect(engine.redis, engine.prefix, id, engine.who);
     const view = await settled(engine, reprotect, 120_000);
     expect(view.error).toBeUndefined();
     expect(view.status).toBe('completed');
@@ -122,7 +114,7 @@ describe('reprotect and failback', () => {
     engine.world.fault({ kind: 'boot', vm: 'r3-app2', site: plan.target, mode: 'fail' });
     const { id } = await engine.client.submit({ type: 'planned', plan, hash, reason: 'move' });
     expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('failed');
-    const refused = await refusal(submitReprotect(engine.redis, engine.prefix, id, who));
+    const refused = await refusal(submitReprotect(engine.redis, engine.prefix, id, engine.who));
     expect(refused.code).toBe('FAILOVER_INCOMPLETE');
     expect(refused.message).toContain('--partial');
   });

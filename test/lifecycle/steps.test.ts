@@ -50,12 +50,15 @@ describe('lifecycle step graphs', () => {
   it('change of point: every VM reverted and failed over again at once, booted in dependency order', async () => {
     const { plan } = await loadExample('plans/examples/three-tier.yaml');
     const steps = lifecycleSteps('change-point', subsetPlan(plan, ['sql-01', 'app-01', 'web-01']), sites);
+    // Regression (issue 10): every VM was reverted at once, so a failed change left the VMs after
+    // it off in both sites. Now a VM is reverted only once the VMs it depends on are ready again.
     const first = waves(steps)[0];
-    expect(first).toEqual(['app-01/revert', 'sql-01/revert', 'web-01/revert']);
+    expect(first).toEqual(['sql-01/revert']);
     expect(steps.get('sql-01/change-point')?.after).toEqual(['sql-01/revert']);
-    expect(steps.get('app-01/boot')?.after.sort()).toEqual(['app-01/change-point', 'sql-01/readiness']);
+    expect(steps.get('app-01/revert')?.after).toEqual(['sql-01/readiness']);
+    expect(steps.get('app-01/boot')?.after).toEqual(['app-01/change-point']);
     // app-02 is not part of this change: web-01 waits only for the VMs that are.
-    expect(steps.get('web-01/boot')?.after.sort()).toEqual(['app-01/readiness', 'web-01/change-point']);
+    expect(steps.get('web-01/revert')?.after).toEqual(['app-01/readiness']);
   });
 
   it('ordered groups become barriers; commit and reprotect are independent per VM', async () => {
@@ -65,7 +68,7 @@ describe('lifecycle step graphs', () => {
     const second = groups[1];
     const firstVm = second?.vms[0];
     if (second === undefined || firstVm === undefined) throw new Error('the farm has ordered groups');
-    expect(steps.get(`${firstVm}/boot`)?.after).toContain(`barrier/group/${groups[0]?.name}/readiness`);
+    expect(steps.get(`${firstVm}/revert`)?.after).toContain(`barrier/group/${groups[0]?.name}/readiness`);
     expect(waves(lifecycleSteps('commit', plan, sites))).toHaveLength(1);
     expect(waves(lifecycleSteps('reprotect', plan, sites))).toHaveLength(2);
   });

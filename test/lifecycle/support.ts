@@ -38,6 +38,8 @@ spec:
 
 export interface LifecycleEngine extends TestEngine {
   redis: Redis;
+  /** Who asks, and the hosts the operations' pre-flight reads (the engine's world). */
+  who: { by: string; reason: string; hosts: TestEngine['world']['api'] };
 }
 
 export async function startLifecycleEngine(
@@ -49,6 +51,7 @@ export async function startLifecycleEngine(
   const close = engine.close;
   return Object.assign(engine, {
     redis,
+    who: { ...who, hosts: engine.world.api },
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());
       await close();

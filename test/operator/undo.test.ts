@@ -48,7 +48,11 @@ describe('undo actions in a cancel', { timeout: 120_000 }, () => {
       const zone = join(state, 'dns', 'erp.example.com.zone');
       expect(readFileSync(zone, 'utf8')).toContain('www.dc-west.erp.example.com.');
 
-      const cancel = await submitCancel(engine.redis, engine.prefix, id, { by: 'hank', reason: 'roll back' });
+      const cancel = await submitCancel(engine.redis, engine.prefix, id, {
+        by: 'hank',
+        reason: 'roll back',
+        hosts: engine.world.api,
+      });
       // The cancel reaches the manual undo and waits; approving by the action's name finds the undo step.
       const deadline = Date.now() + 60_000;
       for (;;) {

@@ -77,6 +77,11 @@ export interface HandlerContext {
    * done by then: an old primary found running has run in two sites (a divergence).
    */
   late?: { failedOver: boolean };
+  /**
+   * What the earlier steps of this job run reported (their outputs, by step id): a change of
+   * point's revert tells the steps after it which point the VM ran from, to fall back to.
+   */
+  earlier?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 /** What a handler returns for its step. */

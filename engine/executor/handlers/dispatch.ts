@@ -11,7 +11,7 @@ import {
 import type { HostDriver, RecoveryPoint, VmView } from '../../hosts/index.ts';
 import { type ActionMemo, actionHandler, runActionStep } from './action.ts';
 import { bootHandler } from './boot.ts';
-import { changePointHandler } from './change-point.ts';
+import { changePointHandler, putBack } from './change-point.ts';
 import { cleanupHandler } from './cleanup.ts';
 import { commitHandler } from './commit.ts';
 import type { HandlerContext, HandlerOutcome, ResolvedHandlerOptions, StepHandler } from './context.ts';
@@ -128,6 +128,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   let unfinished = false;
   let recoveryPoint: RecoveryPoint | undefined;
   let known: VmView | undefined;
+  const earlier: Record<string, Record<string, unknown>> = {};
   const base = { v: 1 as const, execution: job.execution, site: job.site, attempt: job.attempt };
   const aborted = rejectOnAbort(deps.signal);
   const appends: Promise<void>[] = [];
@@ -163,6 +164,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
     pending = [];
 
     let outcome: HandlerOutcome | undefined;
+    let stepCtx: HandlerContext | undefined;
     try {
       if (kind === undefined) {
         throw new StepError('BAD_JOB', `step ${step} of job ${jobId} is not a step a worker runs`, {
@@ -181,8 +183,10 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
         options: deps.options,
         ...(known === undefined ? {} : { known }),
         ...(deps.late ? { late: { failedOver: deps.lateFailedOver === true } } : {}),
+        earlier,
       };
       known = undefined;
+      stepCtx = ctx;
       // The step's host calls may outlive an abort; their effects are absorbed by the next run.
       outcome = await Promise.race([
         kind === 'action' ? runActionStep(ctx, deps.memo) : HANDLERS[kind](ctx),
@@ -190,13 +194,19 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
       ]);
     } catch (error) {
       if (deps.signal.aborted) throw error;
-      failure = toStepError(error, { step, site: job.site, vm: job.vm });
+      const stepError = toStepError(error, { step, site: job.site, vm: job.vm });
+      // A change of point whose new point does not boot: the VM goes back to the point it ran from.
+      failure =
+        job.type === 'change-point' && (kind === 'boot' || kind === 'readiness') && stepCtx !== undefined
+          ? await Promise.race([putBack(stepCtx, stepError), aborted])
+          : stepError;
       log.warn({ code: failure.code, retryable: failure.retryable, err: failure.message }, 'step failed');
     }
     const endedAt = new Date().toISOString();
     if (outcome !== undefined && kind !== undefined) {
       mutated ||= outcome.mutated;
       known = outcome.view;
+      if (outcome.output !== undefined) earlier[step] = outcome.output;
       recoveryPoint = outcome.recoveryPoint ?? recoveryPoint;
       const result = stepResult(step, startedAt, endedAt, outcome);
       results.push(result);

@@ -1,4 +1,4 @@
-import type { VmView } from '../../hosts/index.ts';
+import { pointFor, type RecoveryPoint, type RecoveryPointSelector, type VmView } from '../../hosts/index.ts';
 import { bootHandler } from './boot.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError, simErrorCode } from './errors.ts';
@@ -37,19 +37,28 @@ export function requireUncommittedReplica(
  * Stop-VMFailover, which returns it to replica state with its recovery points (the ledger records
  * the failover as cancelled). A replica that is replicating already needs nothing. A committed or
  * reversed VM is past the point of no return: the step fails and says to fail back instead.
+ *
+ * For a change of point, the first half: the point asked for must be among the VM's recovery
+ * points before the VM is turned off (else the step fails and nothing changed: it runs on), and
+ * the point it ran from is reported (`previousPoint`) for the change-point step to fall back to.
  */
 export async function revertHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
   const vm = requireVm(ctx);
   let view = await mustGetVm(ctx, vm);
+  const changing = ctx.job.type === 'change-point';
   const repl = requireUncommittedReplica(
     ctx,
     vm,
     view,
-    'it cannot be rolled back — fail back instead (`drctl reprotect`, then `drctl failback`)',
+    changing
+      ? 'its other recovery points are gone — the point cannot be changed'
+      : 'it cannot be rolled back — fail back instead (`drctl reprotect`, then `drctl failback`)',
   );
   if (repl.state !== 'FailedOverWaitingCompletion') {
     return { outcome: 'done', mutated: false, output: { reverted: false, state: repl.state }, view };
   }
+  const previousPoint = view.recoveryPoint;
+  if (changing) await requirePoint(ctx, vm, view);
   let stopped = false;
   if (view.state !== 'Off') {
     const stop = await unlessDoneMeanwhile(
@@ -66,7 +75,34 @@ export async function revertHandler(ctx: HandlerContext): Promise<HandlerOutcome
     (now) => now.replication?.state !== 'FailedOverWaitingCompletion',
   );
   view = 'result' in cancelled ? cancelled.result : cancelled.meanwhile;
-  return { outcome: 'done', mutated: true, output: { reverted: true, stopped }, view };
+  const output: Record<string, unknown> = { reverted: true, stopped };
+  if (previousPoint !== undefined) output.previousPoint = previousPoint;
+  return { outcome: 'done', mutated: true, output, view };
+}
+
+/** The change of point's target must exist before the VM is turned off. */
+async function requirePoint(ctx: HandlerContext, vm: string, view: VmView): Promise<RecoveryPoint> {
+  const wanted = ctx.job.recoveryPoint ?? { kind: 'latest' };
+  const point = pointFor(wanted, await ctx.api.getRecoveryPoints(ctx.job.site, vm));
+  if (point === undefined) {
+    throw new StepError(
+      'NO_RECOVERY_POINT',
+      `${ctx.step}: ${vm} at ${ctx.job.site} has no recovery point matching ${describeSelector(wanted)}; nothing was changed, it still runs${view.recoveryPoint ? ` from ${view.recoveryPoint.id}` : ''}`,
+      { step: ctx.step, site: ctx.job.site, vm },
+    );
+  }
+  return point;
+}
+
+export function describeSelector(selector: RecoveryPointSelector): string {
+  switch (selector.kind) {
+    case 'at':
+      return `at ${selector.at}`;
+    case 'id':
+      return selector.id;
+    default:
+      return selector.kind;
+  }
 }
 
 /** How long a restarted primary's guest has to answer (simulated / host time). */

@@ -82,6 +82,8 @@ export async function startFollowUps(
       by: record.by,
       reason: `reprotect after failback ${record.id}`,
       now: deps.now,
+      // The orchestrator reads no hosts: the failback's own pre-flight covered these sites.
+      hosts: null,
     });
     if (submitted.created)
       deps.log.info({ execution: record.id, reprotect: submitted.id }, 'failback: reprotect submitted');

@@ -3,11 +3,15 @@
  * the operation applies to, see store/lifecycle.ts) and the failover's sites:
  *
  * - commit: `<vm>/commit` per VM at the recovery site, independent.
- * - change-point: per VM `<vm>/revert` (off, Stop-VMFailover: a replica again) then
- *   `<vm>/change-point` (fail over from the new point), then `<vm>/boot` and `<vm>/readiness` in the
- *   plan's dependency order (dependsOn and ordered groups). Two steps, so that a repeated job
- *   never mistakes the old failover for the new one: once the revert is recorded, a failed-over
- *   replica can only be this execution's.
+ * - change-point: per VM `<vm>/revert` (off, Stop-VMFailover: a replica again), `<vm>/change-point`
+ *   (fail over from the new point), `<vm>/boot` and `<vm>/readiness`, one VM after another in the
+ *   plan's dependency order (dependsOn and ordered groups): a VM is reverted only once the VMs it
+ *   depends on are ready on the new point. So a VM whose change fails (its host died, its point
+ *   is gone) stops only the VMs after it, and those keep running on the old point: every VM still
+ *   runs somewhere. (Reverting all first, as before, left the VMs after a failed one off in both
+ *   sites.) Revert and change-point are two steps, so that a repeated job never mistakes the old
+ *   failover for the new one: once the revert is recorded, a failed-over replica can only be this
+ *   execution's.
  * - cancel, in the failover's reverse order: the undo of each `after` action that ran, then per VM
  *   `<vm>/revert` at the recovery site and `<vm>/restore` at the source (in dependency order), then
  *   the undo of each `before` action that ran. Undo steps are `action/<name>/undo`.
@@ -72,7 +76,7 @@ export function lifecycleSteps(type: LifecycleType, plan: RecoveryPlan, sites: S
           vm: vm.name,
           site: sites.toSite,
           estimateMs: 500,
-          after: [],
+          after: readinessAfter(vm),
         });
         add({
           id: `${vm.name}/change-point`,
@@ -88,7 +92,7 @@ export function lifecycleSteps(type: LifecycleType, plan: RecoveryPlan, sites: S
           vm: vm.name,
           site: sites.toSite,
           estimateMs: vm.bootEstimateMs,
-          after: [`${vm.name}/change-point`, ...readinessAfter(vm)],
+          after: [`${vm.name}/change-point`],
         });
         add({
           id: `${vm.name}/readiness`,

@@ -9,8 +9,20 @@
 import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
 import { CANCEL_JOB_ID, type LifecycleType } from '../../contract/index.ts';
-import { type ExecutionMachineEvent, PAST_POINT_OF_NO_RETURN, restoreVm } from '../../machines/index.ts';
+import {
+  applyExecutionEvent,
+  type ExecutionMachineEvent,
+  PAST_POINT_OF_NO_RETURN,
+  restoreExecution,
+  restoreVm,
+} from '../../machines/index.ts';
 import type { RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
+import {
+  type HyperVReadApi,
+  LifecycleBlockedError,
+  type LifecycleReport,
+  runLifecyclePreflight,
+} from '../../preflight/index.ts';
 import { decodeStepState, sitesOf } from '../../schedule/index.ts';
 import { executionKeys } from '../keys.ts';
 import { lifecycleSteps } from '../orchestrator/lifecycle-steps.ts';
@@ -71,11 +83,26 @@ export interface LifecycleRequest {
   by: string;
   reason: string;
   now?: () => number;
+  /**
+   * Read access to the sites' hosts: each operation's pre-flight (engine/preflight lifecycle.ts)
+   * reads them before anything changes, and refuses (LifecycleBlockedError, exit 1) unless every
+   * VM can finish. `null` is allowed for one caller only: the engine's own reprotect after a failback
+   * (`thenReprotect`), stored by an orchestrator that has no read access to the hosts; that reprotect
+   * rests on the failback's pre-flight, which just ran against the same sites, and on its handlers'
+   * state checks. Any other operation without hosts is refused.
+   */
+  hosts: HyperVReadApi | null;
+  /** Pre-flight only (`--dry-run`): the report comes back in `preflight`, nothing is changed. */
+  dryRun?: boolean;
 }
 
 export interface LifecycleSubmitted {
   id: string;
   created: boolean;
+  /** The pre-flight that let it start (or, with `dryRun`, the one that would have). */
+  preflight?: LifecycleReport;
+  /** True for a dry run: nothing was stored or changed. */
+  dryRun?: boolean;
   /** Set when a running failover was asked to stop first: its rollback starts once it settles. */
   pendingCancelOf?: string;
   run?: LifecycleRunInfo;
@@ -243,6 +270,8 @@ interface StartOptions {
   /** Extra changes of the failover's LifecycleInfo. */
   update?: Partial<LifecycleInfo>;
   request: LifecycleRequest;
+  /** Absent only for a failback's own reprotect stored without hosts (LifecycleRequest.hosts). */
+  preflight: LifecycleReport | undefined;
 }
 
 /** Move the failover's machine (CAS), then submit the lifecycle execution. */
@@ -274,7 +303,7 @@ async function startLifecycle(
     const { record: now2 } = await loadExecution(redis, prefix, record.id);
     throw refusal(type, now2, info);
   }
-  return await submitRun(
+  const submitted = await submitRun(
     redis,
     prefix,
     id,
@@ -285,6 +314,7 @@ async function startLifecycle(
     request,
     options.recoveryPoint,
   );
+  return options.preflight ? { ...submitted, preflight: options.preflight } : submitted;
 }
 
 async function submitRun(
@@ -295,7 +325,7 @@ async function submitRun(
   record: ExecutionRecord,
   plan: RecoveryPlan,
   run: LifecycleRunInfo,
-  request: LifecycleRequest,
+  request: Pick<LifecycleRequest, 'by' | 'reason' | 'now'>,
   recoveryPoint?: RecoveryPointChoice,
 ): Promise<LifecycleSubmitted> {
   const steps = lifecycleSteps(type, plan, sitesOf({ plan, direction: record.direction }));
@@ -372,6 +402,103 @@ function refusal(type: LifecycleType, record: ExecutionRecord, info: LifecycleIn
   return new DrError('LIFECYCLE_REFUSED', `failover ${id} is ${status}; a ${type} does not apply now`, {
     exitCode: 2,
   });
+}
+
+/**
+ * Refuse now, before pre-flight reads anything, what the failover's machine would refuse (a
+ * failover still running, past its point of no return, busy with another operation).
+ */
+function requireAccepted(
+  type: LifecycleType,
+  record: ExecutionRecord,
+  fields: Record<string, string>,
+  info: LifecycleInfo,
+  now: number,
+): void {
+  const stored = fields[META.machine];
+  const accepted =
+    stored !== undefined &&
+    applyExecutionEvent(restoreExecution(stored), { type: START_EVENT[type], now } as ExecutionMachineEvent)
+      .changed;
+  if (!accepted) throw refusal(type, record, info);
+}
+
+/**
+ * The gate in front of a lifecycle operation: its pre-flight against the hosts. Blockers throw
+ * LifecycleBlockedError (nothing was changed); a dry run returns the report instead of going on.
+ */
+async function gate(
+  redis: Redis,
+  prefix: string,
+  type: LifecycleType,
+  record: ExecutionRecord,
+  info: LifecycleInfo,
+  plan: RecoveryPlan,
+  vms: readonly string[],
+  request: LifecycleRequest & { recoveryPoint?: RecoveryPointChoice; partial?: boolean },
+): Promise<LifecycleReport> {
+  if (record.type !== 'planned' && record.type !== 'unplanned') throw new Error('not a failover');
+  if (request.hosts === null) {
+    throw new DrError(
+      'NO_HOSTS',
+      `${type} of ${record.id}: its pre-flight needs read access to the sites' hosts`,
+      {
+        exitCode: 2,
+      },
+    );
+  }
+  const sites = sitesOf({ plan, direction: record.direction });
+  const report = await runLifecyclePreflight(request.hosts, {
+    operation: type,
+    execution: record.id,
+    failoverType: record.type,
+    failoverEpoch: await newestEpoch(redis, prefix, record, info),
+    plan,
+    ...sites,
+    vms,
+    ...(request.recoveryPoint ? { recoveryPoint: request.recoveryPoint } : {}),
+    ...(request.partial ? { partial: true } : {}),
+  });
+  if (!report.ok) throw new LifecycleBlockedError(report);
+  return report;
+}
+
+/**
+ * The newest epoch this failover's own executions ran under (it, and its lifecycle runs: a
+ * cancel that failed half-way and is asked again). A VM that accepted a newer one was acted on by
+ * another execution since.
+ */
+async function newestEpoch(
+  redis: Redis,
+  prefix: string,
+  record: ExecutionRecord,
+  info: LifecycleInfo,
+): Promise<number> {
+  if (info.runs.length === 0) return record.epoch;
+  const pipeline = redis.pipeline();
+  for (const run of info.runs) pipeline.hget(executionKeys(prefix, run.id).meta, META.epoch);
+  let newest = record.epoch;
+  for (const [, value] of (await pipeline.exec()) ?? []) {
+    const epoch = Number(value);
+    if (Number.isSafeInteger(epoch) && epoch > newest) newest = epoch;
+  }
+  return newest;
+}
+
+function dryRunAnswer(
+  record: ExecutionRecord,
+  info: LifecycleInfo,
+  type: LifecycleType,
+  report: LifecycleReport | undefined,
+  run: LifecycleRunInfo,
+): LifecycleSubmitted {
+  return {
+    id: lifecycleIdOf(record.id, type, info.runs.length + 1),
+    created: false,
+    dryRun: true,
+    preflight: report,
+    run,
+  };
 }
 
 /** An operation already in progress for this failover: answer with it instead of a second one. */
@@ -481,6 +608,20 @@ function buildRun(
   }
 }
 
+/** A built run less the VMs pre-flight left out (commit --partial), recorded as skipped. */
+function leaveOut(
+  plan: RecoveryPlan,
+  built: { plan: RecoveryPlan; run: LifecycleRunInfo },
+  leftOut: readonly { vm: string; reason: string }[],
+): { plan: RecoveryPlan; run: LifecycleRunInfo } {
+  const out = new Set(leftOut.map((l) => l.vm));
+  const vms = built.run.vms.filter((vm) => !out.has(vm));
+  return {
+    plan: subsetPlan(plan, vms),
+    run: { ...built.run, vms, skipped: [...built.run.skipped, ...leftOut], partial: true },
+  };
+}
+
 /**
  * `drctl commit`: Complete-VMFailover on every VM the failover brought up. When some VMs did not
  * fail over, it refuses (naming them) unless `partial`, and then records which it committed.
@@ -491,7 +632,7 @@ export async function submitCommit(
   failover: string,
   request: LifecycleRequest & { partial?: boolean },
 ): Promise<LifecycleSubmitted> {
-  const { record } = await loadFailover(redis, prefix, failover, 'commit');
+  const { record, fields } = await loadFailover(redis, prefix, failover, 'commit');
   const info = await readLifecycle(redis, prefix, failover);
   const busy = await inProgress(redis, prefix, 'commit', record, info, request);
   if (busy) return busy;
@@ -499,6 +640,7 @@ export async function submitCommit(
     const last = [...info.runs].reverse().find((r) => r.type === 'commit');
     return { id: last?.id ?? failover, created: false };
   }
+  requireAccepted('commit', record, fields, info, (request.now ?? Date.now)());
   const plan = await loadPlanSnapshot(redis, prefix, failover);
   const outcome = await failoverOutcome(redis, prefix, failover, plan);
   if (record.status === 'completed' || record.status === 'failed' || record.status === 'commit-failed') {
@@ -521,7 +663,7 @@ export async function submitCommit(
       );
     }
   }
-  const built = buildRun(
+  const first = buildRun(
     'commit',
     record,
     plan,
@@ -529,7 +671,19 @@ export async function submitCommit(
     info,
     request.partial === true && outcome.notFailedOver.length > 0,
   );
+  const report = await gate(redis, prefix, 'commit', record, info, plan, first.run.vms, request);
+  // With --partial, pre-flight leaves out the VMs that are not up (and names them).
+  const built = report.leftOut.length > 0 ? leaveOut(plan, first, report.leftOut) : first;
+  if (built.run.vms.length === 0) {
+    throw new DrError(
+      'NOTHING_TO_COMMIT',
+      `failover ${failover}: no VM is up to commit — ${report.leftOut.map((l) => l.reason).join('; ')}`,
+      { exitCode: 1 },
+    );
+  }
+  if (request.dryRun) return dryRunAnswer(record, info, 'commit', report, built.run);
   return await startLifecycle(redis, prefix, {
+    preflight: report,
     type: 'commit',
     record,
     info,
@@ -550,10 +704,11 @@ export async function submitChangePoint(
   failover: string,
   request: LifecycleRequest & { recoveryPoint: RecoveryPointChoice },
 ): Promise<LifecycleSubmitted> {
-  const { record } = await loadFailover(redis, prefix, failover, 'change-point');
+  const { record, fields } = await loadFailover(redis, prefix, failover, 'change-point');
   const info = await readLifecycle(redis, prefix, failover);
   const busy = await inProgress(redis, prefix, 'change-point', record, info, request);
   if (busy) return busy;
+  requireAccepted('change-point', record, fields, info, (request.now ?? Date.now)());
   const plan = await loadPlanSnapshot(redis, prefix, failover);
   const outcome = await failoverOutcome(redis, prefix, failover, plan);
   if ((record.status === 'completed' || record.status === 'failed') && outcome.failedOver.length === 0) {
@@ -564,7 +719,10 @@ export async function submitChangePoint(
     );
   }
   const built = buildRun('change-point', record, plan, outcome, info, false);
+  const report = await gate(redis, prefix, 'change-point', record, info, plan, built.run.vms, request);
+  if (request.dryRun) return dryRunAnswer(record, info, 'change-point', report, built.run);
   return await startLifecycle(redis, prefix, {
+    preflight: report,
     type: 'change-point',
     record,
     info,
@@ -596,11 +754,33 @@ export async function submitCancel(
   failover: string,
   request: LifecycleRequest,
 ): Promise<LifecycleSubmitted> {
-  const { record } = await loadFailover(redis, prefix, failover, 'cancel');
+  const { record, fields } = await loadFailover(redis, prefix, failover, 'cancel');
   const info = await readLifecycle(redis, prefix, failover);
   if (record.status === 'cancelled') return { id: info.current ?? failover, created: false };
   if (FAILOVER_STATUSES_RUNNING.includes(record.status)) {
     if (info.pendingCancel) return { id: info.pendingCancel.id, created: false, pendingCancelOf: failover };
+    // Still running: any VM may have been touched by the time it stops, so all of them are checked.
+    const plan = await loadPlanSnapshot(redis, prefix, failover);
+    const report = await gate(
+      redis,
+      prefix,
+      'cancel',
+      record,
+      info,
+      plan,
+      plan.vms.map((v) => v.name),
+      request,
+    );
+    if (request.dryRun) {
+      const outcome = await failoverOutcome(redis, prefix, failover, plan);
+      return dryRunAnswer(
+        record,
+        info,
+        'cancel',
+        report,
+        buildRun('cancel', record, plan, outcome, info, false).run,
+      );
+    }
     const now = (request.now ?? Date.now)();
     const id = lifecycleIdOf(failover, 'cancel', info.runs.length + 1);
     const ref: LifecycleRunRef = {
@@ -627,7 +807,7 @@ export async function submitCancel(
       CANCEL_JOB_ID,
       JSON.stringify(marker),
     ]);
-    if (ok === 1) return { id, created: true, pendingCancelOf: failover };
+    if (ok === 1) return { id, created: true, pendingCancelOf: failover, preflight: report };
     // It settled meanwhile: cancel it as a settled failover.
     return await submitCancel(redis, prefix, failover, request);
   }
@@ -639,10 +819,14 @@ export async function submitCancel(
   }
   const busy = await inProgress(redis, prefix, 'cancel', record, info, request);
   if (busy) return busy;
+  requireAccepted('cancel', record, fields, info, (request.now ?? Date.now)());
   const plan = await loadPlanSnapshot(redis, prefix, failover);
   const outcome = await failoverOutcome(redis, prefix, failover, plan);
   const built = buildRun('cancel', record, plan, outcome, info, false);
+  const report = await gate(redis, prefix, 'cancel', record, info, plan, built.run.vms, request);
+  if (request.dryRun) return dryRunAnswer(record, info, 'cancel', report, built.run);
   return await startLifecycle(redis, prefix, {
+    preflight: report,
     type: 'cancel',
     record,
     info,
@@ -693,7 +877,7 @@ export async function submitReprotect(
     discardDiverged?: DiscardDiverged;
   },
 ): Promise<LifecycleSubmitted> {
-  const { record } = await loadFailover(redis, prefix, failover, 'reprotect');
+  const { record, fields } = await loadFailover(redis, prefix, failover, 'reprotect');
   const info = await readLifecycle(redis, prefix, failover);
   const busy = await inProgress(redis, prefix, 'reprotect', record, info, request);
   if (busy) return busy;
@@ -701,6 +885,7 @@ export async function submitReprotect(
     const last = [...info.runs].reverse().find((r) => r.type === 'reprotect');
     return { id: last?.id ?? failover, created: false };
   }
+  requireAccepted('reprotect', record, fields, info, (request.now ?? Date.now)());
   const plan = await loadPlanSnapshot(redis, prefix, failover);
   const outcome = await failoverOutcome(redis, prefix, failover, plan);
   const built = buildRun('reprotect', record, plan, outcome, info, false);
@@ -709,9 +894,16 @@ export async function submitReprotect(
       exitCode: 2,
     });
   }
+  // A failback's own reprotect, stored by the engine without hosts, rests on the failback's pre-flight.
+  const followUp = request.hosts === null && record.thenReprotect === true && !request.dryRun;
+  const report = followUp
+    ? undefined
+    : await gate(redis, prefix, 'reprotect', record, info, plan, built.run.vms, request);
+  if (request.dryRun) return dryRunAnswer(record, info, 'reprotect', report, built.run);
   // Refused, changing nothing, while an old primary's diverged writes would be overwritten unasked.
   const discarded = await divergenceGate(redis, prefix, failover, built.run.vms, request.discardDiverged);
   const submitted = await startLifecycle(redis, prefix, {
+    preflight: report,
     type: 'reprotect',
     record,
     info,
