@@ -5,9 +5,10 @@
  * no orchestrator, so each execution waits, submitted, for as long as the test needs.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parsePlan } from '../../engine/plan/index.ts';
 import { type SimServer, startSimServer, type World, worldForPlan } from '../../simulators/index.ts';
+import { catalogWorker } from '../support/catalog-worker.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { startDrctl } from './support.ts';
 
@@ -68,6 +69,9 @@ describe('when the operator presses Ctrl-C while a command follows an execution'
 
   it('a failover, then the cancel that waits for it: each says how to follow, the failover how to cancel', async () => {
     const prefix = uniquePrefix('sigint');
+    // Pre-flight checks update-dns (planned) against the catalog a dc-west worker serves.
+    const stopWorker = await catalogWorker(prefix, world);
+    onTestFinished(stopWorker);
     const failover = await interrupted(
       ['failover', '--planned', file, '--sim', server.url],
       prefix,
@@ -80,7 +84,7 @@ describe('when the operator presses Ctrl-C while a command follows an execution'
     expect(failover.stderr).not.toMatch(/\n\s+at /);
 
     // `drctl cancel` of a failover still running waits for its in-flight steps: Ctrl-C there too.
-    const cancel = await interrupted(['cancel', `${id}`], prefix, 'its rollback');
+    const cancel = await interrupted(['cancel', `${id}`, '--sim', server.url], prefix, 'its rollback');
     expect(cancel.code).toBe(130);
     expect(cancel.stderr).toContain(`drctl: interrupted; execution ${id} goes on in the engine`);
     expect(cancel.stderr).toContain(`drctl status ${id} --prefix ${prefix}`);

@@ -7,12 +7,12 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createLogger } from '../../engine/common/index.ts';
-import { loadPlanSnapshot, startSiteWorkers } from '../../engine/executor/index.ts';
+import { loadPlanSnapshot } from '../../engine/executor/index.ts';
 import { readPlanLock } from '../../engine/locks/index.ts';
 import { parsePlan } from '../../engine/plan/index.ts';
 import type { PreflightReport } from '../../engine/preflight/index.ts';
 import { type SimServer, startSimServer, type World, worldForPlan } from '../../simulators/index.ts';
+import { catalogWorker } from '../support/catalog-worker.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { footprint } from './support.ts';
 
@@ -35,24 +35,6 @@ async function drctl(args: string[], env: NodeJS.ProcessEnv = {}) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
     return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
-}
-
-/**
- * A worker of dc-west serving the shipped script catalog under `prefix`: pre-flight checks
- * three-tier's `update-dns` (runOn dc-west, planned and unplanned) against what it announces.
- */
-async function catalogWorker(prefix: string, world: World): Promise<() => Promise<void>> {
-  const workers = startSiteWorkers({
-    redisUrl: testRedisUrl(),
-    prefix,
-    site: 'dc-west',
-    api: world.api,
-    fenceSweepMs: 0,
-    logger: createLogger('test', { level: 'silent', pretty: false }),
-    handlers: { scriptCatalog: 'scripts/catalog' },
-  });
-  await workers.ready();
-  return () => workers.close(2000);
 }
 
 // Each test spawns drctl a few times; on a loaded machine one spawn can take seconds.

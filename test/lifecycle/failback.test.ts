@@ -248,17 +248,17 @@ describe('--detach', { timeout: 240_000 }, () => {
 
       const first = await detached(['failover', file, '--planned', ...sim]);
       await drive(first, ['completed']);
-      const change = await detached(['change-point', first, '--recovery-point', 'latest']);
+      const change = await detached(['change-point', first, '--recovery-point', 'latest', ...sim]);
       expect((await engine.client.get(change)).type).toBe('change-point');
       await drive(change, ['completed']);
-      const cancel = await detached(['cancel', first]);
+      const cancel = await detached(['cancel', first, ...sim]);
       await drive(cancel, ['completed']);
 
       const second = await detached(['failover', file, '--planned', ...sim]);
       await drive(second, ['completed']);
-      const commit = await detached(['commit', second]);
+      const commit = await detached(['commit', second, ...sim]);
       await drive(commit, ['completed']);
-      const reprotect = await detached(['reprotect', file]);
+      const reprotect = await detached(['reprotect', file, ...sim]);
       await drive(reprotect, ['completed']);
       const failback = await detached(['failback', file, ...sim]);
       expect((await engine.client.get(failback)).status).toBe('submitted');

@@ -894,14 +894,15 @@ export async function submitReprotect(
       exitCode: 2,
     });
   }
+  // Refused, changing nothing, while an old primary's diverged writes would be overwritten unasked:
+  // first, as it names what would be lost (the sites' pre-flight would only see them running).
+  const discarded = await divergenceGate(redis, prefix, failover, built.run.vms, request.discardDiverged);
   // A failback's own reprotect, stored by the engine without hosts, rests on the failback's pre-flight.
   const followUp = request.hosts === null && record.thenReprotect === true && !request.dryRun;
   const report = followUp
     ? undefined
     : await gate(redis, prefix, 'reprotect', record, info, plan, built.run.vms, request);
   if (request.dryRun) return dryRunAnswer(record, info, 'reprotect', report, built.run);
-  // Refused, changing nothing, while an old primary's diverged writes would be overwritten unasked.
-  const discarded = await divergenceGate(redis, prefix, failover, built.run.vms, request.discardDiverged);
   const submitted = await startLifecycle(redis, prefix, {
     preflight: report,
     type: 'reprotect',
