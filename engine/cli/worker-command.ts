@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { createLogger, DrError } from '../common/index.ts';
-import { DEFAULT_PREFIX, startSiteWorkers } from '../executor/index.ts';
+import { DEFAULT_PREFIX, STALL_DEFAULTS, startSiteWorkers } from '../executor/index.ts';
 import { NO_REDIS_MESSAGE } from '../redis/index.ts';
 import { connectHostDriver } from './host-driver.ts';
 
@@ -74,11 +74,16 @@ export function registerWorkerCommand(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once', positiveInt, 200)
     .option(
       '--lock-duration-ms <ms>',
-      "a job's lock; a dead worker's jobs move on after it",
+      "a job's lock; a dead worker's jobs move on after it (renewed every half of it)",
       positiveInt,
-      30_000,
+      STALL_DEFAULTS.lockDurationMs,
     )
-    .option('--stalled-interval-ms <ms>', 'how often stalled jobs are looked for', positiveInt, 30_000)
+    .option(
+      '--stalled-interval-ms <ms>',
+      'how often stalled jobs are looked for',
+      positiveInt,
+      STALL_DEFAULTS.stalledIntervalMs,
+    )
     .option('--script-catalog <dir>', 'folder of recovery scripts (default: DR_SCRIPT_CATALOG)')
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, how long running jobs may finish', positiveInt, 10_000)
     .option('--json', 'print the ready line as JSON')
@@ -112,7 +117,15 @@ export function registerWorkerCommand(program: Command): void {
       });
       const ready = await Promise.race([workers.ready().then(() => true), stopped.then(() => false)]);
       if (ready) {
-        const line = { ready: true, site: flags.site, queue: workers.queue, pid: process.pid };
+        const line = {
+          ready: true,
+          site: flags.site,
+          queue: workers.queue,
+          pid: process.pid,
+          // How soon this worker's jobs move on if it dies: lock + check interval.
+          lockDurationMs: flags.lockDurationMs,
+          stalledIntervalMs: flags.stalledIntervalMs,
+        };
         process.stdout.write(
           flags.json
             ? `${JSON.stringify(line)}\n`

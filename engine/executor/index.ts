@@ -98,4 +98,9 @@ export {
   pausedStepIds,
 } from './store/operator.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
-export { type SiteWorkerOptions, type SiteWorkers, startSiteWorkers } from './worker.ts';
+export {
+  type SiteWorkerOptions,
+  type SiteWorkers,
+  STALL_DEFAULTS,
+  startSiteWorkers,
+} from './worker.ts';

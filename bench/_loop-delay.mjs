@@ -1,0 +1,23 @@
+// Preloaded into engine processes by bench/worker-death.ts (NODE_OPTIONS=--import=...): records
+// the process's event-loop delay and writes it to $LOOP_DELAY_DIR/<pid>.json when the process exits.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+const dir = process.env.LOOP_DELAY_DIR;
+if (dir) {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  process.on('exit', () => {
+    histogram.disable();
+    writeFileSync(
+      join(dir, `${process.pid}.json`),
+      JSON.stringify({
+        pid: process.pid,
+        argv: process.argv.slice(1),
+        maxMs: histogram.max / 1e6,
+        p99Ms: histogram.percentile(99) / 1e6,
+      }),
+    );
+  });
+}
