@@ -23,7 +23,11 @@ export function actionRunOf(step: string, action: PlanAction): ActionRun | undef
  * Manual actions wait for an operator, which the orchestrator does; a worker that receives one
  * refuses it clearly.
  */
-export async function actionHandler(ctx: HandlerContext, vms?: readonly string[]): Promise<HandlerOutcome> {
+export async function actionHandler(
+  ctx: HandlerContext,
+  vms?: readonly string[],
+  attempt?: number,
+): Promise<HandlerOutcome> {
   const action = requireAction(ctx);
   const run = actionRunOf(ctx.step, action);
   if (run === undefined) {
@@ -35,9 +39,9 @@ export async function actionHandler(ctx: HandlerContext, vms?: readonly string[]
   }
   switch (run.type) {
     case 'script':
-      return await scriptAction(ctx, action, run, vms);
+      return await scriptAction(ctx, action, run, vms, attempt);
     case 'webhook':
-      return await webhookAction(ctx, action, run, vms);
+      return await webhookAction(ctx, action, run, vms, attempt);
     case 'manual':
       throw new StepError(
         'MANUAL_ACTION_NOT_FOR_WORKERS',
@@ -52,6 +56,7 @@ export async function actionHandler(ctx: HandlerContext, vms?: readonly string[]
 /** A run of an action step as it is marked while it runs. */
 export interface ActionRunMark {
   job: string;
+  /** The job's attempt (the orchestrator's); the run's own number is the memo's run count. */
   attempt: number;
   startedAt: string;
   /** `<host>/<pid>` of the worker process running it. */
@@ -88,6 +93,10 @@ const WORKER = `${hostname()}/${process.pid}`;
  * run again only while `onFailure.retries` allows (runs so far ≤ retries + 1), with an
  * `action-rerun` event saying so, else it fails ACTION_INTERRUPTED (not retryable: the plan's
  * failure policy decides, e.g. pause for an operator).
+ *
+ * The run's number (DR_ATTEMPT, a webhook's `attempt`, the action-rerun event's `attempt`) is the
+ * count of runs of the step started so far, this one included: a run after a worker died mid-run
+ * is a new number even though BullMQ runs the same job again, as is every retry of the step.
  */
 export async function runActionStep(
   ctx: HandlerContext,
@@ -127,15 +136,21 @@ export async function runActionStep(
       execution: ctx.job.execution,
       step: ctx.step,
       site: ctx.job.site,
-      attempt: ctx.job.attempt,
+      attempt: begun.runs,
       reason: `${earlier}; running it again (run ${begun.runs} of at most ${allowed}, as onFailure.retries allows)`,
-      previous: { job: interrupted.job, startedAt: interrupted.startedAt, worker: interrupted.worker },
+      // The mark found is the one the run before this one left.
+      previous: {
+        job: interrupted.job,
+        startedAt: interrupted.startedAt,
+        worker: interrupted.worker,
+        attempt: begun.runs - 1,
+      },
     });
     ctx.log.warn({ previous: interrupted, runs: begun.runs }, 'action re-run after an interrupted run');
   }
   let outcome: HandlerOutcome;
   try {
-    outcome = await actionHandler(ctx, await memo.vmsOf?.(action));
+    outcome = await actionHandler(ctx, await memo.vmsOf?.(action), begun.runs);
   } catch (error) {
     // Stopped by a shutdown: the mark stays, so the next run says it is a re-run.
     if (!ctx.signal.aborted) await memo.end(ctx.step);
