@@ -41,10 +41,11 @@ function runsIn(file: string): { starts: string[]; ends: string[] } {
   };
 }
 
+/** The process exists and is not a zombie (Linux /proc: a zombie has ended; only its status waits). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

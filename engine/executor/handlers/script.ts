@@ -155,9 +155,9 @@ async function runScript(
   subprocess.stderr.on('data', err.push);
   const result = await subprocess;
   const group = subprocess.pid;
-  if ((result.timedOut || result.isCanceled || result.isTerminated) && group !== undefined) {
-    // The group outlives its leader only when the supervisor was killed before it could kill it;
-    // a process group id is not reused while any of its processes lives.
+  if (result.isForcefullyTerminated && group !== undefined) {
+    // The supervisor did not end its group in time and execa SIGKILLed it: end the rest here. A
+    // process group id is not reused while any of its processes lives.
     try {
       process.kill(-group, 'SIGKILL');
     } catch {
