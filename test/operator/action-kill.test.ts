@@ -216,4 +216,38 @@ describe('when the worker running an action is killed mid-script', { timeout: 18
     expect(stalledForMs).toBeLessThanOrEqual(lockDurationMs + 2 * stalledIntervalMs);
     expect(runsIn(ledger).starts[1]?.split(' ')[1]).toBe('2');
   });
+
+  it('when the supervisor died with the worker, the re-run ends what is left of the script first', async () => {
+    // The first run would take a minute; the re-run is quick.
+    const { prefix, ledger, data, jobId } = await setUp(
+      1,
+      'if [ "$DR_ATTEMPT" = 1 ]; then sleep 60; fi\necho "end $$ $DR_ATTEMPT" >> "$LEDGER"',
+    );
+    const first = await spawnWorker(server.url, prefix, ['--script-catalog', catalog]);
+    children.push(first);
+    await queue?.add('action', data, stepJobOptions(jobId));
+    await until('the script to start', () => runsIn(ledger).starts.length > 0);
+    const script = Number(runsIn(ledger).starts[0]?.split(' ')[0]);
+    const stat = readFileSync(`/proc/${script}/stat`, 'utf8');
+    const supervisor = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    // The supervisor is frozen, so it cannot see its worker die, then killed with it (as the OOM
+    // killer might): the script is an orphan, its group still there.
+    process.kill(supervisor, 'SIGSTOP');
+    await kill(first);
+    process.kill(supervisor, 'SIGKILL');
+    await until('the supervisor to be gone', () => !alive(supervisor));
+    expect(alive(script)).toBe(true);
+
+    const second = await spawnWorker(server.url, prefix, ['--script-catalog', catalog]);
+    children.push(second);
+    const completion = await waitForCompletion(redis, prefix, data.execution, jobId, 90_000);
+    expect(completion.result.steps[0]?.outcome).toBe('done');
+    await until('the orphan to be gone', () => !alive(script), 5000);
+    expect(runsIn(ledger).ends.map((e) => e.split(' ')[1])).toEqual(['2']);
+    const events = (await readAllEvents(redis, prefix, data.execution)).map((e) => e.event);
+    const rerun = events.find((e) => e.type === 'action-rerun');
+    expect(rerun?.type === 'action-rerun' && rerun.reason).toMatch(
+      new RegExp(`process\\(es\\) of its process group ${supervisor} still ran and were killed`),
+    );
+  });
 });

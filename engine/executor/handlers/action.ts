@@ -5,6 +5,7 @@ import type { ActionRun, PlanAction } from '../../plan/types.ts';
 import { requireAction } from './action-context.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
+import { endOrphanedGroup, type ScriptGroup, scriptGroup } from './orphans.ts';
 import { scriptAction } from './script.ts';
 import { webhookAction } from './webhook.ts';
 
@@ -27,6 +28,7 @@ export async function actionHandler(
   ctx: HandlerContext,
   vms?: readonly string[],
   attempt?: number,
+  spawned?: (pgid: number) => Promise<void>,
 ): Promise<HandlerOutcome> {
   const action = requireAction(ctx);
   const run = actionRunOf(ctx.step, action);
@@ -39,7 +41,7 @@ export async function actionHandler(
   }
   switch (run.type) {
     case 'script':
-      return await scriptAction(ctx, action, run, vms, attempt);
+      return await scriptAction(ctx, action, run, vms, attempt, spawned);
     case 'webhook':
       return await webhookAction(ctx, action, run, vms, attempt);
     case 'manual':
@@ -61,6 +63,8 @@ export interface ActionRunMark {
   startedAt: string;
   /** `<host>/<pid>` of the worker process running it. */
   worker: string;
+  /** A script's process group, once it started (orphans.ts). */
+  group?: ScriptGroup;
 }
 
 /**
@@ -77,6 +81,8 @@ export interface ActionMemo {
    * how many runs of the step have started in all, this one included.
    */
   begin(step: string, mark: ActionRunMark): Promise<{ interrupted?: ActionRunMark; runs: number }>;
+  /** A script of this run started in process group `group`: kept in the run's mark. */
+  spawned?(step: string, group: ScriptGroup): Promise<void>;
   /** The run ended: its mark goes; a done/warned result is kept. */
   end(step: string, result?: StepResult): Promise<void>;
   /** Append an event to the execution's log (`action-rerun`). */
@@ -119,7 +125,13 @@ export async function runActionStep(
   const interrupted = begun.interrupted;
   if (interrupted !== undefined) {
     const allowed = action.onFailure.retries + 1;
-    const earlier = `its run started at ${interrupted.startedAt} by worker ${interrupted.worker} (job ${interrupted.job}) never finished: the worker died, shut down or lost the job`;
+    // Its script died with its worker (its supervisor saw to it); if the supervisor died too,
+    // what is left of the script's group is ended here, before anything runs again.
+    const orphans =
+      interrupted.group === undefined
+        ? ''
+        : ` (${await endOrphanedGroup(interrupted.group, ctx.job.execution, ctx.step)})`;
+    const earlier = `its run started at ${interrupted.startedAt} by worker ${interrupted.worker} (job ${interrupted.job}) never finished: the worker died, shut down or lost the job${orphans}`;
     if (begun.runs > allowed) {
       await memo.end(ctx.step);
       throw new StepError(
@@ -150,7 +162,10 @@ export async function runActionStep(
   }
   let outcome: HandlerOutcome;
   try {
-    outcome = await actionHandler(ctx, await memo.vmsOf?.(action), begun.runs);
+    const spawned = memo.spawned
+      ? (pgid: number) => memo.spawned?.(ctx.step, scriptGroup(pgid)) ?? Promise.resolve()
+      : undefined;
+    outcome = await actionHandler(ctx, await memo.vmsOf?.(action), begun.runs, spawned);
   } catch (error) {
     // Stopped by a shutdown: the mark stays, so the next run says it is a re-run.
     if (!ctx.signal.aborted) await memo.end(ctx.step);

@@ -23,13 +23,14 @@ export async function scriptAction(
   scriptRun: Extract<ActionRun, { type: 'script' }>,
   vms?: readonly string[],
   attempt?: number,
+  spawned?: (pgid: number) => Promise<void>,
 ): Promise<HandlerOutcome> {
   const where = { step: ctx.step, site: ctx.job.site };
   const name = scriptRun.script;
   const script = await resolveScript(ctx, name);
   const context = actionExecutionContext(ctx, action, scriptRun, vms, attempt);
   const env = scriptEnvironment(context);
-  const run = await runScript(ctx, script, env, action.timeoutMs);
+  const run = await runScript(ctx, script, env, action.timeoutMs, spawned);
   const output: Record<string, unknown> = {
     script: name,
     path: script.path,
@@ -128,6 +129,7 @@ async function runScript(
   script: CatalogScript,
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  spawned?: (pgid: number) => Promise<void>,
 ): Promise<ScriptRun> {
   const limit = ctx.options.outputLimitBytes;
   const subprocess = execa(
@@ -153,6 +155,8 @@ async function runScript(
   const err = collector(limit);
   subprocess.stdout.on('data', out.push);
   subprocess.stderr.on('data', err.push);
+  // Recorded with the run's mark (orphans.ts), so a re-run can end the group if its supervisor died.
+  if (subprocess.pid !== undefined) await spawned?.(subprocess.pid).catch(() => {});
   const result = await subprocess;
   const group = subprocess.pid;
   if (result.isForcefullyTerminated && group !== undefined) {
