@@ -285,6 +285,14 @@ async function loadRuns(): Promise<LoadRow[]> {
     }
     let row: LoadRow;
     try {
+      // The delays of the run itself, not of start-up (bench/_loop-delay.mjs).
+      for (const file of readdirSync(delays).filter((f) => f.endsWith('.pid'))) {
+        try {
+          process.kill(Number(file.slice(0, -4)), 'SIGUSR2');
+        } catch {
+          // not running
+        }
+      }
       const started = Date.now();
       const { id } = await stack.client.submit({
         type: 'planned',
@@ -307,7 +315,7 @@ async function loadRuns(): Promise<LoadRow[]> {
       const text = readFileSync(join(logs, file), 'utf8');
       row.lostLocks += text.split('\n').filter((l) => l.includes('lost the lock')).length;
     }
-    for (const file of readdirSync(delays)) {
+    for (const file of readdirSync(delays).filter((f) => f.endsWith('.json'))) {
       const d = JSON.parse(readFileSync(join(delays, file), 'utf8')) as {
         argv: string[];
         maxMs: number;

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { createLogger, DrError } from '../common/index.ts';
-import { DEFAULT_PREFIX, STALL_DEFAULTS, startSiteWorkers } from '../executor/index.ts';
+import { DEFAULT_PREFIX, lockRenewMs, STALL_DEFAULTS, startSiteWorkers } from '../executor/index.ts';
 import { NO_REDIS_MESSAGE } from '../redis/index.ts';
 import { connectHostDriver } from './host-driver.ts';
 
@@ -74,7 +74,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once', positiveInt, 200)
     .option(
       '--lock-duration-ms <ms>',
-      "a job's lock; a dead worker's jobs move on after it (renewed every half of it)",
+      "a job's lock; a dead worker's jobs move on after it (renewed every quarter of it)",
       positiveInt,
       STALL_DEFAULTS.lockDurationMs,
     )
@@ -124,6 +124,7 @@ export function registerWorkerCommand(program: Command): void {
           pid: process.pid,
           // How soon this worker's jobs move on if it dies: lock + check interval.
           lockDurationMs: flags.lockDurationMs,
+          lockRenewMs: lockRenewMs(flags.lockDurationMs),
           stalledIntervalMs: flags.stalledIntervalMs,
         };
         process.stdout.write(

@@ -99,6 +99,7 @@ export {
 } from './store/operator.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
 export {
+  lockRenewMs,
   type SiteWorkerOptions,
   type SiteWorkers,
   STALL_DEFAULTS,

@@ -172,6 +172,7 @@ export interface WorkerReadyLine {
   queue: string;
   pid: number;
   lockDurationMs: number;
+  lockRenewMs: number;
   stalledIntervalMs: number;
 }
 

@@ -195,11 +195,12 @@ describe('when the worker running an action is killed mid-script', { timeout: 18
     const { prefix, ledger, data, jobId } = await setUp(1, 'sleep 60');
     const first = await spawnWorker(server.url, prefix, ['--script-catalog', catalog], { stall: 'default' });
     children.push(first);
-    const { lockDurationMs, stalledIntervalMs } = first.readyLine;
+    const { lockDurationMs, lockRenewMs, stalledIntervalMs } = first.readyLine;
     // The settings the issue asks for (bug: 30 s + 30 s, so 30-60 s of stall): at most 5 s, and a
-    // lock renewed every lockDuration/2 survives a blocked event loop of 2 s.
+    // live worker's lock, renewed every lockRenewMs, survives an event loop blocked for 3 s
+    // (BENCHMARKS.md: 1.7 s at most under a 10,000-VM failover on a loaded machine).
     expect(lockDurationMs + stalledIntervalMs).toBeLessThanOrEqual(5000);
-    expect(lockDurationMs / 2).toBeGreaterThanOrEqual(2000);
+    expect(lockDurationMs - lockRenewMs).toBeGreaterThanOrEqual(3000);
     await queue?.add('action', data, stepJobOptions(jobId));
     await until('the script to start', () => runsIn(ledger).starts.length > 0);
     const standby = await spawnWorker(server.url, prefix, ['--script-catalog', catalog], {
