@@ -27,6 +27,13 @@ export async function endOrphanedGroup(group: ScriptGroup, execution: string, st
   if (group.host !== hostname()) {
     return `its process group ${group.pgid} is on host ${group.host}, not checked from here`;
   }
+  try {
+    // Signal 0 to the group: fails when no process of it is left, the usual case (the supervisor
+    // ended it), and spares the look through every process of the host.
+    process.kill(-group.pgid, 0);
+  } catch {
+    return `nothing of its process group ${group.pgid} was left`;
+  }
   if (process.platform !== 'linux') return `its process group ${group.pgid} was not checked (needs /proc)`;
   const members = await groupMembers(group.pgid, execution, step);
   for (const pid of members) {
