@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../common/index.ts';
-import { DEFAULT_PREFIX, startSiteWorkers } from '../executor/index.ts';
+import { DEFAULT_PREFIX, lockRenewMs, STALL_DEFAULTS, startSiteWorkers } from '../executor/index.ts';
 import { checkRedisUrl } from '../redis/index.ts';
 import { connectHostDriver } from './host-driver.ts';
 
@@ -43,11 +43,16 @@ export function registerWorkerCommand(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once', positiveInt, 200)
     .option(
       '--lock-duration-ms <ms>',
-      "a job's lock; a dead worker's jobs move on after it",
+      "a job's lock; a dead worker's jobs move on after it (renewed every quarter of it)",
       positiveInt,
-      30_000,
+      STALL_DEFAULTS.lockDurationMs,
     )
-    .option('--stalled-interval-ms <ms>', 'how often stalled jobs are looked for', positiveInt, 30_000)
+    .option(
+      '--stalled-interval-ms <ms>',
+      'how often stalled jobs are looked for',
+      positiveInt,
+      STALL_DEFAULTS.stalledIntervalMs,
+    )
     .option('--script-catalog <dir>', 'folder of recovery scripts (default: DR_SCRIPT_CATALOG)')
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, how long running jobs may finish', positiveInt, 10_000)
     .option('--json', 'print the ready line as JSON')
@@ -88,6 +93,10 @@ export function registerWorkerCommand(program: Command): void {
           queue: workers.queue,
           pid: process.pid,
           ...(catalog ? { scriptCatalog: catalog } : {}),
+          // How soon this worker's jobs move on if it dies: lock + check interval.
+          lockDurationMs: flags.lockDurationMs,
+          lockRenewMs: lockRenewMs(flags.lockDurationMs),
+          stalledIntervalMs: flags.stalledIntervalMs,
         };
         process.stdout.write(
           flags.json

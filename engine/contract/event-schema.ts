@@ -150,9 +150,10 @@ export type OperatorEvent =
       execution: string;
       step: string;
       site: string;
+      /** This run's number (runs of the step started so far, this one included; DR_ATTEMPT). */
       attempt: number;
       reason: string;
-      previous: { job: string; startedAt: string; worker: string };
+      previous: { job: string; startedAt: string; worker: string; attempt?: number };
     };
 
 /** Every event the log may hold. */
@@ -291,6 +292,11 @@ export const engineEventSchema = z.discriminatedUnion('type', [
     site: z.string(),
     attempt: z.number(),
     reason: z.string(),
-    previous: z.object({ job: z.string(), startedAt: z.string(), worker: z.string() }),
+    previous: z.object({
+      job: z.string(),
+      startedAt: z.string(),
+      worker: z.string(),
+      attempt: z.number().optional(),
+    }),
   }),
 ]);

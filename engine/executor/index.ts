@@ -115,4 +115,10 @@ export {
   pausedStepIds,
 } from './store/operator.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
-export { type SiteWorkerOptions, type SiteWorkers, startSiteWorkers } from './worker.ts';
+export {
+  lockRenewMs,
+  type SiteWorkerOptions,
+  type SiteWorkers,
+  STALL_DEFAULTS,
+  startSiteWorkers,
+} from './worker.ts';

@@ -60,17 +60,18 @@ export interface SiteWorkerOptions {
   concurrency?: number;
   /**
    * How long a job's lock lasts without renewal: a worker that dies loses its jobs after this.
-   * @defaultValue 30_000
+   * Renewed every quarter of it (lockRenewMs).
+   * @defaultValue STALL_DEFAULTS.lockDurationMs (4000)
    */
   lockDurationMs?: number;
   /**
    * How often stalled jobs (lock lost) are looked for and handed to another worker.
-   * @defaultValue 30_000
+   * @defaultValue STALL_DEFAULTS.stalledIntervalMs (1000)
    */
   stalledIntervalMs?: number;
   /**
    * Times a job may stall (its worker died) before it fails for good.
-   * @defaultValue 3
+   * @defaultValue STALL_DEFAULTS.maxStalledCount (3)
    */
   maxStalledCount?: number;
   /** Handler tunables (script catalog, boot-slot waits, probe intervals). */
@@ -130,6 +131,25 @@ function endedWell(run: StepJobRun, data: StepJobData): boolean {
     run.result.steps.length === data.steps.length &&
     run.result.steps.every((step) => step.outcome !== 'failed')
   );
+}
+
+/**
+ * How soon a dead worker's jobs run again. The worker renews the locks of its running jobs every
+ * lockDuration/4 at the latest (BullMQ's lockRenewTime, its timer looking every lockDuration/8), so
+ * a live worker loses a lock only when its event loop is blocked for more than 3/4 of lockDuration
+ * (3 s); a dead worker's locks lapse at most lockDuration after its death, and the next stalled-job
+ * check (any worker of the queue, every stalledInterval) moves the job back to wait: death to
+ * running again is at most lockDuration + stalledInterval = 5 s. bench/worker-death.ts measures it,
+ * and the event-loop delay of workers under a 10,000-VM failover against that margin
+ * (BENCHMARKS.md: at most 1.7 s on a 2-core machine at load average 23). The cost is one
+ * lock-renewal script per worker with running jobs every 0.5-1 s and one stalled-job check per
+ * queue per second, each covering all the queue's running jobs at once.
+ */
+export const STALL_DEFAULTS = { lockDurationMs: 4000, stalledIntervalMs: 1000, maxStalledCount: 3 } as const;
+
+/** How often a worker renews its jobs' locks at the latest: a quarter of their duration. */
+export function lockRenewMs(lockDurationMs: number): number {
+  return Math.max(1, Math.round(lockDurationMs / 4));
 }
 
 /** After aborting running jobs at shutdown, how long they get to be handed back. */
@@ -373,9 +393,10 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     connection: bullConnection,
     ...bullOptions(prefix),
     concurrency: options.concurrency ?? 200,
-    lockDuration: options.lockDurationMs ?? 30_000,
-    stalledInterval: options.stalledIntervalMs ?? 30_000,
-    maxStalledCount: options.maxStalledCount ?? 3,
+    lockDuration: options.lockDurationMs ?? STALL_DEFAULTS.lockDurationMs,
+    lockRenewTime: lockRenewMs(options.lockDurationMs ?? STALL_DEFAULTS.lockDurationMs),
+    stalledInterval: options.stalledIntervalMs ?? STALL_DEFAULTS.stalledIntervalMs,
+    maxStalledCount: options.maxStalledCount ?? STALL_DEFAULTS.maxStalledCount,
   });
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));
   worker.on('failed', (job, error) => log.warn({ job: job?.id, err: error.message }, 'job failed'));

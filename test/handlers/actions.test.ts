@@ -75,6 +75,16 @@ const script = (name: string, args: Record<string, string> = {}): ActionRun => (
   args,
 });
 
+/** The process exists and is not a zombie (Linux /proc; a zombie has ended, only its exit status waits). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 describe('script actions', () => {
   let catalog: string;
   beforeAll(() => {
@@ -86,6 +96,12 @@ describe('script actions', () => {
     writeFileSync(join(catalog, 'broken'), '#!/bin/sh\necho working\necho "zone file locked" >&2\nexit 3\n');
     chmodSync(join(catalog, 'broken'), 0o755);
     writeFileSync(join(catalog, 'slow.mjs'), 'setTimeout(() => {}, 30_000);\n');
+    // Ignores SIGTERM, as does the child it leaves behind; records both pids.
+    writeFileSync(
+      join(catalog, 'stubborn'),
+      `#!/bin/sh\ntrap '' TERM\nsleep 60 &\necho "$$ $!" > "${join(catalog, 'stubborn.pids')}"\nsleep 60\n`,
+    );
+    chmodSync(join(catalog, 'stubborn'), 0o755);
     writeFileSync(join(catalog, 'chatty.mjs'), "process.stdout.write('x'.repeat(100_000) + 'END');\n");
     writeFileSync(join(catalog, 'count.sh'), `echo run >> "${join(catalog, 'runs.txt')}"\n`);
     writeFileSync(
@@ -117,6 +133,17 @@ describe('script actions', () => {
     const step = await runAction(action(script('slow'), { timeoutMs: 300 }), { catalog });
     expect(step.error?.code).toBe('SCRIPT_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('at its timeout kills the whole process group, what ignores SIGTERM too (SIGKILL after the grace)', async () => {
+    const step = await runAction(action(script('stubborn'), { timeoutMs: 500 }), { catalog });
+    expect(step.error?.code).toBe('SCRIPT_TIMEOUT');
+    const pids = readFileSync(join(catalog, 'stubborn.pids'), 'utf8').trim().split(' ').map(Number);
+    expect(pids).toHaveLength(2);
+    // The supervisor has SIGKILLed its group when the step ends; the kernel and init finish it.
+    const gone = Date.now() + 5000;
+    while (pids.some(running) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+    expect(pids.filter(running)).toEqual([]);
   });
 
   it('keeps only the tail of a long output', async () => {

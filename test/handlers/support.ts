@@ -172,11 +172,30 @@ export async function waitForCompletion(
   throw new Error(`no completion for ${jobId} within ${timeoutMs} ms`);
 }
 
+/** What `drctl worker --json` says when it is ready (worker-command.ts). */
+export interface WorkerReadyLine {
+  ready: true;
+  site: string;
+  queue: string;
+  pid: number;
+  lockDurationMs: number;
+  lockRenewMs: number;
+  stalledIntervalMs: number;
+}
+
 /**
  * `drctl worker` of the target site as a real child process (short lock and stall intervals, so a
- * killed one's jobs go to the next soon); resolves once it says it is ready.
+ * killed one's jobs go to the next soon; `stall: 'default'` keeps the worker's own); resolves once
+ * it says it is ready, with its ready line.
  */
-export async function spawnWorker(sim: string, prefix: string, extra: string[] = []): Promise<ChildProcess> {
+export async function spawnWorker(
+  sim: string,
+  prefix: string,
+  extra: string[] = [],
+  options: { stall?: 'short' | 'default' } = {},
+): Promise<ChildProcess & { readyLine: WorkerReadyLine }> {
+  const stall =
+    options.stall === 'default' ? [] : ['--lock-duration-ms', '1500', '--stalled-interval-ms', '500'];
   const child = tracked(
     spawn(
       process.execPath,
@@ -189,10 +208,7 @@ export async function spawnWorker(sim: string, prefix: string, extra: string[] =
         sim,
         '--prefix',
         prefix,
-        '--lock-duration-ms',
-        '1500',
-        '--stalled-interval-ms',
-        '500',
+        ...stall,
         '--json',
         ...extra,
       ],
@@ -207,8 +223,10 @@ export async function spawnWorker(sim: string, prefix: string, extra: string[] =
     throw new Error('worker exited before it was ready');
   });
   const ready = (async () => {
-    for await (const line of lines) if (line.includes('"ready":true')) return;
+    for await (const line of lines)
+      if (line.includes('"ready":true')) return JSON.parse(line) as WorkerReadyLine;
+    throw new Error('worker closed its output before it was ready');
   })();
-  await Promise.race([ready, exited]);
-  return child;
+  const readyLine = await Promise.race([ready, exited]);
+  return Object.assign(child, { readyLine });
 }

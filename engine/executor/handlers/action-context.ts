@@ -21,6 +21,7 @@ export interface ActionExecutionContext {
   fromSite: string;
   toSite: string;
   epoch: number;
+  /** The run's number: runs of this step started so far, this one included (action.ts). */
   attempt: number;
   args: Record<string, string>;
 }
@@ -46,6 +47,7 @@ export function actionExecutionContext(
   action: PlanAction,
   run: ActionRun = action.run,
   vms: readonly string[] = action.vm === undefined ? [] : [action.vm],
+  attempt: number = ctx.job.attempt,
 ): ActionExecutionContext {
   const job = ctx.job;
   return {
@@ -64,7 +66,7 @@ export function actionExecutionContext(
     fromSite: job.fromSite,
     toSite: job.toSite,
     epoch: job.epoch,
-    attempt: job.attempt,
+    attempt,
     args: run.type === 'script' ? run.args : {},
   };
 }

@@ -2,7 +2,8 @@
  * The action memo in Redis (handlers/action.ts says what it is for): one HASH per execution,
  * `<prefix>:{exec:<id>}:actions` (the execution's hash tag), with per step `done|<step>` (the
  * result of a run that ended done/warned), `run|<step>` (the mark of a run in progress) and
- * `runs|<step>` (runs started). Kept as long as finished jobs are.
+ * `runs|<step>` (runs started); a script's mark gets its process group once it started. Kept as
+ * long as finished jobs are.
  */
 import type { Redis } from 'ioredis';
 import type { StepJobResult } from '../../contract/index.ts';
@@ -38,6 +39,12 @@ export function redisActionMemo(redis: Redis, prefix: string, execution: string)
       return typeof previous === 'string'
         ? { interrupted: JSON.parse(previous) as ActionRunMark, runs }
         : { runs };
+    },
+    spawned: async (step, group) => {
+      const raw = await redis.hget(key, `run|${step}`);
+      if (raw === null) return;
+      const mark = JSON.parse(raw) as ActionRunMark;
+      await redis.hset(key, `run|${step}`, JSON.stringify({ ...mark, group }));
     },
     end: async (step, result) => {
       const multi = redis.multi().hdel(key, `run|${step}`);
@@ -75,6 +82,10 @@ export function memoryActionMemo(): ActionMemo & { events: unknown[] } {
       const runs = Number(values.get(`runs|${step}`) ?? 0) + 1;
       values.set(`runs|${step}`, String(runs));
       return previous === undefined ? { runs } : { interrupted: JSON.parse(previous) as ActionRunMark, runs };
+    },
+    spawned: async (step, group) => {
+      const raw = values.get(`run|${step}`);
+      if (raw !== undefined) values.set(`run|${step}`, JSON.stringify({ ...JSON.parse(raw), group }));
     },
     end: async (step, result) => {
       values.delete(`run|${step}`);

@@ -5,6 +5,7 @@ import type { ActionRun, PlanAction } from '../../plan/types.ts';
 import { requireAction } from './action-context.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
+import { endOrphanedGroup, type ScriptGroup, scriptGroup } from './orphans.ts';
 import { scriptAction } from './script.ts';
 import { webhookAction } from './webhook.ts';
 
@@ -23,7 +24,12 @@ export function actionRunOf(step: string, action: PlanAction): ActionRun | undef
  * Manual actions wait for an operator, which the orchestrator does; a worker that receives one
  * refuses it clearly.
  */
-export async function actionHandler(ctx: HandlerContext, vms?: readonly string[]): Promise<HandlerOutcome> {
+export async function actionHandler(
+  ctx: HandlerContext,
+  vms?: readonly string[],
+  attempt?: number,
+  spawned?: (pgid: number) => Promise<void>,
+): Promise<HandlerOutcome> {
   const action = requireAction(ctx);
   const run = actionRunOf(ctx.step, action);
   if (run === undefined) {
@@ -35,9 +41,9 @@ export async function actionHandler(ctx: HandlerContext, vms?: readonly string[]
   }
   switch (run.type) {
     case 'script':
-      return await scriptAction(ctx, action, run, vms);
+      return await scriptAction(ctx, action, run, vms, attempt, spawned);
     case 'webhook':
-      return await webhookAction(ctx, action, run, vms);
+      return await webhookAction(ctx, action, run, vms, attempt);
     case 'manual':
       throw new StepError(
         'MANUAL_ACTION_NOT_FOR_WORKERS',
@@ -52,10 +58,13 @@ export async function actionHandler(ctx: HandlerContext, vms?: readonly string[]
 /** A run of an action step as it is marked while it runs. */
 export interface ActionRunMark {
   job: string;
+  /** The job's attempt (the orchestrator's); the run's own number is the memo's run count. */
   attempt: number;
   startedAt: string;
   /** `<host>/<pid>` of the worker process running it. */
   worker: string;
+  /** A script's process group, once it started (orphans.ts). */
+  group?: ScriptGroup;
 }
 
 /**
@@ -72,6 +81,8 @@ export interface ActionMemo {
    * how many runs of the step have started in all, this one included.
    */
   begin(step: string, mark: ActionRunMark): Promise<{ interrupted?: ActionRunMark; runs: number }>;
+  /** A script of this run started in process group `group`: kept in the run's mark. */
+  spawned?(step: string, group: ScriptGroup): Promise<void>;
   /** The run ended: its mark goes; a done/warned result is kept. */
   end(step: string, result?: StepResult): Promise<void>;
   /** Append an event to the execution's log (`action-rerun`). */
@@ -88,6 +99,10 @@ const WORKER = `${hostname()}/${process.pid}`;
  * run again only while `onFailure.retries` allows (runs so far ≤ retries + 1), with an
  * `action-rerun` event saying so, else it fails ACTION_INTERRUPTED (not retryable: the plan's
  * failure policy decides, e.g. pause for an operator).
+ *
+ * The run's number (DR_ATTEMPT, a webhook's `attempt`, the action-rerun event's `attempt`) is the
+ * count of runs of the step started so far, this one included: a run after a worker died mid-run
+ * is a new number even though BullMQ runs the same job again, as is every retry of the step.
  */
 export async function runActionStep(
   ctx: HandlerContext,
@@ -110,7 +125,13 @@ export async function runActionStep(
   const interrupted = begun.interrupted;
   if (interrupted !== undefined) {
     const allowed = action.onFailure.retries + 1;
-    const earlier = `its run started at ${interrupted.startedAt} by worker ${interrupted.worker} (job ${interrupted.job}) never finished: the worker died, shut down or lost the job`;
+    // Its script died with its worker (its supervisor saw to it); if the supervisor died too,
+    // what is left of the script's group is ended here, before anything runs again.
+    const orphans =
+      interrupted.group === undefined
+        ? ''
+        : ` (${await endOrphanedGroup(interrupted.group, ctx.job.execution, ctx.step)})`;
+    const earlier = `its run started at ${interrupted.startedAt} by worker ${interrupted.worker} (job ${interrupted.job}) never finished: the worker died, shut down or lost the job${orphans}`;
     if (begun.runs > allowed) {
       await memo.end(ctx.step);
       throw new StepError(
@@ -127,15 +148,24 @@ export async function runActionStep(
       execution: ctx.job.execution,
       step: ctx.step,
       site: ctx.job.site,
-      attempt: ctx.job.attempt,
+      attempt: begun.runs,
       reason: `${earlier}; running it again (run ${begun.runs} of at most ${allowed}, as onFailure.retries allows)`,
-      previous: { job: interrupted.job, startedAt: interrupted.startedAt, worker: interrupted.worker },
+      // The mark found is the one the run before this one left.
+      previous: {
+        job: interrupted.job,
+        startedAt: interrupted.startedAt,
+        worker: interrupted.worker,
+        attempt: begun.runs - 1,
+      },
     });
     ctx.log.warn({ previous: interrupted, runs: begun.runs }, 'action re-run after an interrupted run');
   }
   let outcome: HandlerOutcome;
   try {
-    outcome = await actionHandler(ctx, await memo.vmsOf?.(action));
+    const spawned = memo.spawned
+      ? (pgid: number) => memo.spawned?.(ctx.step, scriptGroup(pgid)) ?? Promise.resolve()
+      : undefined;
+    outcome = await actionHandler(ctx, await memo.vmsOf?.(action), begun.runs, spawned);
   } catch (error) {
     // Stopped by a shutdown: the mark stays, so the next run says it is a re-run.
     if (!ctx.signal.aborted) await memo.end(ctx.step);

@@ -1,8 +1,9 @@
 import { assertNever } from '../../common/index.ts';
-import type { ReadinessCheck } from '../../plan/types.ts';
+import type { Readiness, ReadinessCheck } from '../../plan/types.ts';
+import { bootHandler } from './boot.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
-import { mustGetVm, requireVm, siteVmName, sleep } from './vm.ts';
+import { mustGetVm, mutation, requireVm, siteVmName, sleep } from './vm.ts';
 
 /** Polls start quick and slow down to 1 s: a VM that takes minutes is not asked 20 times a second. */
 const MAX_POLL_MS = 1000;
@@ -53,12 +54,50 @@ class Deadline {
 /**
  * Readiness at the target: every check of the VM's readiness must pass (guest heartbeat, TCP or
  * HTTP probes from the VM's network, a fixed delay) within the timeout; no checks means "running
- * is ready". On timeout the step fails, or is `warned` when the plan says onTimeout: warn. Reads
- * only: repeating it is harmless.
+ * is ready". On timeout the step fails, or is `warned` when the plan says onTimeout: warn. The
+ * first attempt reads only (repeating it is harmless); a retry first redoes the boot the wait
+ * needs (redoBoot).
  */
 export async function readinessHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
   const vm = siteVmName(ctx, requireVm(ctx));
   const readiness = ctx.job.readiness ?? { checks: [], timeoutMs: 600_000, onTimeout: 'fail' as const };
+  const redone = ctx.job.attempt > 1 ? await redoBoot(ctx, vm, readiness) : undefined;
+  const outcome = await waitReady(ctx, vm, readiness);
+  if (redone === undefined) return outcome;
+  return { ...outcome, mutated: true, output: { ...outcome.output, redone } };
+}
+
+/**
+ * What a retry of a readiness wait does before it waits again: the part of the VM's start that
+ * failed (bug: a retry only waited again, which can never succeed for a guest that hung). A VM
+ * that runs while its guest never answered (the plan waits for its heartbeat) is restarted:
+ * Stop-VM -TurnOff, then Start-VM (with the boot step's handling of the host's boot limit). A VM
+ * found Off is started. Anything else (still starting, guest answering) is only waited for again.
+ */
+async function redoBoot(
+  ctx: HandlerContext,
+  vm: string,
+  readiness: Readiness,
+): Promise<{ action: 'restarted' | 'started'; reason: string } | undefined> {
+  const view = await mustGetVm(ctx, vm);
+  if (view.state === 'Off') {
+    await bootHandler({ ...ctx, known: view });
+    ctx.log.warn({ vm }, 'readiness retry: the VM was off; started it');
+    return { action: 'started', reason: `${vm} was Off at the retry` };
+  }
+  const waitsForGuest = readiness.checks.some((check) => check.kind === 'heartbeat');
+  if (view.state !== 'Running' || view.heartbeat === 'Ok' || !waitsForGuest) return undefined;
+  const off = await ctx.api.stopVM({ ...mutation(ctx, vm), turnOff: true });
+  await bootHandler({ ...ctx, known: off });
+  ctx.log.warn({ vm }, 'readiness retry: the guest never answered; restarted the VM');
+  return {
+    action: 'restarted',
+    reason: `${vm} was Running but its guest had not answered (heartbeat ${view.heartbeat}): turned off and started again`,
+  };
+}
+
+/** Run the readiness checks in order within the timeout. */
+async function waitReady(ctx: HandlerContext, vm: string, readiness: Readiness): Promise<HandlerOutcome> {
   const reports: CheckReport[] = [];
   let spent = 0;
   const checks: (ReadinessCheck | { kind: 'running' })[] =

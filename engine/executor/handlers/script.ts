@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import type { ActionRun, PlanAction } from '../../plan/types.ts';
 import { type ActionExecutionContext, actionExecutionContext, tail } from './action-context.ts';
 import { type CatalogScript, findCatalogScript } from './catalog.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
 
-/** After a timeout SIGTERM, the script gets this long to exit before SIGKILL. */
+/** After a SIGTERM (timeout, cancel, shutdown, the worker gone), the script's group gets this long before SIGKILL. */
 const KILL_GRACE_MS = 2000;
 
 /**
@@ -21,15 +22,19 @@ export async function scriptAction(
   action: PlanAction,
   scriptRun: Extract<ActionRun, { type: 'script' }>,
   vms?: readonly string[],
+  attempt?: number,
+  spawned?: (pgid: number) => Promise<void>,
 ): Promise<HandlerOutcome> {
   const where = { step: ctx.step, site: ctx.job.site };
   const name = scriptRun.script;
   const script = await resolveScript(ctx, name);
-  const env = scriptEnvironment(actionExecutionContext(ctx, action, scriptRun, vms));
-  const run = await runScript(ctx, script, env, action.timeoutMs);
+  const context = actionExecutionContext(ctx, action, scriptRun, vms, attempt);
+  const env = scriptEnvironment(context);
+  const run = await runScript(ctx, script, env, action.timeoutMs, spawned);
   const output: Record<string, unknown> = {
     script: name,
     path: script.path,
+    attempt: context.attempt,
     exitCode: run.exitCode,
     signal: run.signal,
     durationMs: run.durationMs,
@@ -108,58 +113,73 @@ interface ScriptRun {
   stderr: { text: string; truncated: boolean };
 }
 
+/** The supervisor each script runs under (script-supervisor.mjs says what it does). */
+const SUPERVISOR = fileURLToPath(new URL('./script-supervisor.mjs', import.meta.url));
+
+/**
+ * Run a script under its supervisor, in a process group of its own, with execa: the action's
+ * timeout and the step's signal (cancel, lost lock, shutdown) SIGTERM the supervisor, which
+ * SIGTERMs the whole group and SIGKILLs it after KILL_GRACE_MS; should the supervisor itself not
+ * be gone a second later, execa SIGKILLs it and the worker SIGKILLs what is left of the group. The
+ * supervisor's stdin is a pipe from this worker that is never written: when the worker dies, the
+ * pipe closes and the supervisor kills the group, so no script outlives its worker.
+ */
 async function runScript(
   ctx: HandlerContext,
   script: CatalogScript,
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  spawned?: (pgid: number) => Promise<void>,
 ): Promise<ScriptRun> {
-  const started = Date.now();
   const limit = ctx.options.outputLimitBytes;
-  // Its own process group, so a timeout kills whatever the script started too.
-  const child = spawn(script.command, script.args, {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const subprocess = execa(
+    process.execPath,
+    [SUPERVISOR, String(KILL_GRACE_MS), script.command, ...script.args],
+    {
+      env,
+      extendEnv: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      // The tail is kept as it comes (collector), not the whole output.
+      buffer: false,
+      detached: true,
+      timeout: timeoutMs,
+      cancelSignal: ctx.signal,
+      killSignal: 'SIGTERM',
+      forceKillAfterDelay: KILL_GRACE_MS + 1000,
+      reject: false,
+    },
+  );
   const out = collector(limit);
   const err = collector(limit);
-  child.stdout.on('data', out.push);
-  child.stderr.on('data', err.push);
-  let timedOut = false;
-  const killGroup = (signal: NodeJS.Signals): void => {
+  subprocess.stdout.on('data', out.push);
+  subprocess.stderr.on('data', err.push);
+  // Recorded with the run's mark (orphans.ts), so a re-run can end the group if its supervisor died.
+  if (subprocess.pid !== undefined) await spawned?.(subprocess.pid).catch(() => {});
+  const result = await subprocess;
+  const group = subprocess.pid;
+  if (result.isForcefullyTerminated && group !== undefined) {
+    // The supervisor did not end its group in time and execa SIGKILLed it: end the rest here. A
+    // process group id is not reused while any of its processes lives.
     try {
-      if (child.pid !== undefined) process.kill(-child.pid, signal);
+      process.kill(-group, 'SIGKILL');
     } catch {
-      // Already gone.
+      // Gone, as it should be.
     }
-  };
-  const stop = (): void => {
-    killGroup('SIGTERM');
-    setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
-  };
-  const timer = setTimeout(() => {
-    timedOut = true;
-    stop();
-  }, timeoutMs);
-  ctx.signal.addEventListener('abort', stop, { once: true });
-  try {
-    const [exitCode, signal] = await new Promise<[number | null, string | null]>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (code, sig) => resolve([code, sig]));
-    });
-    return {
-      exitCode,
-      signal,
-      timedOut,
-      durationMs: Date.now() - started,
-      stdout: out.done(),
-      stderr: err.done(),
-    };
-  } finally {
-    clearTimeout(timer);
-    ctx.signal.removeEventListener('abort', stop);
   }
+  if (result.cause !== undefined && result.exitCode === undefined && result.signal === undefined) {
+    // Not even the supervisor started (no such Node binary, out of processes).
+    throw result.cause;
+  }
+  return {
+    exitCode: result.exitCode ?? null,
+    signal: result.signal ?? null,
+    timedOut: result.timedOut,
+    durationMs: Math.round(result.durationMs),
+    stdout: out.done(),
+    stderr: err.done(),
+  };
 }
 
 /** Collects a stream's bytes, keeping at most twice the limit in memory, the tail in the end. */

@@ -14,9 +14,10 @@ export async function webhookAction(
   action: PlanAction,
   run: Extract<ActionRun, { type: 'webhook' }>,
   vms?: readonly string[],
+  attempt?: number,
 ): Promise<HandlerOutcome> {
   const where = { step: ctx.step, site: ctx.job.site };
-  const body = JSON.stringify(actionExecutionContext(ctx, action, run, vms));
+  const body = JSON.stringify(actionExecutionContext(ctx, action, run, vms, attempt));
   const timeout = AbortSignal.timeout(action.timeoutMs);
   const started = Date.now();
   let response: Response;
