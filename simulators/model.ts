@@ -55,6 +55,8 @@ export interface Disk {
   extra: number;
   /** seq → payload, only for canary writes. */
   payloads: Map<number, string> | null;
+  /** The last finished write run (for the ledger's times of lost writes), set when writing stops. */
+  lastRun?: { since: number; baseSeq: number; stoppedAt: number };
 }
 
 export type FailoverStage = 'FailedOverWaitingCompletion' | 'FailedOver';

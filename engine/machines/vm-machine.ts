@@ -6,7 +6,7 @@
  * the dispatches and step results of the VM and persists it per VM (vm-snapshot.ts).
  */
 import { assign, setup } from 'xstate';
-import type { LifecycleType } from '../contract/index.ts';
+import type { DataLossClaim, LifecycleType } from '../contract/index.ts';
 import type { StepKind } from '../plan/types.ts';
 
 /**
@@ -21,7 +21,9 @@ export interface VmContext {
   vm: string;
   mode: VmMode;
   /** Recovery point the replica was failed over from. */
-  recoveryPoint?: { id: string; time: string; seq: number };
+  recoveryPoint?: { id: string; time: string };
+  /** The failover's data-loss claim (engine/contract/data-loss.ts), for planned and unplanned runs. */
+  dataLoss?: DataLossClaim;
   /** Last error, kept for status until the VM is retried. */
   error?: { step: string; code: string; message: string };
   /** Failed attempts so far. */
@@ -30,7 +32,12 @@ export interface VmContext {
 
 export type VmEvent =
   | { type: 'STARTED'; kind: StepKind }
-  | { type: 'DONE'; kind: StepKind; recoveryPoint?: { id: string; time: string; seq: number } }
+  | {
+      type: 'DONE';
+      kind: StepKind;
+      recoveryPoint?: { id: string; time: string };
+      dataLoss?: DataLossClaim;
+    }
   | { type: 'FAILED'; step: string; code: string; message: string }
   | { type: 'RETRY'; kind: StepKind }
   | { type: 'CLEANUP_STARTED' }
@@ -69,7 +76,12 @@ export const vmGuards = {
 /** Context updates by name (pure), shared likewise. */
 export const vmUpdates = {
   rememberPoint: (_context: VmContext, event: VmEvent): Partial<VmContext> =>
-    event.type === 'DONE' && event.recoveryPoint ? { recoveryPoint: event.recoveryPoint } : {},
+    event.type === 'DONE'
+      ? {
+          ...(event.recoveryPoint ? { recoveryPoint: event.recoveryPoint } : {}),
+          ...(event.dataLoss ? { dataLoss: event.dataLoss } : {}),
+        }
+      : {},
   rememberError: (context: VmContext, event: VmEvent): Partial<VmContext> => ({
     ...(event.type === 'FAILED'
       ? { error: { step: event.step, code: event.code, message: event.message } }

@@ -44,8 +44,10 @@ describe('planned failover handlers', () => {
     const failover = world.truth().failovers.find((f) => f.vm === 'sql-01');
     expect(failover?.kind).toBe('planned');
     expect(failover?.lostWrites).toBe(0);
-    expect(run.result.recoveryPoint?.seq).toBe(failover?.recoveryPoint.seq);
-    expect(run.result.steps[0]?.output?.lostWrites).toBe(0);
+    expect(run.result.recoveryPoint?.id).toBe(failover?.recoveryPoint.id);
+    // Zero loss proven without the ledger (failover.ts proveZeroLoss), and the ledger agrees.
+    expect(run.result.dataLoss).toMatchObject({ vm: 'sql-01', bound: 'exact', windowMs: 0 });
+    expect(run.result.dataLoss?.basis).toMatch(/shut down at dc-east .* nothing is pending/);
     const view = await world.api.getVM(TARGET, 'sql-01');
     expect(view.state).toBe('Running');
     expect(view.heartbeat).toBe('Ok');

@@ -121,7 +121,6 @@ export function registerDemoCommand(program: Command): void {
         redisUrl: redis.url,
         prefix,
         compile: compilePlan,
-        truth: async () => world.truth(),
         logger: log,
       });
       const client = createRedisExecutionClient({
@@ -151,6 +150,13 @@ export function registerDemoCommand(program: Command): void {
         );
         process.stdout.write(
           `\nprimaries now: ${primaries.join(', ')}; split-brain intervals: ${truth.splitBrain.length}\n`,
+        );
+        // The engine's claims are above (summary); the simulator's ledger judges them here.
+        const lost = truth.failovers
+          .filter((f) => f.kind === 'planned' && f.cancelledAt === undefined)
+          .map((f) => `${f.vm} ${f.lostWrites}`);
+        process.stdout.write(
+          `simulator ground truth (the judge, not seen by the engine): lost writes ${lost.join(', ') || 'none'}\n`,
         );
         process.stdout.write(
           `demo done in ${seconds(Date.now() - started)} (executions ${drill}, ${cleanup.id}, ${failover})\n`,

@@ -1,15 +1,13 @@
 /** The closing lines of a run: outcome, achieved RTO, data loss per VM, the recovery-point gap. */
 import type { ExecutionView } from '../../client/index.ts';
+import { describeClaimSize } from '../../contract/index.ts';
 import { seconds } from './common.ts';
 
 export function gapLines(gap: NonNullable<ExecutionView['recoveryPointGap']>): string[] {
   const lines = [
     `recovery points before failover: oldest ${gap.oldest ?? '-'}, newest ${gap.newest ?? '-'}, spread ${seconds(gap.spreadMs)}`,
   ];
-  for (const vm of gap.vms)
-    lines.push(
-      `  ${vm.vm.padEnd(20)} ${vm.time ?? 'no recovery point'}${vm.seq !== undefined ? `  (seq ${vm.seq})` : ''}`,
-    );
+  for (const vm of gap.vms) lines.push(`  ${vm.vm.padEnd(20)} ${vm.time ?? 'no recovery point'}`);
   return lines;
 }
 
@@ -24,23 +22,29 @@ export function summaryLines(view: ExecutionView, options: { speed?: number } = 
     `${view.type} ${view.id}: ${view.status}; achieved RTO ${rto}${simulated}; ${view.stepsDone}/${view.stepsTotal} steps`,
   );
   if (view.error) lines.push(`  error: ${view.error}`);
-  if (view.dataLoss) {
-    const total = view.dataLoss.reduce((sum, d) => sum + d.lostWrites, 0);
-    lines.push(`  data loss: ${total} acknowledged writes lost in total (simulator's ledger)`);
-    for (const entry of view.dataLoss) {
-      // The window matters where writes were lost (unplanned); a planned failover's VMs were off.
-      const window =
-        view.type === 'unplanned' && entry.windowMs !== undefined
-          ? `, window ${seconds(entry.windowMs)}`
-          : '';
-      lines.push(
-        `    ${entry.vm.padEnd(20)} ${String(entry.lostWrites).padStart(6)} writes  from point ${entry.recoveryPoint ?? '-'}${window}`,
-      );
-    }
-  }
+  if (view.dataLoss && view.dataLoss.length > 0) lines.push(...dataLossLines(view.dataLoss));
   if (view.status === 'awaiting-cleanup')
     lines.push(
       `  test VMs are running; remove them with: drctl cleanup ${view.id} (automatic at ${view.deadline ?? '-'})`,
     );
+  return lines;
+}
+
+/**
+ * The engine's data-loss claims: per VM the window of writes lost (from the recovery point's time
+ * to until the old primary could write, host time), how far its end is known, and why.
+ */
+export function dataLossLines(claims: NonNullable<ExecutionView['dataLoss']>): string[] {
+  const widest = claims.reduce((max, c) => Math.max(max, c.windowMs), 0);
+  const atLeast = claims.filter((c) => c.bound === 'atLeast').length;
+  const lines = [
+    `  data loss (the engine's claim, host time): widest window ${seconds(widest)}${atLeast > 0 ? `; ${atLeast} VM(s) at least that (the old primary may have written on)` : ''}`,
+  ];
+  for (const claim of claims) {
+    lines.push(
+      `    ${claim.vm.padEnd(20)} ${describeClaimSize(claim, seconds).padEnd(16)} ${claim.windowStart} → ${claim.windowEnd}`,
+      `      ${claim.basis}`,
+    );
+  }
   return lines;
 }

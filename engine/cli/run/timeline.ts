@@ -1,6 +1,7 @@
 /** One line per event: the timeline of record, as `drctl events` and the demo print it. */
 
 import { assertNever } from '../../common/index.ts';
+import { describeClaimSize } from '../../contract/index.ts';
 import type { StoredEvent } from '../../executor/index.ts';
 import { seconds } from './common.ts';
 
@@ -33,7 +34,7 @@ function describe({ event }: StoredEvent): string {
     case 'recovery-point-gap':
       return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${seconds(event.spreadMs)}`;
     case 'data-loss':
-      return `data loss: ${event.totalLostWrites} writes in total (${event.vms.map((v) => `${v.vm} ${v.lostWrites}`).join(', ')})`;
+      return `data loss (claimed): ${event.vms.map((v) => `${v.vm} ${describeClaimSize(v, seconds)}`).join(', ')}`;
     case 'step-paused':
       return `step ${event.step} PAUSED for an operator (attempt ${event.attempt}): ${event.error.code}: ${event.error.message}`;
     case 'operator-action':

@@ -1,5 +1,6 @@
 import type { RecoveryPoint, RecoveryPointSelector } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
+import { claimFor } from './failover.ts';
 import { requireUncommittedReplica } from './revert.ts';
 import { mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';
 
@@ -22,6 +23,7 @@ export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOu
   );
   let point: RecoveryPoint | undefined;
   let mutated = false;
+  const lastReplicationTime = view.replication?.lastReplicationTime;
   if (repl.state !== 'FailedOverWaitingCompletion') {
     const failover = await unlessDoneMeanwhile(
       () => ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'failover', recoveryPoint: selector(ctx) }),
@@ -42,9 +44,15 @@ export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOu
     view = await ctx.api.connectVMNetwork({ ...mutation(ctx, vm), ...network });
     mutated = true;
   }
-  const output: Record<string, unknown> = { failedOver: mutated, ...(point ? { recoveryPoint: point } : {}) };
+  // The new point's data-loss claim, made as an unplanned failover's (failover.ts claimFor).
+  const dataLoss = point ? await claimFor(ctx, vm, point, lastReplicationTime) : undefined;
+  const output: Record<string, unknown> = {
+    failedOver: mutated,
+    ...(point ? { recoveryPoint: point } : {}),
+    ...(dataLoss ? { dataLoss } : {}),
+  };
   const outcome: HandlerOutcome = { outcome: 'done', mutated, output, view };
-  return point ? { ...outcome, recoveryPoint: point } : outcome;
+  return { ...outcome, ...(point ? { recoveryPoint: point } : {}), ...(dataLoss ? { dataLoss } : {}) };
 }
 
 function selector(ctx: HandlerContext): RecoveryPointSelector {

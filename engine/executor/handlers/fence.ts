@@ -2,6 +2,7 @@ import type { HostErrorCode, VmView } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError, simErrorCode } from './errors.ts';
 import { describe } from './shutdown.ts';
+import { recordSighting } from './sighting.ts';
 import { findVm, mutation, requireVm } from './vm.ts';
 
 /** Refusals that mean the source cannot be reached now: the fence is skipped, the failover goes on. */
@@ -61,6 +62,7 @@ export async function fenceHandler(ctx: HandlerContext): Promise<HandlerOutcome>
     };
   }
   if (isFenced(view, epoch)) {
+    await recordSighting(ctx, site, vm, 'read');
     return {
       outcome: 'done',
       mutated: false,
@@ -79,10 +81,13 @@ export async function fenceHandler(ctx: HandlerContext): Promise<HandlerOutcome>
     if (unreachable !== undefined) return unreachable;
     throw error;
   }
+  // When the old primary stopped writing, for the failover's data-loss claim: now, by this fence,
+  // when it was running; else at some time before (found off).
+  const at = await recordSighting(ctx, site, vm, wasRunning ? 'fence' : 'read');
   return {
     outcome: 'done',
     mutated: true,
-    output: { fenced: true, site, epoch, wasRunning },
+    output: { fenced: true, site, epoch, wasRunning, ...(at === undefined ? {} : { at }) },
     detail: `source fenced at ${site} (epoch ${epoch}${wasRunning ? ', was running: turned off' : ''})`,
     view: fenced,
   };
