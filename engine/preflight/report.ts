@@ -41,15 +41,24 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
   lines.push(`  estimated RTO: ${rto}${target}`);
   if (options.placements === true) {
     const max = options.maxRows ?? 50;
+    // Unplanned: the loss a failover now would claim, to when the old primary was last seen.
+    const losses = report.placements.some((p) => p.recoveryPoint?.loss !== undefined);
     lines.push(
-      '  VM                         host                 recovery point                          age',
+      `  VM                         host                 recovery point                          age${losses ? '        data loss' : ''}`,
     );
     for (const p of report.placements.slice(0, max)) {
       const point = p.recoveryPoint;
       const pointText =
         point === undefined ? `(none: ${choiceText(p.choice)})` : `${point.id} @ ${point.time}`;
       const age = point === undefined ? '' : `${formatDuration(point.ageMs)}${point.approximate ? ' ~' : ''}`;
-      lines.push(`  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(56)} ${age}`);
+      const loss = point?.loss;
+      const lossText =
+        loss === undefined
+          ? ''
+          : ` ${age.padEnd(10)} ${loss.bound === 'exact' ? '' : loss.bound === 'atLeast' ? '>= ' : '<= '}${formatDuration(loss.ms)}`;
+      lines.push(
+        `  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(56)} ${lossText === '' ? age : lossText.trimStart()}`,
+      );
     }
     if (report.placements.length > max)
       lines.push(`  ... ${report.placements.length - max} more (--json for all)`);
