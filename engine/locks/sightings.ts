@@ -21,6 +21,11 @@ export interface SightingStore {
    * never replaces an earlier off-sighting that still holds (nothing ran since).
    */
   off(site: string, vm: string, at: string, by: 'fence' | 'shutdown' | 'read'): Promise<void>;
+  /**
+   * The engine started the VM here (Start-VM): an earlier off-sighting no longer says when it
+   * stopped writing (a later failover must not take an old fence for its own).
+   */
+  started(site: string, vm: string): Promise<void>;
   /** The site's agent found its hosts powered at `at`. */
   heartbeat(site: string, at: string): Promise<void>;
   /** What the engine knows of these VMs at `site`, in one HMGET. */
@@ -60,6 +65,9 @@ export function createSightingStore(redis: Redis, prefix: string): SightingStore
         if (still) return;
       }
       await redis.hset(key, `off:${vm}`, JSON.stringify({ at, by }));
+    },
+    started: async (site, vm) => {
+      await redis.hdel(sightingsKey(prefix, site), `off:${vm}`);
     },
     heartbeat: async (site, at) => {
       await redis.hset(sightingsKey(prefix, site), HEARTBEAT, at);

@@ -75,7 +75,26 @@ describe('planned failover handlers', () => {
       );
       expect(run.result.steps.map((s) => s.outcome)).toEqual(['failed', 'skipped', 'skipped']);
       expect(run.result.steps[0]?.error?.code).toBe('PLANNED_FAILOVER_NOT_SYNCED');
+      expect(run.result.steps[0]?.error?.message).toContain('is not shut down and prepared (power Running');
       expect(world.truth().mutations['sql-01']).toBeUndefined();
+    });
+
+    it('proves a primary prepared by other hands lossless from Hyper-V alone (prepared, nothing pending)', async () => {
+      world = twoSiteWorld(['sql-01']);
+      world.advance(10_000);
+      // Stop-VM and -Prepare by hand: the engine never saw when the primary stopped.
+      await world.api.stopVM({ site: SOURCE, vm: 'sql-01', epoch: 1 });
+      await world.api.startVMFailover({ site: SOURCE, vm: 'sql-01', epoch: 1, mode: 'prepare' });
+      world.advance(5_000);
+      await runJob(world.api, jobData('planned', SOURCE, ['sql-01/shutdown'], { vm: 'sql-01' }));
+      const run = await runJob(
+        world.api,
+        jobData('planned', TARGET, TARGET_STEPS, { vm: 'sql-01', readiness }),
+      );
+      expect(run.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
+      expect(run.result.dataLoss).toMatchObject({ bound: 'exact', windowMs: 0 });
+      expect(run.result.dataLoss?.basis).toContain('the engine did not see it stop');
+      expect(world.truth().failovers[0]).toMatchObject({ kind: 'planned', lostWrites: 0 });
     });
   });
 

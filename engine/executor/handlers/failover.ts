@@ -125,9 +125,10 @@ interface ZeroLossProof {
  * How a planned failover proves it loses nothing, from what Hyper-V reports (no ledger, no write
  * counts): (1) the primary at the source is Off and PreparedForFailover — Start-VMFailover
  * -Prepare succeeded, which Hyper-V allows only on a VM that is off, and which sends the pending
- * log; (2) the engine recorded when it was shut down (the shutdown step); (3) Measure-VMReplication
- * on the replica shows nothing pending and its last replication at or after that shutdown: the
- * replica holds everything the primary wrote. Any one missing refuses the failover
+ * log; (2) Measure-VMReplication on the replica shows nothing pending; (3) when the engine
+ * recorded the shutdown (its shutdown step, before -Prepare), the replica's last replication is at
+ * or after it: the log that -Prepare sent has arrived. A primary prepared by other hands (no
+ * record) rests on (1) and (2), and the basis says so. Any check failing refuses the failover
  * (PLANNED_FAILOVER_NOT_SYNCED) before anything changes.
  */
 async function proveZeroLoss(ctx: HandlerContext, vm: string): Promise<ZeroLossProof> {
@@ -155,8 +156,6 @@ async function proveZeroLoss(ctx: HandlerContext, vm: string): Promise<ZeroLossP
     (seen.runningAt === undefined || Date.parse(seen.off.at) >= Date.parse(seen.runningAt))
       ? seen.off
       : undefined;
-  if (off === undefined)
-    throw refuse(`the engine has no record of when its primary at ${source} was shut down`);
   const measure = await ctx.api.measureVMReplication(ctx.job.site, vm);
   if (measure.pendingBytes > 0) {
     throw refuse(
@@ -164,6 +163,13 @@ async function proveZeroLoss(ctx: HandlerContext, vm: string): Promise<ZeroLossP
     );
   }
   const last = measure.lastReplicationTime;
+  if (off === undefined) {
+    // The latest point is then the one -Prepare shipped (its time is its own, the check below is moot).
+    return {
+      shutdownAt: '1970-01-01T00:00:00.000Z',
+      basis: `planned: ${vm} was found off and prepared at ${source} (the engine did not see it stop; Start-VMFailover -Prepare runs only on a VM that is off and sent the pending log); nothing is pending on the replica (Measure-VMReplication): no data loss`,
+    };
+  }
   if (last === undefined || Date.parse(last) < Date.parse(off.at)) {
     throw refuse(
       `the replica's last replication (${last ?? 'none'}) is before the primary's shutdown at ${off.at}: the final log has not arrived`,

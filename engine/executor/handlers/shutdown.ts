@@ -17,8 +17,8 @@ export async function shutdownHandler(ctx: HandlerContext): Promise<HandlerOutco
   const where = { step: ctx.step, site: ctx.job.site, vm };
   let view = await mustGetVm(ctx, vm);
   if (view.replication?.state === 'PreparedForFailover') {
-    // Prepared before (a repeat): off since then at the latest. Kept if the first run recorded it.
-    if (view.state === 'Off') await recordSighting(ctx, ctx.job.site, vm, 'read');
+    // Prepared before (a repeat, or by hand): the first run recorded the shutdown, or nobody did —
+    // a time read now would postdate the -Prepare and prove nothing (failover.ts proveZeroLoss).
     return { outcome: 'done', mutated: false, output: { stopped: false, prepared: false } };
   }
   if (view.replication === null || view.replication.mode !== 'Primary') {

@@ -28,6 +28,15 @@ export async function recordSighting(
   }
 }
 
+/** The engine started `vm` at `site`: its earlier off-sighting is void (best effort, as above). */
+export async function recordStarted(ctx: HandlerContext, site: string, vm: string): Promise<void> {
+  try {
+    await ctx.sightings?.started(site, vm);
+  } catch (error) {
+    ctx.log.debug({ err: error, site, vm }, 'start not recorded');
+  }
+}
+
 /** Running or Starting as a primary (a guest that may write). */
 export function mayWrite(view: VmView): boolean {
   return !view.isTest && (view.state === 'Running' || view.state === 'Starting');

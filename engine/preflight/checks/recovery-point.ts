@@ -153,7 +153,10 @@ function unplannedLoss(
   point: RecoveryPoint,
 ): NonNullable<PlannedPoint['loss']> {
   const now = ctx.inventory.now.toISOString();
-  const stored = ctx.inventory.sightings?.get(vm) ?? {};
+  // A stored off-sighting is left out: a VM started since by other hands than the engine's would
+  // make it stale, and pre-flight must not understate. Running reads and heartbeats only lower
+  // the bound when they are old.
+  const { off: _stale, ...stored } = ctx.inventory.sightings?.get(vm) ?? {};
   const primary = ctx.from?.vms.get(vm);
   const seenNow: PrimarySighting =
     primary === undefined
@@ -161,12 +164,7 @@ function unplannedLoss(
       : primary.state === 'Running' || primary.state === 'Starting'
         ? { runningAt: now }
         : { off: { at: now, by: 'read' } };
-  // A fresh read of the primary wins over older records; a stored off-sighting still says when.
-  const sighting: PrimarySighting = {
-    ...stored,
-    ...seenNow,
-    ...(seenNow.off !== undefined && stored.off !== undefined ? { off: stored.off } : {}),
-  };
+  const sighting: PrimarySighting = { ...stored, ...seenNow };
   const lastReplicationTime = replica.replication?.lastReplicationTime;
   const claim = claimDataLoss({
     vm,
