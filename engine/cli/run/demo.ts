@@ -2,7 +2,8 @@
  * `drctl demo`: everything in one process with embedded defaults: a private redis-server unless
  * REDIS_URL is set, the simulated world of the three-tier example (scaled clock), each site's
  * workers and an orchestrator; then a drill with its cleanup and a planned failover, with live
- * progress, the timeline, the achieved RTO and the data loss from the simulator's ledger.
+ * progress, the timeline, the achieved RTO and the engine's data-loss claims, with the simulator's
+ * ledger beside them as the judge (the demo wiring may read it; the engine never does).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
