@@ -3,6 +3,7 @@
  * ledger's judge of it (test/support/judge.ts) catching an understatement.
  */
 import { describe, expect, it } from 'vitest';
+import { dataLossLines } from '../../engine/cli/run/summary.ts';
 import { claimDataLoss, type DataLossClaim } from '../../engine/contract/index.ts';
 import type { WorldTruth } from '../../simulators/index.ts';
 import { judgeClaim } from '../support/judge.ts';
@@ -102,5 +103,36 @@ describe('the ledger judging a claim', () => {
     expect(judgeClaim(wide, record, judge)[0]).toContain('more than one interval');
     const atLeast = { ...claim, bound: 'atLeast' as const, windowEnd: t(50), windowMs: 50_000 };
     expect(judgeClaim(atLeast, record, judge)[0]).toContain('claims at least until');
+  });
+});
+
+describe('the run summary of the claims', () => {
+  const claim = (vm: string, windowMs: number, bound: DataLossClaim['bound']): DataLossClaim => ({
+    vm,
+    recoveryPointTime: t(0),
+    windowStart: t(0),
+    windowEnd: new Date(Date.parse(t(0)) + windowMs).toISOString(),
+    windowMs,
+    bound,
+    basis: `basis of ${vm}`,
+  });
+
+  it('shows the widest windows first, says "at least" where the end is unknown, and sums up the lossless', () => {
+    const lines = dataLossLines([
+      claim('a', 0, 'exact'),
+      claim('b', 5_000, 'exact'),
+      claim('c', 20_000, 'atLeast'),
+      claim('d', 0, 'exact'),
+    ]);
+    expect(lines[0]).toBe(
+      "  data loss (the engine's claim, host time): widest window 20.0s; 1 VM(s) at least that (the old primary may have written on)",
+    );
+    expect(lines[1]).toMatch(
+      /^ {4}c +at least 20\.0s +2026-01-01T10:00:00\.000Z → 2026-01-01T10:00:20\.000Z$/,
+    );
+    expect(lines[2]).toBe('      basis of c');
+    expect(lines[3]).toMatch(/^ {4}b +5\.0s +2026-01-01T10:00:00\.000Z → 2026-01-01T10:00:05\.000Z$/);
+    expect(lines[4]).toBe('      basis of b');
+    expect(lines[5]).toBe('    2 VM(s) lost nothing, e.g. basis of a');
   });
 });

@@ -30,9 +30,13 @@ export function summaryLines(view: ExecutionView, options: { speed?: number } = 
   return lines;
 }
 
+/** Rows of the data-loss table before "... N more" (the record has them all: `--json`). */
+const MAX_LOSS_ROWS = 20;
+
 /**
  * The engine's data-loss claims: per VM the window of writes lost (from the recovery point's time
- * to until the old primary could write, host time), how far its end is known, and why.
+ * to until the old primary could write, host time), how far its end is known, and why. The widest
+ * windows first; VMs proven lossless are summed up in one line.
  */
 export function dataLossLines(claims: NonNullable<ExecutionView['dataLoss']>): string[] {
   const widest = claims.reduce((max, c) => Math.max(max, c.windowMs), 0);
@@ -40,10 +44,23 @@ export function dataLossLines(claims: NonNullable<ExecutionView['dataLoss']>): s
   const lines = [
     `  data loss (the engine's claim, host time): widest window ${seconds(widest)}${atLeast > 0 ? `; ${atLeast} VM(s) at least that (the old primary may have written on)` : ''}`,
   ];
-  for (const claim of claims) {
+  const none = claims.filter((c) => c.bound === 'exact' && c.windowMs === 0);
+  const some = claims
+    .filter((c) => !(c.bound === 'exact' && c.windowMs === 0))
+    .sort((a, b) => b.windowMs - a.windowMs);
+  for (const claim of some.slice(0, MAX_LOSS_ROWS)) {
     lines.push(
       `    ${claim.vm.padEnd(20)} ${describeClaimSize(claim, seconds).padEnd(16)} ${claim.windowStart} → ${claim.windowEnd}`,
       `      ${claim.basis}`,
+    );
+  }
+  if (some.length > MAX_LOSS_ROWS) lines.push(`    ... ${some.length - MAX_LOSS_ROWS} more (--json for all)`);
+  if (none.length > 0) {
+    const example = none[0]?.basis ?? '';
+    lines.push(
+      none.length === 1
+        ? `    ${none[0]?.vm ?? ''}: nothing lost (${example})`
+        : `    ${none.length} VM(s) lost nothing, e.g. ${example}`,
     );
   }
   return lines;
