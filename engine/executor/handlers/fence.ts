@@ -78,7 +78,11 @@ export async function fenceHandler(ctx: HandlerContext): Promise<HandlerOutcome>
     fenced = await ctx.api.fenceVM(mutation(ctx, vm));
   } catch (error) {
     const unreachable = notFenced(ctx, vm, error);
-    if (unreachable !== undefined) return unreachable;
+    if (unreachable !== undefined) {
+      // Read running a moment ago, not fenced: the data-loss claim's lower bound moves up to now.
+      if (wasRunning) await recordSighting(ctx, site, vm, 'running');
+      return unreachable;
+    }
     throw error;
   }
   // When the old primary stopped writing, for the failover's data-loss claim: now, by this fence,
