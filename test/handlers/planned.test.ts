@@ -1,6 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { World } from '../../simulators/create-world.ts';
-import { jobData, MemorySink, mutations, runJob, SOURCE, TARGET, twoSiteWorld } from './support.ts';
+import {
+  jobData,
+  MemorySink,
+  mutations,
+  runJob,
+  SOURCE,
+  sightingsFor,
+  TARGET,
+  twoSiteWorld,
+} from './support.ts';
 
 const TARGET_STEPS = ['sql-01/failover', 'sql-01/boot', 'sql-01/readiness'];
 const readiness = {
@@ -96,6 +105,18 @@ describe('planned failover handlers', () => {
       expect(run.result.dataLoss?.basis).toContain('the engine did not see it stop');
       expect(world.truth().failovers[0]).toMatchObject({ kind: 'planned', lostWrites: 0 });
     });
+  });
+
+  it('voids an old off-sighting of the VM where it boots it (a later failover must not take an old fence for its own)', async () => {
+    world = twoSiteWorld(['sql-01']);
+    // Long ago the engine fenced sql-01 at the target (it ran there once, before a failback).
+    await sightingsFor(world.api).off(TARGET, 'sql-01', '2025-12-01T00:00:00.000Z', 'fence');
+    await runJob(world.api, jobData('planned', SOURCE, ['sql-01/shutdown'], { vm: 'sql-01' }));
+    await runJob(world.api, jobData('planned', TARGET, TARGET_STEPS, { vm: 'sql-01', readiness }));
+    expect((await world.api.getVM(TARGET, 'sql-01')).state).toBe('Running');
+    expect((await sightingsFor(world.api).read(TARGET, ['sql-01'])).get('sql-01')?.off).toBeUndefined();
+    // The shutdown at the source is on record, for the proof.
+    expect((await sightingsFor(world.api).read(SOURCE, ['sql-01'])).get('sql-01')?.off?.by).toBe('shutdown');
   });
 
   describe('when the same job runs again', () => {
