@@ -76,8 +76,21 @@ function judgeAll(
   return out;
 }
 
-async function unplanned(engine: TestEngine, plan: RecoveryPlan, hash: string, reason: string) {
-  const { id } = await engine.client.submit({ type: 'unplanned', plan, hash, reason, approveManual: true });
+async function unplanned(
+  engine: TestEngine,
+  plan: RecoveryPlan,
+  hash: string,
+  reason: string,
+  accept: string[] = [],
+) {
+  const { id } = await engine.client.submit({
+    type: 'unplanned',
+    plan,
+    hash,
+    reason,
+    approveManual: true,
+    accept,
+  });
   const view = await waitForStatus(engine.client, id, ['completed', 'failed'], 120_000);
   expect(view.error).toBeUndefined();
   expect(view.status).toBe('completed');
@@ -124,9 +137,12 @@ describe('data-loss claims, judged by the ledger', () => {
         // The site was seen up to its last heartbeat or replication: at most one interval before
         // the power went, so the truth exceeds the claimed minimum by at most one interval.
         expect(powerOff - Date.parse(claim.windowEnd), claim.vm).toBeLessThanOrEqual(JUDGE.intervalMs);
-        expect(
-          Date.parse(record.lostTimeRange?.last ?? '') - Date.parse(claim.windowEnd),
-        ).toBeLessThanOrEqual(JUDGE.intervalMs);
+        // (A power cut right after a cycle may lose nothing: the judge then wants an empty window.)
+        if (record.lostWrites > 0)
+          expect(
+            Date.parse(record.lostTimeRange?.last ?? '') - Date.parse(claim.windowEnd),
+            JSON.stringify(record),
+          ).toBeLessThanOrEqual(JUDGE.intervalMs);
       }
       // The claims are the execution's data-loss event, as recorded.
       const event = (await executionEvents(engine, id)).find((e) => e.type === 'data-loss');
@@ -176,14 +192,16 @@ describe('data-loss claims, judged by the ledger', () => {
       await target.ready();
       engine.world.fault({ kind: 'link', from: plan.source, to: plan.target, state: 'down' });
       const cutAt = Date.parse(await engine.world.api.now());
-      const { view } = await unplanned(engine, plan, hash, 'east cut off');
+      // Pre-flight reads the primaries still running behind the cut: their loss grows by the
+      // minute (2000× clock), past the RPO on a loaded machine; the operator fails over anyway.
+      const { view } = await unplanned(engine, plan, hash, 'east cut off', ['RPO_NOT_MET']);
       const truth = engine.world.truth();
       const judged = judgeAll(plan, view.dataLoss, truth, 'unplanned');
       for (const { claim, record } of judged.values()) {
         expect(claim.bound, claim.vm).toBe('atLeast');
         // The last replication came before the cut; the primary wrote on until the failover.
         expect(Date.parse(claim.windowEnd), claim.vm).toBeLessThanOrEqual(cutAt);
-        expect(Date.parse(record.lostTimeRange?.last ?? ''), claim.vm).toBeGreaterThan(cutAt);
+        expect(Date.parse(record.lostTimeRange?.last ?? ''), JSON.stringify(record)).toBeGreaterThan(cutAt);
       }
       // The old primaries still run at the cut-off source: the claim said "at least" for that.
       expect(truth.vms['sql-01']?.primarySites).toEqual([plan.source, plan.target]);
