@@ -101,7 +101,7 @@ export async function startStack(
     const logger = createLogger('orchestrator', { level: 'warn', pretty: false });
     inproc = await startOrchestrator({ redisUrl: server.url, prefix, compile: compilePlan, logger });
   } else {
-    const orchestrator = drctl(['orchestrator', '--sim', simUrl]);
+    const orchestrator = drctl(['orchestrator']);
     ready.push(waitForLine(orchestrator, (l) => l.includes('"orchestrator"'), 'orchestrator'));
   }
   await Promise.all(ready);

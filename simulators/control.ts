@@ -1,5 +1,6 @@
 import type { FaultAction } from './spec.ts';
 import type { WorldTruth } from './truth.ts';
+import type { ReplicationSeqs } from './views.ts';
 
 /**
  * What the simulator offers besides Hyper-V's own API, in-process and over HTTP alike: the ground
@@ -14,4 +15,10 @@ export interface SimControl {
   writeCanary(site: string, vm: string, payload: string): Promise<number>;
   /** The payload of write `seq` if this VM's disk holds it, else null. */
   readCanary(site: string, vm: string, seq: number): Promise<string | null>;
+  /**
+   * The write sequence numbers behind one VM's replication as `site` holds it (acknowledged,
+   * received, applied, and each recovery point's): ground truth, for tests and `drctl sim`.
+   * Measure-VMReplication has nothing like it, so the host-driver interface does not either.
+   */
+  replicationSeqs(site: string, vm: string): Promise<ReplicationSeqs>;
 }

@@ -2,11 +2,11 @@ import type { NetworkAttachment, RecoveryPoint, RecoveryPointSelector, VmView } 
 import { SimError } from './errors.ts';
 import { newInstance, type VmInstance } from './model.ts';
 import { powerOff } from './power.ts';
-import { choosePoint, clearPoints } from './recovery-points.ts';
+import { choosePoint, clearPoints, publicPoint } from './recovery-points.ts';
 import { beginResync, changeLogBytes, originOf, pathUp, sourceSeq } from './replication.ts';
 import type { FailoverKind } from './truth.ts';
 import { mainRelationship, vmView } from './views.ts';
-import { diskFromPoint, seqAt } from './workload.ts';
+import { diskFromPoint, seqAt, writeTime } from './workload.ts';
 import type { WorldCore } from './world.ts';
 
 /**
@@ -124,6 +124,7 @@ function failoverOrTest(
     lastAckedSeq,
     lostWrites: lost,
     lostSeqRange: lost > 0 ? ([chosen.point.seq + 1, lastAckedSeq] as [number, number]) : null,
+    lostTimeRange: lost > 0 ? lostTimes(world, origin, chosen.point.seq + 1, lastAckedSeq) : null,
     writesAfterFailover: 0,
   };
   const applyMs = Math.ceil((chosen.applyBytes * 1000) / world.applyBytesPerSec);
@@ -177,7 +178,7 @@ function failoverOrTest(
       { ...record, testNetwork: { network: network?.network ?? null, isolated } },
       origin,
     );
-    return { vm: vmView(world, test), recoveryPoint: chosen.point };
+    return { vm: vmView(world, test), recoveryPoint: publicPoint(chosen.point) };
   }
 
   if (vm.state !== 'Off') throw invalid(vm, `is ${vm.state}; a replica must be Off to fail over`);
@@ -187,7 +188,21 @@ function failoverOrTest(
   rel.state = 'Stopped';
   vm.failoverIndex = world.ledger.addFailover(record, origin);
   vm.recoveryPoint = { ...chosen.point };
-  return { vm: vmView(world, vm), recoveryPoint: chosen.point };
+  return { vm: vmView(world, vm), recoveryPoint: publicPoint(chosen.point) };
+}
+
+function lostTimes(
+  world: WorldCore,
+  origin: VmInstance,
+  first: number,
+  last: number,
+): { first?: string; last?: string } {
+  const firstAt = writeTime(origin.disk, first);
+  const lastAt = writeTime(origin.disk, last);
+  return {
+    ...(firstAt === undefined ? {} : { first: world.iso(firstAt) }),
+    ...(lastAt === undefined ? {} : { last: world.iso(lastAt) }),
+  };
 }
 
 export function stopFailover(world: WorldCore, target: VmInstance, test: boolean): VmView {

@@ -208,6 +208,7 @@ export function createSimClient(target: string | SimClientOptions): SimClient {
     advance: (ms) => call('advance', [ms]),
     writeCanary: (site, vm, payload) => call('writeCanary', [site, vm, payload], site),
     readCanary: (site, vm, seq) => call('readCanary', [site, vm, seq], site),
+    replicationSeqs: (site, vm) => call('replicationSeqs', [site, vm], site),
     close: () => agent.destroy(),
   };
 }

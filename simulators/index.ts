@@ -45,6 +45,7 @@ export {
   type SplitBrainInterval,
   type WorldTruth,
 } from './truth.ts';
+export type { ReplicationSeqs } from './views.ts';
 export {
   formatWorldIssue,
   loadWorldFile,

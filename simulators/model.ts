@@ -60,6 +60,8 @@ export interface Disk {
    * write can be computed back from its sequence number (workload.ts `ackTimeOf`).
    */
   runs: WriteRun[];
+  /** The last finished write run (for the ledger's times of lost writes), set when writing stops. */
+  lastRun?: { since: number; baseSeq: number; stoppedAt: number };
 }
 
 /** One ended write run: writes fromSeq+1..toSeq, acknowledged from `since` at `rate`/s until `until`. */

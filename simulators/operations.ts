@@ -5,10 +5,10 @@ import { completeFailover, reverseReplication, startFailover, stopFailover } fro
 import { applyFault } from './faults.ts';
 import type { VmInstance } from './model.ts';
 import { bootingCount, powerOff, powerOn, startRefusal } from './power.ts';
-import { listPoints } from './recovery-points.ts';
+import { listPoints, publicPoint } from './recovery-points.ts';
 import { originOf } from './replication.ts';
 import { resumeReplication, resyncReplication, suspendReplication } from './replication-ops.ts';
-import { hostView, mainRelationship, measureView, vmView } from './views.ts';
+import { hostView, mainRelationship, measureView, replicationSeqs, vmView } from './views.ts';
 import { seqAt, writeCanary } from './workload.ts';
 import type { WorldCore } from './world.ts';
 
@@ -94,7 +94,7 @@ export function createInProcessApi(world: WorldCore): HyperVApi & SimControl {
         const vm = world.vm(site, name);
         const rel = vm.role === 'Replica' || vm.role === 'ExtendedReplica' ? vm.incoming : null;
         if (rel === null || vm.failoverStage === 'FailedOver') return [];
-        return listPoints(rel, (ms) => world.iso(ms));
+        return listPoints(rel, (ms) => world.iso(ms)).map(publicPoint);
       }),
     measureVMReplication: (site, name) => read(() => measureView(world, world.vm(site, name))),
     waitForHeartbeat: (site, name, timeoutMs) => {
@@ -228,5 +228,6 @@ export function createInProcessApi(world: WorldCore): HyperVApi & SimControl {
         const disk = replicating && rel ? originOf(rel).disk : vm.disk;
         return disk.payloads?.get(seq) ?? null;
       }),
+    replicationSeqs: (site, name) => read(() => replicationSeqs(world, world.vm(site, name))),
   };
 }

@@ -31,15 +31,27 @@ export function clearPoints(rel: Relationship): void {
   rel.points = [];
 }
 
+/**
+ * A recovery point as the simulator knows it: Hyper-V's view plus the highest write sequence
+ * number it holds. The sequence number is the ledger's (ground truth) and never leaves the
+ * simulator through the host-driver interface: `publicPoint` strips it.
+ */
+export type SeqPoint = RecoveryPoint & { seq: number };
+
+/** The point as Hyper-V shows it (no sequence number). */
+export function publicPoint(point: SeqPoint): RecoveryPoint {
+  return { id: point.id, kind: point.kind, time: point.time };
+}
+
 export interface ChosenPoint {
-  point: RecoveryPoint;
+  point: SeqPoint;
   atMs: number;
   /** Simulated ms to apply received-but-unapplied logs first (`latest` only). */
   applyBytes: number;
 }
 
-export function listPoints(rel: Relationship, iso: (ms: number) => string): RecoveryPoint[] {
-  const out: RecoveryPoint[] = [];
+export function listPoints(rel: Relationship, iso: (ms: number) => string): SeqPoint[] {
+  const out: SeqPoint[] = [];
   if (rel.receivedAt >= 0) {
     out.push({ id: latestId(rel), kind: 'latest', time: iso(rel.receivedAt), seq: rel.receivedSeq });
   }
@@ -55,7 +67,7 @@ function processedId(rel: Relationship): string {
   return `${rel.target.site}.${rel.vm}.processed`;
 }
 
-function toPoint(p: StoredPoint, iso: (ms: number) => string): RecoveryPoint {
+function toPoint(p: StoredPoint, iso: (ms: number) => string): SeqPoint {
   return { id: p.id, kind: p.kind, time: iso(p.at), seq: p.seq };
 }
 

@@ -84,6 +84,7 @@ export const rpcArgs = {
   advance: z.tuple([z.number().nonnegative()]),
   writeCanary: z.tuple([name, name, z.string().max(4096)]),
   readCanary: z.tuple([name, name, z.number().int().nonnegative()]),
+  replicationSeqs: z.tuple([name, name]),
 } as const;
 
 export type RpcOp = keyof typeof rpcArgs & keyof (HyperVApi & SimControl);

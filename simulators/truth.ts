@@ -22,6 +22,12 @@ export interface FailoverRecord {
   lostWrites: number;
   /** Inclusive range of the lost sequence numbers, or null when nothing was lost. */
   lostSeqRange: [number, number] | null;
+  /**
+   * When the first and the last lost write were acknowledged on the old primary (ISO), or null
+   * when nothing was lost; a bound the simulator cannot place exactly (a write of an earlier write
+   * run) is left out. What an engine's data-loss claim is judged against.
+   */
+  lostTimeRange: { first?: string; last?: string } | null;
   /** Writes the old primary acknowledged after the failover (split-brain writes). */
   writesAfterFailover: number;
   /** Set when the failover was cancelled (Stop-VMFailover) before it completed. */

@@ -1,6 +1,7 @@
 import type { HostView, ReplicationMeasure, ReplicationState, VmReplicationView, VmView } from './api.ts';
 import type { Host, Relationship, VmInstance } from './model.ts';
 import { bootingCount, hostUsage } from './power.ts';
+import { listPoints } from './recovery-points.ts';
 import { changeLogBytes, healthOf, sourceSeq } from './replication.ts';
 import { seqAt } from './workload.ts';
 import type { WorldCore } from './world.ts';
@@ -91,25 +92,43 @@ export function hostView(host: Host): HostView {
 export function measureView(world: WorldCore, vm: VmInstance): ReplicationMeasure {
   const rel = mainRelationship(vm);
   const now = world.now;
-  if (rel === null) {
-    const seq = seqAt(vm.disk, now);
-    return {
-      pendingBytes: 0,
-      primarySeq: seq,
-      receivedSeq: seq,
-      appliedSeq: seq,
-      missedCycles: 0,
-      totalCycles: 0,
-      health: 'Normal',
-    };
-  }
+  if (rel === null) return { pendingBytes: 0, missedCycles: 0, totalCycles: 0, health: 'Normal' };
   return {
     pendingBytes: changeLogBytes(rel, now),
-    primarySeq: sourceSeq(rel, now),
-    receivedSeq: rel.receivedSeq,
-    appliedSeq: rel.appliedSeq,
+    lastReplicationTime: world.iso(rel.lastReplicationAt),
     missedCycles: rel.missedCycles,
     totalCycles: rel.totalCycles,
     health: replicationView(world, vm)?.health ?? 'Normal',
   };
+}
+
+/**
+ * The write sequence numbers behind a VM's replication, for tests and `drctl sim` (SimControl's
+ * `replicationSeqs`): what the primary acknowledged, what the replica received and applied, and
+ * each listed recovery point's highest write. Hyper-V has none of this; the engine never sees it.
+ */
+export function replicationSeqs(world: WorldCore, vm: VmInstance): ReplicationSeqs {
+  const rel = mainRelationship(vm);
+  const now = world.now;
+  if (rel === null) {
+    const seq = seqAt(vm.disk, now);
+    return { primarySeq: seq, receivedSeq: seq, appliedSeq: seq, points: [] };
+  }
+  const replica = vm.role === 'Replica' || vm.role === 'ExtendedReplica';
+  return {
+    primarySeq: sourceSeq(rel, now),
+    receivedSeq: rel.receivedSeq,
+    appliedSeq: rel.appliedSeq,
+    points:
+      replica && vm.failoverStage !== 'FailedOver'
+        ? listPoints(rel, (ms) => world.iso(ms)).map((p) => ({ id: p.id, time: p.time, seq: p.seq }))
+        : [],
+  };
+}
+
+export interface ReplicationSeqs {
+  primarySeq: number;
+  receivedSeq: number;
+  appliedSeq: number;
+  points: { id: string; time: string; seq: number }[];
 }

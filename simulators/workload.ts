@@ -26,6 +26,7 @@ export function startWriting(disk: Disk, at: number): void {
 
 export function stopWriting(disk: Disk, at: number): void {
   if (disk.since === null) return;
+  disk.lastRun = { since: disk.since, baseSeq: disk.baseSeq, stoppedAt: at };
   const toSeq = seqAt(disk, at);
   if (toSeq > disk.baseSeq) {
     disk.runs.push({
@@ -40,6 +41,16 @@ export function stopWriting(disk: Disk, at: number): void {
   disk.baseSeq = toSeq;
   disk.since = null;
   disk.extra = 0;
+}
+
+/**
+ * When write `seq` was acknowledged (simulated ms), for the ledger: exact for a write of the
+ * current or the last write run of the steady stream (canary writes aside), else undefined.
+ */
+export function writeTime(disk: Disk, seq: number): number | undefined {
+  const run = disk.since !== null ? { since: disk.since, baseSeq: disk.baseSeq } : disk.lastRun;
+  if (run === undefined || seq <= run.baseSeq || !(disk.rate > 0)) return undefined;
+  return run.since + Math.ceil(((seq - run.baseSeq) * 1000) / disk.rate - 1e-6);
 }
 
 /** Acknowledge one extra write carrying `payload`; returns its sequence number. */

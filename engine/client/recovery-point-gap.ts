@@ -61,7 +61,7 @@ export async function measureRecoveryPointGap(
       try {
         const points = await api.getRecoveryPoints(replicaSite, vm.name);
         const newest = pickRecoveryPoint(points, override ?? vm.recoveryPoint ?? plan.recoveryPoint);
-        return newest ? { vm: vm.name, time: newest.time, seq: newest.seq } : { vm: vm.name };
+        return newest ? { vm: vm.name, time: newest.time } : { vm: vm.name };
       } catch {
         return { vm: vm.name };
       }

@@ -4,6 +4,7 @@
  * stream). This file is the contract between the orchestration core and the step handlers:
  * extend it (bump the version when a field changes meaning), do not rename.
  */
+
 import type {
   Direction,
   FailoverType,
@@ -12,6 +13,7 @@ import type {
   Readiness,
   RecoveryPointChoice,
 } from '../plan/types.ts';
+import type { DataLossClaim } from './data-loss.ts';
 
 /**
  * The lifecycle operations a DR admin runs on a failover once it has run (engine/executor
@@ -134,8 +136,10 @@ export interface StepResult {
 export interface StepJobResult {
   v: 1;
   steps: StepResult[];
-  /** For failover steps: the point used and its sequence number (data loss is judged by the simulator). */
-  recoveryPoint?: { id: string; time: string; seq: number };
+  /** For failover steps: the point used (its time is that of the newest data it holds). */
+  recoveryPoint?: { id: string; time: string };
+  /** For planned and unplanned failovers and changes of point: the VM's data-loss claim (data-loss.ts). */
+  dataLoss?: DataLossClaim;
   /** True when the handler found the work already done (a repeated job) and made no mutating call. */
   alreadyDone?: boolean;
   /**

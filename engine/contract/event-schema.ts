@@ -11,6 +11,7 @@ import {
   LIFECYCLE_TYPES,
   VM_PHASES,
 } from './contract.ts';
+import { type DataLossClaim, LOSS_BOUNDS } from './data-loss.ts';
 
 /** An execution's status as operators see it (the execution machine's state). */
 export type ExecutionStatus =
@@ -58,7 +59,6 @@ export interface VmRecoveryPointInfo {
   vm: string;
   /** ISO time of the newest point, absent when the VM has none. */
   time?: string;
-  seq?: number;
 }
 
 /** Events the engine adds to the contract's (same schema version: new types, no changed meaning). */
@@ -84,10 +84,13 @@ export type EngineOnlyEvent =
   | {
       v: 1;
       at: string;
+      /** Each VM's data-loss claim (data-loss.ts), from what the engine saw: no write counts. */
       type: 'data-loss';
       execution: string;
-      vms: { vm: string; lostWrites: number; recoveryPoint?: string; windowMs?: number }[];
-      totalLostWrites: number;
+      vms: DataLossClaim[];
+      /** The widest window of all, and whether any VM's end is only a lower bound. */
+      maxWindowMs: number;
+      anyAtLeast: boolean;
     };
 
 /** Commands an operator gives about one step (`drctl approve`, `drctl step retry|skip|done`). */
@@ -160,6 +163,18 @@ export type OperatorEvent =
 export type EngineEvent = ExecutionEvent | EngineOnlyEvent | OperatorEvent;
 
 const base = { v: z.literal(EVENT_SCHEMA_VERSION), at: z.string(), execution: z.string() };
+
+/** A data-loss claim as stored (events, the execution's record). */
+export const dataLossClaimSchema = z.object({
+  vm: z.string(),
+  recoveryPoint: z.string().optional(),
+  recoveryPointTime: z.string(),
+  windowStart: z.string(),
+  windowEnd: z.string(),
+  windowMs: z.number(),
+  bound: z.enum(LOSS_BOUNDS),
+  basis: z.string(),
+});
 const executionType = z.enum(['test', 'planned', 'unplanned', 'cleanup', ...LIFECYCLE_TYPES]);
 const outcome = z.enum(['done', 'failed', 'warned', 'skipped']);
 const phase = z.enum(VM_PHASES);
@@ -225,7 +240,7 @@ export const engineEventSchema = z.discriminatedUnion('type', [
   z.object({
     ...base,
     type: z.literal('recovery-point-gap'),
-    vms: z.array(z.object({ vm: z.string(), time: z.string().optional(), seq: z.number().optional() })),
+    vms: z.array(z.object({ vm: z.string(), time: z.string().optional() })),
     oldest: z.string().optional(),
     newest: z.string().optional(),
     spreadMs: z.number(),
@@ -233,15 +248,9 @@ export const engineEventSchema = z.discriminatedUnion('type', [
   z.object({
     ...base,
     type: z.literal('data-loss'),
-    vms: z.array(
-      z.object({
-        vm: z.string(),
-        lostWrites: z.number(),
-        recoveryPoint: z.string().optional(),
-        windowMs: z.number().optional(),
-      }),
-    ),
-    totalLostWrites: z.number(),
+    vms: z.array(dataLossClaimSchema),
+    maxWindowMs: z.number(),
+    anyAtLeast: z.boolean(),
   }),
   z.object({
     ...base,

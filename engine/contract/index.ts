@@ -23,6 +23,17 @@ export {
   type VmPhase,
 } from './contract.ts';
 export {
+  claimDataLoss,
+  type DataLossClaim,
+  describeClaimSize,
+  LOSS_BOUNDS,
+  type LossBound,
+  type LossEvidence,
+  type PrimarySighting,
+  zeroLossClaim,
+} from './data-loss.ts';
+export {
+  dataLossClaimSchema,
   type EngineEvent,
   type EngineOnlyEvent,
   EXECUTION_STATUSES,

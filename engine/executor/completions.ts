@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../common/index.ts';
-import type { StepJobResult } from '../contract/index.ts';
+import { dataLossClaimSchema, type StepJobResult } from '../contract/index.ts';
 import { executionKeys } from './keys.ts';
 
 const stepResultSchema = z.object({
@@ -23,7 +23,8 @@ const stepResultSchema = z.object({
 export const stepJobResultSchema = z.object({
   v: z.literal(1),
   steps: z.array(stepResultSchema),
-  recoveryPoint: z.object({ id: z.string(), time: z.string(), seq: z.number() }).optional(),
+  recoveryPoint: z.object({ id: z.string(), time: z.string() }).optional(),
+  dataLoss: dataLossClaimSchema.optional(),
   alreadyDone: z.boolean().optional(),
   claimed: z.array(z.array(z.string())).optional(),
 });
@@ -60,15 +61,12 @@ function isStepJobResult(value: unknown): value is StepJobResult {
   const point = value.recoveryPoint;
   if (
     point !== undefined &&
-    !(
-      isObject(point) &&
-      typeof point.id === 'string' &&
-      typeof point.time === 'string' &&
-      typeof point.seq === 'number'
-    )
+    !(isObject(point) && typeof point.id === 'string' && typeof point.time === 'string')
   ) {
     return false;
   }
+  // Rare (one per failover) and nested: the schema checks it.
+  if (value.dataLoss !== undefined && !dataLossClaimSchema.safeParse(value.dataLoss).success) return false;
   if (value.alreadyDone !== undefined && typeof value.alreadyDone !== 'boolean') return false;
   return (
     value.claimed === undefined ||

@@ -66,7 +66,7 @@ export {
   type OrchestratorOptions,
   startOrchestrator,
 } from './orchestrator/orchestrator.ts';
-export type { CompileFn, FailoverTruth, TruthSource } from './orchestrator/runner-deps.ts';
+export type { CompileFn } from './orchestrator/runner-deps.ts';
 export {
   bullOptions,
   createQueueConnection,

@@ -10,6 +10,7 @@ import {
   siteQueueName,
 } from '../contract/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
+import { createSightingStore } from '../locks/index.ts';
 import {
   decodeStepState,
   encodeStepState,
@@ -186,6 +187,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     ...(options.catalogTtlMs === undefined ? {} : { ttlMs: options.catalogTtlMs }),
     log,
   });
+  const sightings = createSightingStore(redis, prefix);
   // Units (one VM's steps, or one action) run at once across all jobs of this worker.
   const slots = new Slots(options.concurrency ?? 200);
 
@@ -222,6 +224,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       log: lazyChild(log, { execution: data.execution, job: unit.id, vm: data.vm, attempt: data.attempt }),
       events,
       memo: redisActionMemo(redis, prefix, data.execution),
+      sightings,
       options: handlerOptions,
       signal,
     });
@@ -415,7 +418,15 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   const sweep =
     options.site === 'control' || sweepMs <= 0
       ? undefined
-      : startFenceSweep({ api: options.api, redis, prefix, site: options.site, log, intervalMs: sweepMs });
+      : startFenceSweep({
+          api: options.api,
+          redis,
+          prefix,
+          site: options.site,
+          log,
+          intervalMs: sweepMs,
+          heartbeat: (at) => sightings.heartbeat(options.site, at),
+        });
 
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number): Promise<void> => {

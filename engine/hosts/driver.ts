@@ -39,10 +39,12 @@ export type RecoveryPointSelector =
 export interface RecoveryPoint {
   id: string;
   kind: 'latest' | 'standard' | 'appConsistent';
-  /** Simulated time the point was taken, ISO-8601. */
+  /**
+   * Time of the newest data the point holds, ISO-8601 (Get-VMSnapshot's CreationTime for a
+   * replica point; the last replication time for `latest`). Writes acknowledged on the primary
+   * after it are not in the point: the start of a failover's data-loss window.
+   */
   time: string;
-  /** Highest write sequence number the point contains. */
-  seq: number;
 }
 
 export interface VmReplicationView {
@@ -112,13 +114,17 @@ export interface NetworkView {
   isolated: boolean;
 }
 
+/**
+ * Measure-VMReplication, as Hyper-V reports it: sizes, times, counts and health. Nothing in it
+ * counts writes (Hyper-V has no write sequence numbers); the engine's data-loss claims are made of
+ * times (engine/contract/data-loss.ts).
+ */
 export interface ReplicationMeasure {
-  /** Bytes waiting to be sent to the replica. */
+  /** PendingReplicationSize: bytes of the change log not yet sent to the replica (0 on a replica that has everything its primary sent). */
   pendingBytes: number;
-  /** Write sequence numbers: acknowledged on the primary, received and applied on the replica. */
-  primarySeq: number;
-  receivedSeq: number;
-  appliedSeq: number;
+  /** LastReplicationTime, ISO-8601: the last cycle that reached the replica. Absent before the first. */
+  lastReplicationTime?: string;
+  /** MissedReplicationCount / the cycles counted so far (SuccessfulReplicationCount + missed). */
   missedCycles: number;
   totalCycles: number;
   health: ReplicationHealth;

@@ -5,7 +5,7 @@
  */
 export { DEFAULT_LOCK_PREFIX, registerLocksCommand } from './command.ts';
 export { clearFailedOver, markFailedOver, readFailedOver } from './failed-over.ts';
-export { failedOverKey, planLockKey, vmLockKey } from './keys.ts';
+export { failedOverKey, planLockKey, sightingsKey, vmLockKey } from './keys.ts';
 export { type AllLocks, readAllLocks } from './list.ts';
 export {
   type AcquireLocksRequest,
@@ -18,5 +18,6 @@ export {
   releaseLocks,
 } from './locks.ts';
 export { type SettleRequest, type SettleResult, settleExecutionLocks } from './settle.ts';
+export { createSightingStore, type SightingStore } from './sightings.ts';
 export { createLockReader } from './store.ts';
 export type { AcquireResult, FailedOverRecord, LockConflict, LockHolder, LockReader } from './types.ts';

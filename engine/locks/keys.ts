@@ -19,3 +19,11 @@ export function vmLockKey(prefix: string, vm: string): string {
 export function failedOverKey(prefix: string): string {
   return `${prefix}:${TAG}:failed-over`;
 }
+
+/**
+ * One hash per site: what the engine last saw of the VMs there (sightings.ts). Fields
+ * `run:<vm>`, `off:<vm>` and `heartbeat`.
+ */
+export function sightingsKey(prefix: string, site: string): string {
+  return `${prefix}:${TAG}:seen:${site}`;
+}

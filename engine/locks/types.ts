@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PrimarySighting } from '../contract/index.ts';
 
 /** Who holds a lock: the execution, its plan and the operation it runs. */
 export interface LockHolder {
@@ -63,4 +64,6 @@ export interface LockReader {
   readPlanLock(plan: string): Promise<LockHolder | undefined>;
   readLocks(vms: readonly string[]): Promise<Map<string, LockHolder>>;
   readFailedOver(vms: readonly string[]): Promise<Map<string, FailedOverRecord>>;
+  /** What the engine last saw of these VMs at `site` (sightings.ts); optional for readers without it. */
+  readSightings?(site: string, vms: readonly string[]): Promise<Map<string, PrimarySighting>>;
 }

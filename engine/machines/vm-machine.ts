@@ -6,7 +6,7 @@
  * the dispatches and step results of the VM and persists it per VM (vm-snapshot.ts).
  */
 import { assign, setup } from 'xstate';
-import type { LifecycleType } from '../contract/index.ts';
+import type { DataLossClaim, LifecycleType } from '../contract/index.ts';
 import type { StepKind } from '../plan/types.ts';
 
 /**
@@ -21,9 +21,11 @@ export interface VmContext {
   vm: string;
   mode: VmMode;
   /** Recovery point the replica was failed over from. */
-  recoveryPoint?: { id: string; time: string; seq: number };
+  recoveryPoint?: { id: string; time: string };
   /** The host it was last started on (its boot step's answer), for status. */
   host?: string;
+  /** The failover's data-loss claim (engine/contract/data-loss.ts), for planned and unplanned runs. */
+  dataLoss?: DataLossClaim;
   /** Last error, kept for status until the VM is retried. */
   error?: { step: string; code: string; message: string };
   /** Failed attempts so far. */
@@ -35,9 +37,10 @@ export type VmEvent =
   | {
       type: 'DONE';
       kind: StepKind;
-      recoveryPoint?: { id: string; time: string; seq: number };
+      recoveryPoint?: { id: string; time: string };
       /** Boot: the host the VM runs on. */
       host?: string;
+      dataLoss?: DataLossClaim;
     }
   | { type: 'FAILED'; step: string; code: string; message: string }
   | { type: 'RETRY'; kind: StepKind }
@@ -77,7 +80,12 @@ export const vmGuards = {
 /** Context updates by name (pure), shared likewise. */
 export const vmUpdates = {
   rememberPoint: (_context: VmContext, event: VmEvent): Partial<VmContext> =>
-    event.type === 'DONE' && event.recoveryPoint ? { recoveryPoint: event.recoveryPoint } : {},
+    event.type === 'DONE'
+      ? {
+          ...(event.recoveryPoint ? { recoveryPoint: event.recoveryPoint } : {}),
+          ...(event.dataLoss ? { dataLoss: event.dataLoss } : {}),
+        }
+      : {},
   rememberError: (context: VmContext, event: VmEvent): Partial<VmContext> => ({
     ...(event.type === 'FAILED'
       ? { error: { step: event.step, code: event.code, message: event.message } }

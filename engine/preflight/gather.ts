@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import type { PrimarySighting } from '../contract/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
 import type { LockReader } from '../locks/index.ts';
 import type { FailoverType, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
@@ -26,8 +27,8 @@ export interface GatherOptions {
   /**
    * Which VMs' recovery points are listed (one Get-VMSnapshot call each). `needed`: only VMs whose
    * choice cannot be judged from Get-VMReplication's last replication time (latestAppConsistent,
-   * at); the others' `latest` point is taken from that time (placement marked approximate, seq
-   * -1). `all`: every selected VM, so `--dry-run` shows each exact point id and sequence number,
+   * at); the others' `latest` point is taken from that time (placement marked approximate).
+   * `all`: every selected VM, so `--dry-run` shows each exact point id,
    * at one HTTP call per VM (about 3 s for 10,000 VMs, see BENCHMARKS.md).
    * @defaultValue 'needed'
    */
@@ -71,7 +72,13 @@ export async function gatherInventory(
     if (targetDown) return;
     recoveryPoints.set(vm.name, await readPoints(api, options.toSite, vm.name, counted));
   });
-  const [now, to, from, planLock, locks, failedOver] = await Promise.all([
+  // What the engine last saw of the primaries, for the loss of an unplanned failover (a lost
+  // source is measured to when its primaries were last seen, not to now).
+  const sightings =
+    options.type === 'unplanned' && options.locks?.readSightings
+      ? options.locks.readSightings(options.fromSite, names).catch(() => new Map<string, PrimarySighting>())
+      : Promise.resolve(new Map<string, PrimarySighting>());
+  const [now, to, from, planLock, locks, failedOver, seen] = await Promise.all([
     options.now === undefined
       ? counted(() => api.now()).then((iso) => new Date(iso))
       : Promise.resolve(options.now()),
@@ -83,6 +90,7 @@ export async function gatherInventory(
     options.locks?.readPlanLock(plan.metadata.name),
     options.locks?.readLocks(names) ?? Promise.resolve(new Map()),
     options.locks?.readFailedOver(names) ?? Promise.resolve(new Map()),
+    sightings,
     pointsRead,
   ]);
   if (!to.ok) recoveryPoints.clear();
@@ -94,6 +102,7 @@ export async function gatherInventory(
     ...(planLock === undefined ? {} : { planLock }),
     locks,
     failedOver,
+    sightings: seen,
     apiCalls,
     locksRead: options.locks !== undefined,
   };

@@ -47,8 +47,10 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
   lines.push(`  estimated RTO: ${rto}${target}`);
   if (options.placements === true) {
     const max = options.maxRows ?? 50;
+    // Unplanned: the loss a failover now would claim, to when the old primary was last seen.
+    const losses = report.placements.some((p) => p.recoveryPoint?.loss !== undefined);
     lines.push(
-      '  VM                         host                 recovery point                          age (simulated)',
+      `  VM                         host                 recovery point                          age (simulated)${losses ? '  data loss (host time)' : ''}`,
     );
     for (const p of report.placements.slice(0, max)) {
       const point = p.recoveryPoint;
@@ -56,7 +58,14 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
         point === undefined ? `(none: ${choiceText(p.choice)})` : `${point.id} @ ${point.time}`;
       const age =
         point === undefined ? '' : `${formatApproxDuration(point.ageMs)}${point.approximate ? ' ~' : ''}`;
-      lines.push(`  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(56)} ${age}`);
+      const loss = point?.loss;
+      const lossText =
+        loss === undefined
+          ? ''
+          : ` ${age.padEnd(10)} ${loss.bound === 'exact' ? '' : loss.bound === 'atLeast' ? '>= ' : '<= '}${formatApproxDuration(loss.ms)}`;
+      lines.push(
+        `  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(56)} ${lossText === '' ? age : lossText.trimStart()}`,
+      );
     }
     if (report.placements.length > max)
       lines.push(`  ... ${report.placements.length - max} more (--json for all)`);

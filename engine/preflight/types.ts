@@ -1,3 +1,4 @@
+import type { LossBound, PrimarySighting } from '../contract/index.ts';
 import type { HostView, NetworkView, RecoveryPoint, VmView } from '../hosts/index.ts';
 import type { FailedOverRecord, LockHolder } from '../locks/index.ts';
 import type {
@@ -93,12 +94,16 @@ export interface PlannedPoint {
   id: string;
   kind: RecoveryPoint['kind'];
   time: string;
-  seq: number;
   /** Simulated age at pre-flight time. */
   ageMs: number;
   /**
+   * The data loss a failover now would claim (engine/contract/data-loss.ts), measured to when the
+   * old primary was last known able to write: unplanned failovers only. The RPO check uses it.
+   */
+  loss?: { ms: number; bound: LossBound; basis: string };
+  /**
    * True when the point is not exactly the one failover will use: `latestProcessed` (not listed by
-   * Get-VMSnapshot), or a VM whose points were not read (seq is then -1).
+   * Get-VMSnapshot), or a VM whose points were not read.
    */
   approximate: boolean;
 }
@@ -188,6 +193,8 @@ export interface Inventory {
   planLock?: LockHolder;
   locks: Map<string, LockHolder>;
   failedOver: Map<string, FailedOverRecord>;
+  /** Unplanned: what the engine last saw of the primaries at the source (engine/locks sightings). */
+  sightings?: Map<string, PrimarySighting>;
   apiCalls: number;
   /** False when no LockReader was given: locks and failed-over records were not checked. */
   locksRead: boolean;

@@ -14,7 +14,7 @@ const good = {
       error: { code: 'HOST_BOOT_LIMIT', message: 'full', retryable: true },
     },
   ],
-  recoveryPoint: { id: 'rp-1', time: at, seq: 7 },
+  recoveryPoint: { id: 'rp-1', time: at },
   alreadyDone: false,
 };
 

@@ -146,7 +146,6 @@ export async function startTestEngine(
         redisUrl,
         prefix,
         compile: compilePlan,
-        truth: async () => world.truth(),
         logger: silent,
         leaseMs: options.leaseMs ?? 2000,
         pollMs: 200,

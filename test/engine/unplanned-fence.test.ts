@@ -372,7 +372,6 @@ describe('unplanned failover fences the source', () => {
         redisUrl: engine.redisUrl,
         prefix: engine.prefix,
         compile: compilePlan,
-        truth: async () => engine.world.truth(),
         logger: silent,
         leaseMs: 2000,
         pollMs: 200,

@@ -1,6 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { World } from '../../simulators/create-world.ts';
-import { jobData, MemorySink, mutations, runJob, SOURCE, TARGET, twoSiteWorld } from './support.ts';
+import {
+  jobData,
+  MemorySink,
+  mutations,
+  runJob,
+  SOURCE,
+  sightingsFor,
+  TARGET,
+  twoSiteWorld,
+} from './support.ts';
 
 const TARGET_STEPS = ['sql-01/failover', 'sql-01/boot', 'sql-01/readiness'];
 const readiness = {
@@ -44,8 +53,10 @@ describe('planned failover handlers', () => {
     const failover = world.truth().failovers.find((f) => f.vm === 'sql-01');
     expect(failover?.kind).toBe('planned');
     expect(failover?.lostWrites).toBe(0);
-    expect(run.result.recoveryPoint?.seq).toBe(failover?.recoveryPoint.seq);
-    expect(run.result.steps[0]?.output?.lostWrites).toBe(0);
+    expect(run.result.recoveryPoint?.id).toBe(failover?.recoveryPoint.id);
+    // Zero loss proven without the ledger (failover.ts proveZeroLoss), and the ledger agrees.
+    expect(run.result.dataLoss).toMatchObject({ vm: 'sql-01', bound: 'exact', windowMs: 0 });
+    expect(run.result.dataLoss?.basis).toMatch(/shut down at dc-east .* nothing is pending/);
     const view = await world.api.getVM(TARGET, 'sql-01');
     expect(view.state).toBe('Running');
     expect(view.heartbeat).toBe('Ok');
@@ -73,8 +84,39 @@ describe('planned failover handlers', () => {
       );
       expect(run.result.steps.map((s) => s.outcome)).toEqual(['failed', 'skipped', 'skipped']);
       expect(run.result.steps[0]?.error?.code).toBe('PLANNED_FAILOVER_NOT_SYNCED');
+      expect(run.result.steps[0]?.error?.message).toContain('is not shut down and prepared (power Running');
       expect(world.truth().mutations['sql-01']).toBeUndefined();
     });
+
+    it('proves a primary prepared by other hands lossless from Hyper-V alone (prepared, nothing pending)', async () => {
+      world = twoSiteWorld(['sql-01']);
+      world.advance(10_000);
+      // Stop-VM and -Prepare by hand: the engine never saw when the primary stopped.
+      await world.api.stopVM({ site: SOURCE, vm: 'sql-01', epoch: 1 });
+      await world.api.startVMFailover({ site: SOURCE, vm: 'sql-01', epoch: 1, mode: 'prepare' });
+      world.advance(5_000);
+      await runJob(world.api, jobData('planned', SOURCE, ['sql-01/shutdown'], { vm: 'sql-01' }));
+      const run = await runJob(
+        world.api,
+        jobData('planned', TARGET, TARGET_STEPS, { vm: 'sql-01', readiness }),
+      );
+      expect(run.result.steps.map((s) => s.outcome)).toEqual(['done', 'done', 'done']);
+      expect(run.result.dataLoss).toMatchObject({ bound: 'exact', windowMs: 0 });
+      expect(run.result.dataLoss?.basis).toContain('the engine did not see it stop');
+      expect(world.truth().failovers[0]).toMatchObject({ kind: 'planned', lostWrites: 0 });
+    });
+  });
+
+  it('voids an old off-sighting of the VM where it boots it (a later failover must not take an old fence for its own)', async () => {
+    world = twoSiteWorld(['sql-01']);
+    // Long ago the engine fenced sql-01 at the target (it ran there once, before a failback).
+    await sightingsFor(world.api).off(TARGET, 'sql-01', '2025-12-01T00:00:00.000Z', 'fence');
+    await runJob(world.api, jobData('planned', SOURCE, ['sql-01/shutdown'], { vm: 'sql-01' }));
+    await runJob(world.api, jobData('planned', TARGET, TARGET_STEPS, { vm: 'sql-01', readiness }));
+    expect((await world.api.getVM(TARGET, 'sql-01')).state).toBe('Running');
+    expect((await sightingsFor(world.api).read(TARGET, ['sql-01'])).get('sql-01')?.off).toBeUndefined();
+    // The shutdown at the source is on record, for the proof.
+    expect((await sightingsFor(world.api).read(SOURCE, ['sql-01'])).get('sql-01')?.off?.by).toBe('shutdown');
   });
 
   describe('when the same job runs again', () => {

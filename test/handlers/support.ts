@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
+import { afterAll } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
 import type { ExecutionEvent, ExecutionType, StepJobData } from '../../engine/contract/index.ts';
 import {
@@ -12,11 +13,12 @@ import {
   type StepJobRun,
 } from '../../engine/executor/handlers/index.ts';
 import { type Completion, readCompletions } from '../../engine/executor/index.ts';
+import { createSightingStore, type SightingStore } from '../../engine/locks/index.ts';
 import type { HyperVApi } from '../../simulators/api.ts';
 import { createWorld, type World } from '../../simulators/create-world.ts';
 import type { VmSpec, WorldSpec } from '../../simulators/spec.ts';
 import { tracked } from '../support/children.ts';
-import { testRedisUrl } from '../support/redis.ts';
+import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 export const SOURCE = 'dc-east';
 export const TARGET = 'dc-west';
@@ -126,6 +128,26 @@ export class MemorySink implements EventSink {
 
 const silent = createLogger('test', { level: 'silent', pretty: false });
 
+/**
+ * The engine's sightings store (engine/locks) on the run's Redis, one prefix per world (API), so
+ * the jobs of one test share what their handlers saw (a shutdown's time, for the planned proof).
+ */
+let sightingsRedis: Redis | undefined;
+const sightingStores = new WeakMap<object, SightingStore>();
+afterAll(async () => {
+  await sightingsRedis?.quit();
+  sightingsRedis = undefined;
+});
+export function sightingsFor(api: HyperVApi): SightingStore {
+  let store = sightingStores.get(api);
+  if (store === undefined) {
+    sightingsRedis ??= testRedisClient();
+    store = createSightingStore(sightingsRedis, uniquePrefix('seen'));
+    sightingStores.set(api, store);
+  }
+  return store;
+}
+
 /** Run a job straight through the handlers (no queue). */
 export async function runJob(
   api: HyperVApi,
@@ -142,6 +164,7 @@ export async function runJob(
     api,
     ...(options.late ? { late: true, lateFailedOver: options.late.failedOver } : {}),
     log: silent,
+    sightings: sightingsFor(api),
     events: options.sink ?? new MemorySink(),
     options: resolveHandlerOptions({ bootRetryInitialMs: 5, probeIntervalMs: 10, ...options.handlers }),
     signal: new AbortController().signal,

@@ -3,6 +3,7 @@ import { decodeStepState, readEvents, submitChangePoint, submitCommit } from '..
 import type { HostDriver } from '../../engine/hosts/index.ts';
 import { SimError, worldForPlan } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
+import { judgeClaim } from '../support/judge.ts';
 import { type LifecycleEngine, refusal, settled, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
 
 let engine: LifecycleEngine | undefined;
@@ -12,7 +13,7 @@ afterEach(async () => {
 });
 
 describe('change of recovery point before commit', () => {
-  it('fails the VMs over again from an older point; the data loss is the ledger’s; commit follows', async () => {
+  it('fails the VMs over again from an older point; its data-loss claim stands before the ledger; commit follows', async () => {
     const { plan, hash } = smallPlan('cp1');
     engine = await startLifecycleEngine(plan);
     const world = engine.world;
@@ -26,7 +27,7 @@ describe('change of recovery point before commit', () => {
     });
     const first = await waitForStatus(engine.client, id, ['completed', 'failed']);
     expect(first.status).toBe('completed');
-    const before = new Map((first.dataLoss ?? []).map((d) => [d.vm, d.lostWrites]));
+    const before = new Map((first.dataLoss ?? []).map((d) => [d.vm, d.windowMs]));
 
     // Ransomware replicated: go back two hours.
     const at = new Date(Date.parse(await world.api.now()) - 2 * 3_600_000).toISOString();
@@ -48,8 +49,10 @@ describe('change of recovery point before commit', () => {
       expect(current?.cancelledAt).toBeUndefined();
       expect(Date.parse(current?.recoveryPoint.time ?? '')).toBeLessThanOrEqual(Date.parse(at));
       const entry = view.dataLoss?.find((d) => d.vm === vm.name);
-      expect(entry?.lostWrites).toBe(current?.lostWrites);
-      expect(entry?.lostWrites).toBeGreaterThan(before.get(vm.name) ?? Number.POSITIVE_INFINITY);
+      if (entry === undefined || current === undefined) throw new Error(`no claim or record for ${vm.name}`);
+      expect(judgeClaim(entry, current, { intervalMs: 30_000, writeGapMs: 100 })).toEqual([]);
+      expect(entry.recoveryPointTime).toBe(current.recoveryPoint.time);
+      expect(entry.windowMs).toBeGreaterThan(before.get(vm.name) ?? Number.POSITIVE_INFINITY);
       expect(truth.vms[vm.name]?.primarySites).toEqual([plan.target]);
       const replica = await vmAt(engine, plan.target, vm.name);
       expect(replica.state).toBe('Running');
@@ -57,8 +60,8 @@ describe('change of recovery point before commit', () => {
     expect(truth.splitBrain).toEqual([]);
     const failover = await engine.client.get(id);
     expect(failover.status).toBe('completed');
-    expect(new Map((failover.dataLoss ?? []).map((d) => [d.vm, d.lostWrites]))).toEqual(
-      new Map((view.dataLoss ?? []).map((d) => [d.vm, d.lostWrites])),
+    expect(new Map((failover.dataLoss ?? []).map((d) => [d.vm, d]))).toEqual(
+      new Map((view.dataLoss ?? []).map((d) => [d.vm, d])),
     );
 
     const commit = await submitCommit(engine.redis, engine.prefix, id, engine.who);

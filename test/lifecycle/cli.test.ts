@@ -131,7 +131,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
       const back = await drctl(engine, ['failback', file, '--sim', server.url]);
       expect(back.err).toBe('');
       expect(back.code).toBe(0);
-      expect(back.out).toContain('data loss: 0 acknowledged writes lost');
+      expect(back.out).toContain("data loss (the engine's claim, host time): widest window 0.0s");
       expect(back.out).toContain('replication health Normal for 3/3 VMs');
       const truth = engine.world.truth();
       expect(truth.splitBrain).toEqual([]);

@@ -127,7 +127,7 @@ describe('a VM through the lifecycle executions', () => {
     expect(
       phases('change-point', [
         { type: 'STARTED', kind: 'failover' },
-        { type: 'DONE', kind: 'failover', recoveryPoint: { id: 'older', time: 't', seq: 7 } },
+        { type: 'DONE', kind: 'failover', recoveryPoint: { id: 'older', time: 't' } },
         { type: 'DONE', kind: 'boot' },
         { type: 'DONE', kind: 'readiness' },
       ]),

@@ -71,7 +71,7 @@ describe('reprotect and failback', () => {
     const back = await waitForStatus(engine.client, failback.id, ['completed', 'failed']);
     expect(back.error).toBeUndefined();
     expect(back.status).toBe('completed');
-    expect(back.dataLoss?.map((d) => d.lostWrites)).toEqual(names.map(() => 0));
+    expect(back.dataLoss?.map((d) => [d.bound, d.windowMs])).toEqual(names.map(() => ['exact', 0]));
     const ledger = engine.world.truth().failovers.filter((f) => f.toSite === plan.source);
     expect(ledger.map((f) => [f.vm, f.kind, f.lostWrites])).toEqual(names.map((vm) => [vm, 'planned', 0]));
     expect((await readFailedOver(engine.redis, engine.prefix, names)).size).toBe(0);

@@ -83,12 +83,11 @@ export function host(name: string, over: Partial<HostView> = {}): HostView {
   };
 }
 
-export function latestPoint(vm: string, ageMs = 60_000, seq = 100): RecoveryPoint {
+export function latestPoint(vm: string, ageMs = 60_000): RecoveryPoint {
   return {
     id: `dc-west.${vm}.latest`,
     kind: 'latest',
     time: new Date(NOW.getTime() - ageMs).toISOString(),
-    seq,
   };
 }
 

@@ -43,6 +43,18 @@ describe('the pre-flight report as text', () => {
     expect(text).toContain('ok: no blocker');
   });
 
+  it('shows the data loss an unplanned failover would claim, to when the primary was last seen', () => {
+    const report = evaluatePreflight(
+      makePlan([{ name: 'sql-01' }]),
+      makeInventory({ vms: [replica('sql-01', { host: 'hv-west-07' })], hosts: [host('hv-west-07')] }),
+      { type: 'unplanned' },
+    );
+    expect(report.placements[0]?.recoveryPoint?.loss).toMatchObject({ ms: 0, bound: 'atLeast' });
+    const text = formatPreflightReport(report, { placements: true });
+    expect(text).toMatch(/age {8}data loss/);
+    expect(text).toMatch(/dc-west\.sql-01\.latest @ 2026-01-01T11:59:00\.000Z\s+1m\s+>= 0s/);
+  });
+
   it('turns blockers into a typed error for the orchestrator', () => {
     const report = evaluatePreflight(plan, makeInventory({ vms: [replica('sql-01')] }), { type: 'planned' });
     const error = preflightBlockedError(report, 'erp.yaml');

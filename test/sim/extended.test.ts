@@ -33,8 +33,8 @@ describe('extended replication', () => {
     world.advance(t);
     // The extended cycle at 2:05:10 ships what west had applied by then: its 2:04:30 receipt
     // (applied at west's 2:05:00 cycle).
-    const points = await world.api.getRecoveryPoints('north', 'db');
-    expect(points[0]).toMatchObject({ kind: 'latest', seq: writesBy(2 * HOUR + 4 * MIN + 30_000, 4) });
+    const points = (await world.api.replicationSeqs('north', 'db')).points;
+    expect(points[0]).toMatchObject({ id: 'north.db.latest', seq: writesBy(2 * HOUR + 4 * MIN + 30_000, 4) });
     await world.api.startVMFailover({ site: 'north', vm: 'db', epoch: 1, mode: 'failover' });
     const [f] = world.truth().failovers;
     expect(f).toMatchObject({ fromSite: 'east', toSite: 'north', kind: 'unplanned' });

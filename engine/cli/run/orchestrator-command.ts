@@ -3,12 +3,10 @@ import type { Command } from 'commander';
 import { createLogger } from '../../common/index.ts';
 import { startOrchestrator } from '../../executor/index.ts';
 import { compilePlan } from '../../plan/index.ts';
-import { connectSimulator } from '../host-driver.ts';
 import { untilStopSignal } from '../signals.ts';
 import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './common.ts';
 
 interface OrchestratorFlags extends CommonFlags {
-  sim?: string;
   leaseMs?: number;
   shutdownTimeoutMs: number;
 }
@@ -25,10 +23,6 @@ export function registerOrchestratorCommand(program: Command): void {
     .description(
       'Run executions (one orchestrator owns each through a lease in Redis); REDIS_URL is required',
     )
-    .option(
-      '--sim <url>',
-      'simulated Hyper-V API, for the data-loss report from its ledger (default: DR_SIM_URL)',
-    )
     .option('--lease-ms <ms>', 'lease of an execution (default: DR_LEASE_MS or 10000)', positive)
     .option(
       '--shutdown-timeout-ms <ms>',
@@ -40,14 +34,11 @@ export function registerOrchestratorCommand(program: Command): void {
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: OrchestratorFlags) => {
       const redisUrl = await redisUrlFromEnv();
-      const simUrl = flags.sim ?? process.env.DR_SIM_URL;
-      const sim = simUrl ? connectSimulator(simUrl) : undefined;
       const orchestrator = await startOrchestrator({
         redisUrl,
         prefix: flags.prefix,
         compile: compilePlan,
         logger: createLogger('orchestrator'),
-        ...(sim ? { truth: () => sim.truth() } : {}),
         ...(flags.leaseMs ? { leaseMs: flags.leaseMs } : {}),
       });
       if (flags.json) printJson({ orchestrator: orchestrator.id, prefix: flags.prefix });

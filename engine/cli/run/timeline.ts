@@ -7,6 +7,7 @@
  */
 
 import { assertNever, formatElapsed } from '../../common/index.ts';
+import { describeClaimSize } from '../../contract/index.ts';
 import { discardText, ranFor, type StoredEvent } from '../../executor/index.ts';
 
 export const TIMELINE_CLOCKS =
@@ -59,7 +60,7 @@ function describe({ event }: StoredEvent): string {
     case 'recovery-point-gap':
       return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${formatElapsed(event.spreadMs)} simulated`;
     case 'data-loss':
-      return `data loss: ${event.totalLostWrites} writes in total (${event.vms.map((v) => `${v.vm} ${v.lostWrites}`).join(', ')})`;
+      return `data loss (claimed): ${event.vms.map((v) => `${v.vm} ${describeClaimSize(v, formatElapsed)}`).join(', ')}`;
     case 'step-paused':
       return `step ${event.step} PAUSED for an operator (attempt ${event.attempt}): ${event.error.code}: ${event.error.message}`;
     case 'operator-action':

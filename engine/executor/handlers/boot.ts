@@ -1,5 +1,6 @@
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError, simErrorCode } from './errors.ts';
+import { recordStarted } from './sighting.ts';
 import { mustGetVm, mutation, requireVm, siteVmName, sleep } from './vm.ts';
 
 /** Longest pause between two boot attempts while the host is at its concurrent-boot limit. */
@@ -41,6 +42,7 @@ export async function bootHandler(ctx: HandlerContext): Promise<HandlerOutcome> 
     try {
       calls += 1;
       view = await ctx.api.startVM(mutation(ctx, vm));
+      if (!view.isTest) await recordStarted(ctx, ctx.job.site, vm);
       return {
         outcome: 'done',
         mutated: true,

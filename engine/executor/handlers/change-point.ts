@@ -2,6 +2,7 @@ import { pointFor, type RecoveryPoint, type RecoveryPointSelector, type VmView }
 import { bootHandler } from './boot.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError, simErrorCode } from './errors.ts';
+import { claimFor } from './failover.ts';
 import { describeSelector, requireUncommittedReplica } from './revert.ts';
 import { mustGetVm, mutation, requireVm, unlessDoneMeanwhile } from './vm.ts';
 
@@ -32,6 +33,7 @@ export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOu
   let point: RecoveryPoint | undefined;
   let mutated = false;
   const wanted = selector(ctx);
+  const lastReplicationTime = view.replication?.lastReplicationTime;
   if (repl.state === 'FailedOverWaitingCompletion') {
     await requireRunsFrom(ctx, vm, view, wanted);
   } else {
@@ -59,9 +61,15 @@ export async function changePointHandler(ctx: HandlerContext): Promise<HandlerOu
     view = await ctx.api.connectVMNetwork({ ...mutation(ctx, vm), ...network });
     mutated = true;
   }
-  const output: Record<string, unknown> = { failedOver: mutated, ...(point ? { recoveryPoint: point } : {}) };
+  // The new point's data-loss claim, made as an unplanned failover's (failover.ts claimFor).
+  const dataLoss = point ? await claimFor(ctx, vm, point, lastReplicationTime) : undefined;
+  const output: Record<string, unknown> = {
+    failedOver: mutated,
+    ...(point ? { recoveryPoint: point } : {}),
+    ...(dataLoss ? { dataLoss } : {}),
+  };
   const outcome: HandlerOutcome = { outcome: 'done', mutated, output, view };
-  return point ? { ...outcome, recoveryPoint: point } : outcome;
+  return { ...outcome, ...(point ? { recoveryPoint: point } : {}), ...(dataLoss ? { dataLoss } : {}) };
 }
 
 function selector(ctx: HandlerContext): RecoveryPointSelector {
@@ -166,7 +174,7 @@ export async function putBack(ctx: HandlerContext, failure: StepError): Promise<
 function previousPointOf(ctx: HandlerContext, vm: string): RecoveryPoint | undefined {
   const point = ctx.earlier?.[`${vm}/revert`]?.previousPoint;
   if (typeof point !== 'object' || point === null) return undefined;
-  const { id, time, seq, kind } = point as Record<string, unknown>;
-  if (typeof id !== 'string' || typeof time !== 'string' || typeof seq !== 'number') return undefined;
-  return { id, time, seq, kind: kind === 'appConsistent' || kind === 'standard' ? kind : 'latest' };
+  const { id, time, kind } = point as Record<string, unknown>;
+  if (typeof id !== 'string' || typeof time !== 'string') return undefined;
+  return { id, time, kind: kind === 'appConsistent' || kind === 'standard' ? kind : 'latest' };
 }

@@ -1,6 +1,13 @@
 import type { Logger } from '../../common/index.ts';
-import type { ExecutionEvent, StepJobData, StepOutcome, StepResult } from '../../contract/index.ts';
+import type {
+  DataLossClaim,
+  ExecutionEvent,
+  StepJobData,
+  StepOutcome,
+  StepResult,
+} from '../../contract/index.ts';
 import type { HostDriver, RecoveryPoint, VmView } from '../../hosts/index.ts';
+import type { SightingStore } from '../../locks/index.ts';
 
 /** Tunables of the step handlers. Every field has a default; tests shorten the waits. */
 export interface HandlerOptions {
@@ -67,6 +74,12 @@ export interface HandlerContext {
   signal: AbortSignal;
   options: ResolvedHandlerOptions;
   /**
+   * What the engine saw of primaries (engine/locks sightings): handlers record the reads and
+   * power-offs a data-loss claim is made of; the failover handler reads them. Absent in handler
+   * tests that run without Redis: then nothing is recorded and claims rest on the job's own reads.
+   */
+  sightings?: SightingStore;
+  /**
    * The VM as the previous step of this job left it (the host's answer to that step's last call),
    * so the next step need not read it again. Absent for a job's first step.
    */
@@ -91,6 +104,8 @@ export interface HandlerOutcome {
   mutated: boolean;
   output?: Record<string, unknown>;
   recoveryPoint?: RecoveryPoint;
+  /** A failover's data-loss claim (engine/contract/data-loss.ts). */
+  dataLoss?: DataLossClaim;
   /** Warnings (readiness timeout with onTimeout: warn) carry an error for the operator. */
   error?: StepResult['error'];
   /** The VM as the host last reported it, for the job's next step. */

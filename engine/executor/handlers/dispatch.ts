@@ -1,5 +1,6 @@
 import type { Logger } from '../../common/index.ts';
 import {
+  type DataLossClaim,
   type ExecutionEvent,
   type JobStepKind,
   jobStepKind,
@@ -9,6 +10,7 @@ import {
   type VmPhase,
 } from '../../contract/index.ts';
 import type { HostDriver, RecoveryPoint, VmView } from '../../hosts/index.ts';
+import type { SightingStore } from '../../locks/index.ts';
 import { type ActionMemo, actionHandler, runActionStep } from './action.ts';
 import { bootHandler } from './boot.ts';
 import { changePointHandler, putBack } from './change-point.ts';
@@ -95,6 +97,8 @@ export interface RunStepJobDeps {
   log: Logger;
   events: EventSink;
   memo?: ActionMemo;
+  /** Where handlers record what they saw of primaries (context.ts). */
+  sightings?: SightingStore;
   options: ResolvedHandlerOptions;
   signal: AbortSignal;
   /**
@@ -127,6 +131,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   let mutatingSteps = 0;
   let unfinished = false;
   let recoveryPoint: RecoveryPoint | undefined;
+  let dataLoss: DataLossClaim | undefined;
   let known: VmView | undefined;
   const earlier: Record<string, Record<string, unknown>> = {};
   const base = { v: 1 as const, execution: job.execution, site: job.site, attempt: job.attempt };
@@ -181,6 +186,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
         log,
         signal: deps.signal,
         options: deps.options,
+        ...(deps.sightings === undefined ? {} : { sightings: deps.sightings }),
         ...(known === undefined ? {} : { known }),
         ...(deps.late ? { late: { failedOver: deps.lateFailedOver === true } } : {}),
         earlier,
@@ -208,6 +214,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
       known = outcome.view;
       if (outcome.output !== undefined) earlier[step] = outcome.output;
       recoveryPoint = outcome.recoveryPoint ?? recoveryPoint;
+      dataLoss = outcome.dataLoss ?? dataLoss;
       const result = stepResult(step, startedAt, endedAt, outcome);
       results.push(result);
       pending.push({
@@ -246,9 +253,8 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
   await Promise.all(appends);
 
   const result: StepJobResult = { v: 1, steps: results };
-  if (recoveryPoint !== undefined) {
-    result.recoveryPoint = { id: recoveryPoint.id, time: recoveryPoint.time, seq: recoveryPoint.seq };
-  }
+  if (recoveryPoint !== undefined) result.recoveryPoint = { id: recoveryPoint.id, time: recoveryPoint.time };
+  if (dataLoss !== undefined) result.dataLoss = dataLoss;
   if (failure === undefined && mutatingSteps > 0 && !mutated && !unfinished) result.alreadyDone = true;
   return failure?.code === 'STALE_EPOCH' ? { result, unrecoverable: failure } : { result };
 }

@@ -1,7 +1,14 @@
-import type { RecoveryPoint, RecoveryPointSelector, ReplicationMeasure, VmView } from '../../hosts/index.ts';
+import {
+  claimDataLoss,
+  type DataLossClaim,
+  type PrimarySighting,
+  zeroLossClaim,
+} from '../../contract/index.ts';
+import type { RecoveryPoint, RecoveryPointSelector, VmView } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
-import { StepError } from './errors.ts';
+import { StepError, simErrorCode } from './errors.ts';
 import { describe } from './shutdown.ts';
+import { mayWrite, recordSighting } from './sighting.ts';
 import { findVm, mustGetVm, mutation, requireVm, testVmName, unlessDoneMeanwhile } from './vm.ts';
 
 /** Replica states in which Start-VMFailover already ran (the failover must not run twice). */
@@ -9,8 +16,9 @@ const FAILED_OVER = new Set(['FailedOverWaitingCompletion', 'FailedOver']);
 
 /**
  * Failover at the target site, from the recovery point of the job:
- * - planned: the latest point (the prepared primary sent every write: no data loss);
- * - unplanned: the point chosen at run time, else the plan's; the data-loss window is reported;
+ * - planned: the latest point, once zero loss is proven (`proveZeroLoss`, see ARCHITECTURE.md);
+ * - unplanned: the point chosen at run time, else the plan's; the data-loss window is claimed from
+ *   the point's time, the replica's last replication and what the engine saw of the old primary;
  * - test: Start-VMFailover -AsTest creates `<vm> - Test` on the (isolated) test network, leaving the
  *   replica, its replication and the primary untouched.
  * Then the failed-over VM is attached to its mapped network / IP. Each call is skipped when the
@@ -31,11 +39,12 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
   let view = await mustGetVm(ctx, vm);
   let mutated = false;
   let point: RecoveryPoint | undefined = view.recoveryPoint;
-  let measure: (ReplicationMeasure & { at?: string }) | undefined;
+  let proof: ZeroLossProof | undefined;
   const repl = view.replication;
   if (repl === null) {
     throw new StepError('INVALID_STATE', `${ctx.step}: ${vm} at ${ctx.job.site} is not replicated`, where);
   }
+  const lastReplicationTime = repl.lastReplicationTime;
   if (!FAILED_OVER.has(repl.state)) {
     if (repl.mode !== 'Replica' && repl.mode !== 'ExtendedReplica') {
       throw new StepError(
@@ -46,15 +55,8 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
     }
     // (A superseded execution is refused by the host with STALE_EPOCH below, not by the guard.)
     if (ctx.job.type === 'unplanned' && view.epoch <= ctx.job.epoch) await refuseWhileSourceRuns(ctx, vm);
-    measure = await measureQuietly(ctx, vm);
-    if (ctx.job.type === 'planned' && measure && measure.receivedSeq < measure.primarySeq) {
-      // A planned failover promises no data loss: the prepared primary must have sent everything.
-      throw new StepError(
-        'PLANNED_FAILOVER_NOT_SYNCED',
-        `${ctx.step}: the replica of ${vm} at ${ctx.job.site} lacks ${measure.primarySeq - measure.receivedSeq} writes of its primary; a planned failover needs the primary shut down and prepared (Start-VMFailover -Prepare) first — run its shutdown step, or use an unplanned failover`,
-        where,
-      );
-    }
+    // A planned failover promises no data loss: proven before anything changes.
+    if (ctx.job.type === 'planned') proof = await proveZeroLoss(ctx, vm);
     const failover = await unlessDoneMeanwhile(
       () => ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'failover', recoveryPoint: selector(ctx) }),
       () => mustGetVm(ctx, vm),
@@ -73,22 +75,110 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
   const failedOver = mutated;
   mutated ||= network.mutated;
   const output: Record<string, unknown> = { failedOver, network: network.view.network };
+  let dataLoss: DataLossClaim | undefined;
   if (point) {
     output.recoveryPoint = point;
-    if (measure) {
-      // The data-loss window in the simulator's numbers: the writes the primary acknowledged after
-      // the chosen point (by sequence number), and the point's age at the failover (an upper bound
-      // in time: a primary that died earlier stopped writing then).
-      const lost = Math.max(0, measure.primarySeq - point.seq);
-      output.lostWrites = lost;
-      output.lostSeqRange = lost > 0 ? [point.seq + 1, measure.primarySeq] : null;
-      if (measure.at !== undefined) {
-        output.recoveryPointAgeMs = Math.max(0, Date.parse(measure.at) - Date.parse(point.time));
-      }
-    }
+    dataLoss =
+      proof !== undefined && Date.parse(point.time) >= Date.parse(proof.shutdownAt)
+        ? zeroLossClaim(vm, point, proof.basis)
+        : await claimFor(ctx, vm, point, lastReplicationTime);
+    output.dataLoss = dataLoss;
   }
   const outcome: HandlerOutcome = { outcome: 'done', mutated, output, view: network.view };
-  return point ? { ...outcome, recoveryPoint: point } : outcome;
+  return {
+    ...outcome,
+    ...(point ? { recoveryPoint: point } : {}),
+    ...(dataLoss ? { dataLoss } : {}),
+  };
+}
+
+/** The data-loss claim of an unplanned failover (or a repeat): from the engine's own sightings. */
+export async function claimFor(
+  ctx: HandlerContext,
+  vm: string,
+  point: RecoveryPoint,
+  lastReplicationTime: string | undefined,
+): Promise<DataLossClaim> {
+  const source = ctx.job.fromSite;
+  let primary: PrimarySighting = {};
+  try {
+    primary = (await ctx.sightings?.read(source, [vm]))?.get(vm) ?? {};
+  } catch (error) {
+    ctx.log.debug({ err: error }, 'sightings unreadable: the claim rests on the replica alone');
+  }
+  return claimDataLoss({
+    vm,
+    site: source,
+    recoveryPoint: point.id,
+    recoveryPointTime: point.time,
+    ...(lastReplicationTime === undefined ? {} : { lastReplicationTime }),
+    primary,
+  });
+}
+
+interface ZeroLossProof {
+  shutdownAt: string;
+  basis: string;
+}
+
+/**
+ * How a planned failover proves it loses nothing, from what Hyper-V reports (no ledger, no write
+ * counts): (1) the primary at the source is Off and PreparedForFailover — Start-VMFailover
+ * -Prepare succeeded, which Hyper-V allows only on a VM that is off, and which sends the pending
+ * log; (2) Measure-VMReplication on the replica shows nothing pending; (3) when the engine
+ * recorded the shutdown (its shutdown step, before -Prepare), the replica's last replication is at
+ * or after it: the log that -Prepare sent has arrived. A primary prepared by other hands (no
+ * record) rests on (1) and (2), and the basis says so. Any check failing refuses the failover
+ * (PLANNED_FAILOVER_NOT_SYNCED) before anything changes.
+ */
+async function proveZeroLoss(ctx: HandlerContext, vm: string): Promise<ZeroLossProof> {
+  const source = ctx.job.fromSite;
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  const refuse = (why: string): StepError =>
+    new StepError(
+      'PLANNED_FAILOVER_NOT_SYNCED',
+      `${ctx.step}: cannot prove that a planned failover of ${vm} loses nothing: ${why}; a planned failover needs the primary shut down and prepared (Start-VMFailover -Prepare) first — run its shutdown step, or use an unplanned failover`,
+      where,
+    );
+  let primary: VmView;
+  try {
+    primary = await ctx.api.getVM(source, vm);
+  } catch (error) {
+    const code = simErrorCode(error) ?? 'ERROR';
+    throw refuse(`its primary at ${source} cannot be read (${code})`);
+  }
+  if (primary.state !== 'Off' || primary.replication?.state !== 'PreparedForFailover') {
+    throw refuse(`its primary at ${source} is not shut down and prepared (${describe(primary)})`);
+  }
+  const seen = (await ctx.sightings?.read(source, [vm]))?.get(vm);
+  const off =
+    seen?.off !== undefined &&
+    (seen.runningAt === undefined || Date.parse(seen.off.at) >= Date.parse(seen.runningAt))
+      ? seen.off
+      : undefined;
+  const measure = await ctx.api.measureVMReplication(ctx.job.site, vm);
+  if (measure.pendingBytes > 0) {
+    throw refuse(
+      `Measure-VMReplication on the replica at ${ctx.job.site} shows ${measure.pendingBytes} bytes pending`,
+    );
+  }
+  const last = measure.lastReplicationTime;
+  if (off === undefined) {
+    // The latest point is then the one -Prepare shipped (its time is its own, the check below is moot).
+    return {
+      shutdownAt: '1970-01-01T00:00:00.000Z',
+      basis: `planned: ${vm} was found off and prepared at ${source} (the engine did not see it stop; Start-VMFailover -Prepare runs only on a VM that is off and sent the pending log); nothing is pending on the replica (Measure-VMReplication): no data loss`,
+    };
+  }
+  if (last === undefined || Date.parse(last) < Date.parse(off.at)) {
+    throw refuse(
+      `the replica's last replication (${last ?? 'none'}) is before the primary's shutdown at ${off.at}: the final log has not arrived`,
+    );
+  }
+  return {
+    shutdownAt: off.at,
+    basis: `planned: ${vm} shut down at ${source} at ${off.at} and prepared (Start-VMFailover -Prepare sent the pending log); the replica's last replication ${last} is at or after it and nothing is pending (Measure-VMReplication): no data loss`,
+  };
 }
 
 /**
@@ -96,7 +186,8 @@ async function realFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
  * failover does not start a replica while the old primary visibly runs at the source. A source
  * that does not answer (site or host down, no such VM) is what an unplanned failover is for, so it
  * proceeds. Refused as retryable: the fence job still queued at the source (its agent was away past
- * the fencing deadline) may fence it in the meantime.
+ * the fencing deadline) may fence it in the meantime. What it reads is a sighting (off) for the
+ * data-loss claim.
  */
 async function refuseWhileSourceRuns(ctx: HandlerContext, vm: string): Promise<void> {
   const source = ctx.job.fromSite;
@@ -109,32 +200,17 @@ async function refuseWhileSourceRuns(ctx: HandlerContext, vm: string): Promise<v
   }
   const mode = old.replication?.mode ?? 'None';
   if (old.isTest || (mode !== 'Primary' && mode !== 'None')) return;
-  if (old.state !== 'Running' && old.state !== 'Starting') return;
+  if (!mayWrite(old)) {
+    await recordSighting(ctx, source, vm, 'read');
+    return;
+  }
+  await recordSighting(ctx, source, vm, 'running');
   throw new StepError(
     'SOURCE_STILL_RUNNING',
     `${ctx.step}: ${vm} still runs as the primary at ${source} (${describe(old)}) and was not fenced; failing over now would run it in two sites. Start ${source}'s workers so its queued fence step runs, or shut ${vm} down at ${source}, then retry`,
     { step: ctx.step, site: ctx.job.site, vm },
     { retryable: true },
   );
-}
-
-/**
- * Measure-VMReplication and the host's time, just before the failover, for the data-loss figures
- * (unplanned only: a planned failover sent every write). Absent when unreadable.
- */
-async function measureQuietly(
-  ctx: HandlerContext,
-  vm: string,
-): Promise<(ReplicationMeasure & { at?: string }) | undefined> {
-  if (ctx.job.type !== 'unplanned' && ctx.job.type !== 'planned') return undefined;
-  try {
-    if (ctx.job.type === 'planned') return await ctx.api.measureVMReplication(ctx.job.site, vm);
-    const [measure, at] = await Promise.all([ctx.api.measureVMReplication(ctx.job.site, vm), ctx.api.now()]);
-    return { ...measure, at };
-  } catch (error) {
-    ctx.log.debug({ err: error }, 'replication measure unavailable');
-    return undefined;
-  }
 }
 
 async function connectNetwork(

@@ -29,6 +29,12 @@ export interface FenceSweepOptions {
   intervalMs: number;
   /** Delay of the first sweep after start. @defaultValue 5 × intervalMs */
   firstSweepMs?: number;
+  /**
+   * Called with the host time of each turn that found a host of the site powered: the site's
+   * heartbeat, as the engine records it (engine/locks sightings; a lost site's data-loss window is
+   * measured to it).
+   */
+  heartbeat?: (at: string) => Promise<void>;
 }
 
 export interface FenceSweep {
@@ -134,6 +140,13 @@ export function startFenceSweep(options: FenceSweepOptions): FenceSweep {
     const cameBack =
       lastHosts !== undefined && hosts.split(',').some((h) => h !== '' && !lastHosts?.split(',').includes(h));
     lastHosts = hosts;
+    if (hosts !== '' && options.heartbeat !== undefined) {
+      const heartbeat = options.heartbeat;
+      await api
+        .now()
+        .then((at) => heartbeat(at))
+        .catch((error: unknown) => log.debug({ err: error }, 'site heartbeat not recorded'));
+    }
     if (cameBack) await once();
   };
 

@@ -3,6 +3,7 @@ import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { divergedEvent, fenceDiverged, runsAsPrimary } from './divergence.ts';
 import { StepError, simErrorCode } from './errors.ts';
 import { describe } from './shutdown.ts';
+import { recordSighting } from './sighting.ts';
 import { findVm, mutation, requireVm } from './vm.ts';
 
 /** Refusals that mean the source cannot be reached now: the fence is skipped, the failover goes on. */
@@ -65,6 +66,7 @@ export async function fenceHandler(ctx: HandlerContext): Promise<HandlerOutcome>
     };
   }
   if (isFenced(view, epoch)) {
+    await recordSighting(ctx, site, vm, 'read');
     return {
       outcome: 'done',
       mutated: false,
@@ -81,13 +83,20 @@ export async function fenceHandler(ctx: HandlerContext): Promise<HandlerOutcome>
     fenced = await ctx.api.fenceVM(mutation(ctx, vm));
   } catch (error) {
     const unreachable = notFenced(ctx, vm, error);
-    if (unreachable !== undefined) return unreachable;
+    if (unreachable !== undefined) {
+      // Read running a moment ago, not fenced: the data-loss claim's lower bound moves up to now.
+      if (wasRunning) await recordSighting(ctx, site, vm, 'running');
+      return unreachable;
+    }
     throw error;
   }
+  // When the old primary stopped writing, for the failover's data-loss claim: now, by this fence,
+  // when it was running; else at some time before (found off).
+  const at = await recordSighting(ctx, site, vm, wasRunning ? 'fence' : 'read');
   return {
     outcome: 'done',
     mutated: true,
-    output: { fenced: true, site, epoch, wasRunning },
+    output: { fenced: true, site, epoch, wasRunning, ...(at === undefined ? {} : { at }) },
     detail: `source fenced at ${site} (epoch ${epoch}${wasRunning ? ', was running: turned off' : ''})`,
     view: fenced,
   };

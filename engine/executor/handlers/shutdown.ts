@@ -1,6 +1,7 @@
 import type { VmView } from '../../hosts/index.ts';
 import type { HandlerContext, HandlerOutcome } from './context.ts';
 import { StepError } from './errors.ts';
+import { recordSighting } from './sighting.ts';
 import { mustGetVm, mutation, requireVm, sleep, unlessDoneMeanwhile } from './vm.ts';
 
 /** Longest wait for a guest shutdown (Stop-VM) to finish before the step is retried. */
@@ -16,6 +17,8 @@ export async function shutdownHandler(ctx: HandlerContext): Promise<HandlerOutco
   const where = { step: ctx.step, site: ctx.job.site, vm };
   let view = await mustGetVm(ctx, vm);
   if (view.replication?.state === 'PreparedForFailover') {
+    // Prepared before (a repeat, or by hand): the first run recorded the shutdown, or nobody did —
+    // a time read now would postdate the -Prepare and prove nothing (failover.ts proveZeroLoss).
     return { outcome: 'done', mutated: false, output: { stopped: false, prepared: false } };
   }
   if (view.replication === null || view.replication.mode !== 'Primary') {
@@ -38,13 +41,19 @@ export async function shutdownHandler(ctx: HandlerContext): Promise<HandlerOutco
     stopped = true;
   }
   view = await waitUntilOff(ctx, vm, view);
+  // The shutdown time: the planned failover proves its zero loss against it (failover.ts).
+  const offAt = await recordSighting(ctx, ctx.job.site, vm, stopped ? 'shutdown' : 'read');
   ctx.log.debug('preparing the primary for failover');
   await unlessDoneMeanwhile(
     () => ctx.api.startVMFailover({ ...mutation(ctx, vm), mode: 'prepare' }),
     reread,
     (now) => now.replication?.state === 'PreparedForFailover',
   );
-  return { outcome: 'done', mutated: true, output: { stopped, prepared: true } };
+  return {
+    outcome: 'done',
+    mutated: true,
+    output: { stopped, prepared: true, ...(offAt === undefined ? {} : { offAt }) },
+  };
 }
 
 async function waitUntilOff(ctx: HandlerContext, vm: string, first: VmView): Promise<VmView> {

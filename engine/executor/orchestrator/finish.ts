@@ -1,7 +1,8 @@
 /**
  * The end of an execution: its machine's final transition, its durations (the achieved RTO of a
- * recovery counts from submit, so time queued with no orchestrator is included), the data loss of each
- * VM from the simulator's ledger (failovers), the closing events; a cleanup also settles its drill.
+ * recovery counts from submit, so time queued with no orchestrator is included), each VM's
+ * data-loss claim (failovers: engine/contract/data-loss.ts), the closing events; a cleanup also
+ * settles its drill.
  */
 
 import type { EngineEvent } from '../../contract/index.ts';
@@ -16,7 +17,7 @@ import {
 } from '../../machines/index.ts';
 import { sitesOf } from '../../schedule/index.ts';
 import { executionKeys, globalKeys } from '../keys.ts';
-import { readDataLoss } from '../store/data-loss.ts';
+import { collectDataLoss, dataLossEvent } from '../store/data-loss.ts';
 import type { ExecutionRecord } from '../store/execution-record.ts';
 import { releaseLease } from '../store/lease.ts';
 import { settleLifecycle } from '../store/lifecycle-settle.ts';
@@ -73,26 +74,14 @@ export async function finishExecution(
   if (reprotect) batch.meta.push(...reprotect.meta);
 
   const failoverType = record.type === 'planned' || record.type === 'unplanned' ? record.type : undefined;
+  // Each VM's data-loss claim, as its failover step made it from what the engine saw.
   const dataLoss =
     failoverType === undefined
-      ? undefined
-      : await readDataLoss(
-          deps,
-          progress.vmNames(),
-          sitesOf({ plan: progress.ctx.plan, direction: record.direction }).toSite,
-          (failover) => failover.kind === failoverType,
-        );
-  if (dataLoss) {
+      ? []
+      : collectDataLoss(progress.vmNames().map((name) => ({ name, snapshot: progress.vm(name) })));
+  if (dataLoss.length > 0) {
     batch.meta.push([META.dataLoss, JSON.stringify(dataLoss)]);
-    const event: EngineEvent = {
-      v: EVENT_SCHEMA_VERSION,
-      at,
-      type: 'data-loss',
-      execution,
-      vms: dataLoss,
-      totalLostWrites: dataLoss.reduce((sum, d) => sum + d.lostWrites, 0),
-    };
-    batch.events.push(JSON.stringify(event));
+    batch.events.push(JSON.stringify(dataLossEvent(execution, at, dataLoss)));
   }
   if (status === 'awaiting-cleanup') {
     const note: EngineEvent = {
@@ -146,7 +135,6 @@ export async function finishExecution(
     record,
     status,
     progress.vmNames().map((name) => ({ name, snapshot: progress.vm(name) })),
-    sitesOf({ plan: progress.ctx.plan, direction: record.direction }).toSite,
     now,
     sitesOf({ plan: progress.ctx.plan, direction: record.direction }).fromSite,
   );

@@ -12,7 +12,7 @@ import { cleanUpExpiredDrills } from './deadline.ts';
 import { QueueSet } from './queue-set.ts';
 import { reconcileJobs } from './reconcile.ts';
 import { ExecutionRunner } from './runner.ts';
-import type { CompileFn, RunnerDeps, TruthSource } from './runner-deps.ts';
+import type { CompileFn, RunnerDeps } from './runner-deps.ts';
 
 /** Options of startOrchestrator. */
 export interface OrchestratorOptions {
@@ -21,8 +21,6 @@ export interface OrchestratorOptions {
   prefix?: string;
   /** Compiles a stored plan snapshot into its step graph (engine/plan's compilePlan). */
   compile: CompileFn;
-  /** The simulator's ledger, for the data-loss report at the end of a failover. */
-  truth?: TruthSource;
   /** @defaultValue `orch-<host pid>-<random>` */
   id?: string;
   /**
@@ -80,7 +78,6 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     compile: options.compile,
     queues,
     reconcile: (jobs) => reconcileJobs(redis, prefix, jobs),
-    ...(options.truth ? { truth: options.truth } : {}),
   };
   const runners = new Map<string, { runner: ExecutionRunner; token: string; done: Promise<void> }>();
   const global = globalKeys(prefix);

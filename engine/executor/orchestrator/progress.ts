@@ -203,8 +203,13 @@ export class ExecutionProgress {
       const event: VmEvent =
         this.ctx.type === 'cleanup'
           ? { type: 'CLEANUP_DONE' }
-          : step.kind === 'failover' && result.recoveryPoint
-            ? { type: 'DONE', kind: step.kind, recoveryPoint: result.recoveryPoint }
+          : step.kind === 'failover' && (result.recoveryPoint || result.dataLoss)
+            ? {
+                type: 'DONE',
+                kind: step.kind,
+                ...(result.recoveryPoint ? { recoveryPoint: result.recoveryPoint } : {}),
+                ...(result.dataLoss ? { dataLoss: result.dataLoss } : {}),
+              }
             : typeof host === 'string'
               ? { type: 'DONE', kind: step.kind, host }
               : { type: 'DONE', kind: step.kind };

@@ -11,23 +11,6 @@ export type CompileFn = (
   options: { type: FailoverType; direction: Direction },
 ) => { steps: ReadonlyMap<string, PlanStep>; estimate: { rtoMs: number }; waves?: string[][] };
 
-/** A failover as the simulator's ground truth records it (the fields the data-loss report needs). */
-export interface FailoverTruth {
-  vm: string;
-  kind: 'test' | 'planned' | 'unplanned';
-  toSite: string;
-  /** When the failover happened (simulated time, ISO). */
-  at: string;
-  atMs: number;
-  lostWrites: number;
-  recoveryPoint: { id: string; seq: number; time: string };
-  /** Set when the failover was cancelled (Stop-VMFailover), e.g. by a change of recovery point. */
-  cancelledAt?: string;
-}
-
-/** Where data loss is read from when an execution ends: the simulator's ledger. */
-export type TruthSource = () => Promise<{ failovers: readonly FailoverTruth[] }>;
-
 /** What a runner shares with its orchestrator. */
 export interface RunnerDeps {
   redis: Redis;
@@ -41,5 +24,4 @@ export interface RunnerDeps {
   compile: CompileFn;
   queues: QueueSet;
   reconcile: (jobs: readonly BullJob[]) => Promise<ReconcileOutcome>;
-  truth?: TruthSource;
 }

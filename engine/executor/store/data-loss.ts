@@ -1,38 +1,28 @@
-import type { Logger } from '../../common/index.ts';
-import type { FailoverTruth, TruthSource } from '../orchestrator/runner-deps.ts';
-import type { DataLossEntry } from './execution-record.ts';
+import type { DataLossClaim, EngineEvent } from '../../contract/index.ts';
+import { EVENT_SCHEMA_VERSION } from '../../contract/index.ts';
+import type { VmSnapshot } from '../../machines/index.ts';
 
 /**
- * Each VM's newest failover to `toSite` that `counts` accepts, from the simulator's ledger, in the
- * order of `vms` (a VM with none is left out). Undefined when there is no ledger or it cannot be
- * read: the execution ends without data-loss figures rather than with made-up ones.
+ * Each VM's data-loss claim as its failover (or change of point) reported it to the VM's machine,
+ * in the order of `vms` (a VM without one is left out): what the engine itself saw, never the
+ * simulator's ledger (engine/contract/data-loss.ts says how a claim is made).
  */
-export async function readDataLoss(
-  deps: { truth?: TruthSource; log: Logger },
-  vms: readonly string[],
-  toSite: string,
-  counts: (failover: FailoverTruth) => boolean,
-): Promise<DataLossEntry[] | undefined> {
-  if (deps.truth === undefined) return undefined;
-  const wanted = new Set(vms);
-  const latest = new Map<string, DataLossEntry>();
-  try {
-    const truth = await deps.truth();
-    for (const failover of truth.failovers) {
-      if (!wanted.has(failover.vm) || failover.toSite !== toSite || !counts(failover)) continue;
-      latest.set(failover.vm, {
-        vm: failover.vm,
-        lostWrites: failover.lostWrites,
-        recoveryPoint: failover.recoveryPoint.time,
-        windowMs: Math.max(0, Date.parse(failover.at) - Date.parse(failover.recoveryPoint.time)),
-      });
-    }
-  } catch (error) {
-    deps.log.warn({ err: error }, 'could not read data loss from the simulator');
-    return undefined;
-  }
-  return vms.flatMap((vm) => {
-    const entry = latest.get(vm);
-    return entry ? [entry] : [];
+export function collectDataLoss(vms: readonly { name: string; snapshot: VmSnapshot }[]): DataLossClaim[] {
+  return vms.flatMap(({ snapshot }) => {
+    const claim = snapshot.context.dataLoss;
+    return claim === undefined ? [] : [claim];
   });
+}
+
+/** The `data-loss` event of an execution's claims. */
+export function dataLossEvent(execution: string, at: string, claims: DataLossClaim[]): EngineEvent {
+  return {
+    v: EVENT_SCHEMA_VERSION,
+    at,
+    type: 'data-loss',
+    execution,
+    vms: claims,
+    maxWindowMs: claims.reduce((max, c) => Math.max(max, c.windowMs), 0),
+    anyAtLeast: claims.some((c) => c.bound === 'atLeast'),
+  };
 }

@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
 import {
+  type DataLossClaim,
+  dataLossClaimSchema,
   EXECUTION_STATUSES,
   type ExecutionStatus,
   type ExecutionType,
@@ -15,13 +17,8 @@ import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/ty
 import { executionKeys } from '../keys.ts';
 import { type FailbackPhase, failbackPhase } from './failback-phase.ts';
 
-export interface DataLossEntry {
-  vm: string;
-  lostWrites: number;
-  recoveryPoint?: string;
-  /** Data-loss window: from the recovery point's time to the failover (simulated ms). */
-  windowMs?: number;
-}
+/** One VM's data-loss claim (engine/contract/data-loss.ts), as the execution records it. */
+export type DataLossEntry = DataLossClaim;
 
 /** What `get`/`status` show of an execution. */
 export interface ExecutionRecord {
@@ -166,10 +163,28 @@ export function parseMeta(
     record.phase = failbackPhase(m.id, m.status, current);
   }
   if (m.error) record.error = m.error;
-  if (m.dataLoss) record.dataLoss = JSON.parse(m.dataLoss) as DataLossEntry[];
+  if (m.dataLoss) record.dataLoss = parseDataLoss(execution, m.dataLoss);
   if (m.recoveryPointGap)
     record.recoveryPointGap = JSON.parse(m.recoveryPointGap) as ExecutionRecord['recoveryPointGap'];
   return { record, meta: m };
+}
+
+/**
+ * The stored claims; an entry of an older shape (write counts from the simulator's ledger, before
+ * claims) is left out rather than shown as a claim it is not.
+ */
+function parseDataLoss(execution: string, json: string): DataLossEntry[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new DrError('EXECUTION_CORRUPT', `execution ${execution}: its data-loss record is not JSON`);
+  }
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((entry) => {
+    const parsed = dataLossClaimSchema.safeParse(entry);
+    return parsed.success ? [parsed.data] : [];
+  });
 }
 
 /** Read an execution; throws EXECUTION_NOT_FOUND (exit code 2) when there is none. */

@@ -2,18 +2,16 @@
  * The end of a lifecycle execution, as the orchestrator that ran it records it (finish.ts): the
  * failover it acts on moves on (committed, cancelled, back to completed after a change of point,
  * reprotected, or the matching failed state), takes over the VMs' machines so that its own status
- * shows where each VM is, and a change of point brings the new data-loss numbers from the
- * simulator's ledger. A completed cancel clears the VMs' failed-over records (engine/locks).
+ * shows where each VM is, and a change of point brings the new points' data-loss claims. A completed cancel clears the VMs' failed-over records (engine/locks).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
 import type { EngineEvent, ExecutionStatus } from '../../contract/index.ts';
-import { EVENT_SCHEMA_VERSION, isLifecycleType, type LifecycleType } from '../../contract/index.ts';
+import { isLifecycleType, type LifecycleType } from '../../contract/index.ts';
 import { clearFailedOver, markFailedOver } from '../../locks/index.ts';
 import { type ExecutionMachineEvent, persistVm, type VmSnapshot } from '../../machines/index.ts';
 import { executionKeys } from '../keys.ts';
-import type { TruthSource } from '../orchestrator/runner-deps.ts';
-import { readDataLoss } from './data-loss.ts';
+import { collectDataLoss, dataLossEvent } from './data-loss.ts';
 import type { DataLossEntry, ExecutionRecord } from './execution-record.ts';
 import { META } from './record.ts';
 import { transitionExecution } from './transition.ts';
@@ -32,7 +30,6 @@ export interface LifecycleSettleDeps {
   redis: Redis;
   prefix: string;
   log: Logger;
-  truth?: TruthSource;
 }
 
 /** What the lifecycle execution adds to its own final write. */
@@ -52,7 +49,6 @@ export async function settleLifecycle(
   record: ExecutionRecord,
   status: ExecutionStatus,
   vms: readonly { name: string; snapshot: VmSnapshot }[],
-  toSite: string,
   now: number,
   fromSite = '',
 ): Promise<LifecycleSettled> {
@@ -65,23 +61,11 @@ export async function settleLifecycle(
   const extra: [string, string][] = [];
 
   if (type === 'change-point') {
-    // The newest failover of each VM that was not cancelled: the one from the new point.
-    const dataLoss = await readDataLoss(
-      deps,
-      vms.map((v) => v.name),
-      toSite,
-      (failover) => failover.kind !== 'test' && failover.cancelledAt === undefined,
-    );
-    if (dataLoss !== undefined) {
+    // The claims of the failovers from the new point (change-point handler).
+    const dataLoss = collectDataLoss(vms);
+    if (dataLoss.length > 0) {
       settled.meta.push([META.dataLoss, JSON.stringify(dataLoss)]);
-      settled.events.push({
-        v: EVENT_SCHEMA_VERSION,
-        at,
-        type: 'data-loss',
-        execution: record.id,
-        vms: dataLoss,
-        totalLostWrites: dataLoss.reduce((sum, d) => sum + d.lostWrites, 0),
-      });
+      settled.events.push(dataLossEvent(record.id, at, dataLoss));
       const previous = await deps.redis.hget(executionKeys(deps.prefix, parent).meta, META.dataLoss);
       const merged = new Map<string, DataLossEntry>(
         (previous ? (JSON.parse(previous) as DataLossEntry[]) : []).map((d) => [d.vm, d]),

@@ -1,4 +1,5 @@
 import { assertNever, formatApproxDuration } from '../../common/index.ts';
+import { claimDataLoss, type PrimarySighting } from '../../contract/index.ts';
 import type { RecoveryPoint, VmView } from '../../hosts/index.ts';
 import type { PlanVm, RecoveryPointChoice } from '../../plan/types.ts';
 import type { EvalContext } from '../context.ts';
@@ -95,26 +96,33 @@ export function checkRecoveryPoints(ctx: EvalContext): Map<string, PlannedPoint>
     // A planned failover replicates once more after the primaries stop: its point is newer still.
     const approximate = resolved.approximate || read === undefined || ctx.settings.type === 'planned';
     const ageMs = Math.max(0, now - Date.parse(point.time));
+    const loss = ctx.settings.type === 'unplanned' ? unplannedLoss(ctx, vm.name, view, point) : undefined;
     out.set(vm.name, {
       id: point.id,
       kind: point.kind,
       time: point.time,
-      seq: point.seq,
       ageMs,
+      ...(loss === undefined ? {} : { loss }),
       approximate,
     });
-    if (rpoMs === undefined || choice.kind === 'at' || ctx.settings.type === 'planned' || ageMs <= rpoMs)
+    // What would be lost: for an unplanned failover, up to when the primary was last known able to
+    // write (a site lost 30 minutes ago lost the writes of its last seconds, not 30 minutes);
+    // otherwise the point's age.
+    const lossMs = loss?.ms ?? ageMs;
+    if (rpoMs === undefined || choice.kind === 'at' || ctx.settings.type === 'planned' || lossMs <= rpoMs)
       continue;
+    const size =
+      loss === undefined || loss.bound === 'exact' ? '' : loss.bound === 'atLeast' ? 'at least ' : 'at most ';
     const input = {
       vm: vm.name,
       site: ctx.toSite,
       path: 'spec.targets.rpo',
-      message: `VM '${vm.name}' would lose ${formatApproxDuration(ageMs)} of writes: its newest '${describeChoice(choice)}' point (${point.time}) is older than the RPO target ${formatApproxDuration(rpoMs)}`,
+      message: `VM '${vm.name}' would lose ${size}${formatApproxDuration(lossMs)} of writes: its newest '${describeChoice(choice)}' point (${point.time}) is older than the RPO target ${formatApproxDuration(rpoMs)}${loss ? ` (${loss.basis})` : ''}`,
       hint:
         choice.kind === 'latestAppConsistent'
           ? 'application-consistent points are only as frequent as the VSS schedule; --recovery-point latest loses less, crash-consistent'
           : 'replication is behind: check the link and Measure-VMReplication; or fail over anyway with an explicit --recovery-point',
-      details: { ageMs, rpoMs, point: point.id },
+      details: { ageMs, lossMs, rpoMs, point: point.id },
     };
     if (ctx.settings.rpoPolicy === 'warn' || choice.kind === 'latestAppConsistent')
       ctx.warn('RPO_NOT_MET', input);
@@ -127,5 +135,46 @@ export function checkRecoveryPoints(ctx: EvalContext): Map<string, PlannedPoint>
 function pointsFromView(view: VmView): RecoveryPoint[] {
   const time = view.replication?.lastReplicationTime;
   if (time === undefined) return [];
-  return [{ id: `${view.site}.${view.name}.latest`, kind: 'latest', time, seq: -1 }];
+  return [{ id: `${view.site}.${view.name}.latest`, kind: 'latest', time }];
+}
+
+/**
+ * The loss an unplanned failover from `point` would claim now, made as the failover handler makes
+ * it (engine/contract claimDataLoss): to now when pre-flight reads the primary running at the
+ * source (the fence stops it later: at least that), to when it was last seen (its last running
+ * read, its site's last heartbeat, the replica's last replication) when the source does not
+ * answer — that part is what the vault knows today: the engine's own records (engine/locks
+ * sightings).
+ */
+function unplannedLoss(
+  ctx: EvalContext,
+  vm: string,
+  replica: VmView,
+  point: RecoveryPoint,
+): NonNullable<PlannedPoint['loss']> {
+  const now = ctx.inventory.now.toISOString();
+  // A stored off-sighting is left out: a VM started since by other hands than the engine's would
+  // make it stale, and pre-flight must not understate. Running reads and heartbeats only lower
+  // the bound when they are old.
+  const { off: _stale, ...stored } = ctx.inventory.sightings?.get(vm) ?? {};
+  const primary = ctx.from?.vms.get(vm);
+  const seenNow: PrimarySighting =
+    primary === undefined
+      ? {}
+      : primary.state === 'Running' || primary.state === 'Starting'
+        ? { runningAt: now }
+        : { off: { at: now, by: 'read' } };
+  const sighting: PrimarySighting = { ...stored, ...seenNow };
+  const lastReplicationTime = replica.replication?.lastReplicationTime;
+  const claim = claimDataLoss({
+    vm,
+    site: ctx.fromSite,
+    recoveryPoint: point.id,
+    recoveryPointTime: point.time,
+    ...(lastReplicationTime === undefined ? {} : { lastReplicationTime }),
+    primary: sighting,
+  });
+  // Running now: the fence will stop it later, so the failover loses at least this much.
+  const bound = seenNow.runningAt !== undefined ? 'atLeast' : claim.bound;
+  return { ms: claim.windowMs, bound, basis: claim.basis };
 }
