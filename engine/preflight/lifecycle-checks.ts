@@ -20,7 +20,7 @@ function uncommittedReplica(ctx: LifecycleEval, to: Site, vm: string, instead: s
       vm,
       site,
       `${vm} is not listed at ${site}: its host is down or the VM is gone`,
-      `bring its host back (\`drctl sim truth\` / the host's console), then run the ${ctx.check.operation} again`,
+      `bring its host back (see the host's console; on the simulator \`drctl sim status\`), then run the ${ctx.check.operation} again`,
     );
     return undefined;
   }

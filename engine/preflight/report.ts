@@ -50,7 +50,7 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
     // Unplanned: the loss a failover now would claim, to when the old primary was last seen.
     const losses = report.placements.some((p) => p.recoveryPoint?.loss !== undefined);
     lines.push(
-      `  VM                         host                 recovery point                          age (simulated)${losses ? '  data loss (host time)' : ''}`,
+      `  VM                         host                 recovery point                          age (simulated)${losses ? '  data loss' : ''}`,
     );
     for (const p of report.placements.slice(0, max)) {
       const point = p.recoveryPoint;
@@ -62,7 +62,7 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
       const lossText =
         loss === undefined
           ? ''
-          : ` ${age.padEnd(10)} ${loss.bound === 'exact' ? '' : loss.bound === 'atLeast' ? '>= ' : '<= '}${formatApproxDuration(loss.ms)}`;
+          : ` ${age.padEnd(16)} ${loss.bound === 'exact' ? '' : loss.bound === 'atLeast' ? '>= ' : '<= '}${formatApproxDuration(loss.ms)}`;
       lines.push(
         `  ${p.vm.padEnd(26)} ${(p.host ?? '?').padEnd(20)} ${pointText.padEnd(56)} ${lossText === '' ? age : lossText.trimStart()}`,
       );

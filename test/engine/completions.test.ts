@@ -32,7 +32,7 @@ describe('a step job result read from the completions stream or BullMQ', () => {
       { ...good, steps: [{ ...good.steps[1], error: { code: 'X', message: 'y', retryable: 'yes' } }] },
     ],
     ['an output that is not an object', { ...good, steps: [{ ...good.steps[0], output: 'text' }] }],
-    ['a recovery point without its sequence number', { ...good, recoveryPoint: { id: 'rp', time: at } }],
+    ['a recovery point without its time', { ...good, recoveryPoint: { id: 'rp' } }],
     ['steps that are not a list', { ...good, steps: {} }],
     ['no object at all', 'done'],
   ])('is refused, naming where it came from, with %s', (_what, value) => {

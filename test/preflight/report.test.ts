@@ -51,7 +51,7 @@ describe('the pre-flight report as text', () => {
     );
     expect(report.placements[0]?.recoveryPoint?.loss).toMatchObject({ ms: 0, bound: 'atLeast' });
     const text = formatPreflightReport(report, { placements: true });
-    expect(text).toMatch(/age {8}data loss/);
+    expect(text).toMatch(/age \(simulated\) {2}data loss/);
     expect(text).toMatch(/dc-west\.sql-01\.latest @ 2026-01-01T11:59:00\.000Z\s+1m\s+>= 0s/);
   });
 
