@@ -1,4 +1,5 @@
-import { createSimClient, type SimClient } from '../../simulators/index.ts';
+import { createSimClient } from '../../simulators/index.ts';
+import { InputError } from '../common/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
 
 /**
@@ -10,10 +11,22 @@ export function connectHostDriver(
   url: string,
   options: { readBeforeHeartbeatWait?: boolean } = {},
 ): HostDriver & { close(): void } {
-  return createSimClient({ url, ...options });
+  return createSimClient({ url: checkedUrl(url), ...options });
 }
 
-/** The simulator itself (driver, controls and ground truth), for what only a simulated world has. */
-export function connectSimulator(url: string): SimClient {
-  return createSimClient(url);
+/** `--sim` / DR_SIM_URL must be an http(s) URL: anything else is bad input (exit 2), said once. */
+function checkedUrl(url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new InputError(
+      'BAD_SIM_URL',
+      `the sites' URL '${url}' (--sim or DR_SIM_URL) is not an http(s) URL; give the one \`drctl sim serve\` prints, e.g. http://127.0.0.1:7070`,
+    );
+  }
+  return url;
 }

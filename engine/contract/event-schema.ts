@@ -91,6 +91,18 @@ export type EngineOnlyEvent =
       /** The widest window of all, and whether any VM's end is only a lower bound. */
       maxWindowMs: number;
       anyAtLeast: boolean;
+    }
+  | {
+      v: 1;
+      at: string;
+      /**
+       * A `data-loss` event as drctl wrote it before the engine claimed data loss itself: write counts
+       * read from the simulator's ledger. Never written now; read so that old logs stay readable.
+       */
+      type: 'ledger-data-loss';
+      execution: string;
+      vms: { vm: string; lostWrites: number; recoveryPoint?: string; windowMs?: number }[];
+      totalLostWrites: number;
     };
 
 /** Commands an operator gives about one step (`drctl approve`, `drctl step retry|skip|done`). */
@@ -251,6 +263,19 @@ export const engineEventSchema = z.discriminatedUnion('type', [
     vms: z.array(dataLossClaimSchema),
     maxWindowMs: z.number(),
     anyAtLeast: z.boolean(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('ledger-data-loss'),
+    vms: z.array(
+      z.object({
+        vm: z.string(),
+        lostWrites: z.number(),
+        recoveryPoint: z.string().optional(),
+        windowMs: z.number().optional(),
+      }),
+    ),
+    totalLostWrites: z.number(),
   }),
   z.object({
     ...base,

@@ -61,7 +61,7 @@ export function parseEventEntry(execution: string, id: string, fields: readonly 
   if (raw === undefined) {
     throw new DrError('EVENT_MALFORMED', `event ${id} of execution ${execution} has no payload`);
   }
-  const parsed = engineEventSchema.safeParse(JSON.parse(raw));
+  const parsed = engineEventSchema.safeParse(olderShape(JSON.parse(raw)));
   if (!parsed.success) {
     throw new DrError(
       'EVENT_UNKNOWN_SCHEMA',
@@ -69,6 +69,18 @@ export function parseEventEntry(execution: string, id: string, fields: readonly 
     );
   }
   return { id, event: parsed.data as EngineEvent };
+}
+
+/**
+ * Events of a shape an older drctl wrote, under the name they are read by now: a `data-loss` event
+ * with write counts from the simulator's ledger (before the engine claimed data loss itself).
+ */
+function olderShape(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const event = value as Record<string, unknown>;
+  if (event.type === 'data-loss' && typeof event.totalLostWrites === 'number')
+    return { ...event, type: 'ledger-data-loss' };
+  return value;
 }
 
 /** Read an execution's events in order, validated against the event schema. */

@@ -61,6 +61,8 @@ function describe({ event }: StoredEvent): string {
       return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${formatElapsed(event.spreadMs)} simulated`;
     case 'data-loss':
       return `data loss (claimed): ${event.vms.map((v) => `${v.vm} ${describeClaimSize(v, formatElapsed)}`).join(', ')}`;
+    case 'ledger-data-loss':
+      return `data loss (recorded by an older drctl from the simulator's ledger): ${event.totalLostWrites} writes (${event.vms.map((v) => `${v.vm} ${v.lostWrites}`).join(', ')})`;
     case 'step-paused':
       return `step ${event.step} PAUSED for an operator (attempt ${event.attempt}): ${event.error.code}: ${event.error.message}`;
     case 'operator-action':
