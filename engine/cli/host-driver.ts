@@ -14,6 +14,25 @@ export function connectHostDriver(
   return createSimClient({ url: checkedUrl(url), ...options });
 }
 
+/** The one help text of `--sim`, on every command that reads or changes the sites. */
+export const SIM_OPTION_HELP =
+  "the sites' host endpoint: today the simulator's URL (`drctl sim serve`); required unless DR_SIM_URL is set";
+
+/**
+ * The sites' URL from `--sim`, else DR_SIM_URL; neither is bad input (exit 2) that says what needs
+ * it (`why`, e.g. "pre-flight reads the sites before a commit").
+ */
+export function simUrlFrom(flag: string | undefined, why: string): string {
+  const url = flag ?? process.env.DR_SIM_URL;
+  if (url === undefined || url === '') {
+    throw new InputError(
+      'NO_SIM',
+      `${why}: give --sim <url> or set DR_SIM_URL (the URL \`drctl sim serve\` prints)`,
+    );
+  }
+  return url;
+}
+
 /** `--sim` / DR_SIM_URL must be an http(s) URL: anything else is bad input (exit 2), said once. */
 function checkedUrl(url: string): string {
   let parsed: URL | undefined;

@@ -38,7 +38,7 @@ import {
   locateLifecycleReport,
   PreflightBlockedError,
 } from '../preflight/index.ts';
-import { connectHostDriver } from './host-driver.ts';
+import { connectHostDriver, SIM_OPTION_HELP, simUrlFrom } from './host-driver.ts';
 import {
   type CommonFlags,
   loadPlanOrExit,
@@ -72,14 +72,7 @@ function whoAmI(): string {
 
 /** The sites pre-flight reads before a lifecycle operation: `--sim`, else DR_SIM_URL. */
 function simUrlOf(flags: LifecycleFlags, what: string): string {
-  const url = flags.sim ?? process.env.DR_SIM_URL;
-  if (url === undefined) {
-    throw new InputError(
-      'NO_SIM',
-      `pre-flight reads the sites before a ${what}: give --sim <url> (or set DR_SIM_URL)`,
-    );
-  }
-  return url;
+  return simUrlFrom(flags.sim, `pre-flight reads the sites before a ${what}`);
 }
 
 async function withRedis<T>(
@@ -361,7 +354,7 @@ function lifecycleOptions(command: Command): Command {
   return command
     .option('--reason <text>', 'why (kept with the execution)')
     .option('--detach', 'return at once with the execution id')
-    .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
+    .option('--sim <url>', SIM_OPTION_HELP)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output');
 }

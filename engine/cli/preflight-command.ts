@@ -13,7 +13,7 @@ import {
 } from '../plan/index.ts';
 import { formatPreflightReport, runPreflight, selectionFromFlags } from '../preflight/index.ts';
 import { checkRedisUrl } from '../redis/index.ts';
-import { connectHostDriver } from './host-driver.ts';
+import { connectHostDriver, SIM_OPTION_HELP, simUrlFrom } from './host-driver.ts';
 
 interface PreflightFlags {
   type: FailoverType;
@@ -60,7 +60,7 @@ export function registerPreflightCommand(program: Command): void {
     )
     .option('--accept <codes>', 'accept these blockers for this run, comma-separated (e.g. RPO_NOT_MET)')
     .option('--exact-points', "list every VM's recovery points (one call per VM) for exact ids")
-    .option('--sim <url>', 'simulated sites (drctl sim serve); default DR_SIM_URL')
+    .option('--sim <url>', SIM_OPTION_HELP)
     .option('--prefix <prefix>', 'Redis key prefix of the engine (for locks)', DEFAULT_LOCK_PREFIX)
     .option('--json', 'machine-readable report')
     .action(async (file: string, flags: PreflightFlags) => {
@@ -79,9 +79,7 @@ async function preflightCommand(file: string, flags: PreflightFlags): Promise<nu
       `${file} is not a valid recovery plan:\n${parsed.issues.map(formatIssue).join('\n')}`,
     );
   }
-  const simUrl = flags.sim ?? process.env.DR_SIM_URL;
-  if (simUrl === undefined)
-    throw new InputError('NO_SIM', 'give --sim <url> (or DR_SIM_URL): pre-flight reads the sites');
+  const simUrl = simUrlFrom(flags.sim, 'pre-flight reads the sites');
   const api = connectHostDriver(simUrl);
   // Set but unreachable: one line saying why (connection refused at <url>...), not a stack trace.
   const redisUrl = process.env.REDIS_URL ? await checkRedisUrl(process.env.REDIS_URL) : undefined;

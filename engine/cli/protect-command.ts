@@ -11,7 +11,7 @@ import { type Command, Option } from 'commander';
 import { InputError } from '../common/index.ts';
 import type { AutomaticStartAction, HostDriver, VmView } from '../hosts/index.ts';
 import type { RecoveryPlan } from '../plan/types.ts';
-import { connectHostDriver } from './host-driver.ts';
+import { connectHostDriver, SIM_OPTION_HELP, simUrlFrom } from './host-driver.ts';
 import { loadPlanOrExit, printJson } from './run/common.ts';
 
 const ACTIONS: readonly AutomaticStartAction[] = ['Nothing', 'StartIfRunning', 'Start'];
@@ -45,16 +45,11 @@ export function registerProtectCommand(program: Command): void {
         .makeOptionMandatory(),
     )
     .option('--vms <names>', 'only these VMs of the plan, comma-separated')
-    .option('--sim <url>', 'simulated sites (drctl sim serve); default DR_SIM_URL')
+    .option('--sim <url>', SIM_OPTION_HELP)
     .option('--json', 'machine-readable output')
     .action(async (file: string, flags: ProtectFlags) => {
       const { plan } = await loadPlanOrExit(file);
-      const url = flags.sim ?? process.env.DR_SIM_URL;
-      if (url === undefined)
-        throw new InputError(
-          'NO_SIM',
-          'protect sets the action on the hosts: give --sim <url> (or set DR_SIM_URL)',
-        );
+      const url = simUrlFrom(flags.sim, 'protect sets the action on the hosts');
       const vms = selectVms(plan, flags.vms, file);
       const driver = connectHostDriver(url);
       try {

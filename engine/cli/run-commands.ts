@@ -19,7 +19,7 @@ import {
   selectSubset,
   subPlan,
 } from '../preflight/index.ts';
-import { connectHostDriver } from './host-driver.ts';
+import { connectHostDriver, SIM_OPTION_HELP, simUrlFrom } from './host-driver.ts';
 import {
   type CommonFlags,
   loadPlanOrExit,
@@ -65,14 +65,7 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
     ?.split(',')
     .map((code) => code.trim())
     .filter((code) => code !== '');
-  const simUrl = flags.sim ?? process.env.DR_SIM_URL;
-  if (simUrl === undefined) {
-    throw new InputError(
-      'NO_SIM',
-      'pre-flight reads the sites before anything starts: give --sim <url> (or set DR_SIM_URL) for the simulated sites',
-    );
-  }
-  const sites = connectHostDriver(simUrl);
+  const sites = connectHostDriver(simUrlFrom(flags.sim, 'pre-flight reads the sites before anything starts'));
   const client = await openClient(flags, undefined, sites);
   const locate = createPathLocator(text);
   const checks = {
@@ -186,7 +179,7 @@ function runOptions(command: Command): Command {
       "latest | latestProcessed | latestAppConsistent | <ISO time> (instead of the plan's; a planned failover always takes the latest)",
       parseRecoveryPoint,
     )
-    .option('--sim <url>', 'simulated sites that pre-flight reads (default: DR_SIM_URL)')
+    .option('--sim <url>', SIM_OPTION_HELP)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output');
 }

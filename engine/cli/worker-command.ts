@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../common/index.ts';
 import { DEFAULT_PREFIX, lockRenewMs, STALL_DEFAULTS, startSiteWorkers } from '../executor/index.ts';
 import { checkRedisUrl } from '../redis/index.ts';
-import { connectHostDriver } from './host-driver.ts';
+import { connectHostDriver, SIM_OPTION_HELP } from './host-driver.ts';
 
 interface WorkerFlags {
   site: string;
@@ -34,11 +34,7 @@ export function registerWorkerCommand(program: Command): void {
       "Run a site's step workers (its BullMQ queue) against the simulated Hyper-V API; REDIS_URL is required",
     )
     .requiredOption('--site <site>', "site whose queue to serve ('control' for control-plane actions)")
-    .addOption(
-      new Option('--sim <url>', 'URL of the simulated Hyper-V API (drctl sim serve)')
-        .env('DR_SIM_URL')
-        .makeOptionMandatory(),
-    )
+    .addOption(new Option('--sim <url>', SIM_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
     .option('--prefix <prefix>', 'Redis key prefix shared with the orchestrator', DEFAULT_PREFIX)
     .option('--concurrency <n>', 'jobs run at once', positiveInt, 200)
     .option(

@@ -18,7 +18,7 @@ describe('an event log written by an older drctl', () => {
     const stored = parseEventEntry('unplanned-1', '1-0', ['e', JSON.stringify(old)]);
     expect(stored.event).toMatchObject({ type: 'ledger-data-loss', totalLostWrites: 120 });
     expect(timelineLine(stored, Date.parse('2026-11-20T10:00:00.000Z'))).toContain(
-      "data loss (recorded by an older drctl from the simulator's ledger): 120 writes (sql-01 120)",
+      "data loss (write counts an older release took from the simulator's ledger): 120 writes (sql-01 120)",
     );
   });
 

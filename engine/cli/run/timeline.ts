@@ -62,7 +62,7 @@ function describe({ event }: StoredEvent): string {
     case 'data-loss':
       return `data loss (claimed): ${event.vms.map((v) => `${v.vm} ${describeClaimSize(v, formatElapsed)}`).join(', ')}`;
     case 'ledger-data-loss':
-      return `data loss (recorded by an older drctl from the simulator's ledger): ${event.totalLostWrites} writes (${event.vms.map((v) => `${v.vm} ${v.lostWrites}`).join(', ')})`;
+      return `data loss (write counts an older release took from the simulator's ledger): ${event.totalLostWrites} writes (${event.vms.map((v) => `${v.vm} ${v.lostWrites}`).join(', ')})`;
     case 'step-paused':
       return `step ${event.step} PAUSED for an operator (attempt ${event.attempt}): ${event.error.code}: ${event.error.message}`;
     case 'operator-action':
