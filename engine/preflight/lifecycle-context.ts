@@ -53,27 +53,20 @@ export class LifecycleEval {
   }
 
   block(code: BlockerCode, vm: string | undefined, site: string, message: string, hint: string): void {
-    this.findings.push({
-      severity: 'blocker',
-      code,
-      ...(vm === undefined ? {} : { vm }),
-      site,
-      path: vm === undefined ? this.sitePath(site === this.check.toSite ? 'to' : 'from') : this.vmPath(vm),
-      message,
-      hint,
-    });
+    this.findings.push({ severity: 'blocker', code, ...this.place(vm, site), message, hint });
   }
 
   warn(code: WarningCode, vm: string | undefined, site: string, message: string, hint: string): void {
-    this.findings.push({
-      severity: 'warning',
-      code,
+    this.findings.push({ severity: 'warning', code, ...this.place(vm, site), message, hint });
+  }
+
+  /** Where a finding stands: at the VM in the plan, or at the site's field when it is about no VM. */
+  private place(vm: string | undefined, site: string): { vm?: string; site: string; path: string } {
+    return {
       ...(vm === undefined ? {} : { vm }),
       site,
       path: vm === undefined ? this.sitePath(site === this.check.toSite ? 'to' : 'from') : this.vmPath(vm),
-      message,
-      hint,
-    });
+    };
   }
 }
 

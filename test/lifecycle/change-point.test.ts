@@ -7,6 +7,24 @@ import { judgeClaim } from '../support/judge.ts';
 import { type LifecycleEngine, refusal, settled, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
 
 let engine: LifecycleEngine | undefined;
+
+/** Fail the plan over unplanned, its source site powered off; returns the failover's id. */
+async function failOverFromLostSource(
+  live: LifecycleEngine,
+  plan: ReturnType<typeof smallPlan>['plan'],
+  hash: string,
+): Promise<string> {
+  live.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+  const { id } = await live.client.submit({
+    type: 'unplanned',
+    plan,
+    hash,
+    reason: 'east lost',
+    recoveryPoint: { kind: 'latest' },
+  });
+  expect((await waitForStatus(live.client, id, ['completed', 'failed'])).status).toBe('completed');
+  return id;
+}
 afterEach(async () => {
   await engine?.close();
   engine = undefined;
@@ -177,15 +195,7 @@ describe('change of recovery point before commit', () => {
       });
     engine = await startLifecycleEngine(plan, { workerApi: refuseAt });
     const world = engine.world;
-    world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
-    const { id } = await engine.client.submit({
-      type: 'unplanned',
-      plan,
-      hash,
-      reason: 'east lost',
-      recoveryPoint: { kind: 'latest' },
-    });
-    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    const id = await failOverFromLostSource(engine, plan, hash);
     const old = (await vmAt(engine, plan.target, broken)).recoveryPoint;
 
     const at = new Date(Date.parse(await world.api.now()) - 2 * 3_600_000).toISOString();
@@ -234,15 +244,7 @@ describe('change of recovery point before commit', () => {
       });
     engine = await startLifecycleEngine(plan, { workerApi: unbootable });
     const world = engine.world;
-    world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
-    const { id } = await engine.client.submit({
-      type: 'unplanned',
-      plan,
-      hash,
-      reason: 'east lost',
-      recoveryPoint: { kind: 'latest' },
-    });
-    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    const id = await failOverFromLostSource(engine, plan, hash);
     original = (await vmAt(engine, plan.target, broken)).recoveryPoint?.id;
     expect(original).toBeDefined();
 
