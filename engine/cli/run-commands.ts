@@ -176,7 +176,7 @@ function runOptions(command: Command): Command {
     )
     .option(
       '--recovery-point <point>',
-      "latest | latestProcessed | latestAppConsistent | <ISO time> (instead of the plan's; a planned failover always takes the latest)",
+      "latest | latestProcessed | latestAppConsistent | <ISO time>, instead of the plan's (drill and --unplanned; refused with --planned, which takes the latest)",
       parseRecoveryPoint,
     )
     .option('--sim <url>', SIM_OPTION_HELP)
@@ -193,8 +193,14 @@ export function registerRunCommands(program: Command): void {
 
   runOptions(program.command('failover <plan>'))
     .description('Planned (no data loss) or unplanned (source may be gone) failover of a plan')
-    .option('--planned', 'planned failover: shut down, final replication, failover, boot')
-    .option('--unplanned', 'unplanned failover from the recovery point chosen now')
+    .option(
+      '--planned',
+      'planned failover: shut down, final replication, failover, boot (this or --unplanned is required)',
+    )
+    .option(
+      '--unplanned',
+      'unplanned failover from the recovery point chosen now (this or --planned is required)',
+    )
     .action((file: string, flags: RunFlags) => {
       if (flags.planned === flags.unplanned) {
         throw new InputError('FAILOVER_KIND', 'say which failover: --planned or --unplanned (exactly one)');
