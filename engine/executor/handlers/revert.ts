@@ -33,6 +33,31 @@ export function requireUncommittedReplica(
 }
 
 /**
+ * The source's primary of `vm` answers and is there to restart: else the cancel's revert fails
+ * (retryable) before it turns the replica off, so the VM runs on at the recovery site.
+ */
+async function requireSourceBack(ctx: HandlerContext, vm: string): Promise<void> {
+  const source = ctx.job.fromSite;
+  const where = { step: ctx.step, site: ctx.job.site, vm };
+  let primary: VmView | undefined;
+  try {
+    primary = await ctx.api.getVM(source, vm);
+  } catch (error) {
+    const code = simErrorCode(error);
+    if (code !== 'VM_NOT_FOUND' && (code === undefined || !UNREACHABLE.has(code))) throw error;
+    primary = undefined;
+  }
+  if (primary === undefined) {
+    throw new StepError(
+      'SOURCE_UNREACHABLE',
+      `${ctx.step}: the primary of ${vm} at ${source} does not answer; its replica keeps running at ${ctx.job.site} rather than be turned off with nothing to restart — bring ${source} back, then retry the cancel`,
+      where,
+      { retryable: true },
+    );
+  }
+}
+
+/**
  * Cancel, replica side (the failover's target site): turn the failed-over VM off and
  * Stop-VMFailover, which returns it to replica state with its recovery points (the ledger records
  * the failover as cancelled). A replica that is replicating already needs nothing. A committed or
@@ -59,6 +84,9 @@ export async function revertHandler(ctx: HandlerContext): Promise<HandlerOutcome
   }
   const previousPoint = view.recoveryPoint;
   if (changing) await requirePoint(ctx, vm, view);
+  // A cancel turns the running replica off only while its primary can come back at the source:
+  // a source lost since the cancel's pre-flight would leave the VM off in both sites.
+  if (ctx.job.type === 'cancel' && view.state !== 'Off') await requireSourceBack(ctx, vm);
   let stopped = false;
   if (view.state !== 'Off') {
     const stop = await unlessDoneMeanwhile(
