@@ -304,8 +304,8 @@ export function registerSimCommands(program: Command): void {
     .command('host-crash')
     .description('Crash a host: its VMs go off at once')
     .option(...URL_OPTION)
-    .requiredOption('--site <site>')
-    .requiredOption('--host <host>')
+    .requiredOption('--site <site>', 'the site of the host (required)')
+    .requiredOption('--host <host>', 'the host to crash (required)')
     .action(async (o: { site: string; host: string }, cmd: Command) =>
       send(cmd, { kind: 'host-crash', ...o }),
     );
@@ -313,15 +313,17 @@ export function registerSimCommands(program: Command): void {
     .command('host-up')
     .description("Bring a crashed host back; its VMs' automatic start actions apply")
     .option(...URL_OPTION)
-    .requiredOption('--site <site>')
-    .requiredOption('--host <host>')
+    .requiredOption('--site <site>', 'the site of the host (required)')
+    .requiredOption('--host <host>', 'the crashed host to bring back (required)')
     .action(async (o: { site: string; host: string }, cmd: Command) => send(cmd, { kind: 'host-up', ...o }));
   fault
     .command('site-power')
     .description('Power a whole site off or back on')
     .option(...URL_OPTION)
-    .requiredOption('--site <site>')
-    .addOption(new Option('--state <state>').choices(['off', 'on']).makeOptionMandatory())
+    .requiredOption('--site <site>', 'the site to power off or on (required)')
+    .addOption(
+      new Option('--state <state>', 'off or on (required)').choices(['off', 'on']).makeOptionMandatory(),
+    )
     .action(async (o: { site: string; state: 'off' | 'on' }, cmd: Command) =>
       send(cmd, { kind: 'site-power', ...o }),
     );
@@ -329,9 +331,13 @@ export function registerSimCommands(program: Command): void {
     .command('link')
     .description('Cut or restore the link between two sites')
     .option(...URL_OPTION)
-    .requiredOption('--from <site>')
-    .requiredOption('--to <site>')
-    .addOption(new Option('--state <state>').choices(['down', 'up']).makeOptionMandatory())
+    .requiredOption('--from <site>', 'one end of the link (required)')
+    .requiredOption('--to <site>', 'the other end (required)')
+    .addOption(
+      new Option('--state <state>', 'down (cut) or up (restored) (required)')
+        .choices(['down', 'up'])
+        .makeOptionMandatory(),
+    )
     .action(async (o: { from: string; to: string; state: 'down' | 'up' }, cmd: Command) =>
       send(cmd, { kind: 'link', ...o }),
     );
@@ -339,9 +345,13 @@ export function registerSimCommands(program: Command): void {
     .command('boot')
     .description("Make a VM's boots slow (× factor), fail (no heartbeat ever), or normal again")
     .option(...URL_OPTION)
-    .requiredOption('--vm <vm>')
+    .requiredOption('--vm <vm>', 'the VM whose boots change (required)')
     .option('--site <site>', 'only the instance at this site')
-    .addOption(new Option('--mode <mode>').choices(['slow', 'fail', 'normal']).makeOptionMandatory())
+    .addOption(
+      new Option('--mode <mode>', 'slow, fail or normal (required)')
+        .choices(['slow', 'fail', 'normal'])
+        .makeOptionMandatory(),
+    )
     .option('--factor <n>', 'slow-boot multiplier (default 5)', positive)
     .action(
       async (
@@ -353,9 +363,9 @@ export function registerSimCommands(program: Command): void {
     .command('throttle')
     .description('Set the bandwidth of the link between two sites (replication falls behind)')
     .option(...URL_OPTION)
-    .requiredOption('--from <site>')
-    .requiredOption('--to <site>')
-    .requiredOption('--bandwidth <rate>', 'e.g. 10Mbps, 1Gbps, 500KB/s', bandwidth)
+    .requiredOption('--from <site>', 'the sending site (required)')
+    .requiredOption('--to <site>', 'the receiving site (required)')
+    .requiredOption('--bandwidth <rate>', 'e.g. 10Mbps, 1Gbps, 500KB/s (required)', bandwidth)
     .action(async (o: { from: string; to: string; bandwidth: number }, cmd: Command) =>
       send(cmd, { kind: 'throttle', from: o.from, to: o.to, bandwidthBytesPerSec: o.bandwidth }),
     );
