@@ -12,6 +12,11 @@ import { compilePlan, generatePlan, type PlanIssue, parsePlanWithStage } from '.
  * failing case dominates: about 15 ms apiece on the 2-core CI machine).
  */
 const RUNS = Number(process.env.PLAN_PROPERTY_RUNS) || (process.env.SOAK ? 100_000 : 1_000);
+/**
+ * Time for the cases of one property: at least 180 s (1,000 cases on a loaded runner), and 10 ms a
+ * case beyond that, so the soak's 100,000 cases are not cut off by a timeout (they took ~350 s).
+ */
+const CASE_BUDGET_MS = Math.max(180_000, RUNS * 10);
 
 type Json = Record<string, unknown>;
 interface Mutation {
@@ -349,42 +354,46 @@ const edgeDocument = fc
   });
 
 describe('plan parsing under random and mutated input', () => {
-  it(`yields a typed error or a valid plan, reaches the semantic checks in most cases (${RUNS} cases)`, () => {
-    const stages = { syntax: 0, schema: 0, semantic: 0, valid: 0 };
-    let mutated = 0;
-    fc.assert(
-      fc.property(testCase, (c) => {
-        const text = render(c);
-        const { result, stage } = parsePlanWithStage(text, 'fuzz.yaml');
-        stages[stage]++;
-        if (c.source === 'mutated' && (stage === 'semantic' || stage === 'valid')) mutated++;
-        if (result.ok) {
-          expect(result.hash).toMatch(/^[0-9a-f]{64}$/);
-          expect(Array.isArray(result.plan.vms)).toBe(true);
-          const compiled = compilePlan(result.plan, { type: 'planned' });
-          expect(compiled.vmOrder).toHaveLength(result.plan.vms.length);
-        } else {
-          expect(result.issues.length).toBeGreaterThan(0);
-          expect(result.issues.some((issue) => issue.severity === 'error')).toBe(true);
-        }
-        for (const issue of result.ok ? result.warnings : result.issues) {
-          expect(issue.code).not.toBe('internal-error');
-          expect(issue.file).toBe('fuzz.yaml');
-          expect(typeof issue.message).toBe('string');
-          expect(insideDocument(issue, text), `${issue.line}:${issue.column} outside the document`).toBe(
-            true,
-          );
-        }
-      }),
-      { numRuns: RUNS, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
-    );
-    console.info(
-      `plan property: ${JSON.stringify(stages)}; mutated plans reaching the semantic checks: ${mutated}/${RUNS}`,
-    );
-    // At least half of all cases are mutations of valid plans that reach the semantic checks.
-    expect(mutated / RUNS).toBeGreaterThanOrEqual(0.5);
-    expect(stages.semantic).toBeGreaterThan(0);
-  }, 180_000); // 1,000 cases of parse + check take seconds, minutes on a loaded 2-core runner
+  it(
+    `yields a typed error or a valid plan, reaches the semantic checks in most cases (${RUNS} cases)`,
+    () => {
+      const stages = { syntax: 0, schema: 0, semantic: 0, valid: 0 };
+      let mutated = 0;
+      fc.assert(
+        fc.property(testCase, (c) => {
+          const text = render(c);
+          const { result, stage } = parsePlanWithStage(text, 'fuzz.yaml');
+          stages[stage]++;
+          if (c.source === 'mutated' && (stage === 'semantic' || stage === 'valid')) mutated++;
+          if (result.ok) {
+            expect(result.hash).toMatch(/^[0-9a-f]{64}$/);
+            expect(Array.isArray(result.plan.vms)).toBe(true);
+            const compiled = compilePlan(result.plan, { type: 'planned' });
+            expect(compiled.vmOrder).toHaveLength(result.plan.vms.length);
+          } else {
+            expect(result.issues.length).toBeGreaterThan(0);
+            expect(result.issues.some((issue) => issue.severity === 'error')).toBe(true);
+          }
+          for (const issue of result.ok ? result.warnings : result.issues) {
+            expect(issue.code).not.toBe('internal-error');
+            expect(issue.file).toBe('fuzz.yaml');
+            expect(typeof issue.message).toBe('string');
+            expect(insideDocument(issue, text), `${issue.line}:${issue.column} outside the document`).toBe(
+              true,
+            );
+          }
+        }),
+        { numRuns: RUNS, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+      );
+      console.info(
+        `plan property: ${JSON.stringify(stages)}; mutated plans reaching the semantic checks: ${mutated}/${RUNS}`,
+      );
+      // At least half of all cases are mutations of valid plans that reach the semantic checks.
+      expect(mutated / RUNS).toBeGreaterThanOrEqual(0.5);
+      expect(stages.semantic).toBeGreaterThan(0);
+    },
+    CASE_BUDGET_MS,
+  ); // 1,000 cases of parse + check take seconds, minutes on a loaded 2-core runner
 
   it(`reports a schema error and a semantic finding elsewhere in the same call (${RUNS / 5} cases)`, () => {
     fc.assert(
@@ -418,16 +427,20 @@ describe('plan parsing under random and mutated input', () => {
     );
   });
 
-  it(`the fast YAML path agrees with the yaml library on YAML 1.1/1.2 edge forms (${RUNS} cases)`, () => {
-    let answered = 0;
-    fc.assert(
-      fc.property(edgeDocument, (text) => {
-        if (expectFastAgrees(text)) answered++;
-      }),
-      { numRuns: RUNS, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
-    );
-    console.info(`fast YAML edge forms: the fast path answered ${answered}/${RUNS}`);
-    // The generator must reach the fast path often, or it proves nothing about agreement.
-    expect(answered / RUNS).toBeGreaterThan(0.1);
-  }, 180_000);
+  it(
+    `the fast YAML path agrees with the yaml library on YAML 1.1/1.2 edge forms (${RUNS} cases)`,
+    () => {
+      let answered = 0;
+      fc.assert(
+        fc.property(edgeDocument, (text) => {
+          if (expectFastAgrees(text)) answered++;
+        }),
+        { numRuns: RUNS, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+      );
+      console.info(`fast YAML edge forms: the fast path answered ${answered}/${RUNS}`);
+      // The generator must reach the fast path often, or it proves nothing about agreement.
+      expect(answered / RUNS).toBeGreaterThan(0.1);
+    },
+    CASE_BUDGET_MS,
+  );
 });
