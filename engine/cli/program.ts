@@ -18,7 +18,19 @@ export function buildProgram(): Command {
     .description('Disaster-recovery orchestration for Hyper-V Replica sites')
     .version('0.1.0')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Environment:',
+        "  REDIS_URL          the engine's Redis (every command that reads or changes executions)",
+        "  DR_SIM_URL         the sites' host endpoint, today `drctl sim serve` (instead of --sim)",
+        '  DR_SCRIPT_CATALOG  the folder a worker serves recovery scripts from (drctl worker)',
+        '  DR_LEASE_MS        how long an orchestrator holds an execution without renewing (drctl orchestrator)',
+        '  XDG_STATE_HOME     where drctl.log keeps the details of an unexpected error',
+      ].join('\n'),
+    );
   registerPlanCommands(program);
   registerSimCommands(program);
   registerRunCommands(program);
