@@ -4,27 +4,18 @@ import type { HostDriver } from '../../engine/hosts/index.ts';
 import { SimError, worldForPlan } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
 import { judgeClaim } from '../support/judge.ts';
-import { type LifecycleEngine, refusal, settled, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
+import {
+  failOverFromLostSource,
+  type LifecycleEngine,
+  refusal,
+  settled,
+  smallPlan,
+  startLifecycleEngine,
+  vmAt,
+} from './support.ts';
 
 let engine: LifecycleEngine | undefined;
 
-/** Fail the plan over unplanned, its source site powered off; returns the failover's id. */
-async function failOverFromLostSource(
-  live: LifecycleEngine,
-  plan: ReturnType<typeof smallPlan>['plan'],
-  hash: string,
-): Promise<string> {
-  live.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
-  const { id } = await live.client.submit({
-    type: 'unplanned',
-    plan,
-    hash,
-    reason: 'east lost',
-    recoveryPoint: { kind: 'latest' },
-  });
-  expect((await waitForStatus(live.client, id, ['completed', 'failed'])).status).toBe('completed');
-  return id;
-}
 afterEach(async () => {
   await engine?.close();
   engine = undefined;
@@ -138,15 +129,7 @@ describe('change of recovery point before commit', () => {
     const { plan, hash } = smallPlan('cp3');
     const world = worldForPlan(plan, { clock: { mode: 'scaled', speed: 2000 }, vmSlotsPerHost: 1 });
     engine = await startLifecycleEngine(plan, { world });
-    world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
-    const { id } = await engine.client.submit({
-      type: 'unplanned',
-      plan,
-      hash,
-      reason: 'east lost',
-      recoveryPoint: { kind: 'latest' },
-    });
-    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    const id = await failOverFromLostSource(engine, plan, hash);
     const before = new Map<string, string | undefined>();
     for (const vm of plan.vms)
       before.set(vm.name, (await vmAt(engine, plan.target, vm.name)).recoveryPoint?.id);

@@ -13,6 +13,7 @@ import { waitForStatus } from '../engine/support.ts';
 import { tracked } from '../support/children.ts';
 import { useTempDirs } from '../support/temp.ts';
 import {
+  failOverFromLostSource,
   type LifecycleEngine,
   settled,
   smallPlan,
@@ -172,15 +173,7 @@ describe('drctl commit / cancel / change-point / status / reprotect', { timeout:
   it('a lifecycle pre-flight that blocks: one located line per VM, exit 1, --json report; --dry-run changes nothing', async () => {
     const { plan, hash } = smallPlan('k4');
     engine = await startLifecycleEngine(plan);
-    engine.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
-    const { id } = await engine.client.submit({
-      type: 'unplanned',
-      plan,
-      hash,
-      reason: 'east lost',
-      recoveryPoint: { kind: 'latest' },
-    });
-    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    const id = await failOverFromLostSource(engine, plan, hash);
 
     const cancel = await drctl(engine, ['cancel', id]);
     expect(cancel.code).toBe(1);

@@ -13,7 +13,13 @@ import {
 import type { LifecycleBlockedError } from '../../engine/preflight/index.ts';
 import { createWorld, FOR_PLAN_WARMUP_MS, worldSpecForPlan } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
-import { type LifecycleEngine, smallPlan, startLifecycleEngine, vmAt } from './support.ts';
+import {
+  failOverFromLostSource,
+  type LifecycleEngine,
+  smallPlan,
+  startLifecycleEngine,
+  vmAt,
+} from './support.ts';
 
 let engine: LifecycleEngine | undefined;
 afterEach(async () => {
@@ -58,15 +64,7 @@ describe('change-point pre-flight', () => {
     const world = createWorld(spec);
     world.advance(FOR_PLAN_WARMUP_MS);
     engine = await startLifecycleEngine(plan, { world });
-    world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
-    const { id } = await engine.client.submit({
-      type: 'unplanned',
-      plan,
-      hash,
-      reason: 'east lost',
-      recoveryPoint: { kind: 'latest' },
-    });
-    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    const id = await failOverFromLostSource(engine, plan, hash);
     const names = plan.vms.map((v) => v.name);
     const mutationsBefore = JSON.stringify(world.truth().mutations);
 
@@ -108,15 +106,7 @@ describe('cancel pre-flight', () => {
   it('of an unplanned failover whose source is lost: refused per VM, the only running copies stay up', async () => {
     const { plan, hash } = smallPlan('pf2');
     engine = await startLifecycleEngine(plan);
-    engine.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
-    const { id } = await engine.client.submit({
-      type: 'unplanned',
-      plan,
-      hash,
-      reason: 'east lost',
-      recoveryPoint: { kind: 'latest' },
-    });
-    expect((await waitForStatus(engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+    const id = await failOverFromLostSource(engine, plan, hash);
     const names = plan.vms.map((v) => v.name);
 
     const refused = await blocked(submitCancel(engine.redis, engine.prefix, id, engine.who));

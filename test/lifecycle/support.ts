@@ -3,6 +3,7 @@
  * Redis connection for the lifecycle store, and the simulator's truth per VM.
  */
 import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
 import { createQueueConnection, type LifecycleSubmitted } from '../../engine/executor/index.ts';
 import { parsePlan } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
@@ -99,4 +100,22 @@ export async function refusal(
     return { code: e.code ?? '', message: e.message ?? '', exitCode: e.exitCode ?? 1 };
   }
   throw new Error('expected a refusal, the operation was accepted');
+}
+
+/** Fail the plan over unplanned, its source site powered off; returns the failover's id. */
+export async function failOverFromLostSource(
+  live: LifecycleEngine,
+  plan: ReturnType<typeof smallPlan>['plan'],
+  hash: string,
+): Promise<string> {
+  live.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+  const { id } = await live.client.submit({
+    type: 'unplanned',
+    plan,
+    hash,
+    reason: 'east lost',
+    recoveryPoint: { kind: 'latest' },
+  });
+  expect((await waitForStatus(live.client, id, ['completed', 'failed'])).status).toBe('completed');
+  return id;
 }
