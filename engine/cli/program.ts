@@ -6,6 +6,7 @@ import { registerPlanCommands } from './plan-commands.ts';
 import { registerPreflightCommand } from './preflight-command.ts';
 import { registerProtectCommand } from './protect-command.ts';
 import { registerRunCommands } from './run-commands.ts';
+import { registerServeCommand } from './serve-command.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerProtectCommand(program);
   registerLocksCommand(program);
   registerWorkerCommand(program);
+  registerServeCommand(program);
   registerOperatorCommands(program);
   registerLifecycleCommands(program);
   return program;

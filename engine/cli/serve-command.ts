@@ -1,0 +1,76 @@
+/**
+ * `drctl serve`: the control plane (API, vault, orchestrator, control-side actions) until
+ * SIGTERM/SIGINT, then a bounded close. REDIS_URL is its one store; it never talks to a host.
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '../common/index.ts';
+import { controlRoutes, startControlPlane } from '../control/index.ts';
+import { DEFAULT_PREFIX } from '../executor/index.ts';
+import { checkRedisUrl } from '../redis/index.ts';
+import { untilStopSignal } from './signals.ts';
+
+interface ServeFlags {
+  host: string;
+  port: number;
+  prefix: string;
+  leaseMs?: number;
+  scriptCatalog?: string;
+  shutdownTimeoutMs: number;
+  json?: boolean;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 65_535) {
+    throw new InvalidArgumentError(`expected a port number 0-65535 (0 picks a free one), got "${value}"`);
+  }
+  return n;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  return n;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'Run the control plane: HTTP API, vault, orchestrator and control-side actions; REDIS_URL is required. It never talks to a host: run it outside the sites it protects',
+    )
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: a free one)', port, 7080)
+    .option('--prefix <prefix>', 'Redis key prefix of the vault', DEFAULT_PREFIX)
+    .option('--lease-ms <ms>', 'lease of an execution (default: DR_LEASE_MS or 10000)', positive)
+    .option('--script-catalog <dir>', 'folder of control-side recovery scripts (default: DR_SCRIPT_CATALOG)')
+    .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, how long running work may finish', positive, 10_000)
+    .option('--json', 'print the ready line as JSON')
+    .action(async (flags: ServeFlags) => {
+      const redisUrl = await checkRedisUrl(process.env.REDIS_URL);
+      const control = await startControlPlane({
+        redisUrl,
+        prefix: flags.prefix,
+        host: flags.host,
+        port: flags.port,
+        routes: controlRoutes,
+        logger: createLogger('control'),
+        ...(flags.leaseMs === undefined ? {} : { leaseMs: flags.leaseMs }),
+        ...(flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog }),
+      });
+      const line = {
+        api: control.url,
+        pid: process.pid,
+        prefix: flags.prefix,
+        orchestrator: control.orchestrator.id,
+      };
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(line)}\n`
+          : `control plane listening on ${control.url} (pid ${process.pid}, prefix ${flags.prefix}); export DR_SERVER=${control.url}\n`,
+      );
+      await untilStopSignal();
+      await control.close(flags.shutdownTimeoutMs);
+      setTimeout(() => process.exit(0), 1000).unref();
+    });
+}

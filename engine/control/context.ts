@@ -1,0 +1,40 @@
+/** What the control plane's routes work with, and the app type they are given. */
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../common/index.ts';
+import type { ControlMetrics } from './metrics.ts';
+
+export const API_PREFIX = '/api/v1';
+
+/** The version of the control plane's API and of the engine, as agents and clients see it. */
+export const CONTROL_VERSION = '0.1.0';
+
+/** What every route works with. */
+export interface ControlContext {
+  /** The vault's Redis (a shared connection, auto-pipelined). */
+  redis: Redis;
+  redisUrl: string;
+  prefix: string;
+  log: Logger;
+  metrics: ControlMetrics;
+  /** Checks behind `/readyz`: each says whether its part can serve now. */
+  readiness: Record<string, () => Promise<boolean>>;
+}
+
+export type ControlApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/** A group of routes: called once with the app (already under `/api/v1` unless it says otherwise). */
+export type ControlRoutes = (app: ControlApp, ctx: ControlContext) => void | Promise<void>;

@@ -1,0 +1,32 @@
+/**
+ * The control plane's Prometheus metrics (prom-client), served at `/metrics`. One registry per
+ * control plane (tests run several in one process), with Node's default metrics.
+ */
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+export interface ControlMetrics {
+  readonly registry: Registry;
+  /** Requests refused (4xx), by route and error code: a bad agent message is counted here. */
+  readonly refused: Counter<'route' | 'code'>;
+  /** Request durations by route and status class. */
+  readonly requests: Histogram<'route' | 'method' | 'status'>;
+}
+
+export function createControlMetrics(): ControlMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'drorch_' });
+  const refused = new Counter({
+    name: 'drorch_requests_refused_total',
+    help: 'Requests refused with a 4xx, by route and error code',
+    labelNames: ['route', 'code'] as const,
+    registers: [registry],
+  });
+  const requests = new Histogram({
+    name: 'drorch_request_duration_seconds',
+    help: 'HTTP request durations, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [registry],
+  });
+  return { registry, refused, requests };
+}

@@ -1,0 +1,113 @@
+/**
+ * `drctl serve`'s process: the HTTP API, the orchestrator (executions, under the lease that decides
+ * which control plane drives which), and the control queue's worker (control-side actions: recovery
+ * scripts and webhooks, as HVRM ran them in Azure). It never touches a host: the control worker's
+ * host driver refuses every call. Several may run against one Redis.
+ */
+import { Redis } from 'ioredis';
+import { createLogger, DrError, type Logger } from '../common/index.ts';
+import { DEFAULT_PREFIX, type Orchestrator, startOrchestrator, startSiteWorkers } from '../executor/index.ts';
+import type { HostDriver } from '../hosts/index.ts';
+import { compilePlan } from '../plan/index.ts';
+import { buildControlApp } from './app.ts';
+import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
+import { createControlMetrics } from './metrics.ts';
+
+export interface ControlPlaneOptions {
+  redisUrl: string;
+  /** @defaultValue 'dr' */
+  prefix?: string;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @defaultValue 7080 */
+  port?: number;
+  /** Route groups under `/api/v1`. */
+  routes?: readonly ControlRoutes[];
+  /** Lease of an execution (another control plane takes over this long after one died). */
+  leaseMs?: number;
+  /** Folder of recovery scripts run on the control queue. @defaultValue DR_SCRIPT_CATALOG */
+  scriptCatalog?: string;
+  /** Extra readiness checks behind `/readyz`. */
+  readiness?: ControlContext['readiness'];
+  /** @defaultValue a pino logger named `control` */
+  logger?: Logger;
+}
+
+export interface ControlPlane {
+  /** The API's base URL, e.g. `http://127.0.0.1:7080`. */
+  readonly url: string;
+  readonly app: ControlApp;
+  readonly ctx: ControlContext;
+  readonly orchestrator: Orchestrator;
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const log = options.logger ?? createLogger('control');
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const redis = new Redis(options.redisUrl, {
+    maxRetriesPerRequest: null,
+    enableAutoPipelining: true,
+    connectionName: 'drorch-control',
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+  });
+  redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
+  const orchestrator = await startOrchestrator({
+    redisUrl: options.redisUrl,
+    prefix,
+    compile: compilePlan,
+    logger: log.child({ part: 'orchestrator' }),
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+  });
+  const actions = startSiteWorkers({
+    redisUrl: options.redisUrl,
+    prefix,
+    site: 'control',
+    api: noHosts(),
+    logger: log.child({ part: 'actions' }),
+    handlers: options.scriptCatalog === undefined ? {} : { scriptCatalog: options.scriptCatalog },
+  });
+  await actions.ready();
+  const ctx: ControlContext = {
+    redis,
+    redisUrl: options.redisUrl,
+    prefix,
+    log,
+    metrics: createControlMetrics(),
+    readiness: { ...options.readiness },
+  };
+  const app = await buildControlApp(ctx, { routes: options.routes ?? [] });
+  const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7080 });
+  let closing: Promise<void> | undefined;
+  const close = async (timeoutMs: number): Promise<void> => {
+    await app.close();
+    await Promise.all([actions.close(timeoutMs), orchestrator.close(timeoutMs)]);
+    redis.disconnect();
+  };
+  return {
+    url: address.replace('[::1]', 'localhost'),
+    app,
+    ctx,
+    orchestrator,
+    close: (timeoutMs = 10_000) => {
+      closing ??= close(timeoutMs);
+      return closing;
+    },
+  };
+}
+
+/** The control plane's host driver: every call refused. Only a site's agent talks to hosts. */
+function noHosts(): HostDriver {
+  return new Proxy({} as HostDriver, {
+    get: (_target, prop) => {
+      if (prop === 'then') return undefined;
+      return () =>
+        Promise.reject(
+          new DrError(
+            'NO_HOSTS',
+            `the control plane never touches a host (${String(prop)}); a step that does belongs on its site's queue`,
+          ),
+        );
+    },
+  });
+}
