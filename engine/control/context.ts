@@ -9,6 +9,7 @@ import type {
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../common/index.ts';
+import type { HyperVReadApi } from '../preflight/index.ts';
 import type { ControlMetrics } from './metrics.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -24,6 +25,12 @@ export interface ControlContext {
   prefix: string;
   log: Logger;
   metrics: ControlMetrics;
+  /**
+   * What the vault knows of the sites' hosts, as the read-only host API pre-flight reads (built
+   * from the agents' inventory, refreshed through them when older than a replication cycle).
+   * Absent until an inventory is wired in: then pre-flight refuses (NO_INVENTORY).
+   */
+  inventory?: HyperVReadApi;
   /** Checks behind `/readyz`: each says whether its part can serve now. */
   readiness: Record<string, () => Promise<boolean>>;
 }
