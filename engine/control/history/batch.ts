@@ -124,7 +124,7 @@ export function planBatch(
 }
 
 function checkSample(sample: HistorySample, index: number): void {
-  const where = `inventory history: sample ${index}${typeof sample?.vm === 'string' ? ` (VM "${sample.vm}")` : ''}`;
+  const where = `inventory history: sample ${index}${typeof sample?.vm === 'string' && sample.vm.length > 0 ? ` (VM "${sample.vm}")` : ''}`;
   const refuse = (what: string): never => {
     throw new InputError('HISTORY_SAMPLE_INVALID', `${where}: ${what}; nothing was recorded`, { index });
   };
