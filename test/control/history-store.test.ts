@@ -179,6 +179,26 @@ describe('inventory history store', () => {
     });
   });
 
+  describe('samples outside the window', () => {
+    it('counts a sample from before the last 24 hours and one from an agent clock ahead, and keeps neither', async () => {
+      const { prefix, store } = storeFor({ futureToleranceMs: 60_000 });
+      const counts = await store.record([
+        sample({ at: T0 - DAY }),
+        sample({ at: T0 + 60_001 }),
+        sample({ vm: 'web-01', at: T0 + 60_000 }),
+      ]);
+      expect(counts).toEqual({ recorded: 1, tooOld: 1, future: 1, superseded: 0 });
+      expect(await redis.exists(historyKey(prefix, 'sql-01'))).toBe(0);
+    });
+
+    it('refuses a future tolerance that would let a sample overwrite the day before it', () => {
+      expect(() => storeFor({ futureToleranceMs: 2 * 3_600_000 })).toThrow(
+        /futureToleranceMs must be at most/,
+      );
+      expect(() => storeFor({ ttlMs: 0 })).toThrow(/ttlMs must be a positive number/);
+    });
+  });
+
   describe('expiry', () => {
     it('sets a 25-hour TTL on a ring and refreshes it on every write', async () => {
       const { prefix, store } = storeFor();

@@ -9,6 +9,7 @@ export {
   planBatch,
   type RecordCounts,
   VM_MAX_BYTES,
+  type VmUpdate,
 } from './batch.ts';
 export { BUCKET_MS, bucketOf, bucketStart, SERIES_BUCKETS, seriesWindow } from './buckets.ts';
 export { historyKey, RING_BYTES, SITE_MAX_BYTES } from './layout.ts';
@@ -19,4 +20,5 @@ export {
   DEFAULT_HISTORY_TTL_MS,
   type HistoryStore,
   type HistoryStoreOptions,
+  MAX_FUTURE_TOLERANCE_MS,
 } from './store.ts';

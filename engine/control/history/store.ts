@@ -16,6 +16,9 @@ import { decodeSeries, type VmHistory } from './series.ts';
 /** 24 h of history plus an hour, so a ring outlives its oldest bucket before it goes. */
 export const DEFAULT_HISTORY_TTL_MS = 25 * 3_600_000;
 
+/** The largest futureToleranceMs accepted. */
+export const MAX_FUTURE_TOLERANCE_MS = 3_600_000;
+
 export interface HistoryStoreOptions {
   /** Key prefix, as for the rest of the engine's keys. */
   prefix: string;
@@ -30,7 +33,8 @@ export interface HistoryStoreOptions {
    */
   ttlMs?: number;
   /**
-   * How far ahead of the clock a sample may be, ms; later ones are counted as `future`, not kept.
+   * How far ahead of the clock a sample may be, ms (at most 1 h); later ones are counted as
+   * `future`, not kept.
    * @defaultValue 5 min (one bucket)
    */
   futureToleranceMs?: number;
@@ -64,6 +68,12 @@ export function createHistoryStore(redis: Redis, options: HistoryStoreOptions): 
     'futureToleranceMs',
     options.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS,
   );
+  // a sample ahead of the window takes the slot of one of its oldest buckets: keep that to an hour
+  if (futureToleranceMs > MAX_FUTURE_TOLERANCE_MS)
+    throw new InputError(
+      'HISTORY_OPTION_INVALID',
+      `inventory history: futureToleranceMs must be at most ${MAX_FUTURE_TOLERANCE_MS} (1 h): a sample further ahead would overwrite the buckets of the day before it`,
+    );
   const vmsPerScript = checkPositive('vmsPerScript', options.vmsPerScript ?? 500);
   const vmsPerRead = checkPositive('vmsPerRead', options.vmsPerRead ?? 500);
   if (typeof prefix !== 'string' || prefix.length === 0)
