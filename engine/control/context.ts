@@ -10,6 +10,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../common/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
+import type { HistoryStore } from './history/index.ts';
 import type { ControlMetrics } from './metrics.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -31,6 +32,8 @@ export interface ControlContext {
    * Absent until an inventory is wired in: then pre-flight refuses (NO_INVENTORY).
    */
   inventory?: HyperVReadApi;
+  /** Per-VM RPO and health in 5-minute buckets (history/); absent: `/history` answers 503. */
+  history?: HistoryStore;
   /** Checks behind `/readyz`: each says whether its part can serve now. */
   readiness: Record<string, () => Promise<boolean>>;
 }
