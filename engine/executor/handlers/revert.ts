@@ -145,9 +145,10 @@ export const UNREACHABLE = new Set(['SITE_UNREACHABLE', 'HOST_DOWN']);
 /**
  * Cancel, primary side (the failover's source site): a primary prepared for a planned failover is
  * released (Stop-VMFailover) and the primary started again (Start-VM under this execution's epoch,
- * which also lifts a fence). When the source cannot be reached (an unplanned failover after a site
- * loss) the step warns and says so: the replica is already a replica again, so the VM runs nowhere
- * until its site returns, never in two places.
+ * which also lifts a fence). When the source cannot be reached (it died after the revert) the step
+ * warns PRIMARY_UNREACHABLE: the replica is already a replica again, so the VM runs nowhere, and
+ * the cancel's `<vm>/return` brings it back up at the target (return.ts). A restore that finds
+ * the replica failed over again there (that return ran; this job came late) starts nothing.
  */
 export async function restoreHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
   const vm = requireVm(ctx);
