@@ -19,20 +19,21 @@ export const NOT_HOME = new Set(['unrestored', 'returning', 'returned']);
 
 /**
  * Why `step` is recorded skipped without a job, or undefined when it runs. `stateOf` is the VM
- * machine's state name; `vms` the execution's VMs.
+ * machine's state name; `vms` the execution's VMs (asked for only by the undo steps: a ready step
+ * of a 10,000-VM cancel must not cost a scan of them).
  */
 export function skipReason(
   ctx: Pick<JobContext, 'type'>,
   step: PlanStep,
   stateOf: (vm: string) => string,
-  vms: readonly string[],
+  vms: () => readonly string[],
 ): string | undefined {
   if (ctx.type !== 'cancel') return undefined;
   if (step.kind === 'return' && step.vm !== undefined) {
     return stateOf(step.vm) === 'unrestored' ? undefined : 'its primary was restarted at the source';
   }
   if (step.kind === 'action' && step.after.includes('barrier/restored')) {
-    const away = vms.filter((vm) => NOT_HOME.has(stateOf(vm)));
+    const away = vms().filter((vm) => NOT_HOME.has(stateOf(vm)));
     if (away.length > 0)
       return `not undone: ${away.join(', ')} ${away.length === 1 ? 'runs' : 'run'} at the recovery site again (the cancel did not complete for ${away.length === 1 ? 'it' : 'them'})`;
   }

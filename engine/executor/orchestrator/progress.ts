@@ -327,7 +327,12 @@ export class ExecutionProgress {
         continue;
       }
       if (this.failure !== undefined) continue;
-      const skip = skipReason(this.ctx, step, (vm) => this.vm(vm).value, this.vmNames());
+      const skip = skipReason(
+        this.ctx,
+        step,
+        (vm) => this.vm(vm).value,
+        () => this.vmNames(),
+      );
       if (skip !== undefined) {
         this.skipWithoutJob(step, skip);
         continue;
