@@ -66,9 +66,17 @@ export type JobStepKind =
 /**
  * Steps of the lifecycle executions: `<vm>/commit`, `<vm>/change-point`, `<vm>/revert` (the
  * replica side of a cancel) and `<vm>/restore` (its primary side), `<vm>/reprotect` and
- * `<vm>/resync` (following the reversed replication until it is healthy).
+ * `<vm>/resync` (following the reversed replication until it is healthy); `<vm>/return` (a cancel
+ * whose restore could not reach the source brings the VM back up at the recovery site).
  */
-export type LifecycleStepKind = 'commit' | 'change-point' | 'revert' | 'restore' | 'reprotect' | 'resync';
+export type LifecycleStepKind =
+  | 'commit'
+  | 'change-point'
+  | 'revert'
+  | 'restore'
+  | 'return'
+  | 'reprotect'
+  | 'resync';
 
 const JOB_STEP_KINDS: readonly JobStepKind[] = [
   'fence',
@@ -81,6 +89,7 @@ const JOB_STEP_KINDS: readonly JobStepKind[] = [
   'change-point',
   'revert',
   'restore',
+  'return',
   'reprotect',
   'resync',
 ];
@@ -115,6 +124,11 @@ export interface StepJobData {
   plan?: string;
   vm?: string;
   recoveryPoint?: RecoveryPointChoice;
+  /**
+   * A cancel's `<vm>/return`: the point the VM ran from (its revert reported it), which it fails
+   * over from again.
+   */
+  fromPoint?: { id: string; time: string };
   network?: NetworkBinding;
   readiness?: Readiness;
   action?: PlanAction;

@@ -46,6 +46,11 @@ export interface FailedOverRecord {
   direction: 'forward' | 'failback';
   /** ISO-8601. */
   at: string;
+  /**
+   * The epoch the VM was last started under there, when it is not `execution`'s own: a cancel
+   * that brought the VM back up at the recovery site did so under its return epoch.
+   */
+  epoch?: number;
 }
 
 export const failedOverRecordSchema: z.ZodType<FailedOverRecord> = z.object({
@@ -54,6 +59,7 @@ export const failedOverRecordSchema: z.ZodType<FailedOverRecord> = z.object({
   site: z.string(),
   direction: z.enum(['forward', 'failback']),
   at: z.string(),
+  epoch: z.number().int().nonnegative().optional(),
 });
 
 /**

@@ -41,11 +41,16 @@ export type VmEvent =
       /** Boot: the host the VM runs on. */
       host?: string;
       dataLoss?: DataLossClaim;
+      /** The code of a step that ended `warned` (a restore that could not reach the source). */
+      warning?: string;
     }
   | { type: 'FAILED'; step: string; code: string; message: string }
   | { type: 'RETRY'; kind: StepKind }
   | { type: 'CLEANUP_STARTED' }
   | { type: 'CLEANUP_DONE' };
+
+/** The warning of a cancel's restore that could not reach the source (handlers/revert.ts). */
+export const PRIMARY_UNREACHABLE = 'PRIMARY_UNREACHABLE';
 
 const kindIs = (event: VmEvent, kind: StepKind): boolean => 'kind' in event && event.kind === kind;
 
@@ -66,6 +71,21 @@ export const vmGuards = {
   /** Cancel, primary side: Stop-VMFailover on the prepared primary, start it again. */
   isRestore: (event: VmEvent, context: VmContext): boolean =>
     context.mode === 'cancel' && kindIs(event, 'boot'),
+  /** Cancel: the restore could not reach the source, its primary is not running (revert.ts). */
+  isUnrestored: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'cancel' &&
+    kindIs(event, 'boot') &&
+    event.type === 'DONE' &&
+    event.warning === PRIMARY_UNREACHABLE,
+  /** Cancel: the return found the primary running at the source after all (return.ts PRIMARY_BACK). */
+  isReturnedHome: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'cancel' &&
+    kindIs(event, 'return') &&
+    event.type === 'DONE' &&
+    event.warning === 'PRIMARY_BACK',
+  /** Cancel: the VM is brought back up at the recovery site, its source lost (return.ts). */
+  isReturn: (event: VmEvent, context: VmContext): boolean =>
+    context.mode === 'cancel' && kindIs(event, 'return'),
   /** Change of recovery point: cancel the failover, fail over again from another point. */
   isChangePoint: (event: VmEvent, context: VmContext): boolean =>
     context.mode === 'change-point' && kindIs(event, 'failover'),
@@ -112,6 +132,9 @@ export const vmMachine = setup({
     isCommit: ({ event, context }) => vmGuards.isCommit(event, context),
     isRevert: ({ event, context }) => vmGuards.isRevert(event, context),
     isRestore: ({ event, context }) => vmGuards.isRestore(event, context),
+    isUnrestored: ({ event, context }) => vmGuards.isUnrestored(event, context),
+    isReturn: ({ event, context }) => vmGuards.isReturn(event, context),
+    isReturnedHome: ({ event, context }) => vmGuards.isReturnedHome(event, context),
     isChangePoint: ({ event, context }) => vmGuards.isChangePoint(event, context),
     isReprotect: ({ event, context }) => vmGuards.isReprotect(event, context),
     isResync: ({ event, context }) => vmGuards.isResync(event, context),
@@ -200,22 +223,54 @@ export const vmMachine = setup({
     /** Cancel: the replica is turned off and returns to replica state. */
     rollingBack: {
       tags: ['rolling-back'],
-      on: { DONE: { guard: 'isRevert', target: 'reverted' } },
+      // The point it ran from: a return fails it over from there again.
+      on: { DONE: { guard: 'isRevert', target: 'reverted', actions: 'rememberPoint' } },
     },
     /** The replica is a replica again; its primary is still to be restarted where it can be. */
     reverted: {
       tags: ['rolling-back'],
       on: {
         STARTED: { guard: 'isRestore', target: 'restoring' },
-        DONE: { guard: 'isRestore', target: 'rolledBack' },
+        DONE: [
+          { guard: 'isUnrestored', target: 'unrestored' },
+          { guard: 'isRestore', target: 'rolledBack' },
+        ],
       },
     },
     restoring: {
       tags: ['rolling-back'],
-      on: { DONE: { guard: 'isRestore', target: 'rolledBack' } },
+      on: {
+        DONE: [
+          { guard: 'isUnrestored', target: 'unrestored' },
+          { guard: 'isRestore', target: 'rolledBack' },
+        ],
+      },
     },
     /** Back as before the failover: the primary at its source, replicating. */
     rolledBack: { tags: ['rolled-back'], type: 'final' },
+    /** Off in both sites: its source could not be reached to restart the primary; a return follows. */
+    unrestored: {
+      tags: ['rolling-back'],
+      on: {
+        STARTED: { guard: 'isReturn', target: 'returning' },
+        DONE: [
+          { guard: 'isReturnedHome', target: 'rolledBack' },
+          { guard: 'isReturn', target: 'returned', actions: 'rememberHost' },
+        ],
+      },
+    },
+    /** Failed over again from the point it ran from, and started, at the recovery site. */
+    returning: {
+      tags: ['failing-over'],
+      on: {
+        DONE: [
+          { guard: 'isReturnedHome', target: 'rolledBack' },
+          { guard: 'isReturn', target: 'returned', actions: 'rememberHost' },
+        ],
+      },
+    },
+    /** Runs at the recovery site again, failed over (awaiting commit): the cancel did not complete for it. */
+    returned: { tags: ['ready'], type: 'final' },
     /** Set-VMReplication -Reverse: the recovered VM becomes the primary of a reversed replication. */
     reprotecting: {
       tags: ['reprotecting'],
@@ -240,6 +295,7 @@ export const vmMachine = setup({
           { guard: 'isCommit', target: 'committing', actions: 'clearError' },
           { guard: 'isRevert', target: 'rollingBack', actions: 'clearError' },
           { guard: 'isRestore', target: 'restoring', actions: 'clearError' },
+          { guard: 'isReturn', target: 'returning', actions: 'clearError' },
           { guard: 'isReprotect', target: 'reprotecting', actions: 'clearError' },
           { guard: 'isResync', target: 'reversed', actions: 'clearError' },
           { guard: 'isShutdown', target: 'shuttingDown', actions: 'clearError' },

@@ -83,6 +83,15 @@ function placeOf(snapshot: VmSnapshot, where: VmWhereContext): VmWhere {
           return starting(from);
         case 'rolledBack':
           return runs(from);
+        case 'unrestored':
+          return nowhere(`its replica at ${to} is off, its primary at ${from} could not be reached`);
+        case 'returning':
+          return starting(to);
+        case 'returned':
+          return runs(
+            to,
+            ` again (its source ${from} could not be reached; the cancel did not complete for it)`,
+          );
         default:
           return unknown(
             `the rollback failed at ${failedKind(snapshot)}; check ${from} and ${to} (\`drctl status\`, the hosts)`,

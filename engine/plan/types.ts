@@ -124,7 +124,19 @@ export interface PlanIssue {
  * planned-failover "all shutdowns before any failover" rule at O(n) edges instead of O(n²). An
  * executor completes it as soon as its predecessors are done.
  */
-export type StepKind = 'action' | 'fence' | 'shutdown' | 'failover' | 'boot' | 'readiness' | 'barrier';
+/**
+ * What a step does. `return` is a cancel's only: it brings a VM back up at the recovery site when
+ * its primary could not be restarted at the source (orchestrator/lifecycle-steps.ts).
+ */
+export type StepKind =
+  | 'action'
+  | 'fence'
+  | 'shutdown'
+  | 'failover'
+  | 'boot'
+  | 'readiness'
+  | 'barrier'
+  | 'return';
 
 export interface PlanStep {
   /**

@@ -26,12 +26,23 @@ export interface JobContext {
   vmsByName: ReadonlyMap<string, PlanVm>;
   /** Manual actions count as approved. */
   approveManual?: boolean;
+  /**
+   * A cancel's second fencing token, newer than `epoch`: its `<vm>/return` jobs run under it, so
+   * that a restore of the cancel still on its way to the source (a stale job) is refused by a host
+   * that has seen the return's (meta `returnEpoch`, taken when the cancel starts).
+   */
+  returnEpoch?: number;
+  /**
+   * The recovery point a VM ran from, as its machine recorded it (the cancel's revert reports
+   * it): a `<vm>/return` fails the VM over from it again.
+   */
+  pointOf?: (vm: string) => { id: string; time: string } | undefined;
 }
 
 /** What a batch's units have of their own; the rest of StepJobData is the batch's. */
 export type StepBatchUnit = Pick<
   StepJobData,
-  'steps' | 'vm' | 'recoveryPoint' | 'network' | 'readiness' | 'action'
+  'steps' | 'vm' | 'recoveryPoint' | 'fromPoint' | 'network' | 'readiness' | 'action'
 >;
 
 /**
@@ -107,7 +118,9 @@ export function batchUnits(units: readonly PlannedJob[], delayOf: (key: string) 
   const batches: PlannedBatch[] = [];
   for (const unit of units) {
     const delay = delayOf(unit.key);
-    const group = `${unit.site}\u0000${unit.attempt}\u0000${delay}`;
+    // A cancel's returns run under an epoch of their own (JobContext.returnEpoch): a batch of their own.
+    const returning = unit.steps[0]?.kind === 'return';
+    const group = `${unit.site}\u0000${unit.attempt}\u0000${delay}\u0000${returning}`;
     const vm = unit.steps[0]?.vm;
     let current = open.get(group);
     if (
@@ -166,6 +179,10 @@ export function toBatchUnit(ctx: JobContext, job: PlannedJob): StepBatchUnit {
         unit.recoveryPoint = ctx.recoveryPoint ?? vm.recoveryPoint ?? ctx.plan.recoveryPoint;
       }
       if (job.steps.some((s) => s.kind === 'readiness')) unit.readiness = vm.readiness;
+      if (first.kind === 'return') {
+        const point = ctx.pointOf?.(first.vm);
+        if (point !== undefined) unit.fromPoint = { id: point.id, time: point.time };
+      }
     }
   }
   if (first.action !== undefined) {
@@ -183,7 +200,7 @@ export function toBullJob(ctx: JobContext, batch: PlannedBatch): BullJob {
   const data: StepBatchData = {
     v: 1,
     execution: ctx.execution,
-    epoch: ctx.epoch,
+    epoch: first.kind === 'return' && ctx.returnEpoch !== undefined ? ctx.returnEpoch : ctx.epoch,
     type: ctx.type,
     direction: ctx.direction,
     site: batch.site,

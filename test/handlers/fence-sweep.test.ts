@@ -133,4 +133,41 @@ describe("the site agent's fence sweep", () => {
       atSource.stop();
     }
   });
+
+  // Issue 10: a cancel that brought a VM back up at the target (its restore found no source)
+  // records it failed over again under its return epoch; a restart of the old primary under the
+  // cancel's own epoch (newer than the failover's) must not count as "a newer execution owns it".
+  it('fences under the epoch a record carries (a cancel’s return), above the cancel’s own', async () => {
+    world = twoSiteWorld(['app-01'], { manual: true });
+    const prefix = uniquePrefix('sweep');
+    await redis.hset(executionKeys(prefix, 'ex5-cancel-1').meta, 'epoch', '6');
+    await markFailedOver(redis, prefix, ['app-01'], {
+      plan: 'p',
+      execution: 'ex5-cancel-1',
+      site: TARGET,
+      direction: 'forward',
+      at: new Date().toISOString(),
+      epoch: 7,
+    });
+    // The old primary, restarted under the cancel's epoch 6 by a restore that came late.
+    await world.api.connectVMNetwork({ site: SOURCE, vm: 'app-01', epoch: 6, network: 'prod-east' });
+    const sweeper = startFenceSweep({
+      api: world.api,
+      redis,
+      prefix,
+      site: SOURCE,
+      log: silent,
+      intervalMs: 60_000,
+    });
+    try {
+      expect(await sweeper.sweep()).toEqual(['app-01']);
+      expect(await world.api.getVM(SOURCE, 'app-01')).toMatchObject({
+        state: 'Off',
+        startBarred: true,
+        epoch: 7,
+      });
+    } finally {
+      sweeper.stop();
+    }
+  });
 });

@@ -5,6 +5,7 @@ import type {
   StepJobData,
   StepOutcome,
   StepResult,
+  VmPhase,
 } from '../../contract/index.ts';
 import type { HostDriver, RecoveryPoint, VmView } from '../../hosts/index.ts';
 import type { SightingStore } from '../../locks/index.ts';
@@ -112,6 +113,8 @@ export interface HandlerOutcome {
   view?: VmView;
   /** What the operator reads in the VM's phase event after the step (fence: fenced or not, why). */
   detail?: string;
+  /** The VM's phase after the step, when it is not the step kind's usual one (dispatch.ts PHASE_AFTER). */
+  phase?: VmPhase;
   /** Events to append after the step's end (a fence that found a divergence: `diverged`). */
   events?: ExecutionEvent[];
 }

@@ -22,6 +22,7 @@ import { failoverHandler } from './failover.ts';
 import { fenceHandler } from './fence.ts';
 import { readinessHandler } from './readiness.ts';
 import { reprotectHandler, resyncHandler } from './reprotect.ts';
+import { returnHandler } from './return.ts';
 import { restoreHandler, revertHandler } from './revert.ts';
 import { shutdownHandler } from './shutdown.ts';
 import { rejectOnAbort } from './vm.ts';
@@ -38,6 +39,7 @@ const HANDLERS: Record<JobStepKind, StepHandler> = {
   'change-point': changePointHandler,
   revert: revertHandler,
   restore: restoreHandler,
+  return: returnHandler,
   reprotect: reprotectHandler,
   resync: resyncHandler,
 };
@@ -55,6 +57,7 @@ const PHASE_WHILE: Record<JobStepKind, VmPhase | undefined> = {
   'change-point': 'failing-over',
   revert: 'rolling-back',
   restore: 'rolling-back',
+  return: 'failing-over',
   reprotect: 'reprotecting',
   resync: 'reprotecting',
 };
@@ -66,6 +69,7 @@ const PHASE_AFTER: Partial<Record<JobStepKind, VmPhase>> = {
   cleanup: 'cleaned-up',
   commit: 'committed',
   restore: 'rolled-back',
+  return: 'ready',
   resync: 'protected',
 };
 
@@ -81,6 +85,7 @@ const MUTATING: ReadonlySet<JobStepKind> = new Set<JobStepKind>([
   'change-point',
   'revert',
   'restore',
+  'return',
   'reprotect',
 ]);
 
@@ -225,7 +230,7 @@ export async function runStepJob(jobId: string, job: StepJobData, deps: RunStepJ
         outcome: result.outcome,
         ...optional(result),
       });
-      const after = PHASE_AFTER[kind];
+      const after = outcome.phase ?? PHASE_AFTER[kind];
       if (after !== undefined)
         phase(after, outcome.detail ?? (outcome.outcome === 'warned' ? outcome.error?.message : undefined));
       if (outcome.events !== undefined) pending.push(...outcome.events);

@@ -69,11 +69,12 @@ export function startFenceSweep(options: FenceSweepOptions): FenceSweep {
     for (const view of primaries) {
       const record = records.get(view.name);
       if (record === undefined || record.site === site) continue;
-      if (!epochs.has(record.execution)) {
+      if (record.epoch === undefined && !epochs.has(record.execution)) {
         const raw = await redis.hget(executionKeys(prefix, record.execution).meta, 'epoch');
         epochs.set(record.execution, raw === null ? undefined : Number(raw));
       }
-      const epoch = epochs.get(record.execution);
+      // A cancel that returned the VM to the other site records the epoch it restarted it under.
+      const epoch = record.epoch ?? epochs.get(record.execution);
       if (epoch === undefined || !Number.isSafeInteger(epoch)) continue;
       let divergence: Divergence;
       try {

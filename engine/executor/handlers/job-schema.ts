@@ -63,6 +63,7 @@ export const stepJobDataSchema = z.object({
   plan: z.string().optional(),
   vm: z.string().optional(),
   recoveryPoint: recoveryPoint.optional(),
+  fromPoint: z.object({ id: z.string(), time: z.string() }).optional(),
   network: z.object({ network: z.string(), ip: z.string().optional() }).optional(),
   readiness: z
     .object({

@@ -105,6 +105,9 @@ export async function revertHandler(ctx: HandlerContext): Promise<HandlerOutcome
   view = 'result' in cancelled ? cancelled.result : cancelled.meanwhile;
   const output: Record<string, unknown> = { reverted: true, stopped };
   if (previousPoint !== undefined) output.previousPoint = previousPoint;
+  // A cancel's VM machine keeps the point: a return fails the VM over from it again (return.ts).
+  if (ctx.job.type === 'cancel' && previousPoint !== undefined)
+    return { outcome: 'done', mutated: true, output, view, recoveryPoint: previousPoint };
   return { outcome: 'done', mutated: true, output, view };
 }
 
@@ -137,14 +140,15 @@ export function describeSelector(selector: RecoveryPointSelector): string {
 const RESTART_WAIT_MS = 10 * 60_000;
 
 /** Site trouble that a rollback lives with: the old primary is restarted when its site is back. */
-const UNREACHABLE = new Set(['SITE_UNREACHABLE', 'HOST_DOWN']);
+export const UNREACHABLE = new Set(['SITE_UNREACHABLE', 'HOST_DOWN']);
 
 /**
  * Cancel, primary side (the failover's source site): a primary prepared for a planned failover is
  * released (Stop-VMFailover) and the primary started again (Start-VM under this execution's epoch,
- * which also lifts a fence). When the source cannot be reached (an unplanned failover after a site
- * loss) the step warns and says so: the replica is already a replica again, so the VM runs nowhere
- * until its site returns, never in two places.
+ * which also lifts a fence). When the source cannot be reached (it died after the revert) the step
+ * warns PRIMARY_UNREACHABLE: the replica is already a replica again, so the VM runs nowhere, and
+ * the cancel's `<vm>/return` brings it back up at the target (return.ts). A restore that finds
+ * the replica failed over again there (that return ran; this job came late) starts nothing.
  */
 export async function restoreHandler(ctx: HandlerContext): Promise<HandlerOutcome> {
   const vm = requireVm(ctx);
@@ -171,6 +175,7 @@ export async function restoreHandler(ctx: HandlerContext): Promise<HandlerOutcom
       where,
     );
   }
+  await refuseWhileReturned(ctx, vm);
   let released = false;
   if (view.replication?.state === 'PreparedForFailover') {
     const release = await unlessDoneMeanwhile(
@@ -205,12 +210,38 @@ export async function restoreHandler(ctx: HandlerContext): Promise<HandlerOutcom
   }
 }
 
+/**
+ * The replica at the recovery site failed over again (the cancel's return brought the VM back up
+ * there after this restore could not reach the source): this is a restore of the cancel on its
+ * way late (its site came back), and starting the primary would run the VM in two sites. The
+ * restore fails, not retryable, with nothing changed. A recovery site that does not answer is no
+ * reason to leave the VM off: the revert turned the replica off just before.
+ */
+async function refuseWhileReturned(ctx: HandlerContext, vm: string): Promise<void> {
+  let replica: VmView;
+  try {
+    replica = await ctx.api.getVM(ctx.job.toSite, vm);
+  } catch (error) {
+    const code = simErrorCode(error);
+    if (code === 'VM_NOT_FOUND' || (code !== undefined && UNREACHABLE.has(code))) return;
+    throw error;
+  }
+  if (replica.replication?.state !== 'FailedOverWaitingCompletion') return;
+  throw new StepError(
+    'RUNS_AT_TARGET',
+    `${ctx.step}: ${vm} is failed over at ${ctx.job.toSite} again (${describe(replica)}); its primary at ${ctx.job.site} is not started beside it — cancel the failover again to bring it home`,
+    { step: ctx.step, site: ctx.job.site, vm },
+  );
+}
+
 function unreachable(ctx: HandlerContext, vm: string, error: unknown): HandlerOutcome {
-  const message = `${ctx.step}: the primary of ${vm} at ${ctx.job.site} cannot be reached (${error instanceof Error ? error.message : String(error)}); its replica is a replica again, so it runs nowhere — start it at ${ctx.job.site} when the site is back`;
+  const message = `${ctx.step}: the primary of ${vm} at ${ctx.job.site} cannot be reached (${error instanceof Error ? error.message : String(error)}); its replica is a replica again, so it runs nowhere: the cancel's return brings it back up at ${ctx.job.toSite}`;
   return {
     outcome: 'warned',
     mutated: false,
     output: { restarted: false, unreachable: true },
+    // Not rolled back: off in both sites until the return (vm-machine.ts `unrestored`).
+    phase: 'rolling-back',
     error: { code: 'PRIMARY_UNREACHABLE', message, retryable: false },
   };
 }

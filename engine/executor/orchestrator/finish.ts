@@ -23,6 +23,7 @@ import { releaseLease } from '../store/lease.ts';
 import { settleLifecycle } from '../store/lifecycle-settle.ts';
 import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
 import { transitionExecution } from '../store/transition.ts';
+import { cancelIncomplete, cancelOutcome } from './cancel-outcome.ts';
 import { crashPoint } from './crash-points.ts';
 import { reprotectPhase, startFollowUps } from './follow-up.ts';
 import type { ExecutionProgress } from './progress.ts';
@@ -38,9 +39,23 @@ export async function finishExecution(
   write: (batch: ProgressWrite) => Promise<void>,
 ): Promise<void> {
   const now = deps.now();
-  const failed =
+  const sites = sitesOf({ plan: progress.ctx.plan, direction: record.direction });
+  // A cancel that brought VMs back up at the recovery site did not complete (cancel-outcome.ts).
+  const incomplete =
+    record.type === 'cancel'
+      ? cancelIncomplete(
+          cancelOutcome(progress.vmNames().map((name) => ({ name, state: progress.vm(name).value }))),
+          record.parent ?? execution,
+          sites,
+        )
+      : undefined;
+  const stepsFailed =
     progress.failure ??
     (progress.failedSteps.length > 0 ? `steps failed: ${progress.failedSteps.join(', ')}` : undefined);
+  const failed =
+    incomplete !== undefined && stepsFailed !== undefined
+      ? `${incomplete}; ${stepsFailed}`
+      : (incomplete ?? stepsFailed);
   const ended = applyExecutionEvent(
     machine,
     // A failover cancelled while it ran settles `cancelling`; its rollback follows (below).
@@ -82,6 +97,17 @@ export async function finishExecution(
   if (dataLoss.length > 0) {
     batch.meta.push([META.dataLoss, JSON.stringify(dataLoss)]);
     batch.events.push(JSON.stringify(dataLossEvent(execution, at, dataLoss)));
+  }
+  if (incomplete !== undefined) {
+    const note: EngineEvent = {
+      v: EVENT_SCHEMA_VERSION,
+      at,
+      type: 'execution-status',
+      execution,
+      status,
+      detail: incomplete,
+    };
+    batch.events.push(JSON.stringify(note));
   }
   if (status === 'awaiting-cleanup') {
     const note: EngineEvent = {
@@ -125,7 +151,7 @@ export async function finishExecution(
         (record.type === 'planned' || record.type === 'unplanned') && (step === 'done' || step === 'warned')
       );
     }),
-    toSite: sitesOf({ plan: progress.ctx.plan, direction: record.direction }).toSite,
+    toSite: sites.toSite,
     ...(record.parent ? { parent: record.parent } : {}),
     now: () => new Date(now),
   });
@@ -136,7 +162,8 @@ export async function finishExecution(
     status,
     progress.vmNames().map((name) => ({ name, snapshot: progress.vm(name) })),
     now,
-    sitesOf({ plan: progress.ctx.plan, direction: record.direction }).fromSite,
+    sites.fromSite,
+    sites.toSite,
   );
   batch.meta.push(...settled.meta);
   batch.events.unshift(...settled.events.map((e) => JSON.stringify(e)));

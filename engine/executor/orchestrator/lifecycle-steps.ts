@@ -14,7 +14,12 @@
  *   execution's.
  * - cancel, in the failover's reverse order: the undo of each `after` action that ran, then per VM
  *   `<vm>/revert` at the recovery site and `<vm>/restore` at the source (in dependency order), then
- *   the undo of each `before` action that ran. Undo steps are `action/<name>/undo`.
+ *   the undo of each `before` action that ran. Undo steps are `action/<name>/undo`. After each
+ *   restore, `<vm>/return` at the recovery site: a step the graph always has but that runs only
+ *   when the restore could not reach the source (the VM runs nowhere then); otherwise the
+ *   orchestrator records it skipped without a job (conditional-steps.ts). It brings the VM back up
+ *   at the recovery site. The undo of the `before` actions waits for the returns, and is skipped
+ *   when a VM returned: the failover is not rolled back for that VM.
  * - reprotect: `<vm>/reprotect` (reverse replication) then `<vm>/resync` (until healthy), per VM.
  */
 
@@ -138,6 +143,14 @@ export function lifecycleSteps(type: LifecycleType, plan: RecoveryPlan, sites: S
           estimateMs: vm.bootEstimateMs,
           after: [`${vm.name}/revert`, ...restoreAfter(vm)],
         });
+        add({
+          id: `${vm.name}/return`,
+          kind: 'return',
+          vm: vm.name,
+          site: sites.toSite,
+          estimateMs: vm.bootEstimateMs,
+          after: [`${vm.name}/restore`],
+        });
       }
       addGroupBarriers(plan, 'restore', add);
       if (undoBefore.length > 0) {
@@ -146,7 +159,7 @@ export function lifecycleSteps(type: LifecycleType, plan: RecoveryPlan, sites: S
           kind: 'barrier',
           site: 'control',
           estimateMs: 0,
-          after: plan.vms.map((vm) => `${vm.name}/restore`),
+          after: plan.vms.map((vm) => `${vm.name}/return`),
         });
         for (const action of undoBefore) add(undoStep(action, sites, ['barrier/restored']));
       }

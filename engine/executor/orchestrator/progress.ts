@@ -34,6 +34,7 @@ import {
   toBullJob,
 } from '../../schedule/index.ts';
 import { emptyWrite, META, type ProgressWrite } from '../store/record.ts';
+import { skipReason } from './conditional-steps.ts';
 import { failurePolicyOf, retryDelayMs } from './failure-policy.ts';
 import {
   applyOperatorCommand,
@@ -70,14 +71,18 @@ export class ExecutionProgress {
   lastReadyAt: number | undefined;
   private lastReadyDirty = false;
 
+  readonly ctx: JobContext;
+
   constructor(
-    readonly ctx: JobContext,
+    ctx: JobContext,
     steps: ReadonlyMap<string, PlanStep>,
     storedSteps: Readonly<Record<string, string>>,
     storedVms: Readonly<Record<string, string>>,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    // A cancel's return fails its VM over again from the point its machine recorded.
+    this.ctx = ctx.type === 'cancel' ? { ...ctx, pointOf: (vm) => this.vm(vm).context.recoveryPoint } : ctx;
     this.graph = new StepGraph(steps, storedSteps);
     this.vmJson = new Map(Object.entries(storedVms));
     this.finishedAtLastDrain = this.graph.finished;
@@ -88,7 +93,7 @@ export class ExecutionProgress {
     }
     // On resume: a step that failed for good under `fail-plan` still stops new dispatches.
     const fatal = this.failedSteps.find(
-      (id) => failurePolicyOf(ctx, this.graph.step(id)).outcome === 'fail-plan',
+      (id) => failurePolicyOf(this.ctx, this.graph.step(id)).outcome === 'fail-plan',
     );
     if (fatal !== undefined) this.failure = `${fatal}: failed`;
   }
@@ -199,20 +204,23 @@ export class ExecutionProgress {
     this.dirtySteps.add(id);
     const step = this.graph.step(id);
     if (step.vm !== undefined && step.kind !== 'action' && step.kind !== 'barrier') {
-      const host = step.kind === 'boot' ? result.steps.find((s) => s.id === id)?.output?.host : undefined;
+      const own = result.steps.find((s) => s.id === id);
+      const host = step.kind === 'boot' || step.kind === 'return' ? own?.output?.host : undefined;
+      // A warned step's code tells the machine what did not happen (a restore that found no source).
+      const warning = outcome === 'warned' ? own?.error?.code : undefined;
       const event: VmEvent =
         this.ctx.type === 'cleanup'
           ? { type: 'CLEANUP_DONE' }
-          : step.kind === 'failover' && (result.recoveryPoint || result.dataLoss)
-            ? {
-                type: 'DONE',
-                kind: step.kind,
-                ...(result.recoveryPoint ? { recoveryPoint: result.recoveryPoint } : {}),
-                ...(result.dataLoss ? { dataLoss: result.dataLoss } : {}),
-              }
-            : typeof host === 'string'
-              ? { type: 'DONE', kind: step.kind, host }
-              : { type: 'DONE', kind: step.kind };
+          : {
+              type: 'DONE',
+              kind: step.kind,
+              ...(step.kind === 'failover' && result.recoveryPoint
+                ? { recoveryPoint: result.recoveryPoint }
+                : {}),
+              ...(step.kind === 'failover' && result.dataLoss ? { dataLoss: result.dataLoss } : {}),
+              ...(typeof host === 'string' ? { host } : {}),
+              ...(warning !== undefined ? { warning } : {}),
+            };
       this.vmEvent(step.vm, event);
     }
   }
@@ -319,6 +327,16 @@ export class ExecutionProgress {
         continue;
       }
       if (this.failure !== undefined) continue;
+      const skip = skipReason(
+        this.ctx,
+        step,
+        (vm) => this.vm(vm).value,
+        () => this.vmNames(),
+      );
+      if (skip !== undefined) {
+        this.skipWithoutJob(step, skip);
+        continue;
+      }
       if (isManualStep(this.ctx, step)) this.awaitApproval(step);
       else toDispatch.push(step.id);
     }
@@ -363,6 +381,28 @@ export class ExecutionProgress {
     this.dirtyVms.clear();
     this.events.length = 0;
     return { write, jobs };
+  }
+
+  /**
+   * A conditional step that is not needed (conditional-steps.ts): recorded skipped, no job, no VM
+   * event; an action's skip is logged with why (a return's is the usual case and goes unsaid).
+   */
+  private skipWithoutJob(step: PlanStep, reason: string): void {
+    const attempt = this.graph.state(step.id).attempt;
+    for (const next of this.graph.set(step.id, { status: 'skipped', attempt })) this.ready.add(next);
+    this.dirtySteps.add(step.id);
+    if (step.kind !== 'action') return;
+    this.events.push({
+      v: EVENT_SCHEMA_VERSION,
+      at: new Date(this.now()).toISOString(),
+      type: 'step-finished',
+      execution: this.ctx.execution,
+      step: step.id,
+      site: step.site,
+      outcome: 'skipped',
+      attempt,
+      output: { reason },
+    });
   }
 
   /**

@@ -15,7 +15,7 @@ import {
 } from '../../machines/index.ts';
 import { jobContext } from '../../schedule/index.ts';
 import { readCompletions } from '../completions.ts';
-import { executionKeys } from '../keys.ts';
+import { executionKeys, globalKeys } from '../keys.ts';
 import { loadExecution, loadPlanSnapshot } from '../store/execution-record.ts';
 import { renewLease } from '../store/lease.ts';
 import {
@@ -79,9 +79,11 @@ export class ExecutionRunner {
       redis.hgetall(this.keys.steps),
       redis.hgetall(this.keys.vms),
     ]);
+    const returnEpoch = record.type === 'cancel' ? await this.returnEpoch(loaded.fields) : undefined;
     const ctx = jobContext({
       execution: record.id,
       epoch: record.epoch,
+      ...(returnEpoch === undefined ? {} : { returnEpoch }),
       type: record.type,
       direction: record.direction,
       plan,
@@ -189,6 +191,21 @@ export class ExecutionRunner {
     } finally {
       clearInterval(renew);
     }
+  }
+
+  /**
+   * A cancel's epoch for its returns (JobContext.returnEpoch): taken from the global counter once,
+   * when the cancel first starts, and kept in its meta (HSETNX), so that every orchestrator that
+   * runs it uses the same one. Newer than the cancel's own, so a host that has seen it refuses a
+   * restore of the cancel still on its way.
+   */
+  private async returnEpoch(fields: Readonly<Record<string, string>>): Promise<number> {
+    const stored = Number(fields[META.returnEpoch]);
+    if (Number.isSafeInteger(stored) && stored > 0) return stored;
+    const { redis, prefix } = this.deps;
+    const taken = await redis.incr(globalKeys(prefix).epoch);
+    await redis.hsetnx(this.keys.meta, META.returnEpoch, String(taken));
+    return Number(await redis.hget(this.keys.meta, META.returnEpoch));
   }
 
   /** Record the batch, then send its jobs. */

@@ -26,6 +26,33 @@ const END_EVENT: Record<
   reprotect: { ok: 'REPROTECT_DONE', failed: 'REPROTECT_FAILED' },
 };
 
+/**
+ * The VMs a cancel brought back up at the recovery site (machine `returned`) are failed over there
+ * again, under the cancel's return epoch: the source's agent fences an old primary found running
+ * when its site is back under that epoch (handlers/fence-sweep.ts), which a restore of the cancel
+ * (its older epoch) could not have lifted.
+ */
+async function markReturned(
+  deps: LifecycleSettleDeps,
+  record: ExecutionRecord,
+  vms: readonly { name: string; snapshot: VmSnapshot }[],
+  at: string,
+  toSite: string,
+): Promise<void> {
+  const returned = vms.filter((v) => v.snapshot.value === 'returned').map((v) => v.name);
+  if (returned.length === 0) return;
+  const raw = await deps.redis.hget(executionKeys(deps.prefix, record.id).meta, META.returnEpoch);
+  const epoch = Number(raw);
+  await markFailedOver(deps.redis, deps.prefix, returned, {
+    plan: record.planName,
+    execution: record.id,
+    site: toSite,
+    direction: record.direction,
+    at,
+    ...(Number.isSafeInteger(epoch) && epoch > 0 ? { epoch } : {}),
+  });
+}
+
 export interface LifecycleSettleDeps {
   redis: Redis;
   prefix: string;
@@ -51,6 +78,7 @@ export async function settleLifecycle(
   vms: readonly { name: string; snapshot: VmSnapshot }[],
   now: number,
   fromSite = '',
+  toSite = '',
 ): Promise<LifecycleSettled> {
   const settled: LifecycleSettled = { meta: [], events: [] };
   const type = record.type;
@@ -74,9 +102,13 @@ export async function settleLifecycle(
       extra.push([META.dataLoss, JSON.stringify([...merged.values()])]);
     }
   }
-  if (type === 'cancel' && ok) {
-    const names = vms.map((v) => v.name);
-    if (record.direction === 'forward') {
+  if (type === 'cancel') {
+    // Home: every VM of a completed cancel; of one that did not complete, those rolled back.
+    const names = vms.filter((v) => ok || v.snapshot.value === 'rolledBack').map((v) => v.name);
+    await markReturned(deps, record, vms, at, toSite);
+    if (names.length === 0) {
+      // None came home: their records stand.
+    } else if (record.direction === 'forward') {
       // The VMs are back at their source: another failover of them may run again.
       await clearFailedOver(deps.redis, deps.prefix, names, record.planName);
     } else {

@@ -15,6 +15,8 @@ export const META = {
   by: 'by',
   reason: 'reason',
   epoch: 'epoch',
+  /** A cancel's second epoch, for its `<vm>/return` jobs (schedule JobContext.returnEpoch). */
+  returnEpoch: 'returnEpoch',
   createdAt: 'createdAt',
   recoveryPoint: 'recoveryPoint',
   parent: 'parent',
