@@ -4,6 +4,7 @@
  */
 
 import {
+  type AutomaticStartActionName,
   CONTROL_QUEUE,
   type ExecutionType,
   type StepJobData,
@@ -26,6 +27,8 @@ export interface JobContext {
   vmsByName: ReadonlyMap<string, PlanVm>;
   /** Manual actions count as approved. */
   approveManual?: boolean;
+  /** A protect execution: the automatic start action its steps set. */
+  automaticStartAction?: AutomaticStartActionName;
 }
 
 /** What a batch's units have of their own; the rest of StepJobData is the batch's. */
@@ -194,6 +197,7 @@ export function toBullJob(ctx: JobContext, batch: PlannedBatch): BullJob {
     plan: ctx.plan.metadata.name,
     units: batch.units.map((unit) => toBatchUnit(ctx, unit)),
   };
+  if (ctx.automaticStartAction !== undefined) data.automaticStartAction = ctx.automaticStartAction;
   if (batch.follows?.length) {
     data.follows = batch.follows.map((follow) => ({ ...toBatchUnit(ctx, follow.unit), after: follow.after }));
   }

@@ -20,6 +20,7 @@ import type { HandlerContext, HandlerOutcome, ResolvedHandlerOptions, StepHandle
 import { StepError, toStepError } from './errors.ts';
 import { failoverHandler } from './failover.ts';
 import { fenceHandler } from './fence.ts';
+import { protectHandler } from './protect.ts';
 import { readinessHandler } from './readiness.ts';
 import { reprotectHandler, resyncHandler } from './reprotect.ts';
 import { restoreHandler, revertHandler } from './revert.ts';
@@ -33,6 +34,7 @@ const HANDLERS: Record<JobStepKind, StepHandler> = {
   boot: bootHandler,
   readiness: readinessHandler,
   cleanup: cleanupHandler,
+  protect: protectHandler,
   action: actionHandler,
   commit: commitHandler,
   'change-point': changePointHandler,
@@ -50,6 +52,8 @@ const PHASE_WHILE: Record<JobStepKind, VmPhase | undefined> = {
   boot: 'booting',
   readiness: 'awaiting-readiness',
   cleanup: 'cleaning-up',
+  // Setting the automatic start action changes nothing an operator follows as a phase.
+  protect: undefined,
   action: undefined,
   commit: 'committing',
   'change-point': 'failing-over',
@@ -76,6 +80,7 @@ const MUTATING: ReadonlySet<JobStepKind> = new Set<JobStepKind>([
   'failover',
   'boot',
   'cleanup',
+  'protect',
   'action',
   'commit',
   'change-point',
