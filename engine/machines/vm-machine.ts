@@ -137,7 +137,7 @@ export const vmMachine = setup({
       on: {
         STARTED: [
           // Protect: the primary runs on as it is while its step runs.
-          { guard: 'isProtect' },
+          { guard: 'isProtect', target: 'protected' },
           { guard: 'isShutdown', target: 'shuttingDown' },
           { guard: 'isFailover', target: 'failoverInProgress' },
         ],
