@@ -151,6 +151,10 @@ describe('drctl protect', { timeout: 120_000 }, () => {
     expect(followed.code, followed.err).toBe(0);
     expect(followed.out).toContain('CHG-7 after plan setup');
     expect(followed.out).toContain('finished: completed');
+    const status = await drctl(live, ['status', id]);
+    expect(status.code, status.err).toBe(0);
+    expect(status.out).toContain('sets automatic start action Nothing on 1 primaries');
+    expect(status.out).toMatch(new RegExp(`${VMS[0]} +protected +runs at ${plan.source}`));
     expect((await live.world.api.getVM(plan.source, VMS[0] ?? '')).automaticStartAction).toBe('Nothing');
     expect((await live.world.api.getVM(plan.source, VMS[1] ?? '')).automaticStartAction).toBe(
       'StartIfRunning',

@@ -14,6 +14,7 @@ import {
   protectRows,
   siteQueueName,
   startSiteWorkers,
+  submitCommit,
   submitProtect,
 } from '../../engine/executor/index.ts';
 import type { HostDriver } from '../../engine/hosts/index.ts';
@@ -230,5 +231,20 @@ describe('drctl protect as an execution', { timeout: 120_000 }, () => {
     await releaseLocks(live.redis, live.prefix, owner);
     const after = await submitProtect(live.redis, live.prefix, request(live));
     expect((await settled(live, { id: after.id, created: true })).status).toBe('completed');
+  });
+
+  it("refuses while the plan's failover is in a lifecycle operation (they take no locks), naming it", async () => {
+    const live = await start();
+    const { id } = await live.client.submit({ type: 'planned', plan, hash, reason: 'move' });
+    expect((await settled(live, { id, created: true })).status).toBe('completed');
+    // No orchestrator runs the commit: the failover stays `committing` while the protect asks.
+    await live.orchestrator?.close(5000);
+    live.orchestrator = undefined;
+    const commit = await submitCommit(live.redis, live.prefix, id, live.who);
+    const before = mutations(live);
+    const refused = await refusal(submitProtect(live.redis, live.prefix, request(live)));
+    expect(refused).toMatchObject({ code: 'LIFECYCLE_BUSY', exitCode: 2 });
+    expect(refused.message).toContain(commit.id);
+    expect(mutations(live)).toEqual(before);
   });
 });
