@@ -104,6 +104,7 @@ export function registerProtectCommand(program: Command): void {
             execution: submitted.id,
             action: submitted.action,
             placement: submitted.placement,
+            ...(submitted.leftOut.length > 0 ? { leftOut: submitted.leftOut } : {}),
           });
           return;
         }

@@ -16,6 +16,7 @@ import {
   startSiteWorkers,
   submitCommit,
   submitProtect,
+  submitReprotect,
 } from '../../engine/executor/index.ts';
 import type { HostDriver } from '../../engine/hosts/index.ts';
 import { acquireLocks, readLocks, releaseLocks } from '../../engine/locks/index.ts';
@@ -246,5 +247,58 @@ describe('drctl protect as an execution', { timeout: 120_000 }, () => {
     expect(refused).toMatchObject({ code: 'LIFECYCLE_BUSY', exitCode: 2 });
     expect(refused.message).toContain(commit.id);
     expect(mutations(live)).toEqual(before);
+  });
+
+  it('a VM whose site cannot be read gets no step (nor locks); one that runs elsewhere is still set', async () => {
+    const live = await start();
+    // db moves to the target for good (planned failover, commit, reprotect): its primary runs there.
+    const [db = '', ...others] = VMS;
+    const moved = await live.client.submit({
+      type: 'planned',
+      plan,
+      hash,
+      reason: 'move db',
+      selection: { vms: [db] },
+    });
+    expect((await settled(live, { id: moved.id, created: true })).status).toBe('completed');
+    expect(
+      (await settled(live, await submitCommit(live.redis, live.prefix, moved.id, live.who))).status,
+    ).toBe('completed');
+    expect(
+      (await settled(live, await submitReprotect(live.redis, live.prefix, moved.id, live.who))).status,
+    ).toBe('completed');
+    live.world.fault({ kind: 'site-power', site: plan.source, state: 'off' });
+
+    const submitted = await submitProtect(live.redis, live.prefix, request(live));
+    expect(submitted.placement).toEqual([
+      { vm: db, site: plan.target, basis: `runs as the primary at ${plan.target}` },
+    ]);
+    expect(submitted.leftOut.map((l) => [l.vm, l.site, l.code])).toEqual(
+      others.map((vm) => [vm, plan.source, 'SITE_UNREACHABLE']),
+    );
+    // Only what it acts on is held: the others are free for a failover while it runs.
+    expect([...(await readLocks(live.redis, live.prefix, VMS)).keys()]).toEqual([db]);
+    expect((await settled(live, { id: submitted.id, created: true })).status).toBe('completed');
+    const rows = await protectRows(live.redis, live.prefix, submitted.id);
+    // A reprotect's new primary starts with its own action: protect after a reprotect matters.
+    expect(rows[0]).toEqual({
+      vm: db,
+      site: plan.target,
+      before: 'StartIfRunning',
+      after: 'Nothing',
+      changed: true,
+    });
+    for (const vm of others)
+      expect(rows.find((r) => r.vm === vm)).toMatchObject({
+        vm,
+        site: plan.source,
+        error: { code: 'SITE_UNREACHABLE' },
+      });
+
+    // No VM placeable at all: refused, nothing stored or held.
+    const refused = await refusal(submitProtect(live.redis, live.prefix, request(live, { vms: others })));
+    expect(refused).toMatchObject({ code: 'SITES_UNREADABLE', exitCode: 1 });
+    for (const vm of others) expect(refused.message).toContain(vm);
+    expect((await readLocks(live.redis, live.prefix, VMS)).size).toBe(0);
   });
 });

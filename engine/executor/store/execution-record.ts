@@ -76,11 +76,20 @@ export interface ProtectInfo {
   action: AutomaticStartActionName;
   /** VM → the site where it ran as the primary when the protect was submitted: its step's queue. */
   sites: Record<string, string>;
+  /**
+   * VMs given no step: the site they would run at could not be read at submit (its site
+   * unreachable), so no worker of it would take the job either, and a job left waiting there
+   * would hold their locks (and the plan's) against a failover. Each with the read's answer.
+   */
+  leftOut?: { vm: string; site: string; code: string; message: string }[];
 }
 
 const protectInfoSchema = z.object({
   action: z.enum(AUTOMATIC_START_ACTIONS),
   sites: z.record(z.string(), z.string()),
+  leftOut: z
+    .array(z.object({ vm: z.string(), site: z.string(), code: z.string(), message: z.string() }))
+    .optional(),
 });
 
 const optionalNumber = z

@@ -45,8 +45,14 @@ export async function protectRows(redis: Redis, prefix: string, execution: strin
         : { code: 'NOT_SET', message: `${event.step} ended ${event.outcome}` };
     finished.set(vm, row);
   }
-  return plan.vms.map(
-    (v) =>
+  const leftOut: ProtectRow[] = (record.protect?.leftOut ?? []).map((l) => ({
+    vm: l.vm,
+    site: l.site,
+    changed: false,
+    error: { code: l.code, message: `given no step: its site could not be read at submit: ${l.message}` },
+  }));
+  const rows = plan.vms.map(
+    (v): ProtectRow =>
       finished.get(v.name) ?? {
         vm: v.name,
         ...(record.protect?.sites[v.name] ? { site: record.protect.sites[v.name] } : {}),
@@ -57,4 +63,5 @@ export async function protectRows(redis: Redis, prefix: string, execution: strin
         },
       },
   );
+  return [...rows, ...leftOut];
 }

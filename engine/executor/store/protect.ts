@@ -6,7 +6,10 @@
  * changes nothing), has its event log (each VM's action before and after) and is recorded with
  * who asked and why, like every other operation on the hosts.
  *
- * It takes the plan lock and its VMs' locks (engine/locks), all or none, so it never acts on a VM
+ * It reads the sites first (where each primary runs; nothing is changed through them). A VM whose
+ * site cannot be read gets no step (`leftOut`, with the read's answer): no worker there would take
+ * its job, and a job left waiting would hold its lock, and the plan's, against a failover. Then it
+ * takes the plan lock and the VMs' locks (engine/locks), all or none, so it never acts on a VM
  * another execution owns: a drill until its cleanup, a failover while it runs. Refused, it names
  * the holders (exit 2, nothing changed). A failover's lifecycle operations hold no locks (its
  * machine orders them), so a protect is refused while one runs too. The locks go when it ends.
@@ -20,6 +23,7 @@ import type { RecoveryPlan } from '../../plan/types.ts';
 import type { HyperVReadApi } from '../../preflight/index.ts';
 import { isPrimary } from '../handlers/protect.ts';
 import { globalKeys } from '../keys.ts';
+import type { ProtectInfo } from './execution-record.ts';
 import { latestFailoverOf, readLifecycle, subsetPlan } from './lifecycle.ts';
 import { newExecutionId, submitExecution } from './submit.ts';
 
@@ -53,13 +57,18 @@ export interface ProtectPlacement {
   vm: string;
   site: string;
   basis: string;
+  /** The listing of `site` failed: the VM gets no step (ProtectInfo.leftOut), with this answer. */
+  unread?: { code: string; message: string };
 }
 
 export interface ProtectSubmitted {
   id: string;
   epoch: number;
   action: AutomaticStartActionName;
+  /** The VMs given a step, and where. */
   placement: ProtectPlacement[];
+  /** The VMs given none: their site could not be read (ProtectInfo.leftOut). */
+  leftOut: NonNullable<ProtectInfo['leftOut']>;
 }
 
 const LIFECYCLE_RUNNING = ['committing', 'changing-point', 'cancelling', 'reprotecting'];
@@ -72,9 +81,17 @@ export async function submitProtect(
   const { plan } = request;
   const vms = selected(plan, request.vms);
   await refuseWhileLifecycleRuns(redis, prefix, plan.metadata.name);
+  // Where each primary runs (reads only). A VM moved by another execution between this read and
+  // the locks below is no primary at its step's site any more: its step fails NOT_PRIMARY.
+  const placed = await placePrimaries(request.hosts, plan, vms);
+  const placement = placed.filter((p) => p.unread === undefined);
+  const leftOut = placed.flatMap((p) =>
+    p.unread === undefined ? [] : [{ vm: p.vm, site: p.site, ...p.unread }],
+  );
+  if (placement.length === 0) throw unreachableError(plan, leftOut);
   const now = request.now ?? Date.now;
   const id = newExecutionId('protect', now());
-  const held = { execution: id, plan: plan.metadata.name, vms };
+  const held = { execution: id, plan: plan.metadata.name, vms: placement.map((p) => p.vm) };
   const acquired = await acquireLocks(redis, prefix, {
     ...held,
     operation: 'protect',
@@ -83,23 +100,21 @@ export async function submitProtect(
   });
   if (!acquired.ok) throw lockedError(plan, acquired.conflicts);
   let submitted: Awaited<ReturnType<typeof submitExecution>>;
-  let placement: ProtectPlacement[];
   try {
-    // Read after the locks: no other execution moves these VMs between the read and the run.
-    placement = await placePrimaries(request.hosts, plan, vms);
     submitted = await submitExecution(redis, prefix, {
       id,
       type: 'protect',
       direction: 'forward',
-      plan: subsetPlan(plan, vms),
+      plan: subsetPlan(plan, held.vms),
       hash: request.hash,
       by: request.by,
       reason: request.reason,
-      stepsTotal: vms.length,
+      stepsTotal: held.vms.length,
       estimateMs: 500,
       protect: {
         action: request.action,
         sites: Object.fromEntries(placement.map((p) => [p.vm, p.site])),
+        ...(leftOut.length > 0 ? { leftOut } : {}),
       },
       now,
     });
@@ -111,7 +126,16 @@ export async function submitProtect(
   }
   // One retry: a lock left with its TTL would expire under the running protect.
   await persistLocks(redis, prefix, held).catch(() => persistLocks(redis, prefix, held));
-  return { id: submitted.id, epoch: submitted.epoch, action: request.action, placement };
+  return { id: submitted.id, epoch: submitted.epoch, action: request.action, placement, leftOut };
+}
+
+function unreachableError(plan: RecoveryPlan, leftOut: NonNullable<ProtectInfo['leftOut']>): DrError {
+  const lines = leftOut.map((l) => `  ${l.vm} @${l.site}: ${l.code}: ${l.message}`);
+  return new DrError(
+    'SITES_UNREADABLE',
+    `protect of plan ${plan.metadata.name}: no VM could be placed, nothing was changed; the sites where they run could not be read:\n${lines.join('\n')}\nrun it again once the site answers (its agent must be up to set the action)`,
+    { retryable: true, details: { leftOut } },
+  );
 }
 
 function selected(plan: RecoveryPlan, names: readonly string[] | undefined): string[] {
@@ -181,7 +205,15 @@ export async function placePrimaries(
       try {
         return { site, views: await hosts.listVMs(site) };
       } catch (error) {
-        return { site, views: [] as VmView[], error: error instanceof Error ? error.message : String(error) };
+        const code =
+          typeof error === 'object' && error !== null && 'code' in error
+            ? String(error.code)
+            : 'SITE_UNREACHABLE';
+        return {
+          site,
+          views: [] as VmView[],
+          error: { code, message: error instanceof Error ? error.message : String(error) },
+        };
       }
     }),
   );
@@ -193,8 +225,11 @@ export async function placePrimaries(
       list.push(view);
       byName.set(view.name, list);
     }
-  const unread = listings.filter((l) => l.error !== undefined).map((l) => `${l.site}: ${l.error}`);
-  return vms.map((vm) => {
+  const failed = new Map(
+    listings.flatMap((l) => (l.error === undefined ? [] : [[l.site, l.error] as const])),
+  );
+  const unread = [...failed].map(([site, e]) => `${site}: ${e.code}: ${e.message}`);
+  const place = (vm: string): ProtectPlacement => {
     const views = byName.get(vm) ?? [];
     const primary = views.find(isPrimary);
     if (primary) return { vm, site: primary.site, basis: `runs as the primary at ${primary.site}` };
@@ -211,5 +246,10 @@ export async function placePrimaries(
       site: plan.source,
       basis: `listed at neither site${unread.length > 0 ? ` (${unread.join('; ')})` : ''}; read at the plan's source`,
     };
+  };
+  return vms.map((vm) => {
+    const placed = place(vm);
+    const error = failed.get(placed.site);
+    return error === undefined ? placed : { ...placed, unread: error };
   });
 }
