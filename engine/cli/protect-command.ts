@@ -3,76 +3,144 @@
  * primary of the plan (wherever it runs as the primary now). With Nothing, a site that is lost and
  * returns before its agent starts none of them beside the VMs recovered elsewhere (the split-brain
  * pre-flight warns of, AUTOMATIC_START_ACTION). The engine's fence bars the automatic start of the
- * old primaries it reaches; this covers those it cannot. Each call carries the VM's current epoch
- * (it takes no VM from the execution that owns it). Exit 0 when every VM has the action, 1 when a
- * VM could not be set (named, with the host's answer), 2 for bad input.
+ * old primaries it reaches; this covers those it cannot.
+ *
+ * It runs as an execution (engine/executor store/protect.ts): one step per VM on the queue of the
+ * site where the VM runs as the primary, carried out by that site's workers; this command only
+ * reads where the primaries run, submits, and follows. Exit 0 when every VM has the action, 1
+ * when a VM could not be set (named, with the host's answer), 2 for bad input or a refusal (the
+ * plan or a VM owned by another execution: named).
  */
+import { userInfo } from 'node:os';
 import { type Command, Option } from 'commander';
+import type { ExecutionClient, ExecutionView } from '../client/index.ts';
 import { InputError } from '../common/index.ts';
-import type { AutomaticStartAction, HostDriver, VmView } from '../hosts/index.ts';
+import {
+  AUTOMATIC_START_ACTIONS,
+  type AutomaticStartActionName,
+  createQueueConnection,
+  decodeStepState,
+  executionKeys,
+  type ProtectRow,
+  type ProtectSubmitted,
+  protectRows,
+  submitProtect,
+} from '../executor/index.ts';
 import type { RecoveryPlan } from '../plan/types.ts';
 import { connectHostDriver, SIM_OPTION_HELP, simUrlFrom } from './host-driver.ts';
-import { loadPlanOrExit, printJson } from './run/common.ts';
+import {
+  type CommonFlags,
+  loadPlanOrExit,
+  openClient,
+  PREFIX_OPTION,
+  printDetached,
+  printJson,
+  redisUrlFromEnv,
+} from './run/common.ts';
+import { whileFollowing } from './run/interrupt.ts';
 
-const ACTIONS: readonly AutomaticStartAction[] = ['Nothing', 'StartIfRunning', 'Start'];
-
-interface ProtectFlags {
-  automaticStartAction: AutomaticStartAction;
+interface ProtectFlags extends CommonFlags {
+  automaticStartAction: AutomaticStartActionName;
   vms?: string;
   sim?: string;
-  json?: boolean;
+  reason?: string;
+  detach?: boolean;
 }
 
-/** One VM's outcome. */
-export interface ProtectRow {
-  vm: string;
-  site?: string;
-  before?: AutomaticStartAction;
-  after?: AutomaticStartAction;
-  changed: boolean;
-  error?: { code: string; message: string };
+export type { ProtectRow };
+
+const SETTLED = ['completed', 'failed', 'cancelled'];
+
+/** After this long with steps still waiting, say which sites' workers they wait for. */
+const WORKER_HINT_MS = 5000;
+
+function whoAmI(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
 }
 
 export function registerProtectCommand(program: Command): void {
   program
     .command('protect <plan>')
     .description(
-      "Set the automatic start action of the plan's primaries (Set-VM -AutomaticStartAction), so a lost site that returns starts none of them",
+      "Set the automatic start action of the plan's primaries (Set-VM -AutomaticStartAction), so a lost site that returns starts none of them; runs as an execution, one step per VM at the site where it runs",
     )
     .addOption(
       new Option('--automatic-start-action <action>', 'what a returning host does with the primary')
-        .choices(ACTIONS)
+        .choices(AUTOMATIC_START_ACTIONS)
         .makeOptionMandatory(),
     )
     .option('--vms <names>', 'only these VMs of the plan, comma-separated')
+    .option('--reason <text>', 'why (kept with the execution)')
+    .option('--detach', 'return at once with the execution id')
     .option('--sim <url>', SIM_OPTION_HELP)
+    .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (file: string, flags: ProtectFlags) => {
-      const { plan } = await loadPlanOrExit(file);
-      const url = simUrlFrom(flags.sim, 'protect sets the action on the hosts');
+      const { plan, hash } = await loadPlanOrExit(file);
       const vms = selectVms(plan, flags.vms, file);
-      const driver = connectHostDriver(url);
+      const url = simUrlFrom(flags.sim, 'protect reads where each primary runs');
+      const redisUrl = await redisUrlFromEnv();
+      const hosts = connectHostDriver(url);
+      const redis = createQueueConnection(redisUrl, { name: 'drctl-protect' });
+      const client = await openClient(flags, redisUrl);
       try {
-        const rows = await setAutomaticStartActions(driver, plan, vms, flags.automaticStartAction);
-        const failed = rows.filter((r) => r.error !== undefined);
-        if (flags.json) printJson({ ok: failed.length === 0, action: flags.automaticStartAction, vms: rows });
-        else {
-          for (const row of rows) process.stdout.write(`${rowLine(row)}\n`);
-          const changed = rows.filter((r) => r.changed).length;
-          process.stdout.write(
-            `${rows.length - failed.length} of ${rows.length} primaries have automatic start action ${flags.automaticStartAction} (${changed} changed)${failed.length > 0 ? `; ${failed.length} FAILED` : ''}\n`,
-          );
+        const submitted = await submitProtect(redis, flags.prefix, {
+          plan,
+          hash,
+          action: flags.automaticStartAction,
+          ...(vms === undefined ? {} : { vms }),
+          by: whoAmI(),
+          reason:
+            flags.reason ??
+            `automatic start action ${flags.automaticStartAction} on plan ${plan.metadata.name}`,
+          hosts,
+        });
+        if (flags.detach) {
+          printDetached(submitted.id, flags, {
+            execution: submitted.id,
+            action: submitted.action,
+            placement: submitted.placement,
+            ...(submitted.leftOut.length > 0 ? { leftOut: submitted.leftOut } : {}),
+          });
+          return;
         }
-        if (failed.length > 0) process.exitCode = 1;
+        // With --json, stdout carries the one JSON answer; hints go to stderr.
+        const out = flags.json ? process.stderr : process.stdout;
+        if (!flags.json)
+          out.write(
+            `${submitted.id}: automatic start action ${submitted.action} on ${submitted.placement.length} primaries\n`,
+          );
+        const view = await whileFollowing({ id: submitted.id, type: 'protect', prefix: flags.prefix }, () =>
+          followToEnd(client, redis, submitted, flags.prefix, out),
+        );
+        const rows = await protectRows(redis, flags.prefix, submitted.id);
+        const failed = rows.filter((r) => r.error !== undefined);
+        const ok = failed.length === 0 && view.status === 'completed';
+        if (flags.json)
+          printJson({
+            ok,
+            execution: submitted.id,
+            status: view.status,
+            action: submitted.action,
+            vms: rows,
+          });
+        else printRows(rows, submitted, view);
+        if (!ok) process.exitCode = 1;
       } finally {
-        driver.close();
+        await client.close();
+        hosts.close();
+        await redis.quit().catch(() => redis.disconnect());
       }
     });
 }
 
-function selectVms(plan: RecoveryPlan, names: string | undefined, file: string): string[] {
+function selectVms(plan: RecoveryPlan, names: string | undefined, file: string): string[] | undefined {
+  if (names === undefined) return undefined;
   const all = plan.vms.map((v) => v.name);
-  if (names === undefined) return all;
   const wanted = names
     .split(',')
     .map((n) => n.trim())
@@ -86,59 +154,50 @@ function selectVms(plan: RecoveryPlan, names: string | undefined, file: string):
   return wanted;
 }
 
-/**
- * Per VM: find its primary (the plan's source first, then its target: after a reprotect the
- * primaries run there), and set its automatic start action unless it has it already.
- */
-export async function setAutomaticStartActions(
-  driver: HostDriver,
-  plan: RecoveryPlan,
-  vms: readonly string[],
-  action: AutomaticStartAction,
-): Promise<ProtectRow[]> {
-  return await Promise.all(
-    vms.map(async (vm): Promise<ProtectRow> => {
-      let primary: VmView | undefined;
-      let lastError: unknown;
-      for (const site of [plan.source, plan.target]) {
-        try {
-          const view = await driver.getVM(site, vm);
-          const mode = view.replication?.mode ?? 'None';
-          if (!view.isTest && (mode === 'Primary' || mode === 'None')) {
-            primary = view;
-            break;
-          }
-        } catch (error) {
-          lastError = error;
-        }
+/** Poll the execution to its end; when steps keep waiting, name the sites whose workers they wait for. */
+async function followToEnd(
+  client: ExecutionClient,
+  redis: ReturnType<typeof createQueueConnection>,
+  submitted: ProtectSubmitted,
+  prefix: string,
+  out: NodeJS.WriteStream,
+): Promise<ExecutionView> {
+  const since = Date.now();
+  let hinted = false;
+  for (;;) {
+    const view = await client.get(submitted.id);
+    if (SETTLED.includes(view.status)) return view;
+    if (!hinted && Date.now() - since > WORKER_HINT_MS) {
+      hinted = true;
+      if (view.status === 'submitted') {
+        out.write(
+          `no orchestrator has picked ${submitted.id} up yet: is \`drctl orchestrator\` running against this Redis and prefix?\n`,
+        );
+      } else {
+        const steps = await redis.hgetall(executionKeys(prefix, submitted.id).steps);
+        const waiting = new Set(
+          submitted.placement
+            .filter((p) => decodeStepState(steps[`${p.vm}/protect`]).status === 'queued')
+            .map((p) => p.site),
+        );
+        for (const site of waiting)
+          out.write(
+            `steps of ${submitted.id} wait for a worker of ${site}: is \`drctl worker --site ${site}\` running against this Redis and prefix?\n`,
+          );
       }
-      if (primary === undefined) return { vm, changed: false, error: errorOf(lastError, vm, plan) };
-      const base = { vm, site: primary.site, before: primary.automaticStartAction };
-      if (primary.automaticStartAction === action) return { ...base, after: action, changed: false };
-      try {
-        const after = await driver.setVMAutomaticStartAction({
-          site: primary.site,
-          vm,
-          epoch: primary.epoch,
-          action,
-        });
-        return { ...base, after: after.automaticStartAction, changed: true };
-      } catch (error) {
-        return { ...base, changed: false, error: errorOf(error, vm, plan) };
-      }
-    }),
-  );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
-function errorOf(error: unknown, vm: string, plan: RecoveryPlan): { code: string; message: string } {
-  if (error === undefined)
-    return {
-      code: 'NO_PRIMARY',
-      message: `${vm} runs as the primary at neither ${plan.source} nor ${plan.target}`,
-    };
-  const code =
-    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'HOST_ERROR';
-  return { code, message: error instanceof Error ? error.message : String(error) };
+function printRows(rows: readonly ProtectRow[], submitted: ProtectSubmitted, view: ExecutionView): void {
+  for (const row of rows) process.stdout.write(`${rowLine(row)}\n`);
+  const failed = rows.filter((r) => r.error !== undefined).length;
+  const changed = rows.filter((r) => r.changed).length;
+  process.stdout.write(
+    `${rows.length - failed} of ${rows.length} primaries have automatic start action ${submitted.action} (${changed} changed)${failed > 0 ? `; ${failed} FAILED` : ''}; ${submitted.id} ${view.status}\n`,
+  );
+  process.stdout.write(`each VM's before and after: drctl events ${submitted.id}\n`);
 }
 
 function rowLine(row: ProtectRow): string {

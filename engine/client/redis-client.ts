@@ -181,8 +181,10 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
       const snapshot = json ? restoreVm(json) : initialVmSnapshot(vm.name, record.type);
       phases[vm.name] = json ? vmPhase(snapshot) : 'waiting';
       const fence = decodeStepState(steps[`${vm.name}/fence`]).status;
+      const primaryAt = record.protect?.sites[vm.name];
       where[vm.name] = vmWhere(snapshot, {
         ...sites,
+        ...(primaryAt === undefined ? {} : { primaryAt }),
         ...(record.type === 'unplanned'
           ? { fence: fence === 'done' || fence === 'warned' || fence === 'failed' ? fence : 'pending' }
           : {}),

@@ -23,8 +23,29 @@ import type { DataLossClaim } from './data-loss.ts';
 export const LIFECYCLE_TYPES = ['commit', 'change-point', 'cancel', 'reprotect'] as const;
 export type LifecycleType = (typeof LIFECYCLE_TYPES)[number];
 
-/** Execution kinds. `cleanup` removes a drill's test VMs; the lifecycle kinds act on a failover. */
-export type ExecutionType = FailoverType | 'cleanup' | LifecycleType;
+/**
+ * Execution kinds. `cleanup` removes a drill's test VMs; the lifecycle kinds act on a failover;
+ * `protect` sets the automatic start action of a plan's primaries (`drctl protect`, one
+ * `<vm>/protect` step per VM at the site where it runs as the primary).
+ */
+export type ExecutionType = FailoverType | 'cleanup' | LifecycleType | 'protect';
+
+/** Every ExecutionType, for the schemas that read one back from Redis. */
+export const EXECUTION_TYPES = [
+  'test',
+  'planned',
+  'unplanned',
+  'cleanup',
+  ...LIFECYCLE_TYPES,
+  'protect',
+] as const satisfies readonly ExecutionType[];
+
+/**
+ * Get-VM's AutomaticStartAction (engine/hosts' type of the same name): what a host does with the
+ * VM when the host (re)starts. A protect execution sets it on the plan's primaries.
+ */
+export const AUTOMATIC_START_ACTIONS = ['Nothing', 'StartIfRunning', 'Start'] as const;
+export type AutomaticStartActionName = (typeof AUTOMATIC_START_ACTIONS)[number];
 
 export function isLifecycleType(type: string): type is LifecycleType {
   return (LIFECYCLE_TYPES as readonly string[]).includes(type);
@@ -52,6 +73,8 @@ export function stepJobId(execution: string, jobKey: string, attempt = 1): strin
  * The kinds of work a step job carries out: the plan's step kinds that run on a queue, plus
  * `cleanup` (a cleanup execution removes a drill's test VM; step id `<vm>/cleanup`). `fence`
  * (unplanned failover, source site, step id `<vm>/fence`) turns the old primary off and bars it.
+ * `protect` (step id `<vm>/protect`, at the site where the VM runs as the primary) sets its
+ * automatic start action.
  */
 export type JobStepKind =
   | 'action'
@@ -61,6 +84,7 @@ export type JobStepKind =
   | 'boot'
   | 'readiness'
   | 'cleanup'
+  | 'protect'
   | LifecycleStepKind;
 
 /**
@@ -85,6 +109,7 @@ const JOB_STEP_KINDS: readonly JobStepKind[] = [
   'boot',
   'readiness',
   'cleanup',
+  'protect',
   'commit',
   'change-point',
   'revert',
@@ -132,6 +157,8 @@ export interface StepJobData {
   network?: NetworkBinding;
   readiness?: Readiness;
   action?: PlanAction;
+  /** A protect execution: the automatic start action its `<vm>/protect` steps set. */
+  automaticStartAction?: AutomaticStartActionName;
   attempt: number;
 }
 

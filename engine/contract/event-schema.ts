@@ -7,8 +7,8 @@ import { z } from 'zod';
 import {
   DIVERGENCE_DETECTORS,
   EVENT_SCHEMA_VERSION,
+  EXECUTION_TYPES,
   type ExecutionEvent,
-  LIFECYCLE_TYPES,
   VM_PHASES,
 } from './contract.ts';
 import { type DataLossClaim, LOSS_BOUNDS } from './data-loss.ts';
@@ -187,7 +187,7 @@ export const dataLossClaimSchema = z.object({
   bound: z.enum(LOSS_BOUNDS),
   basis: z.string(),
 });
-const executionType = z.enum(['test', 'planned', 'unplanned', 'cleanup', ...LIFECYCLE_TYPES]);
+const executionType = z.enum(EXECUTION_TYPES);
 const outcome = z.enum(['done', 'failed', 'warned', 'skipped']);
 const phase = z.enum(VM_PHASES);
 const stepError = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() });

@@ -1,10 +1,13 @@
 export {
+  AUTOMATIC_START_ACTIONS,
+  type AutomaticStartActionName,
   CANCEL_JOB_ID,
   CONTROL_QUEUE,
   DIVERGENCE_DETECTORS,
   type Divergence,
   type DivergenceDetector,
   EVENT_SCHEMA_VERSION,
+  EXECUTION_TYPES,
   type ExecutionEvent,
   type ExecutionType,
   isLifecycleType,

@@ -1,6 +1,8 @@
 /** The executor's public door: what other folders (CLI, workers, tests, benches) may import. */
 
 export {
+  AUTOMATIC_START_ACTIONS,
+  type AutomaticStartActionName,
   CONTROL_QUEUE,
   type EngineEvent,
   type EngineOnlyEvent,
@@ -66,6 +68,7 @@ export {
   type OrchestratorOptions,
   startOrchestrator,
 } from './orchestrator/orchestrator.ts';
+export { protectStepId } from './orchestrator/protect-steps.ts';
 export type { CompileFn } from './orchestrator/runner-deps.ts';
 export {
   bullOptions,
@@ -88,6 +91,7 @@ export {
   type ExecutionRecord,
   loadExecution,
   loadPlanSnapshot,
+  type ProtectInfo,
 } from './store/execution-record.ts';
 export { type FailbackPhase, failbackPhase, failbackPhaseLine } from './store/failback-phase.ts';
 export {
@@ -114,6 +118,14 @@ export {
   type PausedStep,
   pausedStepIds,
 } from './store/operator.ts';
+export {
+  type ProtectPlacement,
+  type ProtectRequest,
+  type ProtectSubmitted,
+  placePrimaries,
+  submitProtect,
+} from './store/protect.ts';
+export { type ProtectRow, protectRows } from './store/protect-rows.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
 export {
   lockRenewMs,

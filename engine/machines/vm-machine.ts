@@ -13,9 +13,10 @@ import type { StepKind } from '../plan/types.ts';
  * What the execution does to the VM. A lifecycle execution picks each VM up where its failover
  * left it (vm-snapshot.ts initialVmSnapshot): commit and cancel at `failedOver`, a change of
  * recovery point at `ready`, reprotect at `committed`. Its steps' kinds (failover on the replica,
- * boot on the primary, readiness for a wait) combine with the mode to name the transition.
+ * boot on the primary, readiness for a wait) combine with the mode to name the transition. A
+ * protect execution starts each VM at `protected` and ends it at `startActionSet`.
  */
-export type VmMode = 'test' | 'planned' | 'unplanned' | 'cleanup' | LifecycleType;
+export type VmMode = 'test' | 'planned' | 'unplanned' | 'cleanup' | LifecycleType | 'protect';
 
 export interface VmContext {
   vm: string;
@@ -95,6 +96,8 @@ export const vmGuards = {
   /** Reprotect: wait until the reversed replication is healthy. */
   isResync: (event: VmEvent, context: VmContext): boolean =>
     context.mode === 'reprotect' && kindIs(event, 'readiness'),
+  /** Set-VM -AutomaticStartAction on the primary (its one step, whatever its kind). */
+  isProtect: (_event: VmEvent, context: VmContext): boolean => context.mode === 'protect',
 } as const;
 
 /** Context updates by name (pure), shared likewise. */
@@ -138,6 +141,7 @@ export const vmMachine = setup({
     isChangePoint: ({ event, context }) => vmGuards.isChangePoint(event, context),
     isReprotect: ({ event, context }) => vmGuards.isReprotect(event, context),
     isResync: ({ event, context }) => vmGuards.isResync(event, context),
+    isProtect: ({ event, context }) => vmGuards.isProtect(event, context),
   },
   actions: {
     rememberPoint: assign(({ context, event }) => vmUpdates.rememberPoint(context, event)),
@@ -155,16 +159,21 @@ export const vmMachine = setup({
       tags: ['waiting'],
       on: {
         STARTED: [
+          // Protect: the primary runs on as it is while its step runs.
+          { guard: 'isProtect', target: 'protected' },
           { guard: 'isShutdown', target: 'shuttingDown' },
           { guard: 'isFailover', target: 'failoverInProgress' },
         ],
         DONE: [
+          { guard: 'isProtect', target: 'startActionSet' },
           { guard: 'isShutdown', target: 'preparedForFailover' },
           { guard: 'isFailover', target: 'failedOver', actions: 'rememberPoint' },
         ],
         CLEANUP_STARTED: 'cleaningUp',
       },
     },
+    /** Protect: the primary has the automatic start action asked for; it stays where it runs. */
+    startActionSet: { tags: ['protected'], type: 'final' },
     shuttingDown: {
       tags: ['shutting-down'],
       on: { DONE: { guard: 'isShutdown', target: 'preparedForFailover' } },
@@ -292,6 +301,8 @@ export const vmMachine = setup({
       tags: ['failed'],
       on: {
         RETRY: [
+          // A protect step retried by an operator: the primary waits for it again.
+          { guard: 'isProtect', target: 'protected', actions: 'clearError' },
           { guard: 'isCommit', target: 'committing', actions: 'clearError' },
           { guard: 'isRevert', target: 'rollingBack', actions: 'clearError' },
           { guard: 'isRestore', target: 'restoring', actions: 'clearError' },

@@ -27,6 +27,8 @@ export interface VmWhereContext {
   toSite: string;
   /** Unplanned failover: the VM's fence step at the source (done: turned off and barred there). */
   fence?: 'done' | 'warned' | 'failed' | 'pending';
+  /** Protect: the site where the VM runs as the primary, as the protect placed its step. */
+  primaryAt?: string;
 }
 
 const runs = (site: string, note = ''): VmWhere => ({ state: 'runs', site, text: `runs at ${site}${note}` });
@@ -116,6 +118,11 @@ function placeOf(snapshot: VmSnapshot, where: VmWhereContext): VmWhere {
     case 'planned':
     case 'unplanned':
       return failoverWhere(snapshot, mode, where);
+    case 'protect':
+      // Setting the automatic start action moves nothing: the primary runs where it ran.
+      return where.primaryAt === undefined
+        ? unknown('the protect did not record where it runs')
+        : runs(where.primaryAt, state === 'failed' ? ' (protect failed)' : '');
   }
 }
 

@@ -4,6 +4,7 @@
  */
 
 import {
+  type AutomaticStartActionName,
   CONTROL_QUEUE,
   type ExecutionType,
   type StepJobData,
@@ -37,6 +38,8 @@ export interface JobContext {
    * it): a `<vm>/return` fails the VM over from it again.
    */
   pointOf?: (vm: string) => { id: string; time: string } | undefined;
+  /** A protect execution: the automatic start action its steps set. */
+  automaticStartAction?: AutomaticStartActionName;
 }
 
 /** What a batch's units have of their own; the rest of StepJobData is the batch's. */
@@ -211,6 +214,7 @@ export function toBullJob(ctx: JobContext, batch: PlannedBatch): BullJob {
     plan: ctx.plan.metadata.name,
     units: batch.units.map((unit) => toBatchUnit(ctx, unit)),
   };
+  if (ctx.automaticStartAction !== undefined) data.automaticStartAction = ctx.automaticStartAction;
   if (batch.follows?.length) {
     data.follows = batch.follows.map((follow) => ({ ...toBatchUnit(ctx, follow.unit), after: follow.after }));
   }

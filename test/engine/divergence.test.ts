@@ -119,8 +119,8 @@ describe('a lost source site that returns before its agent', () => {
     return back;
   }
 
-  async function cli(s: Setup, args: string[], prefix = true): Promise<{ code: number | null; out: string }> {
-    const run = spawnDrctl([...args, ...(prefix ? ['--prefix', s.engine.prefix] : [])], {
+  async function cli(s: Setup, args: string[]): Promise<{ code: number | null; out: string }> {
+    const run = spawnDrctl([...args, '--prefix', s.engine.prefix], {
       ...s.env,
       DR_SIM_URL: s.sim.url,
     });
@@ -294,9 +294,13 @@ describe('a lost source site that returns before its agent', () => {
       expect(warned.warnings.filter((w) => w.code === 'AUTOMATIC_START_ACTION').map((w) => w.vm)).toEqual(
         plan.vms.map((v) => v.name),
       );
-      const protect = await cli(s, ['protect', PLAN, '--automatic-start-action', 'Nothing'], false);
+      // A protect is an execution: its steps run on the source site's queue, so its agent runs.
+      const agent = spawnDrctl(s.agentArgs, s.env);
+      await agent.ready;
+      const protect = await cli(s, ['protect', PLAN, '--automatic-start-action', 'Nothing']);
+      await agent.kill('SIGTERM');
       expect(protect.code, protect.out).toBe(0);
-      expect(JSON.parse(protect.out)).toMatchObject({
+      expect(JSON.parse(protect.out.trim().split('\n').at(-1) ?? '')).toMatchObject({
         ok: true,
         vms: plan.vms.map((v) => ({
           vm: v.name,

@@ -152,6 +152,23 @@ describe('a VM through the lifecycle executions', () => {
     ]);
   });
 
+  it('a protect leaves the primary where it runs and ends it protected; a retried one waits again', () => {
+    expect(
+      phases('protect', [
+        { type: 'STARTED', kind: 'boot' },
+        { type: 'DONE', kind: 'boot' },
+      ]),
+    ).toEqual(['protected:waiting', 'protected:waiting', 'startActionSet:protected']);
+    // Its step is of kind boot ("acts on the primary"): a retry must not read as a boot.
+    expect(
+      phases('protect', [
+        { type: 'FAILED', step: 'v/protect', code: 'HOST_DOWN', message: 'm' },
+        { type: 'RETRY', kind: 'boot' },
+        { type: 'DONE', kind: 'boot' },
+      ]),
+    ).toEqual(['protected:waiting', 'failed:failed', 'protected:waiting', 'startActionSet:protected']);
+  });
+
   it('a failed lifecycle step is retried into the same operation', () => {
     expect(
       phases('commit', [
@@ -190,6 +207,7 @@ describe('a VM through the lifecycle executions', () => {
       'change-point',
       'cancel',
       'reprotect',
+      'protect',
     ];
     for (const mode of modes) {
       for (const value of Object.keys(vmMachine.root.states)) {

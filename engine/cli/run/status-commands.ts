@@ -69,6 +69,10 @@ export function registerStatusCommands(program: Command): void {
         if (view.phase) process.stdout.write(`failback ${failbackPhaseLine(view.phase)}\n`);
         for (const line of lifecycle.lines) process.stdout.write(`${line}\n`);
         if (view.cleanup) process.stdout.write(`cleanup: ${view.cleanup}\n`);
+        if (view.protect)
+          process.stdout.write(
+            `sets automatic start action ${view.protect.action} on ${Object.keys(view.protect.sites).length} primaries; each VM's before and after: drctl events ${view.id}\n`,
+          );
         for (const line of operatorLines(waits)) process.stdout.write(`${line}\n`);
         if (view.recoveryPointGap)
           for (const line of gapLines(view.recoveryPointGap)) process.stdout.write(`${line}\n`);

@@ -22,6 +22,18 @@ export function timelineLine(stored: StoredEvent, startMs: number): string {
   return [line, ...output].join('\n');
 }
 
+/** A protect step's before and after (its output): what the audit of a protect reads. */
+function startAction(step: string, output: Record<string, unknown> | undefined): string {
+  if (!step.endsWith('/protect') || output === undefined) return '';
+  const { before, after, changed } = output;
+  const at = typeof output.site === 'string' ? ` @${output.site}` : '';
+  if (typeof before !== 'string') return at;
+  if (typeof after !== 'string') return `${at} (automatic start action was ${before})`;
+  return changed === true
+    ? `${at} (automatic start action ${before} → ${after})`
+    : `${at} (automatic start action already ${after})`;
+}
+
 /** `stdout| ...` and `stderr| ...` lines of a script's output, as the step stored it (a tail). */
 function scriptOutput(output: Record<string, unknown> | undefined): string[] {
   if (output === undefined) return [];
@@ -56,7 +68,7 @@ function describe({ event }: StoredEvent): string {
     case 'step-started':
       return `step ${event.step} started @${event.site}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`;
     case 'step-finished':
-      return `step ${event.step} ${event.outcome}${event.error ? `: ${event.error.code}: ${event.error.message}` : ''}`;
+      return `step ${event.step} ${event.outcome}${startAction(event.step, event.output)}${event.error ? `: ${event.error.code}: ${event.error.message}` : ''}`;
     case 'recovery-point-gap':
       return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${formatElapsed(event.spreadMs)} simulated`;
     case 'data-loss':

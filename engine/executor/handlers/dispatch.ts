@@ -20,6 +20,7 @@ import type { HandlerContext, HandlerOutcome, ResolvedHandlerOptions, StepHandle
 import { StepError, toStepError } from './errors.ts';
 import { failoverHandler } from './failover.ts';
 import { fenceHandler } from './fence.ts';
+import { protectHandler } from './protect.ts';
 import { readinessHandler } from './readiness.ts';
 import { reprotectHandler, resyncHandler } from './reprotect.ts';
 import { returnHandler } from './return.ts';
@@ -34,6 +35,7 @@ const HANDLERS: Record<JobStepKind, StepHandler> = {
   boot: bootHandler,
   readiness: readinessHandler,
   cleanup: cleanupHandler,
+  protect: protectHandler,
   action: actionHandler,
   commit: commitHandler,
   'change-point': changePointHandler,
@@ -52,6 +54,8 @@ const PHASE_WHILE: Record<JobStepKind, VmPhase | undefined> = {
   boot: 'booting',
   readiness: 'awaiting-readiness',
   cleanup: 'cleaning-up',
+  // Setting the automatic start action changes nothing an operator follows as a phase.
+  protect: undefined,
   action: undefined,
   commit: 'committing',
   'change-point': 'failing-over',
@@ -80,6 +84,7 @@ const MUTATING: ReadonlySet<JobStepKind> = new Set<JobStepKind>([
   'failover',
   'boot',
   'cleanup',
+  'protect',
   'action',
   'commit',
   'change-point',

@@ -21,6 +21,7 @@ export {
 export { StepError, simErrorCode, toStepError } from './errors.ts';
 export { failoverHandler } from './failover.ts';
 export { parseStepJobData, stepJobDataSchema } from './job-schema.ts';
+export { isPrimary, protectHandler } from './protect.ts';
 export { readinessHandler } from './readiness.ts';
 export { scriptEnvironment } from './script.ts';
 export { shutdownHandler } from './shutdown.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
-import { LIFECYCLE_TYPES, type StepJobData } from '../../contract/index.ts';
+import { AUTOMATIC_START_ACTIONS, EXECUTION_TYPES, type StepJobData } from '../../contract/index.ts';
 
 const recoveryPoint = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('latest') }),
@@ -54,7 +54,7 @@ export const stepJobDataSchema = z.object({
   v: z.literal(1),
   execution: z.string().min(1),
   epoch: z.number().int().nonnegative(),
-  type: z.enum(['test', 'planned', 'unplanned', 'cleanup', ...LIFECYCLE_TYPES]),
+  type: z.enum(EXECUTION_TYPES),
   direction,
   site: z.string().min(1),
   fromSite: z.string(),
@@ -73,6 +73,7 @@ export const stepJobDataSchema = z.object({
     })
     .optional(),
   action: planAction.optional(),
+  automaticStartAction: z.enum(AUTOMATIC_START_ACTIONS).optional(),
   attempt: z.number().int().positive(),
 });
 

@@ -9,7 +9,22 @@ export const NO_RETRY: FailurePolicy = {
   outcome: 'fail-plan',
 };
 
-export function failurePolicyOf(ctx: Pick<JobContext, 'plan' | 'vmsByName'>, step: PlanStep): FailurePolicy {
+/**
+ * A protect's steps: the plan's failure policies are for its recoveries. Each VM is independent,
+ * so one that fails leaves the others going, and is not retried: the run says which VM failed
+ * with the host's answer, and running `drctl protect` again (idempotent) is the retry.
+ */
+export const PROTECT_POLICY: FailurePolicy = {
+  retries: 0,
+  backoff: { initialMs: 0, factor: 1, maxMs: 0 },
+  outcome: 'continue-without-dependents',
+};
+
+export function failurePolicyOf(
+  ctx: Pick<JobContext, 'plan' | 'vmsByName' | 'type'>,
+  step: PlanStep,
+): FailurePolicy {
+  if (ctx.type === 'protect') return PROTECT_POLICY;
   if (step.vm !== undefined) return ctx.vmsByName.get(step.vm)?.onFailure ?? NO_RETRY;
   if (step.action !== undefined)
     return ctx.plan.actions.find((a) => a.name === step.action)?.onFailure ?? NO_RETRY;

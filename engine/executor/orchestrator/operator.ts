@@ -237,7 +237,7 @@ function refuse(
  * (its dependents were failed with it; the rest of the run went on). Undefined when acceptable.
  */
 export function failedStepRefusal(
-  ctx: Pick<JobContext, 'plan' | 'vmsByName'>,
+  ctx: Pick<JobContext, 'plan' | 'vmsByName' | 'type'>,
   graph: StepGraph,
   id: string,
 ): string | undefined {

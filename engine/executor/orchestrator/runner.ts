@@ -89,6 +89,7 @@ export class ExecutionRunner {
       plan,
       ...(record.recoveryPoint ? { recoveryPoint: record.recoveryPoint } : {}),
       ...(record.approveManual ? { approveManual: true } : {}),
+      ...(record.protect ? { automaticStartAction: record.protect.action } : {}),
     });
     const progress = new ExecutionProgress(ctx, steps, storedSteps, storedVms, this.log, this.deps.now);
     const lastReadyAt = Number(loaded.fields[META.lastReadyAt]);

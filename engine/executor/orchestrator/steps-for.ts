@@ -5,6 +5,7 @@ import { sitesOf } from '../../schedule/index.ts';
 import type { ExecutionRecord } from '../store/execution-record.ts';
 import { cleanupSteps } from './cleanup-steps.ts';
 import { lifecycleSteps } from './lifecycle-steps.ts';
+import { protectSteps } from './protect-steps.ts';
 import type { CompileFn } from './runner-deps.ts';
 
 /** The step graph of an execution, from its stored snapshot (never the plan file). */
@@ -16,6 +17,11 @@ export function stepsFor(
   if (record.type === 'cleanup')
     return cleanupSteps(plan, sitesOf({ plan, direction: record.direction }).toSite);
   const type = record.type;
+  if (type === 'protect') {
+    const steps = protectSteps(plan, record.protect?.sites ?? {});
+    if (steps.size !== record.stepsTotal) throw mismatch(record, steps.size);
+    return steps;
+  }
   if (isLifecycleType(type)) {
     const steps = lifecycleSteps(type, plan, sitesOf({ plan, direction: record.direction }));
     if (steps.size !== record.stepsTotal) throw mismatch(record, steps.size);

@@ -5,12 +5,14 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
 import {
+  AUTOMATIC_START_ACTIONS,
+  type AutomaticStartActionName,
   type DataLossClaim,
   dataLossClaimSchema,
   EXECUTION_STATUSES,
+  EXECUTION_TYPES,
   type ExecutionStatus,
   type ExecutionType,
-  LIFECYCLE_TYPES,
   type VmRecoveryPointInfo,
 } from '../../contract/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
@@ -65,7 +67,30 @@ export interface ExecutionRecord {
   /** Such a failback: which of its two phases it is in (failback-phase.ts). */
   phase?: FailbackPhase;
   recoveryPointGap?: { vms: VmRecoveryPointInfo[]; oldest?: string; newest?: string; spreadMs: number };
+  /** A protect execution: what it sets, and where (store/protect.ts). */
+  protect?: ProtectInfo;
 }
+
+/** What a protect execution sets, and the site of each VM's step (meta field `protect`). */
+export interface ProtectInfo {
+  action: AutomaticStartActionName;
+  /** VM → the site where it ran as the primary when the protect was submitted: its step's queue. */
+  sites: Record<string, string>;
+  /**
+   * VMs given no step: the site they would run at could not be read at submit (its site
+   * unreachable), so no worker of it would take the job either, and a job left waiting there
+   * would hold their locks (and the plan's) against a failover. Each with the read's answer.
+   */
+  leftOut?: { vm: string; site: string; code: string; message: string }[];
+}
+
+const protectInfoSchema = z.object({
+  action: z.enum(AUTOMATIC_START_ACTIONS),
+  sites: z.record(z.string(), z.string()),
+  leftOut: z
+    .array(z.object({ vm: z.string(), site: z.string(), code: z.string(), message: z.string() }))
+    .optional(),
+});
 
 const optionalNumber = z
   .string()
@@ -78,7 +103,7 @@ const optionalString = z
 
 const metaSchema = z.object({
   id: z.string(),
-  type: z.enum(['test', 'planned', 'unplanned', 'cleanup', ...LIFECYCLE_TYPES]),
+  type: z.enum(EXECUTION_TYPES),
   direction: z.enum(['forward', 'failback']),
   planName: z.string(),
   hash: z.string(),
@@ -110,6 +135,7 @@ const metaSchema = z.object({
   approveManual: optionalString,
   thenReprotect: optionalString,
   lifecycle: optionalString,
+  protect: optionalString,
 });
 
 type Meta = z.infer<typeof metaSchema>;
@@ -162,11 +188,25 @@ export function parseMeta(
     const current = m.lifecycle ? (JSON.parse(m.lifecycle) as { current?: string }).current : undefined;
     record.phase = failbackPhase(m.id, m.status, current);
   }
+  if (m.protect) record.protect = parseProtect(execution, m.protect);
   if (m.error) record.error = m.error;
   if (m.dataLoss) record.dataLoss = parseDataLoss(execution, m.dataLoss);
   if (m.recoveryPointGap)
     record.recoveryPointGap = JSON.parse(m.recoveryPointGap) as ExecutionRecord['recoveryPointGap'];
   return { record, meta: m };
+}
+
+function parseProtect(execution: string, json: string): ProtectInfo {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    raw = undefined;
+  }
+  const parsed = protectInfoSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new DrError('EXECUTION_CORRUPT', `execution ${execution}: its protect record is unreadable`);
+  return parsed.data;
 }
 
 /**

@@ -45,6 +45,8 @@ export const META = {
   approveManual: 'approveManual',
   /** A failback that reverses replication itself once every VM is home (follow-up.ts). */
   thenReprotect: 'thenReprotect',
+  /** A protect execution: JSON ProtectInfo (the action, and each VM's site), stored with the submit. */
+  protect: 'protect',
   /** Set once a step failed the plan: workers claim no more follow units (events.ts). */
   halted: 'halted',
 } as const;

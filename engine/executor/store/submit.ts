@@ -12,7 +12,7 @@ import { readPlanLock } from '../../locks/index.ts';
 import { initialExecutionSnapshot, persistExecution } from '../../machines/index.ts';
 import type { Direction, RecoveryPlan, RecoveryPointChoice } from '../../plan/types.ts';
 import { executionKeys, globalKeys } from '../keys.ts';
-import type { ExecutionRecord } from './execution-record.ts';
+import type { ExecutionRecord, ProtectInfo } from './execution-record.ts';
 import { META } from './record.ts';
 import { LuaScript } from './script.ts';
 
@@ -52,6 +52,11 @@ export interface SubmitRequest {
    * and the failback is not settled until that reprotect ended. @defaultValue false
    */
   thenReprotect?: boolean;
+  /**
+   * A protect execution (store/protect.ts): the action and each VM's site, stored in the same
+   * write as the execution, since its step graph is built from them.
+   */
+  protect?: ProtectInfo;
   /** Clock (ms). @defaultValue Date.now */
   now?: () => number;
 }
@@ -65,6 +70,7 @@ const SHORT: Record<ExecutionType, string> = {
   'change-point': 'change-point',
   cancel: 'cancel',
   reprotect: 'reprotect',
+  protect: 'protect',
 };
 
 export function newExecutionId(type: ExecutionType, now: number): string {
@@ -139,6 +145,14 @@ export async function submitExecution(
       );
     }
     fields.push([META.thenReprotect, '1']);
+  }
+  if (request.protect) {
+    if (request.type !== 'protect')
+      throw new DrError(
+        'NOT_A_PROTECT',
+        `execution ${id}: only a protect execution carries a protect record`,
+      );
+    fields.push([META.protect, JSON.stringify(request.protect)]);
   }
   if (deadlineAt !== undefined) fields.push([META.deadlineAt, String(deadlineAt)]);
   if (request.recoveryPointGap)
