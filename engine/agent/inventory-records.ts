@@ -3,8 +3,9 @@
  * name (nothing else a driver returns ever leaves the site), and the split of a sweep into
  * batches under the body cap. Pure.
  */
-import type { HostView, NetworkView, RecoveryPoint, VmView } from '../hosts/index.ts';
+
 import type { WireHost, WireNetwork, WireVm } from '../control/inventory/index.ts';
+import type { HostView, NetworkView, RecoveryPoint, VmView } from '../hosts/index.ts';
 
 /** A VmView and its recovery points as the wire record. `hostNowMs`: the hosts' clock of the read. */
 export function wireVm(view: VmView, hostNowMs: number, points: readonly RecoveryPoint[]): WireVm {
@@ -27,7 +28,10 @@ export function wireVm(view: VmView, hostNowMs: number, points: readonly Recover
     network:
       view.network === null
         ? null
-        : { network: view.network.network, ...(view.network.ip === undefined ? {} : { ip: view.network.ip }) },
+        : {
+            network: view.network.network,
+            ...(view.network.ip === undefined ? {} : { ip: view.network.ip }),
+          },
     replication:
       r === null
         ? null
@@ -44,7 +48,11 @@ export function wireVm(view: VmView, hostNowMs: number, points: readonly Recover
     ...(view.recoveryPoint === undefined
       ? {}
       : {
-          madeFrom: { id: view.recoveryPoint.id, kind: view.recoveryPoint.kind, time: view.recoveryPoint.time },
+          madeFrom: {
+            id: view.recoveryPoint.id,
+            kind: view.recoveryPoint.kind,
+            time: view.recoveryPoint.time,
+          },
         }),
     ...(latest === undefined ? {} : { latest: { id: latest.id, time: latest.time } }),
     points: points

@@ -71,6 +71,8 @@ export function startInventoryReporter(options: InventoryReporterOptions): Inven
   const pollMs = options.pollMs ?? Math.max(1, Math.round(cycleMs / 6));
   const maxBytes = options.maxBatchBytes ?? INVENTORY_BATCH_BYTES;
   const clock = options.clock ?? Date.now;
+  // Re-sent at the sweep before its cycle runs out, so no VM goes a whole cycle unsent.
+  const resendAfterMs = cycleMs - Math.min(pollMs, cycleMs / 2);
   const limit = pLimit(options.concurrency ?? 32);
   const path = `/api/v1/agents/${encodeURIComponent(site)}/inventory`;
   const known = new Map<string, Known>();
@@ -82,6 +84,7 @@ export function startInventoryReporter(options: InventoryReporterOptions): Inven
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  let again = false;
   const stats = { sweeps: 0, batches: 0, fulls: 0, bytes: 0 };
 
   async function send(batch: InventoryBatch): Promise<BatchAnswer> {
@@ -119,15 +122,16 @@ export function startInventoryReporter(options: InventoryReporterOptions): Inven
           const before = full ? undefined : known.get(view.name);
           const record = wireVm(view, hostMs, []);
           const key = JSON.stringify(record);
-          const due = before === undefined || before.key !== key || now - before.sentAt >= cycleMs - pollMs;
+          const due = before === undefined || before.key !== key || now - before.sentAt >= resendAfterMs;
           // Points change with a replication cycle or a failover, both of which change the record
           // or make it due: read them only then.
           const points = due ? await readPoints(view.name) : before.points;
           if (points === undefined) return;
           seen.add(view.name);
-          const pointsKey = JSON.stringify(points);
+          // The latest point travels in the record; the key is the hourly list only.
+          const pointsKey = JSON.stringify(points.filter((p) => p.kind !== 'latest'));
           next.set(view.name, { key, pointsKey, points, sentAt: due ? now : (before?.sentAt ?? now) });
-          if (!due && before.pointsKey === pointsKey) return;
+          if (!due) return;
           const { points: listed, ...rest } = wireVm(view, hostMs, points);
           const withPoints = before === undefined || before.pointsKey !== pointsKey;
           items.push(sized<Item>({ vm: withPoints ? { ...rest, points: listed } : rest }));
@@ -172,7 +176,7 @@ export function startInventoryReporter(options: InventoryReporterOptions): Inven
           };
       const answer = await send(batch);
       // Asked for a refresh while this sweep was under way: another one at once.
-      if (answer.refresh && part === groups.length - 1) schedule(0);
+      if (answer.refresh && part === groups.length - 1) again = true;
     }
     // Only what the vault acknowledged counts as sent.
     known.clear();
@@ -198,7 +202,12 @@ export function startInventoryReporter(options: InventoryReporterOptions): Inven
   }
 
   function runOnce(): Promise<void> {
-    const run = running.then(guardedSweep);
+    // A sweep asked for now replaces the one the timer would start.
+    clearTimeout(timer);
+    const run = running.then(guardedSweep).finally(() => {
+      schedule(again ? 0 : pollMs);
+      again = false;
+    });
     running = run.catch(() => undefined);
     return run;
   }
@@ -207,11 +216,9 @@ export function startInventoryReporter(options: InventoryReporterOptions): Inven
     if (closed) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      runOnce()
-        .catch((error: unknown) =>
-          log.warn({ site, err: (error as Error).message }, 'inventory not sent; a full follows'),
-        )
-        .finally(() => schedule(pollMs));
+      runOnce().catch((error: unknown) =>
+        log.warn({ site, err: (error as Error).message }, 'inventory not sent; a full follows'),
+      );
     }, delayMs);
   }
 

@@ -70,7 +70,9 @@ export function encodeVm(vm: WireVm): string {
           r.lastReplicationTime === undefined ? null : ms(r.lastReplicationTime),
           r.resyncRequired ? 1 : 0,
         ],
-    vm.madeFrom === undefined ? null : [vm.madeFrom.id, idx(PointKinds, vm.madeFrom.kind), ms(vm.madeFrom.time)],
+    vm.madeFrom === undefined
+      ? null
+      : [vm.madeFrom.id, idx(PointKinds, vm.madeFrom.kind), ms(vm.madeFrom.time)],
     vm.latest === undefined ? null : [vm.latest.id, ms(vm.latest.time)],
   ];
   return JSON.stringify(stored);
@@ -101,13 +103,14 @@ export function decodeVm(site: string, name: string, text: string, nowMs: number
             health: Healths[r[2]] ?? 'Critical',
             primarySite: r[3],
             replicaSite: r[4],
-            frequencySec: (Frequencies as readonly number[]).includes(r[5])
-              ? (r[5] as 30 | 300 | 900)
-              : 30,
+            frequencySec: (Frequencies as readonly number[]).includes(r[5]) ? (r[5] as 30 | 300 | 900) : 30,
             ...(r[6] === null ? {} : { lastReplicationTime: iso(r[6]) }),
             resyncRequired: r[7] === 1,
           },
-    network: network === null ? null : { network: network[0], ...(network[1] === undefined ? {} : { ip: network[1] }) },
+    network:
+      network === null
+        ? null
+        : { network: network[0], ...(network[1] === undefined ? {} : { ip: network[1] }) },
     automaticStartAction: StartActions[action] ?? 'Nothing',
     uptimeSec: onAt === null ? 0 : Math.max(0, nowMs - onAt) / 1000,
     epoch,
@@ -132,7 +135,10 @@ export function decodeSummary(text: string): {
 export function decodePoints(vmText: string | null, pointsText: string | null): RecoveryPoint[] {
   const latest = vmText === null ? null : (JSON.parse(vmText) as StoredVm)[11];
   const rest = pointsText === null ? [] : (JSON.parse(pointsText) as [string, number, number][]);
-  return [...(latest === null ? [] : [{ id: latest[0], kind: 'latest' as const, time: iso(latest[1]) }]), ...rest.map(point)];
+  return [
+    ...(latest === null ? [] : [{ id: latest[0], kind: 'latest' as const, time: iso(latest[1]) }]),
+    ...rest.map(point),
+  ];
 }
 
 function point([id, kind, at]: [string, number, number]): RecoveryPoint {

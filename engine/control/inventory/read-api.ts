@@ -5,8 +5,7 @@
  * in time is read as unreachable (SITE_UNREACHABLE, as a site the simulator cannot reach), with the
  * age of what the vault knows of it, so pre-flight reports it as TARGET_/SOURCE_UNREACHABLE.
  */
-import { DrError } from '../../common/index.ts';
-import { formatApproxDuration } from '../../common/index.ts';
+import { DrError, formatApproxDuration } from '../../common/index.ts';
 import type { HostView, NetworkView, RecoveryPoint, VmView } from '../../hosts/index.ts';
 import type { HyperVReadApi, SiteDataAge } from '../../preflight/index.ts';
 import { decodeHosts, decodeNetworks, decodePoints, decodeVm } from './codec.ts';

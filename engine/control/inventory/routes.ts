@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { NAME_PATTERN } from '../../plan/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
-import { samplesOf, type InventorySample } from './samples.ts';
+import { type InventorySample, samplesOf } from './samples.ts';
 import { createInventoryStore } from './store.ts';
 import { InventoryQuerySchema, InventoryViewSchema, inventoryView } from './view.ts';
 import { BatchAnswerSchema, INVENTORY_BODY_LIMIT, InventoryBatchSchema } from './wire.ts';
@@ -59,9 +59,9 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
         if (answer.applied && options.onSamples !== undefined) {
           const samples = samplesOf(site, request.body, receivedAt);
           if (samples.length > 0)
-            await options.onSamples(samples).catch((error: unknown) =>
-              request.log.warn({ err: error, site }, 'inventory history not fed'),
-            );
+            await options
+              .onSamples(samples)
+              .catch((error: unknown) => request.log.warn({ err: error, site }, 'inventory history not fed'));
         }
         return answer;
       },

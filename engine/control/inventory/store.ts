@@ -159,10 +159,15 @@ export function createInventoryStore(redis: Redis, prefix: string): InventorySto
 
     async readSite(site, options = {}) {
       const keys = siteKeys(prefix, site);
-      const multi = redis.multi().hmget(keys.meta, ...META_FIELDS).get(keys.refresh).hgetall(keys.vms);
+      const multi = redis
+        .multi()
+        .hmget(keys.meta, ...META_FIELDS)
+        .get(keys.refresh)
+        .hgetall(keys.vms);
       if (options.points === true) multi.hgetall(keys.pts);
       const results = await multi.exec();
-      if (results === null) throw new DrError('INVENTORY_READ', `reading the inventory of '${site}' was aborted`);
+      if (results === null)
+        throw new DrError('INVENTORY_READ', `reading the inventory of '${site}' was aborted`);
       for (const [error] of results) if (error) throw error;
       const [fields, refresh, vms, points] = results.map(([, value]) => value);
       return {
@@ -182,7 +187,13 @@ export function createInventoryStore(redis: Redis, prefix: string): InventorySto
 
     async requestRefresh(site, atMs, ttlMs) {
       // NX: the first ask's time stands, so a later ask does not push the answer further out.
-      await redis.set(siteKeys(prefix, site).refresh, String(atMs), 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+      await redis.set(
+        siteKeys(prefix, site).refresh,
+        String(atMs),
+        'PX',
+        Math.max(1, Math.round(ttlMs)),
+        'NX',
+      );
     },
   };
 }

@@ -109,7 +109,9 @@ export async function inventoryView(
                 primarySite: r.primarySite,
                 replicaSite: r.replicaSite,
                 frequencySec: r.frequencySec,
-                ...(r.lastReplicationTime === undefined ? {} : { lastReplicationTime: r.lastReplicationTime }),
+                ...(r.lastReplicationTime === undefined
+                  ? {}
+                  : { lastReplicationTime: r.lastReplicationTime }),
                 rpoMs: last === undefined ? null : Math.max(0, hostNow - last),
               },
         recoveryPoints: {

@@ -129,7 +129,11 @@ export const FullBatchSchema = z.strictObject({
   kind: z.literal('full'),
   ...common,
   /** 0-based part of this full, of `parts`. Part 0 carries hosts and networks. */
-  part: z.number().int().min(0).max(FULL_PARTS_MAX - 1),
+  part: z
+    .number()
+    .int()
+    .min(0)
+    .max(FULL_PARTS_MAX - 1),
   parts: z.number().int().min(1).max(FULL_PARTS_MAX),
   hosts: z.array(WireHostSchema).max(BATCH_HOSTS_MAX).optional(),
   networks: z.array(WireNetworkSchema).max(BATCH_NETWORKS_MAX).optional(),
@@ -152,9 +156,17 @@ export const InventoryBatchSchema = z
       if (batch.part >= batch.parts)
         ctx.addIssue({ code: 'custom', path: ['part'], message: `part ${batch.part} of ${batch.parts}` });
       if (batch.part === 0 && (batch.hosts === undefined || batch.networks === undefined))
-        ctx.addIssue({ code: 'custom', path: ['hosts'], message: "a full's part 0 carries hosts and networks" });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hosts'],
+          message: "a full's part 0 carries hosts and networks",
+        });
       if (batch.part > 0 && (batch.hosts !== undefined || batch.networks !== undefined))
-        ctx.addIssue({ code: 'custom', path: ['hosts'], message: "only a full's part 0 carries hosts and networks" });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hosts'],
+          message: "only a full's part 0 carries hosts and networks",
+        });
       for (const [i, vm] of batch.vms.entries())
         if (vm.points === undefined)
           ctx.addIssue({ code: 'custom', path: ['vms', i, 'points'], message: 'a full lists every point' });
