@@ -11,6 +11,7 @@ import type { HostDriver } from '../hosts/index.ts';
 import { compilePlan } from '../plan/index.ts';
 import { buildControlApp } from './app.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
+import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
 
 export interface ControlPlaneOptions {
@@ -74,6 +75,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     prefix,
     log,
     metrics: createControlMetrics(),
+    // Pre-flight reads the sites from what their agents reported (refreshed through them).
+    inventory: createVaultReadApi({ store: createInventoryStore(redis, prefix) }),
     readiness: { ...options.readiness },
   };
   const app = await buildControlApp(ctx, { routes: options.routes ?? [] });

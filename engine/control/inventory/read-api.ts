@@ -108,6 +108,12 @@ export function createVaultReadApi(options: VaultReadApiOptions): VaultReadApi {
 
   return {
     async now(): Promise<string> {
+      // Pre-flight asks the time alongside the site reads: let those refresh the basis first.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const loading of [...snapshots.values()]) {
+        const snap = await loading.catch(() => undefined);
+        if (snap !== undefined) remember(snap.meta);
+      }
       if (newest === undefined) for (const site of await store.sites()) remember(await store.meta(site));
       return new Date(hostNow()).toISOString();
     },
@@ -152,7 +158,7 @@ function notAnswering(site: string, meta: SiteMeta, waitMs: number, ageMs: numbe
       : `the vault's inventory of it is ${formatApproxDuration(ageMs)} old (hosts' time ${new Date(meta.asOfMs).toISOString()})`;
   return new DrError(
     'SITE_UNREACHABLE',
-    `the agent of site '${site}' did not answer a refresh within ${formatApproxDuration(waitMs)}; ${known}`,
+    `the agent of site '${site}' did not answer a refresh within ${waitMs < 1000 ? `${waitMs} ms` : formatApproxDuration(waitMs)}; ${known}`,
     {
       retryable: true,
       details: {
