@@ -12,6 +12,7 @@ import { compilePlan } from '../plan/index.ts';
 import { buildControlApp } from './app.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
+import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
 
 export interface ControlPlaneOptions {
@@ -76,6 +77,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     log,
     metrics: createControlMetrics(),
     history: createHistoryStore(redis, { prefix }),
+    // Pre-flight reads the sites from what their agents reported (refreshed through them).
+    inventory: createVaultReadApi({ store: createInventoryStore(redis, prefix) }),
     readiness: { ...options.readiness },
   };
   const app = await buildControlApp(ctx, { routes: options.routes ?? [] });

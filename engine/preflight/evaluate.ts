@@ -17,7 +17,15 @@ import { EvalContext } from './context.ts';
 import type { ScriptFinding } from './scripts.ts';
 import { recoveryPointSpread } from './spread.ts';
 import { type Selection, type Subset, selectSubset } from './subset.ts';
-import type { Blocker, Finding, Inventory, Placement, PreflightReport, PreflightWarning } from './types.ts';
+import type {
+  Blocker,
+  Finding,
+  Inventory,
+  Placement,
+  PreflightReport,
+  PreflightWarning,
+  SiteDataAge,
+} from './types.ts';
 
 /** Turns a YAML path into a 1-based position in the plan file (engine/plan's Locator). */
 export type Locate = (path: string) => { line: number; column: number } | undefined;
@@ -159,6 +167,7 @@ export function evaluatePreflight(
     },
     ...(options.estimateRtoMs === undefined ? {} : { estimatedRtoMs: options.estimateRtoMs }),
     locksChecked: inventory.locksRead,
+    ...dataAsOf(inventory),
     stats: {
       vms: subset.vms.length,
       apiCalls: inventory.apiCalls,
@@ -166,6 +175,11 @@ export function evaluatePreflight(
       evaluateMs: timer() - started,
     },
   };
+}
+
+function dataAsOf(inventory: Inventory): { dataAsOf?: SiteDataAge[] } {
+  const ages = [inventory.to.asOf, inventory.from?.asOf].filter((a): a is SiteDataAge => a !== undefined);
+  return ages.length === 0 ? {} : { dataAsOf: ages };
 }
 
 function isSubset(selection: Selection | Subset | undefined): selection is Subset {

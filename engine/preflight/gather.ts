@@ -3,16 +3,17 @@ import type { PrimarySighting } from '../contract/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
 import type { LockReader } from '../locks/index.ts';
 import type { FailoverType, PlanVm, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
-import type { Inventory, PointsRead, SiteRead } from './types.ts';
+import type { Inventory, PointsRead, SiteDataAge, SiteRead } from './types.ts';
 
 /**
  * The reads pre-flight needs, and nothing more: the type itself keeps every mutating call of the
- * Hyper-V API out of reach.
+ * Hyper-V API out of reach. An API that serves a copy of the sites (the control plane's vault)
+ * also says how old its copy of each site is (`asOf`); the report shows it.
  */
 export type HyperVReadApi = Pick<
   HostDriver,
   'now' | 'listVMs' | 'listHosts' | 'listNetworks' | 'getRecoveryPoints'
->;
+> & { asOf?: (site: string) => Promise<SiteDataAge | undefined> };
 
 export interface GatherOptions {
   type: FailoverType;
@@ -111,16 +112,20 @@ export async function gatherInventory(
 type Counted = <T>(call: () => Promise<T>) => Promise<T>;
 
 async function readSite(api: HyperVReadApi, site: string, counted: Counted): Promise<SiteRead> {
+  let read: SiteRead;
   try {
     const [vms, hosts, networks] = await Promise.all([
       counted(() => api.listVMs(site)),
       counted(() => api.listHosts(site)),
       counted(() => api.listNetworks(site)),
     ]);
-    return { ok: true, site, vms, hosts, networks };
+    read = { ok: true, site, vms, hosts, networks };
   } catch (error) {
-    return { ok: false, site, error: describeError(error) };
+    read = { ok: false, site, error: describeError(error) };
   }
+  // Asked after the lists: a copy refreshed by them reports its new age (not counted: no host call).
+  const asOf = await api.asOf?.(site).catch(() => undefined);
+  return asOf === undefined ? read : { ...read, asOf };
 }
 
 async function readPoints(

@@ -55,6 +55,7 @@ export type {
   PreflightWarning,
   ResourceUse,
   SiteCapacity,
+  SiteDataAge,
   SiteRead,
   WarningCode,
 } from './types.ts';

@@ -34,6 +34,11 @@ export function formatPreflightReport(report: PreflightReport, options: FormatOp
   }
   if (!report.locksChecked)
     lines.push('  locks: not checked (no lock store): another execution may hold these VMs');
+  // Read from the control plane's copy: how old that copy is (real time since the agent sent it).
+  for (const age of report.dataAsOf ?? [])
+    lines.push(
+      `  data of ${age.site} as of ${age.asOf} (hosts' time), received ${formatApproxDuration(age.ageMs)} ago from its agent`,
+    );
   const spread = spreadLine(report);
   if (spread !== undefined) lines.push(`  ${spread}`);
   // Durations of the sites' clock and of the plan's estimates are simulated time: a scaled

@@ -169,13 +169,38 @@ export interface PreflightReport {
   estimatedRtoMs?: DurationMs;
   /** False when pre-flight ran without the lock store (e.g. a dry run away from the control plane). */
   locksChecked: boolean;
+  /**
+   * Per site read, how old its data is, when pre-flight read a copy (the control plane's vault)
+   * rather than the hosts: "data as of". Absent when read from the hosts themselves.
+   */
+  dataAsOf?: SiteDataAge[];
   stats: { vms: number; apiCalls: number; gatherMs: number; evaluateMs: number };
+}
+
+/**
+ * How old the data pre-flight read of a site is, when it was read from a copy (the control
+ * plane's vault, filled by the site's agent) rather than from the hosts.
+ */
+export interface SiteDataAge {
+  site: string;
+  /** The hosts' clock when the site's agent read what the copy holds, ISO-8601. */
+  asOf: string;
+  /** How long ago the copy received it (the control plane's clock, real time). */
+  ageMs: number;
+  source: 'vault';
 }
 
 /** What one site's inventory read returned, or why it could not be read. */
 export type SiteRead =
-  | { ok: true; site: string; vms: VmView[]; hosts: HostView[]; networks: NetworkView[] }
-  | { ok: false; site: string; error: { code: string; message: string } };
+  | {
+      ok: true;
+      site: string;
+      vms: VmView[];
+      hosts: HostView[];
+      networks: NetworkView[];
+      asOf?: SiteDataAge;
+    }
+  | { ok: false; site: string; error: { code: string; message: string }; asOf?: SiteDataAge };
 
 export type PointsRead =
   | { ok: true; points: RecoveryPoint[] }

@@ -1,0 +1,122 @@
+/**
+ * The inventory's routes: agents post batches, people and the dashboard read the result, agents
+ * poll for refresh requests. A refused batch is a problem+json 4xx counted by the app's error
+ * handler (drorch_requests_refused_total): bad shape 400, too large 413, out of sequence 409.
+ */
+import { z } from 'zod';
+import { NAME_PATTERN } from '../../plan/index.ts';
+import type { ControlRoutes } from '../context.ts';
+import { ProblemSchema } from '../problem.ts';
+import { type InventorySample, samplesOf } from './samples.ts';
+import { createInventoryStore } from './store.ts';
+import { InventoryQuerySchema, InventoryViewSchema, inventoryView } from './view.ts';
+import { BatchAnswerSchema, INVENTORY_BODY_LIMIT, InventoryBatchSchema } from './wire.ts';
+
+export interface InventoryRoutesOptions {
+  /**
+   * Called with every applied batch's samples (per VM: RPO and health as the agent measured them):
+   * where the inventory history (engine/control/history) is fed. A failure is logged; the batch
+   * stays applied.
+   */
+  onSamples?: (samples: InventorySample[]) => Promise<unknown>;
+  /** Longest `waitMs` of a refresh poll. @defaultValue 25_000 */
+  maxPollMs?: number;
+  /** Control plane's clock, ms. @defaultValue Date.now */
+  clock?: () => number;
+}
+
+const SiteParams = z.strictObject({
+  site: z.string().regex(new RegExp(NAME_PATTERN), { error: 'not a site name' }),
+});
+const RefreshAnswerSchema = z.object({
+  refresh: z.boolean().describe('pre-flight asked for a fresh inventory: sweep now (reporter.refreshNow())'),
+  askedAt: z.string().optional(),
+});
+
+export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRoutes {
+  const clock = options.clock ?? Date.now;
+  const maxPollMs = options.maxPollMs ?? 25_000;
+  return (app, ctx) => {
+    const store = createInventoryStore(ctx.redis, ctx.prefix);
+    // Each applied batch feeds the vault's history (5-minute buckets on the control plane's
+    // clock: a simulated site's hours run faster than the wall's).
+    const history = ctx.history;
+    const onSamples =
+      options.onSamples ??
+      (history === undefined
+        ? undefined
+        : (samples: InventorySample[]) =>
+            history.record(
+              samples.map((sample) => ({
+                vm: sample.vm,
+                site: sample.site,
+                at: sample.receivedAt,
+                rpoSec: sample.rpoSec,
+                health: sample.health,
+              })),
+            ));
+    const refused = { 400: ProblemSchema, 409: ProblemSchema, 413: ProblemSchema };
+
+    app.post(
+      '/agents/:site/inventory',
+      {
+        bodyLimit: INVENTORY_BODY_LIMIT,
+        schema: {
+          summary: "A site agent's inventory batch (full, in parts, or changes)",
+          tags: ['inventory'],
+          params: SiteParams,
+          body: InventoryBatchSchema,
+          response: { 200: BatchAnswerSchema, ...refused },
+        },
+      },
+      async (request) => {
+        const { site } = request.params;
+        const receivedAt = clock();
+        const answer = await store.apply(site, request.body, receivedAt);
+        if (answer.applied && onSamples !== undefined) {
+          const samples = samplesOf(site, request.body, receivedAt);
+          if (samples.length > 0)
+            await onSamples(samples)
+              .catch((error: unknown) => request.log.warn({ err: error, site }, 'inventory history not fed'));
+        }
+        return answer;
+      },
+    );
+
+    app.get(
+      '/agents/:site/inventory/refresh',
+      {
+        schema: {
+          summary: 'Long poll: has pre-flight asked this site for a fresh inventory?',
+          tags: ['inventory'],
+          params: SiteParams,
+          querystring: z.strictObject({ waitMs: z.coerce.number().int().min(0).max(maxPollMs).default(0) }),
+          response: { 200: RefreshAnswerSchema, 400: ProblemSchema },
+        },
+      },
+      async (request) => {
+        const deadline = clock() + request.query.waitMs;
+        for (;;) {
+          const meta = await store.meta(request.params.site);
+          if (meta.refreshAskedAtMs !== undefined)
+            return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
+          if (clock() >= deadline) return { refresh: false };
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      },
+    );
+
+    app.get(
+      '/inventory',
+      {
+        schema: {
+          summary: 'VMs the vault knows, with replication state, health, RPO and recovery points',
+          tags: ['inventory'],
+          querystring: InventoryQuerySchema,
+          response: { 200: InventoryViewSchema, 400: ProblemSchema },
+        },
+      },
+      async (request) => inventoryView(store, request.query, clock),
+    );
+  };
+}
