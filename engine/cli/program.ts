@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { registerLocksCommand } from '../locks/index.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
+import { registerLocksCommand } from './locks-command.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerPreflightCommand } from './preflight-command.ts';
