@@ -9,19 +9,21 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimServer, startSimServer } from '../../simulators/index.ts';
 import { waitForStatus } from '../engine/support.ts';
-import { smallPlan, smallPlanText } from '../lifecycle/support.ts';
+import { failOverFromLostSource, smallPlan, smallPlanText } from '../lifecycle/support.ts';
 import { tracked } from '../support/children.ts';
 import { useTempDirs } from '../support/temp.ts';
 import { type LifecycleControl, startLifecycleControl } from './support.ts';
 
 const viaServer = smallPlan('cs');
 const direct = smallPlan('cd');
+/** Failed over from a lost source in the last test: its lifecycle pre-flight blocks. */
+const lost = smallPlan('cl');
 const temp = useTempDirs();
 let live: LifecycleControl;
 let sim: SimServer;
 
 beforeAll(async () => {
-  live = await startLifecycleControl([viaServer.plan, direct.plan]);
+  live = await startLifecycleControl([viaServer.plan, direct.plan, lost.plan]);
   sim = await startSimServer(live.engine.world.api);
 });
 afterAll(async () => {
@@ -146,5 +148,30 @@ describe('drctl lifecycle commands through the control plane', { timeout: 180_00
     expect(gone.code).toBe(1);
     expect(gone.err.trim().split('\n')).toHaveLength(1);
     expect(gone.err).toContain('cannot reach the control plane at http://127.0.0.1:9');
+  });
+
+  // Last: it powers the source site off.
+  it('a blocked pre-flight prints the same located report and exits 1 either way, changing nothing', async () => {
+    const id = await failOverFromLostSource(live.engine, lost.plan, lost.hash);
+    const [served, local] = await Promise.all([
+      drctl('server', ['cancel', id, '--json']),
+      drctl('direct', ['cancel', id, '--json']),
+    ]);
+    expect(local.code).toBe(1);
+    expect(served.code).toBe(1);
+    const [a, b] = [JSON.parse(served.out), JSON.parse(local.out)];
+    expect(a).toMatchObject({ ok: false, code: 'PREFLIGHT_BLOCKED' });
+    expect(a.preflight.blockers).toHaveLength(3);
+    expect(a.preflight.blockers).toEqual(b.preflight.blockers);
+    const [text, textLocal] = await Promise.all([
+      drctl('server', ['cancel', id]),
+      drctl('direct', ['cancel', id]),
+    ]);
+    expect(text.code).toBe(1);
+    // The same report but for the simulated time each read the sites at.
+    const at = (out: string) => out.replace(/at \d{4}-\d\d-\d\dT[\d:.]+Z/, 'at <time>');
+    expect(at(text.out)).toBe(at(textLocal.out));
+    expect(text.out).toContain(`cl: blocker ONLY_RUNNING_COPY: cl-db runs at dc-west`);
+    expect((await live.engine.client.get(id)).status).toBe('completed');
   });
 });
