@@ -10,12 +10,17 @@ import { type LifecycleControl, startLifecycleControl } from './support.ts';
 
 const a = smallPlan('la');
 const b = smallPlan('lb');
+/** lp-app2 fails its boot for good and pauses (then: pause) for an operator. */
+const p = smallPlan('lp');
+const pausing = p.plan.vms.find((vm) => vm.name === 'lp-app2');
+if (pausing)
+  pausing.onFailure = { retries: 0, backoff: { initialMs: 0, factor: 1, maxMs: 0 }, outcome: 'pause' };
 let live: LifecycleControl;
 /** The failover of plan a, settled by the first test (the operator test reads it). */
 let settledFailover: string | undefined;
 
 beforeAll(async () => {
-  live = await startLifecycleControl([a.plan, b.plan]);
+  live = await startLifecycleControl([a.plan, b.plan, p.plan]);
 });
 afterAll(async () => {
   await live?.close();
@@ -132,7 +137,29 @@ describe('the lifecycle API', { timeout: 120_000 }, () => {
   });
 });
 
-describe('the operator and locks API', () => {
+describe('the operator and locks API', { timeout: 120_000 }, () => {
+  it('marks a paused step done for the orchestrator to apply, with who and why', async () => {
+    live.engine.world.fault({ kind: 'boot', vm: 'lp-app2', site: p.plan.target, mode: 'fail' });
+    const { id } = await live.engine.client.submit({ type: 'planned', ...p, reason: 'api pause' });
+    expect((await waitForStatus(live.engine.client, id, ['paused', 'completed', 'failed'])).status).toBe(
+      'paused',
+    );
+    const step = encodeURIComponent('lp-app2/readiness');
+    const done = await live.api('POST', `/executions/${id}/steps/${step}/done`, {
+      by: 'alice',
+      reason: 'restarted the app service by hand',
+    });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({
+      step: 'lp-app2/readiness',
+      command: 'done',
+      by: 'alice',
+      applied: true,
+      accepted: true,
+    });
+    expect((await waitForStatus(live.engine.client, id, ['completed', 'failed'])).status).toBe('completed');
+  });
+
   it('takes a step id with its slash and refuses a settled execution as `drctl step` does', async () => {
     const id = settledFailover ?? (await failedOver(a));
     const step = encodeURIComponent(`${a.plan.vms[0]?.name}/failover`);
