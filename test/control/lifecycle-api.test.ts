@@ -120,7 +120,7 @@ describe('the lifecycle API', { timeout: 120_000 }, () => {
       const reply = await live.api('POST', '/executions/any-failover/commit', who);
       expect(reply.status).toBe(503);
       expect(reply.body.code).toBe('NO_INVENTORY');
-      expect(reply.body.detail).toContain('drctl agent');
+      expect(reply.body.detail).toContain("once the sites' agents have reported their hosts");
     } finally {
       live.control.ctx.inventory = inventory;
     }

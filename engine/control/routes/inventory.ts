@@ -10,7 +10,7 @@ import type { ControlContext } from '../context.ts';
 export function noInventory(): DrError {
   return new DrError(
     'NO_INVENTORY',
-    "the control plane has no inventory of the sites' hosts, so pre-flight cannot read them and nothing was changed; start the sites' agents (`drctl agent --site <site>`) so they report it, then ask again",
+    "the control plane has no inventory of the sites' hosts, so pre-flight cannot read them and nothing was changed; ask again once the sites' agents have reported their hosts",
     { details: { status: 503 } },
   );
 }
