@@ -13,8 +13,9 @@ import {
   type PreflightReport,
 } from '../preflight/index.ts';
 import { type ApiRequester, createApiRequester } from './http-request.ts';
-import type { FailoverTarget, LifecycleState } from './lifecycle.ts';
+import type { FailoverTarget } from './lifecycle.ts';
 import type { LifecycleClient } from './lifecycle-client.ts';
+import type { LifecycleState } from './lifecycle-state.ts';
 import type { EventsOptions, ExecutionView } from './types.ts';
 
 /** How often a follower asks for new events when the last page was empty. @defaultValue 250 */

@@ -20,13 +20,10 @@ export {
   failBack,
   type LifecycleAsk,
   type LifecycleDeps,
-  type LifecycleState,
   type OldPrimaryReader,
   oldPrimariesFromInventory,
   type ReprotectAsk,
   type ReprotectSubmitted,
-  type ResyncRow,
-  readLifecycleState,
   reprotectFailover,
 } from './lifecycle.ts';
 export {
@@ -35,6 +32,7 @@ export {
   type RedisLifecycleOptions,
   type StepAsk,
 } from './lifecycle-client.ts';
+export { type LifecycleState, type ResyncRow, readLifecycleState } from './lifecycle-state.ts';
 export { createHttpLocksClient, createRedisLocksClient, type LocksClient } from './locks-client.ts';
 export { measureRecoveryPointGap, pickRecoveryPoint, type RecoveryPointGap } from './recovery-point-gap.ts';
 export { createRedisExecutionClient, type RedisClientOptions } from './redis-client.ts';

@@ -25,13 +25,12 @@ import {
   failBack,
   type LifecycleAsk,
   type LifecycleDeps,
-  type LifecycleState,
   type OldPrimaryReader,
   type ReprotectAsk,
   type ReprotectSubmitted,
-  readLifecycleState,
   reprotectFailover,
 } from './lifecycle.ts';
+import { type LifecycleState, readLifecycleState } from './lifecycle-state.ts';
 import { createRedisExecutionClient } from './redis-client.ts';
 import type { ExecutionClient } from './types.ts';
 
