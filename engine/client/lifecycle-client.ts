@@ -4,6 +4,7 @@
  * (http-lifecycle.ts).
  */
 import type { Redis } from 'ioredis';
+import { InputError } from '../common/index.ts';
 import type { OperatorCommandName } from '../contract/index.ts';
 import {
   type CompileFn,
@@ -89,7 +90,10 @@ export function createRedisLifecycleClient(options: RedisLifecycleOptions): Life
   const deps = (): LifecycleDeps => {
     const hosts = options.hosts;
     if (hosts === undefined)
-      throw new Error('a lifecycle operation needs the sites: the CLI gives its host driver');
+      throw new InputError(
+        'NO_SIM',
+        'pre-flight reads the sites before a lifecycle operation: give --sim <url> or set DR_SIM_URL (the URL `drctl sim serve` prints)',
+      );
     const full = hosts.getVM !== undefined && hosts.measureVMReplication !== undefined;
     return { redis, prefix, hosts, ...(full ? { oldPrimaries: hosts as OldPrimaryReader } : {}) };
   };

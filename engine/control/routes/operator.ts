@@ -31,7 +31,7 @@ const COMMANDS = [
   ['approve', 'Approve a manual action the execution waits on (the reason is the comment)'],
 ] as const;
 
-export function registerOperatorRoutes(app: ControlApp, _ctx: ControlContext): void {
+export function registerOperatorRoutes(app: ControlApp, ctx: ControlContext): void {
   for (const [command, summary] of COMMANDS) {
     app.post(
       `/executions/:id/steps/:step/${command}`,
@@ -70,7 +70,7 @@ export function registerOperatorRoutes(app: ControlApp, _ctx: ControlContext): v
         },
       },
       async (request) =>
-        giveOperatorCommand(_ctx.redis, _ctx.prefix, {
+        giveOperatorCommand(ctx.redis, ctx.prefix, {
           execution: request.params.id,
           command,
           step: request.params.step,
