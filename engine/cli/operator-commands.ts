@@ -2,26 +2,33 @@
  * Operator control: `drctl approve <execution> <action> --comment`, `drctl step retry|skip|done
  * <execution> <step> --reason`. Each is recorded with who (`--by`, default the OS user), when and
  * why in the execution's event log (`operator-action`), applied by the orchestrator that drives
- * the execution. Refusals (unknown step, step not paused, execution settled) exit 2.
+ * the execution; given through the control plane (`--server`, DR_SERVER) or on REDIS_URL here.
+ * Refusals (unknown step, step not paused, execution settled) exit 2.
  */
 import { userInfo } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
 import {
+  createHttpLifecycleClient,
+  createRedisLifecycleClient,
+  type LifecycleClient,
+  type StepAsk,
+} from '../client/index.ts';
+import {
   type AwaitedApproval,
-  approveAction,
   createQueueConnection,
   describeApprovals,
   describePaused,
-  giveOperatorCommand,
   type OperatorReceipt,
   type PausedStep,
 } from '../executor/index.ts';
 import { compilePlan } from '../plan/index.ts';
 import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './run/common.ts';
+import { refuseDirectFlags, SERVER_OPTION, serverOf } from './server-option.ts';
 
 interface OperatorFlags extends CommonFlags {
   by: string;
+  server?: string;
   reason?: string;
   comment?: string;
   waitMs: number;
@@ -48,6 +55,25 @@ async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
     return await use(redis);
   } finally {
     await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/** Give the command through the control plane (`--server`, DR_SERVER), else on REDIS_URL here. */
+async function give(flags: OperatorFlags, command: Command, ask: StepAsk): Promise<OperatorReceipt> {
+  const server = serverOf(flags);
+  if (server !== undefined) refuseDirectFlags(command, server);
+  const client: LifecycleClient =
+    server !== undefined
+      ? createHttpLifecycleClient(server)
+      : createRedisLifecycleClient({
+          redisUrl: await redisUrlFromEnv(),
+          prefix: flags.prefix,
+          compile: compilePlan,
+        });
+  try {
+    return await client.step(ask);
+  } finally {
+    await client.close();
   }
 }
 
@@ -88,15 +114,18 @@ export function registerOperatorCommands(program: Command): void {
     .option('--comment <text>', 'what was checked or done (kept in the event log)', '')
     .option('--by <name>', 'who approves (the OS user unless given)', whoAmI())
     .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
+    .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output')
-    .action(async (id: string, action: string, flags: OperatorFlags) => {
-      const receipt = await withRedis((redis) =>
-        approveAction(redis, flags.prefix, id, action, flags.by, {
-          comment: flags.comment ?? '',
-          waitMs: flags.waitMs,
-        }),
-      );
+    .action(async (id: string, action: string, flags: OperatorFlags, command: Command) => {
+      const receipt = await give(flags, command, {
+        execution: id,
+        command: 'approve',
+        step: action,
+        by: flags.by,
+        reason: flags.comment ?? '',
+        waitMs: flags.waitMs,
+      });
       report(receipt, flags.json);
     });
 
@@ -120,20 +149,18 @@ export function registerOperatorCommands(program: Command): void {
       .requiredOption('--reason <text>', 'why (kept in the event log)')
       .option('--by <name>', 'who decides (the OS user unless given)', whoAmI())
       .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
+      .option(...SERVER_OPTION)
       .option(...PREFIX_OPTION)
       .option('--json', 'machine-readable output')
-      .action(async (id: string, stepId: string, flags: OperatorFlags) => {
-        const receipt = await withRedis((redis) =>
-          giveOperatorCommand(redis, flags.prefix, {
-            execution: id,
-            command,
-            step: stepId,
-            by: flags.by,
-            reason: flags.reason ?? '',
-            waitMs: flags.waitMs,
-            compile: compilePlan,
-          }),
-        );
+      .action(async (id: string, stepId: string, flags: OperatorFlags, cli: Command) => {
+        const receipt = await give(flags, cli, {
+          execution: id,
+          command,
+          step: stepId,
+          by: flags.by,
+          reason: flags.reason ?? '',
+          waitMs: flags.waitMs,
+        });
         report(receipt, flags.json);
       });
   }

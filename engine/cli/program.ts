@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { registerLocksCommand } from '../locks/index.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
+import { registerLocksCommand } from './locks-command.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerPreflightCommand } from './preflight-command.ts';
@@ -26,6 +26,7 @@ export function buildProgram(): Command {
         '',
         'Environment:',
         "  REDIS_URL          the engine's Redis (every command that reads or changes executions)",
+        "  DR_SERVER          the control plane's URL (instead of --server): commit, cancel, change-point, reprotect, failback, step, approve and locks then go through it, without REDIS_URL or --sim",
         "  DR_SIM_URL         the sites' host endpoint, today `drctl sim serve` (instead of --sim)",
         '  DR_SCRIPT_CATALOG  the folder a worker serves recovery scripts from (drctl worker)',
         '  DR_LEASE_MS        how long an orchestrator holds an execution without renewing (drctl orchestrator)',

@@ -1,4 +1,6 @@
 /** The execution client: the public door of engine/client. */
+
+export { createHttpLifecycleClient } from './http-lifecycle.ts';
 export {
   type ApiRequester,
   type ApiRequestOptions,
@@ -8,6 +10,30 @@ export {
   serverUrlFrom,
   unreachable,
 } from './http-request.ts';
+export {
+  cancelFailover,
+  changeRecoveryPoint,
+  commitFailover,
+  type FailbackAsk,
+  type FailbackSubmitted,
+  type FailoverTarget,
+  failBack,
+  type LifecycleAsk,
+  type LifecycleDeps,
+  type OldPrimaryReader,
+  oldPrimariesFromInventory,
+  type ReprotectAsk,
+  type ReprotectSubmitted,
+  reprotectFailover,
+} from './lifecycle.ts';
+export {
+  createRedisLifecycleClient,
+  type LifecycleClient,
+  type RedisLifecycleOptions,
+  type StepAsk,
+} from './lifecycle-client.ts';
+export { type LifecycleState, type ResyncRow, readLifecycleState } from './lifecycle-state.ts';
+export { createHttpLocksClient, createRedisLocksClient, type LocksClient } from './locks-client.ts';
 export { measureRecoveryPointGap, pickRecoveryPoint, type RecoveryPointGap } from './recovery-point-gap.ts';
 export { createRedisExecutionClient, type RedisClientOptions } from './redis-client.ts';
 export type {

@@ -3,9 +3,8 @@
  * once, plus the durable "failed over by plan P, execution E" record. Redis-backed; see keys.ts
  * for the key layout (one hash tag, Redis Cluster friendly).
  */
-export { DEFAULT_LOCK_PREFIX, registerLocksCommand } from './command.ts';
 export { clearFailedOver, markFailedOver, readFailedOver } from './failed-over.ts';
-export { failedOverKey, planLockKey, sightingsKey, vmLockKey } from './keys.ts';
+export { DEFAULT_LOCK_PREFIX, failedOverKey, planLockKey, sightingsKey, vmLockKey } from './keys.ts';
 export { type AllLocks, readAllLocks } from './list.ts';
 export {
   type AcquireLocksRequest,
@@ -21,3 +20,4 @@ export { type SettleRequest, type SettleResult, settleExecutionLocks } from './s
 export { createSightingStore, type SightingStore } from './sightings.ts';
 export { createLockReader } from './store.ts';
 export type { AcquireResult, FailedOverRecord, LockConflict, LockHolder, LockReader } from './types.ts';
+export { type LocksQuery, type LocksView, locksView, releaseHeldLocks } from './view.ts';

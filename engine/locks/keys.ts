@@ -7,6 +7,12 @@
  */
 const TAG = '{dr-locks}';
 
+/**
+ * The engine's default key prefix (engine/executor's DEFAULT_PREFIX), repeated here so the
+ * executor can import engine/locks without an import cycle.
+ */
+export const DEFAULT_LOCK_PREFIX = 'dr';
+
 export function planLockKey(prefix: string, plan: string): string {
   return `${prefix}:${TAG}:plan:${plan}`;
 }

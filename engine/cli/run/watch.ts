@@ -49,8 +49,11 @@ export function progressLine(view: ExecutionView, nowMs: number, speed?: number)
   return `${view.id}  ${view.status.padEnd(16)} ${view.stepsDone}/${view.stepsTotal} steps${wave}  elapsed ${formatElapsed(Math.max(0, ended - started))} wall${estimate}`;
 }
 
+/** What a watch reads: an execution and its events (in process or from the control plane). */
+export type WatchedClient = Pick<ExecutionClient, 'get' | 'events'>;
+
 export async function watchExecution(
-  client: ExecutionClient,
+  client: WatchedClient,
   id: string,
   options: WatchOptions = {},
 ): Promise<ExecutionView> {
@@ -65,7 +68,7 @@ export async function watchExecution(
 }
 
 async function watch(
-  client: ExecutionClient,
+  client: WatchedClient,
   id: string,
   options: WatchOptions,
   typeKnown: (type: string) => void = () => {},

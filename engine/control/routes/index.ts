@@ -2,5 +2,16 @@
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
 import { registerHistoryRoutes } from './history.ts';
+import { registerLifecycleRoutes } from './lifecycle.ts';
+import { registerLifecycleFollowRoutes } from './lifecycle-follow.ts';
+import { registerLocksRoutes } from './locks.ts';
+import { registerOperatorRoutes } from './operator.ts';
 
-export const controlRoutes: readonly ControlRoutes[] = [inventoryRoutes(), registerHistoryRoutes];
+export const controlRoutes: readonly ControlRoutes[] = [
+  inventoryRoutes(),
+  registerHistoryRoutes,
+  registerLifecycleRoutes,
+  registerLifecycleFollowRoutes,
+  registerOperatorRoutes,
+  registerLocksRoutes,
+];

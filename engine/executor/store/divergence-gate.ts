@@ -33,7 +33,7 @@ export interface DiscardDiverged {
  * the reprotect's own steps. Returns what it recorded.
  */
 export async function recordRunningOldPrimaries(
-  driver: HostDriver,
+  driver: Pick<HostDriver, 'now' | 'getVM' | 'measureVMReplication'>,
   redis: Redis,
   prefix: string,
   failover: string,

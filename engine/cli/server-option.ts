@@ -1,0 +1,34 @@
+/**
+ * Which engine a command talks to: the control plane when `--server <url>` or DR_SERVER names
+ * one, else the engine in this process (REDIS_URL, and --sim for what reads the sites). On the
+ * control plane's path a flag of the direct path is refused rather than silently ignored.
+ */
+import type { Command } from 'commander';
+import { serverUrlFrom } from '../client/index.ts';
+import { InputError } from '../common/index.ts';
+
+export const SERVER_OPTION = [
+  '--server <url>',
+  "the control plane's URL (`drctl serve`; default DR_SERVER); without either, the engine runs in this process on REDIS_URL",
+] as const;
+
+/** The control plane's URL when `--server` or DR_SERVER gives one; undefined: the direct path. */
+export function serverOf(flags: { server?: string }): string | undefined {
+  if (flags.server === undefined && (process.env.DR_SERVER ?? '') === '') return undefined;
+  return serverUrlFrom(flags.server);
+}
+
+/**
+ * `--prefix` and `--sim` name the direct path's Redis keys and sites: the control plane has its
+ * own (`drctl serve --prefix`, its inventory). Given with a server, they are bad input.
+ */
+export function refuseDirectFlags(command: Command, server: string): void {
+  for (const name of ['prefix', 'sim']) {
+    const source = command.getOptionValueSource(name);
+    if (source === 'cli' || source === 'env')
+      throw new InputError(
+        'FLAG_NOT_FOR_SERVER',
+        `--${name} is for the engine in this process; the control plane at ${server} has its own ${name === 'prefix' ? 'key prefix (`drctl serve --prefix`)' : "view of the sites (its agents' inventory)"}: drop --${name}, or drop --server and DR_SERVER`,
+      );
+  }
+}
