@@ -7,6 +7,7 @@ import { registerPreflightCommand } from './preflight-command.ts';
 import { registerProtectCommand } from './protect-command.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
+import { registerUpCommand } from './up/index.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
 /**
@@ -40,5 +41,6 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerOperatorCommands(program);
   registerLifecycleCommands(program);
+  registerUpCommand(program);
   return program;
 }
