@@ -38,6 +38,7 @@ function drctl(
   args: string[],
   readyKey: string,
   site?: string,
+  env: Record<string, string> = { REDIS_URL: ctx.redis.url, DR_SIM_URL: ctx.sim.url },
 ): UpProcess {
   return {
     name,
@@ -45,7 +46,7 @@ function drctl(
     ...(site === undefined ? {} : { site }),
     command: process.execPath,
     args: [DRCTL, ...args, '--json'],
-    env: { REDIS_URL: ctx.redis.url, DR_SIM_URL: ctx.sim.url },
+    env,
     ready: jsonLineWith(readyKey),
   };
 }
@@ -97,8 +98,9 @@ export const engineProcesses: ProcessTable = (ctx) => [
 
 /**
  * Next: `drctl serve` (API, vault, orchestrator, control-side actions) and `drctl agent` a site.
- * The flags are the ones planned in issue 11 (serve prints {"api": ...}; --port so that a
- * restarted control plane keeps its URL): check them against the commands when switching.
+ * The flags are those of the serve and agent branches under way (serve prints {"api": ...}; --port
+ * so that a restarted control plane keeps its URL; an agent holds no Redis credentials): check
+ * them against the commands when switching.
  */
 export const controlPlaneProcesses: ProcessTable = (ctx) => [
   [redis(ctx)],
@@ -120,6 +122,7 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
       ['agent', '--site', site, '--hosts', ctx.sim.url, '--server', ctx.api.url],
       'ready',
       site,
+      {},
     ),
   ),
 ];

@@ -199,7 +199,7 @@ function summaryOf(
     env: {
       REDIS_URL: ctx.redis.url,
       DR_SIM_URL: ctx.sim.url,
-      ...(typeof api === 'string' ? { DR_API_URL: api } : {}),
+      ...(typeof api === 'string' ? { DR_SERVER: api } : {}),
     },
   };
 }
