@@ -218,7 +218,7 @@ function humanLines(summary: UpSummary, status: ProcessStatus[]): string[] {
       return `  ${p.name.padEnd(width)}  pid ${p.pid}${where}`;
     }),
     ...(summary.api === null ? [] : [`  API: ${summary.api}`]),
-    'To use drctl against it from another shell:',
+    'To run commands against it from another shell:',
     ...Object.entries(summary.env).map(([name, value]) => `  export ${name}=${value}`),
     ...(summary.prefix === DEFAULT_PREFIX ? [] : [`  (and --prefix ${summary.prefix} on every command)`]),
     'Ctrl-C stops them all.',
