@@ -22,7 +22,10 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-/** A node process running `body` after printing {"ready": true, "pid": ...}. */
+/**
+ * A node process running `before`, printing {"ready": true, "pid": ...}, then running `body`. Signal
+ * handlers go in `before`: the supervisor may act on the ready line before `body` has run.
+ */
 function script(name: string, body = '', before = ''): ProcessSpec {
   return {
     name,
@@ -148,10 +151,10 @@ describe('the supervisor of drctl up', () => {
       const grandchild =
         "require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });";
       await supervisor.startStage([
-        script('polite', `process.on('SIGTERM', () => { ${stampTerm}; process.exit(0) })`),
+        script('polite', '', `process.on('SIGTERM', () => { ${stampTerm}; process.exit(0) });`),
       ]);
       await supervisor.startStage([
-        script('stubborn', `process.on('SIGTERM', () => ${stampTerm})`, grandchild),
+        script('stubborn', '', `${grandchild} process.on('SIGTERM', () => ${stampTerm});`),
       ]);
       const [polite, stubborn] = supervisor.status();
       expect(groupMembers(stubborn?.pid ?? -1)).toHaveLength(2);

@@ -155,7 +155,9 @@ async function up(flags: UpFlags): Promise<void> {
   const summary = summaryOf(ctx, logs, supervisor.status(), table);
   if (flags.json) print(JSON.stringify(summary));
   else for (const line of humanLines(summary, supervisor.status())) print(line);
-  // Runs until a signal: the handler above exits.
+  // Runs until a signal (the handler above exits), even once every process is down (--no-restart):
+  // a timer keeps the event loop alive when no child does.
+  setInterval(() => {}, 1 << 30);
   await new Promise(() => {});
 }
 
