@@ -181,8 +181,8 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     expect(readFileSync(line.processes.redis?.log ?? '', 'utf8')).toContain('ready to exit');
   });
 
-  it('restarts a worker killed by SIGKILL; a SIGKILL of up itself takes every child with it', async () => {
-    const { up, line } = await startUp();
+  it('restarts a worker and the private Redis killed by SIGKILL (a drill then works); a SIGKILL of up itself takes every child with it', async () => {
+    const { up, line, plan } = await startUp();
     const upPid = up.child.pid ?? -1;
     const west = line.agents['dc-west']?.pid ?? -1;
     process.kill(west, 'SIGKILL');
@@ -194,8 +194,24 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     expect(proc(restarted.pid)?.ppid).toBe(upPid);
     expect(proc(restarted.pid)?.cmdline).toContain('worker --site dc-west');
 
+    // The private Redis too: it comes back on its port with its AOF, and the engine reconnects.
+    const redisPid = line.processes.redis?.pid ?? -1;
+    process.kill(redisPid, 'SIGKILL');
+    await up.waitFor(/"event":"restarted","name":"redis"/);
+    const redisBack = jsonLines(up.stdout()).find((l) => l.event === 'restarted' && l.name === 'redis') as {
+      pid: number;
+    };
+    // A drill the restarted worker at dc-west (its test VMs) and the restarted Redis carry.
+    const drill = await drctl(['drill', plan, '--json'], { env: line.env });
+    expect(drill.code).toBe(0);
+    expect((JSON.parse(drill.stdout) as { status: string }).status).toBe('awaiting-cleanup');
+
     // No handler of up runs on SIGKILL: the kernel's parent-death signal stops its children.
-    const pids = [...allPids(line).filter((pid) => pid !== west), restarted.pid];
+    const pids = [
+      ...allPids(line).filter((pid) => pid !== west && pid !== redisPid),
+      restarted.pid,
+      redisBack.pid,
+    ];
     const dataDir = redisDir(line);
     up.child.kill('SIGKILL');
     await up.done;

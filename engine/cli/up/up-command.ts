@@ -8,7 +8,7 @@
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { DEFAULT_PREFIX } from '../../executor/index.ts';
 import { freePort, RedisUnavailableError, redisServerAvailable } from '../../redis/index.ts';
 import { stateDirCandidates } from '../crash-log.ts';
@@ -49,13 +49,16 @@ export function registerUpCommand(program: Command): void {
       'folder for the log files, one a process (default: a new folder under $XDG_STATE_HOME/drorch/up)',
     )
     .option('--no-restart', 'leave a process that dies down (fault tests) instead of restarting it')
-    .option(
-      '--grace <duration>',
-      'on stop, how long each process may take before it is killed',
-      duration,
-      15_000,
+    .addOption(
+      new Option('--grace <duration>', 'on stop, how long each process may take before its group is killed')
+        .argParser(duration)
+        .default(15_000, '15s'),
     )
-    .option('--start-timeout <duration>', 'how long each process may take to be ready', duration, 60_000)
+    .addOption(
+      new Option('--start-timeout <duration>', 'how long each process may take to print its ready line')
+        .argParser(duration)
+        .default(60_000, '60s'),
+    )
     .option('--sim-port <n>', "the simulator's port (default: a free one)", nonNegativeInt)
     .option('--redis-port <n>', "the private Redis's port (default: a free one)", nonNegativeInt)
     .option('--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX)
