@@ -3,10 +3,11 @@
  * through today's CLI against it, a worker killed by SIGKILL (restarted, or left down with
  * --no-restart), and a stop by SIGTERM, or a SIGKILL of up itself, that leaves no process behind.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { sweepStaleRedisDirs } from '../../engine/cli/up/redis-dir.ts';
 import { useTempDirs } from '../support/temp.ts';
 import { type DrctlProcess, drctl, startDrctl } from './support.ts';
 
@@ -216,8 +217,10 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     up.child.kill('SIGKILL');
     await up.done;
     await until(() => pids.every((pid) => !alive(pid)), `pids ${pids.filter(alive).join(', ')} alive`);
-    // What a SIGKILLed up cannot do: remove the private Redis's data folder.
-    rmSync(dataDir, { recursive: true, force: true });
+    // What a SIGKILLed up cannot do, remove the private Redis's data folder, the next up does.
+    expect(readdirSync(dataDir)).toContain('appendonlydir');
+    expect(sweepStaleRedisDirs(dirname(dataDir))).toContain(dataDir);
+    expect(() => readdirSync(dataDir)).toThrow(/ENOENT/);
   });
 
   it('refuses a missing world before starting anything (exit 2)', async () => {

@@ -21,6 +21,7 @@ import {
   worldSites,
 } from '../world-options.ts';
 import { PROCESSES, type UpContext, type UpProcess } from './processes.ts';
+import { makeRedisDir, sweepStaleRedisDirs } from './redis-dir.ts';
 import { type ProcessStatus, Supervisor, type SupervisorEvent } from './supervisor.ts';
 
 interface UpFlags extends WorldFlags {
@@ -103,7 +104,8 @@ async function up(flags: UpFlags): Promise<void> {
   const redisPort = flags.redisPort ?? (await freePort());
   const simPort = flags.simPort ?? (await freePort());
   const apiPort = await freePort();
-  const redisDir = mkdtempSync(join(tmpdir(), 'drorch-up-redis-'));
+  sweepStaleRedisDirs();
+  const redisDir = makeRedisDir();
   const removeRedisDir = (): void => rmSync(redisDir, { recursive: true, force: true });
   process.once('exit', removeRedisDir);
   const ctx: UpContext = {
