@@ -17,10 +17,15 @@ function user(): string {
   }
 }
 
+/** drctl's state folders, best first: $XDG_STATE_HOME/drorch (XDG's default ~/.local/state), then <tmpdir>/drorch-<user>. */
+export function stateDirCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  const state = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return [join(state, 'drorch'), join(tmpdir(), `drorch-${user()}`)];
+}
+
 /** Where the details of unexpected errors go, best first. */
 export function crashLogCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
-  const state = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
-  return [join(state, 'drorch', 'drctl.log'), join(tmpdir(), `drorch-${user()}`, 'drctl.log')];
+  return stateDirCandidates(env).map((dir) => join(dir, 'drctl.log'));
 }
 
 /** Append the full error (stack, causes) to the first writable log; its path, or undefined. */

@@ -8,6 +8,7 @@ import { registerProtectCommand } from './protect-command.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerSimCommands } from './sim-commands.ts';
+import { registerUpCommand } from './up/index.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
 /**
@@ -43,5 +44,6 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerOperatorCommands(program);
   registerLifecycleCommands(program);
+  registerUpCommand(program);
   return program;
 }

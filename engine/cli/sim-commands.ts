@@ -1,34 +1,29 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
-  type ClockOptions,
   createSimClient,
-  createWorld,
   type FaultAction,
-  FOR_PLAN_WARMUP_MS,
   formatSummary,
   formatWorldIssue,
   loadWorldFile,
   startSimServer,
   summarizeWorld,
-  type World,
-  worldForPlan,
   worldJsonSchema,
 } from '../../simulators/index.ts';
-import { createLogger, InputError, tryParseDuration } from '../common/index.ts';
-import { formatIssue, loadPlanFile } from '../plan/index.ts';
+import { createLogger, InputError } from '../common/index.ts';
 import { untilStopSignal } from './signals.ts';
+import {
+  addWorldOptions,
+  buildWorld,
+  duration,
+  nonNegativeInt,
+  positive,
+  type WorldFlags,
+} from './world-options.ts';
 
 /**
  * `drctl sim ...`: serve a simulated Hyper-V world over HTTP, read its ground truth, inject faults,
  * move its clock. Exit codes: 0 ok, 1 failed, 2 bad input (a world or plan file, a flag).
  */
-
-function duration(value: string): number {
-  const ms = tryParseDuration(value);
-  if (ms === undefined)
-    throw new InvalidArgumentError(`expected a duration like 30s, 5m or 2h, got "${value}"`);
-  return ms;
-}
 
 /**
  * The simulator to talk to: --url, else DR_SIM_URL (what the run commands read too). Missing or
@@ -50,19 +45,6 @@ function simUrl(flag: string | undefined, command: string): string {
 }
 
 const URL_OPTION = ['--url <url>', 'simulator URL (default: DR_SIM_URL)'] as const;
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new InvalidArgumentError(`expected a whole number >= 0, got "${value}"`);
-  return n;
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
-  return n;
-}
 
 const BANDWIDTH = /^(\d+(?:\.\d+)?)\s*(bps|kbps|Kbps|mbps|Mbps|gbps|Gbps|B\/s|KB\/s|MB\/s|GB\/s)$/;
 const BANDWIDTH_BYTES: Record<string, number> = {
@@ -87,70 +69,10 @@ function bandwidth(value: string): number {
   return Number(m[1]) * (BANDWIDTH_BYTES[m[2]!] ?? 1);
 }
 
-interface ServeFlags {
-  world?: string;
-  forPlan?: string;
+interface ServeFlags extends WorldFlags {
   port: number;
   host: string;
-  clock?: 'manual' | 'real' | 'scaled';
-  speed?: number;
-  seed?: number;
-  warmup?: number;
-  start?: string;
   json?: boolean;
-}
-
-/** `--start now`: simulated time lines up with the wall clock once the warm-up is done. */
-function startTime(flags: ServeFlags, warmupMs: number): string | undefined {
-  if (flags.start === undefined) return undefined;
-  if (flags.start === 'now') return new Date(Date.now() - warmupMs).toISOString();
-  if (Number.isNaN(Date.parse(flags.start))) {
-    throw new InputError('SIM_BAD_FLAGS', `--start expects an ISO-8601 time or "now", got "${flags.start}"`);
-  }
-  return new Date(flags.start).toISOString();
-}
-
-async function buildWorld(flags: ServeFlags): Promise<World> {
-  if ((flags.world === undefined) === (flags.forPlan === undefined)) {
-    throw new InputError(
-      'SIM_BAD_FLAGS',
-      'give exactly one of --world <world.yaml> or --for-plan <plan.yaml>',
-    );
-  }
-  const clockOverride: ClockOptions | undefined =
-    flags.clock === undefined
-      ? undefined
-      : { mode: flags.clock, ...(flags.speed === undefined ? {} : { speed: flags.speed }) };
-  if (flags.world !== undefined) {
-    const loaded = await loadWorldFile(flags.world);
-    if (!loaded.ok) {
-      throw new InputError(
-        'WORLD_INVALID',
-        `invalid world file, ${loaded.issues.length} problem(s):\n${loaded.issues.map(formatWorldIssue).join('\n')}`,
-        { issues: loaded.issues },
-      );
-    }
-    const spec = { ...loaded.spec };
-    // A served world without a clock runs in real time: nobody is there to advance a manual one.
-    spec.clock = clockOverride ?? spec.clock ?? { mode: 'real' };
-    if (flags.seed !== undefined) spec.seed = flags.seed;
-    spec.start = startTime(flags, flags.warmup ?? 0) ?? spec.start;
-    const world = createWorld(spec);
-    if (flags.warmup) world.advance(flags.warmup);
-    return world;
-  }
-  const loaded = await loadPlanFile(flags.forPlan!);
-  if (!loaded.ok) {
-    throw new InputError('PLAN_INVALID', `invalid plan:\n${loaded.issues.map(formatIssue).join('\n')}`, {
-      issues: loaded.issues,
-    });
-  }
-  return worldForPlan(loaded.plan, {
-    clock: clockOverride ?? { mode: 'real' },
-    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
-    ...(flags.warmup === undefined ? {} : { warmupMs: flags.warmup }),
-    start: startTime(flags, flags.warmup ?? FOR_PLAN_WARMUP_MS),
-  });
 }
 
 export function registerSimCommands(program: Command): void {
@@ -158,26 +80,11 @@ export function registerSimCommands(program: Command): void {
     .command('sim')
     .description('The simulated Hyper-V world: serve it, read its ground truth, inject faults');
 
-  sim
-    .command('serve')
-    .description("Serve a world over HTTP, like a site's Hyper-V management endpoint")
-    .option('--world <file>', 'world file (YAML, kind: SimWorld)')
-    .option('--for-plan <file>', 'build a matching two-site world from a recovery plan')
+  addWorldOptions(
+    sim.command('serve').description("Serve a world over HTTP, like a site's Hyper-V management endpoint"),
+  )
     .option('--port <n>', 'port (0: a free one)', nonNegativeInt, 0)
     .option('--host <addr>', 'listen address', '127.0.0.1')
-    .addOption(
-      new Option(
-        '--clock <mode>',
-        "clock mode (default: the world file's, else real; for-plan: real)",
-      ).choices(['manual', 'real', 'scaled']),
-    )
-    .option('--speed <n>', 'simulated seconds per real second in scaled mode', positive)
-    .option('--seed <n>', 'seed (overrides the world file)', nonNegativeInt)
-    .option('--warmup <duration>', 'virtual time to run before serving (for-plan default 5h)', duration)
-    .option(
-      '--start <time>',
-      'ISO time of the world\'s start, or "now" (simulated time then tracks the wall clock)',
-    )
     .option('--json', 'print {"url": ...} as one JSON line')
     .action(async (flags: ServeFlags) => {
       const world = await buildWorld(flags);

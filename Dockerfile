@@ -1,0 +1,15 @@
+# The drctl image docker-compose.yml runs every engine service from: the TypeScript runs through
+# tsx (a dependency), as `npx drctl` does from a clone, so there is no build step.
+FROM node:20-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY engine ./engine
+COPY simulators ./simulators
+COPY plans ./plans
+# Logs as JSON lines on stderr, what `docker compose logs` collects.
+ENV NODE_ENV=production LOG_FORMAT=json
+USER node
+ENTRYPOINT ["node", "bin/drctl.js"]

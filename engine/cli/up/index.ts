@@ -1,0 +1,2 @@
+/** engine/cli/up: `drctl up`, the whole system under one supervisor. */
+export { registerUpCommand } from './up-command.ts';

@@ -1,0 +1,131 @@
+/**
+ * The processes `drctl up` runs, as a table: stages started in order, each process a ProcessSpec
+ * with the role it plays in the printed summary. Two tables: today's engine processes, and the
+ * control plane with one agent per site that replaces them once `drctl serve` and `drctl agent`
+ * exist. Switching is the one line at the bottom (PROCESSES).
+ */
+import { fileURLToPath } from 'node:url';
+import { jsonLineWith, lineMatching, type ProcessSpec } from './child.ts';
+
+/** What the table is filled from: ports are chosen before anything starts, so a restart reuses them. */
+export interface UpContext {
+  redis: { port: number; url: string; dir: string };
+  sim: { port: number; url: string; worldArgs: readonly string[] };
+  /** The control plane's API (used by the control-plane table only). */
+  api: { port: number; url: string };
+  /** The world's sites: one agent (today a worker) each. */
+  sites: readonly string[];
+  prefix: string;
+}
+
+/** How a process shows in the summary: `control` gives `control.pid`, `agent` the `agents` by site. */
+export type Role = 'redis' | 'sim' | 'control' | 'control-worker' | 'agent';
+
+export interface UpProcess extends ProcessSpec {
+  readonly role: Role;
+  readonly site?: string;
+}
+
+export type ProcessTable = (ctx: UpContext) => UpProcess[][];
+
+/** drctl itself, as a user runs it: node and bin/drctl.js (which loads the TypeScript through tsx). */
+const DRCTL = fileURLToPath(new URL('../../../bin/drctl.js', import.meta.url));
+
+function drctl(
+  ctx: UpContext,
+  name: string,
+  role: Role,
+  args: string[],
+  readyKey: string,
+  site?: string,
+  env: Record<string, string> = { REDIS_URL: ctx.redis.url, DR_SIM_URL: ctx.sim.url },
+): UpProcess {
+  return {
+    name,
+    role,
+    ...(site === undefined ? {} : { site }),
+    command: process.execPath,
+    args: [DRCTL, ...args, '--json'],
+    env,
+    ready: jsonLineWith(readyKey),
+  };
+}
+
+/** A private Redis set up as production's (docker-compose.yml): AOF every second, no eviction. */
+function redis(ctx: UpContext): UpProcess {
+  return {
+    name: 'redis',
+    role: 'redis',
+    command: 'redis-server',
+    args: [
+      ...['--port', String(ctx.redis.port), '--bind', '127.0.0.1', '--dir', ctx.redis.dir],
+      ...['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'],
+      ...['--maxmemory-policy', 'noeviction', '--protected-mode', 'no'],
+    ],
+    // No --logfile: redis-server logs to stdout, which goes to redis.log.
+    ready: lineMatching(/Ready to accept connections/),
+  };
+}
+
+function sim(ctx: UpContext): UpProcess {
+  return drctl(
+    ctx,
+    'sim',
+    'sim',
+    ['sim', 'serve', ...ctx.sim.worldArgs, '--port', String(ctx.sim.port)],
+    'url',
+  );
+}
+
+/** Today: the orchestrator and the control queue's worker (barriers, scripts, webhooks), one worker a site. */
+export const engineProcesses: ProcessTable = (ctx) => [
+  [redis(ctx)],
+  [sim(ctx)],
+  [
+    drctl(ctx, 'orchestrator', 'control', ['orchestrator', '--prefix', ctx.prefix], 'orchestrator'),
+    drctl(
+      ctx,
+      'worker-control',
+      'control-worker',
+      ['worker', '--site', 'control', '--prefix', ctx.prefix],
+      'ready',
+    ),
+  ],
+  ctx.sites.map((site) =>
+    drctl(ctx, `worker-${site}`, 'agent', ['worker', '--site', site, '--prefix', ctx.prefix], 'ready', site),
+  ),
+];
+
+/**
+ * Next: `drctl serve` (API, vault, orchestrator, control-side actions) and `drctl agent` a site.
+ * The flags are those of the serve and agent branches under way (serve prints {"api": ...}; --port
+ * so that a restarted control plane keeps its URL; an agent holds no Redis credentials): check
+ * them against the commands when switching.
+ */
+export const controlPlaneProcesses: ProcessTable = (ctx) => [
+  [redis(ctx)],
+  [sim(ctx)],
+  [
+    drctl(
+      ctx,
+      'control',
+      'control',
+      ['serve', '--port', String(ctx.api.port), '--prefix', ctx.prefix],
+      'api',
+    ),
+  ],
+  ctx.sites.map((site) =>
+    drctl(
+      ctx,
+      `agent-${site}`,
+      'agent',
+      ['agent', '--site', site, '--hosts', ctx.sim.url, '--server', ctx.api.url],
+      'ready',
+      site,
+      {},
+    ),
+  ),
+];
+
+/** The table `drctl up` runs: switch to controlPlaneProcesses once serve and agent exist. */
+export const PROCESSES: ProcessTable = engineProcesses;

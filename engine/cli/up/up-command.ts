@@ -1,0 +1,257 @@
+/**
+ * `drctl up`: the whole system on one machine, for evaluation and tests. A private Redis (AOF,
+ * noeviction), the simulated world, the control side and one worker (tomorrow: agent) a site, each
+ * a supervised child with its own log file (processes.ts has the table, supervisor.ts runs it).
+ * Prints where everything is (one JSON line with --json), then each exit and restart; Ctrl-C,
+ * SIGTERM or SIGHUP stops them all, last started first, and exits 128 + the signal's number.
+ */
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { DEFAULT_PREFIX } from '../../executor/index.ts';
+import { freePort, RedisUnavailableError, redisServerAvailable } from '../../redis/index.ts';
+import { stateDirCandidates } from '../crash-log.ts';
+import {
+  addWorldOptions,
+  duration,
+  nonNegativeInt,
+  type WorldFlags,
+  worldArgs,
+  worldSites,
+} from '../world-options.ts';
+import { PROCESSES, type UpContext, type UpProcess } from './processes.ts';
+import { makeRedisDir, sweepStaleRedisDirs } from './redis-dir.ts';
+import { type ProcessStatus, Supervisor, type SupervisorEvent } from './supervisor.ts';
+
+interface UpFlags extends WorldFlags {
+  logs?: string;
+  restart: boolean;
+  grace: number;
+  startTimeout: number;
+  simPort?: number;
+  redisPort?: number;
+  prefix: string;
+  json?: boolean;
+}
+
+const STOP_SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+
+export function registerUpCommand(program: Command): void {
+  addWorldOptions(
+    program
+      .command('up')
+      .description(
+        'Run the whole system on this machine: a private Redis, the simulated world, the control side and one worker a site, supervised',
+      ),
+  )
+    .option(
+      '--logs <dir>',
+      'folder for the log files, one a process (default: a new folder under $XDG_STATE_HOME/drorch/up)',
+    )
+    .option('--no-restart', 'leave a process that dies down (fault tests) instead of restarting it')
+    .addOption(
+      new Option('--grace <duration>', 'on stop, how long each process may take before its group is killed')
+        .argParser(duration)
+        .default(15_000, '15s'),
+    )
+    .addOption(
+      new Option('--start-timeout <duration>', 'how long each process may take to print its ready line')
+        .argParser(duration)
+        .default(60_000, '60s'),
+    )
+    .option('--sim-port <n>', "the simulator's port (default: a free one)", nonNegativeInt)
+    .option('--redis-port <n>', "the private Redis's port (default: a free one)", nonNegativeInt)
+    .option('--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX)
+    .option('--json', 'print where everything is as one JSON line, then each event as a JSON line')
+    .action(async (flags: UpFlags) => await up(flags));
+}
+
+/** A new folder for this run's logs: under the first writable state folder, else the temp folder. */
+function logsFolder(flag: string | undefined): string {
+  if (flag !== undefined) {
+    mkdirSync(flag, { recursive: true });
+    return resolve(flag);
+  }
+  const run = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+  for (const state of stateDirCandidates()) {
+    try {
+      const dir = join(state, 'up', run);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      accessSync(dir, constants.W_OK);
+      return dir;
+    } catch {
+      // not writable (read-only home): the next candidate
+    }
+  }
+  return mkdtempSync(join(tmpdir(), 'drorch-up-logs-'));
+}
+
+async function up(flags: UpFlags): Promise<void> {
+  // Bad input (the world, the plan, a flag) exits 2 before anything starts.
+  const world: WorldFlags = {
+    ...flags,
+    ...(flags.world === undefined ? {} : { world: resolve(flags.world) }),
+    ...(flags.forPlan === undefined ? {} : { forPlan: resolve(flags.forPlan) }),
+  };
+  const sites = await worldSites(world);
+  if (!redisServerAvailable())
+    throw new RedisUnavailableError('drctl up runs its own redis-server, and none is on PATH');
+  if (process.env.REDIS_URL)
+    process.stderr.write('drctl up: REDIS_URL is set but not used: up runs a private Redis of its own\n');
+
+  const logs = logsFolder(flags.logs);
+  const redisPort = flags.redisPort ?? (await freePort());
+  const simPort = flags.simPort ?? (await freePort());
+  const apiPort = await freePort();
+  sweepStaleRedisDirs();
+  const redisDir = makeRedisDir();
+  const removeRedisDir = (): void => rmSync(redisDir, { recursive: true, force: true });
+  process.once('exit', removeRedisDir);
+  const ctx: UpContext = {
+    redis: { port: redisPort, url: `redis://127.0.0.1:${redisPort}`, dir: redisDir },
+    sim: { port: simPort, url: `http://127.0.0.1:${simPort}`, worldArgs: worldArgs(world) },
+    api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
+    sites,
+    prefix: flags.prefix,
+  };
+  const stages = PROCESSES(ctx);
+  const table = new Map(stages.flat().map((p) => [p.name, p]));
+  const print = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  const supervisor = new Supervisor({
+    logs,
+    restart: flags.restart,
+    graceMs: flags.grace,
+    startTimeoutMs: flags.startTimeout,
+    onEvent: (event) => print(flags.json ? JSON.stringify(event) : eventLine(event)),
+  });
+
+  let stopping: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping !== undefined) {
+      supervisor.kill(); // a second Ctrl-C: no more waiting
+      return;
+    }
+    stopping = signal;
+    if (!flags.json)
+      process.stderr.write(`\ndrctl up: ${signal}: stopping every process, last started first\n`);
+    void supervisor.stop().then(() => {
+      removeRedisDir();
+      print(
+        flags.json
+          ? JSON.stringify(stoppedLine(signal, supervisor.status()))
+          : `drctl up: all stopped (logs in ${logs})`,
+      );
+      process.exit(128 + STOP_SIGNALS[signal as keyof typeof STOP_SIGNALS]);
+    });
+  };
+  for (const signal of Object.keys(STOP_SIGNALS)) process.on(signal, onSignal);
+
+  try {
+    for (const stage of stages) await supervisor.startStage(stage);
+  } catch (error) {
+    await supervisor.stop();
+    removeRedisDir();
+    throw error;
+  }
+  if (stopping !== undefined) return; // a signal during the start: its handler ends the process
+  const summary = summaryOf(ctx, logs, supervisor.status(), table);
+  if (flags.json) print(JSON.stringify(summary));
+  else for (const line of humanLines(summary, supervisor.status())) print(line);
+  // Runs until a signal (the handler above exits), even once every process is down (--no-restart):
+  // a timer keeps the event loop alive when no child does.
+  setInterval(() => {}, 1 << 30);
+  await new Promise(() => {});
+}
+
+interface UpSummary {
+  /** The control plane's API once `drctl serve` runs (null with today's processes). */
+  api: string | null;
+  sim: string;
+  redis: string;
+  logs: string;
+  prefix: string;
+  control: { pid: number | undefined };
+  agents: Record<string, { pid: number | undefined }>;
+  processes: Record<string, { pid: number | undefined; log: string }>;
+  /** What a shell needs to use the CLI against this system. */
+  env: Record<string, string>;
+}
+
+function summaryOf(
+  ctx: UpContext,
+  logs: string,
+  status: ProcessStatus[],
+  table: Map<string, UpProcess>,
+): UpSummary {
+  const byRole = (p: ProcessStatus) => table.get(p.name);
+  const control = status.find((p) => byRole(p)?.role === 'control');
+  const api = control?.ready?.api;
+  const agents: UpSummary['agents'] = {};
+  for (const p of status) {
+    const site = byRole(p)?.site;
+    if (byRole(p)?.role === 'agent' && site !== undefined) agents[site] = { pid: p.pid };
+  }
+  return {
+    api: typeof api === 'string' ? api : null,
+    sim: ctx.sim.url,
+    redis: ctx.redis.url,
+    logs,
+    prefix: ctx.prefix,
+    control: { pid: control?.pid },
+    agents,
+    processes: Object.fromEntries(status.map((p) => [p.name, { pid: p.pid, log: p.log }])),
+    env: {
+      REDIS_URL: ctx.redis.url,
+      DR_SIM_URL: ctx.sim.url,
+      ...(typeof api === 'string' ? { DR_SERVER: api } : {}),
+    },
+  };
+}
+
+function humanLines(summary: UpSummary, status: ProcessStatus[]): string[] {
+  const width = Math.max(...status.map((p) => p.name.length));
+  return [
+    `drctl up: ${status.length} processes running, logs in ${summary.logs}`,
+    ...status.map((p) => {
+      const where =
+        p.name === 'redis'
+          ? `  ${summary.redis} (appendonly yes)`
+          : p.name === 'sim'
+            ? `  ${summary.sim}`
+            : '';
+      return `  ${p.name.padEnd(width)}  pid ${p.pid}${where}`;
+    }),
+    ...(summary.api === null ? [] : [`  API: ${summary.api}`]),
+    'To run commands against it from another shell:',
+    ...Object.entries(summary.env).map(([name, value]) => `  export ${name}=${value}`),
+    ...(summary.prefix === DEFAULT_PREFIX ? [] : [`  (and --prefix ${summary.prefix} on every command)`]),
+    'Ctrl-C stops them all.',
+  ];
+}
+
+function eventLine(event: SupervisorEvent): string {
+  switch (event.event) {
+    case 'exited': {
+      const how = event.signal !== null ? `was killed by ${event.signal}` : `exited with code ${event.code}`;
+      const next = event.restarting
+        ? `restarting in ${((event.inMs ?? 0) / 1000).toFixed(1)}s`
+        : 'it stays down (--no-restart)';
+      return `drctl up: ${event.name} (pid ${event.pid}) ${how}; ${next}`;
+    }
+    case 'restart-failed':
+      return `drctl up: ${event.name} did not come back: ${event.reason}; trying again`;
+    case 'restarted':
+      return `drctl up: ${event.name} restarted, pid ${event.pid} (restart ${event.restarts})`;
+  }
+}
+
+function stoppedLine(signal: NodeJS.Signals, status: ProcessStatus[]): Record<string, unknown> {
+  return {
+    stopped: true,
+    signal,
+    restarts: Object.fromEntries(status.map((p) => [p.name, p.restarts])),
+  };
+}

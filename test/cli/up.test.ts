@@ -1,0 +1,239 @@
+/**
+ * `drctl up` as a user runs it (real processes, its own private Redis): the JSON line, a drill
+ * through today's CLI against it, a worker killed by SIGKILL (restarted, or left down with
+ * --no-restart), and a stop by SIGTERM, or a SIGKILL of up itself, that leaves no process behind.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { sweepStaleRedisDirs } from '../../engine/cli/up/redis-dir.ts';
+import { useTempDirs } from '../support/temp.ts';
+import { type DrctlProcess, drctl, startDrctl } from './support.ts';
+
+const temp = useTempDirs();
+
+/** Two VMs, boots of seconds: a drill takes about a second of wall time on a 50× clock. */
+const TINY_PLAN = `apiVersion: dr/v1
+kind: RecoveryPlan
+metadata: { name: tiny }
+spec:
+  source: dc-east
+  target: dc-west
+  recoveryPoint: latest
+  vms:
+    - { name: t-db, bootEstimate: 20s }
+    - { name: t-app, dependsOn: [t-db], bootEstimate: 20s }
+`;
+
+interface UpLine {
+  api: string | null;
+  sim: string;
+  redis: string;
+  logs: string;
+  control: { pid: number };
+  agents: Record<string, { pid: number }>;
+  processes: Record<string, { pid: number; log: string }>;
+  env: Record<string, string>;
+}
+
+function jsonLines(out: string): Array<Record<string, unknown>> {
+  return out
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function startUp(extra: string[] = []): Promise<{ up: DrctlProcess; line: UpLine; plan: string }> {
+  const dir = temp('drctl-up-');
+  const plan = join(dir, 'tiny.yaml');
+  writeFileSync(plan, TINY_PLAN);
+  const up = startDrctl(
+    [
+      'up',
+      '--for-plan',
+      plan,
+      '--clock',
+      'scaled',
+      '--speed',
+      '50',
+      '--logs',
+      join(dir, 'logs'),
+      '--json',
+      ...extra,
+    ],
+    { env: { LOG_LEVEL: 'info' } },
+  );
+  await up.waitFor(/"agents"/);
+  const line = jsonLines(up.stdout()).find((l) => 'agents' in l) as unknown as UpLine;
+  return { up, line, plan };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parent pid and command line of a live process (Linux /proc), or undefined once it is gone. */
+function proc(pid: number): { ppid: number; cmdline: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return undefined;
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return { ppid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The live processes whose parent is `pid`. */
+function childrenOf(pid: number): Array<{ pid: number; cmdline: string }> {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map((entry) => ({ pid: Number(entry), info: proc(Number(entry)) }))
+    .filter((p) => p.info?.ppid === pid)
+    .map((p) => ({ pid: p.pid, cmdline: p.info?.cmdline ?? '' }));
+}
+
+const allPids = (line: UpLine): number[] => Object.values(line.processes).map((p) => p.pid);
+
+/** The private Redis's data folder, from the command line redis.log records. */
+function redisDir(line: UpLine): string {
+  const dir = /--dir (\S+)/.exec(readFileSync(line.processes.redis?.log ?? '', 'utf8'))?.[1];
+  if (dir === undefined) throw new Error('redis.log names no --dir');
+  return dir;
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 300 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (!check()) throw new Error(`still not so after 30 s: ${what}`);
+}
+
+describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, () => {
+  it('runs the system a drill works against; --no-restart leaves a killed worker down; SIGTERM stops everything', async () => {
+    const { up, line, plan } = await startUp(['--no-restart']);
+    const upPid = up.child.pid ?? -1;
+    expect(line.api).toBeNull();
+    expect(line.sim).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(line.redis).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
+    expect(line.env).toEqual({ REDIS_URL: line.redis, DR_SIM_URL: line.sim });
+    expect(Object.keys(line.agents).sort()).toEqual(['dc-east', 'dc-west']);
+    expect(line.control.pid).toBe(line.processes.orchestrator?.pid);
+    expect(Object.keys(line.processes)).toEqual([
+      'redis',
+      'sim',
+      'orchestrator',
+      'worker-control',
+      'worker-dc-east',
+      'worker-dc-west',
+    ]);
+    for (const pid of allPids(line)) expect(proc(pid)?.ppid).toBe(upPid);
+    expect(proc(line.agents['dc-east']?.pid ?? -1)?.cmdline).toContain('worker --site dc-east');
+    const redis = new Redis(line.redis, { maxRetriesPerRequest: 1 });
+    try {
+      expect(await redis.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      expect(await redis.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+    } finally {
+      redis.disconnect();
+    }
+
+    // A drill through today's CLI, with nothing but the two variables the line gives.
+    const drill = await drctl(['drill', plan, '--json'], { env: line.env });
+    expect(drill.stderr).not.toMatch(/\n\s+at /);
+    expect(drill.code).toBe(0);
+    const view = JSON.parse(drill.stdout) as { status: string; vms: Record<string, string> };
+    expect(view.status).toBe('awaiting-cleanup');
+    expect(view.vms).toEqual({ 't-db': 'ready', 't-app': 'ready' });
+    // The orchestrator, the one process that logs each execution, wrote its own log.
+    expect(readFileSync(line.processes.orchestrator?.log ?? '', 'utf8')).toContain(drillId(drill.stdout));
+    expect(readFileSync(line.processes['worker-dc-west']?.log ?? '', 'utf8')).toContain('"site":"dc-west"');
+
+    const east = line.agents['dc-east']?.pid ?? -1;
+    process.kill(east, 'SIGKILL');
+    await up.waitFor(/"event":"exited"/);
+    expect(jsonLines(up.stdout()).filter((l) => 'event' in l)).toEqual([
+      {
+        event: 'exited',
+        name: 'worker-dc-east',
+        pid: east,
+        code: null,
+        signal: 'SIGKILL',
+        restarting: false,
+      },
+    ]);
+    // Three times the 0.5 s a restart would have waited: nothing came back.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(childrenOf(upPid).filter((c) => c.cmdline.includes('--site dc-east'))).toEqual([]);
+    expect(up.stdout()).not.toContain('"restarted"');
+
+    const dataDir = redisDir(line);
+    up.child.kill('SIGTERM');
+    const run = await up.done;
+    expect(run.code).toBe(143);
+    expect(jsonLines(run.stdout).at(-1)).toMatchObject({ stopped: true, signal: 'SIGTERM' });
+    for (const pid of allPids(line)) expect(alive(pid), `pid ${pid}`).toBe(false);
+    expect(childrenOf(upPid)).toEqual([]);
+    expect(() => readdirSync(dataDir)).toThrow(/ENOENT/);
+    // redis-server was stopped, not killed: its AOF was flushed on the way out.
+    expect(readFileSync(line.processes.redis?.log ?? '', 'utf8')).toContain('ready to exit');
+  });
+
+  it('restarts a worker and the private Redis killed by SIGKILL (a drill then works); a SIGKILL of up itself takes every child with it', async () => {
+    const { up, line, plan } = await startUp();
+    const upPid = up.child.pid ?? -1;
+    const west = line.agents['dc-west']?.pid ?? -1;
+    process.kill(west, 'SIGKILL');
+    await up.waitFor(/"event":"restarted"/);
+    const restarted = jsonLines(up.stdout()).find((l) => l.event === 'restarted') as { pid: number };
+    expect(restarted).toMatchObject({ name: 'worker-dc-west', restarts: 1 });
+    expect(restarted.pid).not.toBe(west);
+    expect(alive(west)).toBe(false);
+    expect(proc(restarted.pid)?.ppid).toBe(upPid);
+    expect(proc(restarted.pid)?.cmdline).toContain('worker --site dc-west');
+
+    // The private Redis too: it comes back on its port with its AOF, and the engine reconnects.
+    const redisPid = line.processes.redis?.pid ?? -1;
+    process.kill(redisPid, 'SIGKILL');
+    await up.waitFor(/"event":"restarted","name":"redis"/);
+    const redisBack = jsonLines(up.stdout()).find((l) => l.event === 'restarted' && l.name === 'redis') as {
+      pid: number;
+    };
+    // A drill the restarted worker at dc-west (its test VMs) and the restarted Redis carry.
+    const drill = await drctl(['drill', plan, '--json'], { env: line.env });
+    expect(drill.code).toBe(0);
+    expect((JSON.parse(drill.stdout) as { status: string }).status).toBe('awaiting-cleanup');
+
+    // No handler of up runs on SIGKILL: the kernel's parent-death signal stops its children.
+    const pids = [
+      ...allPids(line).filter((pid) => pid !== west && pid !== redisPid),
+      restarted.pid,
+      redisBack.pid,
+    ];
+    const dataDir = redisDir(line);
+    up.child.kill('SIGKILL');
+    await up.done;
+    await until(() => pids.every((pid) => !alive(pid)), `pids ${pids.filter(alive).join(', ')} alive`);
+    // What a SIGKILLed up cannot do, remove the private Redis's data folder, the next up does.
+    expect(readdirSync(dataDir)).toContain('appendonlydir');
+    expect(sweepStaleRedisDirs(dirname(dataDir))).toContain(dataDir);
+    expect(() => readdirSync(dataDir)).toThrow(/ENOENT/);
+  });
+
+  it('refuses a missing world before starting anything (exit 2)', async () => {
+    const none = await drctl(['up']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('give exactly one of --world <world.yaml> or --for-plan <plan.yaml>');
+    const missing = await drctl(['up', '--world', '/nonexistent/world.yaml']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('/nonexistent/world.yaml');
+    expect(missing.stdout).toBe('');
+  });
+});
+
+function drillId(stdout: string): string {
+  return (JSON.parse(stdout) as { id: string }).id;
+}
