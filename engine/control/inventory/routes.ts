@@ -76,8 +76,9 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
         if (answer.applied && onSamples !== undefined) {
           const samples = samplesOf(site, request.body, receivedAt);
           if (samples.length > 0)
-            await onSamples(samples)
-              .catch((error: unknown) => request.log.warn({ err: error, site }, 'inventory history not fed'));
+            await onSamples(samples).catch((error: unknown) =>
+              request.log.warn({ err: error, site }, 'inventory history not fed'),
+            );
         }
         return answer;
       },
