@@ -7,18 +7,18 @@
 import { userInfo } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Redis } from 'ioredis';
+import type { HttpExecutionClient } from '../client/index.ts';
 import {
   type AwaitedApproval,
   approveAction,
   createQueueConnection,
-  describeApprovals,
-  describePaused,
   giveOperatorCommand,
   type OperatorReceipt,
   type PausedStep,
 } from '../executor/index.ts';
 import { compilePlan } from '../plan/index.ts';
 import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './run/common.ts';
+import { connectClient, SERVER_OPTION, usesServer } from './run/connect.ts';
 
 interface OperatorFlags extends CommonFlags {
   by: string;
@@ -48,6 +48,19 @@ async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
     return await use(redis);
   } finally {
     await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+async function onServer<T>(
+  flags: OperatorFlags & { server?: string },
+  use: (remote: HttpExecutionClient) => Promise<T>,
+): Promise<T> {
+  const { remote, close } = await connectClient(flags);
+  try {
+    if (remote === undefined) throw new Error('connectClient chose Redis with --server set');
+    return await use(remote);
+  } finally {
+    await close();
   }
 }
 
@@ -88,15 +101,14 @@ export function registerOperatorCommands(program: Command): void {
     .option('--comment <text>', 'what was checked or done (kept in the event log)', '')
     .option('--by <name>', 'who approves (the OS user unless given)', whoAmI())
     .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
+    .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output')
-    .action(async (id: string, action: string, flags: OperatorFlags) => {
-      const receipt = await withRedis((redis) =>
-        approveAction(redis, flags.prefix, id, action, flags.by, {
-          comment: flags.comment ?? '',
-          waitMs: flags.waitMs,
-        }),
-      );
+    .action(async (id: string, action: string, flags: OperatorFlags & { server?: string }) => {
+      const options = { comment: flags.comment ?? '', waitMs: flags.waitMs };
+      const receipt = usesServer(flags)
+        ? await onServer(flags, (remote) => remote.approveAction(id, action, { by: flags.by, ...options }))
+        : await withRedis((redis) => approveAction(redis, flags.prefix, id, action, flags.by, options));
       report(receipt, flags.json);
     });
 
@@ -137,17 +149,6 @@ export function registerOperatorCommands(program: Command): void {
         report(receipt, flags.json);
       });
   }
-}
-
-/** What an execution waits on an operator for (for `drctl status`): paused steps and approvals. */
-export async function operatorWaits(
-  prefix: string,
-  execution: string,
-): Promise<{ paused: PausedStep[]; approvals: AwaitedApproval[] }> {
-  return await withRedis(async (redis) => ({
-    paused: await describePaused(redis, prefix, execution),
-    approvals: await describeApprovals(redis, prefix, execution),
-  }));
 }
 
 /** `drctl status` lines for what waits on an operator: which step, why, and the commands to use. */

@@ -1,7 +1,6 @@
 /**
  * ExecutionClient on Redis: the same keys the orchestrator drives (engine/executor).
  */
-import { userInfo } from 'node:os';
 import { DrError, InputError } from '../common/index.ts';
 import type { VmPhase } from '../executor/index.ts';
 import {
@@ -44,6 +43,7 @@ import type {
   SubmitOptions,
   SubmitResult,
 } from './types.ts';
+import { whoAmI } from './who-am-i.ts';
 
 /**
  * Lifetime of the locks between the gate and the stored execution: a submitter that dies in that
@@ -64,14 +64,6 @@ export interface RedisClientOptions {
    * (NO_INVENTORY); watching and cleanups work without it.
    */
   inventory?: HyperVReadApi;
-}
-
-function whoAmI(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
 }
 
 export function createRedisExecutionClient(options: RedisClientOptions): ExecutionClient {
