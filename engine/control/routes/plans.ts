@@ -25,7 +25,7 @@ import {
 const PLAN_BODY_LIMIT = 32 * 1024 * 1024;
 
 const NameParams = z.object({ name: PlanNameSchema });
-const refused = { 400: ProblemSchema, 404: ProblemSchema };
+const refused = { 400: ProblemSchema, 404: ProblemSchema, 503: ProblemSchema };
 
 export function registerPlanRoutes(app: ControlApp, ctx: ControlContext): void {
   app.post(
@@ -58,7 +58,7 @@ export function registerPlanRoutes(app: ControlApp, ctx: ControlContext): void {
       schema: {
         tags: ['plans'],
         summary: 'Every plan in the vault with its newest version',
-        response: { 200: z.object({ plans: z.array(PlanSummarySchema) }) },
+        response: { 200: z.object({ plans: z.array(PlanSummarySchema) }), 503: ProblemSchema },
       },
     },
     async () => ({ plans: await listPlans(ctx.redis, ctx.prefix) }),
