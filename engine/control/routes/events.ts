@@ -13,6 +13,7 @@ import { DrError, InputError } from '../../common/index.ts';
 import { loadExecution, readEvents } from '../../executor/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
+import { asBuilt } from './as-built.ts';
 import { ExecutionIdParams, StoredEventSchema } from './schemas.ts';
 
 const STREAM_ID = /^(0|\d+-\d+)$/;
@@ -36,6 +37,7 @@ export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client
   app.get(
     '/executions/:id/events',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary: 'The event log: a server-sent-event stream resumable by Last-Event-ID, or JSON pages',

@@ -23,6 +23,7 @@ import { PreflightBlockedError, selectSubset, subPlan } from '../../preflight/in
 import type { ControlApp, ControlContext } from '../context.ts';
 import { createPlanReader } from '../plans/store.ts';
 import { ProblemSchema } from '../problem.ts';
+import { asBuilt } from './as-built.ts';
 import { registerEventRoutes } from './events.ts';
 import {
   ExecutionIdParams,
@@ -70,6 +71,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
   app.post(
     '/executions::preflight',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary:
@@ -88,6 +90,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
   app.post(
     '/executions',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary: 'Pre-flight, then start a drill or failover of a stored plan version',
@@ -124,6 +127,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
   app.get(
     '/executions',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary: 'The latest executions, newest first',
@@ -137,6 +141,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
   app.get(
     '/executions/:id',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary: "An execution's status; with ?vms=true each VM's phase, where it runs, and the wave",
@@ -151,6 +156,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
   app.get(
     '/executions/:id/waits',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary: 'What the execution waits on an operator for: paused steps and manual approvals',
@@ -171,6 +177,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
   app.get(
     '/executions/:id/lifecycle',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary:
@@ -192,6 +199,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
   app.post(
     '/executions/:id/approvals',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary: 'Approve a manual action the execution waits on (recorded with who and the comment)',
@@ -221,6 +229,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
   app.post(
     '/executions/:id/cleanup',
     {
+      ...asBuilt,
       schema: {
         tags: ['executions'],
         summary: 'Start the cleanup of a drill (an execution of its own); submitting it twice starts one',

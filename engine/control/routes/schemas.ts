@@ -1,8 +1,8 @@
 /**
  * The zod schemas of the plans and executions API: they validate requests, shape responses and are
  * the OpenAPI document's components (`.meta({ id })`). Responses the engine builds (records,
- * reports, receipts) are loose objects: the fields named here are documented and checked, the
- * engine's other fields pass through unchanged rather than being silently dropped.
+ * reports, receipts) are loose objects that document their main fields; they are sent as the
+ * engine built them (as-built.ts), typed by the engine's own interfaces.
  */
 import { z } from 'zod';
 import type { ExecutionView, SubmitResult } from '../../client/index.ts';
@@ -19,9 +19,8 @@ import {
 import type { PreflightReport } from '../../preflight/index.ts';
 
 /**
- * A loose schema as the engine's own type: the fields it names are checked at run time and
- * documented, the type says what the engine sends (an interface has no index signature, a loose
- * object's inferred type does).
+ * A loose schema as the engine's own type: the schema documents the fields it names, the type says
+ * what the engine sends (an interface has no index signature, a loose object's inferred type does).
  */
 function shapeOf<T>(schema: z.ZodType): z.ZodType<T> {
   return schema as z.ZodType<T>;
