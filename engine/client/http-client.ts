@@ -81,7 +81,7 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
     if (hash !== undefined && uploaded.version.hash !== hash) {
       throw new DrError(
         'PLAN_HASH_MISMATCH',
-        `plan '${name}': the control plane read ${o.source.file} as version ${uploaded.version.hash.slice(0, 12)}, this drctl as ${hash.slice(0, 12)}; use the same drctl version on both`,
+        `plan '${name}': the control plane read ${o.source.file} as version ${uploaded.version.hash.slice(0, 12)}, this client as ${hash.slice(0, 12)}; run the same engine version on both sides`,
       );
     }
     return { name: uploaded.version.name, hash: uploaded.version.hash };

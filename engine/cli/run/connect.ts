@@ -35,7 +35,7 @@ export interface ConnectFlags extends CommonFlags {
 /** `--server`: on every command that can run through the control plane. */
 export const SERVER_OPTION = [
   '--server <url>',
-  "the control plane's URL (`drctl serve`; default DR_SERVER); without either, drctl works on REDIS_URL (and --sim) directly",
+  "the control plane's URL (`drctl serve`; default DR_SERVER); without either, the command works on REDIS_URL (and --sim) directly",
 ] as const;
 
 export interface Connection {
