@@ -42,7 +42,8 @@ function waitForLine(child: ChildProcess, match: (line: string) => boolean, what
 
 export async function startStack(
   plan: RecoveryPlan,
-  options: { boot: string; speed: number },
+  /** `orchestrator: false`: none is started (a `drctl serve` the bench runs drives the executions). */
+  options: { boot: string; speed: number; orchestrator?: boolean },
 ): Promise<Stack> {
   const server = await startPrivateRedis();
   const prefix = 'bench';
@@ -97,7 +98,9 @@ export async function startStack(
   );
   // ORCHESTRATOR=inproc: the orchestrator runs in this process (to profile it).
   let inproc: Awaited<ReturnType<typeof startOrchestrator>> | undefined;
-  if (process.env.ORCHESTRATOR === 'inproc') {
+  if (options.orchestrator === false) {
+    // The bench brings its own.
+  } else if (process.env.ORCHESTRATOR === 'inproc') {
     const logger = createLogger('orchestrator', { level: 'warn', pretty: false });
     inproc = await startOrchestrator({ redisUrl: server.url, prefix, compile: compilePlan, logger });
   } else {

@@ -7,6 +7,7 @@
  */
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import type { Redis } from 'ioredis';
 import {
   createHttpLifecycleClient,
   createRedisLifecycleClient,
@@ -18,6 +19,8 @@ import {
   createQueueConnection,
   type DiscardDiverged,
   isLifecycleType,
+  type LifecycleInfo,
+  type LifecycleRunInfo,
   pointOfNoReturn,
   readLifecycle,
   readLifecycleRun,
@@ -249,19 +252,33 @@ function describePoint(point: RecoveryPointChoice): string {
 
 /**
  * For `drctl status`: a failover's point of no return and its lifecycle executions; for a
- * lifecycle execution, what it acts on and leaves out. Empty for other executions.
+ * lifecycle execution, what it acts on and leaves out. Empty for other executions. `read`: where
+ * the lifecycle records come from (the control plane's API); @defaultValue REDIS_URL
  */
 export async function lifecycleStatus(
   prefix: string,
   view: ExecutionView,
+  read?: {
+    failover(id: string): Promise<LifecycleInfo>;
+    run(id: string): Promise<LifecycleRunInfo | undefined>;
+  },
 ): Promise<{ lifecycle?: Record<string, unknown>; lines: string[] }> {
   const failover = view.type === 'planned' || view.type === 'unplanned';
   const lifecycleRun = isLifecycleType(view.type);
   if (!failover && !lifecycleRun) return { lines: [] };
-  const redis = createQueueConnection(await redisUrlFromEnv(), { name: 'drctl-status' });
+  let records = read;
+  let redis: Redis | undefined;
+  if (records === undefined) {
+    const own = createQueueConnection(await redisUrlFromEnv(), { name: 'drctl-status' });
+    redis = own;
+    records = {
+      failover: (id: string) => readLifecycle(own, prefix, id),
+      run: (id: string) => readLifecycleRun(own, prefix, id),
+    };
+  }
   try {
     if (failover) {
-      const info = await readLifecycle(redis, prefix, view.id);
+      const info = await records.failover(view.id);
       const noReturn = pointOfNoReturn(view);
       const lines = [`point of no return: ${noReturn.why}`];
       for (const run of info.runs)
@@ -272,7 +289,7 @@ export async function lifecycleStatus(
         lines.push(`  partial commit left out: ${info.notCommitted.map((n) => n.vm).join(', ')}`);
       return { lifecycle: { ...info, pointOfNoReturn: noReturn }, lines };
     }
-    const run = await readLifecycleRun(redis, prefix, view.id);
+    const run = await records.run(view.id);
     if (run === undefined) return { lines: [] };
     const lines = [`${view.type} of ${run.vms.length} VM(s)${run.partial ? ' (partial)' : ''}`];
     for (const s of run.skipped) lines.push(`  left out ${s.vm}: ${s.reason}`);
@@ -280,6 +297,6 @@ export async function lifecycleStatus(
       lines.push(`  actions with no undo (undo by hand): ${run.notUndone.join(', ')}`);
     return { lifecycle: { ...run }, lines };
   } finally {
-    redis.disconnect();
+    redis?.disconnect();
   }
 }

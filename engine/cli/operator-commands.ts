@@ -7,21 +7,13 @@
  */
 import { userInfo } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
-import type { Redis } from 'ioredis';
 import {
   createHttpLifecycleClient,
   createRedisLifecycleClient,
   type LifecycleClient,
   type StepAsk,
 } from '../client/index.ts';
-import {
-  type AwaitedApproval,
-  createQueueConnection,
-  describeApprovals,
-  describePaused,
-  type OperatorReceipt,
-  type PausedStep,
-} from '../executor/index.ts';
+import type { AwaitedApproval, OperatorReceipt, PausedStep } from '../executor/index.ts';
 import { compilePlan } from '../plan/index.ts';
 import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './run/common.ts';
 import { refuseDirectFlags, SERVER_OPTION, serverOf } from './server-option.ts';
@@ -47,15 +39,6 @@ function parseWait(value: string): number {
   if (!Number.isInteger(ms) || ms < 0)
     throw new InvalidArgumentError(`"${value}" is not a number of milliseconds`);
   return ms;
-}
-
-async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = createQueueConnection(await redisUrlFromEnv(), { name: 'drctl-operator' });
-  try {
-    return await use(redis);
-  } finally {
-    await redis.quit().catch(() => redis.disconnect());
-  }
 }
 
 /** Give the command through the control plane (`--server`, DR_SERVER), else on REDIS_URL here. */
@@ -164,17 +147,6 @@ export function registerOperatorCommands(program: Command): void {
         report(receipt, flags.json);
       });
   }
-}
-
-/** What an execution waits on an operator for (for `drctl status`): paused steps and approvals. */
-export async function operatorWaits(
-  prefix: string,
-  execution: string,
-): Promise<{ paused: PausedStep[]; approvals: AwaitedApproval[] }> {
-  return await withRedis(async (redis) => ({
-    paused: await describePaused(redis, prefix, execution),
-    approvals: await describeApprovals(redis, prefix, execution),
-  }));
 }
 
 /** `drctl status` lines for what waits on an operator: which step, why, and the commands to use. */

@@ -9,11 +9,13 @@ import {
   type FailoverType,
   formatIssue,
   parsePlan,
+  type RecoveryPlan,
   type RecoveryPointChoice,
 } from '../plan/index.ts';
-import { formatPreflightReport, runPreflight, selectionFromFlags } from '../preflight/index.ts';
+import { formatPreflightReport, locateReport, runPreflight, selectionFromFlags } from '../preflight/index.ts';
 import { checkRedisUrl } from '../redis/index.ts';
 import { connectHostDriver, SIM_OPTION_HELP, simUrlFrom } from './host-driver.ts';
+import { connectClient, SERVER_OPTION, usesServer } from './run/connect.ts';
 
 interface PreflightFlags {
   type: FailoverType;
@@ -25,6 +27,7 @@ interface PreflightFlags {
   exactPoints?: boolean;
   accept?: string;
   sim?: string;
+  server?: string;
   prefix: string;
   json?: boolean;
 }
@@ -32,7 +35,8 @@ interface PreflightFlags {
 /**
  * `drctl preflight <plan>`: the checks a run makes before it touches anything, and what
  * `--dry-run` shows (host, recovery point and RTO estimate per VM), without starting anything or
- * taking a lock. Reads locks from REDIS_URL when it is set. Exit 0 when nothing blocks, 1 when
+ * taking a lock. Reads locks from REDIS_URL when it is set; with `--server` / DR_SERVER the
+ * control plane runs it (sites, locks and catalogs as a run would see them). Exit 0 when nothing blocks, 1 when
  * something does, 2 for bad input.
  */
 export function registerPreflightCommand(program: Command): void {
@@ -61,6 +65,7 @@ export function registerPreflightCommand(program: Command): void {
     .option('--accept <codes>', 'accept these blockers for this run, comma-separated (e.g. RPO_NOT_MET)')
     .option('--exact-points', "list every VM's recovery points (one call per VM) for exact ids")
     .option('--sim <url>', SIM_OPTION_HELP)
+    .option(...SERVER_OPTION)
     .option('--prefix <prefix>', 'Redis key prefix of the engine (for locks)', DEFAULT_LOCK_PREFIX)
     .option('--json', 'machine-readable report')
     .action(async (file: string, flags: PreflightFlags) => {
@@ -79,6 +84,7 @@ async function preflightCommand(file: string, flags: PreflightFlags): Promise<nu
       `${file} is not a valid recovery plan:\n${parsed.issues.map(formatIssue).join('\n')}`,
     );
   }
+  if (usesServer(flags)) return await preflightOnServer(file, text, parsed.plan, flags);
   const simUrl = simUrlFrom(flags.sim, 'pre-flight reads the sites');
   const api = connectHostDriver(simUrl);
   // Set but unreachable: one line saying why (connection refused at <url>...), not a stack trace.
@@ -111,6 +117,37 @@ async function preflightCommand(file: string, flags: PreflightFlags): Promise<nu
   } finally {
     api.close();
     redis?.disconnect();
+  }
+}
+
+/** The same checks on the control plane, which reads the sites, the locks and the catalogs itself. */
+async function preflightOnServer(
+  file: string,
+  text: string,
+  plan: RecoveryPlan,
+  flags: PreflightFlags,
+): Promise<number> {
+  const { client, close } = await connectClient(flags);
+  try {
+    const report = locateReport(
+      await client.preflight({
+        plan,
+        source: { file, text },
+        type: flags.type,
+        direction: flags.failback ? 'failback' : 'forward',
+        selection: selectionFromFlags(flags),
+        ...(flags.recoveryPoint === undefined ? {} : { recoveryPoint: flags.recoveryPoint }),
+        ...(flags.maxUtilization === undefined ? {} : { maxUtilization: flags.maxUtilization }),
+        ...(flags.exactPoints ? { exactPoints: true } : {}),
+        ...(flags.accept === undefined ? {} : { accept: flags.accept.split(',').map((code) => code.trim()) }),
+      }),
+      createPathLocator(text),
+    );
+    if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else process.stdout.write(`${formatPreflightReport(report, { file, placements: true })}\n`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await close();
   }
 }
 

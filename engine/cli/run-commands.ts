@@ -1,6 +1,7 @@
 /**
  * Running plans: drill, cleanup, failover, status, events, approve, the orchestrator process and
- * the demo. Every command goes through the ExecutionClient (engine/client).
+ * the demo. Every command goes through the ExecutionClient (engine/client), on the control plane
+ * (`--server` / DR_SERVER) or on Redis directly (run/connect.ts decides).
  */
 
 import { type Command, InvalidArgumentError } from 'commander';
@@ -19,16 +20,16 @@ import {
   selectSubset,
   subPlan,
 } from '../preflight/index.ts';
-import { connectHostDriver, SIM_OPTION_HELP, simUrlFrom } from './host-driver.ts';
+import { SIM_OPTION_HELP } from './host-driver.ts';
 import {
   type CommonFlags,
   loadPlanOrExit,
-  openClient,
   PREFIX_OPTION,
   parseRecoveryPoint,
   printDetached,
   printJson,
 } from './run/common.ts';
+import { connectClient, SERVER_OPTION } from './run/connect.ts';
 import { registerDemoCommand } from './run/demo.ts';
 import { fencingOf } from './run/fencing.ts';
 import { registerOrchestratorCommand } from './run/orchestrator-command.ts';
@@ -44,6 +45,7 @@ interface RunFlags extends CommonFlags {
   unplanned?: boolean;
   recoveryPoint?: ReturnType<typeof parseRecoveryPoint>;
   sim?: string;
+  server?: string;
   vms?: string;
   group?: string;
   dryRun?: boolean;
@@ -65,12 +67,15 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
     ?.split(',')
     .map((code) => code.trim())
     .filter((code) => code !== '');
-  const sites = connectHostDriver(simUrlFrom(flags.sim, 'pre-flight reads the sites before anything starts'));
-  const client = await openClient(flags, undefined, sites);
+  const connection = await connectClient(flags, {
+    sites: 'pre-flight reads the sites before anything starts',
+  });
+  const { client, sites } = connection;
   const locate = createPathLocator(text);
   const checks = {
     type,
     plan,
+    source: { file, text },
     ...(subset.all ? {} : { selection }),
     ...(flags.recoveryPoint ? { recoveryPoint: flags.recoveryPoint } : {}),
     ...(accept === undefined ? {} : { accept }),
@@ -84,8 +89,9 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
       process.exitCode = report.ok ? 0 : 1;
       return;
     }
+    // Measured here on the direct path; the control plane measures it itself (and says so).
     let gap: Awaited<ReturnType<typeof measureRecoveryPointGap>> | undefined;
-    if (type === 'unplanned') {
+    if (type === 'unplanned' && sites !== undefined) {
       gap = await measureRecoveryPointGap(sites, subPlan(plan, subset.vms), 'forward', flags.recoveryPoint);
     }
     let submitted: Awaited<ReturnType<typeof client.submit>>;
@@ -104,6 +110,7 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
       return;
     }
     const preflight = locateReport(submitted.preflight, locate);
+    gap ??= submitted.recoveryPointGap;
     if (!flags.json) {
       // Shown once the run is accepted (a refused run shows its blockers only).
       if (gap) for (const line of gapLines(gap)) process.stdout.write(`${line}\n`);
@@ -134,8 +141,7 @@ async function runPlan(file: string, type: FailoverType, flags: RunFlags): Promi
     }
     if (view.status === 'failed' || view.status === 'cancelled' || fences.standing > 0) process.exitCode = 1;
   } finally {
-    await client.close();
-    sites.close();
+    await connection.close();
   }
 }
 
@@ -180,6 +186,7 @@ function runOptions(command: Command): Command {
       parseRecoveryPoint,
     )
     .option('--sim <url>', SIM_OPTION_HELP)
+    .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output');
 }
@@ -219,10 +226,12 @@ export function registerRunCommands(program: Command): void {
     .description('Remove every test VM of a drill (its cleanup runs as an execution of its own)')
     .option('--reason <text>', 'why', 'drill finished')
     .option('--detach', 'return at once with the cleanup execution id')
+    .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (drill: string, flags: RunFlags) => {
-      const client = await openClient(flags);
+      const connection = await connectClient(flags);
+      const { client } = connection;
       try {
         const { id } = await client.cleanup(drill, { reason: flags.reason ?? 'drill finished' });
         if (flags.detach) {
@@ -237,7 +246,7 @@ export function registerRunCommands(program: Command): void {
         else for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
         if (view.status !== 'completed') process.exitCode = 1;
       } finally {
-        await client.close();
+        await connection.close();
       }
     });
 

@@ -1,5 +1,10 @@
 /** The execution client: the public door of engine/client. */
 
+export {
+  createHttpExecutionClient,
+  type HttpClientOptions,
+  type HttpExecutionClient,
+} from './http-client.ts';
 export { createHttpLifecycleClient } from './http-lifecycle.ts';
 export {
   type ApiRequester,
@@ -36,10 +41,13 @@ export { type LifecycleState, type ResyncRow, readLifecycleState } from './lifec
 export { createHttpLocksClient, createRedisLocksClient, type LocksClient } from './locks-client.ts';
 export { measureRecoveryPointGap, pickRecoveryPoint, type RecoveryPointGap } from './recovery-point-gap.ts';
 export { createRedisExecutionClient, type RedisClientOptions } from './redis-client.ts';
+export { readSse, type SseMessage } from './sse.ts';
 export type {
   EventsOptions,
   ExecutionClient,
   ExecutionView,
+  PreflightOptions,
   SubmitOptions,
   SubmitResult,
 } from './types.ts';
+export { whoAmI } from './who-am-i.ts';

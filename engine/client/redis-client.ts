@@ -1,7 +1,6 @@
 /**
  * ExecutionClient on Redis: the same keys the orchestrator drives (engine/executor).
  */
-import { userInfo } from 'node:os';
 import { DrError, InputError } from '../common/index.ts';
 import type { VmPhase } from '../executor/index.ts';
 import {
@@ -26,6 +25,7 @@ import {
 import { newExecutionId } from '../executor/store/submit.ts';
 import { createLockReader, persistLocks, releaseLocks } from '../locks/index.ts';
 import { initialVmSnapshot, restoreVm, type VmWhere, vmPhase, vmWhere } from '../machines/index.ts';
+import type { RecoveryPlan } from '../plan/types.ts';
 import {
   type HyperVReadApi,
   PreflightBlockedError,
@@ -44,12 +44,16 @@ import type {
   SubmitOptions,
   SubmitResult,
 } from './types.ts';
+import { whoAmI } from './who-am-i.ts';
 
 /**
  * Lifetime of the locks between the gate and the stored execution: a submitter that dies in that
  * window (milliseconds normally) frees the plan again after this long, not never.
  */
 const SUBMIT_LOCK_TTL_MS = 60_000;
+
+/** How many executions' plan snapshots and waves `get` keeps (each is immutable). */
+const SHAPE_CACHE = 8;
 
 /** Options of createRedisExecutionClient. */
 export interface RedisClientOptions {
@@ -64,14 +68,6 @@ export interface RedisClientOptions {
    * (NO_INVENTORY); watching and cleanups work without it.
    */
   inventory?: HyperVReadApi;
-}
-
-function whoAmI(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
 }
 
 export function createRedisExecutionClient(options: RedisClientOptions): ExecutionClient {
@@ -166,11 +162,28 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
     };
   };
 
+  // An execution's plan snapshot and its waves never change: kept for the last few executions
+  // asked about with `vms`, so a poll of a 10,000-VM run reads the states and no longer compiles.
+  const shapes = new Map<string, { plan: RecoveryPlan; waves?: string[][] }>();
+  const shapeOf = async (id: string, record: ExecutionRecord) => {
+    const hit = shapes.get(id);
+    if (hit !== undefined) return hit;
+    const plan = await loadPlanSnapshot(redis, prefix, id);
+    const waves =
+      record.type === 'test' || record.type === 'planned' || record.type === 'unplanned'
+        ? (options.compile(plan, { type: record.type, direction: record.direction }).waves ?? [])
+        : undefined;
+    const shape = { plan, ...(waves === undefined ? {} : { waves }) };
+    if (shapes.size >= SHAPE_CACHE) shapes.delete(shapes.keys().next().value ?? '');
+    shapes.set(id, shape);
+    return shape;
+  };
+
   const get = async (id: string, getOptions: { vms?: boolean } = {}): Promise<ExecutionView> => {
     const { record } = await loadExecution(redis, prefix, id);
     const view: ExecutionView = { ...record };
     if (!getOptions.vms) return view;
-    const plan = await loadPlanSnapshot(redis, prefix, id);
+    const { plan, waves } = await shapeOf(id, record);
     const keys = executionKeys(prefix, id);
     const [vms, steps] = await Promise.all([redis.hgetall(keys.vms), redis.hgetall(keys.steps)]);
     const phases: Record<string, VmPhase> = {};
@@ -192,8 +205,7 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
     }
     view.vms = phases;
     view.where = where;
-    if (record.type === 'test' || record.type === 'planned' || record.type === 'unplanned') {
-      const waves = options.compile(plan, { type: record.type, direction: record.direction }).waves ?? [];
+    if (waves !== undefined) {
       view.waves = waves.length;
       const current = waves.findIndex((wave) =>
         wave.some((step) => !isFinalStatus(decodeStepState(steps[step]).status)),

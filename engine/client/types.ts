@@ -1,6 +1,6 @@
 /**
- * The one interface the CLI (and later the dashboard) uses to run and watch executions. Redis-backed
- * here (redis-client.ts); an HTTP client implements it when the control plane arrives.
+ * The one interface the CLI (and later the dashboard) uses to run and watch executions: on Redis
+ * directly (redis-client.ts) or through the control plane's API (http-client.ts).
  */
 import type { EngineEvent, ExecutionRecord, StoredEvent, VmPhase } from '../executor/index.ts';
 import type { VmWhere } from '../machines/index.ts';
@@ -25,6 +25,12 @@ export interface PreflightOptions {
   accept?: readonly string[];
   /** Block above this share of the target site's capacity (0.8 keeps 20 % headroom). @defaultValue 1 */
   maxUtilization?: number;
+  /**
+   * The plan's YAML as read (file name and text). A client of the control plane uploads it as a
+   * version of the plan before the run, which then runs that version by hash; the Redis client
+   * does not need it. @defaultValue none: the version must already be in the vault
+   */
+  source?: { file: string; text: string };
 }
 
 export interface SubmitOptions extends PreflightOptions {
@@ -51,6 +57,8 @@ export interface SubmitResult {
   estimateMs: number;
   /** The pre-flight that let it start (its VMs, placement, warnings). */
   preflight: PreflightReport;
+  /** An unplanned failover's recovery-point gap, when the control plane measured it (none given). */
+  recoveryPointGap?: ExecutionRecord['recoveryPointGap'];
 }
 
 /** An execution with its live progress. */

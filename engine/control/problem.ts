@@ -60,6 +60,7 @@ export function statusOf(error: DrError): number {
 export function problemOf(error: DrError, instance?: string): Problem {
   const status = statusOf(error);
   const { status: _status, ...details } = error.details;
+  const located = locatedIssues(details.issues);
   return {
     type: `urn:drorch:error:${error.code}`,
     title: TITLES[status] ?? 'Error',
@@ -68,8 +69,29 @@ export function problemOf(error: DrError, instance?: string): Problem {
     code: error.code,
     retryable: error.retryable,
     ...(instance === undefined ? {} : { instance }),
+    ...(located === undefined ? {} : { issues: located }),
     ...(Object.keys(details).length === 0 ? {} : { details }),
   };
+}
+
+/**
+ * Issues located in a file (a plan's, engine/plan PlanIssue) as the problem's `issues`: the path is
+ * `file:line:column`, the message the line `drctl validate` prints; the full issues stay in details.
+ */
+function locatedIssues(value: unknown): Problem['issues'] {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const issues: NonNullable<Problem['issues']> = [];
+  for (const issue of value as Array<Record<string, unknown>>) {
+    const { file, line, column, message, severity, path, hint } = issue ?? {};
+    if (typeof file !== 'string' || typeof line !== 'number' || typeof column !== 'number') return undefined;
+    const at = typeof path === 'string' && path !== '' ? ` [${path}]` : '';
+    const why = typeof hint === 'string' ? ` (${hint})` : '';
+    issues.push({
+      path: `${file}:${line}:${column}`,
+      message: `${String(severity ?? 'error')}: ${String(message)}${at}${why}`,
+    });
+  }
+  return issues;
 }
 
 /** Fastify's own errors (body too large, bad JSON, wrong content type, schema mismatch) as problems. */

@@ -9,6 +9,7 @@ import { createLogger, DrError, type Logger } from '../common/index.ts';
 import { DEFAULT_PREFIX, type Orchestrator, startOrchestrator, startSiteWorkers } from '../executor/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
 import { compilePlan } from '../plan/index.ts';
+import type { HyperVReadApi } from '../preflight/index.ts';
 import { buildControlApp } from './app.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
@@ -29,6 +30,11 @@ export interface ControlPlaneOptions {
   leaseMs?: number;
   /** Folder of recovery scripts run on the control queue. @defaultValue DR_SCRIPT_CATALOG */
   scriptCatalog?: string;
+  /**
+   * The read-only host API pre-flight reads (ControlContext.inventory): the vault's inventory, or
+   * in tests the simulator's. @defaultValue none: pre-flight refuses (NO_INVENTORY)
+   */
+  inventory?: HyperVReadApi;
   /** Extra readiness checks behind `/readyz`. */
   readiness?: ControlContext['readiness'];
   /** @defaultValue a pino logger named `control` */
@@ -80,6 +86,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     // Pre-flight reads the sites from what their agents reported (refreshed through them).
     inventory: createVaultReadApi({ store: createInventoryStore(redis, prefix) }),
     readiness: { ...options.readiness },
+    ...(options.inventory === undefined ? {} : { inventory: options.inventory }),
   };
   const app = await buildControlApp(ctx, { routes: options.routes ?? [] });
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7080 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { submitCancel, submitCommit } from '../../engine/executor/index.ts';
 import { waitForStatus } from '../engine/support.ts';
 import { refusal, smallPlan, smallPlanText } from '../lifecycle/support.ts';
-import { type LifecycleControl, startLifecycleControl } from './support.ts';
+import { type LifecycleControl, startLifecycleControl } from './lifecycle-support.ts';
 
 const a = smallPlan('la');
 const b = smallPlan('lb');

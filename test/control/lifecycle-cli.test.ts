@@ -12,7 +12,7 @@ import { waitForStatus } from '../engine/support.ts';
 import { failOverFromLostSource, smallPlan, smallPlanText } from '../lifecycle/support.ts';
 import { tracked } from '../support/children.ts';
 import { useTempDirs } from '../support/temp.ts';
-import { type LifecycleControl, startLifecycleControl } from './support.ts';
+import { type LifecycleControl, startLifecycleControl } from './lifecycle-support.ts';
 
 const viaServer = smallPlan('cs');
 const direct = smallPlan('cd');

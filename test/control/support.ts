@@ -1,60 +1,68 @@
 /**
- * A control plane in process over a lifecycle engine (test/lifecycle/support.ts): the site
- * workers and the simulated world here, the orchestrator the control plane's own, and the
- * world's API plugged in as the vault's inventory. Several plans share one world, so one engine
- * can hold a failover committed through the API and another committed in process.
+ * The control plane in this process (startControlPlane: API, orchestrator, control-side actions)
+ * over the run's Redis, pre-flight reading the simulated world in process, and each site's workers
+ * in process: what a cloud control plane and its two sites' agents do, minus the agents' transport.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHttpExecutionClient, type HttpExecutionClient } from '../../engine/client/index.ts';
 import { type ControlPlane, controlRoutes, startControlPlane } from '../../engine/control/index.ts';
+import { parsePlan } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
-import { worldForPlan } from '../../simulators/index.ts';
-import { silent } from '../engine/support.ts';
-import { type LifecycleEngine, startLifecycleEngine } from '../lifecycle/support.ts';
+import { actionFixtures, silent, startTestEngine, type TestEngine } from '../engine/support.ts';
 
-export interface LifecycleControl {
-  engine: LifecycleEngine;
+export interface ApiEngine {
   control: ControlPlane;
-  /** A JSON request to the API (`path` under /api/v1): its status and body. */
-  // biome-ignore lint/suspicious/noExplicitAny: a JSON answer the tests read field by field
-  api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** The sites' workers and the world (its own orchestrator is not started: the control plane's runs). */
+  engine: TestEngine;
+  client: HttpExecutionClient;
+  plan: RecoveryPlan;
+  hash: string;
+  /** The plan file the CLI reads (the example, its webhook pointed at the fixtures' receiver). */
+  file: string;
+  text: string;
   close(): Promise<void>;
 }
 
-export async function startLifecycleControl(plans: readonly RecoveryPlan[]): Promise<LifecycleControl> {
-  const [first] = plans;
-  if (first === undefined) throw new Error('give at least one plan');
-  const world = worldForPlan(
-    { ...first, vms: plans.flatMap((p) => p.vms) },
-    { clock: { mode: 'scaled', speed: 2000 }, warmupMs: 5 * 3_600_000 },
-  );
-  // The sites' workers only: the control plane runs the orchestrator and the control queue.
-  const engine = await startLifecycleEngine(first, {
-    world,
+export async function startApiEngine(example = 'plans/examples/three-tier.yaml'): Promise<ApiEngine> {
+  const fixtures = await actionFixtures();
+  const text = readFileSync(example, 'utf8').replace(/webhook: \S+/g, `webhook: ${fixtures.webhookUrl}`);
+  const dir = mkdtempSync(join(tmpdir(), 'drorch-api-'));
+  const file = join(dir, 'plan.yaml');
+  writeFileSync(file, text);
+  const parsed = parsePlan(text, file);
+  if (!parsed.ok) throw new Error(`${example}: ${parsed.issues.map((i) => i.message).join('; ')}`);
+  const engine = await startTestEngine(parsed.plan, {
+    catalog: fixtures.catalog,
     orchestrator: false,
-    workerSites: [first.source, first.target],
+    workerSites: [parsed.plan.source, parsed.plan.target],
   });
   const control = await startControlPlane({
     redisUrl: engine.redisUrl,
     prefix: engine.prefix,
     port: 0,
     routes: controlRoutes,
-    logger: silent,
+    inventory: engine.world.api,
+    scriptCatalog: fixtures.catalog,
     leaseMs: 2000,
+    logger: silent,
   });
-  control.ctx.inventory = world.api;
+  const client = createHttpExecutionClient({ server: control.url });
   return {
-    engine,
     control,
-    api: async (method, path, body) => {
-      const reply = await control.app.inject({
-        method,
-        url: `/api/v1${path}`,
-        ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
-      });
-      return { status: reply.statusCode, body: reply.body === '' ? undefined : reply.json() };
-    },
+    engine,
+    client,
+    plan: parsed.plan,
+    hash: parsed.hash,
+    file,
+    text,
     close: async () => {
+      await client.close();
       await control.close(5000);
       await engine.close();
+      await fixtures.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import type { ExecutionView } from '../../client/index.ts';
 import { failbackPhaseLine } from '../../executor/index.ts';
 import { lifecycleStatus } from '../lifecycle-commands.ts';
-import { operatorLines, operatorWaits } from '../operator-commands.ts';
-import { type CommonFlags, openClient, PREFIX_OPTION, printJson } from './common.ts';
+import { operatorLines } from '../operator-commands.ts';
+import { type CommonFlags, PREFIX_OPTION, printJson } from './common.ts';
+import { connectClient, SERVER_OPTION } from './connect.ts';
 import { fencingOf } from './fencing.ts';
 import { gapLines, summaryLines } from './summary.ts';
 import { TIMELINE_CLOCKS, timelineLine } from './timeline.ts';
@@ -13,6 +14,7 @@ import { progressLine } from './watch.ts';
 interface StatusFlags extends CommonFlags {
   limit: number;
   follow?: boolean;
+  server?: string;
 }
 
 export function registerStatusCommands(program: Command): void {
@@ -20,10 +22,12 @@ export function registerStatusCommands(program: Command): void {
     .command('status [execution]')
     .description("One execution with each VM's phase, or the latest executions")
     .option('--limit <n>', 'how many executions to list', (v) => Number.parseInt(v, 10), 20)
+    .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (id: string | undefined, flags: StatusFlags) => {
-      const client = await openClient(flags);
+      const connection = await connectClient(flags);
+      const { client } = connection;
       try {
         if (id === undefined) {
           const list = await client.list({ limit: flags.limit });
@@ -43,9 +47,9 @@ export function registerStatusCommands(program: Command): void {
         const view = await client.get(id, { vms: true });
         const waits =
           view.status === 'paused' || view.status === 'running'
-            ? await operatorWaits(flags.prefix, id)
+            ? await connection.operatorWaits(id)
             : { paused: [], approvals: [] };
-        const lifecycle = await lifecycleStatus(flags.prefix, view);
+        const lifecycle = await lifecycleStatus(flags.prefix, view, connection.lifecycle);
         const fences = await fencingOf(client, view);
         // A VM that ran in two sites, not yet acknowledged by a reprotect: the command fails (1).
         if (fences.standing > 0) process.exitCode = 1;
@@ -80,7 +84,7 @@ export function registerStatusCommands(program: Command): void {
         for (const line of fences.lines) process.stdout.write(`${line}\n`);
         if (view.finishedAt) for (const line of summaryLines(view)) process.stdout.write(`${line}\n`);
       } finally {
-        await client.close();
+        await connection.close();
       }
     });
 
@@ -88,11 +92,13 @@ export function registerStatusCommands(program: Command): void {
     .command('events <execution>')
     .description("The execution's event log (the timeline of record)")
     .option('--follow', 'keep printing new events until the execution finishes')
+    .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
     .option('--json', 'one JSON event per line')
     .action(async (id: string, flags: StatusFlags) => {
       // `drctl events ... | head` closes the pipe early: main.ts ends quietly on EPIPE.
-      const client = await openClient(flags);
+      const connection = await connectClient(flags);
+      const { client } = connection;
       const controller = new AbortController();
       const stop = (): void => controller.abort();
       process.once('SIGINT', stop);
@@ -112,7 +118,7 @@ export function registerStatusCommands(program: Command): void {
         }
       } finally {
         process.off('SIGINT', stop);
-        await client.close();
+        await connection.close();
       }
     });
 }

@@ -1,17 +1,21 @@
 /** Every route group of `/api/v1`, in the order they are mounted. Each area adds its own line. */
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
+import { registerExecutionRoutes } from './executions.ts';
 import { registerHistoryRoutes } from './history.ts';
 import { registerLifecycleRoutes } from './lifecycle.ts';
 import { registerLifecycleFollowRoutes } from './lifecycle-follow.ts';
 import { registerLocksRoutes } from './locks.ts';
 import { registerOperatorRoutes } from './operator.ts';
+import { registerPlanRoutes } from './plans.ts';
 
 export const controlRoutes: readonly ControlRoutes[] = [
-  inventoryRoutes(),
-  registerHistoryRoutes,
+  registerPlanRoutes,
+  registerExecutionRoutes,
   registerLifecycleRoutes,
   registerLifecycleFollowRoutes,
   registerOperatorRoutes,
   registerLocksRoutes,
+  inventoryRoutes(),
+  registerHistoryRoutes,
 ];

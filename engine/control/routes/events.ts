@@ -1,0 +1,133 @@
+/**
+ * `GET /api/v1/executions/:id/events`: the execution's event log (the timeline of record).
+ *
+ * As a server-sent-event stream (the default): one SSE message per stored event, `id:` its stream
+ * id, `event:` its type, `data:` the event as JSON; resumed after `Last-Event-ID` (or `?after=`),
+ * so a client that reconnects gets every event once. With `follow` (the default) the stream stays
+ * open until the execution finishes; it ends with an `end` message, after which a client does not
+ * reconnect. With `Accept: application/json`: one page of events as JSON, no waiting.
+ */
+import { z } from 'zod';
+import type { ExecutionClient } from '../../client/index.ts';
+import { DrError, InputError } from '../../common/index.ts';
+import { loadExecution, readEvents } from '../../executor/index.ts';
+import type { ControlApp, ControlContext } from '../context.ts';
+import { ProblemSchema } from '../problem.ts';
+import { asBuilt } from './as-built.ts';
+import { ExecutionIdParams, StoredEventSchema } from './schemas.ts';
+
+const STREAM_ID = /^(0|\d+-\d+)$/;
+/** A comment line this often keeps proxies from closing an idle stream. */
+const KEEPALIVE_MS = 15_000;
+
+const EventsQuery = z.object({
+  after: z.string().regex(STREAM_ID, 'a stream id such as 1712345678901-0').optional(),
+  follow: z.stringbool().default(true).describe('SSE: stay open until the execution finishes'),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000).describe('JSON: at most this many events'),
+});
+
+const EventPageSchema = z
+  .object({
+    events: z.array(StoredEventSchema),
+    next: z.string().optional().describe('the last id of this page: pass it as ?after= for the next'),
+  })
+  .meta({ id: 'EventPage' });
+
+export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client: ExecutionClient): void {
+  app.get(
+    '/executions/:id/events',
+    {
+      ...asBuilt,
+      schema: {
+        tags: ['executions'],
+        summary: 'The event log: a server-sent-event stream resumable by Last-Event-ID, or JSON pages',
+        description:
+          'text/event-stream (default): `id:` stream id, `event:` event type, `data:` the event; ends with `event: end`. Accept: application/json gives one page ({ events, next }).',
+        params: ExecutionIdParams,
+        querystring: EventsQuery,
+        headers: z.object({
+          'last-event-id': z.string().regex(STREAM_ID, 'a stream id such as 1712345678901-0').optional(),
+          accept: z.string().optional(),
+        }),
+        response: {
+          200: {
+            content: {
+              'application/json': { schema: EventPageSchema },
+              'text/event-stream': { schema: z.string().describe('id: / event: / data: messages') },
+            },
+          },
+          400: ProblemSchema,
+          404: ProblemSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const after = request.headers['last-event-id'] ?? request.query.after ?? '0';
+      await loadExecution(ctx.redis, ctx.prefix, id); // a 404 problem before any stream starts
+      if (wantsJson(request.headers.accept)) {
+        const events = await readEvents(ctx.redis, ctx.prefix, id, { after, count: request.query.limit });
+        const last = events.at(-1)?.id;
+        return reply.type('application/json').send({ events, ...(last === undefined ? {} : { next: last }) });
+      }
+      await streamEvents(reply, client, id, after, request.query.follow);
+      return reply;
+    },
+  );
+}
+
+function wantsJson(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  return accept.includes('application/json') && !accept.includes('text/event-stream');
+}
+
+async function streamEvents(
+  reply: import('fastify').FastifyReply,
+  client: ExecutionClient,
+  id: string,
+  after: string,
+  follow: boolean,
+): Promise<void> {
+  if (!STREAM_ID.test(after)) throw new InputError('BAD_EVENT_ID', `"${after}" is not a stream id`);
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const controller = new AbortController();
+  raw.on('close', () => controller.abort());
+  const write = async (text: string): Promise<void> => {
+    if (controller.signal.aborted) return;
+    if (!raw.write(text)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          raw.off('drain', done);
+          raw.off('close', done);
+          resolve();
+        };
+        raw.on('drain', done);
+        raw.on('close', done);
+      });
+    }
+  };
+  const keepalive = setInterval(() => void write(': keepalive\n\n'), KEEPALIVE_MS);
+  try {
+    await write('retry: 1000\n\n');
+    for await (const stored of client.events(id, { after, follow, signal: controller.signal })) {
+      await write(`id: ${stored.id}\nevent: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\n\n`);
+      if (controller.signal.aborted) break;
+    }
+    await write('event: end\ndata: {}\n\n');
+  } catch (error) {
+    // Headers are gone: say it in the stream, then close; the client reconnects from its last id.
+    const message = error instanceof Error ? error.message : String(error);
+    const code = error instanceof DrError ? error.code : 'INTERNAL';
+    await write(`event: error\ndata: ${JSON.stringify({ code, message })}\n\n`);
+  } finally {
+    clearInterval(keepalive);
+    raw.end();
+  }
+}
