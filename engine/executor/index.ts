@@ -115,6 +115,7 @@ export {
   pausedStepIds,
 } from './store/operator.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
+export type { UnitRun, UnitRunner, UnitSinks } from './unit-runner.ts';
 export {
   lockRenewMs,
   type SiteWorkerOptions,
