@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerLocksCommand } from '../locks/index.ts';
+import { registerAgentCommand } from './agent-command.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerLocksCommand(program);
   registerWorkerCommand(program);
   registerServeCommand(program);
+  registerAgentCommand(program);
   registerOperatorCommands(program);
   registerLifecycleCommands(program);
   return program;
