@@ -13,6 +13,7 @@ import {
   MAX_POLL_UNITS,
   MAX_POLL_WAIT_MS,
   MAX_RESULTS_PER_POST,
+  type UnitProgress,
   type UnitReport,
 } from '../contract/index.ts';
 import {
@@ -24,6 +25,12 @@ import {
 import type { HostDriver } from '../hosts/index.ts';
 import { type AgentLink, createAgentLink, sleep } from './link.ts';
 import { createUnitPool } from './units.ts';
+
+/**
+ * How long a running unit's events wait before they go ahead of its report: most units end sooner
+ * and send them with it (no extra request on the dispatch path); a long one shows in the log live.
+ */
+const PROGRESS_DELAY_MS = 50;
 
 /** What the agent gives a reporter when its link is up. */
 export interface AgentReporterContext {
@@ -120,33 +127,42 @@ export function startAgent(options: AgentOptions): Agent {
 
   // Reports wait here until a post took them; one post at a time, each with all that waits.
   const outbox = new Map<string, UnitReport>();
+  // Events of running units taken for a post, kept until one was accepted (in order).
+  let progress: UnitProgress[] = [];
   let posting: Promise<void> | undefined;
   const post = async (): Promise<void> => {
-    while (outbox.size > 0) {
+    for (;;) {
+      progress.push(...pool.takeProgress());
+      if (outbox.size === 0 && progress.length === 0) return;
       const batch = [...outbox.values()].slice(0, MAX_RESULTS_PER_POST);
+      const ahead = progress.slice(0, MAX_RESULTS_PER_POST);
       try {
-        await link.postResults(batch);
+        await link.postResults(batch, ahead);
         for (const report of batch) outbox.delete(report.unit);
+        progress = progress.slice(ahead.length);
       } catch (error) {
         const refused = refusedUnits(error);
         if (refused !== undefined) {
           log.error({ err: (error as Error).message, refused }, 'the control plane refused reports; dropped');
-          for (const unit of refused.length > 0 ? refused : batch.map((r) => r.unit)) outbox.delete(unit);
+          const drop = new Set(refused.length > 0 ? refused : [...batch, ...ahead].map((r) => r.unit));
+          for (const unit of drop) outbox.delete(unit);
+          progress = progress.filter((p) => !drop.has(p.unit));
           continue;
         }
         log.warn({ err: (error as Error).message }, 'reports not posted; retrying');
         await sleep(500, stop.signal);
-        if (stop.signal.aborted && outbox.size > 0 && closingDeadline < Date.now()) return;
+        if (stop.signal.aborted && closingDeadline < Date.now()) return;
       }
     }
   };
   const flush = (): void => {
     posting ??= post().finally(() => {
       posting = undefined;
-      if (outbox.size > 0) flush();
+      if (outbox.size > 0 && !(stop.signal.aborted && closingDeadline < Date.now())) flush();
     });
   };
   let closingDeadline = Number.POSITIVE_INFINITY;
+  let progressTimer: NodeJS.Timeout | undefined;
 
   const pool = createUnitPool({
     api: options.api,
@@ -157,6 +173,14 @@ export function startAgent(options: AgentOptions): Agent {
     onReport: (report) => {
       outbox.set(report.unit, report);
       flush();
+    },
+    // Not at once: a unit that ends within PROGRESS_DELAY_MS sends its events with its report.
+    onEvents: () => {
+      if (progressTimer !== undefined) return;
+      progressTimer = setTimeout(() => {
+        progressTimer = undefined;
+        flush();
+      }, PROGRESS_DELAY_MS);
     },
   });
 

@@ -20,6 +20,7 @@ import {
   memoReplySchema,
   pollReplySchema,
   resultsReplySchema,
+  type UnitProgress,
   type UnitReport,
 } from '../contract/index.ts';
 import type { SweepRecord } from '../executor/index.ts';
@@ -35,7 +36,10 @@ export interface AgentLink {
     scriptCatalog?: AgentHello['scriptCatalog'];
   }): Promise<{ sendCatalog: boolean }>;
   poll(max: number, waitMs: number, signal: AbortSignal): Promise<HandedUnit[]>;
-  postResults(results: UnitReport[]): Promise<{ accepted: number; duplicates: number }>;
+  postResults(
+    results: UnitReport[],
+    progress?: UnitProgress[],
+  ): Promise<{ accepted: number; duplicates: number }>;
   memo(
     unit: string,
     step: string,
@@ -129,7 +133,14 @@ export function createAgentLink(options: LinkOptions): AgentLink {
     heartbeat: (body) => call('heartbeat', body, heartbeatReply, undefined, false),
     poll: async (max, waitMs, signal) =>
       (await call('units:poll', { max, waitMs }, pollReplySchema, signal)).units,
-    postResults: (results) => call('results', { results }, resultsReplySchema, undefined, false),
+    postResults: (results, progress = []) =>
+      call(
+        'results',
+        { results, ...(progress.length > 0 ? { progress } : {}) },
+        resultsReplySchema,
+        undefined,
+        false,
+      ),
     memo: (unit, step, memoCall, signal) =>
       call('memo', { unit, step, call: memoCall }, memoReplySchema, signal),
     failedOver: async (vms) => {

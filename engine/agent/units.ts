@@ -15,6 +15,7 @@ import type {
   SightingOp,
   StepJobData,
   StepResult,
+  UnitProgress,
   UnitReport,
 } from '../contract/index.ts';
 import {
@@ -40,6 +41,8 @@ export interface UnitPoolOptions {
   log: Logger;
   /** A unit ended: its report is ready to post. */
   onReport(report: UnitReport): void;
+  /** A running unit wrote events (sent ahead of its report by `takeProgress`). */
+  onEvents(): void;
 }
 
 export interface UnitPool {
@@ -51,6 +54,8 @@ export interface UnitPool {
   slotFreed(): Promise<void>;
   /** Ids of the units running now. */
   runningIds(): string[];
+  /** The events running units wrote since the last call: sent ahead, so that the log shows them live. */
+  takeProgress(): UnitProgress[];
   /** Resolves when every running unit ended, or after `ms`: then they are aborted. */
   drain(ms: number): Promise<void>;
 }
@@ -58,10 +63,14 @@ export interface UnitPool {
 export function createUnitPool(options: UnitPoolOptions): UnitPool {
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   const finished = new Map<string, UnitReport>();
+  // The events of each running unit, and how many of them went ahead already.
+  const live = new Map<string, { events: ExecutionEvent[]; sent: number }>();
   let freed: (() => void) | undefined;
 
   const run = async (handed: HandedUnit, signal: AbortSignal): Promise<UnitReport | undefined> => {
     const events: ExecutionEvent[] = [];
+    const state = { events, sent: 0 };
+    live.set(handed.id, state);
     const sightings = bufferedSightings(handed);
     let data: StepJobData;
     try {
@@ -78,6 +87,7 @@ export function createUnitPool(options: UnitPoolOptions): UnitPool {
         events: {
           append: async (batch) => {
             events.push(...batch);
+            options.onEvents();
           },
         },
         memo,
@@ -95,13 +105,16 @@ export function createUnitPool(options: UnitPoolOptions): UnitPool {
         ...(ran.unrecoverable === undefined
           ? {}
           : { unrecoverable: { code: ran.unrecoverable.code, message: ran.unrecoverable.message } }),
-        events: events as UnitReport['events'],
+        // What did not go ahead as progress; taken in the same tick as the unit leaves `live`.
+        events: events.slice(state.sent) as UnitReport['events'],
         sightings: sightings.ops,
       };
     } catch (error) {
       // Aborted at shutdown: no report; the control plane hands it again once this session is gone.
       if (signal.aborted) return undefined;
       throw error;
+    } finally {
+      live.delete(handed.id);
     }
   };
 
@@ -150,6 +163,15 @@ export function createUnitPool(options: UnitPoolOptions): UnitPool {
             };
           }),
     runningIds: () => [...running.keys()],
+    takeProgress: () => {
+      const out: UnitProgress[] = [];
+      for (const [unit, state] of live) {
+        if (state.events.length <= state.sent) continue;
+        out.push({ unit, events: state.events.slice(state.sent) as UnitProgress['events'] });
+        state.sent = state.events.length;
+      }
+      return out;
+    },
     drain: async (ms) => {
       const all = Promise.all([...running.values()].map((r) => r.done));
       const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref());

@@ -200,8 +200,22 @@ export const unitReportSchema = z.strictObject({
 });
 export type UnitReport = z.infer<typeof unitReportSchema>;
 
+/** Events of a unit still running, sent ahead of its report so that the log shows it live. */
+export const unitProgressSchema = z.strictObject({
+  unit: id,
+  events: z.array(agentEventSchema).min(1).max(2000),
+});
+export type UnitProgress = z.infer<typeof unitProgressSchema>;
+
 export const resultsSchema = z
-  .strictObject({ session, results: z.array(unitReportSchema).min(1).max(MAX_RESULTS_PER_POST) })
+  .strictObject({
+    session,
+    results: z.array(unitReportSchema).max(MAX_RESULTS_PER_POST),
+    progress: z.array(unitProgressSchema).max(MAX_RESULTS_PER_POST).optional(),
+  })
+  .refine((body) => body.results.length > 0 || (body.progress?.length ?? 0) > 0, {
+    message: 'a post carries at least one result or progress entry',
+  })
   .meta({ id: 'AgentResults' });
 export type AgentResults = z.infer<typeof resultsSchema>;
 

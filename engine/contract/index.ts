@@ -30,7 +30,9 @@ export {
   sightingOpSchema,
   siteListSchema,
   stepJobResultSchema,
+  type UnitProgress,
   type UnitReport,
+  unitProgressSchema,
   unitReportSchema,
   versionsCompatible,
 } from './agent-protocol.ts';

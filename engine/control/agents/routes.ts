@@ -25,7 +25,7 @@ import {
 import { appendEvents, redisActionMemo, redisSweepVault } from '../../executor/index.ts';
 import { readFailedOver } from '../../locks/index.ts';
 import { CONTROL_VERSION, type ControlApp, type ControlContext } from '../context.ts';
-import { handedTo, type Refusal, refusedError, reportRefusal } from './checks.ts';
+import { eventsRefusal, handedTo, type Refusal, refusedError, reportRefusal } from './checks.ts';
 import type { AgentHub } from './hub.ts';
 import { agentHubOf } from './hub-of.ts';
 
@@ -136,11 +136,12 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
     async (request) => {
       const { site } = request.params;
       const { session, results } = request.body;
+      const progress = request.body.progress ?? [];
       await sessions.touch(site, session);
-      const entries = await handing.read(
-        site,
-        results.map((r) => r.unit),
-      );
+      const entries = await handing.read(site, [
+        ...results.map((r) => r.unit),
+        ...progress.map((p) => p.unit),
+      ]);
       const refusals: Refusal[] = [];
       results.forEach((report, i) => {
         const entry = entries[i];
@@ -148,10 +149,24 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
           handedTo(site, session, report.unit, entry) ?? (entry && reportRefusal(entry, report));
         if (refusal) refusals.push(refusal);
       });
+      progress.forEach((running, i) => {
+        const entry = entries[results.length + i];
+        const data = entry?.unit.data as unknown as StepJobData;
+        const refusal =
+          handedTo(site, session, running.unit, entry) ??
+          (entry && eventsRefusal(running.unit, data, running.events));
+        if (refusal) refusals.push(refusal);
+      });
       if (refusals.length > 0) {
         request.log.warn({ site, refused: refusals }, 'agent reports refused');
         throw refusedError(site, refusals);
       }
+      // Running units' events first: a report that follows (here or in a later post) comes after them.
+      await appendEvents(
+        ctx.redis,
+        ctx.prefix,
+        progress.flatMap((p) => p.events),
+      );
       let accepted = 0;
       let duplicates = 0;
       for (const report of results) {
