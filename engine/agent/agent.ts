@@ -216,10 +216,8 @@ export function startAgent(options: AgentOptions): Agent {
       await pool.slotFreed();
       if (stop.signal.aborted) break;
       try {
-        const units = await link.poll(
-          Math.min(pool.free(), MAX_POLL_UNITS),
-          options.pollWaitMs ?? MAX_POLL_WAIT_MS,
-          stop.signal,
+        const units = await withSignalOf(stop.signal, (signal) =>
+          link.poll(Math.min(pool.free(), MAX_POLL_UNITS), options.pollWaitMs ?? MAX_POLL_WAIT_MS, signal),
         );
         for (const unit of units) pool.accept(unit);
         pause = 100;
@@ -297,6 +295,21 @@ export function startAgent(options: AgentOptions): Agent {
       return closing;
     },
   };
+}
+
+/**
+ * Run `task` with a signal of its own that aborts with `parent`: fetch leaves its listener on the
+ * signal it is given, and thousands of polls must not pile them up on the agent's one stop signal.
+ */
+async function withSignalOf<T>(parent: AbortSignal, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const own = new AbortController();
+  const onAbort = (): void => own.abort(parent.reason);
+  parent.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await task(own.signal);
+  } finally {
+    parent.removeEventListener('abort', onAbort);
+  }
 }
 
 /** The units a 4xx refusal of reports names (details.refused), or undefined when it was not one. */

@@ -35,7 +35,9 @@ export function relayUnitRunner(hub: RelayHub, site: string): UnitRunner {
     await applySightings(sinks.sightings, report.sightings);
     // Recorded in the worker's sinks: the unit need not be kept. Should this control plane die
     // before the result is published, the job runs again and the agent's dedupe answers.
-    await hub.drop(site, unit.id);
+    hub
+      .drop(site, unit.id)
+      .catch((error: unknown) => unit.log.debug({ err: error }, 'unit not dropped; its TTL ends it'));
     unit.log.debug({ unit: unit.id }, 'unit report applied');
     return runOf(report, unit.data);
   };

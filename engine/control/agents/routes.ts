@@ -137,10 +137,10 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       const { site } = request.params;
       const { session, results } = request.body;
       const progress = request.body.progress ?? [];
-      await sessions.touch(site, session);
-      const entries = await handing.read(site, [
-        ...results.map((r) => r.unit),
-        ...progress.map((p) => p.unit),
+      // One round trip: the session check and the units' entries together.
+      const [, entries] = await Promise.all([
+        sessions.touch(site, session),
+        handing.read(site, [...results.map((r) => r.unit), ...progress.map((p) => p.unit)]),
       ]);
       const refusals: Refusal[] = [];
       results.forEach((report, i) => {
