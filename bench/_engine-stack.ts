@@ -1,6 +1,7 @@
 /**
  * The engine as production runs it, for benches: a private Redis, the world (engine-sim-child.ts),
- * one `drctl worker` process per site and one `drctl orchestrator`, talking over HTTP and Redis.
+ * one `drctl worker` process per site and one `drctl orchestrator`, talking over HTTP and Redis;
+ * AGENTS=1: `drctl serve` and one `drctl agent` per site instead (the agents talk HTTP only).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -89,23 +90,56 @@ export async function startStack(
     return child;
   };
   const concurrency = process.env.CONCURRENCY ?? '300';
-  const ready = [plan.source, plan.target, 'control'].map((site) =>
-    waitForLine(
-      drctl(['worker', '--site', site, '--sim', simUrl, '--concurrency', concurrency]),
-      (l) => l.includes('"ready"'),
-      `worker ${site}`,
-    ),
-  );
-  // ORCHESTRATOR=inproc: the orchestrator runs in this process (to profile it).
+  const ready: Promise<string>[] = [];
   let inproc: Awaited<ReturnType<typeof startOrchestrator>> | undefined;
-  if (options.orchestrator === false) {
-    // The bench brings its own.
-  } else if (process.env.ORCHESTRATOR === 'inproc') {
-    const logger = createLogger('orchestrator', { level: 'warn', pretty: false });
-    inproc = await startOrchestrator({ redisUrl: server.url, prefix, compile: compilePlan, logger });
+  if (process.env.AGENTS === '1') {
+    // AGENTS=1: the cloud shape. `drctl serve` (orchestrator, relays, control-side actions) and one
+    // `drctl agent` per site, which reaches the control plane over HTTP only.
+    const serve = drctl(['serve', '--port', '0']);
+    const line = await waitForLine(serve, (l) => l.includes('"api"'), 'drctl serve');
+    const api = String((JSON.parse(line) as { api: string }).api);
+    for (const site of [plan.source, plan.target]) {
+      const child = spawn(
+        process.execPath,
+        [
+          'bin/drctl.js',
+          'agent',
+          '--site',
+          site,
+          '--hosts',
+          simUrl,
+          '--server',
+          api,
+          '--concurrency',
+          concurrency,
+          '--json',
+        ],
+        { env: { ...env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      children.push(child);
+      roles.set(child, `agent ${site}`);
+      ready.push(waitForLine(child, (l) => l.includes('"ready"'), `agent ${site}`));
+    }
   } else {
-    const orchestrator = drctl(['orchestrator']);
-    ready.push(waitForLine(orchestrator, (l) => l.includes('"orchestrator"'), 'orchestrator'));
+    ready.push(
+      ...[plan.source, plan.target, 'control'].map((site) =>
+        waitForLine(
+          drctl(['worker', '--site', site, '--sim', simUrl, '--concurrency', concurrency]),
+          (l) => l.includes('"ready"'),
+          `worker ${site}`,
+        ),
+      ),
+    );
+    // ORCHESTRATOR=inproc: the orchestrator runs in this process (to profile it).
+    if (options.orchestrator === false) {
+      // The bench brings its own.
+    } else if (process.env.ORCHESTRATOR === 'inproc') {
+      const logger = createLogger('orchestrator', { level: 'warn', pretty: false });
+      inproc = await startOrchestrator({ redisUrl: server.url, prefix, compile: compilePlan, logger });
+    } else {
+      const orchestrator = drctl(['orchestrator']);
+      ready.push(waitForLine(orchestrator, (l) => l.includes('"orchestrator"'), 'orchestrator'));
+    }
   }
   await Promise.all(ready);
   // The pre-flight every failover goes through reads the sites from the world.

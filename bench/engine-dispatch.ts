@@ -8,7 +8,7 @@
  * completions stream (its stream id is Redis's time), the job's creation by the orchestrator's
  * addBulk (BullMQ `timestamp`) and its move to active in the worker (`processedOn`), for the VMs
  * the orchestrator dispatched; the others were follow units, claimed (the completion's `c` field)
- * and started by the worker that ran their last dependency (StepGraph.followsOf). RUNS=... DEPTH=... SHAPE=chain|fan-in
+ * and started by the worker that ran their last dependency (StepGraph.followsOf). RUNS=... DEPTH=... SHAPE=chain|fan-in AGENTS=1 (through drctl serve + drctl agent)
  */
 import { bullJobKey, executionKeys, readAllEvents, siteQueueName } from '../engine/executor/index.ts';
 import { parsePlan } from '../engine/plan/index.ts';

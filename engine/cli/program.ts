@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAgentCommand } from './agent-command.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerLocksCommand } from './locks-command.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerLocksCommand(program);
   registerWorkerCommand(program);
   registerServeCommand(program);
+  registerAgentCommand(program);
   registerOperatorCommands(program);
   registerLifecycleCommands(program);
   registerUpCommand(program);

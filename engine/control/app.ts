@@ -39,6 +39,9 @@ export async function buildControlApp(
     // Agents keep one connection open and send a heartbeat a second on it.
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
+    // Long path parameters reach the route's own schema, which refuses them as a problem (the
+    // router's own 414 would not be one).
+    routerOptions: { maxParamLength: 2048 },
   }).withTypeProvider<ZodTypeProvider>() as unknown as ControlApp;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

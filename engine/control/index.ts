@@ -1,3 +1,4 @@
+export { type AgentHub, type AgentHubOptions, agentHubOf } from './agents/index.ts';
 export { buildControlApp, type ControlAppOptions } from './app.ts';
 export {
   API_PREFIX,

@@ -10,6 +10,7 @@ import { DEFAULT_PREFIX, type Orchestrator, startOrchestrator, startSiteWorkers 
 import type { HostDriver } from '../hosts/index.ts';
 import { compilePlan } from '../plan/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
+import { type AgentHubOptions, agentHubOf } from './agents/index.ts';
 import { buildControlApp } from './app.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
@@ -37,6 +38,15 @@ export interface ControlPlaneOptions {
   inventory?: HyperVReadApi;
   /** Extra readiness checks behind `/readyz`. */
   readiness?: ControlContext['readiness'];
+  /** Agent sessions and the check of units handed out (agents/hub.ts). */
+  agents?: AgentHubOptions;
+  /**
+   * The relays' job locks (a control plane that dies loses its sites' jobs after this).
+   * @defaultValue STALL_DEFAULTS.lockDurationMs (4000)
+   */
+  relayLockDurationMs?: number;
+  /** @defaultValue STALL_DEFAULTS.stalledIntervalMs (1000) */
+  relayStalledIntervalMs?: number;
   /** @defaultValue a pino logger named `control` */
   logger?: Logger;
 }
@@ -88,12 +98,25 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     readiness: { ...options.readiness },
     ...(options.inventory === undefined ? {} : { inventory: options.inventory }),
   };
+  // The agents' hub before the routes, which find it: one relay per site an agent said hello for.
+  const agents = agentHubOf(ctx, options.agents);
   const app = await buildControlApp(ctx, { routes: options.routes ?? [] });
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7080 });
+  await agents.startRelays({
+    redisUrl: options.redisUrl,
+    api: noHosts(),
+    log,
+    ...(options.relayLockDurationMs === undefined ? {} : { lockDurationMs: options.relayLockDurationMs }),
+    ...(options.relayStalledIntervalMs === undefined
+      ? {}
+      : { stalledIntervalMs: options.relayStalledIntervalMs }),
+  });
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number): Promise<void> => {
+    // Waiting polls answer now (empty), or closing the server would wait for them.
+    agents.stopPolls();
     await app.close();
-    await Promise.all([actions.close(timeoutMs), orchestrator.close(timeoutMs)]);
+    await Promise.all([agents.close(timeoutMs), actions.close(timeoutMs), orchestrator.close(timeoutMs)]);
     redis.disconnect();
   };
   return {

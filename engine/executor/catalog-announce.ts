@@ -124,3 +124,31 @@ export async function readServedCatalogs(
   if (lapsed.length > 0) await redis.srem(indexKey(prefix, site), ...lapsed);
   return served.sort((a, b) => a.worker.localeCompare(b.worker));
 }
+
+/**
+ * Announce a catalog on behalf of a worker elsewhere (a site agent, through the control plane),
+ * exactly as that worker's own announcer would: pre-flight reads it the same way.
+ */
+export async function writeCatalogAnnouncement(
+  redis: Redis,
+  prefix: string,
+  served: ServedCatalog,
+  ttlMs: number = CATALOG_TTL_MS,
+): Promise<void> {
+  await redis
+    .multi()
+    .set(entryKey(prefix, served.site, served.worker), JSON.stringify(served), 'PX', ttlMs)
+    .sadd(indexKey(prefix, served.site), served.worker)
+    .exec();
+}
+
+/** Keep such an announcement alive; false when it lapsed already (announce it again). */
+export async function renewCatalogAnnouncement(
+  redis: Redis,
+  prefix: string,
+  site: string,
+  worker: string,
+  ttlMs: number = CATALOG_TTL_MS,
+): Promise<boolean> {
+  return (await redis.pexpire(entryKey(prefix, site, worker), ttlMs)) === 1;
+}

@@ -30,7 +30,13 @@ export {
   type StepState,
   type StepStatus,
 } from '../schedule/index.ts';
-export { CATALOG_TTL_MS, readServedCatalogs, type ServedCatalog } from './catalog-announce.ts';
+export {
+  CATALOG_TTL_MS,
+  readServedCatalogs,
+  renewCatalogAnnouncement,
+  type ServedCatalog,
+  writeCatalogAnnouncement,
+} from './catalog-announce.ts';
 export { type Completion, parseStepJobResult, publishJobResult, readCompletions } from './completions.ts';
 export {
   discardText,
@@ -52,6 +58,26 @@ export {
   readEvents,
   type StoredEvent,
 } from './events.ts';
+export { scanCatalog } from './handlers/catalog.ts';
+export {
+  type FenceSweep,
+  redisSweepVault,
+  type SweepRecord,
+  type SweepVault,
+  startFenceSweep,
+} from './handlers/fence-sweep.ts';
+export {
+  type ActionMemo,
+  type ActionRunMark,
+  type EventSink,
+  type HandlerOptions,
+  parseStepJobData,
+  redisActionMemo,
+  resolveHandlerOptions,
+  runStepJob,
+  StepError,
+  type StepJobRun,
+} from './handlers/index.ts';
 export {
   bullJobKey,
   DEFAULT_PREFIX,
@@ -127,6 +153,7 @@ export {
 } from './store/protect.ts';
 export { type ProtectRow, protectRows } from './store/protect-rows.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
+export type { UnitRun, UnitRunner, UnitSinks } from './unit-runner.ts';
 export {
   lockRenewMs,
   type SiteWorkerOptions,

@@ -24,7 +24,7 @@ import {
 } from '../schedule/index.ts';
 import { startCatalogAnnouncer } from './catalog-announce.ts';
 import { createStreamWriter, type FollowClaim } from './events.ts';
-import { startFenceSweep } from './handlers/fence-sweep.ts';
+import { redisSweepVault, startFenceSweep } from './handlers/fence-sweep.ts';
 import {
   type EventSink,
   type HandlerOptions,
@@ -36,6 +36,7 @@ import {
 } from './handlers/index.ts';
 import { DEFAULT_PREFIX, executionKeys } from './keys.ts';
 import { bullOptions, createQueueConnection } from './queues.ts';
+import type { UnitRunner } from './unit-runner.ts';
 
 /** What a job returns: a batch's unit results, or a single StepJobData job's result. */
 export type JobResult = StepJobResult | StepBatchResult;
@@ -89,6 +90,20 @@ export interface SiteWorkerOptions {
    * @defaultValue 15_000
    */
   catalogTtlMs?: number;
+  /**
+   * Whether this worker announces its own script catalog (catalog-announce.ts). A relay that runs
+   * its units elsewhere announces nothing: the agent that runs them does (through the control plane).
+   * @defaultValue true
+   */
+  announceCatalog?: boolean;
+  /**
+   * Who carries out a unit. By default the handlers here (`runStepJob` against `api`); the control
+   * plane's relay hands it to the site's agent instead (engine/control/agents) and returns what the
+   * agent reported. Everything Redis-side (late-fence state, events, result and follow claims,
+   * sightings, action memo) stays with this worker either way.
+   * @defaultValue runs the unit locally with runStepJob
+   */
+  runUnit?: UnitRunner;
   /** @defaultValue a pino logger named `worker` */
   logger?: Logger;
 }
@@ -179,17 +194,33 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
 
   const streams = createStreamWriter(redis, prefix);
   // What this worker serves: pre-flight checks a run's scripts against it (catalog-announce.ts).
-  const announcer = startCatalogAnnouncer({
-    redis,
-    prefix,
-    site: options.site,
-    folder: handlerOptions.scriptCatalog,
-    ...(options.catalogTtlMs === undefined ? {} : { ttlMs: options.catalogTtlMs }),
-    log,
-  });
+  const announcer =
+    options.announceCatalog === false
+      ? undefined
+      : startCatalogAnnouncer({
+          redis,
+          prefix,
+          site: options.site,
+          folder: handlerOptions.scriptCatalog,
+          ...(options.catalogTtlMs === undefined ? {} : { ttlMs: options.catalogTtlMs }),
+          log,
+        });
   const sightings = createSightingStore(redis, prefix);
   // Units (one VM's steps, or one action) run at once across all jobs of this worker.
   const slots = new Slots(options.concurrency ?? 200);
+  const runLocally: UnitRunner = (unit, sinks) =>
+    runStepJob(unit.id, unit.data, {
+      late: unit.late,
+      lateFailedOver: unit.lateFailedOver,
+      api: options.api,
+      log: unit.log,
+      events: sinks.events,
+      memo: sinks.memo,
+      sightings: sinks.sightings,
+      options: handlerOptions,
+      signal: unit.signal,
+    });
+  const runner = options.runUnit ?? runLocally;
 
   /**
    * Run one unit; its result goes to the completions stream under `jobId` as soon as it is known,
@@ -217,17 +248,17 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       },
     };
     const late = await lateFence(data);
-    const run = await runStepJob(unit.id, data, {
-      late: late.late,
-      lateFailedOver: late.failedOver,
-      api: options.api,
-      log: lazyChild(log, { execution: data.execution, job: unit.id, vm: data.vm, attempt: data.attempt }),
-      events,
-      memo: redisActionMemo(redis, prefix, data.execution),
-      sightings,
-      options: handlerOptions,
-      signal,
-    });
+    const run = await runner(
+      {
+        id: unit.id,
+        data,
+        late: late.late,
+        lateFailedOver: late.failedOver,
+        log: lazyChild(log, { execution: data.execution, job: unit.id, vm: data.vm, attempt: data.attempt }),
+        signal,
+      },
+      { events, memo: redisActionMemo(redis, prefix, data.execution), sightings },
+    );
     const mine = follows?.byParent.get(unit.key);
     const claim: FollowClaim | undefined =
       follows && mine
@@ -420,8 +451,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
       ? undefined
       : startFenceSweep({
           api: options.api,
-          redis,
-          prefix,
+          vault: redisSweepVault(redis, prefix),
           site: options.site,
           log,
           intervalMs: sweepMs,
@@ -431,7 +461,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number): Promise<void> => {
     sweep?.stop();
-    await announcer.stop();
+    await announcer?.stop();
     const graceful = worker.close();
     if (!(await settlesWithin(graceful, timeoutMs))) {
       log.warn({ timeoutMs }, 'jobs still running at shutdown; handing them back to the queue');
@@ -449,7 +479,7 @@ export function startSiteWorkers(options: SiteWorkerOptions): SiteWorkers {
     worker,
     ready: async () => {
       await worker.waitUntilReady();
-      await announcer.announced;
+      await announcer?.announced;
     },
     close: (timeoutMs = 10_000) => {
       closing ??= close(timeoutMs);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
-import { startFenceSweep } from '../../engine/executor/handlers/fence-sweep.ts';
+import { redisSweepVault, startFenceSweep } from '../../engine/executor/handlers/fence-sweep.ts';
 import { executionKeys, readAllEvents } from '../../engine/executor/index.ts';
 import { markFailedOver } from '../../engine/locks/index.ts';
 import type { World } from '../../simulators/create-world.ts';
@@ -41,8 +41,7 @@ describe("the site agent's fence sweep", () => {
     await world.api.connectVMNetwork({ site: SOURCE, vm: 'app-02', epoch: 9, network: 'prod-east' });
     const sweeper = startFenceSweep({
       api: world.api,
-      redis,
-      prefix,
+      vault: redisSweepVault(redis, prefix),
       site: SOURCE,
       log: silent,
       intervalMs: 60_000,
@@ -104,16 +103,14 @@ describe("the site agent's fence sweep", () => {
     await world.api.startVM({ site: TARGET, vm: 'app-01', epoch: 5 });
     const atTarget = startFenceSweep({
       api: world.api,
-      redis,
-      prefix,
+      vault: redisSweepVault(redis, prefix),
       site: TARGET,
       log: silent,
       intervalMs: 60_000,
     });
     const atSource = startFenceSweep({
       api: world.api,
-      redis,
-      prefix,
+      vault: redisSweepVault(redis, prefix),
       site: SOURCE,
       log: silent,
       intervalMs: 60_000,
@@ -153,8 +150,7 @@ describe("the site agent's fence sweep", () => {
     await world.api.connectVMNetwork({ site: SOURCE, vm: 'app-01', epoch: 6, network: 'prod-east' });
     const sweeper = startFenceSweep({
       api: world.api,
-      redis,
-      prefix,
+      vault: redisSweepVault(redis, prefix),
       site: SOURCE,
       log: silent,
       intervalMs: 60_000,

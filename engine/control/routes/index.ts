@@ -1,4 +1,5 @@
 /** Every route group of `/api/v1`, in the order they are mounted. Each area adds its own line. */
+import { registerAgentRoutes } from '../agents/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
 import { registerExecutionRoutes } from './executions.ts';
@@ -18,4 +19,5 @@ export const controlRoutes: readonly ControlRoutes[] = [
   registerLocksRoutes,
   inventoryRoutes(),
   registerHistoryRoutes,
+  registerAgentRoutes,
 ];

@@ -12,17 +12,61 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
-import type { Divergence } from '../../contract/index.ts';
+import type { Divergence, ExecutionEvent } from '../../contract/index.ts';
 import type { HostDriver, VmView } from '../../hosts/index.ts';
 import { readFailedOver } from '../../locks/index.ts';
 import { appendEvents } from '../events.ts';
 import { executionKeys } from '../keys.ts';
 import { divergedEvent, fenceDiverged, runsAsPrimary } from './divergence.ts';
 
+/** A VM the engine recorded failed over: by which execution, to which site, under which epoch. */
+export interface SweepRecord {
+  execution: string;
+  site: string;
+  /** The execution's epoch; absent when it is unknown (then the VM is left alone). */
+  epoch?: number;
+}
+
+/**
+ * What the sweep reads from the vault and where it reports: Redis in a worker that has it
+ * (`redisSweepVault`), the control plane's API in a site agent (engine/agent).
+ */
+export interface SweepVault {
+  failedOver(vms: readonly string[]): Promise<Map<string, SweepRecord>>;
+  diverged(event: ExecutionEvent): Promise<void>;
+}
+
+/** The sweep's vault straight from Redis: the failed-over records and each execution's epoch. */
+export function redisSweepVault(redis: Redis, prefix: string): SweepVault {
+  return {
+    failedOver: async (vms) => {
+      const records = await readFailedOver(redis, prefix, vms);
+      const epochs = new Map<string, number | undefined>();
+      const out = new Map<string, SweepRecord>();
+      for (const [vm, record] of records) {
+        if (record.epoch === undefined && !epochs.has(record.execution)) {
+          const raw = await redis.hget(executionKeys(prefix, record.execution).meta, 'epoch');
+          epochs.set(record.execution, raw === null ? undefined : Number(raw));
+        }
+        // A cancel that returned the VM to the other site records the epoch it restarted it under.
+        const epoch = record.epoch ?? epochs.get(record.execution);
+        out.set(vm, {
+          execution: record.execution,
+          site: record.site,
+          ...(epoch === undefined ? {} : { epoch }),
+        });
+      }
+      return out;
+    },
+    diverged: async (event) => {
+      await appendEvents(redis, prefix, [event]);
+    },
+  };
+}
+
 export interface FenceSweepOptions {
   api: HostDriver;
-  redis: Redis;
-  prefix: string;
+  vault: SweepVault;
   site: string;
   log: Logger;
   /** How often the site's hosts are looked at (one listHosts call). */
@@ -44,7 +88,7 @@ export interface FenceSweep {
 }
 
 export function startFenceSweep(options: FenceSweepOptions): FenceSweep {
-  const { api, redis, prefix, site, log } = options;
+  const { api, vault, site, log } = options;
   let stopped = false;
   let running: Promise<string[]> | undefined;
   let lastHosts: string | undefined;
@@ -59,22 +103,18 @@ export function startFenceSweep(options: FenceSweepOptions): FenceSweep {
     }
     const primaries = views.filter(runsAsPrimary);
     if (primaries.length === 0) return [];
-    const records = await readFailedOver(
-      redis,
-      prefix,
-      primaries.map((v) => v.name),
-    );
-    const epochs = new Map<string, number | undefined>();
+    let records: Map<string, SweepRecord>;
+    try {
+      records = await vault.failedOver(primaries.map((v) => v.name));
+    } catch (error) {
+      log.warn({ err: error }, 'fence sweep: failed-over records not readable; next turn');
+      return [];
+    }
     const fenced: string[] = [];
     for (const view of primaries) {
       const record = records.get(view.name);
       if (record === undefined || record.site === site) continue;
-      if (record.epoch === undefined && !epochs.has(record.execution)) {
-        const raw = await redis.hget(executionKeys(prefix, record.execution).meta, 'epoch');
-        epochs.set(record.execution, raw === null ? undefined : Number(raw));
-      }
-      // A cancel that returned the VM to the other site records the epoch it restarted it under.
-      const epoch = record.epoch ?? epochs.get(record.execution);
+      const epoch = record.epoch;
       if (epoch === undefined || !Number.isSafeInteger(epoch)) continue;
       let divergence: Divergence;
       try {
@@ -112,9 +152,9 @@ export function startFenceSweep(options: FenceSweepOptions): FenceSweep {
           ? 'old primary running after its site came back while its VM runs elsewhere: diverged, fenced'
           : 'old primary running after its site came back while its VM runs elsewhere: diverged, NOT fenced',
       );
-      await appendEvents(redis, prefix, [divergedEvent(record.execution, divergence)]).catch(
-        (error: unknown) => log.warn({ err: error }, 'fence sweep: could not log the divergence'),
-      );
+      await vault
+        .diverged(divergedEvent(record.execution, divergence))
+        .catch((error: unknown) => log.warn({ err: error }, 'fence sweep: could not log the divergence'));
     }
     return fenced;
   };

@@ -1,0 +1,9 @@
+/** The site agent's public door: start one (drctl agent), and the hook reporters plug into. */
+export {
+  type Agent,
+  type AgentOptions,
+  type AgentReporter,
+  type AgentReporterContext,
+  startAgent,
+} from './agent.ts';
+export { type AgentLink, createAgentLink } from './link.ts';

@@ -1,0 +1,168 @@
+/**
+ * The agent's one link to the control plane: JSON over HTTP (engine/client http-request.ts),
+ * outbound only, every answer parsed with the protocol's schemas (engine/contract agent-protocol.ts).
+ * The link holds the session a hello opened; a call that finds it unknown to the control plane (its
+ * vault lost it) says hello again and repeats once. Transient failures (control plane restarting,
+ * unreachable) are retried with a growing pause until the call's signal aborts; what the control
+ * plane refused (4xx) is thrown as the DrError it sent.
+ */
+import { z } from 'zod';
+import { createApiRequester } from '../client/http-request.ts';
+import { DrError, type Logger } from '../common/index.ts';
+import {
+  type AgentHello,
+  type AgentMemoCall,
+  type AgentSession,
+  type ExecutionEvent,
+  failedOverReplySchema,
+  type HandedUnit,
+  helloReplySchema,
+  memoReplySchema,
+  pollReplySchema,
+  resultsReplySchema,
+  type UnitProgress,
+  type UnitReport,
+} from '../contract/index.ts';
+import type { SweepRecord } from '../executor/index.ts';
+
+export interface AgentLink {
+  readonly site: string;
+  /** The current session (after `hello`). */
+  readonly session: AgentSession | undefined;
+  hello(): Promise<AgentSession>;
+  heartbeat(body: {
+    running: string[];
+    hostsSeenAt?: string;
+    scriptCatalog?: AgentHello['scriptCatalog'];
+  }): Promise<{ sendCatalog: boolean }>;
+  poll(max: number, waitMs: number, signal: AbortSignal): Promise<HandedUnit[]>;
+  postResults(
+    results: UnitReport[],
+    progress?: UnitProgress[],
+  ): Promise<{ accepted: number; duplicates: number }>;
+  memo(
+    unit: string,
+    step: string,
+    call: AgentMemoCall['call'],
+    signal: AbortSignal,
+  ): Promise<z.infer<typeof memoReplySchema>>;
+  failedOver(vms: readonly string[]): Promise<Map<string, SweepRecord>>;
+  diverged(event: ExecutionEvent): Promise<void>;
+}
+
+const heartbeatReply = z.object({ ok: z.literal(true), sendCatalog: z.boolean() });
+const okReply = z.object({ ok: z.literal(true) });
+
+export interface LinkOptions {
+  server: string;
+  /** What the hello says (site, agent id, version, catalog); the catalog is read at each hello. */
+  hello: () => Promise<AgentHello>;
+  log: Logger;
+}
+
+/** Codes of a control plane that is not there right now (retried), as the requester throws them. */
+function transient(error: unknown): boolean {
+  return error instanceof DrError && (error.retryable || error.code === 'SERVER_UNREACHABLE');
+}
+
+export function createAgentLink(options: LinkOptions): AgentLink {
+  const request = createApiRequester(options.server);
+  let session: AgentSession | undefined;
+  let site = '';
+  let helloing: Promise<AgentSession> | undefined;
+
+  const hello = (): Promise<AgentSession> => {
+    helloing ??= (async () => {
+      const body = await options.hello();
+      site = body.site;
+      const reply = helloReplySchema.parse(
+        await request<unknown>('POST', `/api/v1/agents/${encodeURIComponent(body.site)}/hello`, { body }),
+      );
+      session = reply;
+      options.log.info(
+        { site, controlVersion: reply.controlVersion },
+        'session opened with the control plane',
+      );
+      return reply;
+    })().finally(() => {
+      helloing = undefined;
+    });
+    return helloing;
+  };
+
+  /** POST with the session; retried while transient, once again after a new hello. */
+  const call = async <T>(
+    path: string,
+    body: Record<string, unknown>,
+    schema: z.ZodType<T>,
+    signal?: AbortSignal,
+    retry = true,
+  ): Promise<T> => {
+    let pause = 100;
+    for (let renewed = false; ; ) {
+      const current = session ?? (await hello());
+      try {
+        const reply = await request<unknown>('POST', `/api/v1/agents/${encodeURIComponent(site)}/${path}`, {
+          body: { session: current.session, ...body },
+          ...(signal === undefined ? {} : { signal }),
+        });
+        return schema.parse(reply);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        if (error instanceof DrError && error.code === 'UNKNOWN_SESSION' && !renewed) {
+          renewed = true;
+          session = undefined;
+          continue;
+        }
+        if (!retry || !transient(error)) throw error;
+        options.log.debug({ err: (error as Error).message, path }, 'control plane not answering; retrying');
+        await sleep(pause, signal);
+        pause = Math.min(pause * 2, 2000);
+      }
+    }
+  };
+
+  return {
+    get site() {
+      return site;
+    },
+    get session() {
+      return session;
+    },
+    hello,
+    heartbeat: (body) => call('heartbeat', body, heartbeatReply, undefined, false),
+    poll: async (max, waitMs, signal) =>
+      (await call('units:poll', { max, waitMs }, pollReplySchema, signal)).units,
+    postResults: (results, progress = []) =>
+      call(
+        'results',
+        { results, ...(progress.length > 0 ? { progress } : {}) },
+        resultsReplySchema,
+        undefined,
+        false,
+      ),
+    memo: (unit, step, memoCall, signal) =>
+      call('memo', { unit, step, call: memoCall }, memoReplySchema, signal),
+    failedOver: async (vms) => {
+      const reply = await call('failed-over', { vms: [...vms] }, failedOverReplySchema, undefined, false);
+      return new Map(Object.entries(reply.records));
+    },
+    diverged: async (event) => {
+      await call('divergences', { events: [event] }, okReply, undefined, false);
+    },
+  };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

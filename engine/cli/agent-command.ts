@@ -1,0 +1,106 @@
+/**
+ * `drctl agent --site <site> --hosts <url> --server <api>`: the site's agent, the one process that
+ * talks to the site's hosts. It reaches the control plane over its HTTP API only (no Redis) until
+ * SIGTERM/SIGINT, then lets running units finish (bounded) and posts their reports.
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { startAgent } from '../agent/index.ts';
+import { serverUrlFrom } from '../client/http-request.ts';
+import { createLogger, DrError } from '../common/index.ts';
+import { CONTROL_VERSION } from '../control/index.ts';
+import { connectHostDriver, SIM_OPTION_HELP } from './host-driver.ts';
+
+interface AgentFlags {
+  site: string;
+  hosts: string;
+  server?: string;
+  concurrency: number;
+  heartbeatMs: number;
+  fenceSweepMs: number;
+  scriptCatalog?: string;
+  shutdownTimeoutMs: number;
+  json?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  return n;
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description(
+      "Run a site's agent: the only process that talks to the site's hosts; it reaches the control plane (drctl serve) over HTTP only and needs no Redis",
+    )
+    .requiredOption('--site <site>', 'the site whose hosts this agent serves')
+    .addOption(new Option('--hosts <url>', SIM_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
+    .option('--server <url>', "the control plane's URL (default: DR_SERVER, else http://127.0.0.1:7080)")
+    .option('--concurrency <n>', 'units run at once', positiveInt, 200)
+    .option('--heartbeat-ms <ms>', 'how often a heartbeat goes to the control plane', positiveInt, 1000)
+    .option(
+      '--fence-sweep-ms <ms>',
+      'how often the hosts are looked at for old primaries back from a lost site (0: never)',
+      nonNegativeInt,
+      10_000,
+    )
+    .option(
+      '--script-catalog <dir>',
+      'folder of recovery scripts run at this site (default: DR_SCRIPT_CATALOG)',
+    )
+    .option(
+      '--shutdown-timeout-ms <ms>',
+      'on SIGTERM, how long running units may finish',
+      positiveInt,
+      10_000,
+    )
+    .option('--json', 'print the ready line as JSON')
+    .action(async (flags: AgentFlags) => {
+      const server = serverUrlFrom(flags.server);
+      const logger = createLogger('agent');
+      // Many VMs' readiness at once: guests already heard from need no long poll.
+      const hosts = connectHostDriver(flags.hosts, { readBeforeHeartbeatWait: true });
+      const agent = startAgent({
+        site: flags.site,
+        server,
+        api: hosts,
+        version: CONTROL_VERSION,
+        concurrency: flags.concurrency,
+        heartbeatMs: flags.heartbeatMs,
+        fenceSweepMs: flags.fenceSweepMs,
+        logger,
+        handlers: flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog },
+      });
+      const signalled = new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
+      });
+      try {
+        await Promise.race([agent.ready(), signalled]);
+      } catch (error) {
+        hosts.close();
+        await agent.close(0);
+        throw error;
+      }
+      const line = { ready: true, site: flags.site, agentId: agent.agentId, pid: process.pid, server };
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(line)}\n`
+          : `agent ${agent.agentId} for ${flags.site} connected to ${server} (pid ${process.pid})\n`,
+      );
+      const why = await Promise.race([signalled, agent.stopped]);
+      await agent.close(flags.shutdownTimeoutMs);
+      hosts.close();
+      if (why instanceof DrError) throw why;
+      setTimeout(() => process.exit(0), 1000).unref();
+    });
+}

@@ -1,0 +1,329 @@
+/**
+ * The agents' routes under `/api/v1`: `POST /agents/:site/hello|heartbeat|units:poll|results|memo|
+ * failed-over|divergences` and `GET /sites`. Every body has a strict schema (agent-protocol.ts) and
+ * a size cap of its own; a bad one is a 4xx problem that says why, counted in /metrics.
+ */
+import { z } from 'zod';
+import { DrError } from '../../common/index.ts';
+import {
+  divergencesSchema,
+  failedOverQuerySchema,
+  failedOverReplySchema,
+  heartbeatSchema,
+  helloReplySchema,
+  helloSchema,
+  jobStepKind,
+  memoReplySchema,
+  memoSchema,
+  pollReplySchema,
+  pollSchema,
+  resultsReplySchema,
+  resultsSchema,
+  type StepJobData,
+  siteListSchema,
+} from '../../contract/index.ts';
+import { appendEvents, redisActionMemo, redisSweepVault } from '../../executor/index.ts';
+import { readFailedOver } from '../../locks/index.ts';
+import { CONTROL_VERSION, type ControlApp, type ControlContext } from '../context.ts';
+import { eventsRefusal, handedTo, type Refusal, refusedError, reportRefusal } from './checks.ts';
+import type { AgentHub } from './hub.ts';
+import { agentHubOf } from './hub-of.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const siteParams = z.strictObject({ site: z.string().regex(/^[\w.-]{1,100}$/, 'a site name') });
+const okSchema = z.object({ ok: z.literal(true) });
+
+export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext): Promise<void> {
+  const hub = agentHubOf(ctx);
+  const { sessions, handing } = hub;
+
+  app.post(
+    '/agents/:site/hello',
+    {
+      bodyLimit: 256 * KiB,
+      schema: {
+        tags: ['agents'],
+        summary: "Open a site agent's session (the latest hello for a site wins)",
+        params: siteParams,
+        body: helloSchema,
+        response: { 200: helloReplySchema },
+      },
+    },
+    async (request) => {
+      const { site } = request.params;
+      if (request.body.site !== site) {
+        throw new DrError('SITE_MISMATCH', `hello for site ${request.body.site} posted to /agents/${site}`, {
+          exitCode: 2,
+        });
+      }
+      const record = await sessions.hello(request.body);
+      hub.siteSeen(site);
+      request.log.info({ site, agentId: record.agentId, version: record.version }, 'agent said hello');
+      return {
+        session: record.session,
+        controlVersion: CONTROL_VERSION,
+        heartbeatMs: sessions.heartbeatMs,
+        sessionTtlMs: sessions.sessionTtlMs,
+      };
+    },
+  );
+
+  app.post(
+    '/agents/:site/heartbeat',
+    {
+      bodyLimit: 2 * MiB,
+      schema: {
+        tags: ['agents'],
+        params: siteParams,
+        body: heartbeatSchema,
+        response: { 200: z.object({ ok: z.literal(true), sendCatalog: z.boolean() }) },
+      },
+    },
+    async (request) => {
+      const { sendCatalog } = await sessions.heartbeat(request.params.site, request.body);
+      return { ok: true as const, sendCatalog };
+    },
+  );
+
+  app.post(
+    '/agents/:site/units::poll',
+    {
+      bodyLimit: 4 * KiB,
+      schema: {
+        tags: ['agents'],
+        summary: 'Units for the agent to run: at once when some are ready, else waits up to waitMs',
+        params: siteParams,
+        body: pollSchema,
+        response: { 200: pollReplySchema },
+      },
+    },
+    async (request) => {
+      const { site } = request.params;
+      const { session, max, waitMs } = request.body;
+      const deadline = Date.now() + waitMs;
+      const gone = new AbortController();
+      request.raw.once('close', () => gone.abort());
+      try {
+        for (;;) {
+          // Listen before looking, so that a unit handed in between still wakes this poll.
+          const woken = hub.nextWake(site, gone.signal);
+          if (gone.signal.aborted || hub.pollsStopped) return { units: [] };
+          const taken = await handing.take(site, session, max);
+          if (taken.status !== 'ok') await sessions.touch(site, session);
+          const left = deadline - Date.now();
+          if (taken.units.length > 0 || left <= 0) return { units: taken.units };
+          await Promise.race([woken, sleep(left, gone.signal)]);
+        }
+      } finally {
+        gone.abort();
+      }
+    },
+  );
+
+  app.post(
+    '/agents/:site/results',
+    {
+      bodyLimit: 8 * MiB,
+      schema: {
+        tags: ['agents'],
+        summary: "Units' reports: each re-checked against the unit handed out; a bad one refuses the request",
+        params: siteParams,
+        body: resultsSchema,
+        response: { 200: resultsReplySchema },
+      },
+    },
+    async (request) => {
+      const { site } = request.params;
+      const { session, results } = request.body;
+      const progress = request.body.progress ?? [];
+      // One round trip: the session check and the units' entries together.
+      const [, entries] = await Promise.all([
+        sessions.touch(site, session),
+        handing.read(site, [...results.map((r) => r.unit), ...progress.map((p) => p.unit)]),
+      ]);
+      const refusals: Refusal[] = [];
+      results.forEach((report, i) => {
+        const entry = entries[i];
+        const refusal =
+          handedTo(site, session, report.unit, entry) ?? (entry && reportRefusal(entry, report));
+        if (refusal) refusals.push(refusal);
+      });
+      progress.forEach((running, i) => {
+        const entry = entries[results.length + i];
+        const data = entry?.unit.data as unknown as StepJobData;
+        const refusal =
+          handedTo(site, session, running.unit, entry) ??
+          (entry && eventsRefusal(running.unit, data, running.events));
+        if (refusal) refusals.push(refusal);
+      });
+      if (refusals.length > 0) {
+        request.log.warn({ site, refused: refusals }, 'agent reports refused');
+        throw refusedError(site, refusals);
+      }
+      // Running units' events first: a report that follows (here or in a later post) comes after them.
+      await appendEvents(
+        ctx.redis,
+        ctx.prefix,
+        progress.flatMap((p) => p.events),
+      );
+      let accepted = 0;
+      let duplicates = 0;
+      for (const report of results) {
+        const status = await handing.record(site, session, report);
+        if (status === 'ok') {
+          accepted += 1;
+          hub.accepted(site, report);
+        } else if (status === 'dup') duplicates += 1;
+        else
+          request.log.info(
+            { site, unit: report.unit, status },
+            'report not recorded: handed elsewhere meanwhile',
+          );
+      }
+      return { accepted, duplicates };
+    },
+  );
+
+  app.post(
+    '/agents/:site/memo',
+    {
+      bodyLimit: 64 * KiB,
+      schema: {
+        tags: ['agents'],
+        summary: "An action memo call of a running unit (an action's run is counted here, before it starts)",
+        params: siteParams,
+        body: memoSchema,
+        response: { 200: memoReplySchema },
+      },
+    },
+    async (request) => {
+      const { site } = request.params;
+      const { session, unit, step, call } = request.body;
+      const data = await handedData(hub, site, session, unit);
+      if (!data.steps.includes(step) || jobStepKind(step) !== 'action') {
+        throw new DrError('STEP_NOT_OF_UNIT', `step ${step} is not an action step of unit ${unit}`, {
+          details: { status: 422 },
+        });
+      }
+      const memo = redisActionMemo(ctx.redis, ctx.prefix, data.execution);
+      switch (call.op) {
+        case 'done': {
+          const done = await memo.done(step);
+          return done === undefined ? {} : { done: { ...done } };
+        }
+        case 'begin': {
+          const begun = await memo.begin(step, { ...call.mark, job: unit });
+          return {
+            runs: begun.runs,
+            ...(begun.interrupted === undefined ? {} : { interrupted: { ...begun.interrupted } }),
+          };
+        }
+        case 'spawned':
+          await memo.spawned?.(step, call.group);
+          return {};
+        case 'end':
+          if (call.result !== undefined && call.result.id !== step) {
+            throw new DrError(
+              'STEP_NOT_OF_UNIT',
+              `memo end of ${step} with the result of ${call.result.id}`,
+              {
+                details: { status: 422 },
+              },
+            );
+          }
+          await memo.end(step, call.result);
+          return {};
+      }
+    },
+  );
+
+  app.post(
+    '/agents/:site/failed-over',
+    {
+      bodyLimit: 2 * MiB,
+      schema: {
+        tags: ['agents'],
+        summary:
+          "For the agent's fence sweep: which of these VMs were failed over, by what, under which epoch",
+        params: siteParams,
+        body: failedOverQuerySchema,
+        response: { 200: failedOverReplySchema },
+      },
+    },
+    async (request) => {
+      await sessions.touch(request.params.site, request.body.session);
+      const records = await redisSweepVault(ctx.redis, ctx.prefix).failedOver(request.body.vms);
+      return { records: Object.fromEntries(records) };
+    },
+  );
+
+  app.post(
+    '/agents/:site/divergences',
+    {
+      bodyLimit: 1 * MiB,
+      schema: {
+        tags: ['agents'],
+        summary: "The fence sweep's divergences: old primaries of this site found running after a failover",
+        params: siteParams,
+        body: divergencesSchema,
+        response: { 200: okSchema },
+      },
+    },
+    async (request) => {
+      const { site } = request.params;
+      const { session, events } = request.body;
+      await sessions.touch(site, session);
+      const records = await readFailedOver(
+        ctx.redis,
+        ctx.prefix,
+        events.map((e) => e.vm),
+      );
+      for (const event of events) {
+        const record = records.get(event.vm);
+        if (event.site !== site || record === undefined || record.execution !== event.execution) {
+          throw new DrError(
+            'DIVERGENCE_NOT_OF_SITE',
+            `divergence of ${event.vm} at ${event.site} for ${event.execution}: the vault records no failover of it by that execution away from site ${site}`,
+            { details: { status: 422 } },
+          );
+        }
+      }
+      await appendEvents(ctx.redis, ctx.prefix, events);
+      return { ok: true as const };
+    },
+  );
+
+  app.get(
+    '/sites',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: 'The sites agents serve: agent, version, heartbeat age',
+        response: { 200: siteListSchema },
+      },
+    },
+    async () => ({ sites: await sessions.list() }),
+  );
+}
+
+/** The unit's StepJobData when it is handed to this session of this site's agent, else a 4xx. */
+async function handedData(hub: AgentHub, site: string, session: string, unit: string): Promise<StepJobData> {
+  await hub.sessions.touch(site, session);
+  const [entry] = await hub.handing.read(site, [unit]);
+  const refusal = handedTo(site, session, unit, entry);
+  if (refusal !== undefined || entry === undefined) throw refusedError(site, refusal ? [refusal] : []);
+  return entry.unit.data as unknown as StepJobData;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
