@@ -35,6 +35,8 @@ const PROGRESS_DELAY_MS = 50;
 /** What the agent gives a reporter when its link is up. */
 export interface AgentReporterContext {
   site: string;
+  /** The control plane's API, for a reporter's own requests. */
+  server: string;
   api: HostDriver;
   link: AgentLink;
   log: Logger;
@@ -257,6 +259,7 @@ export function startAgent(options: AgentOptions): Agent {
       reporters.push(
         reporter.start({
           site: options.site,
+          server: options.server,
           api: options.api,
           link,
           log: log.child({ reporter: reporter.name }),

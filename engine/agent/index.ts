@@ -6,4 +6,6 @@ export {
   type AgentReporterContext,
   startAgent,
 } from './agent.ts';
+export { type InventoryReporter, startInventoryReporter } from './inventory.ts';
+export { type InventoryAgentOptions, inventoryReporter } from './inventory-agent.ts';
 export { type AgentLink, createAgentLink } from './link.ts';

@@ -4,7 +4,7 @@
  * SIGTERM/SIGINT, then lets running units finish (bounded) and posts their reports.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { startAgent } from '../agent/index.ts';
+import { inventoryReporter, startAgent } from '../agent/index.ts';
 import { serverUrlFrom } from '../client/http-request.ts';
 import { createLogger, DrError } from '../common/index.ts';
 import { CONTROL_VERSION } from '../control/index.ts';
@@ -17,6 +17,7 @@ interface AgentFlags {
   concurrency: number;
   heartbeatMs: number;
   fenceSweepMs: number;
+  inventoryCycleMs: number;
   scriptCatalog?: string;
   shutdownTimeoutMs: number;
   json?: boolean;
@@ -63,6 +64,12 @@ export function registerAgentCommand(program: Command): void {
       positiveInt,
       10_000,
     )
+    .option(
+      '--inventory-cycle-ms <ms>',
+      "every VM's inventory goes to the control plane at least this often (changes sooner): the replication cycle",
+      positiveInt,
+      30_000,
+    )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: AgentFlags) => {
       const server = serverUrlFrom(flags.server);
@@ -77,6 +84,7 @@ export function registerAgentCommand(program: Command): void {
         concurrency: flags.concurrency,
         heartbeatMs: flags.heartbeatMs,
         fenceSweepMs: flags.fenceSweepMs,
+        reporters: [inventoryReporter({ cycleMs: flags.inventoryCycleMs })],
         logger,
         handlers: flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog },
       });

@@ -30,7 +30,13 @@ export interface DrctlOptions {
 }
 
 export function startDrctl(args: string[], options: DrctlOptions = {}): DrctlProcess {
-  const { DR_SIM_URL: _sim, REDIS_URL: _redis, DR_SCRIPT_CATALOG: _catalog, ...base } = process.env;
+  const {
+    DR_SIM_URL: _sim,
+    REDIS_URL: _redis,
+    DR_SCRIPT_CATALOG: _catalog,
+    DR_SERVER: _server,
+    ...base
+  } = process.env;
   const child = tracked(
     spawn(process.execPath, ['bin/drctl.js', ...args], {
       env: { ...base, LOG_LEVEL: 'silent', ...options.env },

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { sweepStaleRedisDirs } from '../../engine/cli/up/redis-dir.ts';
+import { freePort } from '../../engine/redis/index.ts';
 import { useTempDirs } from '../support/temp.ts';
 import { type DrctlProcess, drctl, startDrctl } from './support.ts';
 
@@ -60,6 +61,8 @@ async function startUp(extra: string[] = []): Promise<{ up: DrctlProcess; line: 
       '--logs',
       join(dir, 'logs'),
       '--json',
+      '--api-port',
+      String(await freePort()),
       ...extra,
     ],
     { env: { LOG_LEVEL: 'info' } },
@@ -114,25 +117,25 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, () => {
-  it('runs the system a drill works against; --no-restart leaves a killed worker down; SIGTERM stops everything', async () => {
+  it('runs the control plane and an agent a site, which a drill works against through the API alone; --no-restart leaves a killed agent down; SIGTERM stops everything', async () => {
     const { up, line, plan } = await startUp(['--no-restart']);
     const upPid = up.child.pid ?? -1;
-    expect(line.api).toBeNull();
+    expect(line.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.sim).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.redis).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
-    expect(line.env).toEqual({ REDIS_URL: line.redis, DR_SIM_URL: line.sim });
+    // The CLI needs the control plane's URL only (and the simulator's, for `drctl sim`).
+    expect(line.env).toEqual({ DR_SERVER: line.api, DR_SIM_URL: line.sim });
     expect(Object.keys(line.agents).sort()).toEqual(['dc-east', 'dc-west']);
-    expect(line.control.pid).toBe(line.processes.orchestrator?.pid);
+    expect(line.control.pid).toBe(line.processes.control?.pid);
     expect(Object.keys(line.processes)).toEqual([
       'redis',
       'sim',
-      'orchestrator',
-      'worker-control',
-      'worker-dc-east',
-      'worker-dc-west',
+      'control',
+      'agent-dc-east',
+      'agent-dc-west',
     ]);
     for (const pid of allPids(line)) expect(proc(pid)?.ppid).toBe(upPid);
-    expect(proc(line.agents['dc-east']?.pid ?? -1)?.cmdline).toContain('worker --site dc-east');
+    expect(proc(line.agents['dc-east']?.pid ?? -1)?.cmdline).toContain('agent --site dc-east');
     const redis = new Redis(line.redis, { maxRetriesPerRequest: 1 });
     try {
       expect(await redis.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
@@ -141,16 +144,16 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
       redis.disconnect();
     }
 
-    // A drill through today's CLI, with nothing but the two variables the line gives.
+    // A drill through the CLI, with nothing but the variables the line gives (no REDIS_URL).
     const drill = await drctl(['drill', plan, '--json'], { env: line.env });
     expect(drill.stderr).not.toMatch(/\n\s+at /);
     expect(drill.code).toBe(0);
     const view = JSON.parse(drill.stdout) as { status: string; vms: Record<string, string> };
     expect(view.status).toBe('awaiting-cleanup');
     expect(view.vms).toEqual({ 't-db': 'ready', 't-app': 'ready' });
-    // The orchestrator, the one process that logs each execution, wrote its own log.
-    expect(readFileSync(line.processes.orchestrator?.log ?? '', 'utf8')).toContain(drillId(drill.stdout));
-    expect(readFileSync(line.processes['worker-dc-west']?.log ?? '', 'utf8')).toContain('"site":"dc-west"');
+    // The control plane, the one process that logs each execution, wrote its own log.
+    expect(readFileSync(line.processes.control?.log ?? '', 'utf8')).toContain(drillId(drill.stdout));
+    expect(readFileSync(line.processes['agent-dc-west']?.log ?? '', 'utf8')).toContain('"site":"dc-west"');
 
     const east = line.agents['dc-east']?.pid ?? -1;
     process.kill(east, 'SIGKILL');
@@ -158,7 +161,7 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     expect(jsonLines(up.stdout()).filter((l) => 'event' in l)).toEqual([
       {
         event: 'exited',
-        name: 'worker-dc-east',
+        name: 'agent-dc-east',
         pid: east,
         code: null,
         signal: 'SIGKILL',
@@ -182,18 +185,18 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     expect(readFileSync(line.processes.redis?.log ?? '', 'utf8')).toContain('ready to exit');
   });
 
-  it('restarts a worker and the private Redis killed by SIGKILL (a drill then works); a SIGKILL of up itself takes every child with it', async () => {
+  it('restarts an agent and the private Redis killed by SIGKILL (a drill then works); a SIGKILL of up itself takes every child with it', async () => {
     const { up, line, plan } = await startUp();
     const upPid = up.child.pid ?? -1;
     const west = line.agents['dc-west']?.pid ?? -1;
     process.kill(west, 'SIGKILL');
     await up.waitFor(/"event":"restarted"/);
     const restarted = jsonLines(up.stdout()).find((l) => l.event === 'restarted') as { pid: number };
-    expect(restarted).toMatchObject({ name: 'worker-dc-west', restarts: 1 });
+    expect(restarted).toMatchObject({ name: 'agent-dc-west', restarts: 1 });
     expect(restarted.pid).not.toBe(west);
     expect(alive(west)).toBe(false);
     expect(proc(restarted.pid)?.ppid).toBe(upPid);
-    expect(proc(restarted.pid)?.cmdline).toContain('worker --site dc-west');
+    expect(proc(restarted.pid)?.cmdline).toContain('agent --site dc-west');
 
     // The private Redis too: it comes back on its port with its AOF, and the engine reconnects.
     const redisPid = line.processes.redis?.pid ?? -1;
@@ -202,7 +205,7 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     const redisBack = jsonLines(up.stdout()).find((l) => l.event === 'restarted' && l.name === 'redis') as {
       pid: number;
     };
-    // A drill the restarted worker at dc-west (its test VMs) and the restarted Redis carry.
+    // A drill the restarted agent at dc-west (its test VMs) and the restarted Redis carry.
     const drill = await drctl(['drill', plan, '--json'], { env: line.env });
     expect(drill.code).toBe(0);
     expect((JSON.parse(drill.stdout) as { status: string }).status).toBe('awaiting-cleanup');

@@ -127,5 +127,5 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
   ),
 ];
 
-/** The table `drctl up` runs: switch to controlPlaneProcesses once serve and agent exist. */
-export const PROCESSES: ProcessTable = engineProcesses;
+/** The table `drctl up` runs: the control plane and one agent a site. */
+export const PROCESSES: ProcessTable = controlPlaneProcesses;

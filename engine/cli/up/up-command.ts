@@ -6,6 +6,7 @@
  * SIGTERM or SIGHUP stops them all, last started first, and exits 128 + the signal's number.
  */
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
@@ -30,6 +31,7 @@ interface UpFlags extends WorldFlags {
   grace: number;
   startTimeout: number;
   simPort?: number;
+  apiPort?: number;
   redisPort?: number;
   prefix: string;
   json?: boolean;
@@ -61,6 +63,11 @@ export function registerUpCommand(program: Command): void {
         .default(60_000, '60s'),
     )
     .option('--sim-port <n>', "the simulator's port (default: a free one)", nonNegativeInt)
+    .option(
+      '--api-port <n>',
+      `the control plane's port (default: ${DEFAULT_API_PORT}, what the CLI reaches without DR_SERVER, when it is free; else a free one)`,
+      nonNegativeInt,
+    )
     .option('--redis-port <n>', "the private Redis's port (default: a free one)", nonNegativeInt)
     .option('--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX)
     .option('--json', 'print where everything is as one JSON line, then each event as a JSON line')
@@ -103,7 +110,8 @@ async function up(flags: UpFlags): Promise<void> {
   const logs = logsFolder(flags.logs);
   const redisPort = flags.redisPort ?? (await freePort());
   const simPort = flags.simPort ?? (await freePort());
-  const apiPort = await freePort();
+  const apiPort =
+    flags.apiPort ?? ((await portIsFree(DEFAULT_API_PORT)) ? DEFAULT_API_PORT : await freePort());
   sweepStaleRedisDirs();
   const redisDir = makeRedisDir();
   const removeRedisDir = (): void => rmSync(redisDir, { recursive: true, force: true });
@@ -203,11 +211,11 @@ function summaryOf(
     control: { pid: control?.pid },
     agents,
     processes: Object.fromEntries(status.map((p) => [p.name, { pid: p.pid, log: p.log }])),
-    env: {
-      REDIS_URL: ctx.redis.url,
-      DR_SIM_URL: ctx.sim.url,
-      ...(typeof api === 'string' ? { DR_SERVER: api } : {}),
-    },
+    // With a control plane the CLI needs only its URL (and the simulator's, for `drctl sim`).
+    env:
+      typeof api === 'string'
+        ? { DR_SERVER: api, DR_SIM_URL: ctx.sim.url }
+        : { REDIS_URL: ctx.redis.url, DR_SIM_URL: ctx.sim.url },
   };
 }
 
@@ -227,7 +235,9 @@ function humanLines(summary: UpSummary, status: ProcessStatus[]): string[] {
     ...(summary.api === null ? [] : [`  API: ${summary.api}`]),
     'To run commands against it from another shell:',
     ...Object.entries(summary.env).map(([name, value]) => `  export ${name}=${value}`),
-    ...(summary.prefix === DEFAULT_PREFIX ? [] : [`  (and --prefix ${summary.prefix} on every command)`]),
+    ...(summary.prefix === DEFAULT_PREFIX || summary.api !== null
+      ? []
+      : [`  (and --prefix ${summary.prefix} on every command)`]),
     'Ctrl-C stops them all.',
   ];
 }
@@ -254,4 +264,17 @@ function stoppedLine(signal: NodeJS.Signals, status: ProcessStatus[]): Record<st
     signal,
     restarts: Object.fromEntries(status.map((p) => [p.name, p.restarts])),
   };
+}
+
+/** The port the CLI's DR_SERVER default names (engine/client DEFAULT_SERVER). */
+const DEFAULT_API_PORT = 7080;
+
+/** True when nothing listens on 127.0.0.1:`port` yet. */
+async function portIsFree(port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
