@@ -1,6 +1,6 @@
 /**
  * docker-compose.yml runs the services `drctl up` runs: Redis (AOF, noeviction), the simulator,
- * the control side and one worker a site of the world it serves. `docker compose config` (or the
+ * the control plane and one agent a site of the world it serves (no Redis credentials). `docker compose config` (or the
  * standalone `docker-compose config`) checks the file where either is installed; it needs no daemon.
  */
 import { spawnSync } from 'node:child_process';
@@ -25,22 +25,36 @@ function composeTool(): string[] | undefined {
 }
 
 describe('docker-compose.yml', () => {
-  it('runs a worker for every site of the world its simulator serves, and the control side', () => {
+  it('runs an agent for every site of the world its simulator serves, and the control plane; only the control plane has Redis', () => {
     const sim = compose.services.sim?.command ?? [];
     const worldFile = sim[sim.indexOf('--world') + 1] ?? '';
     const world = parse(readFileSync(worldFile, 'utf8')) as { spec: { sites: Array<{ name: string }> } };
     for (const { name } of world.spec.sites) {
-      expect(compose.services[`worker-${name}`]?.command).toEqual(['worker', '--site', name, '--json']);
+      const agent = compose.services[`agent-${name}`];
+      expect(agent?.command).toEqual([
+        'agent',
+        '--site',
+        name,
+        '--hosts',
+        'http://sim:7070',
+        '--server',
+        'http://control:7080',
+        '--json',
+      ]);
+      expect(agent?.environment).toBeUndefined();
     }
-    expect(compose.services.orchestrator?.command).toEqual(['orchestrator', '--json']);
-    expect(compose.services['worker-control']?.command).toEqual(['worker', '--site', 'control', '--json']);
+    expect(compose.services.control?.command).toEqual([
+      'serve',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '7080',
+      '--json',
+    ]);
+    expect(compose.services.control?.environment).toEqual({ REDIS_URL: 'redis://redis:6379' });
     expect(compose.services.redis?.command).toEqual(
       expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']),
     );
-    expect(compose.services['worker-dc-east']?.environment).toEqual({
-      REDIS_URL: 'redis://redis:6379',
-      DR_SIM_URL: 'http://sim:7070',
-    });
   });
 
   const tool = composeTool();
@@ -50,7 +64,7 @@ describe('docker-compose.yml', () => {
     expect(run.stderr).not.toMatch(/error|invalid/i);
     expect(run.status).toBe(0);
     expect(run.stdout.trim().split('\n').sort()).toEqual(
-      ['orchestrator', 'redis', 'sim', 'worker-control', 'worker-dc-east', 'worker-dc-west'].sort(),
+      ['agent-dc-east', 'agent-dc-west', 'control', 'redis', 'sim'].sort(),
     );
   });
 });
