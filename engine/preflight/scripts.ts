@@ -90,7 +90,10 @@ export function scriptFindings(
           workers.length === 0
             ? `action ${use.action}: no worker of ${use.site} is running (none announced itself), so no worker serves a script catalog there`
             : `action ${use.action}: no worker of ${use.site} serves a script catalog (${workers.length} running without one)`,
-        hint: `start \`drctl worker --site ${use.site} --script-catalog <dir>\` (or set DR_SCRIPT_CATALOG for it)`,
+        hint:
+          use.site === 'control'
+            ? 'start the control plane with a catalog: `drctl serve --script-catalog <dir>` (or DR_SCRIPT_CATALOG; `drctl up --script-catalog <dir>`)'
+            : `start the site's agent with a catalog: \`drctl agent --site ${use.site} --script-catalog <dir>\` (or DR_SCRIPT_CATALOG; \`drctl up --script-catalog <dir>\`)`,
       });
       continue;
     }

@@ -67,7 +67,7 @@ describe("pre-flight checks script actions against the catalog the site's worker
     expect(blocker.path).toBe(`spec.actions[${index}].script`);
     expect(blocker.site).toBe('dc-west');
     expect(blocker.message).toContain('no worker of dc-west serves a script catalog');
-    expect(blocker.hint).toContain('drctl worker --site dc-west --script-catalog <dir>');
+    expect(blocker.hint).toContain('drctl agent --site dc-west --script-catalog <dir>');
     expect(await engine.client.list()).toEqual([]);
     expect(mutatingCalls(engine)).toBe(before);
   });

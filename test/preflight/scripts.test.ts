@@ -34,7 +34,7 @@ describe('script actions against the catalogs the workers of their site serve', 
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ code: 'NO_SCRIPT_CATALOG', path: 'spec.actions[1].script' });
     expect(findings[0]?.hint).toBe(
-      'start `drctl worker --site dc-west --script-catalog <dir>` (or set DR_SCRIPT_CATALOG for it)',
+      "start the site's agent with a catalog: `drctl agent --site dc-west --script-catalog <dir>` (or DR_SCRIPT_CATALOG; `drctl up --script-catalog <dir>`)",
     );
   });
 

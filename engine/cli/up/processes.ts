@@ -16,6 +16,8 @@ export interface UpContext {
   /** The world's sites: one agent (today a worker) each. */
   sites: readonly string[];
   prefix: string;
+  /** The script catalog folder the control plane and the agents serve (absolute). */
+  scriptCatalog?: string;
 }
 
 /** How a process shows in the summary: `control` gives `control.pid`, `agent` the `agents` by site. */
@@ -110,7 +112,7 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
       ctx,
       'control',
       'control',
-      ['serve', '--port', String(ctx.api.port), '--prefix', ctx.prefix],
+      ['serve', '--port', String(ctx.api.port), '--prefix', ctx.prefix, ...catalogArgs(ctx)],
       'api',
     ),
   ],
@@ -119,7 +121,7 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
       ctx,
       `agent-${site}`,
       'agent',
-      ['agent', '--site', site, '--hosts', ctx.sim.url, '--server', ctx.api.url],
+      ['agent', '--site', site, '--hosts', ctx.sim.url, '--server', ctx.api.url, ...catalogArgs(ctx)],
       'ready',
       site,
       {},
@@ -129,3 +131,7 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
 
 /** The table `drctl up` runs: the control plane and one agent a site. */
 export const PROCESSES: ProcessTable = controlPlaneProcesses;
+
+function catalogArgs(ctx: UpContext): string[] {
+  return ctx.scriptCatalog === undefined ? [] : ['--script-catalog', ctx.scriptCatalog];
+}

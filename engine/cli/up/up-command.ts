@@ -5,11 +5,12 @@
  * Prints where everything is (one JSON line with --json), then each exit and restart; Ctrl-C,
  * SIGTERM or SIGHUP stops them all, last started first, and exits 128 + the signal's number.
  */
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { InputError } from '../../common/index.ts';
 import { DEFAULT_PREFIX } from '../../executor/index.ts';
 import { freePort, RedisUnavailableError, redisServerAvailable } from '../../redis/index.ts';
 import { stateDirCandidates } from '../crash-log.ts';
@@ -34,6 +35,7 @@ interface UpFlags extends WorldFlags {
   apiPort?: number;
   redisPort?: number;
   prefix: string;
+  scriptCatalog?: string;
   json?: boolean;
 }
 
@@ -70,6 +72,10 @@ export function registerUpCommand(program: Command): void {
     )
     .option('--redis-port <n>', "the private Redis's port (default: a free one)", nonNegativeInt)
     .option('--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX)
+    .option(
+      '--script-catalog <dir>',
+      'folder of recovery scripts the control plane and the agents serve (default: DR_SCRIPT_CATALOG)',
+    )
     .option('--json', 'print where everything is as one JSON line, then each event as a JSON line')
     .action(async (flags: UpFlags) => await up(flags));
 }
@@ -107,6 +113,13 @@ async function up(flags: UpFlags): Promise<void> {
   if (process.env.REDIS_URL)
     process.stderr.write('drctl up: REDIS_URL is set but not used: up runs a private Redis of its own\n');
 
+  const catalog = flags.scriptCatalog ?? process.env.DR_SCRIPT_CATALOG;
+  if (catalog !== undefined && !existsSync(catalog)) {
+    throw new InputError(
+      'NO_SCRIPT_CATALOG_DIR',
+      `the script catalog ${catalog} (--script-catalog or DR_SCRIPT_CATALOG) does not exist; give the folder your recovery scripts are in, e.g. scripts/catalog`,
+    );
+  }
   const logs = logsFolder(flags.logs);
   const redisPort = flags.redisPort ?? (await freePort());
   const simPort = flags.simPort ?? (await freePort());
@@ -122,6 +135,7 @@ async function up(flags: UpFlags): Promise<void> {
     api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
     sites,
     prefix: flags.prefix,
+    ...(catalog === undefined ? {} : { scriptCatalog: resolve(catalog) }),
   };
   const stages = PROCESSES(ctx);
   const table = new Map(stages.flat().map((p) => [p.name, p]));
