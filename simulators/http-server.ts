@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { listenFailure } from '../engine/common/index.ts';
 import type { HyperVApi } from './api.ts';
 import type { SimControl } from './control.ts';
 import { httpStatusFor, SimError } from './errors.ts';
@@ -120,7 +121,12 @@ export async function startSimServer(api: Api, options: SimServerOptions = {}): 
     return { results };
   });
 
-  const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  const host = options.host ?? '127.0.0.1';
+  const asked = options.port ?? 0;
+  const address = await app.listen({ port: asked, host }).catch(async (error: unknown) => {
+    await app.close();
+    throw listenFailure(error, host, asked, 'the simulator');
+  });
   const port = Number(new URL(address).port);
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,

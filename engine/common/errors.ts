@@ -40,3 +40,24 @@ export class InputError extends DrError {
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
 }
+
+/**
+ * A server's listen() that failed because the address is taken (or not ours to bind) as one line
+ * that says what to do, instead of Node's error; anything else is rethrown as it was.
+ */
+export function listenFailure(error: unknown, host: string, port: number, what: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new DrError(
+      'PORT_IN_USE',
+      `${what} cannot listen on ${host}:${port}: something else listens there; stop it or give another --port (0 picks a free one)`,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+    return new DrError(
+      'CANNOT_LISTEN',
+      `${what} cannot listen on ${host}:${port} (${code}); give another --host or --port`,
+    );
+  }
+  return error;
+}

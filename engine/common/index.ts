@@ -7,5 +7,5 @@ export {
   parseDuration,
   tryParseDuration,
 } from './duration.ts';
-export { assertNever, DrError, InputError } from './errors.ts';
+export { assertNever, DrError, InputError, listenFailure } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';

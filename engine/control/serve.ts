@@ -5,7 +5,7 @@
  * host driver refuses every call. Several may run against one Redis.
  */
 import { Redis } from 'ioredis';
-import { createLogger, DrError, type Logger } from '../common/index.ts';
+import { createLogger, DrError, type Logger, listenFailure } from '../common/index.ts';
 import { DEFAULT_PREFIX, type Orchestrator, startOrchestrator, startSiteWorkers } from '../executor/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
 import { compilePlan } from '../plan/index.ts';
@@ -101,7 +101,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   // The agents' hub before the routes, which find it: one relay per site an agent said hello for.
   const agents = agentHubOf(ctx, options.agents);
   const app = await buildControlApp(ctx, { routes: options.routes ?? [] });
-  const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7080 });
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 7080;
+  const address = await app.listen({ host, port }).catch(async (error: unknown) => {
+    await app.close();
+    await Promise.all([actions.close(1000), orchestrator.close(1000)]);
+    redis.disconnect();
+    throw listenFailure(error, host, port, 'the control plane');
+  });
   await agents.startRelays({
     redisUrl: options.redisUrl,
     api: noHosts(),
