@@ -11,9 +11,15 @@
  * when a VM could not be set (named, with the host's answer), 2 for bad input or a refusal (the
  * plan or a VM owned by another execution: named).
  */
+import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { type Command, Option } from 'commander';
-import type { ExecutionClient, ExecutionView } from '../client/index.ts';
+import {
+  createApiRequester,
+  type ExecutionClient,
+  type ExecutionView,
+  serverUrlFrom,
+} from '../client/index.ts';
 import { InputError } from '../common/index.ts';
 import {
   AUTOMATIC_START_ACTIONS,
@@ -37,12 +43,14 @@ import {
   printJson,
   redisUrlFromEnv,
 } from './run/common.ts';
+import { connectClient, SERVER_OPTION, usesServer } from './run/connect.ts';
 import { whileFollowing } from './run/interrupt.ts';
 
 interface ProtectFlags extends CommonFlags {
   automaticStartAction: AutomaticStartActionName;
   vms?: string;
   sim?: string;
+  server?: string;
   reason?: string;
   detach?: boolean;
 }
@@ -77,11 +85,16 @@ export function registerProtectCommand(program: Command): void {
     .option('--reason <text>', 'why (kept with the execution)')
     .option('--detach', 'return at once with the execution id')
     .option('--sim <url>', SIM_OPTION_HELP)
+    .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (file: string, flags: ProtectFlags) => {
       const { plan, hash } = await loadPlanOrExit(file);
       const vms = selectVms(plan, flags.vms, file);
+      if (usesServer(flags)) {
+        await protectThroughServer(file, plan, vms, flags);
+        return;
+      }
       const url = simUrlFrom(flags.sim, 'protect reads where each primary runs');
       const redisUrl = await redisUrlFromEnv();
       const hosts = connectHostDriver(url);
@@ -115,7 +128,20 @@ export function registerProtectCommand(program: Command): void {
             `${submitted.id}: automatic start action ${submitted.action} on ${submitted.placement.length} primaries\n`,
           );
         const view = await whileFollowing({ id: submitted.id, type: 'protect', prefix: flags.prefix }, () =>
-          followToEnd(client, redis, submitted, flags.prefix, out),
+          followToEnd(
+            client,
+            submitted,
+            out,
+            async () => {
+              const steps = await redis.hgetall(executionKeys(flags.prefix, submitted.id).steps);
+              return new Set(
+                submitted.placement
+                  .filter((p) => decodeStepState(steps[`${p.vm}/protect`]).status === 'queued')
+                  .map((p) => p.site),
+              );
+            },
+            'worker',
+          ),
         );
         const rows = await protectRows(redis, flags.prefix, submitted.id);
         const failed = rows.filter((r) => r.error !== undefined);
@@ -157,10 +183,10 @@ function selectVms(plan: RecoveryPlan, names: string | undefined, file: string):
 /** Poll the execution to its end; when steps keep waiting, name the sites whose workers they wait for. */
 async function followToEnd(
   client: ExecutionClient,
-  redis: ReturnType<typeof createQueueConnection>,
   submitted: ProtectSubmitted,
-  prefix: string,
   out: NodeJS.WriteStream,
+  waitingSites: () => Promise<Set<string>>,
+  runner: 'worker' | 'agent',
 ): Promise<ExecutionView> {
   const since = Date.now();
   let hinted = false;
@@ -171,18 +197,16 @@ async function followToEnd(
       hinted = true;
       if (view.status === 'submitted') {
         out.write(
-          `no orchestrator has picked ${submitted.id} up yet: is \`drctl orchestrator\` running against this Redis and prefix?\n`,
+          runner === 'agent'
+            ? `no orchestrator has picked ${submitted.id} up yet: is the control plane (\`drctl serve\`) running?\n`
+            : `no orchestrator has picked ${submitted.id} up yet: is \`drctl orchestrator\` running against this Redis and prefix?\n`,
         );
       } else {
-        const steps = await redis.hgetall(executionKeys(prefix, submitted.id).steps);
-        const waiting = new Set(
-          submitted.placement
-            .filter((p) => decodeStepState(steps[`${p.vm}/protect`]).status === 'queued')
-            .map((p) => p.site),
-        );
-        for (const site of waiting)
+        for (const site of await waitingSites())
           out.write(
-            `steps of ${submitted.id} wait for a worker of ${site}: is \`drctl worker --site ${site}\` running against this Redis and prefix?\n`,
+            runner === 'agent'
+              ? `steps of ${submitted.id} may wait for the agent of ${site}: is \`drctl agent --site ${site}\` running? (GET /api/v1/sites shows each agent's heartbeat age)\n`
+              : `steps of ${submitted.id} wait for a worker of ${site}: is \`drctl worker --site ${site}\` running against this Redis and prefix?\n`,
           );
       }
     }
@@ -204,4 +228,68 @@ function rowLine(row: ProtectRow): string {
   const where = `${row.vm.padEnd(24)} ${row.site ? `@${row.site}` : ''}`.padEnd(36);
   if (row.error) return `  ! ${where} FAILED: ${row.error.code}: ${row.error.message}`;
   return row.changed ? `  ${where} ${row.before} → ${row.after}` : `  ${where} already ${row.after}`;
+}
+
+/**
+ * The same protect through the control plane (`--server` / DR_SERVER): it reads where the
+ * primaries run from the vault and the agents set the action; this command needs neither
+ * REDIS_URL nor --sim.
+ */
+async function protectThroughServer(
+  file: string,
+  plan: RecoveryPlan,
+  vms: string[] | undefined,
+  flags: ProtectFlags,
+): Promise<void> {
+  const connection = await connectClient(flags);
+  const request = createApiRequester(serverUrlFrom(flags.server));
+  try {
+    const submitted = await request<ProtectSubmitted>('POST', '/api/v1/protections', {
+      body: {
+        file,
+        text: await readFile(file, 'utf8'),
+        action: flags.automaticStartAction,
+        ...(vms === undefined ? {} : { vms }),
+        by: whoAmI(),
+        reason:
+          flags.reason ??
+          `automatic start action ${flags.automaticStartAction} on plan ${plan.metadata.name}`,
+      },
+    });
+    if (flags.detach) {
+      printDetached(submitted.id, flags, {
+        execution: submitted.id,
+        action: submitted.action,
+        placement: submitted.placement,
+        ...(submitted.leftOut.length > 0 ? { leftOut: submitted.leftOut } : {}),
+      });
+      return;
+    }
+    const out = flags.json ? process.stderr : process.stdout;
+    if (!flags.json)
+      out.write(
+        `${submitted.id}: automatic start action ${submitted.action} on ${submitted.placement.length} primaries\n`,
+      );
+    const view = await whileFollowing({ id: submitted.id, type: 'protect', prefix: flags.prefix }, () =>
+      followToEnd(
+        connection.client,
+        submitted,
+        out,
+        async () => new Set(submitted.placement.map((p) => p.site)),
+        'agent',
+      ),
+    );
+    const { vms: rows } = await request<{ vms: ProtectRow[] }>(
+      'GET',
+      `/api/v1/executions/${encodeURIComponent(submitted.id)}/protect`,
+    );
+    const failed = rows.filter((r) => r.error !== undefined);
+    const ok = failed.length === 0 && view.status === 'completed';
+    if (flags.json)
+      printJson({ ok, execution: submitted.id, status: view.status, action: submitted.action, vms: rows });
+    else printRows(rows, submitted, view);
+    if (!ok) process.exitCode = 1;
+  } finally {
+    await connection.close();
+  }
 }

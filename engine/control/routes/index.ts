@@ -9,6 +9,7 @@ import { registerLifecycleFollowRoutes } from './lifecycle-follow.ts';
 import { registerLocksRoutes } from './locks.ts';
 import { registerOperatorRoutes } from './operator.ts';
 import { registerPlanRoutes } from './plans.ts';
+import { registerProtectRoutes } from './protect.ts';
 
 export const controlRoutes: readonly ControlRoutes[] = [
   registerPlanRoutes,
@@ -17,6 +18,7 @@ export const controlRoutes: readonly ControlRoutes[] = [
   registerLifecycleFollowRoutes,
   registerOperatorRoutes,
   registerLocksRoutes,
+  registerProtectRoutes,
   inventoryRoutes(),
   registerHistoryRoutes,
   registerAgentRoutes,
