@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 interface Compose {
-  services: Record<string, { command?: string[]; environment?: Record<string, string> }>;
+  services: Record<string, { command?: string[]; environment?: Record<string, string>; networks?: string[] }>;
 }
 
 // merge: the services share the x-drctl block through YAML merge keys (<<), as compose reads them.
@@ -42,6 +42,12 @@ describe('docker-compose.yml', () => {
         '--json',
       ]);
       expect(agent?.environment).toBeUndefined();
+      // No network an agent is on reaches Redis.
+      for (const network of agent?.networks ?? [])
+        expect(compose.services.redis?.networks).not.toContain(network);
+      expect(agent?.networks).toEqual(
+        expect.arrayContaining(compose.services.control?.networks?.filter((n) => n !== 'vault') ?? []),
+      );
     }
     expect(compose.services.control?.command).toEqual([
       'serve',
