@@ -122,7 +122,7 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     const upPid = up.child.pid ?? -1;
     expect(line.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.sim).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(line.redis).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
+    expect(line.redis).toMatch(/^redis:\/\/:[\w-]+@127\.0\.0\.1:\d+$/);
     // The CLI needs the control plane's URL only (and the simulator's, for `drctl sim`).
     expect(line.env).toEqual({ DR_SERVER: line.api, DR_SIM_URL: line.sim });
     expect(Object.keys(line.agents).sort()).toEqual(['dc-east', 'dc-west']);
@@ -136,6 +136,14 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     ]);
     for (const pid of allPids(line)) expect(proc(pid)?.ppid).toBe(upPid);
     expect(proc(line.agents['dc-east']?.pid ?? -1)?.cmdline).toContain('agent --site dc-east');
+    // The vault's Redis answers only with the password this up made (the other users of the
+    // machine see the port, not the password: it is in no command line).
+    const stranger = new Redis(line.redis.replace(/\/\/[^@]*@/, '//'), { maxRetriesPerRequest: 1 });
+    stranger.on('error', () => {});
+    await expect(stranger.ping()).rejects.toThrow(/NOAUTH/);
+    stranger.disconnect();
+    for (const pid of allPids(line))
+      expect(proc(pid)?.cmdline ?? '').not.toContain(new URL(line.redis).password);
     const redis = new Redis(line.redis, { maxRetriesPerRequest: 1 });
     try {
       expect(await redis.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);

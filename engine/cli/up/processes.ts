@@ -4,12 +4,14 @@
  * control plane with one agent per site that replaces them once `drctl serve` and `drctl agent`
  * exist. Switching is the one line at the bottom (PROCESSES).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jsonLineWith, lineMatching, type ProcessSpec } from './child.ts';
 
 /** What the table is filled from: ports are chosen before anything starts, so a restart reuses them. */
 export interface UpContext {
-  redis: { port: number; url: string; dir: string };
+  redis: { port: number; url: string; dir: string; password?: string };
   sim: { port: number; url: string; worldArgs: readonly string[] };
   /** The control plane's API (used by the control-plane table only). */
   api: { port: number; url: string };
@@ -63,6 +65,8 @@ function redis(ctx: UpContext): UpProcess {
       ...['--port', String(ctx.redis.port), '--bind', '127.0.0.1', '--dir', ctx.redis.dir],
       ...['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'],
       ...['--maxmemory-policy', 'noeviction', '--protected-mode', 'no'],
+      // The password from a file in the 0700 data folder, not argv (which `ps` shows every user).
+      ...(ctx.redis.password === undefined ? [] : ['--include', passwordFile(ctx)]),
     ],
     // No --logfile: redis-server logs to stdout, which goes to redis.log.
     ready: lineMatching(/Ready to accept connections/),
@@ -134,4 +138,11 @@ export const PROCESSES: ProcessTable = controlPlaneProcesses;
 
 function catalogArgs(ctx: UpContext): string[] {
   return ctx.scriptCatalog === undefined ? [] : ['--script-catalog', ctx.scriptCatalog];
+}
+
+/** `requirepass` in a 0600 file of the private Redis's own 0700 folder. */
+function passwordFile(ctx: UpContext): string {
+  const file = join(ctx.redis.dir, 'auth.conf');
+  writeFileSync(file, `requirepass ${ctx.redis.password ?? ''}\n`, { mode: 0o600 });
+  return file;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * `drctl up`: the whole system on one machine, for evaluation and tests. A private Redis (AOF,
  * noeviction), the simulated world, the control side and one worker (tomorrow: agent) a site, each
@@ -12,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { InputError } from '../../common/index.ts';
 import { DEFAULT_PREFIX } from '../../executor/index.ts';
-import { freePort, RedisUnavailableError, redisServerAvailable } from '../../redis/index.ts';
+import { freePort, RedisUnavailableError, redactRedisUrl, redisServerAvailable } from '../../redis/index.ts';
 import { stateDirCandidates } from '../crash-log.ts';
 import {
   addWorldOptions,
@@ -127,10 +128,18 @@ async function up(flags: UpFlags): Promise<void> {
     flags.apiPort ?? ((await portIsFree(DEFAULT_API_PORT)) ? DEFAULT_API_PORT : await freePort());
   sweepStaleRedisDirs();
   const redisDir = makeRedisDir();
+  const redisPassword = randomBytes(18).toString('base64url');
   const removeRedisDir = (): void => rmSync(redisDir, { recursive: true, force: true });
   process.once('exit', removeRedisDir);
   const ctx: UpContext = {
-    redis: { port: redisPort, url: `redis://127.0.0.1:${redisPort}`, dir: redisDir },
+    // A password only this up knows (and prints to its operator): other users of the machine
+    // cannot reach the vault through the loopback port.
+    redis: {
+      port: redisPort,
+      url: `redis://:${redisPassword}@127.0.0.1:${redisPort}`,
+      dir: redisDir,
+      password: redisPassword,
+    },
     sim: { port: simPort, url: `http://127.0.0.1:${simPort}`, worldArgs: worldArgs(world) },
     api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
     sites,
@@ -240,7 +249,7 @@ function humanLines(summary: UpSummary, status: ProcessStatus[]): string[] {
     ...status.map((p) => {
       const where =
         p.name === 'redis'
-          ? `  ${summary.redis} (appendonly yes)`
+          ? `  ${redactRedisUrl(summary.redis)} (appendonly yes; its password is in the --json line)`
           : p.name === 'sim'
             ? `  ${summary.sim}`
             : '';
