@@ -56,6 +56,13 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
               })),
             ));
     const refused = { 400: ProblemSchema, 409: ProblemSchema, 413: ProblemSchema };
+    // A closing control plane answers waiting refresh polls at once, on a connection it then
+    // closes (else the server's close waits for it): a poll left waiting would read Redis after
+    // the vault closed and hold the process for up to its `waitMs`.
+    let closing = false;
+    app.addHook('preClose', async () => {
+      closing = true;
+    });
 
     app.post(
       '/agents/:site/inventory',
@@ -95,12 +102,16 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
           response: { 200: RefreshAnswerSchema, 400: ProblemSchema },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const deadline = clock() + request.query.waitMs;
         for (;;) {
           const meta = await store.meta(request.params.site);
           if (meta.refreshAskedAtMs !== undefined)
             return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
+          if (closing) {
+            void reply.header('connection', 'close');
+            return { refresh: false };
+          }
           if (clock() >= deadline) return { refresh: false };
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
