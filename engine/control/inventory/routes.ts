@@ -105,13 +105,14 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
       async (request, reply) => {
         const deadline = clock() + request.query.waitMs;
         for (;;) {
-          const meta = await store.meta(request.params.site);
-          if (meta.refreshAskedAtMs !== undefined)
-            return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
+          // Before the read: the vault's Redis goes away soon after the close began.
           if (closing) {
             void reply.header('connection', 'close');
             return { refresh: false };
           }
+          const meta = await store.meta(request.params.site);
+          if (meta.refreshAskedAtMs !== undefined)
+            return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
           if (clock() >= deadline) return { refresh: false };
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
