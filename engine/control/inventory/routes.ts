@@ -56,9 +56,8 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
               })),
             ));
     const refused = { 400: ProblemSchema, 409: ProblemSchema, 413: ProblemSchema };
-    // A closing control plane answers waiting refresh polls at once, on a connection it then
-    // closes (else the server's close waits for it): a poll left waiting would read Redis after
-    // the vault closed and hold the process for up to its `waitMs`.
+    // A closing control plane answers waiting refresh polls at once: a poll left waiting would
+    // read Redis after the vault closed and hold the process for up to its `waitMs`.
     let closing = false;
     app.addHook('preClose', async () => {
       closing = true;
@@ -102,14 +101,11 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
           response: { 200: RefreshAnswerSchema, 400: ProblemSchema },
         },
       },
-      async (request, reply) => {
+      async (request) => {
         const deadline = clock() + request.query.waitMs;
         for (;;) {
           // Before the read: the vault's Redis goes away soon after the close began.
-          if (closing) {
-            void reply.header('connection', 'close');
-            return { refresh: false };
-          }
+          if (closing) return { refresh: false };
           const meta = await store.meta(request.params.site);
           if (meta.refreshAskedAtMs !== undefined)
             return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
