@@ -30,6 +30,8 @@ export function inventoryReporter(options: InventoryAgentOptions = {}): AgentRep
         ...(options.cycleMs === undefined ? {} : { cycleMs: options.cycleMs }),
         ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
       });
+      // Stopped with the agent's signal, before that signal cuts its post short.
+      ctx.signal.addEventListener('abort', () => void reporter.close(), { once: true });
       const path = `/api/v1/agents/${encodeURIComponent(ctx.site)}/inventory/refresh`;
       const refreshes = (async () => {
         let pause = 100;

@@ -216,9 +216,10 @@ export function startInventoryReporter(options: InventoryReporterOptions): Inven
     if (closed) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      runOnce().catch((error: unknown) =>
-        log.warn({ site, err: (error as Error).message }, 'inventory not sent; a full follows'),
-      );
+      runOnce().catch((error: unknown) => {
+        // A post cut short by close (the agent stopping) is no news: nothing follows it.
+        if (!closed) log.warn({ site, err: (error as Error).message }, 'inventory not sent; a full follows');
+      });
     }, delayMs);
   }
 

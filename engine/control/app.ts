@@ -64,6 +64,17 @@ export async function buildControlApp(
       instance: request.url,
     });
   });
+  // A response sent while the app closes ends its connection: the server's close waits for every
+  // connection, and one kept alive after a request that was under way when the close began would
+  // hold it for keepAliveTimeout (65 s) after its last response.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.requests.observe(
       {

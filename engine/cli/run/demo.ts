@@ -1,24 +1,22 @@
 /**
- * `drctl demo`: everything in one process with embedded defaults: a private redis-server unless
- * REDIS_URL is set, the simulated world of the three-tier example (scaled clock), each site's
- * workers and an orchestrator; then a drill with its cleanup and a planned failover, with live
- * progress, the timeline, the achieved RTO and the engine's data-loss claims, with the simulator's
- * ledger beside them as the judge (the demo wiring may read it; the engine never does).
+ * `drctl demo`: the production path in one process with embedded defaults: a private
+ * redis-server unless REDIS_URL is set, the simulated world of the three-tier example (scaled
+ * clock), the control plane on a free port and one agent per site (demo-engine.ts); then, through
+ * the control plane's API as `drctl` with DR_SERVER, a drill with its cleanup and a planned
+ * failover, with live progress, the timeline, the achieved RTO and the engine's data-loss claims,
+ * with the simulator's ledger beside them as the judge (the demo wiring may read it; the engine
+ * never does).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { worldForPlan } from '../../../simulators/index.ts';
-import { createRedisExecutionClient, type ExecutionClient } from '../../client/index.ts';
+import type { ExecutionClient } from '../../client/index.ts';
 import { createLogger, formatElapsed } from '../../common/index.ts';
-import { startOrchestrator, startSiteWorkers } from '../../executor/index.ts';
-import { compilePlan } from '../../plan/index.ts';
 import type { FailoverType, RecoveryPlan } from '../../plan/types.ts';
 import { preflightSummaryLine } from '../../preflight/index.ts';
 import { acquireRedis } from '../../redis/index.ts';
 import { loadPlanOrExit } from './common.ts';
+import { startDemoActions, withWebhooksTo } from './demo-actions.ts';
+import { startDemoEngine } from './demo-engine.ts';
 import { summaryLines } from './summary.ts';
 import { watchExecution } from './watch.ts';
 
@@ -27,53 +25,27 @@ interface DemoFlags {
   speed: number;
 }
 
-/** Scripts of the demo's catalog print what they would do; webhooks go to a local receiver. */
-async function demoActions(plan: RecoveryPlan): Promise<{ catalog: string; close(): Promise<void> }> {
-  const catalog = mkdtempSync(join(tmpdir(), 'drorch-demo-scripts-'));
-  for (const action of plan.actions) {
-    for (const run of [action.run, action.undo]) {
-      if (run?.type === 'script') {
-        writeFileSync(
-          join(catalog, `${run.script}.sh`),
-          `#!/bin/sh\necho "[demo script ${run.script}] $*"\n`,
-          { mode: 0o755 },
-        );
-      }
-    }
-  }
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(204).end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/webhook`;
-  for (const action of plan.actions) {
-    if (action.run.type === 'webhook') action.run.url = url;
-    if (action.undo?.type === 'webhook') action.undo.url = url;
-  }
-  return {
-    catalog,
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      rmSync(catalog, { recursive: true, force: true });
-    },
-  };
+/** The plan as the demo runs it: the YAML sent to the control plane, and what it parsed to. */
+interface DemoPlan {
+  plan: RecoveryPlan;
+  hash: string;
+  source: { file: string; text: string };
 }
 
 async function run(
   client: ExecutionClient,
-  plan: RecoveryPlan,
-  hash: string,
+  demoPlan: DemoPlan,
   type: FailoverType,
   speed: number,
 ): Promise<string> {
+  const { plan, hash, source } = demoPlan;
   const title = type === 'test' ? 'DRILL (test failover)' : `${type.toUpperCase()} FAILOVER`;
   process.stdout.write(`\n== ${title} of ${plan.metadata.name}: ${plan.source} → ${plan.target} ==\n`);
   const { id, preflight } = await client.submit({
     type,
     plan,
     hash,
+    source,
     reason: `drctl demo: ${title.toLowerCase()}`,
     approveManual: true,
     by: 'demo',
@@ -84,18 +56,27 @@ async function run(
   return id;
 }
 
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  return n;
+}
+
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Drill, cleanup and planned failover of the three-tier example, all in this process')
+    .description(
+      'Drill, cleanup and planned failover of the three-tier example through the control plane and one agent per site, all in this process',
+    )
     .option('--plan <file>', 'plan to run', 'plans/examples/three-tier.yaml')
-    .option('--speed <n>', 'simulated ms per real ms', (v) => Number(v), 60)
+    .option('--speed <n>', 'simulated ms per real ms', positiveNumber, 60)
     .action(async (flags: DemoFlags) => {
-      const { plan, hash } = await loadPlanOrExit(flags.plan);
+      const loaded = await loadPlanOrExit(flags.plan);
       const teardown = new Teardown();
       const stop = stopOnSignals(teardown);
       try {
-        await demo(plan, hash, flags, teardown);
+        await demo(loaded, flags, teardown);
       } catch (error) {
         // Once a signal stops the demo, what it was doing fails as its engine goes away: not news.
         if (teardown.signal === undefined) throw error;
@@ -147,7 +128,11 @@ function stopOnSignals(teardown: Teardown): () => void {
   };
 }
 
-async function demo(plan: RecoveryPlan, hash: string, flags: DemoFlags, teardown: Teardown): Promise<void> {
+async function demo(
+  loaded: { plan: RecoveryPlan; text: string },
+  flags: DemoFlags,
+  teardown: Teardown,
+): Promise<void> {
   const started = Date.now();
   const redis = await acquireRedis();
   teardown.add(() => redis.release());
@@ -157,8 +142,10 @@ async function demo(plan: RecoveryPlan, hash: string, flags: DemoFlags, teardown
   process.stdout.write(
     `Redis: ${redis.private ? `private redis-server at ${redis.url}` : redis.url} (prefix ${prefix})\n`,
   );
-  const actions = await demoActions(plan);
+  const actions = await startDemoActions(loaded.plan);
   teardown.add(() => actions.close());
+  const demoPlan = withWebhooksTo(loaded.text, flags.plan, actions.webhookUrl);
+  const { plan } = demoPlan;
   const world = worldForPlan(plan, {
     clock: { mode: 'scaled', speed: flags.speed },
     warmupMs: 9 * 3_600_000,
@@ -168,33 +155,22 @@ async function demo(plan: RecoveryPlan, hash: string, flags: DemoFlags, teardown
   process.stdout.write(
     `World: ${world.vmNames().length} VMs at ${plan.source}, replicating to ${plan.target}; time runs ${flags.speed}× faster\n`,
   );
-  const workers = [plan.source, plan.target, 'control'].map((site) =>
-    startSiteWorkers({
-      redisUrl: redis.url,
-      prefix,
-      site,
-      api: world.api,
-      logger: log,
-      handlers: { scriptCatalog: actions.catalog },
-    }),
-  );
-  teardown.add(() => Promise.all(workers.map((w) => w.close(5000))).then(() => {}));
-  const orchestrator = await startOrchestrator({
+  const engine = await startDemoEngine({
     redisUrl: redis.url,
     prefix,
-    compile: compilePlan,
+    hosts: world.api,
+    speed: flags.speed,
+    scriptCatalog: actions.catalog,
     logger: log,
+    started: (close) => teardown.add(close),
+    stopping: () => teardown.signal !== undefined,
   });
-  teardown.add(() => orchestrator.close(5000));
-  const client = createRedisExecutionClient({
-    redisUrl: redis.url,
-    prefix,
-    compile: compilePlan,
-    inventory: world.api,
-  });
-  teardown.add(() => client.close());
-  await Promise.all(workers.map((w) => w.ready()));
-  const drill = await run(client, plan, hash, 'test', flags.speed);
+  if (engine === undefined) return;
+  process.stdout.write(
+    `Engine: control plane at ${engine.control.url} (API, vault, orchestrator) and one agent per site (${engine.sites.join(', ')}), the only part that touches its hosts; driven over the API as \`DR_SERVER=${engine.control.url} drctl\` is\n`,
+  );
+  const { client } = engine.connection;
+  const drill = await run(client, demoPlan, 'test', flags.speed);
   process.stdout.write(`\n== CLEANUP of ${drill} ==\n`);
   const cleanup = await client.cleanup(drill, { reason: 'drctl demo: drill finished', by: 'demo' });
   const cleaned = await watchExecution(client, cleanup.id, { speed: flags.speed });
@@ -206,7 +182,7 @@ async function demo(plan: RecoveryPlan, hash: string, flags: DemoFlags, teardown
   process.stdout.write(
     `test VMs left: ${testVms}; mutating calls on production during the drill: ${touched.length}\n`,
   );
-  const failover = await run(client, plan, hash, 'planned', flags.speed);
+  const failover = await run(client, demoPlan, 'planned', flags.speed);
   const truth = world.truth();
   const primaries = plan.vms.map((vm) => `${vm.name}@${truth.vms[vm.name]?.primarySites.join('+') ?? '?'}`);
   process.stdout.write(

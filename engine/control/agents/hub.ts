@@ -235,7 +235,7 @@ export function createAgentHub(
     },
     nextWake: (site, signal) =>
       new Promise<void>((resolve) => {
-        if (pollsStopped) return resolve();
+        if (pollsStopped || signal.aborted) return resolve();
         subscribe();
         const set = wakes.get(site) ?? new Set();
         const done = (): void => {

@@ -98,12 +98,15 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
         response: { 200: pollReplySchema },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { site } = request.params;
       const { session, max, waitMs } = request.body;
       const deadline = Date.now() + waitMs;
       const gone = new AbortController();
-      request.raw.once('close', () => gone.abort());
+      // The response's close, not the request's: a request closes once its body was read (Node
+      // 16+), which ended every poll at once and left its wait's timer running for `waitMs`.
+      const onClose = (): void => gone.abort();
+      reply.raw.once('close', onClose);
       try {
         for (;;) {
           // Listen before looking, so that a unit handed in between still wakes this poll.
@@ -116,6 +119,7 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
           await Promise.race([woken, sleep(left, gone.signal)]);
         }
       } finally {
+        reply.raw.off('close', onClose);
         gone.abort();
       }
     },
@@ -318,6 +322,7 @@ async function handedData(hub: AgentHub, site: string, session: string, unit: st
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);
     function done(): void {
       clearTimeout(timer);

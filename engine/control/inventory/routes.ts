@@ -56,6 +56,12 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
               })),
             ));
     const refused = { 400: ProblemSchema, 409: ProblemSchema, 413: ProblemSchema };
+    // A closing control plane answers waiting refresh polls at once: a poll left waiting would
+    // read Redis after the vault closed and hold the process for up to its `waitMs`.
+    let closing = false;
+    app.addHook('preClose', async () => {
+      closing = true;
+    });
 
     app.post(
       '/agents/:site/inventory',
@@ -98,6 +104,8 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
       async (request) => {
         const deadline = clock() + request.query.waitMs;
         for (;;) {
+          // Before the read: the vault's Redis goes away soon after the close began.
+          if (closing) return { refresh: false };
           const meta = await store.meta(request.params.site);
           if (meta.refreshAskedAtMs !== undefined)
             return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
