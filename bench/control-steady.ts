@@ -95,13 +95,22 @@ const load = () =>
 async function run(planFile: string, sites: readonly string[]): Promise<RunResult> {
   const server = await startPrivateRedis();
   const children: ChildProcess[] = [];
-  const env = { ...process.env, REDIS_URL: server.url, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', LOG_FORMAT: 'json' };
+  const env = {
+    ...process.env,
+    REDIS_URL: server.url,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    LOG_FORMAT: 'json',
+  };
   const redis = new Redis(server.url);
   try {
-    const world = spawn(process.execPath, ['--import', 'tsx', 'bench/engine-sim-child.ts', planFile, '0-0', '1'], {
-      env,
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const world = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/engine-sim-child.ts', planFile, '0-0', '1'],
+      {
+        env,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
     children.push(world);
     const simUrl = (await waitForLine(world, (l) => l.startsWith('READY '), 'the world')).slice(6).trim();
     const profile = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : [];
@@ -112,7 +121,8 @@ async function run(planFile: string, sites: readonly string[]): Promise<RunResul
     );
     children.push(serve);
     const api = String(
-      (JSON.parse(await waitForLine(serve, (l) => l.includes('"api"'), 'drctl serve')) as { api: string }).api,
+      (JSON.parse(await waitForLine(serve, (l) => l.includes('"api"'), 'drctl serve')) as { api: string })
+        .api,
     );
     const agents = sites.map((site) => {
       const child = spawn(
@@ -132,7 +142,9 @@ async function run(planFile: string, sites: readonly string[]): Promise<RunResul
       if (Date.now() - started > 600_000) throw new Error(`fulls not in the vault after 10 min: ${counts}`);
       await new Promise((r) => setTimeout(r, 500));
     }
-    process.stderr.write(`fulls in after ${((Date.now() - started) / 1000).toFixed(0)} s; warm-up ${WARMUP_S} s\n`);
+    process.stderr.write(
+      `fulls in after ${((Date.now() - started) / 1000).toFixed(0)} s; warm-up ${WARMUP_S} s\n`,
+    );
     await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
 
     const pid = serve.pid ?? 0;
@@ -185,11 +197,14 @@ async function run(planFile: string, sites: readonly string[]): Promise<RunResul
       else child.kill('SIGTERM');
     }
     const hard = setTimeout(() => {
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const child of children)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }, 15_000);
     await Promise.all(
       children.map((c) =>
-        c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)),
+        c.exitCode !== null || c.signalCode !== null
+          ? Promise.resolve()
+          : new Promise((r) => c.once('exit', r)),
       ),
     );
     clearTimeout(hard);
@@ -213,20 +228,70 @@ for (let i = 1; i <= RUNS; i++) {
 
 const fmt = (values: number[], digits = 1) => median(values).toFixed(digits);
 const rows: [string, string, string][] = [
-  ['drctl serve CPU (% of one core)', fmt(results.map((r) => r.serveCpu), 2), '≤ 5'],
-  ['drctl serve RSS max (MB)', fmt(results.map((r) => r.serveRssMax), 0), '≤ 300'],
-  ['drctl serve RSS at the end (MB)', fmt(results.map((r) => r.serveRssEnd), 0), ''],
-  ['redis CPU (% of one core)', fmt(results.map((r) => r.redisCpu), 2), ''],
-  ['redis used_memory max (MB)', fmt(results.map((r) => r.redisMemMax), 0), ''],
-  ['redis used_memory at the end (MB)', fmt(results.map((r) => r.redisMemEnd), 0), ''],
-  ...sites.map(
-    (site): [string, string, string] => [
-      `agent ${site} CPU (% of one core)`,
-      fmt(results.map((r) => r.agentCpu[site] ?? 0), 2),
-      '',
-    ],
-  ),
-  ['world (simulator) CPU (% of one core)', fmt(results.map((r) => r.worldCpu), 2), ''],
+  [
+    'drctl serve CPU (% of one core)',
+    fmt(
+      results.map((r) => r.serveCpu),
+      2,
+    ),
+    '≤ 5',
+  ],
+  [
+    'drctl serve RSS max (MB)',
+    fmt(
+      results.map((r) => r.serveRssMax),
+      0,
+    ),
+    '≤ 300',
+  ],
+  [
+    'drctl serve RSS at the end (MB)',
+    fmt(
+      results.map((r) => r.serveRssEnd),
+      0,
+    ),
+    '',
+  ],
+  [
+    'redis CPU (% of one core)',
+    fmt(
+      results.map((r) => r.redisCpu),
+      2,
+    ),
+    '',
+  ],
+  [
+    'redis used_memory max (MB)',
+    fmt(
+      results.map((r) => r.redisMemMax),
+      0,
+    ),
+    '',
+  ],
+  [
+    'redis used_memory at the end (MB)',
+    fmt(
+      results.map((r) => r.redisMemEnd),
+      0,
+    ),
+    '',
+  ],
+  ...sites.map((site): [string, string, string] => [
+    `agent ${site} CPU (% of one core)`,
+    fmt(
+      results.map((r) => r.agentCpu[site] ?? 0),
+      2,
+    ),
+    '',
+  ]),
+  [
+    'world (simulator) CPU (% of one core)',
+    fmt(
+      results.map((r) => r.worldCpu),
+      2,
+    ),
+    '',
+  ],
 ];
 const routes = [...new Set(results.flatMap((r) => [...r.rates.keys()]))].sort();
 for (const route of routes) {
@@ -236,8 +301,13 @@ for (const route of routes) {
 const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 6));
 process.stdout.write(
   `control plane at steady state: ${sites.length} agents of ${VMS} VMs, heartbeat 1 s, 30-s inventory cycle; ` +
-    `median of ${results.length} run(s) of ${fmt(results.map((r) => r.seconds), 0)} s after ${WARMUP_S} s warm-up\n`,
+    `median of ${results.length} run(s) of ${fmt(
+      results.map((r) => r.seconds),
+      0,
+    )} s after ${WARMUP_S} s warm-up\n`,
 );
 for (const row of rows)
   process.stdout.write(`${row[0].padEnd(widths[0] ?? 0)}  ${row[1].padStart(widths[1] ?? 0)}  ${row[2]}\n`);
-process.stdout.write(`load (1/5/15 min) per run: ${results.map((r) => `${r.loadBefore} → ${r.loadAfter}`).join('; ')}\n`);
+process.stdout.write(
+  `load (1/5/15 min) per run: ${results.map((r) => `${r.loadBefore} → ${r.loadAfter}`).join('; ')}\n`,
+);
