@@ -98,12 +98,14 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
         response: { 200: pollReplySchema },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { site } = request.params;
       const { session, max, waitMs } = request.body;
       const deadline = Date.now() + waitMs;
       const gone = new AbortController();
-      request.raw.once('close', () => gone.abort());
+      // The response's close: the connection went away (or the answer was sent). The request's own
+      // 'close' fires as soon as its body was read, which ended every poll at once.
+      reply.raw.once('close', () => gone.abort());
       try {
         for (;;) {
           // Listen before looking, so that a unit handed in between still wakes this poll.
