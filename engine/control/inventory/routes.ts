@@ -98,9 +98,9 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
       async (request) => {
         const deadline = clock() + request.query.waitMs;
         for (;;) {
-          const meta = await store.meta(request.params.site);
-          if (meta.refreshAskedAtMs !== undefined)
-            return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
+          // The flag alone, ten times a second per agent: the site's meta carries its hosts' JSON.
+          const askedAt = await store.refreshAskedAt(request.params.site);
+          if (askedAt !== undefined) return { refresh: true, askedAt: new Date(askedAt).toISOString() };
           if (clock() >= deadline) return { refresh: false };
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
