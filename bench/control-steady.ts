@@ -226,88 +226,74 @@ for (let i = 1; i <= RUNS; i++) {
   );
 }
 
-const fmt = (values: number[], digits = 1) => median(values).toFixed(digits);
-const rows: [string, string, string][] = [
-  [
+/** A row: what, the median over the runs, each run's value, the target. */
+const row = (what: string, values: number[], digits: number, target = ''): string[] => [
+  what,
+  median(values).toFixed(digits),
+  values.map((v) => v.toFixed(digits)).join(' / '),
+  target,
+];
+const rows: string[][] = [
+  ['', 'median', 'runs', 'target'],
+  row(
     'drctl serve CPU (% of one core)',
-    fmt(
-      results.map((r) => r.serveCpu),
-      2,
-    ),
+    results.map((r) => r.serveCpu),
+    2,
     '≤ 5',
-  ],
-  [
+  ),
+  row(
     'drctl serve RSS max (MB)',
-    fmt(
-      results.map((r) => r.serveRssMax),
-      0,
-    ),
+    results.map((r) => r.serveRssMax),
+    0,
     '≤ 300',
-  ],
-  [
+  ),
+  row(
     'drctl serve RSS at the end (MB)',
-    fmt(
-      results.map((r) => r.serveRssEnd),
-      0,
-    ),
-    '',
-  ],
-  [
+    results.map((r) => r.serveRssEnd),
+    0,
+  ),
+  row(
     'redis CPU (% of one core)',
-    fmt(
-      results.map((r) => r.redisCpu),
-      2,
-    ),
-    '',
-  ],
-  [
+    results.map((r) => r.redisCpu),
+    2,
+  ),
+  row(
     'redis used_memory max (MB)',
-    fmt(
-      results.map((r) => r.redisMemMax),
-      0,
-    ),
-    '',
-  ],
-  [
+    results.map((r) => r.redisMemMax),
+    0,
+  ),
+  row(
     'redis used_memory at the end (MB)',
-    fmt(
-      results.map((r) => r.redisMemEnd),
-      0,
-    ),
-    '',
-  ],
-  ...sites.map((site): [string, string, string] => [
-    `agent ${site} CPU (% of one core)`,
-    fmt(
+    results.map((r) => r.redisMemEnd),
+    0,
+  ),
+  ...sites.map((site) =>
+    row(
+      `agent ${site} CPU (% of one core)`,
       results.map((r) => r.agentCpu[site] ?? 0),
       2,
     ),
-    '',
-  ]),
-  [
+  ),
+  row(
     'world (simulator) CPU (% of one core)',
-    fmt(
-      results.map((r) => r.worldCpu),
-      2,
-    ),
-    '',
-  ],
+    results.map((r) => r.worldCpu),
+    2,
+  ),
 ];
 const routes = [...new Set(results.flatMap((r) => [...r.rates.keys()]))].sort();
 for (const route of routes) {
-  const rate = median(results.map((r) => r.rates.get(route) ?? 0));
-  if (rate > 0) rows.push([`req/s ${route}`, rate.toFixed(2), '']);
+  const rates = results.map((r) => r.rates.get(route) ?? 0);
+  if (median(rates) > 0) rows.push(row(`req/s ${route}`, rates, 2));
 }
-const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 6));
+const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
 process.stdout.write(
   `control plane at steady state: ${sites.length} agents of ${VMS} VMs, heartbeat 1 s, 30-s inventory cycle; ` +
-    `median of ${results.length} run(s) of ${fmt(
-      results.map((r) => r.seconds),
-      0,
-    )} s after ${WARMUP_S} s warm-up\n`,
+    `${results.length} run(s) of ${median(results.map((r) => r.seconds)).toFixed(0)} s after ${WARMUP_S} s warm-up\n`,
 );
-for (const row of rows)
-  process.stdout.write(`${row[0].padEnd(widths[0] ?? 0)}  ${row[1].padStart(widths[1] ?? 0)}  ${row[2]}\n`);
+for (const cells of rows)
+  process.stdout.write(
+    `${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`,
+  );
 process.stdout.write(
   `load (1/5/15 min) per run: ${results.map((r) => `${r.loadBefore} → ${r.loadAfter}`).join('; ')}\n`,
 );
