@@ -115,6 +115,27 @@ describe('the agent routes', () => {
     expect(Object.keys(doc.paths)).toContain('/api/v1/agents/{site}/units:poll');
   });
 
+  describe('a poll over HTTP with nothing ready', () => {
+    // Regression: the poll ended when the request's 'close' fired, which Node emits as soon as the
+    // body was read, so every poll answered empty at once and the agents polled in a tight loop.
+    it('waits, and answers with the unit handed while it waited', async () => {
+      const base = await app.listen({ host: '127.0.0.1', port: 0 });
+      const polled = fetch(`${base}/api/v1/agents/${EAST}/units:poll`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ session: east, max: 10, waitMs: 20_000 }),
+      }).then(async (reply) => ((await reply.json()) as { units: HandedUnit[] }).units.map((u) => u.id));
+      let answered = false;
+      void polled.then(() => {
+        answered = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(answered).toBe(false);
+      await agentHubOf(ctx).hand(EAST, unitFor('exec-1.web-01/failover', EAST, 'web-01'));
+      expect(await polled).toEqual(['exec-1.web-01/failover']);
+    });
+  });
+
   describe('a result', () => {
     it('for a unit never handed out is refused with 404', async () => {
       const reply = await post(`/api/v1/agents/${WEST}/results`, {

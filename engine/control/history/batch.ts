@@ -124,22 +124,28 @@ export function planBatch(
 }
 
 function checkSample(sample: HistorySample, index: number): void {
-  const where = `inventory history: sample ${index}${typeof sample?.vm === 'string' && sample.vm.length > 0 ? ` (VM "${sample.vm}")` : ''}`;
-  const refuse = (what: string): never => {
-    throw new InputError('HISTORY_SAMPLE_INVALID', `${where}: ${what}; nothing was recorded`, { index });
-  };
-  if (typeof sample !== 'object' || sample === null) refuse('not an object');
-  if (typeof sample.vm !== 'string' || sample.vm.length === 0) refuse('vm must be a non-empty string');
-  if (Buffer.byteLength(sample.vm, 'utf8') > VM_MAX_BYTES) refuse(`vm is longer than ${VM_MAX_BYTES} bytes`);
-  if (typeof sample.site !== 'string' || sample.site.length === 0) refuse('site must be a non-empty string');
+  // Checked per sample, 20,000 every 30 s at steady state: no closure made per call (under tsx each
+  // inner function also costs a name definition), the error text only built for a bad one.
+  if (typeof sample !== 'object' || sample === null) refuse(sample, index, 'not an object');
+  if (typeof sample.vm !== 'string' || sample.vm.length === 0)
+    refuse(sample, index, 'vm must be a non-empty string');
+  if (Buffer.byteLength(sample.vm, 'utf8') > VM_MAX_BYTES)
+    refuse(sample, index, `vm is longer than ${VM_MAX_BYTES} bytes`);
+  if (typeof sample.site !== 'string' || sample.site.length === 0)
+    refuse(sample, index, 'site must be a non-empty string');
   if (Buffer.byteLength(sample.site, 'utf8') > SITE_MAX_BYTES)
-    refuse(`site is longer than ${SITE_MAX_BYTES} bytes`);
+    refuse(sample, index, `site is longer than ${SITE_MAX_BYTES} bytes`);
   if (typeof sample.at !== 'number' || !Number.isFinite(sample.at) || sample.at < 0)
-    refuse(`at must be a time in ms since the Unix epoch, got ${String(sample.at)}`);
+    refuse(sample, index, `at must be a time in ms since the Unix epoch, got ${String(sample.at)}`);
   if (sample.rpoSec !== null && (typeof sample.rpoSec !== 'number' || !Number.isFinite(sample.rpoSec)))
-    refuse(`rpoSec must be a number of seconds or null, got ${String(sample.rpoSec)}`);
+    refuse(sample, index, `rpoSec must be a number of seconds or null, got ${String(sample.rpoSec)}`);
   if (!isReplicationHealth(sample.health))
-    refuse(`health must be Normal, Warning or Critical, got ${JSON.stringify(sample.health)}`);
+    refuse(sample, index, `health must be Normal, Warning or Critical, got ${JSON.stringify(sample.health)}`);
+}
+
+function refuse(sample: HistorySample, index: number, what: string): never {
+  const where = `inventory history: sample ${index}${typeof sample?.vm === 'string' && sample.vm.length > 0 ? ` (VM "${sample.vm}")` : ''}`;
+  throw new InputError('HISTORY_SAMPLE_INVALID', `${where}: ${what}; nothing was recorded`, { index });
 }
 
 /** Default for how far ahead of the store's clock a sample may be: one bucket. */

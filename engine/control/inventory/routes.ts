@@ -25,6 +25,19 @@ export interface InventoryRoutesOptions {
   clock?: () => number;
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 const SiteParams = z.strictObject({
   site: z.string().regex(new RegExp(NAME_PATTERN), { error: 'not a site name' }),
 });
@@ -101,16 +114,25 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
           response: { 200: RefreshAnswerSchema, 400: ProblemSchema },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const deadline = clock() + request.query.waitMs;
-        for (;;) {
-          // Before the read: the vault's Redis goes away soon after the close began.
-          if (closing) return { refresh: false };
-          const meta = await store.meta(request.params.site);
-          if (meta.refreshAskedAtMs !== undefined)
-            return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
-          if (clock() >= deadline) return { refresh: false };
-          await new Promise((resolve) => setTimeout(resolve, 100));
+        // An agent that went away (it stopped, or the control plane is closing) ends its poll: the
+        // loop would read Redis until the deadline, past the close of the connection to it.
+        const gone = new AbortController();
+        reply.raw.once('close', () => gone.abort());
+        try {
+          for (;;) {
+            // Before the read: the vault's Redis goes away soon after the close began.
+            if (closing) return { refresh: false };
+            // The flag alone, ten times a second per agent: the site's meta carries its hosts' JSON.
+            const askedAt = await store.refreshAskedAt(request.params.site);
+            if (askedAt !== undefined) return { refresh: true, askedAt: new Date(askedAt).toISOString() };
+            if (gone.signal.aborted || clock() >= deadline) return { refresh: false };
+            await sleep(100, gone.signal);
+            if (gone.signal.aborted) return { refresh: false };
+          }
+        } finally {
+          gone.abort();
         }
       },
     );

@@ -65,6 +65,8 @@ export interface SiteMeta {
 export interface InventoryStore {
   apply(site: string, batch: InventoryBatch, receivedAtMs: number): Promise<BatchAnswer>;
   meta(site: string): Promise<SiteMeta>;
+  /** When a refresh was asked and no batch has answered it yet (ms), read alone: what a poll needs. */
+  refreshAskedAt(site: string): Promise<number | undefined>;
   /** Every VM record of a site (and, when `points`, every points record): one consistent read. */
   readSite(site: string, options?: { points?: boolean }): Promise<SiteRecords>;
   /** One VM's record and points, from the live hashes. */
@@ -156,6 +158,8 @@ export function createInventoryStore(redis: Redis, prefix: string): InventorySto
       ]);
       return toMeta(site, fields, refresh);
     },
+
+    refreshAskedAt: async (site) => num(await redis.get(siteKeys(prefix, site).refresh)),
 
     async readSite(site, options = {}) {
       const keys = siteKeys(prefix, site);
