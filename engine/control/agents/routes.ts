@@ -34,6 +34,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const siteParams = z.strictObject({ site: z.string().regex(/^[\w.-]{1,100}$/, 'a site name') });
 const okSchema = z.object({ ok: z.literal(true) });
+const POLL_ENDED = new Error('poll ended');
 
 export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext): Promise<void> {
   const hub = agentHubOf(ctx);
@@ -104,7 +105,8 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       const { session, max, waitMs } = request.body;
       const deadline = Date.now() + waitMs;
       const gone = new AbortController();
-      request.raw.once('close', () => gone.abort());
+      // With a reason of its own: abort() without one builds a DOMException (a stack) per poll.
+      request.raw.once('close', () => gone.abort(POLL_ENDED));
       // The units' JSON as stored: checked when they were handed, parsed by the agent (no zod here).
       // A JSON string goes out as it is (fastify serializes only objects): typed as the reply it is.
       const answer = (units: readonly string[]) =>
@@ -137,7 +139,7 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
           return answer(units);
         }
       } finally {
-        gone.abort();
+        gone.abort(POLL_ENDED);
       }
     },
   );
