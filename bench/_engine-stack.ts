@@ -69,9 +69,9 @@ export async function startStack(
   children.push(sim);
   const simUrl = (await waitForLine(sim, (l) => l.startsWith('READY '), 'the world')).slice(6).trim();
   const roles = new Map<ChildProcess, string>([[sim, 'world']]);
+  // PROFILE=<dir>: CPU profiles of the engine processes, agents included (written when they exit).
+  const profile = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : [];
   const drctl = (args: string[]): ChildProcess => {
-    // PROFILE=<dir>: CPU profiles of the engine processes (written when they exit).
-    const profile = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : [];
     const child = spawn(
       process.execPath,
       [...profile, 'bin/drctl.js', ...args, '--prefix', prefix, '--json'],
@@ -102,6 +102,7 @@ export async function startStack(
       const child = spawn(
         process.execPath,
         [
+          ...profile,
           'bin/drctl.js',
           'agent',
           '--site',

@@ -1,5 +1,6 @@
 /**
- * The agent's one link to the control plane: JSON over HTTP (engine/client http-request.ts),
+ * The agent's one link to the control plane: JSON over HTTP (engine/client node-request.ts: keep-alive
+ * node:http, the same answers and errors as the CLI's requester),
  * outbound only, every answer parsed with the protocol's schemas (engine/contract agent-protocol.ts).
  * The link holds the session a hello opened; a call that finds it unknown to the control plane (its
  * vault lost it) says hello again and repeats once. Transient failures (control plane restarting,
@@ -7,7 +8,7 @@
  * plane refused (4xx) is thrown as the DrError it sent.
  */
 import { z } from 'zod';
-import { createApiRequester } from '../client/http-request.ts';
+import { createNodeApiRequester } from '../client/node-request.ts';
 import { DrError, type Logger } from '../common/index.ts';
 import {
   type AgentHello,
@@ -66,7 +67,7 @@ function transient(error: unknown): boolean {
 }
 
 export function createAgentLink(options: LinkOptions): AgentLink {
-  const request = createApiRequester(options.server);
+  const request = createNodeApiRequester(options.server);
   let session: AgentSession | undefined;
   let site = '';
   let helloing: Promise<AgentSession> | undefined;

@@ -21,6 +21,7 @@ import type {
 import {
   type ActionMemo,
   type ActionRunMark,
+  lazyChild,
   parseStepJobData,
   type resolveHandlerOptions,
   runStepJob,
@@ -78,7 +79,8 @@ export function createUnitPool(options: UnitPoolOptions): UnitPool {
     } catch (error) {
       return badUnit(handed, error as Error);
     }
-    const log = options.log.child({ execution: data.execution, job: handed.id, vm: data.vm });
+    // Made only when the unit logs (pino serializes a child's bindings when it is made).
+    const log = lazyChild(options.log, { execution: data.execution, job: handed.id, vm: data.vm });
     const memo = linkMemo(options.link, handed, events, signal);
     try {
       const ran = await runStepJob(handed.id, data, {

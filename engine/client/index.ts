@@ -39,6 +39,7 @@ export {
 } from './lifecycle-client.ts';
 export { type LifecycleState, type ResyncRow, readLifecycleState } from './lifecycle-state.ts';
 export { createHttpLocksClient, createRedisLocksClient, type LocksClient } from './locks-client.ts';
+export { createNodeApiRequester } from './node-request.ts';
 export { measureRecoveryPointGap, pickRecoveryPoint, type RecoveryPointGap } from './recovery-point-gap.ts';
 export { createRedisExecutionClient, type RedisClientOptions } from './redis-client.ts';
 export { readSse, type SseMessage } from './sse.ts';

@@ -155,6 +155,7 @@ export { type ProtectRow, protectRows } from './store/protect-rows.ts';
 export { type SubmitRequest, submitExecution } from './store/submit.ts';
 export type { UnitRun, UnitRunner, UnitSinks } from './unit-runner.ts';
 export {
+  lazyChild,
   lockRenewMs,
   type SiteWorkerOptions,
   type SiteWorkers,

@@ -5,8 +5,8 @@
  * that unit. What fails is refused whole (nothing of the request is recorded) and logged.
  */
 import { DrError } from '../../common/index.ts';
-import type { ExecutionEvent, StepJobData, UnitReport } from '../../contract/index.ts';
-import type { HandedEntry } from './handing.ts';
+import type { ExecutionEvent, HandedUnit, StepJobData, UnitReport } from '../../contract/index.ts';
+import type { HandedEntry, RecordStatus } from './handing.ts';
 
 /** Why one unit's report (or progress) is refused: the problem's details name it. */
 export interface Refusal {
@@ -16,8 +16,8 @@ export interface Refusal {
 }
 
 /** The unit's StepJobData as the control plane handed it (it built it; no need to parse again). */
-function dataOf(entry: HandedEntry): StepJobData {
-  return entry.unit.data as unknown as StepJobData;
+export function dataOf(unit: HandedUnit): StepJobData {
+  return unit.data as unknown as StepJobData;
 }
 
 /** Whether `entry` may take a report from `session` of `site`: undefined when it may. */
@@ -83,9 +83,24 @@ export function eventsRefusal(
   return undefined;
 }
 
-/** A report against the unit it is for. */
-export function reportRefusal(entry: HandedEntry, report: UnitReport): Refusal | undefined {
-  const data = dataOf(entry);
+/** Why the record script refused a unit ('gone' or 'other'), as handedTo words it. */
+export function recordRefusal(
+  site: string,
+  session: string,
+  id: string,
+  status: Exclude<RecordStatus, 'dup' | 'new'>,
+): Refusal | undefined {
+  if (status === 'gone') return handedTo(site, session, id, undefined);
+  return {
+    unit: id,
+    code: 'UNIT_NOT_HANDED_TO_SESSION',
+    detail: `unit ${id} of site ${site} is handed to another agent session, not to session ${session}`,
+  };
+}
+
+/** A report against the unit it is for (as the control plane handed it). */
+export function reportRefusal(unit: HandedUnit, report: UnitReport): Refusal | undefined {
+  const data = dataOf(unit);
   const id = report.unit;
   const wrong = (detail: string): Refusal => ({
     unit: id,

@@ -1,71 +1,16 @@
 /**
  * Units handed to agents, in Redis (keys.ts), so that any control plane can serve an agent's poll or
- * take its results, and the one whose relay waits for a unit reads its report there: a unit is put
- * on its site's ready list (`hand`), a poll pops it and marks it handed to the polling session
- * (`take`), the agent's report is recorded once (`record`), and the waiting relay reads it and drops
- * the unit (`drop`). A unit handed to a session that went away is put back on the list (`rehand`).
+ * take its results, and the one whose relay waits for a unit reads its report there: units are put
+ * on their site's ready list, or straight to a poll waiting at the control plane that hands them
+ * (`hand`), a poll pops them and marks them handed to the polling session (`take`), the agent's
+ * reports are recorded once (`record`), and the waiting relay reads them and drops the units
+ * (`drop`). A unit handed to a session that went away is put back on the list (`rehand`). Each call
+ * takes many units in one round trip (handing-scripts.ts).
  */
 import type { Redis } from 'ioredis';
 import type { HandedUnit, UnitReport } from '../../contract/index.ts';
+import { HAND, RECORD, REHAND, STATES, TAKE } from './handing-scripts.ts';
 import { agentKeys, resultsChannel, UNIT_TTL_S, wakeChannel } from './keys.ts';
-
-/** Keep the unit (and whom it was handed to), unless a report is in: then return that. */
-const HAND = `
-local r = redis.call('HGET', KEYS[1], 'r')
-if r then return r end
-redis.call('HSET', KEYS[1], 'u', ARGV[1])
-redis.call('HSETNX', KEYS[1], 's', '')
-redis.call('HSETNX', KEYS[1], 'h', '0')
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return false
-`;
-
-/** Check the session, record it heard from, and pop up to ARGV[3] units handed to it now. */
-const TAKE = `
-local current = redis.call('HGET', KEYS[1], 'session')
-if not current then return {'none'} end
-if current ~= ARGV[1] then return {'other'} end
-redis.call('HSET', KEYS[1], 'heartbeatAt', ARGV[2])
-local out = {'ok'}
-local seen = {}
-local max = tonumber(ARGV[3])
-while #out - 1 < max do
-  local id = redis.call('LPOP', KEYS[2])
-  if not id then break end
-  if not seen[id] then
-    seen[id] = true
-    local key = ARGV[4] .. id
-    local u = redis.call('HGET', key, 'u')
-    if u and redis.call('HEXISTS', key, 'r') == 0 then
-      redis.call('HSET', key, 's', ARGV[1], 'h', ARGV[2])
-      out[#out + 1] = u
-    end
-  end
-end
-return out
-`;
-
-/** Record a report once, for the session the unit was handed to: 'ok', 'dup', 'gone' or 'other'. */
-const RECORD = `
-local s = redis.call('HGET', KEYS[1], 's')
-if not s then return 'gone' end
-if redis.call('HEXISTS', KEYS[1], 'r') == 1 then return 'dup' end
-if s ~= ARGV[1] then return 'other' end
-redis.call('HSET', KEYS[1], 'r', ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return 'ok'
-`;
-
-/** Put a unit back on the ready list, unless its report is in or it is gone. */
-const REHAND = `
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'r') == 1 then return 0 end
-redis.call('HSET', KEYS[1], 's', '', 'h', '0')
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-`;
 
 /** One handed unit as stored. */
 export interface HandedEntry {
@@ -76,35 +21,76 @@ export interface HandedEntry {
   report?: UnitReport;
 }
 
+/** A unit to hand, with its JSON (what a poll answers with, as it is). */
+export interface UnitToHand {
+  unit: HandedUnit;
+  json: string;
+}
+
+/** How a hand went: the report already recorded, or given to the direct session, or listed. */
+export type HandOutcome = { report: UnitReport } | { taken: true } | { listed: true };
+
 export type TakeStatus = 'ok' | 'none' | 'other';
 
+/** A unit's state as the periodic check reads it (no bodies). */
+export type UnitState = 'missing' | 'reported' | { session: string; handedAt: number };
+
+/** Per unit of a record call: gone, handed to another session, its report in already, or recorded. */
+export type RecordStatus = 'gone' | 'other' | 'dup' | 'new';
+
 export interface Handing {
-  /** Hand a unit to its site's agents; resolves to the report already recorded for it, if any. */
-  hand(site: string, unit: HandedUnit): Promise<UnitReport | undefined>;
-  take(site: string, session: string, max: number): Promise<{ status: TakeStatus; units: HandedUnit[] }>;
+  /**
+   * Hand units to their site's agent; `direct`: straight to that session (a poll waiting here), at
+   * most `max` of them, when it is the site's current one.
+   */
+  hand(
+    site: string,
+    units: readonly UnitToHand[],
+    direct?: { session: string; max: number },
+  ): Promise<HandOutcome[]>;
+  /** Units popped for `session`, each as its JSON. */
+  take(site: string, session: string, max: number): Promise<{ status: TakeStatus; units: string[] }>;
   read(site: string, ids: readonly string[]): Promise<(HandedEntry | undefined)[]>;
-  record(site: string, session: string, report: UnitReport): Promise<'ok' | 'dup' | 'gone' | 'other'>;
+  states(site: string, ids: readonly string[]): Promise<UnitState[]>;
+  /**
+   * Record `reports` for `session`, all or none (see RECORD); `checked`: ids of units only checked
+   * handed to it. Statuses are per report, then per checked id.
+   */
+  record(
+    site: string,
+    session: string,
+    reports: readonly UnitReport[],
+    checked?: readonly string[],
+  ): Promise<{ status: TakeStatus; units: RecordStatus[] }>;
   rehand(site: string, id: string): Promise<boolean>;
-  drop(site: string, id: string): Promise<void>;
+  drop(site: string, ids: readonly string[]): Promise<void>;
 }
 
 export function createHanding(redis: Redis, prefix: string): Handing {
   const wake = wakeChannel(prefix);
   return {
-    hand: async (site, unit) => {
+    hand: async (site, units, direct) => {
+      if (units.length === 0) return [];
       const keys = agentKeys(prefix, site);
-      const reply = await redis.eval(
+      const reply = (await redis.eval(
         HAND,
-        2,
-        `${keys.unitPrefix}${unit.id}`,
+        2 + units.length,
+        keys.session,
         keys.ready,
-        JSON.stringify(unit),
+        ...units.map((u) => `${keys.unitPrefix}${u.unit.id}`),
+        direct?.session ?? '',
+        String(direct?.max ?? 0),
+        String(Date.now()),
         String(UNIT_TTL_S),
-        unit.id,
         wake,
         site,
-      );
-      return typeof reply === 'string' ? (JSON.parse(reply) as UnitReport) : undefined;
+        ...units.flatMap((u) => [u.unit.id, u.json]),
+      )) as string[];
+      return reply.map((r): HandOutcome => {
+        if (r === 'T') return { taken: true };
+        if (r === 'L') return { listed: true };
+        return { report: JSON.parse(r) as UnitReport };
+      });
     },
     take: async (site, session, max) => {
       const keys = agentKeys(prefix, site);
@@ -119,7 +105,7 @@ export function createHanding(redis: Redis, prefix: string): Handing {
         keys.unitPrefix,
       )) as string[];
       const [status, ...units] = reply;
-      return { status: status as TakeStatus, units: units.map((u) => JSON.parse(u) as HandedUnit) };
+      return { status: status as TakeStatus, units };
     },
     read: async (site, ids) => {
       if (ids.length === 0) return [];
@@ -139,26 +125,49 @@ export function createHanding(redis: Redis, prefix: string): Handing {
         };
       });
     },
-    record: async (site, session, report) => {
+    states: async (site, ids) => {
+      if (ids.length === 0) return [];
       const keys = agentKeys(prefix, site);
-      const reply = await redis.eval(
+      const reply = (await redis.eval(
+        STATES,
+        ids.length,
+        ...ids.map((id) => `${keys.unitPrefix}${id}`),
+      )) as string[];
+      return reply.map((r): UnitState => {
+        if (r === 'm') return 'missing';
+        if (r === 'r') return 'reported';
+        const bar = r.lastIndexOf('|');
+        return { session: r.slice(0, bar), handedAt: Number(r.slice(bar + 1)) };
+      });
+    },
+    record: async (site, session, reports, checked = []) => {
+      const keys = agentKeys(prefix, site);
+      const ids = [...reports.map((r) => r.unit), ...checked];
+      const reply = (await redis.eval(
         RECORD,
-        1,
-        `${keys.unitPrefix}${report.unit}`,
+        1 + ids.length,
+        keys.session,
+        ...ids.map((id) => `${keys.unitPrefix}${id}`),
         session,
-        JSON.stringify(report),
+        String(Date.now()),
         resultsChannel(prefix),
-        `${site} ${report.unit}`,
-      );
-      return reply as 'ok' | 'dup' | 'gone' | 'other';
+        site,
+        String(reports.length),
+        ...reports.map((r) => JSON.stringify(r)),
+        ...reports.map((r) => r.unit),
+      )) as string[];
+      const [status, ...units] = reply;
+      return { status: status as TakeStatus, units: units as RecordStatus[] };
     },
     rehand: async (site, id) => {
       const keys = agentKeys(prefix, site);
       const reply = await redis.eval(REHAND, 2, `${keys.unitPrefix}${id}`, keys.ready, id, wake, site);
       return reply === 1;
     },
-    drop: async (site, id) => {
-      await redis.del(`${agentKeys(prefix, site).unitPrefix}${id}`);
+    drop: async (site, ids) => {
+      if (ids.length === 0) return;
+      const keys = agentKeys(prefix, site);
+      await redis.del(...ids.map((id) => `${keys.unitPrefix}${id}`));
     },
   };
 }

@@ -6,7 +6,9 @@
  * woken by a unit handed by any of them (pub/sub `wake`), a relay by a report any of them accepted
  * (pub/sub `results`), and a check every `checkMs` catches what a lost message missed and hands
  * again the units of a session that is gone, replaced, or never got them (its heartbeats do not
- * list them).
+ * list them). A unit handed while a poll of its site waits here goes straight to that poll, and
+ * a report for a unit whose relay waits here is checked against the unit in memory: one Redis
+ * round trip each way (handing.ts).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
@@ -15,8 +17,10 @@ import { type SiteWorkers, startSiteWorkers } from '../../executor/index.ts';
 import type { HostDriver } from '../../hosts/index.ts';
 import { createHanding, type Handing } from './handing.ts';
 import { agentKeys, agentSitesKey, resultsChannel, wakeChannel } from './keys.ts';
+import { createPolls, type Polls } from './polls.ts';
 import { relayUnitRunner } from './relay.ts';
 import { createSessions, type SessionOptions, type Sessions } from './sessions.ts';
+import { tickBatch } from './tick-batch.ts';
 
 export interface AgentHubOptions extends SessionOptions {
   /**
@@ -55,11 +59,15 @@ interface Waiter {
 export interface AgentHub {
   readonly sessions: Sessions;
   readonly handing: Handing;
+  readonly polls: Polls;
+  /** Hand a unit (with those of the same tick, in one call); resolves to its report if one is in. */
   hand(site: string, unit: HandedUnit): Promise<UnitReport | undefined>;
   waitFor(site: string, unit: HandedUnit, signal: AbortSignal): Promise<UnitReport>;
   drop(site: string, id: string): Promise<void>;
-  /** Resolves at the site's next wake (a unit handed), or when `signal` aborts. */
-  nextWake(site: string, signal: AbortSignal): Promise<void>;
+  /** The unit as handed, when a relay of this control plane waits for its report. */
+  handedHere(site: string, id: string): HandedUnit | undefined;
+  /** These reports are being recorded here: the results message about them need not be read. */
+  recording(ids: readonly string[], on: boolean): void;
   /** Polls end now and answer at once from here on (the control plane is closing). */
   stopPolls(): void;
   readonly pollsStopped: boolean;
@@ -80,26 +88,27 @@ export function createAgentHub(
 ): AgentHub {
   const sessions = createSessions(redis, prefix, options);
   const handing = createHanding(redis, prefix);
+  const polls = createPolls();
   const waiters = new Map<string, Waiter>();
-  const wakes = new Map<string, Set<() => void>>();
+  const recordingHere = new Set<string>();
   const relays = new Map<string, SiteWorkers>();
   let relayOptions: RelayOptions | undefined;
   let subscriber: Redis | undefined;
   let closed = false;
-  let pollsStopped = false;
   const timers: NodeJS.Timeout[] = [];
 
-  const wake = (site: string): void => {
-    const set = wakes.get(site);
-    if (set === undefined) return;
-    wakes.delete(site);
-    for (const fn of set) fn();
-  };
   const settle = (id: string, report: UnitReport): void => {
     const waiter = waiters.get(id);
     if (waiter === undefined) return;
     waiters.delete(id);
     waiter.resolve(report);
+  };
+  const readReports = async (site: string, ids: readonly string[]): Promise<void> => {
+    const entries = await handing.read(site, ids);
+    ids.forEach((id, i) => {
+      const report = entries[i]?.report;
+      if (report !== undefined) settle(id, report);
+    });
   };
   const subscribe = (): void => {
     if (subscriber !== undefined || closed) return;
@@ -110,13 +119,11 @@ export function createAgentHub(
     subscriber.on('error', (error) => log.warn({ err: error.message }, 'agents subscriber error'));
     void subscriber.subscribe(wakeChannel(prefix), resultsChannel(prefix)).catch(() => {});
     subscriber.on('message', (channel: string, message: string) => {
-      if (channel === wakeChannel(prefix)) return wake(message);
-      const [site = '', id = ''] = message.split(' ');
-      if (!waiters.has(id)) return;
-      void handing.read(site, [id]).then(
-        ([entry]) => entry?.report && settle(id, entry.report),
-        () => {},
-      );
+      if (channel === wakeChannel(prefix)) return polls.wake(message);
+      // "<site> <id> <id> ...": reports accepted by some control plane; read those waited for here.
+      const [site = '', ...ids] = message.split(' ');
+      const wanted = ids.filter((id) => waiters.has(id) && !recordingHere.has(id));
+      if (wanted.length > 0) void readReports(site, wanted).catch(() => {});
     });
     const check = setInterval(
       () => void checkWaiters().catch((e) => log.warn({ err: e }, 'unit check failed')),
@@ -126,14 +133,50 @@ export function createAgentHub(
     timers.push(check);
   };
 
+  /** Units of a tick, per site, in one script; straight to a poll waiting here when there is one. */
+  const handBatch = tickBatch<HandedUnit, UnitReport | undefined>(async (site, units) => {
+    const picked = polls.pick(site);
+    const toHand = units.map((unit) => ({ unit, json: JSON.stringify(unit) }));
+    const outcomes = await handing.hand(
+      site,
+      toHand,
+      picked === undefined ? undefined : { session: picked.receiver.session, max: picked.receiver.max },
+    );
+    const taken: string[] = [];
+    const takenIds: string[] = [];
+    let listed = false;
+    outcomes.forEach((outcome, i) => {
+      const handed = toHand[i];
+      if (handed === undefined) return;
+      if ('taken' in outcome) {
+        taken.push(handed.json);
+        takenIds.push(handed.unit.id);
+      } else if ('listed' in outcome) listed = true;
+    });
+    if (picked !== undefined && !picked.deliver(taken)) {
+      // The poll stopped waiting meanwhile: the units go on the ready list for its next one.
+      for (const id of takenIds) await handing.rehand(site, id);
+      listed ||= takenIds.length > 0;
+    }
+    if (listed) polls.wake(site);
+    return outcomes.map((outcome) => ('report' in outcome ? outcome.report : undefined));
+  });
+  const dropBatch = tickBatch<string, void>(async (site, ids) => {
+    await handing.drop(site, ids);
+    return ids.map(() => undefined);
+  });
+
   /** Reports missed, units of a session gone or never received: handed again. */
   const checkWaiters = async (): Promise<void> => {
     const bySite = new Map<string, Waiter[]>();
-    for (const waiter of waiters.values())
-      bySite.set(waiter.site, [...(bySite.get(waiter.site) ?? []), waiter]);
+    for (const waiter of waiters.values()) {
+      const list = bySite.get(waiter.site) ?? [];
+      list.push(waiter);
+      bySite.set(waiter.site, list);
+    }
     for (const [site, list] of bySite) {
-      const [entries, current, runningRaw] = await Promise.all([
-        handing.read(
+      const [states, current, runningRaw] = await Promise.all([
+        handing.states(
           site,
           list.map((w) => w.unit.id),
         ),
@@ -146,26 +189,31 @@ export function createAgentHub(
           ? undefined
           : (JSON.parse(runningRaw) as { at: number; session: string; ids: string[] });
       const held = new Set(running?.ids ?? []);
+      const reported: string[] = [];
       for (const [i, waiter] of list.entries()) {
-        const entry = entries[i];
+        const state = states[i];
         const id = waiter.unit.id;
-        if (entry === undefined) {
+        if (state === undefined) continue;
+        if (state === 'missing') {
           // Dropped by another run of the same job: hand it again (the agent answers from its cache).
-          await handing.hand(site, waiter.unit);
+          void hub.hand(site, waiter.unit).then(
+            (report) => report && settle(id, report),
+            () => {},
+          );
           continue;
         }
-        if (entry.report !== undefined) {
-          settle(id, entry.report);
+        if (state === 'reported') {
+          reported.push(id);
           continue;
         }
-        if (entry.session === '') continue;
-        const gone = !live || current?.session !== entry.session;
+        if (state.session === '') continue;
+        const gone = !live || current?.session !== state.session;
         // A heartbeat well after the unit was handed that does not list it: the poll's answer was lost.
         const lost =
           !gone &&
           running !== undefined &&
-          running.session === entry.session &&
-          running.at > entry.handedAt + 3 * sessions.heartbeatMs &&
+          running.session === state.session &&
+          running.at > state.handedAt + 3 * sessions.heartbeatMs &&
           !held.has(id);
         if (gone || lost) {
           log.warn(
@@ -175,6 +223,7 @@ export function createAgentHub(
           await handing.rehand(site, id);
         }
       }
+      if (reported.length > 0) await readReports(site, reported);
     }
   };
 
@@ -201,11 +250,10 @@ export function createAgentHub(
   const hub: AgentHub = {
     sessions,
     handing,
-    hand: async (site, unit) => {
+    polls,
+    hand: (site, unit) => {
       subscribe();
-      const report = await handing.hand(site, unit);
-      wake(site);
-      return report;
+      return handBatch(site, unit);
     },
     waitFor: (site, unit, signal) =>
       new Promise<UnitReport>((resolve, reject) => {
@@ -224,29 +272,21 @@ export function createAgentHub(
           },
         });
       }),
-    drop: (site, id) => handing.drop(site, id),
-    stopPolls: () => {
-      pollsStopped = true;
-      for (const set of wakes.values()) for (const fn of set) fn();
-      wakes.clear();
+    drop: (site, id) => dropBatch(site, id),
+    handedHere: (site, id) => {
+      const waiter = waiters.get(id);
+      return waiter?.site === site ? waiter.unit : undefined;
     },
+    recording: (ids, on) => {
+      for (const id of ids) {
+        if (on) recordingHere.add(id);
+        else recordingHere.delete(id);
+      }
+    },
+    stopPolls: () => polls.stop(),
     get pollsStopped() {
-      return pollsStopped;
+      return polls.stopped;
     },
-    nextWake: (site, signal) =>
-      new Promise<void>((resolve) => {
-        if (pollsStopped || signal.aborted) return resolve();
-        subscribe();
-        const set = wakes.get(site) ?? new Set();
-        const done = (): void => {
-          signal.removeEventListener('abort', done);
-          set.delete(done);
-          resolve();
-        };
-        set.add(done);
-        wakes.set(site, set);
-        signal.addEventListener('abort', done, { once: true });
-      }),
     accepted: (_site, report) => settle(report.unit, report),
     startRelays: async (o) => {
       relayOptions = o;

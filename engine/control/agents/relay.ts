@@ -5,17 +5,27 @@
  * the unit to the site's agent with what its handlers read (the VM's sightings, an action's VMs),
  * waits for the agent's report, and writes the events and sightings it carries through the worker's
  * sinks before the worker publishes the result. A report recorded already (the agent answered a
- * control plane that died since) is used as it is.
+ * control plane that died since) is used as it is. The sightings of the units of one tick are read
+ * in one HMGET per site, and a report's sighting writes go out together (in order, on the worker's
+ * one connection), not one round trip each.
  */
 import type {
   ExecutionEvent,
   HandedUnit,
+  PrimarySighting,
   SightingOp,
   StepJobData,
   UnitReport,
 } from '../../contract/index.ts';
-import { StepError, type StepJobRun, type UnitRunner, type UnitSinks } from '../../executor/index.ts';
+import {
+  StepError,
+  type StepJobRun,
+  type UnitRun,
+  type UnitRunner,
+  type UnitSinks,
+} from '../../executor/index.ts';
 import type { SightingStore } from '../../locks/index.ts';
+import { type TickBatch, tickBatch } from './tick-batch.ts';
 
 /** What the relay needs of the hub (hub.ts): hand a unit, wait for its report, drop it. */
 export interface RelayHub {
@@ -25,8 +35,20 @@ export interface RelayHub {
 }
 
 export function relayUnitRunner(hub: RelayHub, site: string): UnitRunner {
+  const readers = new WeakMap<SightingStore, TickBatch<string, PrimarySighting | undefined>>();
+  const readerOf = (store: SightingStore): TickBatch<string, PrimarySighting | undefined> => {
+    let reader = readers.get(store);
+    if (reader === undefined) {
+      reader = tickBatch(async (at, vms) => {
+        const seen = await store.read(at, vms);
+        return vms.map((vm) => seen.get(vm));
+      });
+      readers.set(store, reader);
+    }
+    return reader;
+  };
   return async (unit, sinks) => {
-    const handed = await handedUnit(unit.id, unit.data, unit.late, unit.lateFailedOver, sinks);
+    const handed = await handedUnit(unit, readerOf(sinks.sightings), sinks);
     unit.signal.throwIfAborted();
     const report = (await hub.hand(site, handed)) ?? (await hub.waitFor(site, handed, unit.signal));
     // Parsed (agent-protocol.ts) and checked against the unit (checks.ts) when accepted. An
@@ -44,20 +66,18 @@ export function relayUnitRunner(hub: RelayHub, site: string): UnitRunner {
 }
 
 async function handedUnit(
-  id: string,
-  data: StepJobData,
-  late: boolean,
-  lateFailedOver: boolean,
+  { id, data, late, lateFailedOver }: Pick<UnitRun, 'id' | 'data' | 'late' | 'lateFailedOver'>,
+  read: TickBatch<string, PrimarySighting | undefined>,
   sinks: UnitSinks,
 ): Promise<HandedUnit> {
   const sightings: HandedUnit['sightings'] = {};
   if (data.vm !== undefined) {
     const vm = data.vm;
     const sites = [...new Set([data.site, data.fromSite, data.toSite].filter((s) => s !== ''))];
-    const read = await Promise.all(sites.map((s) => sinks.sightings.read(s, [vm])));
+    const seen = await Promise.all(sites.map((s) => read(s, vm)));
     sites.forEach((s, i) => {
-      const seen = read[i]?.get(vm);
-      if (seen !== undefined) sightings[s] = seen;
+      const sighting = seen[i];
+      if (sighting !== undefined) sightings[s] = sighting;
     });
   }
   const actionVms =
@@ -72,20 +92,33 @@ async function handedUnit(
   };
 }
 
+/**
+ * In the order the handlers wrote them. The store sends each write when called, so writes issued
+ * back to back reach Redis in order without waiting for each other; an `off … read` reads first,
+ * so what comes before it is awaited, and it is, before what follows.
+ */
 async function applySightings(store: SightingStore, ops: readonly SightingOp[]): Promise<void> {
+  let sent: Promise<void>[] = [];
   for (const op of ops) {
     switch (op.op) {
       case 'running':
-        await store.running(op.site, op.vm, op.at);
+        sent.push(store.running(op.site, op.vm, op.at));
         break;
       case 'off':
+        if (op.by !== 'read') {
+          sent.push(store.off(op.site, op.vm, op.at, op.by));
+          break;
+        }
+        await Promise.all(sent);
+        sent = [];
         await store.off(op.site, op.vm, op.at, op.by);
         break;
       case 'started':
-        await store.started(op.site, op.vm);
+        sent.push(store.started(op.site, op.vm));
         break;
     }
   }
+  await Promise.all(sent);
 }
 
 function runOf(report: UnitReport, data: StepJobData): StepJobRun {

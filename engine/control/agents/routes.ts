@@ -25,14 +25,16 @@ import {
 import { appendEvents, redisActionMemo, redisSweepVault } from '../../executor/index.ts';
 import { readFailedOver } from '../../locks/index.ts';
 import { CONTROL_VERSION, type ControlApp, type ControlContext } from '../context.ts';
-import { eventsRefusal, handedTo, type Refusal, refusedError, reportRefusal } from './checks.ts';
+import { handedTo, refusedError } from './checks.ts';
 import type { AgentHub } from './hub.ts';
 import { agentHubOf } from './hub-of.ts';
+import { acceptReports } from './results.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const siteParams = z.strictObject({ site: z.string().regex(/^[\w.-]{1,100}$/, 'a site name') });
 const okSchema = z.object({ ok: z.literal(true) });
+const POLL_ENDED = new Error('poll ended');
 
 export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext): Promise<void> {
   const hub = agentHubOf(ctx);
@@ -105,22 +107,43 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       const gone = new AbortController();
       // The response's close, not the request's: a request closes once its body was read (Node
       // 16+), which ended every poll at once and left its wait's timer running for `waitMs`.
-      const onClose = (): void => gone.abort();
+      // With a reason of its own: abort() without one builds a DOMException (a stack) per poll.
+      const onClose = (): void => gone.abort(POLL_ENDED);
       reply.raw.once('close', onClose);
+      // The units' JSON as stored: checked when they were handed, parsed by the agent (no zod here).
+      // A JSON string goes out as it is (fastify serializes only objects): typed as the reply it is.
+      const answer = (units: readonly string[]) =>
+        reply
+          .type('application/json')
+          .send(`{"units":[${units.join(',')}]}` as unknown as z.infer<typeof pollReplySchema>);
       try {
         for (;;) {
-          // Listen before looking, so that a unit handed in between still wakes this poll.
-          const woken = hub.nextWake(site, gone.signal);
-          if (gone.signal.aborted || hub.pollsStopped) return { units: [] };
+          // Listen before looking, so that a unit listed in between still wakes this poll.
+          const woken = hub.polls.nextWake(site, gone.signal);
+          if (gone.signal.aborted || hub.pollsStopped) return answer([]);
           const taken = await handing.take(site, session, max);
           if (taken.status !== 'ok') await sessions.touch(site, session);
           const left = deadline - Date.now();
-          if (taken.units.length > 0 || left <= 0) return { units: taken.units };
-          await Promise.race([woken, sleep(left, gone.signal)]);
+          if (taken.units.length > 0 || left <= 0) return answer(taken.units);
+          // Units this control plane hands while this poll waits come straight here.
+          const waiting = hub.polls.receive(site, { session, max }, gone.signal);
+          const units = await Promise.race([
+            waiting.units,
+            woken.then(() => []),
+            sleep(left, gone.signal).then(() => []),
+          ]);
+          waiting.cancel();
+          if (units.length === 0) continue;
+          if (gone.signal.aborted) {
+            // Nobody to answer: back on the ready list for the agent's next poll.
+            for (const unit of units) await handing.rehand(site, (JSON.parse(unit) as { id: string }).id);
+            return answer([]);
+          }
+          return answer(units);
         }
       } finally {
         reply.raw.off('close', onClose);
-        gone.abort();
+        gone.abort(POLL_ENDED);
       }
     },
   );
@@ -137,56 +160,19 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
         response: { 200: resultsReplySchema },
       },
     },
-    async (request) => {
-      const { site } = request.params;
-      const { session, results } = request.body;
-      const progress = request.body.progress ?? [];
-      // One round trip: the session check and the units' entries together.
-      const [, entries] = await Promise.all([
-        sessions.touch(site, session),
-        handing.read(site, [...results.map((r) => r.unit), ...progress.map((p) => p.unit)]),
-      ]);
-      const refusals: Refusal[] = [];
-      results.forEach((report, i) => {
-        const entry = entries[i];
-        const refusal =
-          handedTo(site, session, report.unit, entry) ?? (entry && reportRefusal(entry, report));
-        if (refusal) refusals.push(refusal);
-      });
-      progress.forEach((running, i) => {
-        const entry = entries[results.length + i];
-        const data = entry?.unit.data as unknown as StepJobData;
-        const refusal =
-          handedTo(site, session, running.unit, entry) ??
-          (entry && eventsRefusal(running.unit, data, running.events));
-        if (refusal) refusals.push(refusal);
-      });
-      if (refusals.length > 0) {
-        request.log.warn({ site, refused: refusals }, 'agent reports refused');
-        throw refusedError(site, refusals);
-      }
-      // Running units' events first: a report that follows (here or in a later post) comes after them.
-      await appendEvents(
+    async (request) =>
+      acceptReports(
+        hub,
         ctx.redis,
         ctx.prefix,
-        progress.flatMap((p) => p.events),
-      );
-      let accepted = 0;
-      let duplicates = 0;
-      for (const report of results) {
-        const status = await handing.record(site, session, report);
-        if (status === 'ok') {
-          accepted += 1;
-          hub.accepted(site, report);
-        } else if (status === 'dup') duplicates += 1;
-        else
-          request.log.info(
-            { site, unit: report.unit, status },
-            'report not recorded: handed elsewhere meanwhile',
-          );
-      }
-      return { accepted, duplicates };
-    },
+        {
+          site: request.params.site,
+          session: request.body.session,
+          results: request.body.results,
+          progress: request.body.progress ?? [],
+        },
+        request.log,
+      ),
   );
 
   app.post(

@@ -61,6 +61,8 @@ export interface Sessions {
   hello(hello: AgentHello): Promise<AgentSessionRecord>;
   /** Throws the 409 the agent acts on when `session` is not the site's current one. */
   touch(site: string, session: string): Promise<void>;
+  /** The same 409 for a session status a script returned ('none', 'other'); nothing for 'ok'. */
+  refuse(site: string, session: string, status: string): Promise<void>;
   /** A heartbeat; resolves to whether the agent should send its catalog again (it lapsed). */
   heartbeat(site: string, beat: AgentHeartbeat): Promise<{ sendCatalog: boolean }>;
   current(site: string): Promise<AgentSessionRecord | undefined>;
@@ -87,8 +89,7 @@ export function createSessions(redis: Redis, prefix: string, options: SessionOpt
     };
   };
 
-  const touch = async (site: string, session: string): Promise<void> => {
-    const status = await redis.eval(TOUCH, 1, agentKeys(prefix, site).session, session, String(Date.now()));
+  const refuse = async (site: string, session: string, status: string): Promise<void> => {
     if (status === 'ok') return;
     if (status === 'none') {
       throw new DrError(
@@ -105,11 +106,17 @@ export function createSessions(redis: Redis, prefix: string, options: SessionOpt
     );
   };
 
+  const touch = async (site: string, session: string): Promise<void> => {
+    const status = await redis.eval(TOUCH, 1, agentKeys(prefix, site).session, session, String(Date.now()));
+    await refuse(site, session, String(status));
+  };
+
   return {
     heartbeatMs,
     sessionTtlMs,
     current,
     touch,
+    refuse,
     isLive: (record, now = Date.now()) => record !== undefined && now - record.heartbeatAt < sessionTtlMs,
     hello: async (hello) => {
       if (!versionsCompatible(hello.version, CONTROL_VERSION)) {

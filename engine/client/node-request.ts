@@ -1,0 +1,82 @@
+/**
+ * The same requester as http-request.ts on node:http(s) with keep-alive connections instead of the
+ * global fetch: what an agent uses, whose every unit costs a poll answer and a results post (fetch
+ * took about four times the CPU per request; BENCHMARKS.md). Answers and errors are read exactly as
+ * there: JSON, problem+json as the DrError it names, no answer as SERVER_UNREACHABLE (retryable).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { DrError } from '../common/index.ts';
+import { type ApiRequester, problemError, unreachable } from './http-request.ts';
+
+const ABORTED = (): DrError => new DrError('ABORTED', 'aborted');
+
+/** A socket error in the shape `unreachable` reads (fetch puts the system error in `cause`). */
+function lost(error: Error): Error {
+  return Object.assign(new Error(error.message), { cause: error });
+}
+
+export function createNodeApiRequester(server: string): ApiRequester {
+  const secure = new URL(server).protocol === 'https:';
+  const transport = secure ? https : http;
+  const agent = new transport.Agent({ keepAlive: true });
+  return <T>(method: string, path: string, options: Parameters<ApiRequester>[2] = {}): Promise<T> => {
+    const url = new URL(`${server}${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const { signal } = options;
+    return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) return reject(ABORTED());
+      let settled = false;
+      const done = (error: unknown, value?: T): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve(value as T);
+        else reject(error);
+      };
+      const request = transport.request(
+        url,
+        {
+          method,
+          agent,
+          headers: {
+            accept: 'application/json, application/problem+json',
+            ...(body === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+            ...options.headers,
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', (error) => done(unreachable(server, lost(error))));
+          response.on('close', () => {
+            if (!response.complete) done(unreachable(server, lost(new Error('the answer was cut off'))));
+          });
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = response.statusCode ?? 0;
+            if (status < 200 || status >= 300)
+              return done(problemError(status, text, `${method} ${url.pathname}`));
+            try {
+              done(undefined, (text === '' ? undefined : JSON.parse(text)) as T);
+            } catch (error) {
+              done(error);
+            }
+          });
+        },
+      );
+      const onAbort = (): void => {
+        done(ABORTED());
+        request.destroy();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      request.on('error', (error) => done(unreachable(server, lost(error))));
+      request.end(body);
+    });
+  };
+}
