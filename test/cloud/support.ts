@@ -22,6 +22,8 @@ export interface UpLine {
   sim: string;
   redis: string;
   logs: string;
+  /** The engine's Redis key prefix. */
+  prefix: string;
   agents: Record<string, { pid: number }>;
   processes: Record<string, { pid: number; log: string }>;
   env: { DR_SERVER: string; DR_SIM_URL: string };
