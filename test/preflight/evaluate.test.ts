@@ -188,6 +188,38 @@ describe('replication', () => {
     expect(codes(planned.blockers)).toEqual(['SOURCE_UNREACHABLE', 'REPLICATION_CRITICAL:sql-01']);
   });
 
+  // Regression (issue 11, drctl up at 50×): the vault's copy of the target, read by its agent a
+  // few seconds before (minutes of simulated time), was judged against the newest site's clock,
+  // and a planned failover was blocked as REPLICATION_BEHIND while replication flowed.
+  it('judges replication as of when the target was read, not by the age of a copy of it', () => {
+    // 30-s cycles (a limit of 2 min), the last one 4 min before now.
+    const last = {
+      frequencySec: 30 as const,
+      lastReplicationTime: new Date(NOW.getTime() - 240_000).toISOString(),
+    };
+    const readAgo = (ms: number) => {
+      const inventory = makeInventory({
+        vms: [replica('sql-01', {}, last), replica('app-01', {}, last), replica('web-01', {}, last)],
+      });
+      if (inventory.to.ok)
+        inventory.to.asOf = {
+          site: 'dc-west',
+          asOf: new Date(NOW.getTime() - ms).toISOString(),
+          ageMs: 5_000,
+          source: 'vault',
+        };
+      return evaluatePreflight(threeTier, inventory, { type: 'planned' });
+    };
+    // Read 10 s after the last cycle (3m50s ago): flowing as far as anyone knows.
+    expect(readAgo(230_000).blockers).toEqual([]);
+    // Read just now, 4 min after the last cycle: not flowing.
+    expect(codes(readAgo(0).blockers)).toEqual([
+      'REPLICATION_BEHIND:sql-01',
+      'REPLICATION_BEHIND:app-01',
+      'REPLICATION_BEHIND:web-01',
+    ]);
+  });
+
   it('warns on Warning health', () => {
     const inventory = makeInventory({
       vms: [replica('sql-01', {}, { health: 'Warning' }), replica('app-01'), replica('web-01')],

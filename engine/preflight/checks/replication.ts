@@ -160,10 +160,10 @@ function checkRelationship(ctx: EvalContext, vm: string, view: VmView): void {
 }
 
 /**
- * Replication that has not delivered a cycle for 3 intervals (at least 2 min) is not flowing: the
- * link is down or too slow. A planned failover needs it to send every pending write after the
- * shutdown, so there it is a blocker (else the plan would stop the primaries and then fail);
- * otherwise a warning, the RPO check judges the data loss.
+ * Replication that had not delivered a cycle for 3 intervals (at least 2 min) when the target was
+ * read is not flowing: the link is down or too slow. A planned failover needs it to send every
+ * pending write after the shutdown, so there it is a blocker (else the plan would stop the
+ * primaries and then fail); otherwise a warning, the RPO check judges the data loss.
  */
 function checkBehind(ctx: EvalContext, vm: string, view: VmView): void {
   const replication = view.replication;
@@ -173,7 +173,11 @@ function checkBehind(ctx: EvalContext, vm: string, view: VmView): void {
     replication.lastReplicationTime === undefined
   )
     return;
-  const ageMs = ctx.inventory.now.getTime() - Date.parse(replication.lastReplicationTime);
+  // Judged as of when the target's data was read: a copy (the vault) a few seconds old must not
+  // count those seconds as a missed cycle (on a 50× simulated clock they are minutes).
+  const to = ctx.inventory.to;
+  const readAt = to.ok && to.asOf !== undefined ? Date.parse(to.asOf.asOf) : ctx.inventory.now.getTime();
+  const ageMs = readAt - Date.parse(replication.lastReplicationTime);
   const limitMs = Math.max(3 * replication.frequencySec * 1000, 120_000);
   if (!(ageMs > limitMs)) return;
   const input = {
