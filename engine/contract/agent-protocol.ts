@@ -16,7 +16,8 @@ export const MAX_POLL_WAIT_MS = 25_000;
 
 const name = z.string().min(1).max(200);
 const id = z.string().min(1).max(400);
-const iso = z.string().min(1).max(40);
+/** A real ISO-8601 time with its offset: a stored time is parsed later (status, reprotect), so garbage is refused here. */
+const iso = z.iso.datetime({ offset: true });
 const session = z.string().regex(/^[0-9a-f]{32}$/, 'a session id is the 32 hex digits hello returned');
 const text = z.string().max(65_536);
 const stepError = z.strictObject({ code: z.string().max(200), message: text, retryable: z.boolean() });
@@ -123,7 +124,7 @@ const divergedEventSchema = z.strictObject({
   runsAt: name,
   ranFrom: iso,
   ranUntil: iso,
-  ranMs: z.number(),
+  ranMs: z.number().min(0),
   fenced: z.boolean(),
   discard: z.strictObject({ since: iso.optional(), bytes: z.number().optional() }),
   detectedBy: z.enum(DIVERGENCE_DETECTORS),
