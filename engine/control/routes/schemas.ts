@@ -83,6 +83,24 @@ export const PlanSummarySchema = z
   .object({ name: z.string(), versions: z.number().int(), latest: PlanVersionSchema })
   .meta({ id: 'PlanSummary' });
 
+// ---- event logs ----------------------------------------------------------------------------------
+
+/**
+ * A Redis stream id (`<ms>-<seq>`, or a bare `<ms>` when `bare`) whose parts are safe integers: a
+ * longer one matches the digits but Redis refuses it, which would be a 500 instead of a 400.
+ */
+export function streamIdSchema(options: { bare?: boolean } = {}) {
+  const shape = options.bare ? /^\d+(-\d+)?$/ : /^(0|\d+-\d+)$/;
+  return z
+    .string()
+    .regex(shape, 'a stream id such as 1712345678901-0')
+    .refine(isStreamIdInRange, "a stream id's parts are integers below 2^53");
+}
+
+export function isStreamIdInRange(id: string): boolean {
+  return id.split('-').every((part) => Number.isSafeInteger(Number(part)));
+}
+
 // ---- executions --------------------------------------------------------------------------------
 
 /** The pre-flight settings a dry run and a submit share (engine/client PreflightOptions). */
