@@ -2,7 +2,7 @@
  * Regression tests of the security review of the agent routes: what a site agent may not post.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../engine/common/index.ts';
+import { createLogger, stripControlDeep } from '../../engine/common/index.ts';
 import type { EngineEvent } from '../../engine/contract/index.ts';
 import {
   agentHubOf,
@@ -138,5 +138,90 @@ describe('a divergence stored with a time that does not parse', () => {
     expect(d?.episodes).toHaveLength(2);
     expect(() => divergenceLine(d ?? (undefined as never))).not.toThrow();
     expect(divergenceLine(d ?? (undefined as never))).toContain('host time garbage');
+  });
+});
+
+describe('an agent message with control characters', () => {
+  let app: ControlApp;
+  const redis = testRedisClient();
+  const ctx: ControlContext = {
+    redis,
+    redisUrl: testRedisUrl(),
+    prefix: uniquePrefix('agent-cc'),
+    log: createLogger('test', { level: 'silent' }),
+    metrics: createControlMetrics(),
+    readiness: {},
+  };
+  let session = '';
+  const post = (url: string, payload: unknown) =>
+    app.inject({ method: 'POST', url, payload: payload as object });
+  const hello = (more: Record<string, unknown> = {}) =>
+    post(`/api/v1/agents/${EAST}/hello`, {
+      site: EAST,
+      agentId: 'agent-east',
+      version: CONTROL_VERSION,
+      scriptCatalog: { scripts: {} },
+      ...more,
+    });
+  const failing = (message: string) => ({
+    session,
+    results: [
+      {
+        unit: 'exec-1.app-01/failover',
+        execution: 'exec-1',
+        result: {
+          v: 1,
+          steps: [
+            {
+              id: 'app-01/failover',
+              outcome: 'failed',
+              startedAt: AT,
+              endedAt: AT,
+              error: { code: 'HOST', message, retryable: false },
+            },
+          ],
+        },
+        events: [],
+        sightings: [],
+      },
+    ],
+  });
+
+  beforeAll(async () => {
+    app = await buildControlApp(ctx, { routes: controlRoutes });
+    session = (await hello()).json().session;
+  });
+  afterAll(async () => {
+    await agentHubOf(ctx).close(1000);
+    await app.close();
+    redis.disconnect();
+  });
+
+  it('is refused with 400 in a name (agentId)', async () => {
+    const reply = await hello({ agentId: 'agent\u001b[2J' });
+    expect(reply.statusCode, reply.body).toBe(400);
+    expect(reply.body).toMatch(/control characters/);
+  });
+
+  it('is refused with 400 in the catalog folder', async () => {
+    const reply = await hello({ scriptCatalog: { folder: 'C:\\scripts\r', scripts: {} } });
+    expect(reply.statusCode, reply.body).toBe(400);
+  });
+
+  it('is refused with 400 in free text, where newlines and tabs pass', async () => {
+    const bad = await post(`/api/v1/agents/${EAST}/results`, failing('failed\u001b]0;pwned\u0007'));
+    expect(bad.statusCode, bad.body).toBe(400);
+    // Past the schema: refused only because the unit was never handed out.
+    const good = await post(`/api/v1/agents/${EAST}/results`, failing('failed:\n\tline two'));
+    expect(good.statusCode, good.body).toBe(404);
+  });
+});
+
+describe('stripControlDeep, as an agent cleans a post', () => {
+  it('drops control characters from every string and key but newlines and tabs', () => {
+    expect(stripControlDeep({ 'a\u001b': ['x\ry', { m: 'l1\n\tl2\u0007' }], n: 3 })).toEqual({
+      a: ['xy', { m: 'l1\n\tl2' }],
+      n: 3,
+    });
   });
 });
