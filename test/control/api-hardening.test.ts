@@ -13,6 +13,7 @@ import {
   createControlMetrics,
 } from '../../engine/control/index.ts';
 import { executionKeys } from '../../engine/executor/index.ts';
+import { generatePlan } from '../../engine/plan/index.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 const RUN = 'run-1';
@@ -86,5 +87,43 @@ describe('the operators API, against bad input', () => {
     expect(error, reply.body).toBeDefined();
     expect(error).not.toMatch(/WRONGTYPE/i);
     expect(error).toMatch(/"code":"INTERNAL".*internal error \(request [^)]+\)/);
+  });
+
+  describe('an unbounded field', () => {
+    const many = Array.from({ length: 50_001 }, (_, i) => `vm-${i}`);
+    const plan = { name: 'p', hash: 'a'.repeat(64) };
+    it.each([
+      ['selection.vms', '/api/v1/executions:preflight', { type: 'test', plan, selection: { vms: many } }],
+      [
+        'selection.group',
+        '/api/v1/executions:preflight',
+        { type: 'test', plan, selection: { group: 'g'.repeat(201) } },
+      ],
+      ['accept', '/api/v1/executions:preflight', { type: 'test', plan, accept: Array(1001).fill('X') }],
+      ['approvals action', `/api/v1/executions/${RUN}/approvals`, { action: 'a'.repeat(401), by: 'alice' }],
+      ['locks release vms', '/api/v1/locks/release', { vms: many }],
+      [
+        'discardDiverged.vms',
+        `/api/v1/executions/${RUN}/reprotect`,
+        { by: 'alice', discardDiverged: { vms: many, reason: 'r' } },
+      ],
+    ])('is refused with 400 when %s is over its cap', async (field, url, payload) => {
+      const reply = await app.inject({ method: 'POST', url, payload });
+      expect(reply.statusCode, reply.body).toBe(400);
+      expect(reply.body).toContain(field.split(' ')[0]?.split('.').at(-1));
+    });
+
+    it('a plan text over 8 MiB is refused with 400 naming the cap', async () => {
+      const text = `# ${'x'.repeat(8 * 1024 * 1024)}\n`;
+      const reply = await app.inject({ method: 'POST', url: '/api/v1/plans', payload: { text } });
+      expect(reply.statusCode, reply.body.slice(0, 300)).toBe(400);
+      expect(reply.body).toContain('8 MiB');
+    });
+
+    it('a 10,000-VM plan still uploads', { timeout: 120_000 }, async () => {
+      const text = generatePlan({ vms: 10_000, depth: 10, seed: 7 });
+      const reply = await app.inject({ method: 'POST', url: '/api/v1/plans', payload: { text } });
+      expect(reply.statusCode, reply.body.slice(0, 300)).toBe(201);
+    });
   });
 });
