@@ -116,6 +116,25 @@ describe('the agent routes, against forged messages', () => {
     );
   });
 
+  it('polls of site names with no session leave no waiting entry behind', async () => {
+    for (let i = 0; i < 20; i++) {
+      const reply = await post(`/api/v1/agents/ghost-${i}/units:poll`, {
+        session: 'f'.repeat(32),
+        max: 1,
+        waitMs: 0,
+      });
+      expect(reply.statusCode, reply.body).toBeGreaterThanOrEqual(400);
+      expect(reply.statusCode).toBeLessThan(500);
+    }
+    const served = await post(`/api/v1/agents/${EAST}/units:poll`, {
+      session: sessions[EAST],
+      max: 1,
+      waitMs: 0,
+    });
+    expect(served.statusCode, served.body).toBe(200);
+    expect(agentHubOf(ctx).wakingSites).toBe(0);
+  });
+
   it('a heartbeat whose hostsSeenAt is no ISO time is refused with 400', async () => {
     const reply = await post(`/api/v1/agents/${EAST}/heartbeat`, {
       session: sessions[EAST],

@@ -63,6 +63,8 @@ export interface AgentHub {
   /** Polls end now and answer at once from here on (the control plane is closing). */
   stopPolls(): void;
   readonly pollsStopped: boolean;
+  /** Sites with a poll waiting now: a site's entry goes with its last waiting poll. */
+  readonly wakingSites: number;
   /** A report this control plane just recorded: its own waiter need not wait for the message. */
   accepted(site: string, report: UnitReport): void;
   /** Start a relay for every site the vault knows, and for each new one. */
@@ -233,6 +235,9 @@ export function createAgentHub(
     get pollsStopped() {
       return pollsStopped;
     },
+    get wakingSites() {
+      return wakes.size;
+    },
     nextWake: (site, signal) =>
       new Promise<void>((resolve) => {
         if (pollsStopped) return resolve();
@@ -241,6 +246,8 @@ export function createAgentHub(
         const done = (): void => {
           signal.removeEventListener('abort', done);
           set.delete(done);
+          // Else every site name ever polled keeps an entry.
+          if (set.size === 0 && wakes.get(site) === set) wakes.delete(site);
           resolve();
         };
         set.add(done);

@@ -102,6 +102,8 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       const { site } = request.params;
       const { session, max, waitMs } = request.body;
       const deadline = Date.now() + waitMs;
+      // The session first: a poll of a site name with no session leaves nothing behind.
+      await sessions.touch(site, session);
       const gone = new AbortController();
       request.raw.once('close', () => gone.abort());
       try {
