@@ -95,14 +95,22 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
           response: { 200: RefreshAnswerSchema, 400: ProblemSchema },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const deadline = clock() + request.query.waitMs;
-        for (;;) {
-          const meta = await store.meta(request.params.site);
-          if (meta.refreshAskedAtMs !== undefined)
-            return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
-          if (clock() >= deadline) return { refresh: false };
-          await new Promise((resolve) => setTimeout(resolve, 100));
+        // The response's close, not the request's: Node closes the request once its body is read.
+        const gone = new AbortController();
+        const leave = (): void => gone.abort();
+        reply.raw.once('close', leave);
+        try {
+          for (;;) {
+            const meta = await store.meta(request.params.site);
+            if (meta.refreshAskedAtMs !== undefined)
+              return { refresh: true, askedAt: new Date(meta.refreshAskedAtMs).toISOString() };
+            if (clock() >= deadline || gone.signal.aborted) return { refresh: false };
+            await pause(100, gone.signal);
+          }
+        } finally {
+          reply.raw.off('close', leave);
         }
       },
     );
@@ -120,4 +128,17 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
       async (request) => inventoryView(store, request.query, clock),
     );
   };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (the client left). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
