@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { createNodeApiRequester } from '../client/node-request.ts';
-import { DrError, type Logger } from '../common/index.ts';
+import { DrError, type Logger, stripControlDeep } from '../common/index.ts';
 import {
   type AgentHello,
   type AgentMemoCall,
@@ -104,7 +104,8 @@ export function createAgentLink(options: LinkOptions): AgentLink {
       const current = session ?? (await hello());
       try {
         const reply = await request<unknown>('POST', `/api/v1/agents/${encodeURIComponent(site)}/${path}`, {
-          body: { session: current.session, ...body },
+          // What a host or a script said may carry control characters the control plane refuses.
+          body: stripControlDeep({ session: current.session, ...body }),
           ...(signal === undefined ? {} : { signal }),
         });
         return schema.parse(reply);

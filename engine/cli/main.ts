@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { DrError } from '../common/index.ts';
+import { DrError, stripControl } from '../common/index.ts';
 import { unexpectedErrorLine, writeCrashLog } from './crash-log.ts';
 import { buildProgram } from './program.ts';
 
@@ -19,10 +19,11 @@ process.stderr.on('error', () => process.exit(process.exitCode ?? 1));
 
 function fail(error: unknown): never {
   if (error instanceof DrError) {
-    process.stderr.write(`drctl: ${error.message}\n`);
+    // A server's message may carry control characters that would rewrite the operator's terminal.
+    process.stderr.write(`drctl: ${stripControl(error.message)}\n`);
     process.exit(error.exitCode);
   }
-  process.stderr.write(`${unexpectedErrorLine(error, writeCrashLog(error))}\n`);
+  process.stderr.write(`${stripControl(unexpectedErrorLine(error, writeCrashLog(error)))}\n`);
   process.exit(1);
 }
 

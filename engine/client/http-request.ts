@@ -13,7 +13,32 @@ export interface ApiRequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /**
+   * How long the whole call (answer and body) may take. A body's `waitMs` (a long poll, an
+   * operator command that waits for the orchestrator) adds to it.
+   * @defaultValue the requester's timeoutMs
+   */
+  timeoutMs?: number;
 }
+
+export interface ApiRequesterSettings {
+  /**
+   * How long a call may take: above the agents' 25 s long polls, so only a control plane that
+   * stopped answering trips it.
+   * @defaultValue 60_000
+   */
+  timeoutMs?: number;
+  /**
+   * The largest answer body read; a larger one is an error that says so, not memory used up.
+   * @defaultValue 64 MiB
+   */
+  maxResponseBytes?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** What a call that waits server side (`waitMs`) gets on top of its wait. */
+const WAIT_MARGIN_MS = 30_000;
 
 export type ApiRequester = <T>(method: string, path: string, options?: ApiRequestOptions) => Promise<T>;
 
@@ -40,13 +65,20 @@ export function serverUrlFrom(flag: string | undefined): string {
 }
 
 /** A requester bound to one control plane. `path` starts with `/` (e.g. `/api/v1/executions`). */
-export function createApiRequester(server: string): ApiRequester {
+export function createApiRequester(server: string, settings: ApiRequesterSettings = {}): ApiRequester {
+  const maxBytes = settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   return async <T>(method: string, path: string, options: ApiRequestOptions = {}): Promise<T> => {
     const url = new URL(`${server}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
+    const timeoutMs =
+      (options.timeoutMs ?? settings.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) + waitOf(options.body);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
+    const what = `${method} ${url.pathname}`;
     let response: Response;
+    let text: string;
     try {
       response = await fetch(url, {
         method,
@@ -56,20 +88,71 @@ export function createApiRequester(server: string): ApiRequester {
           ...options.headers,
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        // A redirect would resend the body (a plan, an agent's reports) to wherever it points.
+        redirect: 'error',
+        signal,
       });
+      text = await readCapped(response, maxBytes, `${what} at ${server}`);
     } catch (error) {
+      if (error instanceof DrError) throw error;
+      if (timeout.aborted && !options.signal?.aborted) {
+        throw new DrError(
+          'SERVER_TIMEOUT',
+          `the control plane at ${server} did not answer ${what} within ${timeoutMs / 1000}s; check that it runs (\`drctl serve\`) and try again`,
+          { retryable: true, cause: error },
+        );
+      }
       throw unreachable(server, error);
     }
-    const text = await response.text();
     if (response.ok) return (text === '' ? undefined : JSON.parse(text)) as T;
-    throw problemError(response.status, text, `${method} ${url.pathname}`);
+    throw problemError(response.status, text, what);
   };
+}
+
+export function waitOf(body: unknown): number {
+  const wait = (body as { waitMs?: unknown } | undefined)?.waitMs;
+  return typeof wait === 'number' && Number.isFinite(wait) && wait > 0 ? wait + WAIT_MARGIN_MS : 0;
+}
+
+/** The body as text, refused once it passes `maxBytes` (read no further). */
+async function readCapped(response: Response, maxBytes: number, what: string): Promise<string> {
+  const tooLarge = (): DrError =>
+    new DrError(
+      'RESPONSE_TOO_LARGE',
+      `the answer to ${what} is larger than ${maxBytes} bytes, more than drctl reads; ask for less (a smaller page or selection)`,
+    );
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (response.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The control plane did not answer: say where, why, and how to get one. */
 export function unreachable(server: string, error: unknown): DrError {
   if (error instanceof DOMException && error.name === 'AbortError') return new DrError('ABORTED', 'aborted');
+  if (redirected(error)) {
+    return new DrError(
+      'SERVER_REDIRECT',
+      `the control plane at ${server} answered with a redirect, which drctl does not follow (it would resend the request elsewhere); point --server / DR_SERVER at the URL \`drctl serve\` prints`,
+      { exitCode: 2, cause: error },
+    );
+  }
   const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
   const why = cause === 'ECONNREFUSED' ? 'connection refused' : cause;
   return new DrError(
@@ -77,6 +160,11 @@ export function unreachable(server: string, error: unknown): DrError {
     `cannot reach the control plane at ${server} (${why}); start it with \`drctl up\` or \`drctl serve\`, or point --server / DR_SERVER at it`,
     { retryable: true, cause: error },
   );
+}
+
+function redirected(error: unknown): boolean {
+  const cause = (error as { cause?: { message?: unknown } }).cause;
+  return typeof cause?.message === 'string' && /redirect/i.test(cause.message);
 }
 
 /**

@@ -7,7 +7,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import { DrError } from '../common/index.ts';
-import { type ApiRequester, problemError, unreachable } from './http-request.ts';
+import {
+  type ApiRequester,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  problemError,
+  unreachable,
+  waitOf,
+} from './http-request.ts';
 
 const ABORTED = (): DrError => new DrError('ABORTED', 'aborted');
 
@@ -52,7 +59,21 @@ export function createNodeApiRequester(server: string): ApiRequester {
         },
         (response) => {
           const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          let bytes = 0;
+          response.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes > DEFAULT_MAX_RESPONSE_BYTES) {
+              done(
+                new DrError(
+                  'RESPONSE_TOO_LARGE',
+                  `the answer to ${method} ${url.pathname} is larger than ${DEFAULT_MAX_RESPONSE_BYTES} bytes; refused`,
+                ),
+              );
+              request.destroy();
+              return;
+            }
+            chunks.push(chunk);
+          });
           response.on('error', (error) => done(unreachable(server, lost(error))));
           response.on('close', () => {
             if (!response.complete) done(unreachable(server, lost(new Error('the answer was cut off'))));
@@ -75,6 +96,20 @@ export function createNodeApiRequester(server: string): ApiRequester {
         request.destroy();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      // As http-request.ts: a control plane that does not answer in time is a retryable error.
+      const timeoutMs = (options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) + waitOf(options.body);
+      const timer = setTimeout(() => {
+        done(
+          new DrError(
+            'SERVER_TIMEOUT',
+            `the control plane at ${server} did not answer ${method} ${url.pathname} within ${timeoutMs / 1000}s`,
+            { retryable: true },
+          ),
+        );
+        request.destroy();
+      }, timeoutMs);
+      timer.unref();
+      request.once('close', () => clearTimeout(timer));
       request.on('error', (error) => done(unreachable(server, lost(error))));
       request.end(body);
     });

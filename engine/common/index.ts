@@ -9,3 +9,4 @@ export {
 } from './duration.ts';
 export { assertNever, DrError, InputError, listenFailure } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';
+export { NO_CONTROL, NO_CONTROL_BUT_LINES, stripControl, stripControlDeep } from './printable.ts';

@@ -5,6 +5,7 @@
  * them, so /openapi.json shows them too. Metadata only: units, results, events, sightings.
  */
 import { z } from 'zod';
+import { NO_CONTROL, NO_CONTROL_BUT_LINES } from '../common/index.ts';
 import { DIVERGENCE_DETECTORS, VM_PHASES } from './contract.ts';
 import { dataLossClaimSchema } from './event-schema.ts';
 
@@ -14,17 +15,24 @@ export const MAX_RESULTS_PER_POST = 500;
 /** Longest a poll waits for a unit when none is ready (ms). */
 export const MAX_POLL_WAIT_MS = 25_000;
 
-const name = z.string().min(1).max(200);
-const id = z.string().min(1).max(400);
-const iso = z.string().min(1).max(40);
+// No control characters (ESC, CR ...): agents' text ends up in operators' terminals and logs.
+const noControl = { error: 'contains control characters' };
+const printable = (max: number) => z.string().max(max).regex(NO_CONTROL, noControl);
+const name = printable(200).min(1);
+const id = printable(400).min(1);
+/** A real ISO-8601 time with its offset: a stored time is parsed later (status, reprotect), so garbage is refused here. */
+const iso = z.iso.datetime({ offset: true });
 const session = z.string().regex(/^[0-9a-f]{32}$/, 'a session id is the 32 hex digits hello returned');
-const text = z.string().max(65_536);
-const stepError = z.strictObject({ code: z.string().max(200), message: text, retryable: z.boolean() });
-const output = z.record(z.string().max(200), z.unknown());
+const text = z
+  .string()
+  .max(65_536)
+  .regex(NO_CONTROL_BUT_LINES, { error: 'contains control characters other than newlines and tabs' });
+const stepError = z.strictObject({ code: printable(200), message: text, retryable: z.boolean() });
+const output = z.record(printable(200), z.unknown());
 
 /** The script catalog an agent serves (catalog-announce.ts): entry name → sha256 of the file. */
 export const scriptCatalogSchema = z.strictObject({
-  folder: z.string().max(4096).optional(),
+  folder: printable(4096).optional(),
   scripts: z.record(name, z.string().regex(/^[0-9a-f]{64}$/)),
 });
 
@@ -123,7 +131,7 @@ const divergedEventSchema = z.strictObject({
   runsAt: name,
   ranFrom: iso,
   ranUntil: iso,
-  ranMs: z.number(),
+  ranMs: z.number().min(0),
   fenced: z.boolean(),
   discard: z.strictObject({ since: iso.optional(), bytes: z.number().optional() }),
   detectedBy: z.enum(DIVERGENCE_DETECTORS),
@@ -194,7 +202,7 @@ export const unitReportSchema = z.strictObject({
   vm: name.optional(),
   result: stepJobResultSchema,
   /** A stale epoch: the control plane fails the job as unrecoverable after publishing the result. */
-  unrecoverable: z.strictObject({ code: z.string().max(200), message: text }).optional(),
+  unrecoverable: z.strictObject({ code: printable(200), message: text }).optional(),
   events: z.array(agentEventSchema).max(2000),
   sightings: z.array(sightingOpSchema).max(200),
 });

@@ -37,7 +37,7 @@ export function divergencesOf(events: Iterable<EngineEvent>): VmDivergence[] {
         fenced: false,
       };
       const previous = entry.episodes.at(-1);
-      if (previous !== undefined && Date.parse(divergence.ranFrom) < Date.parse(previous.ranUntil)) {
+      if (previous !== undefined && sameRun(previous, divergence)) {
         // The same run seen twice (a sweep and a late fence, or a fence that failed and a later
         // one): one episode from the earlier start to the later end.
         const from = Math.min(Date.parse(previous.ranFrom), Date.parse(divergence.ranFrom));
@@ -73,6 +73,16 @@ export function divergencesOf(events: Iterable<EngineEvent>): VmDivergence[] {
   return [...byVm.values()];
 }
 
+/**
+ * The later sighting began before the earlier one ended. A time that does not parse (stored
+ * before the agents' times were checked) never merges: both episodes stand as they were written.
+ */
+function sameRun(previous: Divergence, next: Divergence): boolean {
+  const times = [previous.ranFrom, previous.ranUntil, next.ranFrom, next.ranUntil].map(Date.parse);
+  if (times.some((t) => !Number.isFinite(t))) return false;
+  return Date.parse(next.ranFrom) < Date.parse(previous.ranUntil);
+}
+
 /** The divergences no operator has acknowledged: while one stands, status and the waiting commands exit 1. */
 export function standingDivergences(divergences: readonly VmDivergence[]): VmDivergence[] {
   return divergences.filter((d) => d.acknowledged === undefined);
@@ -80,6 +90,8 @@ export function standingDivergences(divergences: readonly VmDivergence[]): VmDiv
 
 /** Whole seconds, as `12m5s` (host time). */
 export function ranFor(ms: number): string {
+  // A stored ranMs that is not a number (an old or forged event) is said, not thrown on.
+  if (!Number.isFinite(ms)) return 'an unknown time';
   return formatDuration(Math.round(Math.max(0, ms) / 1000) * 1000);
 }
 

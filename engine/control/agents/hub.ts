@@ -71,6 +71,8 @@ export interface AgentHub {
   /** Polls end now and answer at once from here on (the control plane is closing). */
   stopPolls(): void;
   readonly pollsStopped: boolean;
+  /** Sites with a poll waiting now: a site's entry goes with its last waiting poll. */
+  readonly wakingSites: number;
   /** A report this control plane just recorded: its own waiter need not wait for the message. */
   accepted(site: string, report: UnitReport): void;
   /** Start a relay for every site the vault knows, and for each new one. */
@@ -251,6 +253,9 @@ export function createAgentHub(
     sessions,
     handing,
     polls,
+    get wakingSites() {
+      return polls.waking;
+    },
     hand: (site, unit) => {
       subscribe();
       return handBatch(site, unit);

@@ -28,6 +28,8 @@ export interface Polls {
   /** Every poll ends now and answers at once from here on. */
   stop(): void;
   readonly stopped: boolean;
+  /** Sites with a poll waiting for a wake (a test holds it to the polls that wait). */
+  readonly waking: number;
 }
 
 interface Entry {
@@ -52,6 +54,9 @@ export function createPolls(): Polls {
     get stopped() {
       return stopped;
     },
+    get waking() {
+      return wakes.size;
+    },
     nextWake: (site, signal) =>
       new Promise<void>((resolve) => {
         if (stopped || signal.aborted) return resolve();
@@ -59,6 +64,8 @@ export function createPolls(): Polls {
         const done = (): void => {
           signal.removeEventListener('abort', done);
           set.delete(done);
+          // Else every site name ever polled keeps an entry.
+          if (set.size === 0 && wakes.get(site) === set) wakes.delete(site);
           resolve();
         };
         set.add(done);

@@ -22,7 +22,7 @@ import {
   type StepJobData,
   siteListSchema,
 } from '../../contract/index.ts';
-import { appendEvents, redisActionMemo, redisSweepVault } from '../../executor/index.ts';
+import { appendEvents, loadPlanSnapshot, redisActionMemo, redisSweepVault } from '../../executor/index.ts';
 import { readFailedOver } from '../../locks/index.ts';
 import { CONTROL_VERSION, type ControlApp, type ControlContext } from '../context.ts';
 import { handedTo, refusedError } from './checks.ts';
@@ -104,6 +104,8 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       const { site } = request.params;
       const { session, max, waitMs } = request.body;
       const deadline = Date.now() + waitMs;
+      // The session first: a poll of a site name with no session leaves nothing behind.
+      await sessions.touch(site, session);
       const gone = new AbortController();
       // The response's close, not the request's: a request closes once its body was read (Node
       // 16+), which ended every poll at once and left its wait's timer running for `waitMs`.
@@ -269,12 +271,24 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
         ctx.prefix,
         events.map((e) => e.vm),
       );
+      const planSites = await sitesOfExecutions(ctx, [...new Set(events.map((e) => e.execution))]);
       for (const event of events) {
         const record = records.get(event.vm);
-        if (event.site !== site || record === undefined || record.execution !== event.execution) {
+        const sites = planSites.get(event.execution);
+        // Only the site a VM was failed over away from can find its old primary running, and
+        // it runs where the vault says the failover put it: anything else is not a divergence.
+        if (
+          event.site !== site ||
+          record === undefined ||
+          record.execution !== event.execution ||
+          record.site === site ||
+          event.runsAt !== record.site ||
+          sites === undefined ||
+          !sites.includes(site)
+        ) {
           throw new DrError(
             'DIVERGENCE_NOT_OF_SITE',
-            `divergence of ${event.vm} at ${event.site} for ${event.execution}: the vault records no failover of it by that execution away from site ${site}`,
+            `divergence of ${event.vm} at ${event.site} running at ${event.runsAt} for ${event.execution}: the vault records no failover of it by that execution away from site ${site} to ${event.runsAt}`,
             { details: { status: 422 } },
           );
         }
@@ -295,6 +309,25 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
     },
     async () => ({ sites: await sessions.list() }),
   );
+}
+
+/**
+ * The two sites of each execution's plan (its snapshot), so that a divergence is taken only from
+ * the other site than the one a failover put the VM at. No snapshot: no sites, the post is refused.
+ */
+async function sitesOfExecutions(
+  ctx: ControlContext,
+  executions: readonly string[],
+): Promise<Map<string, readonly string[]>> {
+  const out = new Map<string, readonly string[]>();
+  for (const execution of executions) {
+    const plan = await loadPlanSnapshot(ctx.redis, ctx.prefix, execution).catch((err: unknown) => {
+      if (err instanceof DrError && err.code === 'EXECUTION_CORRUPT') return undefined;
+      throw err;
+    });
+    if (plan !== undefined) out.set(execution, [plan.source, plan.target]);
+  }
+  return out;
 }
 
 /** The unit's StepJobData when it is handed to this session of this site's agent, else a 4xx. */

@@ -14,14 +14,14 @@ import { loadExecution, readEvents } from '../../executor/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 import { asBuilt } from './as-built.ts';
-import { ExecutionIdParams, StoredEventSchema } from './schemas.ts';
+import { ExecutionIdParams, isStreamIdInRange, StoredEventSchema, streamIdSchema } from './schemas.ts';
 
 const STREAM_ID = /^(0|\d+-\d+)$/;
 /** A comment line this often keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 
 const EventsQuery = z.object({
-  after: z.string().regex(STREAM_ID, 'a stream id such as 1712345678901-0').optional(),
+  after: streamIdSchema().optional(),
   follow: z.stringbool().default(true).describe('SSE: stay open until the execution finishes'),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000).describe('JSON: at most this many events'),
 });
@@ -46,7 +46,7 @@ export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client
         params: ExecutionIdParams,
         querystring: EventsQuery,
         headers: z.object({
-          'last-event-id': z.string().regex(STREAM_ID, 'a stream id such as 1712345678901-0').optional(),
+          'last-event-id': streamIdSchema().optional(),
           accept: z.string().optional(),
         }),
         response: {
@@ -70,7 +70,7 @@ export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client
         const last = events.at(-1)?.id;
         return reply.type('application/json').send({ events, ...(last === undefined ? {} : { next: last }) });
       }
-      await streamEvents(reply, client, id, after, request.query.follow);
+      await streamEvents(reply, client, id, after, request.query.follow, request.id);
       return reply;
     },
   );
@@ -87,8 +87,10 @@ async function streamEvents(
   id: string,
   after: string,
   follow: boolean,
+  requestId: string,
 ): Promise<void> {
-  if (!STREAM_ID.test(after)) throw new InputError('BAD_EVENT_ID', `"${after}" is not a stream id`);
+  if (!STREAM_ID.test(after) || !isStreamIdInRange(after))
+    throw new InputError('BAD_EVENT_ID', `"${after}" is not a stream id`);
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -123,8 +125,13 @@ async function streamEvents(
     await write('event: end\ndata: {}\n\n');
   } catch (error) {
     // Headers are gone: say it in the stream, then close; the client reconnects from its last id.
-    const message = error instanceof Error ? error.message : String(error);
-    const code = error instanceof DrError ? error.code : 'INTERNAL';
+    // Only a DrError's message is meant for a client; anything else (Redis's own text) is logged.
+    const known = error instanceof DrError;
+    const message = known
+      ? error.message
+      : `internal error (request ${requestId}); the control plane's log has the details`;
+    const code = known ? error.code : 'INTERNAL';
+    if (!known) reply.log.error({ err: error, execution: id }, 'event stream failed');
     await write(`event: error\ndata: ${JSON.stringify({ code, message })}\n\n`);
   } finally {
     clearInterval(keepalive);

@@ -174,7 +174,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
         summary: 'Approve a manual action the execution waits on (recorded with who and the comment)',
         params: ExecutionIdParams,
         body: z.strictObject({
-          action: z.string().min(1).describe('the action name, or its step id (action/<name>)'),
+          action: z.string().min(1).max(400).describe('the action name, or its step id (action/<name>)'),
           by: z.string().min(1).max(200),
           comment: z.string().max(2000).optional(),
           waitMs: z

@@ -9,6 +9,7 @@ import { createRedisExecutionClient } from '../../client/index.ts';
 import { loadExecution, readEvents } from '../../executor/index.ts';
 import { compilePlan } from '../../plan/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
+import { streamIdSchema } from './schemas.ts';
 
 /** Events a page holds at most (a follower asks again from the last one). */
 const PAGE = 1000;
@@ -38,10 +39,7 @@ export function registerLifecycleFollowRoutes(app: ControlApp, ctx: ControlConte
         hide: true,
         params: z.object({ id: z.string().min(1).max(200) }),
         querystring: z.object({
-          after: z
-            .string()
-            .regex(/^\d+(-\d+)?$/)
-            .optional(),
+          after: streamIdSchema({ bare: true }).optional(),
         }),
       },
     },

@@ -30,6 +30,7 @@ import {
   LifecycleSubmittedSchema,
   RecoveryPointSchema,
 } from './lifecycle-schemas.ts';
+import { MAX_VMS_PER_REQUEST, VmNameSchema } from './schemas.ts';
 
 const Id = z.object({ id: z.string().min(1).max(200).describe('the failover (execution id)') });
 const PlanName = z.object({ name: z.string().min(1).max(200).describe("the plan's metadata.name") });
@@ -40,7 +41,7 @@ const Ask = {
 };
 
 const Discard = z.object({
-  vms: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]),
+  vms: z.union([z.literal('all'), z.array(VmNameSchema).min(1).max(MAX_VMS_PER_REQUEST)]),
   reason: z.string().min(1).max(2000).describe('why (required: recorded with who)'),
   givenAt: z.iso.datetime({ offset: true }).optional(),
 });

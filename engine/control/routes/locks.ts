@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { locksView, releaseHeldLocks } from '../../locks/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
+import { MAX_VMS_PER_REQUEST, VmNameSchema } from './schemas.ts';
 
 const Holder = z
   .object({
@@ -75,7 +76,7 @@ export function registerLocksRoutes(app: ControlApp, ctx: ControlContext): void 
         tags: ['locks'],
         body: z.strictObject({
           plan: z.string().min(1).optional(),
-          vms: z.array(z.string().min(1)).optional(),
+          vms: z.array(VmNameSchema).max(MAX_VMS_PER_REQUEST).optional(),
         }),
         response: {
           200: z.object({

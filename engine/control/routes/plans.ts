@@ -13,6 +13,7 @@ import {
 } from '../plans/store.ts';
 import { ProblemSchema } from '../problem.ts';
 import {
+  MAX_PLAN_TEXT,
   PlanHashSchema,
   PlanNameSchema,
   PlanSummarySchema,
@@ -21,8 +22,8 @@ import {
   UploadResultSchema,
 } from './schemas.ts';
 
-/** A 10,000-VM plan is a few MB of YAML. */
-const PLAN_BODY_LIMIT = 32 * 1024 * 1024;
+/** The plan text's cap, JSON-escaped (newlines and quotes double at most), and the other fields. */
+const PLAN_BODY_LIMIT = 2 * MAX_PLAN_TEXT + 64 * 1024;
 
 const NameParams = z.object({ name: PlanNameSchema });
 const refused = { 400: ProblemSchema, 404: ProblemSchema, 503: ProblemSchema };

@@ -19,6 +19,15 @@ import {
 import type { PreflightReport } from '../../preflight/index.ts';
 import { RecoveryPointSchema } from './lifecycle-schemas.ts';
 
+// ---- limits ----------------------------------------------------------------------------------
+
+/** VMs one request names at most: far above the largest plan, far below what would hurt. */
+export const MAX_VMS_PER_REQUEST = 50_000;
+/** A VM's name, as a request gives it. */
+export const VmNameSchema = z.string().min(1).max(200);
+/** A plan's YAML at most (`drctl plan generate --vms 10000 --depth 10` is about 1.5 MB). */
+export const MAX_PLAN_TEXT = 8 * 1024 * 1024;
+
 /**
  * A loose schema as the engine's own type: the schema documents the fields it names, the type says
  * what the engine sends (an interface has no index signature, a loose object's inferred type does).
@@ -44,7 +53,11 @@ export const PlanUploadSchema = z
       .regex(/^[^\n\r]+$/, 'one line')
       .default('plan.yaml')
       .describe('the file name issues are located in (file:line:column)'),
-    text: z.string().min(1).describe("the plan's YAML; it names catalog scripts, it never carries code"),
+    text: z
+      .string()
+      .min(1)
+      .max(MAX_PLAN_TEXT, 'a plan text is at most 8 MiB (a 10,000-VM plan is about 1.5 MB)')
+      .describe("the plan's YAML; it names catalog scripts, it never carries code"),
   })
   .meta({ id: 'PlanUpload' });
 
@@ -83,6 +96,24 @@ export const PlanSummarySchema = z
   .object({ name: z.string(), versions: z.number().int(), latest: PlanVersionSchema })
   .meta({ id: 'PlanSummary' });
 
+// ---- event logs ----------------------------------------------------------------------------------
+
+/**
+ * A Redis stream id (`<ms>-<seq>`, or a bare `<ms>` when `bare`) whose parts are safe integers: a
+ * longer one matches the digits but Redis refuses it, which would be a 500 instead of a 400.
+ */
+export function streamIdSchema(options: { bare?: boolean } = {}) {
+  const shape = options.bare ? /^\d+(-\d+)?$/ : /^(0|\d+-\d+)$/;
+  return z
+    .string()
+    .regex(shape, 'a stream id such as 1712345678901-0')
+    .refine(isStreamIdInRange, "a stream id's parts are integers below 2^53");
+}
+
+export function isStreamIdInRange(id: string): boolean {
+  return id.split('-').every((part) => Number.isSafeInteger(Number(part)));
+}
+
 // ---- executions --------------------------------------------------------------------------------
 
 /** The pre-flight settings a dry run and a submit share (engine/client PreflightOptions). */
@@ -94,14 +125,15 @@ const preflightFields = {
   direction: z.enum(['forward', 'failback']).optional(),
   selection: z
     .strictObject({
-      vms: z.array(z.string()).optional(),
-      group: z.union([z.number().int().positive(), z.string()]).optional(),
+      vms: z.array(VmNameSchema).max(MAX_VMS_PER_REQUEST).optional(),
+      group: z.union([z.number().int().positive(), z.string().max(200)]).optional(),
     })
     .optional()
     .describe('part of the plan (the union of both when both are given)'),
   recoveryPoint: RecoveryPointSchema.optional(),
   accept: z
-    .array(z.string())
+    .array(z.string().max(200))
+    .max(1000)
     .optional()
     .describe("blockers accepted for this run (pre-flight's acceptable ones)"),
   maxUtilization: z.number().gt(0).max(1).optional(),
