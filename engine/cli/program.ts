@@ -27,7 +27,7 @@ export function buildProgram(): Command {
       [
         '',
         'Environment:',
-        "  REDIS_URL          the engine's Redis (every command that reads or changes executions without DR_SERVER)",
+        "  REDIS_URL          the vault's Redis (drctl serve, demo; for the other commands, the older direct path when DR_SERVER is unset)",
         "  DR_SERVER          the control plane's URL (`drctl up`, `drctl serve`; instead of --server): drill, failover, cleanup, status, events, approve, preflight, commit, cancel, change-point, reprotect, failback, step and locks go through it, without REDIS_URL or --sim",
         "  DR_SIM_URL         the sites' host endpoint, today `drctl sim serve` (instead of --sim)",
         '  DR_SCRIPT_CATALOG  the folder recovery scripts are served from (drctl serve, agent, up, worker)',

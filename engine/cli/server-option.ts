@@ -9,12 +9,18 @@ import { InputError } from '../common/index.ts';
 
 export const SERVER_OPTION = [
   '--server <url>',
-  "the control plane's URL (`drctl serve`; default DR_SERVER); without either, the engine runs in this process on REDIS_URL",
+  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); only with neither and REDIS_URL set does the engine run in this process on Redis",
 ] as const;
 
 /** The control plane's URL when `--server` or DR_SERVER gives one; undefined: the direct path. */
 export function serverOf(flags: { server?: string }): string | undefined {
-  if (flags.server === undefined && (process.env.DR_SERVER ?? '') === '') return undefined;
+  // As run/connect.ts usesServer: the control plane unless only REDIS_URL names the direct path.
+  if (
+    flags.server === undefined &&
+    (process.env.DR_SERVER ?? '') === '' &&
+    (process.env.REDIS_URL ?? '') !== ''
+  )
+    return undefined;
   return serverUrlFrom(flags.server);
 }
 

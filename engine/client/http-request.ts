@@ -119,7 +119,7 @@ async function readCapped(response: Response, maxBytes: number, what: string): P
   const tooLarge = (): DrError =>
     new DrError(
       'RESPONSE_TOO_LARGE',
-      `the answer to ${what} is larger than ${maxBytes} bytes, more than drctl reads; ask for less (a smaller page or selection)`,
+      `the answer to ${what} is larger than ${maxBytes} bytes, more than this client reads; ask for less (a smaller page or selection)`,
     );
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (declared > maxBytes) {
@@ -149,7 +149,7 @@ export function unreachable(server: string, error: unknown): DrError {
   if (redirected(error)) {
     return new DrError(
       'SERVER_REDIRECT',
-      `the control plane at ${server} answered with a redirect, which drctl does not follow (it would resend the request elsewhere); point --server / DR_SERVER at the URL \`drctl serve\` prints`,
+      `the control plane at ${server} answered with a redirect, which is not followed (it would resend the request elsewhere); point --server / DR_SERVER at the URL \`drctl serve\` prints`,
       { exitCode: 2, cause: error },
     );
   }

@@ -27,7 +27,8 @@ describe('when REDIS_URL points at a closed port', { timeout: 60_000 }, () => {
 
 describe('when there is no Redis at all', { timeout: 60_000 }, () => {
   it('a command that needs one says how to get one, in one line, exit 1', async () => {
-    const run = await drctl(['status'], { env: { PATH: '/nonexistent' } });
+    // drctl serve: with no REDIS_URL, the other commands talk to the control plane instead.
+    const run = await drctl(['serve', '--port', '0'], { env: { PATH: '/nonexistent' } });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /^drctl: No Redis: set REDIS_URL to a Redis >= 7, or install one .*\(REDIS_URL is not set\)\n$/,

@@ -35,7 +35,7 @@ export interface ConnectFlags extends CommonFlags {
 /** `--server`: on every command that can run through the control plane. */
 export const SERVER_OPTION = [
   '--server <url>',
-  "the control plane's URL (`drctl serve`; default DR_SERVER); without either, the command works on REDIS_URL (and --sim) directly",
+  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); only with neither and REDIS_URL set does the command work on Redis (and --sim) directly",
 ] as const;
 
 export interface Connection {
@@ -56,9 +56,14 @@ export interface LifecycleReader {
   run(id: string): Promise<LifecycleRunInfo | undefined>;
 }
 
-/** True when the command goes through the control plane (`--server` or DR_SERVER). */
+/**
+ * True when the command goes through the control plane: `--server` or DR_SERVER, or neither and
+ * no REDIS_URL either (then the one `drctl up` and `drctl serve` listen on by default). Only a
+ * REDIS_URL without either keeps the older direct path.
+ */
 export function usesServer(flags: { server?: string }): boolean {
-  return flags.server !== undefined || (process.env.DR_SERVER ?? '') !== '';
+  if (flags.server !== undefined || (process.env.DR_SERVER ?? '') !== '') return true;
+  return (process.env.REDIS_URL ?? '') === '';
 }
 
 /**
