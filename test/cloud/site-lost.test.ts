@@ -48,7 +48,7 @@ describe.skipIf(process.platform !== 'linux')(
       (await cloud.get<{ sites: SiteView[] }>('/api/v1/sites')).sites.find((s) => s.site === name);
 
     beforeAll(async () => {
-      cloud = await startCloud(temp('cloud-lost-'), { plans: ['a'], restart: false });
+      cloud = await startCloud(temp('cloud-lost-'), { plans: ['a'], restart: false, fenceDeadline: '5s' });
       // Both sites' inventories are in the vault before the loss.
       await until('both inventories in the vault', async () => {
         const inventory = await cloud.get<InventoryView>('/api/v1/inventory');
