@@ -44,7 +44,7 @@ export const TARGET = 'dc-west';
 /** The VMs of a twin plan, in dependency order. */
 export const vmsOf = (plan: string): [string, string] => [`${plan}-db`, `${plan}-app`];
 
-function planYaml(name: string, vms: string[], bootEstimate: string): string {
+function planYaml(name: string, vms: string[], bootEstimate: string, fenceDeadline?: string): string {
   const lines = vms.map((vm) => {
     const role = vm.slice(vm.lastIndexOf('-') + 1);
     const db = vm.replace(/-app$/, '-db');
@@ -59,7 +59,7 @@ spec:
   source: ${SOURCE}
   target: ${TARGET}
   recoveryPoint: latest
-  vms:
+${fenceDeadline === undefined ? '' : `  fencing: { deadline: ${fenceDeadline} }\n`}  vms:
 ${lines.join('\n')}
 `;
 }
@@ -73,6 +73,11 @@ export interface CloudOptions {
   speed?: number;
   /** Every VM's boot estimate (boots take 0.5–1 × it). @defaultValue '20s' */
   bootEstimate?: string;
+  /**
+   * How long an unplanned failover waits for the source to confirm its fence before it goes on
+   * without (a lost site never answers). @defaultValue the plan default (60 s)
+   */
+  fenceDeadline?: string;
 }
 
 export interface Cloud {
@@ -127,11 +132,11 @@ export async function startCloud(dir: string, options: CloudOptions): Promise<Cl
   const files = new Map<string, string>();
   for (const plan of options.plans) {
     const file = join(dir, `${plan}.yaml`);
-    writeFileSync(file, planYaml(plan, vmsOf(plan), boot));
+    writeFileSync(file, planYaml(plan, vmsOf(plan), boot, options.fenceDeadline));
     files.set(plan, file);
   }
   const world = join(dir, 'world-plan.yaml');
-  writeFileSync(world, planYaml('world', options.plans.flatMap(vmsOf), boot));
+  writeFileSync(world, planYaml('world', options.plans.flatMap(vmsOf), boot, options.fenceDeadline));
   const up = startDrctl(
     [
       'up',
