@@ -112,50 +112,26 @@ export function registerProtectCommand(program: Command): void {
             `automatic start action ${flags.automaticStartAction} on plan ${plan.metadata.name}`,
           hosts,
         });
-        if (flags.detach) {
-          printDetached(submitted.id, flags, {
-            execution: submitted.id,
-            action: submitted.action,
-            placement: submitted.placement,
-            ...(submitted.leftOut.length > 0 ? { leftOut: submitted.leftOut } : {}),
-          });
-          return;
-        }
-        // With --json, stdout carries the one JSON answer; hints go to stderr.
-        const out = flags.json ? process.stderr : process.stdout;
-        if (!flags.json)
-          out.write(
-            `${submitted.id}: automatic start action ${submitted.action} on ${submitted.placement.length} primaries\n`,
-          );
-        const view = await whileFollowing({ id: submitted.id, type: 'protect', prefix: flags.prefix }, () =>
-          followToEnd(
-            client,
-            submitted,
-            out,
-            async () => {
-              const steps = await redis.hgetall(executionKeys(flags.prefix, submitted.id).steps);
-              return new Set(
-                submitted.placement
-                  .filter((p) => decodeStepState(steps[`${p.vm}/protect`]).status === 'queued')
-                  .map((p) => p.site),
-              );
-            },
-            'worker',
-          ),
+        await report(
+          submitted,
+          flags,
+          (out) =>
+            followToEnd(
+              client,
+              submitted,
+              out,
+              async () => {
+                const steps = await redis.hgetall(executionKeys(flags.prefix, submitted.id).steps);
+                return new Set(
+                  submitted.placement
+                    .filter((p) => decodeStepState(steps[`${p.vm}/protect`]).status === 'queued')
+                    .map((p) => p.site),
+                );
+              },
+              'worker',
+            ),
+          () => protectRows(redis, flags.prefix, submitted.id),
         );
-        const rows = await protectRows(redis, flags.prefix, submitted.id);
-        const failed = rows.filter((r) => r.error !== undefined);
-        const ok = failed.length === 0 && view.status === 'completed';
-        if (flags.json)
-          printJson({
-            ok,
-            execution: submitted.id,
-            status: view.status,
-            action: submitted.action,
-            vms: rows,
-          });
-        else printRows(rows, submitted, view);
-        if (!ok) process.exitCode = 1;
       } finally {
         await client.close();
         hosts.close();
@@ -256,40 +232,63 @@ async function protectThroughServer(
           `automatic start action ${flags.automaticStartAction} on plan ${plan.metadata.name}`,
       },
     });
-    if (flags.detach) {
-      printDetached(submitted.id, flags, {
-        execution: submitted.id,
-        action: submitted.action,
-        placement: submitted.placement,
-        ...(submitted.leftOut.length > 0 ? { leftOut: submitted.leftOut } : {}),
-      });
-      return;
-    }
-    const out = flags.json ? process.stderr : process.stdout;
-    if (!flags.json)
-      out.write(
-        `${submitted.id}: automatic start action ${submitted.action} on ${submitted.placement.length} primaries\n`,
-      );
-    const view = await whileFollowing({ id: submitted.id, type: 'protect', prefix: flags.prefix }, () =>
-      followToEnd(
-        connection.client,
-        submitted,
-        out,
-        async () => new Set(submitted.placement.map((p) => p.site)),
-        'agent',
-      ),
+    await report(
+      submitted,
+      flags,
+      (out) =>
+        followToEnd(
+          connection.client,
+          submitted,
+          out,
+          async () => new Set(submitted.placement.map((p) => p.site)),
+          'agent',
+        ),
+      async () =>
+        (
+          await request<{ vms: ProtectRow[] }>(
+            'GET',
+            `/api/v1/executions/${encodeURIComponent(submitted.id)}/protect`,
+          )
+        ).vms,
     );
-    const { vms: rows } = await request<{ vms: ProtectRow[] }>(
-      'GET',
-      `/api/v1/executions/${encodeURIComponent(submitted.id)}/protect`,
-    );
-    const failed = rows.filter((r) => r.error !== undefined);
-    const ok = failed.length === 0 && view.status === 'completed';
-    if (flags.json)
-      printJson({ ok, execution: submitted.id, status: view.status, action: submitted.action, vms: rows });
-    else printRows(rows, submitted, view);
-    if (!ok) process.exitCode = 1;
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * What both paths print once the protect is submitted: the id alone with --detach, else its
+ * progress (followed by `follow`), then a row per VM (`rows`) or the one JSON answer, exit 1 when
+ * a VM failed.
+ */
+async function report(
+  submitted: ProtectSubmitted,
+  flags: ProtectFlags,
+  follow: (out: NodeJS.WriteStream) => Promise<ExecutionView>,
+  rows: () => Promise<ProtectRow[]>,
+): Promise<void> {
+  if (flags.detach) {
+    printDetached(submitted.id, flags, {
+      execution: submitted.id,
+      action: submitted.action,
+      placement: submitted.placement,
+      ...(submitted.leftOut.length > 0 ? { leftOut: submitted.leftOut } : {}),
+    });
+    return;
+  }
+  // With --json, stdout carries the one JSON answer; hints go to stderr.
+  const out = flags.json ? process.stderr : process.stdout;
+  if (!flags.json)
+    out.write(
+      `${submitted.id}: automatic start action ${submitted.action} on ${submitted.placement.length} primaries\n`,
+    );
+  const view = await whileFollowing({ id: submitted.id, type: 'protect', prefix: flags.prefix }, () =>
+    follow(out),
+  );
+  const all = await rows();
+  const ok = all.every((r) => r.error === undefined) && view.status === 'completed';
+  if (flags.json)
+    printJson({ ok, execution: submitted.id, status: view.status, action: submitted.action, vms: all });
+  else printRows(all, submitted, view);
+  if (!ok) process.exitCode = 1;
 }
