@@ -12,15 +12,15 @@ export const SERVER_OPTION = [
   "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); only with neither and REDIS_URL set does the engine run in this process on Redis",
 ] as const;
 
-/** The control plane's URL when `--server` or DR_SERVER gives one; undefined: the direct path. */
-export function serverOf(flags: { server?: string }): string | undefined {
-  // As run/connect.ts usesServer: the control plane unless only REDIS_URL names the direct path.
-  if (
-    flags.server === undefined &&
-    (process.env.DR_SERVER ?? '') === '' &&
-    (process.env.REDIS_URL ?? '') !== ''
-  )
-    return undefined;
+/**
+ * The control plane's URL: `--server`, DR_SERVER, or (neither, and nothing naming the direct path)
+ * the default one `drctl up` and `drctl serve` listen on; undefined: the direct path, which a
+ * REDIS_URL or a `--sim` without either names (as run/connect.ts usesServer).
+ */
+export function serverOf(flags: { server?: string; sim?: string }): string | undefined {
+  const named = flags.server !== undefined || (process.env.DR_SERVER ?? '') !== '';
+  const direct = (process.env.REDIS_URL ?? '') !== '' || flags.sim !== undefined;
+  if (!named && direct) return undefined;
   return serverUrlFrom(flags.server);
 }
 

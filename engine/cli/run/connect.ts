@@ -58,12 +58,12 @@ export interface LifecycleReader {
 
 /**
  * True when the command goes through the control plane: `--server` or DR_SERVER, or neither and
- * no REDIS_URL either (then the one `drctl up` and `drctl serve` listen on by default). Only a
- * REDIS_URL without either keeps the older direct path.
+ * nothing that names the older direct path either (then the one `drctl up` and `drctl serve`
+ * listen on by default). A REDIS_URL or a `--sim` without either keeps the direct path.
  */
-export function usesServer(flags: { server?: string }): boolean {
+export function usesServer(flags: { server?: string; sim?: string }): boolean {
   if (flags.server !== undefined || (process.env.DR_SERVER ?? '') !== '') return true;
-  return (process.env.REDIS_URL ?? '') === '';
+  return (process.env.REDIS_URL ?? '') === '' && flags.sim === undefined;
 }
 
 /**
