@@ -243,4 +243,17 @@ describe('stripControlDeep, as an agent cleans a post', () => {
       n: 3,
     });
   });
+
+  it('hands back a clean value as it is, and finds a control character deep in a large one', () => {
+    const clean = {
+      results: Array.from({ length: 50 }, (_, i) => ({ unit: `u${i}`, events: [{ m: 'ok\n' }] })),
+    };
+    expect(stripControlDeep(clean)).toBe(clean);
+    const dirty = structuredClone(clean);
+    (dirty.results[49]?.events[0] as { m: string }).m = 'bad\u009b';
+    const cleaned = stripControlDeep(dirty);
+    expect(cleaned).not.toBe(dirty);
+    expect(cleaned.results[49]?.events[0]?.m).toBe('bad');
+    expect(cleaned.results[0]).toEqual(clean.results[0]);
+  });
 });
