@@ -15,6 +15,18 @@ export {
   persistExecution,
   restoreExecution,
 } from './execution-snapshot.ts';
+export {
+  initialSiteMonitor,
+  leaseEndsAt,
+  nextSiteMonitorDeadline,
+  type SiteMonitorConfig,
+  type SiteMonitorEvent,
+  type SiteMonitorSnapshot,
+  type SiteMonitorState,
+  siteMonitorConfigIssues,
+  stepSiteMonitor,
+  type WitnessVerdict,
+} from './site-monitor.ts';
 export { type VmContext, type VmEvent, type VmMode, vmGuards, vmMachine, vmUpdates } from './vm-machine.ts';
 export {
   applyVmEvent,
