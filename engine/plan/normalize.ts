@@ -89,11 +89,20 @@ export function normalizePlan(input: PlanInput): RecoveryPlan {
     },
     automaticFailover: {
       enabled: automatic.enabled ?? false,
+      mode: automatic.mode ?? 'failover',
       afterMs:
         automatic.after === undefined ? DEFAULT_AUTOMATIC_FAILOVER_AFTER_MS : parseDuration(automatic.after),
-      requireWitness: automatic.requireWitness ?? true,
+      recoveryPoint:
+        automatic.recoveryPoint !== undefined
+          ? recoveryPoint(automatic.recoveryPoint)
+          : spec.recoveryPoint === undefined
+            ? { kind: 'latest' }
+            : recoveryPoint(spec.recoveryPoint),
+      vetoMs: automatic.veto === undefined ? 0 : parseDuration(automatic.veto),
     },
   };
+  const maxDataLoss = automatic.maxDataLoss ?? spec.targets?.rpo;
+  if (maxDataLoss !== undefined) plan.automaticFailover.maxDataLossMs = parseDuration(maxDataLoss);
   if (input.metadata.description !== undefined) plan.metadata.description = input.metadata.description;
   if (spec.targets?.rto !== undefined) plan.targets.rtoMs = parseDuration(spec.targets.rto);
   if (spec.targets?.rpo !== undefined) plan.targets.rpoMs = parseDuration(spec.targets.rpo);

@@ -190,11 +190,41 @@ export const planSchema = z
         .describe("unplanned failover shuts the source VMs down first (ASR's shut down source machines)"),
       automaticFailover: z
         .strictObject({
-          enabled: z.boolean().optional().describe('default false'),
+          enabled: z
+            .boolean()
+            .optional()
+            .describe(
+              'default false; true lets an admin arm it: the plan fails over by itself only while armed',
+            ),
+          mode: z
+            .enum(['failover', 'notify-only'])
+            .optional()
+            .describe(
+              'default failover; notify-only: when the source site is lost, tell people and start nothing',
+            ),
           after: duration('automatic failover delay')
             .optional()
-            .describe('default 5m; at least the site lease'),
-          requireWitness: z.boolean().optional().describe('default true'),
+            .describe("default 5m, counted from the lost site's last lease renewal; at least the site lease"),
+          recoveryPoint: recoveryPointSchema.optional().describe("default the plan's recoveryPoint"),
+          maxDataLoss: duration('largest data loss')
+            .optional()
+            .describe(
+              'the largest data-loss window an automatic failover may accept; default targets.rpo; beyond it people are notified and it waits for one of them',
+            ),
+          veto: duration('veto window')
+            .optional()
+            .describe(
+              'default 0s: how long an operator may stop an automatic failover before its first step',
+            ),
+          requireWitness: z
+            .unknown()
+            .refine(() => false, {
+              error:
+                'requireWitness is gone: a site is declared lost only when the witness (the peer site, or the arbiter) agrees, always; remove this line',
+            })
+            .optional()
+            .meta({ deprecated: true })
+            .describe('removed (issue 13): the witness is always required; a plan that sets it is refused'),
         })
         .optional(),
     }),

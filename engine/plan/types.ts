@@ -103,7 +103,7 @@ export interface RecoveryPlan {
    * Default 60s (the normalizer fills it in; plan snapshots stored by older versions lack it).
    */
   fencing?: { deadlineMs: DurationMs };
-  automaticFailover: { enabled: boolean; afterMs: DurationMs; requireWitness: boolean };
+  automaticFailover: AutomaticFailoverPolicy;
 }
 
 /** A located problem in a plan file. Lines and columns are 1-based. */
@@ -157,4 +157,20 @@ export interface PlanStep {
   after: string[];
   /** Step ids that wait for this one. */
   before: string[];
+}
+
+/** spec.automaticFailover, with its defaults (issue 13: the site monitor acts on it once armed). */
+export interface AutomaticFailoverPolicy {
+  /** The plan may be armed for automatic failover (an admin arms it). */
+  enabled: boolean;
+  /** `notify-only`: a lost source site is told to people and nothing starts. */
+  mode: 'failover' | 'notify-only';
+  /** From the lost site's last lease renewal; at least the site lease. */
+  afterMs: DurationMs;
+  /** The point an automatic failover fails over to. */
+  recoveryPoint: RecoveryPointChoice;
+  /** The largest data-loss window it may accept (targets.rpo unless given); none: no bound set. */
+  maxDataLossMs?: DurationMs;
+  /** How long an operator may stop it before its first step. */
+  vetoMs: DurationMs;
 }

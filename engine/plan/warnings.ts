@@ -33,13 +33,13 @@ export function planWarnings(plan: RecoveryPlan): RawIssue[] {
       ),
     );
   }
-  if (auto.enabled && !auto.requireWitness) {
+  if (auto.enabled && auto.mode === 'failover' && auto.maxDataLossMs === undefined) {
     out.push(
       warning(
-        'auto-failover-without-witness',
-        'automatic failover without a witness: a cut link to the control plane alone could fail over a site that is still running',
-        ['spec', 'automaticFailover', 'requireWitness'],
-        'keep requireWitness: true unless the sites share no network path to a witness',
+        'auto-failover-unbounded-loss',
+        'automatic failover has no bound on data loss (neither automaticFailover.maxDataLoss nor targets.rpo): it would notify and wait for a person every time',
+        ['spec', 'automaticFailover'],
+        'set automaticFailover.maxDataLoss (or targets.rpo) to the largest data-loss window it may accept by itself',
       ),
     );
   }

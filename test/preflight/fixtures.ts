@@ -29,7 +29,13 @@ export function makePlan(
     actions: [],
     targets: {},
     drill: { maxDurationMs: 86_400_000 },
-    automaticFailover: { enabled: false, afterMs: 300_000, requireWitness: true },
+    automaticFailover: {
+      enabled: false,
+      mode: 'failover',
+      afterMs: 300_000,
+      recoveryPoint: { kind: 'latest' },
+      vetoMs: 0,
+    },
     ...extra,
   };
 }

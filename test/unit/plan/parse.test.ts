@@ -84,7 +84,13 @@ describe('parsePlan', () => {
       });
       expect(plan.drill.maxDurationMs).toBe(24 * 3_600_000);
       expect(plan.fencing).toEqual({ deadlineMs: 60_000 });
-      expect(plan.automaticFailover).toEqual({ enabled: false, afterMs: 300_000, requireWitness: true });
+      expect(plan.automaticFailover).toEqual({
+        enabled: false,
+        mode: 'failover',
+        afterMs: 300_000,
+        recoveryPoint: { kind: 'latest' },
+        vetoMs: 0,
+      });
     });
 
     it('expands readiness shorthand into checks, keeping the heartbeat unless switched off', () => {
@@ -223,23 +229,57 @@ describe('warnings', () => {
     }
   });
 
-  it('flags automatic failover without a witness, and a manual step it would wait on', () => {
+  it('flags a manual step automatic failover would wait on, and a failover with no bound on data loss', () => {
     const text = planText(
       '    - name: a',
-      '  actions:\n    - { name: call, before: a, manual: Call the CIO }\n  automaticFailover: { enabled: true, after: 5m, requireWitness: false }',
+      '  actions:\n    - { name: call, before: a, manual: Call the CIO }\n  automaticFailover: { enabled: true, after: 5m }',
     );
     const result = parsePlan(text, 'plan.yaml');
     expect(result.ok && result.warnings.map((w) => `${w.line} ${w.code}`)).toEqual([
       '10 auto-failover-manual-step',
       '11 auto-failover-not-built',
-      '11 auto-failover-without-witness',
+      '11 auto-failover-unbounded-loss',
     ]);
+  });
+
+  // Issue 13: the witness is no longer optional, so the setting that turned it off is refused where it is.
+  it('refuses requireWitness with its place and what to do', () => {
+    const text = planText('    - name: a', '  automaticFailover: { enabled: true, requireWitness: false }');
+    const issues = issuesOf(text);
+    expect(issues.map((i) => `${i.line}:${i.column} ${i.path}`)).toEqual([
+      expect.stringMatching(/^9:\d+ spec\.automaticFailover\.requireWitness$/),
+    ]);
+    expect(issues[0]?.message).toContain('remove this line');
+  });
+
+  it('reads the policy: mode, recovery point, the data-loss bound (targets.rpo by default) and the veto window', () => {
+    const plan = validPlan(
+      planText(
+        '    - name: a',
+        '  targets: { rpo: 15m }\n  recoveryPoint: latestAppConsistent\n  automaticFailover: { enabled: true, mode: notify-only, veto: 2m }',
+      ),
+    );
+    expect(plan.automaticFailover).toEqual({
+      enabled: true,
+      mode: 'notify-only',
+      afterMs: 300_000,
+      recoveryPoint: { kind: 'latestAppConsistent' },
+      maxDataLossMs: 900_000,
+      vetoMs: 120_000,
+    });
+    const own = validPlan(
+      planText(
+        '    - name: a',
+        '  targets: { rpo: 15m }\n  automaticFailover: { enabled: true, maxDataLoss: 30s, recoveryPoint: latest }',
+      ),
+    );
+    expect(own.automaticFailover).toMatchObject({ maxDataLossMs: 30_000, recoveryPoint: { kind: 'latest' } });
   });
 
   // Regression (issue 10): `automaticFailover: { enabled: true }` validated and did nothing, so a
   // plan read as protecting itself when no part of the engine fails over by itself.
   it('says automaticFailover is accepted but not built, located at spec.automaticFailover', () => {
-    const text = planText('    - name: a', '  automaticFailover: { enabled: true }');
+    const text = planText('    - name: a', '  automaticFailover: { enabled: true, maxDataLoss: 5m }');
     const result = parsePlan(text, 'plan.yaml');
     expect(result.ok).toBe(true);
     if (!result.ok) return;
