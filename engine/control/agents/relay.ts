@@ -53,8 +53,11 @@ export function relayUnitRunner(hub: RelayHub, site: string): UnitRunner {
     const report = (await hub.hand(site, handed)) ?? (await hub.waitFor(site, handed, unit.signal));
     // Parsed (agent-protocol.ts) and checked against the unit (checks.ts) when accepted. An
     // action-rerun is an engine event, not a contract one; the sink's stream takes both.
-    await sinks.events.append(report.events as readonly ExecutionEvent[]);
-    await applySightings(sinks.sightings, report.sightings);
+    // Both before the result is published (what follows reads them), neither waiting for the other.
+    await Promise.all([
+      sinks.events.append(report.events as readonly ExecutionEvent[]),
+      applySightings(sinks.sightings, report.sightings),
+    ]);
     // Recorded in the worker's sinks: the unit need not be kept. Should this control plane die
     // before the result is published, the job runs again and the agent's dedupe answers.
     hub
