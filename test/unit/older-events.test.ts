@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { timelineLine } from '../../engine/cli/run/timeline.ts';
+import { timelineLine } from '../../engine/report/index.ts';
 import { parseEventEntry } from '../../engine/executor/index.ts';
 
 describe('an event log written by an older drctl', () => {

@@ -8,7 +8,7 @@ import { type CommonFlags, PREFIX_OPTION, printJson } from './common.ts';
 import { connectClient, SERVER_OPTION } from './connect.ts';
 import { fencingOf } from './fencing.ts';
 import { gapLines, summaryLines } from './summary.ts';
-import { TIMELINE_CLOCKS, timelineLine } from './timeline.ts';
+import { TIMELINE_CLOCKS, timelineLine } from '../../report/index.ts';
 import { progressLine } from './watch.ts';
 
 interface StatusFlags extends CommonFlags {
