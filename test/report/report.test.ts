@@ -4,8 +4,9 @@
  * targets (one that meets them, one that misses its RTO), the approval and who gave it, hostile
  * text escaped, nothing fetched, the hash recorded and checked, the drill history, retention.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueueConnection, executionKeys, globalKeys } from '../../engine/executor/index.ts';
 import {
@@ -33,6 +34,12 @@ function expectSelfContained(html: string): void {
   }
   expect(html).not.toMatch(/url\(|@import/i);
 }
+
+/** Debian's chromium, which playwright-core drives (`.ci/run` installs it when missing). */
+const CHROMIUM = '/usr/bin/chromium';
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+/** Screenshots and PDFs of the browser tests (gitignored). */
+const ARTIFACTS = resolve('artifacts/report');
 
 describe('the report of a drill', { timeout: 300_000 }, () => {
   const temp = useTempDirs();
@@ -271,4 +278,57 @@ describe('the report of a drill', { timeout: 300_000 }, () => {
       redis.disconnect();
     }
   });
+
+  it.skipIf(!HAS_CHROMIUM)(
+    HAS_CHROMIUM
+      ? 'renders in headless Chromium offline (no request leaves the file) and prints to PDF'
+      : `renders in headless Chromium and prints: SKIPPED, ${CHROMIUM} is missing (apt-get install -y chromium)`,
+    async () => {
+      const file = join(dir, 'browser.html');
+      expect((await run(['report', passed, '-o', file])).code).toBe(0);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      try {
+        const context = await browser.newContext({ offline: true, javaScriptEnabled: false });
+        const requests: string[] = [];
+        await context.route('**/*', async (route) => {
+          const url = route.request().url();
+          if (url.startsWith('file:')) return await route.continue();
+          requests.push(url);
+          return await route.abort();
+        });
+        const page = await context.newPage();
+        await page.goto(`file://${file}`);
+        expect(await page.title()).toContain('Recovery exercise report: erp');
+        expect(requests).toEqual([]);
+        // What a reader sees: the verdict, the approver, every VM's row, escaped text as text.
+        // biome-ignore lint/performance/useDomNodeTextContent: the rendered text (CSS upper-cases the verdict) is what a reader sees
+        await expect(page.locator('.banner').innerText()).resolves.toMatch(/PASS/);
+        await expect(page.getByText('alice@example.com').count()).resolves.toBeGreaterThan(0);
+        await expect(page.locator('td', { hasText: /^web-01$/ }).count()).resolves.toBeGreaterThan(0);
+        await expect(page.locator('img, script').count()).resolves.toBe(0);
+        await expect(
+          page.getByText('<script>alert("x")</script>', { exact: false }).count(),
+        ).resolves.toBeGreaterThan(0);
+        await page.screenshot({ path: join(ARTIFACTS, 'drill-report.png'), fullPage: true });
+        await page.emulateMedia({ media: 'print' });
+        const pdf = join(ARTIFACTS, 'drill-report.pdf');
+        await page.pdf({ path: pdf, format: 'A4', printBackground: true });
+        const bytes = readFileSync(pdf);
+        expect(bytes.subarray(0, 5).toString()).toBe('%PDF-');
+        expect(statSync(pdf).size).toBeGreaterThan(20_000);
+        expect(requests).toEqual([]);
+        // The drill history's chart renders as well.
+        const history = join(dir, 'history-browser.html');
+        expect((await run(['report', '--plan', 'erp', '-o', history])).code).toBe(0);
+        await page.emulateMedia({ media: 'screen' });
+        await page.goto(`file://${history}`);
+        const box = await page.locator('svg').boundingBox();
+        expect(box?.width ?? 0).toBeGreaterThan(300);
+        await page.screenshot({ path: join(ARTIFACTS, 'drill-history.png'), fullPage: true });
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });
