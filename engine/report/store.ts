@@ -81,7 +81,7 @@ async function loadCleanup(
 
 /** The bytes of a report in a format. */
 export function renderReport(report: ExecutionReport, format: ReportFormat): string {
-  return format === 'html' ? renderReportHtml(report) : `${JSON.stringify(report, null, 2)}\n`;
+  return format === 'html' ? renderReportHtml(report) : `${JSON.stringify(report)}\n`;
 }
 
 /** Build, render and record a report of an execution. */
@@ -215,5 +215,5 @@ function historyRow(record: ExecutionRecord, report: ExecutionReport): DrillHist
 }
 
 export function renderHistory(history: DrillHistory, format: ReportFormat): string {
-  return format === 'html' ? renderHistoryHtml(history) : `${JSON.stringify(history, null, 2)}\n`;
+  return format === 'html' ? renderHistoryHtml(history) : `${JSON.stringify(history)}\n`;
 }
