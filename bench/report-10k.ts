@@ -36,7 +36,9 @@ try {
     const cleaned = await waitSettled(stack.client, cleanup.id, 900_000);
     if (cleaned.status !== 'completed') throw new Error(`${cleanup.id} ended ${cleaned.status}`);
   }
-  process.stderr.write(`${KIND} ${id} of ${VMS} VMs ran in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `${KIND} ${id} of ${VMS} VMs ran in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+  );
 
   const rows: Record<string, string | number>[] = [];
   for (const format of ['html', 'json'] as const) {
@@ -71,7 +73,8 @@ try {
   const p3 = performance.now();
   sha256(body);
   const p4 = performance.now();
-  const phase = (what: string, ms: number) => rows.push({ what: `  ${what}`, median: `${(ms / 1000).toFixed(2)} s` });
+  const phase = (what: string, ms: number) =>
+    rows.push({ what: `  ${what}`, median: `${(ms / 1000).toFixed(2)} s` });
   phase('read record, plan, event logs', p1 - p0);
   phase('build', p2 - p1);
   phase('render HTML', p3 - p2);
