@@ -135,7 +135,7 @@ export function buildReport(input: ReportInput): ExecutionReport {
     },
     objectives: { rto, rpo, verdict },
     vms,
-    approvals: approvals(byStep),
+    approvals: approvals(byStep, record.by),
     actions: actions(plan, byStep),
     errors: errors(byStep),
     ...(cleanup ? { cleanup } : {}),
@@ -202,7 +202,7 @@ function lossOf(record: ExecutionRecord, f: VmFacts): ReportVm['dataLoss'] {
   };
 }
 
-function approvals(byStep: Map<string, StepEvent[]>): ExecutionReport['approvals'] {
+function approvals(byStep: Map<string, StepEvent[]>, submitter: string): ExecutionReport['approvals'] {
   const rows: ExecutionReport['approvals'] = [];
   for (const [step, list] of byStep) {
     for (const event of list) {
@@ -224,8 +224,8 @@ function approvals(byStep: Map<string, StepEvent[]>): ExecutionReport['approvals
       )
         rows.push({
           step,
-          by: event.output.approvedBy,
-          comment: '',
+          by: `${submitter} (pre-approved at submit)`,
+          comment: event.output.approvedBy,
           givenAt: event.at,
           appliedAt: event.at,
           accepted: true,

@@ -118,6 +118,27 @@ describe('the errors of a run and how they ended', () => {
   });
 });
 
+describe('approvals', () => {
+  it('names the submitter of a run whose manual actions were pre-approved (--approve-manual)', async () => {
+    const events = log([
+      finished('action/confirm-san', 1, 'done', 1, {
+        output: { approvedBy: 'submitter (manual actions pre-approved)' },
+      }),
+    ]);
+    const report = buildReport({ record: record(), plan: await plan(), events, now: 0 });
+    expect(report.approvals).toEqual([
+      expect.objectContaining({
+        step: 'action/confirm-san',
+        by: 'ops (pre-approved at submit)',
+        accepted: true,
+      }),
+    ]);
+    expect(report.actions.map((a) => `${a.action} ${a.kind} ${a.outcome}`)).toEqual([
+      'confirm-san manual done',
+    ]);
+  });
+});
+
 describe("a failover's data loss against the RPO", () => {
   it('fails the VM whose claimed window is wider than the target, and the run with it', async () => {
     const claim = (vm: string, windowMs: number) => ({
