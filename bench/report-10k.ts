@@ -8,7 +8,8 @@
  * orchestrator`), cleans it up, then generates its report RUNS times in this process, as
  * `drctl report` does on Redis: read the record, plan snapshot and event logs (the drill's and its
  * cleanup's), build, render, hash and record (`generateReport`). Then the same read → build →
- * render once more, phase by phase. KIND=planned benches a planned failover instead (no cleanup).
+ * render once more, phase by phase. Wall time, and the CPU time this process and Redis spent (the
+ * figure that does not depend on what else the machine runs). KIND=planned benches a planned failover instead (no cleanup).
  */
 import {
   buildReport,
@@ -25,6 +26,13 @@ const KIND = process.env.KIND === 'planned' ? 'planned' : 'test';
 
 const { plan, hash } = orchestrationPlan(VMS);
 const stack = await startStack(plan, { boot: '0-0', speed: 1 });
+/** Redis's own CPU (user + sys, ms): its part of a report (XRANGE of the log) next to this process's. */
+const redisCpuMs = async (): Promise<number> => {
+  const info = await stack.redis.info('cpu');
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+  return (user + sys) * 1000;
+};
 try {
   const t0 = performance.now();
   const { id } = await stack.client.submit({ type: KIND, plan, hash, reason: 'bench', by: 'bench' });
@@ -43,12 +51,18 @@ try {
   const rows: Record<string, string | number>[] = [];
   for (const format of ['html', 'json'] as const) {
     const times: number[] = [];
+    const cpu: number[] = [];
+    const redisCpu: number[] = [];
     let bytes = 0;
     let events = 0;
     for (let run = 0; run < RUNS; run += 1) {
+      const before = { self: process.cpuUsage(), redis: await redisCpuMs() };
       const start = performance.now();
       const generated = await generateReport(stack.redis, stack.prefix, id, format);
       times.push(performance.now() - start);
+      const used = process.cpuUsage(before.self);
+      cpu.push((used.user + used.system) / 1000);
+      redisCpu.push((await redisCpuMs()) - before.redis);
       bytes = Buffer.byteLength(generated.body);
       events = generated.report.timeline.length;
     }
@@ -61,6 +75,8 @@ try {
       median: `${(median(times) / 1000).toFixed(2)} s`,
       min: `${(Math.min(...times) / 1000).toFixed(2)} s`,
       max: `${(Math.max(...times) / 1000).toFixed(2)} s`,
+      'CPU here': `${(median(cpu) / 1000).toFixed(2)} s`,
+      'CPU redis': `${(median(redisCpu) / 1000).toFixed(2)} s`,
     });
   }
   // One more, phase by phase (HTML).
