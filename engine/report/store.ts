@@ -128,7 +128,7 @@ export function executionOfReport(content: string, where: string): string {
   }
   throw new DrError(
     'NOT_A_REPORT',
-    `${where} is not a report drctl wrote (no execution named in it); give the .html or .json file \`drctl report\` wrote`,
+    `${where} is not a report (it names no execution); give the .html or .json file that \`drctl report\` wrote`,
     { exitCode: 2 },
   );
 }

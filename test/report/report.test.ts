@@ -196,7 +196,7 @@ describe('the report of a drill', { timeout: 300_000 }, () => {
     writeFileSync(notReport, '<html><body>hello</body></html>');
     const bad = await run(['report', '--verify', notReport]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/is not a report drctl wrote/);
+    expect(bad.stderr).toMatch(/is not a report \(it names no execution\)/);
     const missing = await run(['report', 'drill-nope']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no execution "drill-nope"/);
