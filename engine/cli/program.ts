@@ -6,6 +6,7 @@ import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerPreflightCommand } from './preflight-command.ts';
 import { registerProtectCommand } from './protect-command.ts';
+import { registerReportCommand } from './report-command.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerSimCommands } from './sim-commands.ts';
@@ -47,5 +48,6 @@ export function buildProgram(): Command {
   registerOperatorCommands(program);
   registerLifecycleCommands(program);
   registerUpCommand(program);
+  registerReportCommand(program);
   return program;
 }

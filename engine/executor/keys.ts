@@ -18,6 +18,7 @@
  * <prefix>:{exec:<id>}:claims          HASH <job id>|<unit> → follow units its worker claimed (events.ts)
  * <prefix>:{exec:<id>}:lease           STRING: the owning orchestrator's lease token (PX)
  * <prefix>:{exec:<id>}:plan            STRING: the plan snapshot (JSON) the execution runs
+ * <prefix>:{exec:<id>}:reports         HASH SHA-256 → {generatedAt, format}: its reports (engine/report)
  * {<prefix>}:<queue>:...               BullMQ's own keys (queues.ts: queuePrefix)
  * ```
  */
@@ -37,6 +38,8 @@ export interface ExecutionKeys {
   readonly lease: string;
   /** STRING: the plan snapshot (JSON), apart from meta so that status reads stay small. */
   readonly plan: string;
+  /** HASH: the SHA-256 of each report generated of it, so a later copy can be checked (engine/report). */
+  readonly reports: string;
 }
 
 /** The global (non-execution) keys under a prefix. */
@@ -59,6 +62,7 @@ export function executionKeys(prefix: string, execution: string): ExecutionKeys 
     claims: `${base}:claims`,
     lease: `${base}:lease`,
     plan: `${base}:plan`,
+    reports: `${base}:reports`,
   };
 }
 

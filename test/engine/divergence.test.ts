@@ -10,9 +10,9 @@
  * The simulator's ledger is the judge (split-brain intervals, writes per site, lost writes).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { timelineLine } from '../../engine/cli/run/timeline.ts';
 import { divergencesOf } from '../../engine/executor/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
+import { timelineLine } from '../../engine/report/index.ts';
 import { type SimServer, startSimServer, type World, worldForPlan } from '../../simulators/index.ts';
 import { type EngineProcess, spawnDrctl } from './processes.ts';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { timelineLine } from '../../engine/cli/run/timeline.ts';
 import { parseEventEntry } from '../../engine/executor/index.ts';
+import { timelineLine } from '../../engine/report/index.ts';
 
 describe('an event log written by an older drctl', () => {
   // Before the engine claimed data loss itself (issue 10), its data-loss event carried the

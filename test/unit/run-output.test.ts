@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { gapLines, summaryLines } from '../../engine/cli/run/summary.ts';
-import { TIMELINE_CLOCKS, timelineLine } from '../../engine/cli/run/timeline.ts';
 import { progressLine } from '../../engine/cli/run/watch.ts';
 import type { ExecutionView } from '../../engine/client/index.ts';
+import { TIMELINE_CLOCKS, timelineLine } from '../../engine/report/index.ts';
 
 function view(over: Partial<ExecutionView>): ExecutionView {
   return {

@@ -2,13 +2,13 @@
 import type { Command } from 'commander';
 import type { ExecutionView } from '../../client/index.ts';
 import { failbackPhaseLine } from '../../executor/index.ts';
+import { TIMELINE_CLOCKS, timelineLine } from '../../report/index.ts';
 import { lifecycleStatus } from '../lifecycle-commands.ts';
 import { operatorLines } from '../operator-commands.ts';
 import { type CommonFlags, PREFIX_OPTION, printJson } from './common.ts';
 import { connectClient, SERVER_OPTION } from './connect.ts';
 import { fencingOf } from './fencing.ts';
 import { gapLines, summaryLines } from './summary.ts';
-import { TIMELINE_CLOCKS, timelineLine } from './timeline.ts';
 import { progressLine } from './watch.ts';
 
 interface StatusFlags extends CommonFlags {

@@ -6,8 +6,8 @@
  */
 import type { ExecutionClient, ExecutionView } from '../../client/index.ts';
 import { formatElapsed } from '../../common/index.ts';
+import { TIMELINE_CLOCKS, timelineLine } from '../../report/index.ts';
 import { whileFollowing } from './interrupt.ts';
-import { TIMELINE_CLOCKS, timelineLine } from './timeline.ts';
 
 export interface WatchOptions {
   /** Print the timeline as events arrive. @defaultValue true when the plan has at most 60 VMs */

@@ -10,6 +10,7 @@ import { registerLocksRoutes } from './locks.ts';
 import { registerOperatorRoutes } from './operator.ts';
 import { registerPlanRoutes } from './plans.ts';
 import { registerProtectRoutes } from './protect.ts';
+import { registerReportRoutes } from './reports.ts';
 
 export const controlRoutes: readonly ControlRoutes[] = [
   registerPlanRoutes,
@@ -22,4 +23,5 @@ export const controlRoutes: readonly ControlRoutes[] = [
   inventoryRoutes(),
   registerHistoryRoutes,
   registerAgentRoutes,
+  registerReportRoutes,
 ];

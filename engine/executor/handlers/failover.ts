@@ -266,7 +266,15 @@ async function testFailover(ctx: HandlerContext): Promise<HandlerOutcome> {
   if (testVm === undefined)
     throw new StepError('VM_NOT_FOUND', `${ctx.step}: test VM ${testName} vanished`, where);
   const point = ('result' in created ? created.result.recoveryPoint : undefined) ?? testVm.recoveryPoint;
-  const output: Record<string, unknown> = { testVm: testVm.name, network: testVm.network, created: true };
+  // The host's time of the test failover: a real failover then would have lost the writes after
+  // the point's time up to it (the drill's data-loss window in its report, engine/report).
+  const hostTime = await ctx.api.now();
+  const output: Record<string, unknown> = {
+    testVm: testVm.name,
+    network: testVm.network,
+    created: true,
+    hostTime,
+  };
   const outcome: HandlerOutcome = { outcome: 'done', mutated: true, output, view: testVm };
   if (point === undefined) return outcome;
   output.recoveryPoint = point;

@@ -6,9 +6,9 @@
  * and spreads are the sites' clock (simulated time on the simulator). TIMELINE_CLOCKS says so once.
  */
 
-import { assertNever, formatElapsed } from '../../common/index.ts';
-import { describeClaimSize } from '../../contract/index.ts';
-import { discardText, ranFor, type StoredEvent } from '../../executor/index.ts';
+import { assertNever, formatElapsed } from '../common/index.ts';
+import { describeClaimSize } from '../contract/index.ts';
+import { discardText, ranFor, type StoredEvent } from '../executor/index.ts';
 
 export const TIMELINE_CLOCKS =
   "times and +offsets (since submit): wall clock; recovery points: the sites' clock (simulated)";
@@ -17,7 +17,7 @@ export function timelineLine(stored: StoredEvent, startMs: number): string {
   const { event } = stored;
   const at = Date.parse(event.at);
   const offset = `+${formatElapsed(Math.max(0, at - startMs)).padStart(7)}`;
-  const line = `${event.at} ${offset}  ${describe(stored)}`;
+  const line = `${event.at} ${offset}  ${describeEvent(stored)}`;
   const output = event.type === 'step-finished' ? scriptOutput(event.output) : [];
   return [line, ...output].join('\n');
 }
@@ -35,7 +35,7 @@ function startAction(step: string, output: Record<string, unknown> | undefined):
 }
 
 /** `stdout| ...` and `stderr| ...` lines of a script's output, as the step stored it (a tail). */
-function scriptOutput(output: Record<string, unknown> | undefined): string[] {
+export function scriptOutput(output: Record<string, unknown> | undefined): string[] {
   if (output === undefined) return [];
   const lines: string[] = [];
   for (const stream of ['stdout', 'stderr'] as const) {
@@ -48,7 +48,7 @@ function scriptOutput(output: Record<string, unknown> | undefined): string[] {
   return lines;
 }
 
-function describe({ event }: StoredEvent): string {
+export function describeEvent({ event }: StoredEvent): string {
   switch (event.type) {
     case 'execution-submitted':
       return `submitted ${event.executionType} of plan ${event.plan} (${event.hash.slice(0, 12)}) by ${event.by}: ${event.reason} [epoch ${event.epoch}]`;
