@@ -27,6 +27,7 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
   let client: HttpExecutionClient;
   let receiver: Receiver;
   let actionHook: Receiver;
+  let overdue: Receiver;
   let fixtures: Awaited<ReturnType<typeof actionFixtures>>;
   let dir: string;
   let drill: { plan: RecoveryPlan; hash: string; source: { file: string; text: string } };
@@ -35,6 +36,7 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
     fixtures = await actionFixtures();
     receiver = await startReceiver();
     actionHook = await startReceiver();
+    overdue = await startReceiver();
     actionHook.answers.push(...Array.from({ length: 20 }, () => 500));
     // The example with its manual check and its webhook in drills.
     const text = readFileSync('plans/examples/three-tier.yaml', 'utf8')
@@ -43,6 +45,7 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
         'manual: Confirm that SAN replication for the ERP LUNs is paused\n      on: [planned, unplanned]',
         'manual: Confirm that SAN replication for the ERP LUNs is paused\n      on: [test]',
       )
+      .replace('drill: { maxDuration: 8h }', 'drill: { maxDuration: 4s }')
       .replace(
         'onFailure: { retries: 5, then: pause }',
         'on: [test]\n      onFailure: { retries: 0, then: continue-without-dependents }',
@@ -78,10 +81,11 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
     await fixtures?.close();
     await receiver?.close();
     await actionHook?.close();
+    await overdue?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('notifies the manual action waiting, then the step that failed', async () => {
+  it('notifies the manual action waiting, the step that failed and the drill past its maximum duration', async () => {
     const added = await fetch(`${control.url}/api/v1/notifications`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -89,6 +93,12 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
     });
     expect(added.status).toBe(201);
     const { secret } = (await added.json()) as { secret: string };
+    const other = await fetch(`${control.url}/api/v1/notifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: overdue.url, events: ['drill.overdue'] }),
+    });
+    expect(other.status).toBe(201);
     const submitted = await client.submit({
       type: 'test',
       ...drill,
@@ -119,7 +129,20 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
     // Told once, after its last attempt, not once per failed attempt.
     expect(failed.details.attempt).toBeGreaterThan(1);
     expect(actionHook.received.length).toBe(failed.details.attempt);
-    await waitForStatus(client, submitted.id, ['awaiting-cleanup', 'failed'], 90_000);
+    await waitForStatus(
+      client,
+      submitted.id,
+      ['awaiting-cleanup', 'failed', 'cleaning-up', 'cleaned-up'],
+      90_000,
+    );
+    // Its 4 s maximum passed while it waited: told once, and the engine cleans it up.
+    const [late] = await overdue.waitFor(1, 30_000);
+    expect(JSON.parse(late?.body ?? '{}')).toMatchObject({
+      type: 'drill.overdue',
+      subject: { plan: 'erp', execution: submitted.id },
+    });
+    await waitForStatus(client, submitted.id, ['cleaned-up'], 60_000);
+    expect(overdue.received).toHaveLength(1);
     // Each occurrence once: nothing more arrives.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(receiver.received.map((r) => JSON.parse(r.body).type)).toEqual([
