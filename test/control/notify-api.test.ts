@@ -178,10 +178,10 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
     const tested = await drctl(['notify', 'test', subscription.id]);
     expect(tested.code).toBe(0);
     await receiver.waitFor(before + 1);
-    await until(
-      async () =>
-        JSON.parse((await drctl(['notify', 'list', '--json'])).out).subscriptions[0].status.delivered === 1,
-    );
+    await until(async () => {
+      const view = await (await fetch(`${control.url}/api/v1/notifications`)).json();
+      return view.subscriptions[0].status.delivered === 1;
+    });
     const shown = await drctl(['notify', 'list']);
     expect(shown.out).toMatch(
       /last delivered .* \(notification\.test, attempt 1: .* answered 200\); delivered 1/,
