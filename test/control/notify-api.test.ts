@@ -100,7 +100,7 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
       by: 'tester',
     });
     expect(secret.length).toBeGreaterThanOrEqual(32);
-    const listed = await (await fetch(`${control.url}/api/v1/notifications`)).json();
+    const listed: Json = await (await fetch(`${control.url}/api/v1/notifications`)).json();
     expect(listed.subscriptions).toHaveLength(1);
     expect(JSON.stringify(listed)).not.toContain(secret);
     expect(listed.queueDepth).toBe(0);
@@ -121,7 +121,7 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
       }),
     ).toEqual({ ok: true });
     await until(async () => {
-      const view = await (await fetch(`${control.url}/api/v1/notifications`)).json();
+      const view: Json = await (await fetch(`${control.url}/api/v1/notifications`)).json();
       return view.subscriptions[0].status.delivered === 1;
     });
 
@@ -131,7 +131,7 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
     expect(await removed.json()).toEqual({ removed: subscription.id });
     const again = await fetch(`${control.url}/api/v1/notifications/${subscription.id}`, { method: 'DELETE' });
     expect(again.status).toBe(404);
-    expect((await again.json()).code).toBe('NOTIFY_SUBSCRIPTION_NOT_FOUND');
+    expect(((await again.json()) as Json).code).toBe('NOTIFY_SUBSCRIPTION_NOT_FOUND');
     const missing = await fetch(`${control.url}/api/v1/notifications/${subscription.id}/test`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -141,7 +141,7 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
   });
 
   it('documents the routes and the event types in /openapi.json', async () => {
-    const doc = await (await fetch(`${control.url}/openapi.json`)).json();
+    const doc: Json = await (await fetch(`${control.url}/openapi.json`)).json();
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining([
         '/api/v1/notifications',
@@ -179,7 +179,7 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
     expect(tested.code).toBe(0);
     await receiver.waitFor(before + 1);
     await until(async () => {
-      const view = await (await fetch(`${control.url}/api/v1/notifications`)).json();
+      const view: Json = await (await fetch(`${control.url}/api/v1/notifications`)).json();
       return view.subscriptions[0].status.delivered === 1;
     });
     const shown = await drctl(['notify', 'list']);
