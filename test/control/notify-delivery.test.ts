@@ -3,6 +3,8 @@
  * signed, retried with the same Idempotency-Key, given up on a 4xx, taken over by another
  * deliverer, and one delivery for an occurrence raised twice.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,10 +14,12 @@ import {
   deliveryStatus,
   type NotificationEvent,
   type Notifications,
+  siteNotification,
   startNotifications,
   verifyDelivery,
 } from '../../engine/control/notify/index.ts';
 import { silent } from '../engine/support.ts';
+import { tracked } from '../support/children.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { type Receiver, startReceiver, until } from './notify-support.ts';
 
@@ -170,6 +174,41 @@ describe('webhook deliveries', () => {
     expect(second).toBeDefined();
   });
 
+  it('is finished by another control plane when the one sending it is killed mid-attempt', async () => {
+    await fresh();
+    const { subscription } = await subscribe();
+    // A control plane's deliverer in a process of its own, its job lock 1 s.
+    const script = `
+      import { Redis } from 'ioredis';
+      import { createLogger } from './engine/common/index.ts';
+      import { startNotifications } from './engine/control/notify/index.ts';
+      const url = process.env.NOTIFY_REDIS_URL;
+      const redis = new Redis(url, { maxRetriesPerRequest: null });
+      await startNotifications({ redisUrl: url, redis, prefix: process.env.NOTIFY_PREFIX,
+        log: createLogger('child', { level: 'silent' }), lockDurationMs: 1000, stalledIntervalMs: 300 });
+      console.log('ready');
+    `;
+    const child = tracked(
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, NOTIFY_REDIS_URL: testRedisUrl(), NOTIFY_PREFIX: prefix },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    await once(child.stdout, 'data');
+    receiver.hold.count = 1;
+    const raiser = await start({ deliver: false });
+    const raised = await raiser.notify(event('killed/1'));
+    await receiver.waitFor(1, 30_000);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    // The attempt under way died with its process: its lock expires and another deliverer sends it.
+    await start();
+    const got = await receiver.waitFor(2, 30_000);
+    expect(got.map((r) => r.headers['idempotency-key'])).toEqual([raised.id, raised.id]);
+    await until(async () => (await deliveryStatus(redis, prefix, subscription.id)).delivered === 1);
+    expect(await deliveryStatus(redis, prefix, subscription.id)).toMatchObject({ delivered: 1, pending: 0 });
+  });
+
   it('delivers an occurrence raised by two control planes once', async () => {
     await fresh();
     const { subscription } = await subscribe();
@@ -184,19 +223,24 @@ describe('webhook deliveries', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
-  it('sends a subscription only the event types it asked for', async () => {
+  it('sends a subscription only the event types it asked for, a site transition once', async () => {
     await fresh();
     await subscribe(['site.lost']);
     const plane = await start();
     expect((await plane.notify(event('filtered/1'))).deliveries).toBe(0);
-    const lost = await plane.notify({
-      type: 'site.lost',
-      occurrence: 'dc-east/1',
-      subject: { site: 'dc-east' },
-      summary: 'site dc-east lost',
+    // The site monitor's producer: a new leader raising the same transition again changes nothing.
+    const lost = await plane.notify(siteNotification({ site: 'dc-east', verdict: 'lost', transition: 3 }));
+    const leader = await start({ deliver: false });
+    expect(
+      await leader.notify(siteNotification({ site: 'dc-east', verdict: 'lost', transition: 3 })),
+    ).toMatchObject({
+      id: lost.id,
+      first: false,
     });
     expect(lost.deliveries).toBe(1);
     const [got] = await receiver.waitFor(1);
     expect(JSON.parse(got?.body ?? '{}')).toMatchObject({ type: 'site.lost', subject: { site: 'dc-east' } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receiver.received).toHaveLength(1);
   });
 });

@@ -11,6 +11,8 @@ export interface Receiver {
   received: Received[];
   /** The status of the next answers, in order; then 200. */
   answers: number[];
+  /** Requests still to leave unanswered (held open, as a receiver that hangs). */
+  hold: { count: number };
   /** Resolves once `n` requests arrived. */
   waitFor(n: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -19,11 +21,16 @@ export interface Receiver {
 export async function startReceiver(): Promise<Receiver> {
   const received: Received[] = [];
   const answers: number[] = [];
+  const hold = { count: 0 };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      if (hold.count > 0) {
+        hold.count -= 1;
+        return;
+      }
       res.writeHead(answers.shift() ?? 200).end('ok');
     });
   });
@@ -34,6 +41,7 @@ export async function startReceiver(): Promise<Receiver> {
     url: `http://127.0.0.1:${port}/hook`,
     received,
     answers,
+    hold,
     async waitFor(n, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (received.length < n) {

@@ -27,6 +27,15 @@ export {
   type VerifyResult,
   verifyDelivery,
 } from './sign.ts';
+export {
+  type AutoFailoverChange,
+  type AutoFailoverStage,
+  autoFailoverNotification,
+  certificateNotification,
+  type SiteTransition,
+  type SiteVerdict,
+  siteNotification,
+} from './site-events.ts';
 export { type DeliveryStatus, deliveryStatus } from './status.ts';
 export {
   createSubscriptionStore,
