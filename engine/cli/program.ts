@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerAgentCommand } from './agent-command.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerLocksCommand } from './locks-command.ts';
+import { registerNotifyCommand } from './notify-command.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerPreflightCommand } from './preflight-command.ts';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerPreflightCommand(program);
   registerProtectCommand(program);
   registerLocksCommand(program);
+  registerNotifyCommand(program);
   registerWorkerCommand(program);
   registerServeCommand(program);
   registerAgentCommand(program);

@@ -12,6 +12,7 @@ import type { Logger } from '../common/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import type { HistoryStore } from './history/index.ts';
 import type { ControlMetrics } from './metrics.ts';
+import type { Notifications } from './notify/index.ts';
 
 export const API_PREFIX = '/api/v1';
 
@@ -34,6 +35,8 @@ export interface ControlContext {
   inventory?: HyperVReadApi;
   /** Per-VM RPO and health in 5-minute buckets (history/); absent: `/history` answers 503. */
   history?: HistoryStore;
+  /** Webhook notifications (notify/): absent, `/notifications/:id/test` answers 503. */
+  notifications?: Notifications;
   /** Checks behind `/readyz`: each says whether its part can serve now. */
   readiness: Record<string, () => Promise<boolean>>;
 }

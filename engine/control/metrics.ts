@@ -10,6 +10,8 @@ export interface ControlMetrics {
   readonly refused: Counter<'route' | 'code'>;
   /** Request durations by route and status class. */
   readonly requests: Histogram<'route' | 'method' | 'status'>;
+  /** Webhook delivery attempts by outcome: delivered, retried, given-up (notify/). */
+  readonly notifications: Counter<'outcome'>;
 }
 
 export function createControlMetrics(): ControlMetrics {
@@ -28,5 +30,11 @@ export function createControlMetrics(): ControlMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [registry],
   });
-  return { registry, refused, requests };
+  const notifications = new Counter({
+    name: 'drorch_notifications_total',
+    help: 'Webhook delivery attempts, by outcome (delivered, retried, given-up)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  return { registry, refused, requests, notifications };
 }

@@ -16,6 +16,7 @@ import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
+import { type NotificationsOptions, startNotifications } from './notify/index.ts';
 
 export interface ControlPlaneOptions {
   redisUrl: string;
@@ -49,6 +50,8 @@ export interface ControlPlaneOptions {
   relayStalledIntervalMs?: number;
   /** @defaultValue a pino logger named `control` */
   logger?: Logger;
+  /** The webhook deliverer's retries and locks (notify/); tests shorten them. */
+  notifications?: Pick<NotificationsOptions, 'retry' | 'lockDurationMs' | 'stalledIntervalMs'>;
 }
 
 export interface ControlPlane {
@@ -70,11 +73,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     retryStrategy: (times) => Math.min(50 * times, 1000),
   });
   redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
+  const metrics = createControlMetrics();
+  // Every control plane delivers webhooks from the shared queue and raises what its parts see.
+  const notifications = await startNotifications({
+    redisUrl: options.redisUrl,
+    redis,
+    prefix,
+    log,
+    counter: metrics.notifications,
+    ...options.notifications,
+  });
   const orchestrator = await startOrchestrator({
     redisUrl: options.redisUrl,
     prefix,
     compile: compilePlan,
     logger: log.child({ part: 'orchestrator' }),
+    onNotices: (notices) => notifications.onNotices(notices),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
   });
   const actions = startSiteWorkers({
@@ -91,7 +105,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     redisUrl: options.redisUrl,
     prefix,
     log,
-    metrics: createControlMetrics(),
+    metrics,
+    notifications,
     history: createHistoryStore(redis, { prefix }),
     // Pre-flight reads the sites from what their agents reported (refreshed through them).
     inventory: createVaultReadApi({ store: createInventoryStore(redis, prefix) }),
@@ -105,7 +120,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const port = options.port ?? 7080;
   const address = await app.listen({ host, port }).catch(async (error: unknown) => {
     await app.close();
-    await Promise.all([actions.close(1000), orchestrator.close(1000)]);
+    await Promise.all([actions.close(1000), orchestrator.close(1000), notifications.close(1000)]);
     redis.disconnect();
     throw listenFailure(error, host, port, 'the control plane');
   });
@@ -123,7 +138,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     // Waiting polls answer now (empty), or closing the server would wait for them.
     agents.stopPolls();
     await app.close();
-    await Promise.all([agents.close(timeoutMs), actions.close(timeoutMs), orchestrator.close(timeoutMs)]);
+    await Promise.all([
+      agents.close(timeoutMs),
+      actions.close(timeoutMs),
+      orchestrator.close(timeoutMs),
+      notifications.close(timeoutMs),
+    ]);
     redis.disconnect();
   };
   return {

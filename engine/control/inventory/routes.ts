@@ -92,12 +92,17 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
         const { site } = request.params;
         const receivedAt = clock();
         const answer = await store.apply(site, request.body, receivedAt);
-        if (answer.applied && onSamples !== undefined) {
+        if (answer.applied && (onSamples !== undefined || ctx.notifications !== undefined)) {
           const samples = samplesOf(site, request.body, receivedAt);
-          if (samples.length > 0)
+          if (samples.length > 0 && onSamples !== undefined)
             await onSamples(samples).catch((error: unknown) =>
               request.log.warn({ err: error, site }, 'inventory history not fed'),
             );
+          // Health into Critical, RPO beyond a plan's target: notified on the change (notify/).
+          if (samples.length > 0 && ctx.notifications !== undefined)
+            await ctx.notifications.inventory
+              .samples(samples)
+              .catch((error: unknown) => request.log.warn({ err: error, site }, 'inventory not watched'));
         }
         return answer;
       },

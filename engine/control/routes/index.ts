@@ -2,6 +2,7 @@
 import { registerAgentRoutes } from '../agents/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
+import { registerNotificationRoutes } from '../notify/index.ts';
 import { registerExecutionRoutes } from './executions.ts';
 import { registerHistoryRoutes } from './history.ts';
 import { registerLifecycleRoutes } from './lifecycle.ts';
@@ -24,4 +25,5 @@ export const controlRoutes: readonly ControlRoutes[] = [
   registerHistoryRoutes,
   registerAgentRoutes,
   registerReportRoutes,
+  registerNotificationRoutes,
 ];

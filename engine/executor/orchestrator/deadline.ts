@@ -7,12 +7,20 @@ import type { Logger } from '../../common/index.ts';
 import { globalKeys } from '../keys.ts';
 import { submitCleanup } from '../store/cleanup.ts';
 import { loadExecution } from '../store/execution-record.ts';
+import type { ExecutionNotice } from './runner-deps.ts';
+
+/** Who hears of overdue drills, and the drills already told of by this orchestrator. */
+export interface OverdueNotices {
+  onNotices: (notices: readonly ExecutionNotice[]) => Promise<unknown>;
+  told: Set<string>;
+}
 
 export async function cleanUpExpiredDrills(
   redis: Redis,
   prefix: string,
   now: () => number,
   log: Logger,
+  overdue?: OverdueNotices,
 ): Promise<string[]> {
   const global = globalKeys(prefix);
   const due = await redis.zrangebyscore(global.deadlines, 0, now(), 'LIMIT', 0, 100);
@@ -22,7 +30,26 @@ export async function cleanUpExpiredDrills(
       const { record } = await loadExecution(redis, prefix, drill);
       if (record.status === 'cleaned-up') {
         await redis.zrem(global.deadlines, drill);
+        overdue?.told.delete(drill);
         continue;
+      }
+      // Told once per orchestrator; the notification's id dedupes across control planes.
+      if (overdue !== undefined && !overdue.told.has(drill)) {
+        overdue.told.add(drill);
+        await overdue
+          .onNotices([
+            {
+              kind: 'drill-overdue',
+              execution: drill,
+              plan: record.planName,
+              deadline: record.deadline ?? 'unknown',
+              status: record.status,
+              at: new Date(now()).toISOString(),
+            },
+          ])
+          .catch((error: unknown) =>
+            log.warn({ err: error, execution: drill }, 'drill overdue not notified'),
+          );
       }
       // A drill still running is cleaned up as soon as it settles.
       if (

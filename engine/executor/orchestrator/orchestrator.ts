@@ -12,7 +12,7 @@ import { cleanUpExpiredDrills } from './deadline.ts';
 import { QueueSet } from './queue-set.ts';
 import { reconcileJobs } from './reconcile.ts';
 import { ExecutionRunner } from './runner.ts';
-import type { CompileFn, RunnerDeps } from './runner-deps.ts';
+import type { CompileFn, ExecutionNotice, RunnerDeps } from './runner-deps.ts';
 
 /** Options of startOrchestrator. */
 export interface OrchestratorOptions {
@@ -47,6 +47,11 @@ export interface OrchestratorOptions {
   now?: () => number;
   /** @defaultValue a pino logger named `orchestrator` */
   logger?: Logger;
+  /**
+   * Told what a person should hear of (manual steps waiting, steps failed, drills past their
+   * deadline), after it is recorded; the control plane's notifications. A failure is logged.
+   */
+  onNotices?: (notices: readonly ExecutionNotice[]) => Promise<unknown>;
 }
 
 export interface Orchestrator {
@@ -78,7 +83,10 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     compile: options.compile,
     queues,
     reconcile: (jobs) => reconcileJobs(redis, prefix, jobs),
+    ...(options.onNotices === undefined ? {} : { onNotices: options.onNotices }),
   };
+  const overdue =
+    options.onNotices === undefined ? undefined : { onNotices: options.onNotices, told: new Set<string>() };
   const runners = new Map<string, { runner: ExecutionRunner; token: string; done: Promise<void> }>();
   const global = globalKeys(prefix);
   let closing = false;
@@ -120,7 +128,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       if (closing) return;
       if (!runners.has(execution)) await startRunner(execution);
     }
-    await cleanUpExpiredDrills(redis, prefix, now, log);
+    await cleanUpExpiredDrills(redis, prefix, now, log, overdue);
   };
   const tick = (): Promise<void> => {
     if (closing) return Promise.resolve();

@@ -43,6 +43,7 @@ import {
   type OperatorTarget,
   pauseStep,
 } from './operator.ts';
+import type { ExecutionNotice } from './runner-deps.ts';
 
 export class ExecutionProgress {
   readonly graph: StepGraph;
@@ -61,6 +62,7 @@ export class ExecutionProgress {
   private readonly dirtySteps = new Set<string>();
   private readonly dirtyVms = new Set<string>();
   private readonly events: EngineEvent[] = [];
+  private notices: ExecutionNotice[] = [];
   private readonly delays = new Map<string, number>();
   private finishedAtLastDrain: number;
   private haltRecorded = false;
@@ -263,6 +265,13 @@ export class ExecutionProgress {
       this.log.warn({ step: step.id, attempt, code: error.code }, 'step failed; retrying');
       return;
     }
+    this.notices.push({
+      kind: 'step-failed',
+      ...this.noticeBase(step, attempt, at),
+      ...(step.vm === undefined ? {} : { vm: step.vm }),
+      error: { code: error.code, message: error.message },
+      policy: policy.outcome,
+    });
     if (policy.outcome === 'pause') {
       pauseStep(this.operator(), step.id, attempt, error);
       return;
@@ -433,6 +442,12 @@ export class ExecutionProgress {
     }
     this.graph.set(step.id, { status: 'queued', attempt, jobKey: step.id });
     this.dirtySteps.add(step.id);
+    const instruction = manualInstruction(this.ctx, step).replace(/^ — /, '');
+    this.notices.push({
+      kind: 'step-waiting-manual',
+      ...this.noticeBase(step, attempt, at),
+      ...(instruction === '' ? {} : { instruction }),
+    });
     this.events.push({
       v: EVENT_SCHEMA_VERSION,
       at,
@@ -480,6 +495,25 @@ export class ExecutionProgress {
       this.dirtySteps.add(id);
     }
     this.ready.clear();
+  }
+
+  /** The notices decided since the last call (ExecutionNotice), once each. */
+  takeNotices(): ExecutionNotice[] {
+    const taken = this.notices;
+    this.notices = [];
+    return taken;
+  }
+
+  private noticeBase(step: PlanStep, attempt: number, at: string) {
+    return {
+      execution: this.ctx.execution,
+      plan: this.ctx.plan.metadata.name,
+      executionType: this.ctx.type,
+      step: step.id,
+      site: step.site,
+      attempt,
+      at,
+    };
   }
 
   /** An event decided outside the step results (best-effort.ts), written with the next batch. */

@@ -24,4 +24,39 @@ export interface RunnerDeps {
   compile: CompileFn;
   queues: QueueSet;
   reconcile: (jobs: readonly BullJob[]) => Promise<ReconcileOutcome>;
+  /** Told what a person should hear of (OrchestratorOptions.onNotices), after it is recorded. */
+  onNotices?: (notices: readonly ExecutionNotice[]) => Promise<unknown>;
 }
+
+/**
+ * What an execution decided that a person should hear of (the control plane's notifications):
+ * a manual action that waits for approval, a step that failed for good or was paused, a drill past
+ * its deadline. Collected by ExecutionProgress as it decides them, not read back from the log.
+ */
+export type ExecutionNotice =
+  | {
+      kind: 'step-waiting-manual';
+      execution: string;
+      plan: string;
+      executionType: string;
+      step: string;
+      site: string;
+      attempt: number;
+      at: string;
+      instruction?: string;
+    }
+  | {
+      kind: 'step-failed';
+      execution: string;
+      plan: string;
+      executionType: string;
+      step: string;
+      site: string;
+      vm?: string;
+      attempt: number;
+      at: string;
+      error: { code: string; message: string };
+      /** What follows: the plan fails, its dependents are skipped, or the step waits paused. */
+      policy: string;
+    }
+  | { kind: 'drill-overdue'; execution: string; plan: string; deadline: string; status: string; at: string };

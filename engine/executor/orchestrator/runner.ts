@@ -214,6 +214,13 @@ export class ExecutionRunner {
     const { write, jobs } = progress.drain(cursor);
     this.afterDrain?.(write);
     if (!isEmptyWrite(write)) await this.record(write);
+    const notices = progress.takeNotices();
+    if (notices.length > 0 && this.deps.onNotices !== undefined)
+      await this.deps
+        .onNotices(notices)
+        .catch((error: unknown) =>
+          this.log.warn({ err: error, notices: notices.length }, 'notices not raised'),
+        );
     if (jobs.length === 0) return;
     crashPoint('after-record-before-dispatch');
     await this.deps.queues.add(jobs);
