@@ -48,7 +48,7 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
       .replace('drill: { maxDuration: 8h }', 'drill: { maxDuration: 4s }')
       .replace(
         'onFailure: { retries: 5, then: pause }',
-        'on: [test]\n      onFailure: { retries: 0, then: continue-without-dependents }',
+        'on: [test]\n      onFailure: { retries: 2, backoff: { initial: 100ms, max: 200ms }, then: continue-without-dependents }',
       );
     dir = mkdtempSync(join(tmpdir(), 'drorch-notify-'));
     const file = join(dir, 'plan.yaml');
@@ -126,8 +126,8 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
       subject: { plan: 'erp', execution: submitted.id, step: 'action/notify-oncall' },
       details: { policy: expect.any(String), error: { code: expect.any(String) } },
     });
-    // Told once, after its last attempt, not once per failed attempt.
-    expect(failed.details.attempt).toBeGreaterThan(1);
+    // Told once, after its last attempt (its own retries: 2), not once per failed attempt.
+    expect(failed.details.attempt).toBe(3);
     expect(actionHook.received.length).toBe(failed.details.attempt);
     await waitForStatus(
       client,

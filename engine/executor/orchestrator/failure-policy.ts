@@ -25,9 +25,10 @@ export function failurePolicyOf(
   step: PlanStep,
 ): FailurePolicy {
   if (ctx.type === 'protect') return PROTECT_POLICY;
-  if (step.vm !== undefined) return ctx.vmsByName.get(step.vm)?.onFailure ?? NO_RETRY;
+  // An action's step names the VM it is attached to (before or after it): its own policy first.
   if (step.action !== undefined)
     return ctx.plan.actions.find((a) => a.name === step.action)?.onFailure ?? NO_RETRY;
+  if (step.vm !== undefined) return ctx.vmsByName.get(step.vm)?.onFailure ?? NO_RETRY;
   return NO_RETRY;
 }
 
