@@ -75,7 +75,10 @@ export function registerAgentCommand(program: Command): void {
       const server = serverUrlFrom(flags.server);
       const logger = createLogger('agent');
       // Many VMs' readiness at once: guests already heard from need no long poll.
-      const hosts = connectHostDriver(flags.hosts, { readBeforeHeartbeatWait: true });
+      const hosts = connectHostDriver(flags.hosts, {
+        readBeforeHeartbeatWait: true,
+        option: '--hosts',
+      });
       const agent = startAgent({
         site: flags.site,
         server,

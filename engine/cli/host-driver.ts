@@ -9,9 +9,14 @@ import type { HostDriver } from '../hosts/index.ts';
  */
 export function connectHostDriver(
   url: string,
-  options: { readBeforeHeartbeatWait?: boolean } = {},
+  options: {
+    readBeforeHeartbeatWait?: boolean;
+    /** The command's option that gave `url`, named when it is bad. @defaultValue `'--sim'` */
+    option?: string;
+  } = {},
 ): HostDriver & { close(): void } {
-  return createSimClient({ url: checkedUrl(url), ...options });
+  const { option = '--sim', ...client } = options;
+  return createSimClient({ url: checkedUrl(url, option), ...client });
 }
 
 /** The one help text of `--sim`, on every command that reads or changes the sites. */
@@ -33,8 +38,11 @@ export function simUrlFrom(flag: string | undefined, why: string): string {
   return url;
 }
 
-/** `--sim` / DR_SIM_URL must be an http(s) URL: anything else is bad input (exit 2), said once. */
-function checkedUrl(url: string): string {
+/**
+ * `--sim` (`--hosts` for an agent) / DR_SIM_URL must be an http(s) URL: anything else is bad input
+ * (exit 2), said once, naming the option the command has.
+ */
+function checkedUrl(url: string, option: string): string {
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);
@@ -44,7 +52,7 @@ function checkedUrl(url: string): string {
   if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     throw new InputError(
       'BAD_SIM_URL',
-      `the sites' URL '${url}' (--sim or DR_SIM_URL) is not an http(s) URL; give the one \`drctl sim serve\` prints, e.g. http://127.0.0.1:7070`,
+      `the sites' URL '${url}' (${option} or DR_SIM_URL) is not an http(s) URL; give the one \`drctl sim serve\` prints, e.g. http://127.0.0.1:7070`,
     );
   }
   return url;

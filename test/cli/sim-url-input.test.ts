@@ -12,3 +12,15 @@ describe('a --sim that is not a URL', { timeout: 60_000 }, () => {
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('a --hosts that is not a URL', { timeout: 60_000 }, () => {
+  it('is bad input for agent, naming --hosts (the option agent has), not --sim', async () => {
+    const run = await drctl(['agent', '--site', 'dc-east', '--hosts', 'nope'], {
+      env: { DR_SERVER: 'http://127.0.0.1:1' },
+    });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/'nope' \(--hosts or DR_SIM_URL\) is not an http\(s\) URL/);
+    expect(run.stderr).not.toMatch(/--sim\b/);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
