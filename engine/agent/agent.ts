@@ -269,7 +269,13 @@ export function startAgent(options: AgentOptions): Agent {
     }
     return pollLoop();
   });
-  started.catch((error: unknown) => log.error({ err: error }, 'agent could not start'));
+  // The reason, not its stack: `ready()` rejects with the same error, which the caller says.
+  started.catch((error: unknown) =>
+    log.error(
+      error instanceof DrError ? { code: error.code, err: error.message } : { err: error },
+      'agent could not start',
+    ),
+  );
 
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number): Promise<void> => {
