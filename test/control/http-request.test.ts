@@ -5,8 +5,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiRequester, createNodeApiRequester } from '../../engine/client/index.ts';
 import { unreachable } from '../../engine/client/http-request.ts';
+import { createApiRequester, createNodeApiRequester } from '../../engine/client/index.ts';
 
 describe('the control plane requester', () => {
   let server: Server;
@@ -112,13 +112,17 @@ describe('when no control plane answers', () => {
 
   it('says an unknown host is one', async () => {
     await expect(createApiRequester('http://nosuch.invalid:7080')('GET', '/x')).rejects.toMatchObject({
-      message: expect.stringMatching(/^(unknown host|host name lookup failed) at http:\/\/nosuch\.invalid:7080: check the host name/),
+      message: expect.stringMatching(
+        /^(unknown host|host name lookup failed) at http:\/\/nosuch\.invalid:7080: check the host name/,
+      ),
     });
   });
 
   it('says a port fetch refuses to use is one (not "fetch failed")', async () => {
     const error = await createApiRequester('http://127.0.0.1:9')('GET', '/x').catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/^the port of http:\/\/127\.0\.0\.1:9 is one that HTTP clients refuse/);
+    expect((error as Error).message).toMatch(
+      /^the port of http:\/\/127\.0\.0\.1:9 is one that HTTP clients refuse/,
+    );
     expect((error as Error).message).not.toMatch(/fetch failed/);
   });
 
