@@ -8,7 +8,7 @@ import { inventoryReporter, startAgent } from '../agent/index.ts';
 import { serverUrlFrom } from '../client/http-request.ts';
 import { createLogger, DrError } from '../common/index.ts';
 import { CONTROL_VERSION } from '../control/index.ts';
-import { connectHostDriver, SIM_OPTION_HELP } from './host-driver.ts';
+import { connectHostDriver, HOSTS_OPTION_HELP } from './host-driver.ts';
 
 interface AgentFlags {
   site: string;
@@ -44,7 +44,7 @@ export function registerAgentCommand(program: Command): void {
       "Run a site's agent: the only process that talks to the site's hosts; it reaches the control plane (drctl serve) over HTTP only and needs no Redis",
     )
     .requiredOption('--site <site>', 'the site whose hosts this agent serves')
-    .addOption(new Option('--hosts <url>', SIM_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
+    .addOption(new Option('--hosts <url>', HOSTS_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
     .option('--server <url>', "the control plane's URL (default: DR_SERVER, else http://127.0.0.1:7080)")
     .option('--concurrency <n>', 'units run at once', positiveInt, 200)
     .option('--heartbeat-ms <ms>', 'how often a heartbeat goes to the control plane', positiveInt, 1000)

@@ -19,8 +19,15 @@ export function connectHostDriver(
   return createSimClient({ url: checkedUrl(url, option), ...client });
 }
 
-/** The one help text of `--sim`, on every command that reads or changes the sites. */
+/**
+ * The one help text of `--sim` on the commands that also go through the control plane (drill,
+ * preflight, commit...): there the agents read the sites, so `--sim` belongs to the direct path.
+ */
 export const SIM_OPTION_HELP =
+  "direct path only (with REDIS_URL, or alone; never with --server or DR_SERVER): the sites' host endpoint, today the simulator's URL (`drctl sim serve`; default DR_SIM_URL); through the control plane the sites' agents read them";
+
+/** The help text of the host endpoint of a process that talks to the hosts itself (agent, worker). */
+export const HOSTS_OPTION_HELP =
   "the sites' host endpoint: today the simulator's URL (`drctl sim serve`); required unless DR_SIM_URL is set";
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 /**
  * `drctl up`: the whole system on one machine, for evaluation and tests. A private Redis (AOF,
- * noeviction), the simulated world, the control side and one worker (tomorrow: agent) a site, each
+ * noeviction), the simulated world, the control plane and one agent a site, each
  * a supervised child with its own log file (processes.ts has the table, supervisor.ts runs it).
  * Prints where everything is (one JSON line with --json), then each exit and restart; Ctrl-C,
  * SIGTERM or SIGHUP stops them all, last started first, and exits 128 + the signal's number.
@@ -47,7 +47,7 @@ export function registerUpCommand(program: Command): void {
     program
       .command('up')
       .description(
-        'Run the whole system on this machine: a private Redis, the simulated world, the control side and one worker a site, supervised',
+        'Run the whole system on this machine: a private Redis, the simulated world, the control plane (drctl serve) and one agent a site (drctl agent), supervised',
       ),
   )
     .option(
