@@ -23,7 +23,7 @@ import {
   worldArgs,
   worldSites,
 } from '../world-options.ts';
-import { PROCESSES, type UpContext, type UpProcess } from './processes.ts';
+import { inventoryCycleMs, PROCESSES, type UpContext, type UpProcess } from './processes.ts';
 import { makeRedisDir, sweepStaleRedisDirs } from './redis-dir.ts';
 import { type ProcessStatus, Supervisor, type SupervisorEvent } from './supervisor.ts';
 
@@ -108,7 +108,7 @@ async function up(flags: UpFlags): Promise<void> {
     ...(flags.world === undefined ? {} : { world: resolve(flags.world) }),
     ...(flags.forPlan === undefined ? {} : { forPlan: resolve(flags.forPlan) }),
   };
-  const sites = await worldSites(world);
+  const { sites, speed } = await worldSites(world);
   if (!redisServerAvailable())
     throw new RedisUnavailableError('drctl up runs its own redis-server, and none is on PATH');
   if (process.env.REDIS_URL)
@@ -143,6 +143,7 @@ async function up(flags: UpFlags): Promise<void> {
     sim: { port: simPort, url: `http://127.0.0.1:${simPort}`, worldArgs: worldArgs(world) },
     api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
     sites,
+    ...(speed === undefined ? {} : { inventoryCycleMs: inventoryCycleMs(speed) }),
     prefix: flags.prefix,
     ...(catalog === undefined ? {} : { scriptCatalog: resolve(catalog) }),
   };
