@@ -20,6 +20,7 @@ interface AgentFlags {
   inventoryCycleMs: number;
   scriptCatalog?: string;
   shutdownTimeoutMs: number;
+  replace?: boolean;
   json?: boolean;
 }
 
@@ -70,6 +71,10 @@ export function registerAgentCommand(program: Command): void {
       positiveInt,
       30_000,
     )
+    .option(
+      '--replace',
+      "take the site over from its running agent (else refused while that one's session is live)",
+    )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: AgentFlags) => {
       const server = serverUrlFrom(flags.server);
@@ -86,6 +91,7 @@ export function registerAgentCommand(program: Command): void {
         version: CONTROL_VERSION,
         concurrency: flags.concurrency,
         heartbeatMs: flags.heartbeatMs,
+        ...(flags.replace === true ? { replace: true } : {}),
         fenceSweepMs: flags.fenceSweepMs,
         reporters: [inventoryReporter({ cycleMs: flags.inventoryCycleMs })],
         logger,

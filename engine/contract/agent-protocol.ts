@@ -42,6 +42,11 @@ export const helloSchema = z
     agentId: name,
     version: z.string().regex(/^\d+\.\d+\.\d+([-+][\w.-]+)?$/, 'a version is major.minor.patch'),
     scriptCatalog: scriptCatalogSchema,
+    /**
+     * Take the site from another agent whose session is still live (`drctl agent --replace`);
+     * without it such a hello is refused (409 SITE_HAS_AGENT). The same agent id always may.
+     */
+    replace: z.boolean().optional(),
   })
   .meta({ id: 'AgentHello' });
 export type AgentHello = z.infer<typeof helloSchema>;

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
 import type { HandedUnit } from '../../engine/contract/index.ts';
+import { agentKeys } from '../../engine/control/agents/index.ts';
 import {
   agentHubOf,
   buildControlApp,
@@ -113,6 +114,60 @@ describe('the agent routes', () => {
     expect(sites[1]).toMatchObject({ agentId: `agent-${WEST}`, version: CONTROL_VERSION, live: true });
     const doc = (await app.inject('/openapi.json')).json();
     expect(Object.keys(doc.paths)).toContain('/api/v1/agents/{site}/units:poll');
+  });
+
+  // Regression: a second agent's hello silently replaced the live one ("the latest hello wins").
+  describe('a hello for a site whose agent is live', () => {
+    const SOUTH = 'dc-south';
+    const helloAs = (agentId: string, more: Record<string, unknown> = {}) =>
+      post(`/api/v1/agents/${SOUTH}/hello`, {
+        site: SOUTH,
+        agentId,
+        version: CONTROL_VERSION,
+        scriptCatalog: { scripts: {} },
+        ...more,
+      });
+    const beat = (session: string) => post(`/api/v1/agents/${SOUTH}/heartbeat`, { session, running: [] });
+
+    it('from another agent id is refused with 409, naming the running agent and how to replace it', async () => {
+      const first = (await helloAs('agent-one')).json().session;
+      const second = await helloAs('agent-two');
+      expect(second.statusCode, second.body).toBe(409);
+      expect(second.headers['content-type']).toMatch(/problem\+json/);
+      expect(second.json()).toMatchObject({ code: 'SITE_HAS_AGENT' });
+      expect(second.json().detail).toMatch(
+        /served by agent agent-one .*session ends \(5 s after .*--replace/,
+      );
+      // The running one was left alone.
+      expect((await beat(first)).statusCode).toBe(200);
+      const sites = (await app.inject('/api/v1/sites')).json().sites;
+      expect(sites.find((x: { site: string }) => x.site === SOUTH)).toMatchObject({ agentId: 'agent-one' });
+    });
+
+    it('from the same agent id (its link saying hello again) is accepted, ending its old session', async () => {
+      const old = (await helloAs('agent-one')).json().session;
+      const again = await helloAs('agent-one');
+      expect(again.statusCode, again.body).toBe(200);
+      expect((await beat(again.json().session)).statusCode).toBe(200);
+      expect((await beat(old)).json()).toMatchObject({ code: 'AGENT_REPLACED' });
+    });
+
+    it('that says replace takes the site over; the replaced agent is told so', async () => {
+      const old = (await helloAs('agent-one')).json().session;
+      const taken = await helloAs('agent-two', { replace: true });
+      expect(taken.statusCode, taken.body).toBe(200);
+      const refused = await beat(old);
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json()).toMatchObject({ code: 'AGENT_REPLACED' });
+    });
+
+    it('is accepted from another agent once the running one is no longer heard from', async () => {
+      await helloAs('agent-one');
+      // Its last heartbeat 6 s ago: past the 5 s session TTL.
+      await redis.hset(agentKeys(ctx.prefix, SOUTH).session, 'heartbeatAt', String(Date.now() - 6000));
+      const next = await helloAs('agent-two');
+      expect(next.statusCode, next.body).toBe(200);
+    });
   });
 
   describe('a poll over HTTP with nothing ready', () => {

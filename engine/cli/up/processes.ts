@@ -132,6 +132,8 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
       'agent',
       [
         ...['agent', '--site', site, '--hosts', ctx.sim.url, '--server', ctx.api.url],
+        // up supervises its agents: one it (re)starts replaces the session of the one that died.
+        '--replace',
         ...catalogArgs(ctx),
         ...(ctx.inventoryCycleMs === undefined ? [] : ['--inventory-cycle-ms', String(ctx.inventoryCycleMs)]),
       ],

@@ -46,7 +46,8 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       bodyLimit: 256 * KiB,
       schema: {
         tags: ['agents'],
-        summary: "Open a site agent's session (the latest hello for a site wins)",
+        summary:
+          "Open a site agent's session (409 while another agent's is live, unless the hello says replace)",
         params: siteParams,
         body: helloSchema,
         response: { 200: helloReplySchema },
