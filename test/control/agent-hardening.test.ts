@@ -116,6 +116,32 @@ describe('the agent routes, against forged messages', () => {
     );
   });
 
+  // Regression: any agent could ask about any VM and learn where and by what it failed over.
+  describe("a fence sweep's failed-over query", () => {
+    const failedOver = (site: string, vms: string[]) =>
+      post(`/api/v1/agents/${site}/failed-over`, { session: sessions[site], vms });
+
+    it.each([EAST, WEST])('from a site of the failover (%s) is answered', async (site) => {
+      const reply = await failedOver(site, ['app-09', 'never-failed-over']);
+      expect(reply.statusCode, reply.body).toBe(200);
+      expect(reply.json().records).toEqual({ 'app-09': { execution: 'exec-1', site: WEST } });
+    });
+
+    it('from a site with no part in it is refused with 403, naming the VM', async () => {
+      const reply = await failedOver(NORTH, ['app-09']);
+      expect(reply.statusCode, reply.body).toBe(403);
+      expect(reply.headers['content-type']).toMatch(/problem\+json/);
+      expect(reply.json()).toMatchObject({ code: 'FAILED_OVER_NOT_OF_SITE' });
+      expect(reply.json().detail).toContain('app-09');
+    });
+
+    it('about VMs with no failover is answered with none, from any site', async () => {
+      const reply = await failedOver(NORTH, ['never-failed-over']);
+      expect(reply.statusCode, reply.body).toBe(200);
+      expect(reply.json().records).toEqual({});
+    });
+  });
+
   it('polls of site names with no session leave no waiting entry behind', async () => {
     for (let i = 0; i < 20; i++) {
       const reply = await post(`/api/v1/agents/ghost-${i}/units:poll`, {
