@@ -1,9 +1,11 @@
 /**
  * Regression tests of the security review of the agent routes: what a site agent may not post.
  */
+
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, stripControlDeep } from '../../engine/common/index.ts';
-import type { EngineEvent } from '../../engine/contract/index.ts';
+import { type EngineEvent, STEP_OUTPUT_LIMITS, stepOutputSchema } from '../../engine/contract/index.ts';
 import {
   agentHubOf,
   buildControlApp,
@@ -253,6 +255,20 @@ describe('an agent message with control characters', () => {
     expect(reply.statusCode, reply.body).toBe(400);
   });
 
+  // Regression: a step's output was any record, so an agent could store any blob in the vault.
+  it('is refused with 400 when a step output is a blob, naming where', async () => {
+    const body = failing('failed');
+    const step = body.results[0]?.result.steps[0] as Record<string, unknown>;
+    step.output = { stdout: 'x'.repeat(20_000) };
+    const bad = await post(`/api/v1/agents/${EAST}/results`, body);
+    expect(bad.statusCode, bad.body).toBe(400);
+    expect(bad.headers['content-type']).toMatch(/problem\+json/);
+    expect(bad.body).toMatch(/steps\.0\.output\.stdout.*more than 16384/);
+    step.output = { stdout: 'x'.repeat(8192) };
+    // Past the schema: refused only because the unit was never handed out.
+    expect((await post(`/api/v1/agents/${EAST}/results`, body)).statusCode).toBe(404);
+  });
+
   it('is refused with 400 in free text, where newlines and tabs pass', async () => {
     const bad = await post(`/api/v1/agents/${EAST}/results`, failing('failed\u001b]0;pwned\u0007'));
     expect(bad.statusCode, bad.body).toBe(400);
@@ -268,5 +284,69 @@ describe('stripControlDeep, as an agent cleans a post', () => {
       a: ['xy', { m: 'l1\n\tl2' }],
       n: 3,
     });
+  });
+});
+
+describe("a step's output", () => {
+  const L = STEP_OUTPUT_LIMITS;
+  const nested = (levels: number): Record<string, unknown> =>
+    levels <= 1 ? { leaf: 1 } : { next: nested(levels - 1) };
+
+  it("passes as handlers write it: a fence's divergence, a script's 8 KiB tails", () => {
+    const fence = {
+      fenced: true,
+      site: 'dc-east',
+      epoch: 4,
+      wasRunning: true,
+      divergence: { vm: 'app-09', ranMs: 1, discard: { since: AT, bytes: 10 } },
+    };
+    const script = { exitCode: 0, stdout: `${'x'.repeat(8191)}\n`, stderr: 'warn:\tline', truncated: true };
+    for (const output of [fence, script, {}, { list: [1, 'a', null, false, { k: [] }] }])
+      expect(stepOutputSchema.safeParse(output).success, JSON.stringify(output).slice(0, 80)).toBe(true);
+  });
+
+  it.each([
+    ['a string over the cap', { stdout: 'x'.repeat(L.stringChars + 1) }, /more than 16384/],
+    [
+      'too many keys',
+      Object.fromEntries(Array.from({ length: L.keys + 1 }, (_, i) => [`k${i}`, i])),
+      /65 keys/,
+    ],
+    ['too long an array', { list: Array.from({ length: L.items + 1 }, () => 0) }, /257 items/],
+    ['nesting past the depth', nested(L.depth + 1), /deeper than 5 levels/],
+    [
+      'a whole over the cap',
+      Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, 'x'.repeat(9000)])),
+      /characters as JSON/,
+    ],
+    ['control characters', { stdout: 'ok\u001b]0;pwned\u0007' }, /control characters/],
+    ['a control character in a key', { 'a\u001b': 1 }, /a key of at most/],
+  ])('is refused with %s, saying where and why', (_name, output, why) => {
+    const parsed = stepOutputSchema.safeParse(output);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toMatch(why);
+  });
+
+  it('is refused past any limit and passes within them, for any JSON value (fuzzed)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 6 })), (output) => {
+        const size = JSON.stringify(output).length;
+        const within = (value: unknown, depth: number): boolean => {
+          if (typeof value === 'string')
+            return value.length <= L.stringChars && !/[\p{Cc}]/u.test(value.replace(/[\n\t]/g, ''));
+          if (typeof value === 'number') return Number.isFinite(value);
+          if (value === null || typeof value !== 'object') return true;
+          if (depth > L.depth) return false;
+          const items = Array.isArray(value) ? value : Object.values(value);
+          const keys = Array.isArray(value) ? [] : Object.keys(value);
+          if (items.length > (Array.isArray(value) ? L.items : L.keys)) return false;
+          if (keys.some((k) => k.length > L.keyChars || /\p{Cc}/u.test(k))) return false;
+          return items.every((item) => within(item, depth + 1));
+        };
+        const expected = within(output, 1) && size <= L.totalChars;
+        expect(stepOutputSchema.safeParse(output).success).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
