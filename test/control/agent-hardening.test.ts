@@ -3,21 +3,13 @@
  */
 
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, stripControlDeep } from '../../engine/common/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stripControlDeep } from '../../engine/common/index.ts';
 import { type EngineEvent, STEP_OUTPUT_LIMITS, stepOutputSchema } from '../../engine/contract/index.ts';
-import {
-  agentHubOf,
-  buildControlApp,
-  CONTROL_VERSION,
-  type ControlApp,
-  type ControlContext,
-  controlRoutes,
-  createControlMetrics,
-} from '../../engine/control/index.ts';
+import { agentHubOf } from '../../engine/control/index.ts';
 import { divergenceLine, divergencesOf, executionKeys } from '../../engine/executor/index.ts';
 import { markFailedOver } from '../../engine/locks/index.ts';
-import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { useAgentControl } from './agent-app.ts';
 
 const EAST = 'dc-east';
 const WEST = 'dc-west';
@@ -44,33 +36,14 @@ function diverged(site: string, more: Record<string, unknown> = {}) {
 }
 
 describe('the agent routes, against forged messages', () => {
-  let app: ControlApp;
-  const redis = testRedisClient();
-  const ctx: ControlContext = {
-    redis,
-    redisUrl: testRedisUrl(),
-    prefix: uniquePrefix('agent-harden'),
-    log: createLogger('test', { level: 'silent' }),
-    metrics: createControlMetrics(),
-    readiness: {},
-  };
+  const control = useAgentControl('agent-harden');
+  const { ctx, redis, post } = control;
   const sessions: Record<string, string> = {};
-  const post = (url: string, payload: unknown) =>
-    app.inject({ method: 'POST', url, payload: payload as object });
   const divergences = (site: string, events: unknown[]) =>
     post(`/api/v1/agents/${site}/divergences`, { session: sessions[site], events });
 
   beforeAll(async () => {
-    app = await buildControlApp(ctx, { routes: controlRoutes });
-    for (const site of [EAST, WEST, NORTH]) {
-      const reply = await post(`/api/v1/agents/${site}/hello`, {
-        site,
-        agentId: `agent-${site}`,
-        version: CONTROL_VERSION,
-        scriptCatalog: { scripts: {} },
-      });
-      sessions[site] = reply.json().session;
-    }
+    for (const site of [EAST, WEST, NORTH]) sessions[site] = await control.session(site);
     // exec-1 failed app-09 over from east to west (its plan's two sites).
     await redis.set(executionKeys(ctx.prefix, 'exec-1').plan, JSON.stringify({ source: EAST, target: WEST }));
     await markFailedOver(redis, ctx.prefix, ['app-09'], {
@@ -80,11 +53,6 @@ describe('the agent routes, against forged messages', () => {
       direction: 'forward',
       at: AT,
     });
-  });
-  afterAll(async () => {
-    await agentHubOf(ctx).close(1000);
-    await app.close();
-    redis.disconnect();
   });
 
   describe('a divergence', () => {
@@ -189,27 +157,10 @@ describe('a divergence stored with a time that does not parse', () => {
 });
 
 describe('an agent message with control characters', () => {
-  let app: ControlApp;
-  const redis = testRedisClient();
-  const ctx: ControlContext = {
-    redis,
-    redisUrl: testRedisUrl(),
-    prefix: uniquePrefix('agent-cc'),
-    log: createLogger('test', { level: 'silent' }),
-    metrics: createControlMetrics(),
-    readiness: {},
-  };
+  const control = useAgentControl('agent-cc');
+  const { post } = control;
   let session = '';
-  const post = (url: string, payload: unknown) =>
-    app.inject({ method: 'POST', url, payload: payload as object });
-  const hello = (more: Record<string, unknown> = {}) =>
-    post(`/api/v1/agents/${EAST}/hello`, {
-      site: EAST,
-      agentId: 'agent-east',
-      version: CONTROL_VERSION,
-      scriptCatalog: { scripts: {} },
-      ...more,
-    });
+  const hello = (more: Record<string, unknown> = {}) => control.hello(EAST, more);
   const failing = (message: string) => ({
     session,
     results: [
@@ -235,13 +186,7 @@ describe('an agent message with control characters', () => {
   });
 
   beforeAll(async () => {
-    app = await buildControlApp(ctx, { routes: controlRoutes });
-    session = (await hello()).json().session;
-  });
-  afterAll(async () => {
-    await agentHubOf(ctx).close(1000);
-    await app.close();
-    redis.disconnect();
+    session = await control.session(EAST);
   });
 
   it('is refused with 400 in a name (agentId)', async () => {
