@@ -1,8 +1,8 @@
 /**
  * Agent sessions: a hello opens one per site. While a site's session is live, a hello of another
  * agent id is refused (409 SITE_HAS_AGENT) unless it says `replace`; the same agent id (its link
- * saying hello again) always opens a new one. Every heartbeat or poll keeps a session alive, and a session not heard from for
- * `sessionTtlMs` is gone (its units are handed again, relay.ts). A heartbeat also feeds the site's
+ * saying hello again) always opens a new one. Every heartbeat or poll keeps a session alive, and
+ * a session not heard from for `sessionTtlMs` is gone (its units are handed again, relay.ts). A heartbeat also feeds the site's
  * heartbeat sighting (engine/locks sightings: data-loss claims measure a lost site to it) and keeps
  * the agent's script-catalog announcement alive, which pre-flight reads (catalog-announce.ts).
  */
@@ -53,8 +53,8 @@ return 'ok'
 `;
 
 /**
- * Open a session unless another agent's is live, in one script: KEYS session, running, sites;
- * ARGV session, agentId, version, now, ttl, replace ('1'), site. Returns 'ok', or the live
+ * Open a session unless another agent's is live, in one script on the site's slot: KEYS session,
+ * running; ARGV session, agentId, version, now, ttl, replace ('1'). Returns 'ok', or the live
  * agent's id and heartbeat time.
  */
 const HELLO = `
@@ -66,7 +66,6 @@ end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'session', ARGV[1], 'agentId', ARGV[2], 'version', ARGV[3],
   'helloAt', ARGV[4], 'heartbeatAt', ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[7])
 return 'ok'
 `;
 
@@ -157,17 +156,15 @@ export function createSessions(redis: Redis, prefix: string, options: SessionOpt
       const keys = agentKeys(prefix, hello.site);
       const opened = await redis.eval(
         HELLO,
-        3,
+        2,
         keys.session,
         keys.running,
-        agentSitesKey(prefix),
         record.session,
         record.agentId,
         record.version,
         String(now),
         String(sessionTtlMs),
         hello.replace === true ? '1' : '0',
-        hello.site,
       );
       if (Array.isArray(opened)) {
         const [running, beat] = opened.map(String) as [string, string];
@@ -178,6 +175,7 @@ export function createSessions(redis: Redis, prefix: string, options: SessionOpt
           { details: { status: 409, site: hello.site, agentId: running } },
         );
       }
+      await redis.sadd(agentSitesKey(prefix), hello.site);
       await writeCatalogAnnouncement(redis, prefix, {
         worker: catalogWorker(hello.agentId),
         site: hello.site,
