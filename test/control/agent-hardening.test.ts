@@ -105,6 +105,19 @@ describe('the agent routes, against forged messages', () => {
       expect(reply.json().detail).toContain('app-09');
     });
 
+    it("about a failover whose execution's plan snapshot is gone is answered (the sweep must still fence)", async () => {
+      await markFailedOver(control.redis, control.ctx.prefix, ['app-77'], {
+        plan: 'p',
+        execution: 'exec-gone',
+        site: WEST,
+        direction: 'forward',
+        at: AT,
+      });
+      const reply = await failedOver(NORTH, ['app-77']);
+      expect(reply.statusCode, reply.body).toBe(200);
+      expect(reply.json().records).toEqual({ 'app-77': { execution: 'exec-gone', site: WEST } });
+    });
+
     it('about VMs with no failover is answered with none, from any site', async () => {
       const reply = await failedOver(NORTH, ['never-failed-over']);
       expect(reply.statusCode, reply.body).toBe(200);

@@ -248,12 +248,16 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       const { site } = request.params;
       await sessions.touch(site, request.body.session);
       const records = await redisSweepVault(ctx.redis, ctx.prefix).failedOver(request.body.vms);
-      // A site learns only of failovers it has a part in: to it, or of a plan it is a site of.
+      // A site learns only of failovers it has a part in: to it, or of a plan it is a site of. A
+      // record whose execution's plan snapshot is gone is answered: the sweep must still fence.
       const planSites = await sitesOfExecutions(ctx, [
         ...new Set([...records.values()].map((r) => r.execution)),
       ]);
       const foreign = [...records]
-        .filter(([, r]) => r.site !== site && !(planSites.get(r.execution) ?? []).includes(site))
+        .filter(([, r]) => {
+          const sites = planSites.get(r.execution);
+          return r.site !== site && sites !== undefined && !sites.includes(site);
+        })
         .map(([vm]) => vm);
       if (foreign.length > 0) {
         throw new DrError(
