@@ -85,6 +85,13 @@ export interface AgentOptions {
   reporters?: readonly AgentReporter[];
   /** @defaultValue `<host>-<pid>-<random>` */
   agentId?: string;
+  /**
+   * Take the site over from another agent whose session is still live (the first hello only: a
+   * later one, after the vault lost the session, must not take the site back from a successor).
+   * Without it, such a site refuses the hello and `ready()` rejects with SITE_HAS_AGENT.
+   * @defaultValue false
+   */
+  replace?: boolean;
   /** @defaultValue a pino logger named `agent` */
   logger?: Logger;
 }
@@ -108,6 +115,7 @@ export function startAgent(options: AgentOptions): Agent {
   const stop = new AbortController();
   let hostsSeenAt: string | undefined;
   let catalog: AgentHello['scriptCatalog'] = { scripts: {} };
+  let replace = options.replace === true;
   const scan = async (): Promise<AgentHello['scriptCatalog']> => {
     const folder = handlers.scriptCatalog;
     catalog =
@@ -119,12 +127,17 @@ export function startAgent(options: AgentOptions): Agent {
   const link = createAgentLink({
     server: options.server,
     log,
-    hello: async () => ({
-      site: options.site,
-      agentId,
-      version: options.version,
-      scriptCatalog: await scan(),
-    }),
+    hello: async () => {
+      const body = {
+        site: options.site,
+        agentId,
+        version: options.version,
+        scriptCatalog: await scan(),
+        ...(replace ? { replace } : {}),
+      };
+      replace = false;
+      return body;
+    },
   });
 
   // Reports wait here until a post took them; one post at a time, each with all that waits.
@@ -225,7 +238,7 @@ export function startAgent(options: AgentOptions): Agent {
         pause = 100;
       } catch (error) {
         if (stop.signal.aborted) break;
-        if (error instanceof DrError && error.code === 'AGENT_REPLACED') return fatal(error);
+        if (endsAgent(error)) return fatal(error);
         log.warn({ err: (error as Error).message }, 'poll failed; polling again');
         await sleep(pause, stop.signal);
         pause = Math.min(pause * 2, 2000);
@@ -238,7 +251,7 @@ export function startAgent(options: AgentOptions): Agent {
   const started = helloDone.then(() => {
     heartbeatTimer = setInterval(() => {
       heartbeat().catch((error: unknown) => {
-        if (error instanceof DrError && error.code === 'AGENT_REPLACED') fatal(error);
+        if (endsAgent(error)) fatal(error);
         else log.warn({ err: (error as Error).message }, 'heartbeat not sent');
       });
     }, heartbeatMs);
@@ -269,7 +282,13 @@ export function startAgent(options: AgentOptions): Agent {
     }
     return pollLoop();
   });
-  started.catch((error: unknown) => log.error({ err: error }, 'agent could not start'));
+  // The reason, not its stack: `ready()` rejects with the same error, which the caller says.
+  started.catch((error: unknown) =>
+    log.error(
+      error instanceof DrError ? { code: error.code, err: error.message } : { err: error },
+      'agent could not start',
+    ),
+  );
 
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number): Promise<void> => {
@@ -313,6 +332,11 @@ async function withSignalOf<T>(parent: AbortSignal, task: (signal: AbortSignal) 
   } finally {
     parent.removeEventListener('abort', onAbort);
   }
+}
+
+/** Another agent serves the site now (it replaced this one, or took it while this one was away). */
+function endsAgent(error: unknown): error is DrError {
+  return error instanceof DrError && (error.code === 'AGENT_REPLACED' || error.code === 'SITE_HAS_AGENT');
 }
 
 /** The units a 4xx refusal of reports names (details.refused), or undefined when it was not one. */

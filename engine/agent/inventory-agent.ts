@@ -4,6 +4,7 @@
  * for fresh data (the refresh long poll, `GET /api/v1/agents/:site/inventory/refresh`).
  */
 import { createNodeApiRequester } from '../client/index.ts';
+import { AGENT_SESSION_HEADER } from '../contract/index.ts';
 import type { AgentReporter } from './agent.ts';
 import { startInventoryReporter } from './inventory.ts';
 
@@ -25,7 +26,14 @@ export function inventoryReporter(options: InventoryAgentOptions = {}): AgentRep
       const reporter = startInventoryReporter({
         driver: ctx.api,
         site: ctx.site,
-        post: (path, body) => request('POST', path, { body, signal: ctx.signal }),
+        // The link's current session (a new one after a hello again): the vault takes a site's
+        // inventory from the agent that holds its session only.
+        post: (path, body) =>
+          request('POST', path, {
+            body,
+            signal: ctx.signal,
+            headers: { [AGENT_SESSION_HEADER]: ctx.link.session?.session ?? '' },
+          }),
         log: ctx.log,
         ...(options.cycleMs === undefined ? {} : { cycleMs: options.cycleMs }),
         ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),

@@ -8,7 +8,7 @@ import { inventoryReporter, startAgent } from '../agent/index.ts';
 import { serverUrlFrom } from '../client/http-request.ts';
 import { createLogger, DrError } from '../common/index.ts';
 import { CONTROL_VERSION } from '../control/index.ts';
-import { connectHostDriver, SIM_OPTION_HELP } from './host-driver.ts';
+import { connectHostDriver, HOSTS_OPTION_HELP } from './host-driver.ts';
 
 interface AgentFlags {
   site: string;
@@ -20,6 +20,7 @@ interface AgentFlags {
   inventoryCycleMs: number;
   scriptCatalog?: string;
   shutdownTimeoutMs: number;
+  replace?: boolean;
   json?: boolean;
 }
 
@@ -44,7 +45,7 @@ export function registerAgentCommand(program: Command): void {
       "Run a site's agent: the only process that talks to the site's hosts; it reaches the control plane (drctl serve) over HTTP only and needs no Redis",
     )
     .requiredOption('--site <site>', 'the site whose hosts this agent serves')
-    .addOption(new Option('--hosts <url>', SIM_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
+    .addOption(new Option('--hosts <url>', HOSTS_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
     .option('--server <url>', "the control plane's URL (default: DR_SERVER, else http://127.0.0.1:7080)")
     .option('--concurrency <n>', 'units run at once', positiveInt, 200)
     .option('--heartbeat-ms <ms>', 'how often a heartbeat goes to the control plane', positiveInt, 1000)
@@ -70,12 +71,19 @@ export function registerAgentCommand(program: Command): void {
       positiveInt,
       30_000,
     )
+    .option(
+      '--replace',
+      "take the site over from its running agent (else refused while that one's session is live)",
+    )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: AgentFlags) => {
       const server = serverUrlFrom(flags.server);
       const logger = createLogger('agent');
       // Many VMs' readiness at once: guests already heard from need no long poll.
-      const hosts = connectHostDriver(flags.hosts, { readBeforeHeartbeatWait: true });
+      const hosts = connectHostDriver(flags.hosts, {
+        readBeforeHeartbeatWait: true,
+        option: '--hosts',
+      });
       const agent = startAgent({
         site: flags.site,
         server,
@@ -83,6 +91,7 @@ export function registerAgentCommand(program: Command): void {
         version: CONTROL_VERSION,
         concurrency: flags.concurrency,
         heartbeatMs: flags.heartbeatMs,
+        ...(flags.replace === true ? { replace: true } : {}),
         fenceSweepMs: flags.fenceSweepMs,
         reporters: [inventoryReporter({ cycleMs: flags.inventoryCycleMs })],
         logger,

@@ -9,13 +9,25 @@ import type { HostDriver } from '../hosts/index.ts';
  */
 export function connectHostDriver(
   url: string,
-  options: { readBeforeHeartbeatWait?: boolean } = {},
+  options: {
+    readBeforeHeartbeatWait?: boolean;
+    /** The command's option that gave `url`, named when it is bad. @defaultValue `'--sim'` */
+    option?: string;
+  } = {},
 ): HostDriver & { close(): void } {
-  return createSimClient({ url: checkedUrl(url), ...options });
+  const { option = '--sim', ...client } = options;
+  return createSimClient({ url: checkedUrl(url, option), ...client });
 }
 
-/** The one help text of `--sim`, on every command that reads or changes the sites. */
+/**
+ * The one help text of `--sim` on the commands that also go through the control plane (drill,
+ * preflight, commit...): there the agents read the sites, so `--sim` belongs to the direct path.
+ */
 export const SIM_OPTION_HELP =
+  "direct path only (with REDIS_URL, or alone; never with --server or DR_SERVER): the sites' host endpoint, today the simulator's URL (`drctl sim serve`; default DR_SIM_URL); through the control plane the sites' agents read them";
+
+/** The help text of the host endpoint of a process that talks to the hosts itself (agent, worker). */
+export const HOSTS_OPTION_HELP =
   "the sites' host endpoint: today the simulator's URL (`drctl sim serve`); required unless DR_SIM_URL is set";
 
 /**
@@ -33,8 +45,11 @@ export function simUrlFrom(flag: string | undefined, why: string): string {
   return url;
 }
 
-/** `--sim` / DR_SIM_URL must be an http(s) URL: anything else is bad input (exit 2), said once. */
-function checkedUrl(url: string): string {
+/**
+ * `--sim` (`--hosts` for an agent) / DR_SIM_URL must be an http(s) URL: anything else is bad input
+ * (exit 2), said once, naming the option the command has.
+ */
+function checkedUrl(url: string, option: string): string {
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);
@@ -44,7 +59,7 @@ function checkedUrl(url: string): string {
   if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     throw new InputError(
       'BAD_SIM_URL',
-      `the sites' URL '${url}' (--sim or DR_SIM_URL) is not an http(s) URL; give the one \`drctl sim serve\` prints, e.g. http://127.0.0.1:7070`,
+      `the sites' URL '${url}' (${option} or DR_SIM_URL) is not an http(s) URL; give the one \`drctl sim serve\` prints, e.g. http://127.0.0.1:7070`,
     );
   }
   return url;

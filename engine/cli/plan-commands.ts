@@ -31,7 +31,7 @@ export function registerPlanCommands(program: Command): void {
     .option('--lease <duration>', 'site lease automatic failover must wait out', '30s')
     .option(
       '--script-catalog <dir>',
-      'also check, offline, that every script the plan names is in this catalog folder (default: DR_SCRIPT_CATALOG); a run is checked against the catalog its workers serve',
+      'also check, offline, that every script the plan names is in this catalog folder (default: DR_SCRIPT_CATALOG); a run is checked against the catalogs the agents and the control plane serve',
     )
     .action(async (files: string[], options: { json?: boolean; lease: string; scriptCatalog?: string }) => {
       const siteLeaseMs = durationFlag('--lease', options.lease);

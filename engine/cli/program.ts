@@ -33,7 +33,7 @@ export function buildProgram(): Command {
         "  DR_SERVER          the control plane's URL (`drctl up`, `drctl serve`; instead of --server): drill, failover, cleanup, status, events, approve, preflight, commit, cancel, change-point, reprotect, failback, step and locks go through it, without REDIS_URL or --sim",
         "  DR_SIM_URL         the sites' host endpoint, today `drctl sim serve` (instead of --sim)",
         '  DR_SCRIPT_CATALOG  the folder recovery scripts are served from (drctl serve, agent, up, worker)',
-        '  DR_LEASE_MS        how long an orchestrator holds an execution without renewing (drctl orchestrator)',
+        '  DR_LEASE_MS        how long an orchestrator holds an execution without renewing (drctl serve, orchestrator)',
         '  XDG_STATE_HOME     where drctl.log keeps the details of an unexpected error',
       ].join('\n'),
     );

@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../common/index.ts';
 import { DEFAULT_PREFIX, lockRenewMs, STALL_DEFAULTS, startSiteWorkers } from '../executor/index.ts';
 import { checkRedisUrl } from '../redis/index.ts';
-import { connectHostDriver, SIM_OPTION_HELP } from './host-driver.ts';
+import { connectHostDriver, HOSTS_OPTION_HELP } from './host-driver.ts';
 
 interface WorkerFlags {
   site: string;
@@ -31,10 +31,10 @@ export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description(
-      "Run a site's step workers (its BullMQ queue) against the simulated Hyper-V API; REDIS_URL is required",
+      "Direct path: run a site's step workers (its BullMQ queue) on Redis against the simulated Hyper-V API; REDIS_URL is required. With the control plane (drctl serve, drctl up) a site runs `drctl agent` instead",
     )
     .requiredOption('--site <site>', "site whose queue to serve ('control' for control-plane actions)")
-    .addOption(new Option('--sim <url>', SIM_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
+    .addOption(new Option('--sim <url>', HOSTS_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
     .option('--prefix <prefix>', 'Redis key prefix shared with the orchestrator', DEFAULT_PREFIX)
     .option('--concurrency <n>', 'jobs run at once', positiveInt, 200)
     .option(

@@ -121,12 +121,28 @@ async function loadWorldSource(flags: WorldFlags): Promise<WorldSource> {
   return { kind: 'plan', plan: loaded.plan };
 }
 
-/** The names of the world's sites, without building it (what `drctl up` runs a worker for). */
-export async function worldSites(flags: WorldFlags): Promise<string[]> {
+/**
+ * The names of the world's sites (what `drctl up` runs an agent for) and how many simulated ms
+ * its clock runs per real ms (1 unless scaled; undefined for a manual clock, which only moves
+ * when told), without building it.
+ */
+export async function worldSites(flags: WorldFlags): Promise<{ sites: string[]; speed?: number }> {
   const source = await loadWorldSource(flags);
-  return source.kind === 'world'
-    ? source.spec.sites.map((site) => site.name)
-    : [source.plan.source, source.plan.target];
+  const clock =
+    flags.clock === undefined
+      ? source.kind === 'world'
+        ? (source.spec.clock ?? { mode: 'real' as const })
+        : { mode: 'real' as const }
+      : { mode: flags.clock, ...(flags.speed === undefined ? {} : { speed: flags.speed }) };
+  const mode = clock.mode ?? 'manual';
+  const speed = mode === 'manual' ? undefined : mode === 'scaled' ? (clock.speed ?? 1) : 1;
+  return {
+    sites:
+      source.kind === 'world'
+        ? source.spec.sites.map((site) => site.name)
+        : [source.plan.source, source.plan.target],
+    ...(speed === undefined ? {} : { speed }),
+  };
 }
 
 export async function buildWorld(flags: WorldFlags): Promise<World> {

@@ -153,13 +153,61 @@ export function unreachable(server: string, error: unknown): DrError {
       { exitCode: 2, cause: error },
     );
   }
-  const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-  const why = cause === 'ECONNREFUSED' ? 'connection refused' : cause;
-  return new DrError(
-    'SERVER_UNREACHABLE',
-    `cannot reach the control plane at ${server} (${why}); start it with \`drctl up\` or \`drctl serve\`, or point --server / DR_SERVER at it`,
-    { retryable: true, cause: error },
-  );
+  return new DrError('SERVER_UNREACHABLE', reachFailure(server, error), { retryable: true, cause: error });
+}
+
+/** Codes of a system or undici error, as one says them, with what to check. */
+const REACH_CODES: Record<string, { why: string; hint?: string }> = {
+  ECONNREFUSED: { why: 'connection refused' },
+  ECONNRESET: { why: 'connection reset' },
+  EPIPE: { why: 'connection reset' },
+  UND_ERR_SOCKET: { why: 'connection closed before an answer' },
+  ETIMEDOUT: { why: 'connection timed out', hint: 'check the host, the port and any firewall between' },
+  UND_ERR_CONNECT_TIMEOUT: {
+    why: 'connection timed out',
+    hint: 'check the host, the port and any firewall between',
+  },
+  EHOSTUNREACH: { why: 'host unreachable', hint: 'check the host and the network route to it' },
+  ENETUNREACH: { why: 'network unreachable', hint: 'check the host and the network route to it' },
+  ENOTFOUND: { why: 'unknown host', hint: 'check the host name in --server / DR_SERVER' },
+  EAI_AGAIN: { why: 'host name lookup failed', hint: 'check the host name in --server / DR_SERVER and DNS' },
+};
+
+const RUNNING_HINT = 'is `drctl up` or `drctl serve` running? (else point --server / DR_SERVER at it)';
+
+/**
+ * Why a request found no control plane: fetch throws "fetch failed" and puts the reason one or two
+ * causes deeper (a system error with a `code`, an AggregateError of one per address tried, an
+ * undici error); the first code found names it.
+ */
+function reachFailure(server: string, error: unknown): string {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  let innermost = error instanceof Error ? error.message : String(error);
+  while (queue.length > 0 && seen.size < 20) {
+    const next = queue.shift();
+    if (typeof next !== 'object' || next === null || seen.has(next)) continue;
+    seen.add(next);
+    const { code, message, cause, errors } = next as {
+      code?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+    };
+    if (typeof code === 'string' && code in REACH_CODES) {
+      const known = REACH_CODES[code] as { why: string; hint?: string };
+      return `${known.why} at ${server}: ${known.hint ?? RUNNING_HINT}`;
+    }
+    if (typeof message === 'string' && message !== '') {
+      if (message === 'bad port') {
+        return `the port of ${server} is one that HTTP clients refuse to use (a "bad port" of the fetch standard): serve the control plane on another port and point --server / DR_SERVER at it`;
+      }
+      if (message !== 'fetch failed') innermost = typeof code === 'string' ? `${code}: ${message}` : message;
+    }
+    if (Array.isArray(errors)) queue.push(...errors);
+    queue.push(cause);
+  }
+  return `cannot reach the control plane at ${server} (${innermost}): ${RUNNING_HINT}`;
 }
 
 function redirected(error: unknown): boolean {

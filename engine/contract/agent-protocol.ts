@@ -8,6 +8,13 @@ import { z } from 'zod';
 import { NO_CONTROL, NO_CONTROL_BUT_LINES } from '../common/index.ts';
 import { DIVERGENCE_DETECTORS, VM_PHASES } from './contract.ts';
 import { dataLossClaimSchema } from './event-schema.ts';
+import { stepOutputSchema } from './step-output.ts';
+
+/**
+ * The header an agent's inventory post names its session by (the one its hello opened): the
+ * batch's own `session` is the inventory reporter's run.
+ */
+export const AGENT_SESSION_HEADER = 'x-agent-session';
 
 /** Largest batch of units one poll returns, and of results one post carries. */
 export const MAX_POLL_UNITS = 500;
@@ -28,7 +35,7 @@ const text = z
   .max(65_536)
   .regex(NO_CONTROL_BUT_LINES, { error: 'contains control characters other than newlines and tabs' });
 const stepError = z.strictObject({ code: printable(200), message: text, retryable: z.boolean() });
-const output = z.record(printable(200), z.unknown());
+const output = stepOutputSchema;
 
 /** The script catalog an agent serves (catalog-announce.ts): entry name → sha256 of the file. */
 export const scriptCatalogSchema = z.strictObject({
@@ -42,6 +49,11 @@ export const helloSchema = z
     agentId: name,
     version: z.string().regex(/^\d+\.\d+\.\d+([-+][\w.-]+)?$/, 'a version is major.minor.patch'),
     scriptCatalog: scriptCatalogSchema,
+    /**
+     * Take the site from another agent whose session is still live (`drctl agent --replace`);
+     * without it such a hello is refused (409 SITE_HAS_AGENT). The same agent id always may.
+     */
+    replace: z.boolean().optional(),
   })
   .meta({ id: 'AgentHello' });
 export type AgentHello = z.infer<typeof helloSchema>;

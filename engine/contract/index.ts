@@ -1,4 +1,5 @@
 export {
+  AGENT_SESSION_HEADER,
   type AgentHeartbeat,
   type AgentHello,
   type AgentMemoCall,
@@ -85,3 +86,4 @@ export {
   type OperatorEvent,
   type VmRecoveryPointInfo,
 } from './event-schema.ts';
+export { STEP_OUTPUT_LIMITS, stepOutputSchema } from './step-output.ts';

@@ -70,7 +70,8 @@ describe('when a process of the cloud shape dies mid-execution', () => {
           controller.abort();
         }
       }
-      await stack.agent(plan.target, control.url);
+      // The killed one's session is live for a few seconds more: its restart takes the site over.
+      await stack.agent(plan.target, control.url, { replace: true });
       const view = await waitForStatus(stack.client, id, ['completed', 'failed'], 90_000);
       expect(view.error).toBeUndefined();
       expect(view.status).toBe('completed');

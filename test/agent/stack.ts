@@ -17,7 +17,8 @@ export interface AgentStack {
   client: ExecutionClient;
   /** A control plane on `port` (0: a free one); resolves with its URL once it listens. */
   serve(port?: number): Promise<{ process: EngineProcess; url: string }>;
-  agent(site: string, server: string): Promise<EngineProcess>;
+  /** `replace`: take the site over from an agent whose session is still live (one just killed). */
+  agent(site: string, server: string, options?: { replace?: boolean }): Promise<EngineProcess>;
   close(): Promise<void>;
 }
 
@@ -74,7 +75,7 @@ export async function startAgentStack(
       if (typeof url !== 'string') throw new Error(`drctl serve did not start:\n${child.output()}`);
       return { process: child, url };
     },
-    agent: async (site, server) => {
+    agent: async (site, server, { replace = false } = {}) => {
       // No REDIS_URL: an agent reaches the control plane's API only.
       const child = spawnDrctl(
         [
@@ -89,6 +90,7 @@ export async function startAgentStack(
           options.catalog,
           '--shutdown-timeout-ms',
           '2000',
+          ...(replace ? ['--replace'] : []),
         ],
         { REDIS_URL: '' },
       );

@@ -202,7 +202,7 @@ describe('drctl over the control plane', { timeout: 300_000 }, () => {
     const run = await drctl(['status'], { env: { DR_SERVER: url } });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
-      /^drctl: cannot reach the control plane at http:\/\/127\.0\.0\.1:\d+ \(connection refused\)/,
+      /^drctl: connection refused at http:\/\/127\.0\.0\.1:\d+: is `drctl up` or `drctl serve` running\?/,
     );
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
   });

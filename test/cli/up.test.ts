@@ -136,6 +136,8 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     ]);
     for (const pid of allPids(line)) expect(proc(pid)?.ppid).toBe(upPid);
     expect(proc(line.agents['dc-east']?.pid ?? -1)?.cmdline).toContain('agent --site dc-east');
+    // --speed 50: the 30 s replication cycle passes every 600 ms of real time.
+    expect(proc(line.agents['dc-east']?.pid ?? -1)?.cmdline).toContain('--inventory-cycle-ms 600');
     // The vault's Redis answers only with the password this up made (the other users of the
     // machine see the port, not the password: it is in no command line).
     const stranger = new Redis(line.redis.replace(/\/\/[^@]*@/, '//'), { maxRetriesPerRequest: 1 });

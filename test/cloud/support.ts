@@ -239,6 +239,8 @@ export function startOwnAgent(cloud: Cloud, site: string, server: string, log: s
         server,
         '--shutdown-timeout-ms',
         '2000',
+        // It takes over from up's agent, whose session may still be live (up to 5 s after it went).
+        '--replace',
         '--json',
       ],
       {

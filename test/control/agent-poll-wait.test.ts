@@ -5,18 +5,9 @@
  * once with no units (the agents polled in a busy loop) and left a 25-s timer behind.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../engine/common/index.ts';
 import type { HandedUnit } from '../../engine/contract/index.ts';
-import {
-  agentHubOf,
-  buildControlApp,
-  CONTROL_VERSION,
-  type ControlApp,
-  type ControlContext,
-  controlRoutes,
-  createControlMetrics,
-} from '../../engine/control/index.ts';
-import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { agentHubOf, CONTROL_VERSION, type ControlContext } from '../../engine/control/index.ts';
+import { agentControl } from './agent-app.ts';
 
 const SITE = 'dc-west';
 
@@ -46,24 +37,11 @@ afterEach(async () => {
   stop = undefined;
 });
 
-async function controlPlane(): Promise<{ ctx: ControlContext; app: ControlApp; url: string }> {
-  const redis = testRedisClient();
-  const ctx: ControlContext = {
-    redis,
-    redisUrl: testRedisUrl(),
-    prefix: uniquePrefix('poll'),
-    log: createLogger('test', { level: 'silent' }),
-    metrics: createControlMetrics(),
-    readiness: {},
-  };
-  const app = await buildControlApp(ctx, { routes: controlRoutes });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  stop = async () => {
-    await agentHubOf(ctx).close(1000);
-    await app.close();
-    redis.disconnect();
-  };
-  return { ctx, app, url };
+async function controlPlane(): Promise<{ ctx: ControlContext; url: string }> {
+  const control = agentControl('poll');
+  await control.start();
+  stop = () => control.close();
+  return { ctx: control.ctx, url: await control.listen() };
 }
 
 async function post<T>(url: string, body: unknown): Promise<T> {

@@ -1,17 +1,9 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../engine/common/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { HandedUnit } from '../../engine/contract/index.ts';
-import {
-  agentHubOf,
-  buildControlApp,
-  CONTROL_VERSION,
-  type ControlApp,
-  type ControlContext,
-  controlRoutes,
-  createControlMetrics,
-} from '../../engine/control/index.ts';
-import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { agentKeys } from '../../engine/control/agents/index.ts';
+import { agentHubOf, CONTROL_VERSION } from '../../engine/control/index.ts';
+import { useAgentControl } from './agent-app.ts';
 
 const EAST = 'dc-east';
 const WEST = 'dc-west';
@@ -59,43 +51,20 @@ function reportFor(id: string, vm: string, site = WEST) {
 }
 
 describe('the agent routes', () => {
-  let app: ControlApp;
-  const redis = testRedisClient();
-  const ctx: ControlContext = {
-    redis,
-    redisUrl: testRedisUrl(),
-    prefix: uniquePrefix('agents'),
-    log: createLogger('test', { level: 'silent' }),
-    metrics: createControlMetrics(),
-    readiness: {},
-  };
+  const control = useAgentControl('agents');
+  const { ctx, redis, post } = control;
   let west = '';
   let east = '';
-  const post = (url: string, payload: unknown) =>
-    app.inject({ method: 'POST', url, payload: payload as object });
-
-  const hello = async (site: string, version = CONTROL_VERSION) =>
-    post(`/api/v1/agents/${site}/hello`, {
-      site,
-      agentId: `agent-${site}`,
-      version,
-      scriptCatalog: { scripts: {} },
-    });
+  const hello = (site: string, version = CONTROL_VERSION) => control.hello(site, { version });
 
   beforeAll(async () => {
-    app = await buildControlApp(ctx, { routes: controlRoutes });
-    west = (await hello(WEST)).json().session;
-    east = (await hello(EAST)).json().session;
+    west = await control.session(WEST);
+    east = await control.session(EAST);
     // A unit handed out to the west agent, as a relay does, and taken by its poll.
     await agentHubOf(ctx).hand(WEST, unitFor('exec-1.app-01/failover', WEST, 'app-01'));
     const polled = await post(`/api/v1/agents/${WEST}/units:poll`, { session: west, max: 10, waitMs: 0 });
     if (polled.statusCode !== 200) throw new Error(polled.body);
     expect(polled.json().units.map((u: HandedUnit) => u.id)).toEqual(['exec-1.app-01/failover']);
-  });
-  afterAll(async () => {
-    await agentHubOf(ctx).close(1000);
-    await app.close();
-    redis.disconnect();
   });
 
   it('refuses an agent of another major.minor with 426, naming both versions', async () => {
@@ -108,18 +77,72 @@ describe('the agent routes', () => {
   it('lists the sites with their agent, version and heartbeat age', async () => {
     const reply = await post(`/api/v1/agents/${WEST}/heartbeat`, { session: west, running: [] });
     expect(reply.statusCode).toBe(200);
-    const sites = (await app.inject('/api/v1/sites')).json().sites;
+    const sites = (await control.app.inject('/api/v1/sites')).json().sites;
     expect(sites.map((s: { site: string }) => s.site)).toEqual([EAST, WEST]);
     expect(sites[1]).toMatchObject({ agentId: `agent-${WEST}`, version: CONTROL_VERSION, live: true });
-    const doc = (await app.inject('/openapi.json')).json();
+    const doc = (await control.app.inject('/openapi.json')).json();
     expect(Object.keys(doc.paths)).toContain('/api/v1/agents/{site}/units:poll');
+  });
+
+  // Regression: a second agent's hello silently replaced the live one ("the latest hello wins").
+  describe('a hello for a site whose agent is live', () => {
+    const SOUTH = 'dc-south';
+    const helloAs = (agentId: string, more: Record<string, unknown> = {}) =>
+      post(`/api/v1/agents/${SOUTH}/hello`, {
+        site: SOUTH,
+        agentId,
+        version: CONTROL_VERSION,
+        scriptCatalog: { scripts: {} },
+        ...more,
+      });
+    const beat = (session: string) => post(`/api/v1/agents/${SOUTH}/heartbeat`, { session, running: [] });
+
+    it('from another agent id is refused with 409, naming the running agent and how to replace it', async () => {
+      const first = (await helloAs('agent-one')).json().session;
+      const second = await helloAs('agent-two');
+      expect(second.statusCode, second.body).toBe(409);
+      expect(second.headers['content-type']).toMatch(/problem\+json/);
+      expect(second.json()).toMatchObject({ code: 'SITE_HAS_AGENT' });
+      expect(second.json().detail).toMatch(
+        /served by agent agent-one .*session ends \(5 s after .*--replace/,
+      );
+      // The running one was left alone.
+      expect((await beat(first)).statusCode).toBe(200);
+      const sites = (await control.app.inject('/api/v1/sites')).json().sites;
+      expect(sites.find((x: { site: string }) => x.site === SOUTH)).toMatchObject({ agentId: 'agent-one' });
+    });
+
+    it('from the same agent id (its link saying hello again) is accepted, ending its old session', async () => {
+      const old = (await helloAs('agent-one')).json().session;
+      const again = await helloAs('agent-one');
+      expect(again.statusCode, again.body).toBe(200);
+      expect((await beat(again.json().session)).statusCode).toBe(200);
+      expect((await beat(old)).json()).toMatchObject({ code: 'AGENT_REPLACED' });
+    });
+
+    it('that says replace takes the site over; the replaced agent is told so', async () => {
+      const old = (await helloAs('agent-one')).json().session;
+      const taken = await helloAs('agent-two', { replace: true });
+      expect(taken.statusCode, taken.body).toBe(200);
+      const refused = await beat(old);
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json()).toMatchObject({ code: 'AGENT_REPLACED' });
+    });
+
+    it('is accepted from another agent once the running one is no longer heard from', async () => {
+      await helloAs('agent-one');
+      // Its last heartbeat 6 s ago: past the 5 s session TTL.
+      await redis.hset(agentKeys(ctx.prefix, SOUTH).session, 'heartbeatAt', String(Date.now() - 6000));
+      const next = await helloAs('agent-two');
+      expect(next.statusCode, next.body).toBe(200);
+    });
   });
 
   describe('a poll over HTTP with nothing ready', () => {
     // Regression: the poll ended when the request's 'close' fired, which Node emits as soon as the
     // body was read, so every poll answered empty at once and the agents polled in a tight loop.
     it('waits, and answers with the unit handed while it waited', async () => {
-      const base = await app.listen({ host: '127.0.0.1', port: 0 });
+      const base = await control.listen();
       const polled = fetch(`${base}/api/v1/agents/${EAST}/units:poll`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -165,7 +188,7 @@ describe('the agent routes', () => {
       const reply = await post(`/api/v1/agents/${WEST}/results`, { session: west, results: [report] });
       expect(reply.statusCode).toBe(400);
       expect(reply.json().detail).toMatch(/results\.0/);
-      const metrics = (await app.inject('/metrics')).body;
+      const metrics = (await control.app.inject('/metrics')).body;
       expect(metrics).toMatch(
         /drorch_requests_refused_total\{route="\/api\/v1\/agents\/:site\/results",code="BAD_REQUEST"\}/,
       );
@@ -232,7 +255,7 @@ describe('the agent routes', () => {
         body,
         async (route, site, payload) => {
           count += 1;
-          const reply = await app.inject({
+          const reply = await control.app.inject({
             method: 'POST',
             url: `/api/v1/agents/${encodeURIComponent(site)}/${route}`,
             payload: JSON.stringify(payload === undefined ? null : payload),

@@ -60,8 +60,13 @@ const full = (over: Record<string, unknown> = {}): InventoryBatch & Record<strin
   ...over,
 });
 
-const post = (payload: unknown, site = 'dc-west') =>
-  vault.app.inject({ method: 'POST', url: `/api/v1/agents/${site}/inventory`, payload: payload as object });
+const post = async (payload: unknown, site = 'dc-west') =>
+  vault.app.inject({
+    method: 'POST',
+    url: `/api/v1/agents/${site}/inventory`,
+    payload: payload as object,
+    headers: await vault.agentHeaders(site),
+  });
 
 describe('POST /api/v1/agents/:site/inventory refuses', () => {
   it('accepts a well-formed full (the baseline of the refusals below)', async () => {
@@ -69,6 +74,39 @@ describe('POST /api/v1/agents/:site/inventory refuses', () => {
     expect(reply.statusCode).toBe(200);
     expect(reply.json()).toEqual({ applied: true, seq: 1, refresh: false });
     expect((await post(full())).json()).toMatchObject({ applied: false }); // a retry is applied once
+  });
+
+  // Regression: anyone could post a site's inventory; the other agent routes check the session.
+  it("a post without the site's agent session (403), or with another's (409)", async () => {
+    const bare = await vault.app.inject({
+      method: 'POST',
+      url: '/api/v1/agents/dc-west/inventory',
+      payload: full({ session: 'session-bare' }),
+    });
+    expect(bare.statusCode, bare.body).toBe(403);
+    expect(bare.headers['content-type']).toMatch(/problem\+json/);
+    expect(bare.json()).toMatchObject({ code: 'AGENT_SESSION_REQUIRED' });
+    expect(bare.json().detail).toMatch(/X-Agent-Session/);
+    // dc-east's session on dc-west's route.
+    const crossed = await vault.app.inject({
+      method: 'POST',
+      url: '/api/v1/agents/dc-west/inventory',
+      payload: full({ session: 'session-cross' }),
+      headers: await vault.agentHeaders('dc-east'),
+    });
+    expect(crossed.statusCode, crossed.body).toBe(409);
+    expect(crossed.json().code).toMatch(/^(AGENT_REPLACED|UNKNOWN_SESSION)$/);
+    const made = await vault.app.inject({
+      method: 'POST',
+      url: '/api/v1/agents/dc-ghost/inventory',
+      payload: full({ session: 'session-ghost' }),
+      headers: { 'x-agent-session': 'f'.repeat(32) },
+    });
+    expect(made.statusCode, made.body).toBe(409);
+    expect(made.json()).toMatchObject({ code: 'UNKNOWN_SESSION' });
+    // None of them reached the store.
+    expect(await vault.store.sites()).not.toContain('dc-ghost');
+    expect((await vault.store.meta('dc-ghost')).complete).toBe(false);
   });
 
   it('a field the schema does not declare, naming it', async () => {

@@ -169,9 +169,9 @@ describe('inventory from a site agent to the vault', () => {
       site: plan.target,
       log: (await import('./inventory-support.ts')).silent,
       pollMs: 3_600_000,
-      post: (path, body) => {
+      post: async (path, body) => {
         sent.push(body);
-        return vault!.request('POST', path, { body });
+        return vault!.request('POST', path, { body, headers: await vault!.agentHeaders(plan.target) });
       },
     });
     await reporter.refreshNow();

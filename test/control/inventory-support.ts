@@ -2,9 +2,12 @@
 import { type InventoryReporter, startInventoryReporter } from '../../engine/agent/inventory.ts';
 import { createApiRequester } from '../../engine/client/index.ts';
 import { createLogger } from '../../engine/common/index.ts';
+import { AGENT_SESSION_HEADER } from '../../engine/contract/index.ts';
 import { createHistoryStore } from '../../engine/control/history/index.ts';
 import {
+  agentHubOf,
   buildControlApp,
+  CONTROL_VERSION,
   type ControlApp,
   type ControlContext,
   createControlMetrics,
@@ -33,6 +36,8 @@ export interface Vault {
   wall: { ms: number };
   request: ReturnType<typeof createApiRequester>;
   readApi(options?: Partial<VaultReadApiOptions>): VaultReadApi;
+  /** The headers of a post by `site`'s agent: the session a hello opened (once per site). */
+  agentHeaders(site: string): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -55,7 +60,24 @@ export async function startVault(
   const store = createInventoryStore(redis, ctx.prefix);
   const app = await buildControlApp(ctx, { routes: [inventoryRoutes({ clock, ...options })] });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const sessions = new Map<string, Promise<string>>();
+  const agentHeaders = async (site: string): Promise<Record<string, string>> => {
+    let session = sessions.get(site);
+    if (session === undefined) {
+      session = agentHubOf(ctx)
+        .sessions.hello({
+          site,
+          agentId: `agent-${site}`,
+          version: CONTROL_VERSION,
+          scriptCatalog: { scripts: {} },
+        })
+        .then((record) => record.session);
+      sessions.set(site, session);
+    }
+    return { [AGENT_SESSION_HEADER]: await session };
+  };
   return {
+    agentHeaders,
     app,
     ctx,
     url: address,
@@ -64,6 +86,7 @@ export async function startVault(
     request: createApiRequester(address),
     readApi: (more = {}) => createVaultReadApi({ store, clock, refreshWaitMs: 300, ...more }),
     async close() {
+      await agentHubOf(ctx).close(1000);
       await app.close();
       redis.disconnect();
     },
@@ -90,9 +113,9 @@ export function reportSite(
     log: silent,
     ...options,
     pollMs: 3_600_000,
-    post: (path, body) => {
+    post: async (path, body) => {
       sent.push(structuredClone(body) as InventoryBatch);
-      return vault.request('POST', path, { body });
+      return vault.request('POST', path, { body, headers: await vault.agentHeaders(site) });
     },
   });
   return { reporter, sent };

@@ -35,7 +35,7 @@ export interface ConnectFlags extends CommonFlags {
 /** `--server`: on every command that can run through the control plane. */
 export const SERVER_OPTION = [
   '--server <url>',
-  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); only with neither and REDIS_URL set does the command work on Redis (and --sim) directly",
+  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); with neither, a REDIS_URL or --sim keeps the command on the direct path (Redis and the sites from this process)",
 ] as const;
 
 export interface Connection {

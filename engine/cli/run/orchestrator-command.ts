@@ -21,7 +21,7 @@ export function registerOrchestratorCommand(program: Command): void {
   program
     .command('orchestrator')
     .description(
-      'Run executions (one orchestrator owns each through a lease in Redis); REDIS_URL is required',
+      'Direct path: run executions on Redis (one orchestrator owns each through a lease); REDIS_URL is required. The control plane (drctl serve, drctl up) runs its own, so it needs none',
     )
     .option('--lease-ms <ms>', 'lease of an execution (default: DR_LEASE_MS or 10000)', positive)
     .option(

@@ -15,8 +15,13 @@ export interface UpContext {
   sim: { port: number; url: string; worldArgs: readonly string[] };
   /** The control plane's API (used by the control-plane table only). */
   api: { port: number; url: string };
-  /** The world's sites: one agent (today a worker) each. */
+  /** The world's sites: one agent each. */
   sites: readonly string[];
+  /**
+   * Real ms between an agent's full inventory posts: the replication cycle on the world's clock
+   * (`inventoryCycleMs`). @defaultValue the agent's own (30 s, a real-time cycle)
+   */
+  inventoryCycleMs?: number;
   prefix: string;
   /** The script catalog folder the control plane and the agents serve (absolute). */
   scriptCatalog?: string;
@@ -125,7 +130,13 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
       ctx,
       `agent-${site}`,
       'agent',
-      ['agent', '--site', site, '--hosts', ctx.sim.url, '--server', ctx.api.url, ...catalogArgs(ctx)],
+      [
+        ...['agent', '--site', site, '--hosts', ctx.sim.url, '--server', ctx.api.url],
+        // up supervises its agents: one it (re)starts replaces the session of the one that died.
+        '--replace',
+        ...catalogArgs(ctx),
+        ...(ctx.inventoryCycleMs === undefined ? [] : ['--inventory-cycle-ms', String(ctx.inventoryCycleMs)]),
+      ],
       'ready',
       site,
       {},
@@ -135,6 +146,19 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
 
 /** The table `drctl up` runs: the control plane and one agent a site. */
 export const PROCESSES: ProcessTable = controlPlaneProcesses;
+
+/** Hyper-V Replica's shortest cycle, in simulated ms: an agent posts every VM at least this often. */
+const REPLICATION_CYCLE_MS = 30_000;
+/** Floor of a scaled cycle: on a fast clock, a full post a few times a second is enough. */
+const MIN_INVENTORY_CYCLE_MS = 250;
+
+/**
+ * The agents' inventory cycle in real ms for a world clock of `speed` simulated ms per real ms:
+ * on `--speed 50` the 30 s replication cycle passes every 600 ms, and the vault must keep up.
+ */
+export function inventoryCycleMs(speed: number): number {
+  return Math.max(MIN_INVENTORY_CYCLE_MS, Math.round(REPLICATION_CYCLE_MS / speed));
+}
 
 function catalogArgs(ctx: UpContext): string[] {
   return ctx.scriptCatalog === undefined ? [] : ['--script-catalog', ctx.scriptCatalog];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 /**
  * `drctl up`: the whole system on one machine, for evaluation and tests. A private Redis (AOF,
- * noeviction), the simulated world, the control side and one worker (tomorrow: agent) a site, each
+ * noeviction), the simulated world, the control plane and one agent a site, each
  * a supervised child with its own log file (processes.ts has the table, supervisor.ts runs it).
  * Prints where everything is (one JSON line with --json), then each exit and restart; Ctrl-C,
  * SIGTERM or SIGHUP stops them all, last started first, and exits 128 + the signal's number.
@@ -23,7 +23,7 @@ import {
   worldArgs,
   worldSites,
 } from '../world-options.ts';
-import { PROCESSES, type UpContext, type UpProcess } from './processes.ts';
+import { inventoryCycleMs, PROCESSES, type UpContext, type UpProcess } from './processes.ts';
 import { makeRedisDir, sweepStaleRedisDirs } from './redis-dir.ts';
 import { type ProcessStatus, Supervisor, type SupervisorEvent } from './supervisor.ts';
 
@@ -47,7 +47,7 @@ export function registerUpCommand(program: Command): void {
     program
       .command('up')
       .description(
-        'Run the whole system on this machine: a private Redis, the simulated world, the control side and one worker a site, supervised',
+        'Run the whole system on this machine: a private Redis, the simulated world, the control plane (drctl serve) and one agent a site (drctl agent), supervised',
       ),
   )
     .option(
@@ -108,7 +108,7 @@ async function up(flags: UpFlags): Promise<void> {
     ...(flags.world === undefined ? {} : { world: resolve(flags.world) }),
     ...(flags.forPlan === undefined ? {} : { forPlan: resolve(flags.forPlan) }),
   };
-  const sites = await worldSites(world);
+  const { sites, speed } = await worldSites(world);
   if (!redisServerAvailable())
     throw new RedisUnavailableError('drctl up runs its own redis-server, and none is on PATH');
   if (process.env.REDIS_URL)
@@ -143,6 +143,7 @@ async function up(flags: UpFlags): Promise<void> {
     sim: { port: simPort, url: `http://127.0.0.1:${simPort}`, worldArgs: worldArgs(world) },
     api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
     sites,
+    ...(speed === undefined ? {} : { inventoryCycleMs: inventoryCycleMs(speed) }),
     prefix: flags.prefix,
     ...(catalog === undefined ? {} : { scriptCatalog: resolve(catalog) }),
   };

@@ -3,7 +3,7 @@
  * Redis Cluster slot, so a script may touch its session, its ready list and its units at once):
  *
  * - `<prefix>:{agent:<site>}:session`: HASH of the site's agent session (session, agentId, version,
- *   helloAt, heartbeatAt, hostsSeenAt), replaced by each hello;
+ *   helloAt, heartbeatAt, hostsSeenAt), replaced by each hello it accepts (sessions.ts);
  * - `<prefix>:{agent:<site>}:ready`: LIST of unit ids waiting to be handed (a poll pops them);
  * - `<prefix>:{agent:<site>}:unit:<id>`: HASH of one unit handed out: `u` (the HandedUnit JSON),
  *   `s` (the session it was last handed to, '' before), `h` (when), `r` (the agent's report, once

@@ -46,7 +46,8 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       bodyLimit: 256 * KiB,
       schema: {
         tags: ['agents'],
-        summary: "Open a site agent's session (the latest hello for a site wins)",
+        summary:
+          "Open a site agent's session (409 while another agent's is live, unless the hello says replace)",
         params: siteParams,
         body: helloSchema,
         response: { 200: helloReplySchema },
@@ -237,15 +238,34 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
       schema: {
         tags: ['agents'],
         summary:
-          "For the agent's fence sweep: which of these VMs were failed over, by what, under which epoch",
+          "For the agent's fence sweep: which of these VMs were failed over, by what, under which epoch (403 for a VM whose failover concerns neither this site nor its plan's)",
         params: siteParams,
         body: failedOverQuerySchema,
         response: { 200: failedOverReplySchema },
       },
     },
     async (request) => {
-      await sessions.touch(request.params.site, request.body.session);
+      const { site } = request.params;
+      await sessions.touch(site, request.body.session);
       const records = await redisSweepVault(ctx.redis, ctx.prefix).failedOver(request.body.vms);
+      // A site learns only of failovers it has a part in: to it, or of a plan it is a site of. A
+      // record whose execution's plan snapshot is gone is answered: the sweep must still fence.
+      const planSites = await sitesOfExecutions(ctx, [
+        ...new Set([...records.values()].map((r) => r.execution)),
+      ]);
+      const foreign = [...records]
+        .filter(([, r]) => {
+          const sites = planSites.get(r.execution);
+          return r.site !== site && sites !== undefined && !sites.includes(site);
+        })
+        .map(([vm]) => vm);
+      if (foreign.length > 0) {
+        throw new DrError(
+          'FAILED_OVER_NOT_OF_SITE',
+          `site ${site} asked about ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ` and ${foreign.length - 5} more` : ''}: their failovers concern other sites; an agent asks only about the VMs of its own site`,
+          { details: { status: 403, site } },
+        );
+      }
       return { records: Object.fromEntries(records) };
     },
   );

@@ -1,7 +1,8 @@
 /**
- * Agent sessions: a hello opens one per site (the latest hello wins: an agent that restarted comes
- * back with a new one), every heartbeat or poll keeps it alive, and a session not heard from for
- * `sessionTtlMs` is gone (its units are handed again, relay.ts). A heartbeat also feeds the site's
+ * Agent sessions: a hello opens one per site. While a site's session is live, a hello of another
+ * agent id is refused (409 SITE_HAS_AGENT) unless it says `replace`; the same agent id (its link
+ * saying hello again) always opens a new one. Every heartbeat or poll keeps a session alive, and
+ * a session not heard from for `sessionTtlMs` is gone (its units are handed again, relay.ts). A heartbeat also feeds the site's
  * heartbeat sighting (engine/locks sightings: data-loss claims measure a lost site to it) and keeps
  * the agent's script-catalog announcement alive, which pre-flight reads (catalog-announce.ts).
  */
@@ -48,6 +49,23 @@ local current = redis.call('HGET', KEYS[1], 'session')
 if not current then return 'none' end
 if current ~= ARGV[1] then return 'other' end
 redis.call('HSET', KEYS[1], 'heartbeatAt', ARGV[2])
+return 'ok'
+`;
+
+/**
+ * Open a session unless another agent's is live, in one script on the site's slot: KEYS session,
+ * running; ARGV session, agentId, version, now, ttl, replace ('1'). Returns 'ok', or the live
+ * agent's id and heartbeat time.
+ */
+const HELLO = `
+local agent = redis.call('HGET', KEYS[1], 'agentId')
+local beat = tonumber(redis.call('HGET', KEYS[1], 'heartbeatAt') or '0')
+if agent and agent ~= ARGV[2] and ARGV[6] ~= '1' and tonumber(ARGV[4]) - beat < tonumber(ARGV[5]) then
+  return {agent, tostring(beat)}
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'session', ARGV[1], 'agentId', ARGV[2], 'version', ARGV[3],
+  'helloAt', ARGV[4], 'heartbeatAt', ARGV[4])
 return 'ok'
 `;
 
@@ -136,18 +154,28 @@ export function createSessions(redis: Redis, prefix: string, options: SessionOpt
         heartbeatAt: now,
       };
       const keys = agentKeys(prefix, hello.site);
-      await redis
-        .multi()
-        .del(keys.session, keys.running)
-        .hset(keys.session, {
-          session: record.session,
-          agentId: record.agentId,
-          version: record.version,
-          helloAt: String(now),
-          heartbeatAt: String(now),
-        })
-        .sadd(agentSitesKey(prefix), hello.site)
-        .exec();
+      const opened = await redis.eval(
+        HELLO,
+        2,
+        keys.session,
+        keys.running,
+        record.session,
+        record.agentId,
+        record.version,
+        String(now),
+        String(sessionTtlMs),
+        hello.replace === true ? '1' : '0',
+      );
+      if (Array.isArray(opened)) {
+        const [running, beat] = opened.map(String) as [string, string];
+        const ago = Math.max(0, now - Number(beat));
+        throw new DrError(
+          'SITE_HAS_AGENT',
+          `site ${hello.site} is served by agent ${running} (last heard ${ago} ms ago); one agent serves a site: stop that one and start this again once its session ends (${Math.ceil(sessionTtlMs / 1000)} s after its last heartbeat), or start this one with --replace to take the site over`,
+          { details: { status: 409, site: hello.site, agentId: running } },
+        );
+      }
+      await redis.sadd(agentSitesKey(prefix), hello.site);
       await writeCatalogAnnouncement(redis, prefix, {
         worker: catalogWorker(hello.agentId),
         site: hello.site,

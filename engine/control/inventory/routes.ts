@@ -1,10 +1,15 @@
 /**
  * The inventory's routes: agents post batches, people and the dashboard read the result, agents
  * poll for refresh requests. A refused batch is a problem+json 4xx counted by the app's error
- * handler (drorch_requests_refused_total): bad shape 400, too large 413, out of sequence 409.
+ * handler (drorch_requests_refused_total): bad shape 400, too large 413, out of sequence 409, a
+ * poster without the site's live agent session (the `X-Agent-Session` header its hello gave) 403
+ * or 409, as on the other agent routes.
  */
 import { z } from 'zod';
+import { DrError } from '../../common/index.ts';
+import { AGENT_SESSION_HEADER } from '../../contract/index.ts';
 import { NAME_PATTERN } from '../../plan/index.ts';
+import { agentHubOf } from '../agents/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 import { type InventorySample, samplesOf } from './samples.ts';
@@ -41,6 +46,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 const SiteParams = z.strictObject({
   site: z.string().regex(new RegExp(NAME_PATTERN), { error: 'not a site name' }),
 });
+const SessionHeaders = z.looseObject({
+  [AGENT_SESSION_HEADER]: z
+    .string()
+    .optional()
+    .describe("the session the agent's hello opened (POST /api/v1/agents/{site}/hello)"),
+});
+
 const RefreshAnswerSchema = z.object({
   refresh: z.boolean().describe('pre-flight asked for a fresh inventory: sweep now (reporter.refreshNow())'),
   askedAt: z.string().optional(),
@@ -68,7 +80,7 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
                 health: sample.health,
               })),
             ));
-    const refused = { 400: ProblemSchema, 409: ProblemSchema, 413: ProblemSchema };
+    const refused = { 400: ProblemSchema, 403: ProblemSchema, 409: ProblemSchema, 413: ProblemSchema };
     // A closing control plane answers waiting refresh polls at once: a poll left waiting would
     // read Redis after the vault closed and hold the process for up to its `waitMs`.
     let closing = false;
@@ -84,12 +96,23 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
           summary: "A site agent's inventory batch (full, in parts, or changes)",
           tags: ['inventory'],
           params: SiteParams,
+          headers: SessionHeaders,
           body: InventoryBatchSchema,
           response: { 200: BatchAnswerSchema, ...refused },
         },
       },
       async (request) => {
         const { site } = request.params;
+        const session = request.headers[AGENT_SESSION_HEADER];
+        if (session === undefined || session === '') {
+          throw new DrError(
+            'AGENT_SESSION_REQUIRED',
+            `an inventory of site ${site} comes from its agent only: say hello (POST /api/v1/agents/${site}/hello) and send the session it gives in the X-Agent-Session header`,
+            { details: { status: 403, site } },
+          );
+        }
+        // Not the site's current session: 409 UNKNOWN_SESSION (say hello again) or AGENT_REPLACED.
+        await agentHubOf(ctx).sessions.touch(site, session);
         const receivedAt = clock();
         const answer = await store.apply(site, request.body, receivedAt);
         if (answer.applied && (onSamples !== undefined || ctx.notifications !== undefined)) {

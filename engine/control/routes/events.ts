@@ -5,7 +5,8 @@
  * id, `event:` its type, `data:` the event as JSON; resumed after `Last-Event-ID` (or `?after=`),
  * so a client that reconnects gets every event once. With `follow` (the default) the stream stays
  * open until the execution finishes; it ends with an `end` message, after which a client does not
- * reconnect. With `Accept: application/json`: one page of events as JSON, no waiting.
+ * reconnect. With `Accept: application/json`: one page of events as JSON, no waiting. Followers
+ * share one blocking Redis connection per control plane (event-followers.ts).
  */
 import { z } from 'zod';
 import type { ExecutionClient } from '../../client/index.ts';
@@ -14,9 +15,12 @@ import { loadExecution, readEvents } from '../../executor/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 import { asBuilt } from './as-built.ts';
+import { createEventFollowers, type EventFollowers } from './event-followers.ts';
 import { ExecutionIdParams, isStreamIdInRange, StoredEventSchema, streamIdSchema } from './schemas.ts';
 
 const STREAM_ID = /^(0|\d+-\d+)$/;
+/** Codes of a follow that ends for the client to reconnect, not to fail. */
+const RECONNECT = new Set(['CONTROL_CLOSING', 'EVENTS_FOLLOWER_BEHIND']);
 /** A comment line this often keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 
@@ -34,6 +38,9 @@ const EventPageSchema = z
   .meta({ id: 'EventPage' });
 
 export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client: ExecutionClient): void {
+  const followers = createEventFollowers(ctx.redis, ctx.prefix, ctx.log.child({ part: 'events' }));
+  // Before the close waits for open streams: ending the followers ends their streams.
+  app.addHook('preClose', async () => await followers.close());
   app.get(
     '/executions/:id/events',
     {
@@ -70,7 +77,7 @@ export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client
         const last = events.at(-1)?.id;
         return reply.type('application/json').send({ events, ...(last === undefined ? {} : { next: last }) });
       }
-      await streamEvents(reply, client, id, after, request.query.follow, request.id);
+      await streamEvents(reply, client, followers, id, after, request.query.follow, request.id);
       return reply;
     },
   );
@@ -84,6 +91,7 @@ function wantsJson(accept: string | undefined): boolean {
 async function streamEvents(
   reply: import('fastify').FastifyReply,
   client: ExecutionClient,
+  followers: EventFollowers,
   id: string,
   after: string,
   follow: boolean,
@@ -118,12 +126,18 @@ async function streamEvents(
   const keepalive = setInterval(() => void write(': keepalive\n\n'), KEEPALIVE_MS);
   try {
     await write('retry: 1000\n\n');
-    for await (const stored of client.events(id, { after, follow, signal: controller.signal })) {
+    const events = follow
+      ? followers.follow(id, after, controller.signal)
+      : client.events(id, { after, signal: controller.signal });
+    for await (const stored of events) {
       await write(`id: ${stored.id}\nevent: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\n\n`);
       if (controller.signal.aborted) break;
     }
     await write('event: end\ndata: {}\n\n');
   } catch (error) {
+    // Closing, or this follower fell behind: the stream just ends, and the client reconnects from
+    // its last id (to this control plane or another).
+    if (error instanceof DrError && RECONNECT.has(error.code)) return;
     // Headers are gone: say it in the stream, then close; the client reconnects from its last id.
     // Only a DrError's message is meant for a client; anything else (Redis's own text) is logged.
     const known = error instanceof DrError;

@@ -1,0 +1,67 @@
+/**
+ * One agent serves a site. Regression: a second `drctl agent` for a site whose agent was live
+ * silently replaced it (the latest hello won), so a mistyped --site or a second copy took a running
+ * site's work away. Now it is refused in one line (exit 1) unless it says --replace; then the one it
+ * replaced stops by itself, saying so.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drctl, startDrctl } from '../cli/support.ts';
+import { actionFixtures } from '../engine/support.ts';
+import { type AgentStack, startAgentStack } from './stack.ts';
+
+const PLAN = 'plans/examples/three-tier.yaml';
+
+describe('a second agent for a site whose agent is live', { timeout: 90_000 }, () => {
+  let stack: AgentStack;
+  let server = '';
+  beforeAll(async () => {
+    const fixtures = await actionFixtures();
+    stack = await startAgentStack(PLAN, { catalog: fixtures.catalog });
+    server = (await stack.serve()).url;
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const second = (extra: string[] = []) => [
+    'agent',
+    '--site',
+    'dc-west',
+    '--hosts',
+    stack.simUrl,
+    '--server',
+    server,
+    ...extra,
+  ];
+
+  it('is refused in one line naming the running agent and --replace, exit 1; the first keeps the site', async () => {
+    const first = await stack.agent('dc-west', server);
+    const run = await drctl(second());
+    expect(run.code, run.stderr).toBe(1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^drctl: site dc-west is served by agent \S+ \(last heard \d+ ms ago\);.*--replace/,
+    );
+    expect(run.stdout).toBe('');
+    const sites = (await (await fetch(`${server}/api/v1/sites`)).json()) as {
+      sites: Array<{ site: string; agentId: string; live: boolean }>;
+    };
+    const west = sites.sites.find((s) => s.site === 'dc-west');
+    expect(west?.live).toBe(true);
+    expect(lines[0]).toContain(`agent ${west?.agentId} `);
+    expect(first.child.exitCode).toBeNull();
+
+    // --replace takes the site over; the replaced one is told on its next call and stops (exit 1).
+    const replacing = startDrctl([...second(['--replace']), '--json']);
+    try {
+      await replacing.waitFor(/"ready":true/);
+      const gone = await first.exited;
+      expect(gone.code).toBe(1);
+      expect(first.output()).toMatch(/drctl: session \S+ of site dc-west was replaced by a later hello/);
+    } finally {
+      replacing.child.kill('SIGTERM');
+      await replacing.done;
+    }
+  });
+});
