@@ -196,7 +196,9 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
   });
 
   it('restarts an agent and the private Redis killed by SIGKILL (a drill then works); a SIGKILL of up itself takes every child with it', async () => {
-    const { up, line, plan } = await startUp();
+    // Ports 0 are free ones picked by up, which every child is told (the agents were sent to port 0).
+    const { up, line, plan } = await startUp(['--api-port', '0', '--sim-port', '0', '--redis-port', '0']);
+    for (const url of [line.api, line.sim, line.redis]) expect(url).not.toMatch(/:0$/);
     const upPid = up.child.pid ?? -1;
     const west = line.agents['dc-west']?.pid ?? -1;
     process.kill(west, 'SIGKILL');

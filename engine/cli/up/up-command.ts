@@ -65,13 +65,13 @@ export function registerUpCommand(program: Command): void {
         .argParser(duration)
         .default(60_000, '60s'),
     )
-    .option('--sim-port <n>', "the simulator's port (default: a free one)", nonNegativeInt)
+    .option('--sim-port <n>', "the simulator's port (default or 0: a free one)", nonNegativeInt)
     .option(
       '--api-port <n>',
-      `the control plane's port (default: ${DEFAULT_API_PORT}, what the CLI reaches without DR_SERVER, when it is free; else a free one)`,
+      `the control plane's port (default: ${DEFAULT_API_PORT}, what the CLI reaches without DR_SERVER, when it is free; else, or with 0, a free one)`,
       nonNegativeInt,
     )
-    .option('--redis-port <n>', "the private Redis's port (default: a free one)", nonNegativeInt)
+    .option('--redis-port <n>', "the private Redis's port (default or 0: a free one)", nonNegativeInt)
     .option('--prefix <prefix>', 'Redis key prefix of the engine', DEFAULT_PREFIX)
     .option(
       '--script-catalog <dir>',
@@ -122,10 +122,14 @@ async function up(flags: UpFlags): Promise<void> {
     );
   }
   const logs = logsFolder(flags.logs);
-  const redisPort = flags.redisPort ?? (await freePort());
-  const simPort = flags.simPort ?? (await freePort());
+  // 0 is "a free one", picked here: each child is told the port it will have, and the others reach it there.
+  const given = async (port: number | undefined): Promise<number | undefined> =>
+    port === 0 ? await freePort() : port;
+  const redisPort = (await given(flags.redisPort)) ?? (await freePort());
+  const simPort = (await given(flags.simPort)) ?? (await freePort());
   const apiPort =
-    flags.apiPort ?? ((await portIsFree(DEFAULT_API_PORT)) ? DEFAULT_API_PORT : await freePort());
+    (await given(flags.apiPort)) ??
+    ((await portIsFree(DEFAULT_API_PORT)) ? DEFAULT_API_PORT : await freePort());
   sweepStaleRedisDirs();
   const redisDir = makeRedisDir();
   const redisPassword = randomBytes(18).toString('base64url');
