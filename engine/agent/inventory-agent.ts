@@ -3,7 +3,6 @@
  * link, posts its batches to the control plane, and sweeps at once when pre-flight asks the vault
  * for fresh data (the refresh long poll, `GET /api/v1/agents/:site/inventory/refresh`).
  */
-import { createNodeApiRequester } from '../client/index.ts';
 import type { AgentReporter } from './agent.ts';
 import { startInventoryReporter } from './inventory.ts';
 
@@ -21,7 +20,7 @@ export function inventoryReporter(options: InventoryAgentOptions = {}): AgentRep
   return {
     name: 'inventory',
     start: (ctx) => {
-      const request = createNodeApiRequester(ctx.server);
+      const { request } = ctx;
       const reporter = startInventoryReporter({
         driver: ctx.api,
         site: ctx.site,

@@ -12,6 +12,7 @@ import type { Logger } from '../common/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import type { HistoryStore } from './history/index.ts';
 import type { ControlMetrics } from './metrics.ts';
+import type { AgentTrust } from './vault/index.ts';
 
 export const API_PREFIX = '/api/v1';
 
@@ -34,6 +35,11 @@ export interface ControlContext {
   inventory?: HyperVReadApi;
   /** Per-VM RPO and health in 5-minute buckets (history/); absent: `/history` answers 503. */
   history?: HistoryStore;
+  /**
+   * The vault's gate of the agent routes (mTLS, site, replay: vault/guard.ts). Absent: the app
+   * serves plain HTTP with agent routes unguarded (only a bare app of a unit test).
+   */
+  trust?: AgentTrust;
   /** Checks behind `/readyz`: each says whether its part can serve now. */
   readiness: Record<string, () => Promise<boolean>>;
 }

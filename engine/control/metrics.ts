@@ -8,6 +8,8 @@ export interface ControlMetrics {
   readonly registry: Registry;
   /** Requests refused (4xx), by route and error code: a bad agent message is counted here. */
   readonly refused: Counter<'route' | 'code'>;
+  /** Agent requests refused by the vault's gate (certificate, site, replay), by reason. */
+  readonly agentRefused: Counter<'reason'>;
   /** Request durations by route and status class. */
   readonly requests: Histogram<'route' | 'method' | 'status'>;
 }
@@ -28,5 +30,11 @@ export function createControlMetrics(): ControlMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [registry],
   });
-  return { registry, refused, requests };
+  const agentRefused = new Counter({
+    name: 'drorch_agent_refused_total',
+    help: "Agent requests refused by the vault's gate (no, untrusted, expired or revoked certificate, another site, replayed or stale message), by reason",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  return { registry, refused, agentRefused, requests };
 }

@@ -16,6 +16,7 @@ import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
+import { createAgentTrust, openVault } from './vault/index.ts';
 
 export interface ControlPlaneOptions {
   redisUrl: string;
@@ -47,13 +48,26 @@ export interface ControlPlaneOptions {
   relayLockDurationMs?: number;
   /** @defaultValue STALL_DEFAULTS.stalledIntervalMs (1000) */
   relayStalledIntervalMs?: number;
+  /**
+   * The vault (vault/): its folder holds the CA key's key file. Given: the API is HTTPS with the
+   * vault's server certificate and agents must use mTLS (vault/guard.ts).
+   */
+  vault?: {
+    dir: string;
+    /** An agent certificate's lifetime. @defaultValue 12 h */
+    clientLifetimeMs?: number;
+    /** Names the server certificate is for. @defaultValue the host, localhost, 127.0.0.1, ::1 */
+    names?: readonly string[];
+  };
   /** @defaultValue a pino logger named `control` */
   logger?: Logger;
 }
 
 export interface ControlPlane {
-  /** The API's base URL, e.g. `http://127.0.0.1:7080`. */
+  /** The API's base URL, e.g. `https://127.0.0.1:7080` (http without a vault). */
   readonly url: string;
+  /** The CA certificates (PEM) clients trust the API by, with a vault. */
+  readonly ca?: readonly string[];
   readonly app: ControlApp;
   readonly ctx: ControlContext;
   readonly orchestrator: Orchestrator;
@@ -98,14 +112,35 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     readiness: { ...options.readiness },
     ...(options.inventory === undefined ? {} : { inventory: options.inventory }),
   };
+  const host = options.host ?? '127.0.0.1';
+  let tls: { key: string; cert: string; ca: readonly string[] } | undefined;
+  if (options.vault !== undefined) {
+    const opened = await openVault({
+      redis,
+      prefix,
+      dir: options.vault.dir,
+      ...(options.vault.clientLifetimeMs === undefined
+        ? {}
+        : { clientLifetimeMs: options.vault.clientLifetimeMs }),
+    }).catch(async (error: unknown) => {
+      await Promise.all([actions.close(1000), orchestrator.close(1000)]);
+      redis.disconnect();
+      throw error;
+    });
+    ctx.trust = await createAgentTrust({ vault: opened, redis, prefix, log: log.child({ part: 'vault' }) });
+    const names = options.vault.names ?? [...new Set([host, 'localhost', '127.0.0.1', '::1'])];
+    tls = { ...(await opened.serverCredentials(names)), ca: opened.trusted };
+  }
   // The agents' hub before the routes, which find it: one relay per site an agent said hello for.
   const agents = agentHubOf(ctx, options.agents);
-  const app = await buildControlApp(ctx, { routes: options.routes ?? [] });
-  const host = options.host ?? '127.0.0.1';
+  const app = await buildControlApp(ctx, {
+    routes: options.routes ?? [],
+    ...(tls === undefined ? {} : { tls }),
+  });
   const port = options.port ?? 7080;
   const address = await app.listen({ host, port }).catch(async (error: unknown) => {
     await app.close();
-    await Promise.all([actions.close(1000), orchestrator.close(1000)]);
+    await Promise.all([actions.close(1000), orchestrator.close(1000), ctx.trust?.close()]);
     redis.disconnect();
     throw listenFailure(error, host, port, 'the control plane');
   });
@@ -123,11 +158,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     // Waiting polls answer now (empty), or closing the server would wait for them.
     agents.stopPolls();
     await app.close();
-    await Promise.all([agents.close(timeoutMs), actions.close(timeoutMs), orchestrator.close(timeoutMs)]);
+    await Promise.all([
+      agents.close(timeoutMs),
+      actions.close(timeoutMs),
+      orchestrator.close(timeoutMs),
+      ctx.trust?.close(),
+    ]);
     redis.disconnect();
   };
   return {
     url: address.replace('[::1]', 'localhost'),
+    ...(ctx.trust === undefined ? {} : { ca: [...ctx.trust.vault.trusted, ...ctx.trust.vault.chain] }),
     app,
     ctx,
     orchestrator,
