@@ -12,9 +12,8 @@ import type https from 'node:https';
 import { z } from 'zod';
 import type { ApiRequester } from '../client/http-request.ts';
 import { createNodeApiRequester } from '../client/node-request.ts';
-import { DrError, type Logger, stripControlDeep } from '../common/index.ts';
+import { AGENT_HEADERS, DrError, type Logger, signAgentMessage, stripControlDeep } from '../common/index.ts';
 import {
-  AGENT_HEADERS,
   type AgentHello,
   type AgentMemoCall,
   type AgentSession,
@@ -25,7 +24,6 @@ import {
   memoReplySchema,
   pollReplySchema,
   resultsReplySchema,
-  signAgentMessage,
   type UnitProgress,
   type UnitReport,
 } from '../contract/index.ts';

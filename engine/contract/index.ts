@@ -37,17 +37,6 @@ export {
   versionsCompatible,
 } from './agent-protocol.ts';
 export {
-  AGENT_HEADERS,
-  type AgentMessageStamp,
-  SITE_URI_PREFIX,
-  type SignatureCheck,
-  signAgentMessage,
-  signedText,
-  siteOfCertificate,
-  verifyAgentSignature,
-  verifySignatureWith,
-} from './agent-signature.ts';
-export {
   AUTOMATIC_START_ACTIONS,
   type AutomaticStartActionName,
   CANCEL_JOB_ID,

@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { Redis } from 'ioredis';
 import { type AgentIdentity, loadIdentity } from '../../engine/agent/index.ts';
 import { ensureVault, registerSiteAgent } from '../../engine/cli/trust-setup.ts';
-import { AGENT_HEADERS, signAgentMessage } from '../../engine/contract/index.ts';
+import { AGENT_HEADERS, signAgentMessage } from '../../engine/common/index.ts';
 import { type ControlPlane, controlRoutes, startControlPlane } from '../../engine/control/index.ts';
 import { silent } from '../engine/support.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';

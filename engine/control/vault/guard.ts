@@ -18,8 +18,13 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { DrError, type Logger } from '../../common/index.ts';
-import { AGENT_HEADERS, siteOfCertificate, verifySignatureWith } from '../../contract/index.ts';
+import {
+  AGENT_HEADERS,
+  DrError,
+  type Logger,
+  siteOfCertificate,
+  verifySignatureWith,
+} from '../../common/index.ts';
 import { agentKeys } from '../agents/keys.ts';
 import type { ControlApp } from '../context.ts';
 import type { ControlMetrics } from '../metrics.ts';
@@ -157,8 +162,8 @@ export async function createAgentTrust(options: {
       principals.set(socket, principal);
       if (principal.ok) {
         const { serial } = principal;
-        let open = sockets.get(serial);
-        if (open === undefined) sockets.set(serial, (open = new Set()));
+        const open = sockets.get(serial) ?? new Set<TLSSocket>();
+        sockets.set(serial, open);
         open.add(socket);
         socket.once('close', () => {
           const set = sockets.get(serial);

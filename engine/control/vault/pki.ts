@@ -9,8 +9,7 @@ import { randomBytes, webcrypto } from 'node:crypto';
 // @peculiar/x509 resolves its parts through tsyringe, which needs the Reflect metadata API first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { DrError } from '../../common/index.ts';
-import { SITE_URI_PREFIX } from '../../contract/index.ts';
+import { DrError, SITE_URI_PREFIX } from '../../common/index.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
