@@ -91,15 +91,19 @@ export function tlsRequest(
         },
       },
       (response) => {
+        // Taken now: a kept-alive socket leaves the response when it ends.
+        const socket = response.socket as TLSSocket;
         const chunks: Buffer[] = [];
         response.on('data', (c: Buffer) => chunks.push(c));
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({
-            status: response.statusCode ?? 0,
-            body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-            socket: response.socket as TLSSocket,
-          });
+          let body: Record<string, unknown>;
+          try {
+            body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+          } catch {
+            body = { text };
+          }
+          resolve({ status: response.statusCode ?? 0, body, socket });
         });
       },
     );
