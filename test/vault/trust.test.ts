@@ -4,6 +4,7 @@
  * and an expired registration key, a replayed heartbeat, another site's endpoints, a forged result),
  * and what must still work (a restarted agent, a renewal of an expired certificate).
  */
+import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAgent } from '../../engine/agent/index.ts';
@@ -53,8 +54,7 @@ const hello = (site: string) => ({
   version: CONTROL_VERSION,
   scriptCatalog: { scripts: {} },
 });
-let incarnations = 0;
-const newIncarnation = (): string => `test-${Date.now().toString(36)}-${(incarnations += 1)}`;
+const newIncarnation = (): string => `test-${randomBytes(6).toString('hex')}`;
 
 async function refusedCount(reason: string): Promise<number> {
   const metric = await stack.control.ctx.metrics.agentRefused.get();
@@ -219,9 +219,7 @@ describe('when a request comes without a valid certificate', () => {
     });
     expect(answer.status).toBe(401);
     expect(answer.body.code).toBe('CLIENT_CERT_UNTRUSTED');
-    expect(String(answer.body.detail)).toContain(
-      `${SITE_URI_PREFIX}`.length > 0 ? 'not issued by this vault' : '',
-    );
+    expect(String(answer.body.detail)).toContain('not issued by this vault');
   });
 
   it('refuses an expired certificate (401) and still renews it with its key', async () => {
