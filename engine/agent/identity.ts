@@ -17,7 +17,7 @@ import {
   webcrypto,
   X509Certificate,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 // @peculiar/x509 resolves its parts through tsyringe, which needs the Reflect metadata API first.
@@ -39,6 +39,8 @@ export interface AgentIdentity {
   ca: string[];
   notBefore: number;
   notAfter: number;
+  /** When this agent received the certificate (the file's time when read from disk). */
+  receivedAt: number;
   serial: string;
 }
 
@@ -72,6 +74,7 @@ function identityOf(
   keyPem: string,
   certificate: string,
   ca: string[],
+  receivedAt = Date.now(),
 ): AgentIdentity {
   const cert = new X509Certificate(certificate);
   return {
@@ -83,6 +86,7 @@ function identityOf(
     ca,
     notBefore: Date.parse(cert.validFrom),
     notAfter: Date.parse(cert.validTo),
+    receivedAt,
     serial: cert.serialNumber.toLowerCase(),
   };
 }
@@ -100,7 +104,14 @@ export function loadIdentity(dir: string, site: string): AgentIdentity {
   const ca = readFileSync(files.ca, 'utf8')
     .split(/(?<=-----END CERTIFICATE-----)\s*/)
     .filter((p) => p.includes('BEGIN CERTIFICATE'));
-  return identityOf(dir, site, readFileSync(files.key, 'utf8'), readFileSync(files.certificate, 'utf8'), ca);
+  return identityOf(
+    dir,
+    site,
+    readFileSync(files.key, 'utf8'),
+    readFileSync(files.certificate, 'utf8'),
+    ca,
+    statSync(files.certificate).mtimeMs,
+  );
 }
 
 function save(
@@ -211,9 +222,12 @@ export async function renewIdentity(
   return save(identity, issued);
 }
 
-/** When to renew: half the certificate's life after it began (at once when past that). */
-export function renewalAt(identity: Pick<AgentIdentity, 'notBefore' | 'notAfter'>): number {
-  return identity.notBefore + (identity.notAfter - identity.notBefore) / 2;
+/**
+ * When to renew: half way from when the certificate was received to its end (not from its
+ * notBefore, which the vault backdates a minute for clock skew): before half its life.
+ */
+export function renewalAt(identity: Pick<AgentIdentity, 'receivedAt' | 'notAfter'>): number {
+  return identity.receivedAt + (identity.notAfter - identity.receivedAt) / 2;
 }
 
 /** The https agent of an identity's mTLS connections. */

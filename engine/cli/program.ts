@@ -10,6 +10,7 @@ import { registerRunCommands } from './run-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerUpCommand } from './up/index.ts';
+import { registerVaultCommands } from './vault-commands.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
 /**
@@ -47,5 +48,6 @@ export function buildProgram(): Command {
   registerOperatorCommands(program);
   registerLifecycleCommands(program);
   registerUpCommand(program);
+  registerVaultCommands(program);
   return program;
 }

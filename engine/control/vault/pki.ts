@@ -47,9 +47,13 @@ export function pkcs8Pem(der: Buffer): string {
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
-async function caExtensions(publicKey: CryptoKey): Promise<x509.Extension[]> {
+/**
+ * A root may sign one CA below it (path length 1): the cross certificate of its successor at a
+ * rotation, which signs only end entities (path length 0).
+ */
+async function caExtensions(publicKey: CryptoKey, pathLength: number): Promise<x509.Extension[]> {
   return [
-    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.BasicConstraintsExtension(true, pathLength, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
     await x509.SubjectKeyIdentifierExtension.create(publicKey),
   ];
@@ -68,7 +72,7 @@ export async function createCa(
     notAfter: new Date(now.getTime() + 10 * 365 * 86_400_000),
     signingAlgorithm: SIGNING,
     keys,
-    extensions: await caExtensions(keys.publicKey),
+    extensions: await caExtensions(keys.publicKey, 1),
   });
   return { certificate, privateKey: keys.privateKey, publicKey: keys.publicKey };
 }
@@ -92,7 +96,7 @@ export async function crossSign(
     publicKey,
     signingKey: oldCa.privateKey,
     extensions: [
-      ...(await caExtensions(publicKey)),
+      ...(await caExtensions(publicKey, 0)),
       await x509.AuthorityKeyIdentifierExtension.create(oldCa.certificate.publicKey),
     ],
   });
