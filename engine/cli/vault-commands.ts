@@ -146,7 +146,7 @@ export function registerVaultCommands(program: Command): void {
     print(
       flags,
       rotated,
-      `vault CA rotated: new CA ${rotated.caFingerprint}; ${rotated.previous} earlier CA(s) still trusted. Restart each control plane (drctl serve) to serve the new CA's certificate; agents move to it at their next renewal`,
+      `vault CA rotated: new CA ${rotated.caFingerprint}; ${rotated.previous} earlier CA(s) still trusted. running control planes take it up now; agents move to it at their next renewal`,
     );
   });
 

@@ -127,8 +127,33 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       redis.disconnect();
       throw error;
     });
-    ctx.trust = await createAgentTrust({ vault: opened, redis, prefix, log: log.child({ part: 'vault' }) });
     const names = options.vault.names ?? [...new Set([host, 'localhost', '127.0.0.1', '::1'])];
+    const vaultOptions = options.vault;
+    ctx.trust = await createAgentTrust({
+      vault: opened,
+      redis,
+      prefix,
+      log: log.child({ part: 'vault' }),
+      // A rotation: the new CA trusted at once, and a server certificate of the new CA (with the
+      // cross certificate) for the connections that open from now on.
+      onRotated: async () => {
+        const reopened = await openVault({
+          redis,
+          prefix,
+          dir: vaultOptions.dir,
+          ...(vaultOptions.clientLifetimeMs === undefined
+            ? {}
+            : { clientLifetimeMs: vaultOptions.clientLifetimeMs }),
+        });
+        const credentials = await reopened.serverCredentials(names);
+        (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext({
+          ...credentials,
+          ca: [...reopened.trusted],
+          minVersion: 'TLSv1.2',
+        });
+        return reopened;
+      },
+    });
     tls = { ...(await opened.serverCredentials(names)), ca: opened.trusted };
   }
   // The agents' hub before the routes, which find it: one relay per site an agent said hello for.

@@ -4,7 +4,7 @@
  * and an expired registration key, a replayed heartbeat, another site's endpoints, a forged result),
  * and what must still work (a restarted agent, a renewal of an expired certificate).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAgent } from '../../engine/agent/index.ts';
@@ -15,7 +15,12 @@ import {
   type ControlPlane,
   startControlPlane,
 } from '../../engine/control/index.ts';
-import { createRegistrationKey, revokeSite, vaultFingerprint } from '../../engine/control/vault/index.ts';
+import {
+  createRegistrationKey,
+  revokeSite,
+  rotateVault,
+  vaultFingerprint,
+} from '../../engine/control/vault/index.ts';
 import {
   createCa,
   exportPkcs8,
@@ -415,5 +420,30 @@ describe("when dc-east's agent works outside its site", () => {
     const [entry] = await hub.handing.read('dc-west', [unit.id]);
     expect(entry?.report).toBeUndefined();
     expect(entry?.session).toBe('');
+  });
+});
+
+describe('when the CA is rotated while the control plane runs', () => {
+  it('trusts the old CA and issues from the new one at once, without a restart', async () => {
+    const before = await stack.register('dc-rot-old');
+    const rotated = await rotateVault({ redis: stack.redis, prefix: stack.prefix, dir: stack.vaultDir });
+    // The control plane reopens the vault on the rotation's message.
+    const deadline = Date.now() + 3000;
+    while (stack.control.ctx.trust?.vault.caFingerprint !== rotated.caFingerprint && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(stack.control.ctx.trust?.vault.caFingerprint).toBe(rotated.caFingerprint);
+    // An agent that trusts only the old CA still reaches the control plane (cross certificate),
+    // and its old-CA certificate is still taken.
+    const said = await tlsRequest(stack.control.url, before.ca, 'POST', '/api/v1/agents/dc-rot-old/hello', {
+      as: presented(before),
+      body: hello('dc-rot-old'),
+      headers: stampOf(before, newIncarnation(), 0, hello('dc-rot-old')),
+    });
+    expect(said.status, JSON.stringify(said.body)).toBe(200);
+    const after = await stack.register('dc-rot-new');
+    const oldCa = new X509Certificate(before.ca[0] ?? '');
+    expect(new X509Certificate(after.certificate).checkIssued(oldCa)).toBe(false);
+    expect(after.ca.length).toBeGreaterThan(before.ca.length);
   });
 });

@@ -41,6 +41,7 @@ export type Principal =
   | { ok: false; code: string; status: 401 | 403; detail: string; serial?: string };
 
 export interface AgentTrust {
+  /** The vault as opened last (a rotation anywhere reopens it: `onRotated`). */
   readonly vault: Vault;
   /** The principal of a request's connection (cached per socket). */
   principalOf(request: FastifyRequest): Principal;
@@ -63,10 +64,16 @@ export async function createAgentTrust(options: {
   log: Logger;
   /** @defaultValue 500 */
   revocationPollMs?: number;
+  /**
+   * The vault's CA was rotated or restored (pub/sub from `drctl vault rotate|restore`): reopen it;
+   * what it resolves to is the vault from then on (serve.ts also swaps its TLS context).
+   */
+  onRotated?: () => Promise<Vault>;
 }): Promise<AgentTrust> {
   const { redis, prefix } = options;
   const keys = vaultKeys(prefix);
-  const trusted = options.vault.trusted.map((pem) => new X509Certificate(pem));
+  let vault = options.vault;
+  let trusted = vault.trusted.map((pem) => new X509Certificate(pem));
   const principals = new WeakMap<TLSSocket, Principal>();
   const sockets = new Map<string, Set<TLSSocket>>();
   let revoked = new Set<string>();
@@ -93,7 +100,18 @@ export async function createAgentTrust(options: {
   );
   subscriber.on('message', (_channel, message) => {
     try {
-      const event = JSON.parse(message) as { serials?: unknown };
+      const event = JSON.parse(message) as { serials?: unknown; rotated?: unknown };
+      if (event.rotated === true && options.onRotated !== undefined) {
+        options.onRotated().then(
+          (reopened) => {
+            vault = reopened;
+            trusted = reopened.trusted.map((pem) => new X509Certificate(pem));
+            options.log.info({ ca: reopened.caFingerprint }, 'vault CA rotated: reopened');
+          },
+          (error: unknown) =>
+            options.log.error({ err: (error as Error).message }, 'vault not reopened after a rotation'),
+        );
+      }
       if (Array.isArray(event.serials)) {
         const serials = event.serials.filter((s): s is string => typeof s === 'string');
         for (const s of serials) revoked.add(s);
@@ -176,7 +194,9 @@ export async function createAgentTrust(options: {
   };
 
   return {
-    vault: options.vault,
+    get vault() {
+      return vault;
+    },
     principalOf,
     refresh,
     isRevoked: (serial) => revoked.has(serial),

@@ -20,7 +20,6 @@ const issuedSchema = z.object({
 
 export function vaultRoutes(trust: AgentTrust) {
   return async (app: ControlApp, _ctx: ControlContext): Promise<void> => {
-    const { vault } = trust;
     app.get(
       '/vault/ca',
       {
@@ -31,7 +30,10 @@ export function vaultRoutes(trust: AgentTrust) {
           response: { 200: z.object({ ca: z.array(z.string()), fingerprint: z.string() }) },
         },
       },
-      async () => ({ ca: [...vault.trusted, ...vault.chain], fingerprint: vault.caFingerprint }),
+      async () => ({
+        ca: [...trust.vault.trusted, ...trust.vault.chain],
+        fingerprint: trust.vault.caFingerprint,
+      }),
     );
 
     app.post(
@@ -48,7 +50,7 @@ export function vaultRoutes(trust: AgentTrust) {
       async (request) => {
         const { site, key } = request.body;
         try {
-          const issued = await vault.register(site, key, request.body.csr);
+          const issued = await trust.vault.register(site, key, request.body.csr);
           request.log.info({ site, serial: issued.serial, expiresAt: issued.expiresAt }, 'agent registered');
           return issued;
         } catch (error) {
@@ -75,7 +77,7 @@ export function vaultRoutes(trust: AgentTrust) {
         const principal = trust.principalOf(request);
         if (!principal.ok)
           throw new DrError(principal.code, principal.detail, { details: { status: principal.status } });
-        const issued = await vault.renew(principal.site, principal.certificate, request.body.csr);
+        const issued = await trust.vault.renew(principal.site, principal.certificate, request.body.csr);
         request.log.info(
           { site: principal.site, serial: issued.serial, expiresAt: issued.expiresAt },
           'agent certificate renewed',
