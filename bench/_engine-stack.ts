@@ -1,7 +1,9 @@
 /**
  * The engine as production runs it, for benches: a private Redis, the world (engine-sim-child.ts),
  * one `drctl worker` process per site and one `drctl orchestrator`, talking over HTTP and Redis;
- * AGENTS=1: `drctl serve` and one `drctl agent` per site instead (the agents talk HTTP only).
+ * AGENTS=1: `drctl serve` and one `drctl agent` per site instead (the agents talk HTTP only):
+ * over HTTPS with mTLS on a vault made here, each agent registered with a key (issue 12); TRUST=0
+ * leaves the vault out (plain HTTP, agent routes unguarded) for the with/without comparison.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../engine/client/index.ts';
 import { createLogger } from '../engine/common/index.ts';
+import { createRegistrationKey, initVault, vaultFingerprint } from '../engine/control/vault/index.ts';
 import { startOrchestrator } from '../engine/executor/index.ts';
 import { compilePlan, generatePlan, parsePlan } from '../engine/plan/index.ts';
 import type { RecoveryPlan } from '../engine/plan/types.ts';
@@ -95,10 +98,30 @@ export async function startStack(
   if (process.env.AGENTS === '1') {
     // AGENTS=1: the cloud shape. `drctl serve` (orchestrator, relays, control-side actions) and one
     // `drctl agent` per site, which reaches the control plane over HTTP only.
-    const serve = drctl(['serve', '--port', '0']);
+    const trust = process.env.TRUST !== '0';
+    const vaultDir = join(dir, 'vault');
+    const stateDir = join(dir, 'agents');
+    const vaultRedis = new Redis(server.url, { maxRetriesPerRequest: null });
+    if (trust) await initVault({ redis: vaultRedis, prefix, dir: vaultDir });
+    const serve = drctl(['serve', '--port', '0', ...(trust ? ['--vault-dir', vaultDir] : [])]);
     const line = await waitForLine(serve, (l) => l.includes('"api"'), 'drctl serve');
     const api = String((JSON.parse(line) as { api: string }).api);
     for (const site of [plan.source, plan.target]) {
+      const register = trust
+        ? [
+            '--state-dir',
+            stateDir,
+            '--register',
+            (
+              await createRegistrationKey(
+                vaultRedis,
+                prefix,
+                site,
+                await vaultFingerprint(vaultRedis, prefix),
+              )
+            ).key,
+          ]
+        : [];
       const child = spawn(
         process.execPath,
         [
@@ -113,6 +136,7 @@ export async function startStack(
           api,
           '--concurrency',
           concurrency,
+          ...register,
           '--json',
         ],
         { env: { ...env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] },
@@ -121,6 +145,7 @@ export async function startStack(
       roles.set(child, `agent ${site}`);
       ready.push(waitForLine(child, (l) => l.includes('"ready"'), `agent ${site}`));
     }
+    vaultRedis.disconnect();
   } else {
     ready.push(
       ...[plan.source, plan.target, 'control'].map((site) =>

@@ -23,6 +23,7 @@ import {
   startFenceSweep,
 } from '../executor/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
+import { type AgentIdentity, renewalAt } from './identity.ts';
 import { type AgentLink, createAgentLink, sleep } from './link.ts';
 import { createUnitPool } from './units.ts';
 
@@ -39,6 +40,8 @@ export interface AgentReporterContext {
   server: string;
   api: HostDriver;
   link: AgentLink;
+  /** The control plane's API over the link's TLS identity, stamped (use it, not a requester of your own). */
+  request: AgentLink['request'];
   log: Logger;
   /** Aborted when the agent stops. */
   signal: AbortSignal;
@@ -92,6 +95,13 @@ export interface AgentOptions {
    * @defaultValue false
    */
   replace?: boolean;
+  /**
+   * Its vault identity (identity.ts: key, client certificate, CA), required for an https server;
+   * renewed by the agent at half its life (and retried every `renewRetryMs` until it is).
+   */
+  identity?: AgentIdentity;
+  /** @defaultValue min(30 s, a tenth of the certificate's life) */
+  renewRetryMs?: number;
   /** @defaultValue a pino logger named `agent` */
   logger?: Logger;
 }
@@ -127,6 +137,7 @@ export function startAgent(options: AgentOptions): Agent {
   const link = createAgentLink({
     server: options.server,
     log,
+    ...(options.identity === undefined ? {} : { identity: options.identity }),
     hello: async () => {
       const body = {
         site: options.site,
@@ -275,6 +286,7 @@ export function startAgent(options: AgentOptions): Agent {
           server: options.server,
           api: options.api,
           link,
+          request: link.request,
           log: log.child({ reporter: reporter.name }),
           signal: stop.signal,
         }),
@@ -290,9 +302,31 @@ export function startAgent(options: AgentOptions): Agent {
     ),
   );
 
+  // The certificate renews at half its life; a failed renewal is retried and never stops the agent
+  // (an expiring certificate fences nothing by itself: the control plane refuses it, the site's
+  // monitor sees a silent agent, as for a cut link).
+  let renewTimer: NodeJS.Timeout | undefined;
+  const scheduleRenewal = (delayMs: number): void => {
+    if (stop.signal.aborted) return;
+    renewTimer = setTimeout(() => {
+      link.renewCertificate().then(
+        (renewed) => scheduleRenewal(Math.max(0, renewalAt(renewed) - Date.now())),
+        (error: unknown) => {
+          const life = (link.identity?.notAfter ?? 0) - (link.identity?.notBefore ?? 0);
+          const retry = options.renewRetryMs ?? Math.max(100, Math.min(30_000, life / 10));
+          log.warn({ err: (error as Error).message, retryMs: retry }, 'certificate not renewed; retrying');
+          scheduleRenewal(retry);
+        },
+      );
+    }, delayMs);
+    renewTimer.unref();
+  };
+  if (options.identity !== undefined) scheduleRenewal(Math.max(0, renewalAt(options.identity) - Date.now()));
+
   let closing: Promise<void> | undefined;
   const close = async (timeoutMs: number): Promise<void> => {
     closingDeadline = Date.now() + timeoutMs + 3000;
+    clearTimeout(renewTimer);
     stop.abort(new Error('agent shutting down'));
     // Heartbeats go on while units finish, so that the control plane does not hand them again.
     await pool.drain(timeoutMs);

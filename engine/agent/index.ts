@@ -6,6 +6,14 @@ export {
   type AgentReporterContext,
   startAgent,
 } from './agent.ts';
+export {
+  type AgentIdentity,
+  identityFiles,
+  loadIdentity,
+  registerAgent,
+  renewalAt,
+  renewIdentity,
+} from './identity.ts';
 export { type InventoryReporter, startInventoryReporter } from './inventory.ts';
 export { type InventoryAgentOptions, inventoryReporter } from './inventory-agent.ts';
 export { type AgentLink, createAgentLink } from './link.ts';

@@ -22,7 +22,7 @@ export function inventoryReporter(options: InventoryAgentOptions = {}): AgentRep
   return {
     name: 'inventory',
     start: (ctx) => {
-      const request = createNodeApiRequester(ctx.server);
+      const { request } = ctx;
       const reporter = startInventoryReporter({
         driver: ctx.api,
         site: ctx.site,

@@ -7,9 +7,12 @@
  * unreachable) are retried with a growing pause until the call's signal aborts; what the control
  * plane refused (4xx) is thrown as the DrError it sent.
  */
+import { randomBytes } from 'node:crypto';
+import type https from 'node:https';
 import { z } from 'zod';
+import type { ApiRequester } from '../client/http-request.ts';
 import { createNodeApiRequester } from '../client/node-request.ts';
-import { DrError, type Logger, stripControlDeep } from '../common/index.ts';
+import { AGENT_HEADERS, DrError, type Logger, signAgentMessage, stripControlDeep } from '../common/index.ts';
 import {
   type AgentHello,
   type AgentMemoCall,
@@ -25,6 +28,7 @@ import {
   type UnitReport,
 } from '../contract/index.ts';
 import type { SweepRecord } from '../executor/index.ts';
+import { type AgentIdentity, renewIdentity, tlsAgentOf } from './identity.ts';
 
 export interface AgentLink {
   readonly site: string;
@@ -49,6 +53,14 @@ export interface AgentLink {
   ): Promise<z.infer<typeof memoReplySchema>>;
   failedOver(vms: readonly string[]): Promise<Map<string, SweepRecord>>;
   diverged(event: ExecutionEvent): Promise<void>;
+  /** This agent process's incarnation (new at every start): every message carries it. */
+  readonly incarnation: string;
+  /** The control plane's API with this link's TLS identity and message stamps (reporters use it). */
+  readonly request: ApiRequester;
+  /** The vault identity in use (undefined over plain HTTP). */
+  readonly identity: AgentIdentity | undefined;
+  /** Renew the client certificate (same key); later requests use the new one. */
+  renewCertificate(): Promise<AgentIdentity>;
 }
 
 const heartbeatReply = z.object({ ok: z.literal(true), sendCatalog: z.boolean() });
@@ -59,6 +71,11 @@ export interface LinkOptions {
   /** What the hello says (site, agent id, version, catalog); the catalog is read at each hello. */
   hello: () => Promise<AgentHello>;
   log: Logger;
+  /**
+   * The agent's vault identity (identity.ts): its requests go over mTLS with it, stamped with
+   * incarnation and sequence, heartbeats signed. Required for an https server.
+   */
+  identity?: AgentIdentity;
 }
 
 /** Codes of a control plane that is not there right now (retried), as the requester throws them. */
@@ -67,7 +84,35 @@ function transient(error: unknown): boolean {
 }
 
 export function createAgentLink(options: LinkOptions): AgentLink {
-  const request = createNodeApiRequester(options.server);
+  if (options.server.startsWith('https:') && options.identity === undefined) {
+    throw new DrError(
+      'AGENT_NOT_REGISTERED',
+      `an agent needs its vault certificate to reach ${options.server} (drctl agent --register <key>)`,
+      {
+        exitCode: 2,
+      },
+    );
+  }
+  let identity = options.identity;
+  let tlsAgent: https.Agent | undefined = identity === undefined ? undefined : tlsAgentOf(identity);
+  const incarnation = `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`;
+  let seq = 0;
+  const stamp = (_method: string, path: string, body: unknown): Record<string, string> => {
+    const message = { site: identity?.site ?? site, incarnation, seq: seq++, sentAt: Date.now() };
+    const headers: Record<string, string> = {
+      [AGENT_HEADERS.incarnation]: incarnation,
+      [AGENT_HEADERS.seq]: String(message.seq),
+      [AGENT_HEADERS.sentAt]: String(message.sentAt),
+    };
+    if (identity !== undefined && path.endsWith('/heartbeat')) {
+      headers[AGENT_HEADERS.signature] = signAgentMessage(identity.key, message, body ?? null);
+    }
+    return headers;
+  };
+  const request = createNodeApiRequester(options.server, {
+    ...(tlsAgent === undefined ? {} : { agent: () => tlsAgent as https.Agent }),
+    headers: stamp,
+  });
   let session: AgentSession | undefined;
   let site = '';
   let helloing: Promise<AgentSession> | undefined;
@@ -124,7 +169,29 @@ export function createAgentLink(options: LinkOptions): AgentLink {
     }
   };
 
+  const renewCertificate = async (): Promise<AgentIdentity> => {
+    if (identity === undefined)
+      throw new DrError('AGENT_NOT_REGISTERED', 'this agent has no vault certificate to renew');
+    const renewed = await renewIdentity(identity, (path, body) => request('POST', path, { body }));
+    const previous = tlsAgent;
+    identity = renewed;
+    tlsAgent = tlsAgentOf(renewed);
+    // Requests under way on the old certificate's connections finish; then they go.
+    setTimeout(() => previous?.destroy(), 70_000).unref();
+    options.log.info(
+      { serial: renewed.serial, notAfter: new Date(renewed.notAfter).toISOString() },
+      'agent certificate renewed',
+    );
+    return renewed;
+  };
+
   return {
+    incarnation,
+    request,
+    get identity() {
+      return identity;
+    },
+    renewCertificate,
     get site() {
       return site;
     },

@@ -4,11 +4,12 @@
  * SIGTERM/SIGINT, then lets running units finish (bounded) and posts their reports.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { inventoryReporter, startAgent } from '../agent/index.ts';
+import { inventoryReporter, loadIdentity, registerAgent, startAgent } from '../agent/index.ts';
 import { serverUrlFrom } from '../client/http-request.ts';
 import { createLogger, DrError } from '../common/index.ts';
 import { CONTROL_VERSION } from '../control/index.ts';
 import { connectHostDriver, HOSTS_OPTION_HELP } from './host-driver.ts';
+import { agentStateDirFrom } from './trust-setup.ts';
 
 interface AgentFlags {
   site: string;
@@ -21,6 +22,8 @@ interface AgentFlags {
   scriptCatalog?: string;
   shutdownTimeoutMs: number;
   replace?: boolean;
+  stateDir?: string;
+  register?: string;
   json?: boolean;
 }
 
@@ -75,10 +78,37 @@ export function registerAgentCommand(program: Command): void {
       '--replace',
       "take the site over from its running agent (else refused while that one's session is live)",
     )
+    .option(
+      '--state-dir <dir>',
+      "the agent's own key (0600) and certificate, one folder a site (default: DR_AGENT_STATE_DIR, else $XDG_STATE_HOME/drorch/agent)",
+    )
+    .option(
+      '--register <key>',
+      'register first with this key from `drctl site register <site>` (a key made here, a certificate for it)',
+    )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: AgentFlags) => {
       const server = serverUrlFrom(flags.server);
       const logger = createLogger('agent');
+      const stateDir = agentStateDirFrom(flags.stateDir);
+      if (flags.register !== undefined) {
+        const registered = await registerAgent({
+          server,
+          site: flags.site,
+          key: flags.register,
+          dir: stateDir,
+        });
+        logger.info(
+          {
+            site: flags.site,
+            serial: registered.serial,
+            notAfter: new Date(registered.notAfter).toISOString(),
+          },
+          'agent registered with the vault',
+        );
+      }
+      // Over https (the vault's control plane) the agent needs its certificate; plain http has none.
+      const identity = server.startsWith('https:') ? loadIdentity(stateDir, flags.site) : undefined;
       // Many VMs' readiness at once: guests already heard from need no long poll.
       const hosts = connectHostDriver(flags.hosts, {
         readBeforeHeartbeatWait: true,
@@ -96,6 +126,7 @@ export function registerAgentCommand(program: Command): void {
         reporters: [inventoryReporter({ cycleMs: flags.inventoryCycleMs })],
         logger,
         handlers: flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog },
+        ...(identity === undefined ? {} : { identity }),
       });
       const signalled = new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));

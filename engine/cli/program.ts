@@ -12,6 +12,7 @@ import { registerRunCommands } from './run-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerUpCommand } from './up/index.ts';
+import { registerVaultCommands } from './vault-commands.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 
 /**
@@ -51,5 +52,6 @@ export function buildProgram(): Command {
   registerLifecycleCommands(program);
   registerUpCommand(program);
   registerReportCommand(program);
+  registerVaultCommands(program);
   return program;
 }

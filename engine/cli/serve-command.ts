@@ -2,12 +2,14 @@
  * `drctl serve`: the control plane (API, vault, orchestrator, control-side actions) until
  * SIGTERM/SIGINT, then a bounded close. REDIS_URL is its one store; it never talks to a host.
  */
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../common/index.ts';
 import { controlRoutes, startControlPlane } from '../control/index.ts';
 import { DEFAULT_PREFIX } from '../executor/index.ts';
 import { checkRedisUrl } from '../redis/index.ts';
 import { untilStopSignal } from './signals.ts';
+import { duration } from './world-options.ts';
 
 interface ServeFlags {
   host: string;
@@ -16,6 +18,8 @@ interface ServeFlags {
   leaseMs?: number;
   scriptCatalog?: string;
   shutdownTimeoutMs: number;
+  vaultDir?: string;
+  agentCertLifetime?: number;
   json?: boolean;
 }
 
@@ -45,8 +49,18 @@ export function registerServeCommand(program: Command): void {
     .option('--lease-ms <ms>', 'lease of an execution (default: DR_LEASE_MS or 10000)', positive)
     .option('--script-catalog <dir>', 'folder of control-side recovery scripts (default: DR_SCRIPT_CATALOG)')
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, how long running work may finish', positive, 10_000)
+    .option(
+      '--vault-dir <dir>',
+      "the vault's folder (key file of `drctl vault init`): HTTPS, agents over mTLS (default: DR_VAULT_DIR)",
+    )
+    .option(
+      '--agent-cert-lifetime <duration>',
+      "an agent certificate's lifetime (e.g. 12h; 2s in tests)",
+      duration,
+    )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: ServeFlags) => {
+      const vaultDir = flags.vaultDir ?? process.env.DR_VAULT_DIR;
       const redisUrl = await checkRedisUrl(process.env.REDIS_URL);
       const control = await startControlPlane({
         redisUrl,
@@ -57,12 +71,23 @@ export function registerServeCommand(program: Command): void {
         logger: createLogger('control'),
         ...(flags.leaseMs === undefined ? {} : { leaseMs: flags.leaseMs }),
         ...(flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog }),
+        ...(vaultDir === undefined
+          ? {}
+          : {
+              vault: {
+                dir: vaultDir,
+                ...(flags.agentCertLifetime === undefined
+                  ? {}
+                  : { clientLifetimeMs: flags.agentCertLifetime }),
+              },
+            }),
       });
       const line = {
         api: control.url,
         pid: process.pid,
         prefix: flags.prefix,
         orchestrator: control.orchestrator.id,
+        ...(vaultDir === undefined ? {} : { ca: join(vaultDir, 'ca.pem') }),
       };
       process.stdout.write(
         flags.json

@@ -23,11 +23,24 @@ function lost(error: Error): Error {
   return Object.assign(new Error(error.message), { cause: error });
 }
 
-export function createNodeApiRequester(server: string): ApiRequester {
+export interface NodeRequesterOptions {
+  /**
+   * The connection pool (e.g. an https.Agent with a client certificate and the vault's CA); a
+   * function is asked at each request, so a renewed certificate takes over for the next one.
+   * @defaultValue a keep-alive agent of its own
+   */
+  agent?: http.Agent | (() => http.Agent);
+  /** Headers of each request, from its method, path and body (e.g. an agent's message stamp). */
+  headers?: (method: string, path: string, body: unknown) => Record<string, string>;
+}
+
+export function createNodeApiRequester(server: string, settings: NodeRequesterOptions = {}): ApiRequester {
   const secure = new URL(server).protocol === 'https:';
   const transport = secure ? https : http;
-  const agent = new transport.Agent({ keepAlive: true });
+  const own = settings.agent ?? new transport.Agent({ keepAlive: true });
   return <T>(method: string, path: string, options: Parameters<ApiRequester>[2] = {}): Promise<T> => {
+    const agent = typeof own === 'function' ? own() : own;
+    const stamp = settings.headers?.(method, path, options.body);
     const url = new URL(`${server}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
@@ -54,6 +67,7 @@ export function createNodeApiRequester(server: string): ApiRequester {
             ...(body === undefined
               ? {}
               : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+            ...stamp,
             ...options.headers,
           },
         },

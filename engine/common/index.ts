@@ -1,4 +1,15 @@
 export {
+  AGENT_HEADERS,
+  type AgentMessageStamp,
+  SITE_URI_PREFIX,
+  type SignatureCheck,
+  signAgentMessage,
+  signedText,
+  siteOfCertificate,
+  verifyAgentSignature,
+  verifySignatureWith,
+} from './agent-signature.ts';
+export {
   DURATION_HINT,
   DURATION_PATTERN,
   formatApproxDuration,

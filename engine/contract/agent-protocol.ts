@@ -310,6 +310,12 @@ export const siteListSchema = z
         heartbeatAt: z.string(),
         heartbeatAgeMs: z.number(),
         hostsSeenAt: z.string().optional(),
+        clockSkewMs: z
+          .number()
+          .optional()
+          .describe(
+            "the agent's clock minus the control plane's at its last heartbeat (measured, never refused on)",
+          ),
       }),
     ),
   })

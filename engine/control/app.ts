@@ -17,6 +17,7 @@ import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { API_PREFIX, CONTROL_VERSION } from './context.ts';
 import { errorProblem, sendProblem } from './problem.ts';
 import { registerSystemRoutes } from './routes/system.ts';
+import { guardAgentRoutes, vaultRoutes } from './vault/index.ts';
 
 export interface ControlAppOptions {
   /**
@@ -26,6 +27,11 @@ export interface ControlAppOptions {
   bodyLimit?: number;
   /** Route groups mounted under `/api/v1`. */
   routes?: readonly ControlRoutes[];
+  /**
+   * TLS of the server (the vault's server certificate, its CA certificates). A client certificate
+   * is requested, not required, by the TLS layer: the agents' gate (ctx.trust) decides per route.
+   */
+  tls?: { key: string; cert: string; ca: readonly string[] };
 }
 
 export async function buildControlApp(
@@ -42,6 +48,18 @@ export async function buildControlApp(
     // Long path parameters reach the route's own schema, which refuses them as a problem (the
     // router's own 414 would not be one).
     routerOptions: { maxParamLength: 2048 },
+    ...(options.tls === undefined
+      ? {}
+      : {
+          https: {
+            key: options.tls.key,
+            cert: options.tls.cert,
+            ca: [...options.tls.ca],
+            requestCert: true,
+            rejectUnauthorized: false,
+            minVersion: 'TLSv1.2' as const,
+          },
+        }),
   }).withTypeProvider<ZodTypeProvider>() as unknown as ControlApp;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -100,9 +118,11 @@ export async function buildControlApp(
     transformObject: jsonSchemaTransformObject,
   });
 
+  if (ctx.trust !== undefined) guardAgentRoutes(app, ctx.trust, ctx.redis, ctx.prefix, ctx.metrics);
   registerSystemRoutes(app, ctx);
   await app.register(
     async (api) => {
+      if (ctx.trust !== undefined) await vaultRoutes(ctx.trust)(api as ControlApp, ctx);
       for (const routes of options.routes ?? []) await routes(api as ControlApp, ctx);
     },
     { prefix: API_PREFIX },

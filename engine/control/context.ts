@@ -13,6 +13,7 @@ import type { HyperVReadApi } from '../preflight/index.ts';
 import type { HistoryStore } from './history/index.ts';
 import type { ControlMetrics } from './metrics.ts';
 import type { Notifications } from './notify/index.ts';
+import type { AgentTrust } from './vault/index.ts';
 
 export const API_PREFIX = '/api/v1';
 
@@ -37,6 +38,11 @@ export interface ControlContext {
   history?: HistoryStore;
   /** Webhook notifications (notify/): absent, `/notifications/:id/test` answers 503. */
   notifications?: Notifications;
+  /**
+   * The vault's gate of the agent routes (mTLS, site, replay: vault/guard.ts). Absent: the app
+   * serves plain HTTP with agent routes unguarded (only a bare app of a unit test).
+   */
+  trust?: AgentTrust;
   /** Checks behind `/readyz`: each says whether its part can serve now. */
   readiness: Record<string, () => Promise<boolean>>;
 }

@@ -8,6 +8,8 @@ export interface ControlMetrics {
   readonly registry: Registry;
   /** Requests refused (4xx), by route and error code: a bad agent message is counted here. */
   readonly refused: Counter<'route' | 'code'>;
+  /** Agent requests refused by the vault's gate (certificate, site, replay), by reason. */
+  readonly agentRefused: Counter<'reason'>;
   /** Request durations by route and status class. */
   readonly requests: Histogram<'route' | 'method' | 'status'>;
   /** Webhook delivery attempts by outcome: delivered, retried, given-up (notify/). */
@@ -36,5 +38,11 @@ export function createControlMetrics(): ControlMetrics {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
-  return { registry, refused, requests, notifications };
+  const agentRefused = new Counter({
+    name: 'drorch_agent_refused_total',
+    help: "Agent requests refused by the vault's gate (no, untrusted, expired or revoked certificate, another site, replayed or stale message), by reason",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  return { registry, refused, agentRefused, requests, notifications };
 }

@@ -17,6 +17,7 @@ import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
 import { type NotificationsOptions, startNotifications } from './notify/index.ts';
+import { createAgentTrust, openVault } from './vault/index.ts';
 
 export interface ControlPlaneOptions {
   redisUrl: string;
@@ -48,6 +49,17 @@ export interface ControlPlaneOptions {
   relayLockDurationMs?: number;
   /** @defaultValue STALL_DEFAULTS.stalledIntervalMs (1000) */
   relayStalledIntervalMs?: number;
+  /**
+   * The vault (vault/): its folder holds the CA key's key file. Given: the API is HTTPS with the
+   * vault's server certificate and agents must use mTLS (vault/guard.ts).
+   */
+  vault?: {
+    dir: string;
+    /** An agent certificate's lifetime. @defaultValue 12 h */
+    clientLifetimeMs?: number;
+    /** Names the server certificate is for. @defaultValue the host, localhost, 127.0.0.1, ::1 */
+    names?: readonly string[];
+  };
   /** @defaultValue a pino logger named `control` */
   logger?: Logger;
   /** The webhook deliverer's retries and locks (notify/); tests shorten them. */
@@ -55,8 +67,10 @@ export interface ControlPlaneOptions {
 }
 
 export interface ControlPlane {
-  /** The API's base URL, e.g. `http://127.0.0.1:7080`. */
+  /** The API's base URL, e.g. `https://127.0.0.1:7080` (http without a vault). */
   readonly url: string;
+  /** The CA certificates (PEM) clients trust the API by, with a vault. */
+  readonly ca?: readonly string[];
   readonly app: ControlApp;
   readonly ctx: ControlContext;
   readonly orchestrator: Orchestrator;
@@ -113,14 +127,65 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     readiness: { ...options.readiness },
     ...(options.inventory === undefined ? {} : { inventory: options.inventory }),
   };
+  const host = options.host ?? '127.0.0.1';
+  let tls: { key: string; cert: string; ca: readonly string[] } | undefined;
+  if (options.vault !== undefined) {
+    const opened = await openVault({
+      redis,
+      prefix,
+      dir: options.vault.dir,
+      ...(options.vault.clientLifetimeMs === undefined
+        ? {}
+        : { clientLifetimeMs: options.vault.clientLifetimeMs }),
+    }).catch(async (error: unknown) => {
+      await Promise.all([actions.close(1000), orchestrator.close(1000)]);
+      redis.disconnect();
+      throw error;
+    });
+    const names = options.vault.names ?? [...new Set([host, 'localhost', '127.0.0.1', '::1'])];
+    const vaultOptions = options.vault;
+    ctx.trust = await createAgentTrust({
+      vault: opened,
+      redis,
+      prefix,
+      log: log.child({ part: 'vault' }),
+      // A rotation: the new CA trusted at once, and a server certificate of the new CA (with the
+      // cross certificate) for the connections that open from now on.
+      onRotated: async () => {
+        const reopened = await openVault({
+          redis,
+          prefix,
+          dir: vaultOptions.dir,
+          ...(vaultOptions.clientLifetimeMs === undefined
+            ? {}
+            : { clientLifetimeMs: vaultOptions.clientLifetimeMs }),
+        });
+        const credentials = await reopened.serverCredentials(names);
+        (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext({
+          ...credentials,
+          ca: [...reopened.trusted],
+          minVersion: 'TLSv1.2',
+        });
+        return reopened;
+      },
+    });
+    tls = { ...(await opened.serverCredentials(names)), ca: opened.trusted };
+  }
   // The agents' hub before the routes, which find it: one relay per site an agent said hello for.
   const agents = agentHubOf(ctx, options.agents);
-  const app = await buildControlApp(ctx, { routes: options.routes ?? [] });
-  const host = options.host ?? '127.0.0.1';
+  const app = await buildControlApp(ctx, {
+    routes: options.routes ?? [],
+    ...(tls === undefined ? {} : { tls }),
+  });
   const port = options.port ?? 7080;
   const address = await app.listen({ host, port }).catch(async (error: unknown) => {
     await app.close();
-    await Promise.all([actions.close(1000), orchestrator.close(1000), notifications.close(1000)]);
+    await Promise.all([
+      actions.close(1000),
+      orchestrator.close(1000),
+      notifications.close(1000),
+      ctx.trust?.close(),
+    ]);
     redis.disconnect();
     throw listenFailure(error, host, port, 'the control plane');
   });
@@ -143,11 +208,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       actions.close(timeoutMs),
       orchestrator.close(timeoutMs),
       notifications.close(timeoutMs),
+      ctx.trust?.close(),
     ]);
     redis.disconnect();
   };
   return {
     url: address.replace('[::1]', 'localhost'),
+    ...(ctx.trust === undefined ? {} : { ca: [...ctx.trust.vault.trusted, ...ctx.trust.vault.chain] }),
     app,
     ctx,
     orchestrator,

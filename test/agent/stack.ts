@@ -1,9 +1,16 @@
 /**
  * The cloud shape in real processes, for the agent tests: a `drctl sim serve` child (the sites'
  * hosts), `drctl serve` children (control planes) and one `drctl agent` child per site, on the
- * run's Redis under a unique prefix. Submitting still goes through the Redis-backed client.
+ * run's Redis under a unique prefix. Submitting still goes through the Redis-backed client. The
+ * control planes share one vault (made here, as `drctl vault init` would): they serve HTTPS and
+ * each agent registers with a key of `drctl site register` the first time it starts (issue 12).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../../engine/client/index.ts';
+import { createRegistrationKey, initVault, vaultFingerprint } from '../../engine/control/vault/index.ts';
 import { compilePlan } from '../../engine/plan/index.ts';
 import { createSimClient, type SimClient } from '../../simulators/index.ts';
 import { type EngineProcess, spawnDrctl } from '../engine/processes.ts';
@@ -48,6 +55,11 @@ export async function startAgentStack(
   const sim = createSimClient(simUrl);
   const client = createRedisExecutionClient({ redisUrl, prefix, compile: compilePlan, inventory: sim });
   const env = { REDIS_URL: redisUrl };
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const vaultDir = mkdtempSync(join(tmpdir(), 'drorch-stack-vault-'));
+  const stateDir = mkdtempSync(join(tmpdir(), 'drorch-stack-agents-'));
+  await initVault({ redis, prefix, dir: vaultDir });
+  const registered = new Set<string>();
   return {
     prefix,
     redisUrl,
@@ -66,6 +78,8 @@ export async function startAgentStack(
           '1000',
           '--shutdown-timeout-ms',
           '2000',
+          '--vault-dir',
+          vaultDir,
         ],
         env,
       );
@@ -76,6 +90,18 @@ export async function startAgentStack(
       return { process: child, url };
     },
     agent: async (site, server, { replace = false } = {}) => {
+      // Registered once per site; a restarted agent comes back with its saved certificate.
+      const register: string[] = [];
+      if (!registered.has(site)) {
+        const { key } = await createRegistrationKey(
+          redis,
+          prefix,
+          site,
+          await vaultFingerprint(redis, prefix),
+        );
+        register.push('--register', key);
+        registered.add(site);
+      }
       // No REDIS_URL: an agent reaches the control plane's API only.
       const child = spawnDrctl(
         [
@@ -91,6 +117,9 @@ export async function startAgentStack(
           '--shutdown-timeout-ms',
           '2000',
           ...(replace ? ['--replace'] : []),
+          '--state-dir',
+          stateDir,
+          ...register,
         ],
         { REDIS_URL: '' },
       );
@@ -103,6 +132,9 @@ export async function startAgentStack(
       await client.close();
       sim.close();
       await Promise.all(children.map((child) => child.kill('SIGTERM')));
+      redis.disconnect();
+      rmSync(vaultDir, { recursive: true, force: true });
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

@@ -41,6 +41,8 @@ export interface AgentSessionRecord {
   helloAt: number;
   heartbeatAt: number;
   hostsSeenAt?: string;
+  /** The agent's clock minus the control plane's at its last heartbeat (vault/guard.ts measures it). */
+  clockSkewMs?: number;
 }
 
 /** Check the session and record that it was heard from, in one script: 'ok', 'none' or 'other'. */
@@ -104,6 +106,7 @@ export function createSessions(redis: Redis, prefix: string, options: SessionOpt
       helloAt: Number(raw.helloAt ?? 0),
       heartbeatAt: Number(raw.heartbeatAt ?? 0),
       ...(raw.hostsSeenAt ? { hostsSeenAt: raw.hostsSeenAt } : {}),
+      ...(raw.clockSkewMs === undefined ? {} : { clockSkewMs: Number(raw.clockSkewMs) }),
     };
   };
 
@@ -223,6 +226,7 @@ export function createSessions(redis: Redis, prefix: string, options: SessionOpt
           heartbeatAt: new Date(record.heartbeatAt).toISOString(),
           heartbeatAgeMs: Math.max(0, now - record.heartbeatAt),
           ...(record.hostsSeenAt === undefined ? {} : { hostsSeenAt: record.hostsSeenAt }),
+          ...(record.clockSkewMs === undefined ? {} : { clockSkewMs: record.clockSkewMs }),
         });
       }
       return out;
