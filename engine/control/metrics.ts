@@ -8,6 +8,8 @@ export interface ControlMetrics {
   readonly registry: Registry;
   /** Requests refused (4xx), by route and error code: a bad agent message is counted here. */
   readonly refused: Counter<'route' | 'code'>;
+  /** Calls refused by the token gate (401/403), by route and code (auth/hook.ts). */
+  readonly authRefused: Counter<'route' | 'code'>;
   /** Request durations by route and status class. */
   readonly requests: Histogram<'route' | 'method' | 'status'>;
 }
@@ -21,6 +23,12 @@ export function createControlMetrics(): ControlMetrics {
     labelNames: ['route', 'code'] as const,
     registers: [registry],
   });
+  const authRefused = new Counter({
+    name: 'drorch_auth_refused_total',
+    help: 'People-route calls refused for their token: 401 (none, unknown, expired, revoked) or 403 (role, scope)',
+    labelNames: ['route', 'code'] as const,
+    registers: [registry],
+  });
   const requests = new Histogram({
     name: 'drorch_request_duration_seconds',
     help: 'HTTP request durations, by route, method and status',
@@ -28,5 +36,5 @@ export function createControlMetrics(): ControlMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [registry],
   });
-  return { registry, refused, requests };
+  return { registry, refused, authRefused, requests };
 }

@@ -12,6 +12,7 @@ import { compilePlan } from '../plan/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import { type AgentHubOptions, agentHubOf } from './agents/index.ts';
 import { buildControlApp } from './app.ts';
+import { createAuditLog, vaultAuditSigner } from './audit/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
@@ -86,7 +87,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     handlers: options.scriptCatalog === undefined ? {} : { scriptCatalog: options.scriptCatalog },
   });
   await actions.ready();
+  const auditSigner = await vaultAuditSigner(redis, prefix);
   const ctx: ControlContext = {
+    audit: createAuditLog(redis, prefix, auditSigner),
+    auditSigner,
     redis,
     redisUrl: options.redisUrl,
     prefix,

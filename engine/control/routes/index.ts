@@ -1,5 +1,6 @@
 /** Every route group of `/api/v1`, in the order they are mounted. Each area adds its own line. */
 import { registerAgentRoutes } from '../agents/index.ts';
+import { registerPeopleRoutes } from '../auth/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
 import { registerExecutionRoutes } from './executions.ts';
@@ -22,4 +23,5 @@ export const controlRoutes: readonly ControlRoutes[] = [
   inventoryRoutes(),
   registerHistoryRoutes,
   registerAgentRoutes,
+  registerPeopleRoutes,
 ];
