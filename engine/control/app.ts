@@ -21,6 +21,23 @@ import { API_PREFIX, CONTROL_VERSION } from './context.ts';
 import { errorProblem, sendProblem } from './problem.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 
+/**
+ * People present a bearer token (auth/hook.ts), agents their client certificate. `mutualTLS` is
+ * OpenAPI 3.1's, which the openapi-types package does not list: hence the one cast.
+ */
+const SECURITY_SCHEMES = {
+  bearerToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'An API token (`drctl token create`): its role and scopes decide what it may do; 401 without one, 403 naming the missing permission',
+  },
+  agentCertificate: {
+    type: 'mutualTLS',
+    description: "A site agent's client certificate, issued by the vault's CA",
+  },
+} as unknown as Record<string, { type: 'http'; scheme: string }>;
+
 export interface ControlAppOptions {
   /**
    * Largest request body accepted by a route that names no limit of its own (bytes).
@@ -107,6 +124,10 @@ export async function buildControlApp(
           'Recovery plans, executions, sites and inventory of the disaster-recovery engine. Errors are application/problem+json (RFC 9457) with the codes the CLI prints.',
         version: CONTROL_VERSION,
       },
+      components: {
+        securitySchemes: SECURITY_SCHEMES,
+      },
+      security: [{ bearerToken: [] }],
     },
     transform: (input) => {
       const out = jsonSchemaTransform(input);
@@ -116,30 +137,7 @@ export async function buildControlApp(
       }
       return out;
     },
-    transformObject: (input) => {
-      const document = jsonSchemaTransformObject(input) as Record<string, unknown> & {
-        components?: Record<string, unknown>;
-      };
-      return {
-        ...document,
-        components: {
-          ...document.components,
-          securitySchemes: {
-            bearerToken: {
-              type: 'http',
-              scheme: 'bearer',
-              description:
-                'An API token (`drctl token create`): its role and scopes decide what it may do; 401 without one, 403 naming the missing permission',
-            },
-            agentCertificate: {
-              type: 'mutualTLS',
-              description: "A site agent's client certificate, issued by the vault's CA",
-            },
-          },
-        },
-        security: [{ bearerToken: [] }],
-      } as ReturnType<typeof jsonSchemaTransformObject>;
-    },
+    transformObject: jsonSchemaTransformObject,
   });
 
   // The token gate and the audit log, before any route is mounted (their onRoute check sees them).

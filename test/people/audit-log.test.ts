@@ -79,7 +79,11 @@ describe('the audit log', () => {
     await rewrite(prefix, 3, (entry) => {
       entry.actor = 'mallory';
     });
-    expect(await log.verify()).toMatchObject({ ok: false, seq: 3, problem: expect.stringContaining('entry 3 was altered') });
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      seq: 3,
+      problem: expect.stringContaining('entry 3 was altered'),
+    });
   });
 
   it('finds an altered entry whose hash was recomputed: it no longer chains', async () => {
@@ -89,17 +93,29 @@ describe('the audit log', () => {
       const { hash: _hash, ...body } = entry;
       entry.hash = hashEntry(body as never);
     });
-    expect(await log.verify()).toMatchObject({ ok: false, seq: 3, problem: expect.stringContaining('does not chain') });
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      seq: 3,
+      problem: expect.stringContaining('does not chain'),
+    });
   });
 
   it('finds a removed entry and names it', async () => {
     await redis.xdel(`${prefix}:audit`, await streamIdOf(prefix, 4));
-    expect(await log.verify()).toMatchObject({ ok: false, seq: 4, problem: expect.stringContaining('entry 4 removed') });
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      seq: 4,
+      problem: expect.stringContaining('entry 4 removed'),
+    });
   });
 
   it('finds a removed first entry', async () => {
     await redis.xdel(`${prefix}:audit`, await streamIdOf(prefix, 1));
-    expect(await log.verify()).toMatchObject({ ok: false, seq: 1, problem: expect.stringContaining('entry 1 removed') });
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      seq: 1,
+      problem: expect.stringContaining('entry 1 removed'),
+    });
   });
 
   it('finds a truncated log (its last entries gone) from the signed head', async () => {
@@ -119,7 +135,10 @@ describe('the audit log', () => {
       keyId: signer.keyId,
       signature: await forger.sign(headMessage(5, hash)),
     });
-    expect(await log.verify()).toMatchObject({ ok: false, problem: expect.stringContaining('signature does not verify') });
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining('signature does not verify'),
+    });
   });
 
   it('is never trimmed by appends: a thousand entries stay', async () => {
@@ -131,7 +150,9 @@ describe('the audit log', () => {
 
   describe('drctl audit --verify (the real CLI, on the vault Redis)', () => {
     const env = () => ({ REDIS_URL: testRedisUrl() });
-    it('exits 0 on an untouched log and 1 naming an altered, a removed and a truncated entry', { timeout: 60_000 }, async () => {
+    it('exits 0 on an untouched log and 1 naming an altered, a removed and a truncated entry', {
+      timeout: 60_000,
+    }, async () => {
       const ok = await drctl(['audit', '--verify', '--prefix', prefix], { env: env() });
       expect(ok.stdout).toContain('audit log verified: 5 entries');
       expect(ok.code).toBe(0);
@@ -162,11 +183,18 @@ describe('the audit log', () => {
     it('prints the entries, and --since leaves out the older ones', async () => {
       const all = await drctl(['audit', '--prefix', prefix, '--json'], { env: env() });
       expect(all.code).toBe(0);
-      const lines = all.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      const lines = all.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
       expect(lines.map((e) => e.actor)).toEqual(['alice-1', 'alice-2', 'alice-3', 'alice-4', 'alice-5']);
       const human = await drctl(['audit', '--prefix', prefix], { env: env() });
-      expect(human.stdout).toMatch(/alice-3 \(operator\) failover:commit execution exec-3 epoch 3 accepted 200/);
-      const none = await drctl(['audit', '--prefix', prefix, '--since', '2999-01-01T00:00:00Z'], { env: env() });
+      expect(human.stdout).toMatch(
+        /alice-3 \(operator\) failover:commit execution exec-3 epoch 3 accepted 200/,
+      );
+      const none = await drctl(['audit', '--prefix', prefix, '--since', '2999-01-01T00:00:00Z'], {
+        env: env(),
+      });
       expect(none.stdout).toBe('');
     });
   });
