@@ -41,6 +41,20 @@ declare module 'fastify' {
   interface FastifyRequest {
     auth: RequestAuth | null;
   }
+  interface FastifyContextConfig {
+    /**
+     * The permission a route needs when it is not in ROUTE_RULES (a route group mounted by a test
+     * or a later area): `config: { permission: 'read' }`.
+     */
+    permission?: Permission;
+  }
+}
+
+/** The route's rule: the table's, else the one its config names. */
+function ruleOf(key: string, config: { permission?: Permission } | undefined): RouteRule | undefined {
+  const named = ROUTE_RULES[key];
+  if (named !== undefined) return named;
+  return config?.permission === undefined ? undefined : { any: [config.permission] };
 }
 
 /** The token's owner: who asks, as executions and the audit log record it. */
@@ -65,8 +79,10 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
     if (!route.url.startsWith(API_PREFIX) || isAgentRoute(route.url)) return;
     for (const method of methods) {
       if (method === 'HEAD' || method === 'OPTIONS') continue;
-      if (ROUTE_RULES[`${method} ${route.url}`] === undefined) {
-        throw new Error(`route ${method} ${route.url} has no rule in engine/control/auth/route-rules.ts`);
+      if (ruleOf(`${method} ${route.url}`, route.config) === undefined) {
+        throw new Error(
+          `route ${method} ${route.url} has no rule in engine/control/auth/route-rules.ts nor a config.permission`,
+        );
       }
     }
   });
@@ -103,7 +119,7 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
     request.auth.token = check.record;
     const key = keyOf(request);
     if (key === undefined) return; // no such route: the 404, for an authenticated caller
-    const rule: RouteRule | undefined = ROUTE_RULES[key];
+    const rule = ruleOf(key, request.routeOptions.config);
     if (rule === undefined) {
       request.auth.action = 'none';
       return refuse(request, reply, 403, 'NO_RULE', `${key} has no permission rule; nobody may call it`);
@@ -118,7 +134,7 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
     const token = request.auth?.token;
     const key = keyOf(request);
     if (token === undefined || key === undefined || request.auth === null) return;
-    const rule = ROUTE_RULES[key];
+    const rule = ruleOf(key, request.routeOptions.config);
     if (rule === undefined) return;
     const scoped = token.scopes.plans.length > 0 || token.scopes.sites.length > 0;
     const mutating = !READ_ONLY_METHODS.has(request.method);
