@@ -42,7 +42,13 @@ async function onExecution(
   permission: (type: string) => Permission,
 ): Promise<Need> {
   const id = paramsOf(request).id ?? '';
-  const { record } = await loadExecution(ctx.redis, ctx.prefix, id);
+  const found = await loadExecution(ctx.redis, ctx.prefix, id).catch((error: unknown) => {
+    if (error instanceof DrError && error.code === 'EXECUTION_NOT_FOUND') return undefined;
+    throw error;
+  });
+  // Not there: the stricter permission, on nothing named; the route answers its own refusal.
+  if (found === undefined) return { permission: permission('unknown'), resource: {}, execution: id };
+  const { record } = found;
   const plan = await loadPlanSnapshot(ctx.redis, ctx.prefix, id).catch(() => undefined);
   return {
     permission: permission(record.type),
