@@ -9,8 +9,8 @@ import { type ControlPlane, controlRoutes, startControlPlane } from '../../engin
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { worldForPlan } from '../../simulators/index.ts';
 import { silent } from '../engine/support.ts';
-import { adminToken, bearer } from '../support/auth.ts';
 import { type LifecycleEngine, startLifecycleEngine } from '../lifecycle/support.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 
 export interface LifecycleControl {
   engine: LifecycleEngine;

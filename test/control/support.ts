@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHttpExecutionClient, type HttpExecutionClient } from '../../engine/client/index.ts';
+import { createHttpExecutionClient, type HttpExecutionClient, whoAmI } from '../../engine/client/index.ts';
 import { type ControlPlane, controlRoutes, startControlPlane } from '../../engine/control/index.ts';
 import { parsePlan } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
@@ -52,7 +52,8 @@ export async function startApiEngine(example = 'plans/examples/three-tier.yaml')
     leaseMs: 2000,
     logger: silent,
   });
-  const token = await adminToken(control);
+  // Owned by the OS user, as the direct path records who asks: both paths' answers compare equal.
+  const token = await adminToken(control, whoAmI());
   const client = createHttpExecutionClient({ server: control.url, token });
   return {
     control,

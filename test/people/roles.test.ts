@@ -4,7 +4,7 @@
  * request to the server; the audit log records the accepted and the refused calls.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpExecutionClient, type HttpExecutionClient } from '../../engine/client/index.ts';
+import { createHttpExecutionClient, type HttpExecutionClient, whoAmI } from '../../engine/client/index.ts';
 import { type ApiEngine, startApiEngine } from '../control/support.ts';
 import { approveAsOperator, waitForStatus } from '../engine/support.ts';
 import { bearer, tokenFor } from '../support/auth.ts';
@@ -271,7 +271,7 @@ describe('who may do what on the control plane', { timeout: 300_000 }, () => {
       expect(created.body.record).toMatchObject({
         owner: 'leaver',
         role: 'operator',
-        createdBy: 'test-admin',
+        createdBy: whoAmI(),
       });
       const token: string = created.body.token;
       expect((await call(token, { method: 'GET', path: '/api/v1/executions' })).status).toBe(200);
@@ -279,7 +279,7 @@ describe('who may do what on the control plane', { timeout: 300_000 }, () => {
         method: 'POST',
         path: `/api/v1/tokens/${created.body.record.id}/revoke`,
       });
-      expect(revoked.body).toMatchObject({ revokedBy: 'test-admin' });
+      expect(revoked.body).toMatchObject({ revokedBy: whoAmI() });
       const after = await call(token, { method: 'GET', path: '/api/v1/executions' });
       expect(after.status).toBe(401);
       expect(after.body.code).toBe('TOKEN_REVOKED');
