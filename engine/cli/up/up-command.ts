@@ -228,7 +228,10 @@ async function firstAdminToken(ctx: UpContext): Promise<string> {
   const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: 3, lazyConnect: true });
   try {
     await redis.connect();
-    const owner = whoAmI().replace(/[^\w.@+-]/g, '_').slice(0, 100) || 'admin';
+    const owner =
+      whoAmI()
+        .replace(/[^\w.@+-]/g, '_')
+        .slice(0, 100) || 'admin';
     const { token } = await createFirstAdminToken(redis, ctx.prefix, { owner });
     return token;
   } finally {
