@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../engine/client/index.ts';
 import { createLogger } from '../engine/common/index.ts';
+import { createFirstAdminToken } from '../engine/control/auth/index.ts';
 import { startOrchestrator } from '../engine/executor/index.ts';
 import { compilePlan, generatePlan, parsePlan } from '../engine/plan/index.ts';
 import type { RecoveryPlan } from '../engine/plan/types.ts';
@@ -27,6 +28,11 @@ export interface Stack {
   /** Read access to the world's hosts (what pre-flight reads). */
   inventory: HyperVReadApi;
   redis: Redis;
+  /**
+   * An admin API token of this stack's vault, for a bench that calls the people API (a `drctl
+   * serve` of its own or AGENTS=1's): the agents' routes take none.
+   */
+  adminToken(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -170,6 +176,7 @@ export async function startStack(
     client,
     inventory,
     redis,
+    adminToken: async () => (await createFirstAdminToken(redis, prefix, { owner: 'bench' })).token,
     close: async () => {
       await client.close();
       inventory.close();
