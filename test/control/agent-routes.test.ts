@@ -11,6 +11,7 @@ import {
   controlRoutes,
   createControlMetrics,
 } from '../../engine/control/index.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 const EAST = 'dc-east';
@@ -108,7 +109,9 @@ describe('the agent routes', () => {
   it('lists the sites with their agent, version and heartbeat age', async () => {
     const reply = await post(`/api/v1/agents/${WEST}/heartbeat`, { session: west, running: [] });
     expect(reply.statusCode).toBe(200);
-    const sites = (await app.inject('/api/v1/sites')).json().sites;
+    // GET /sites is a people route: a token; the agents' own posts above took none.
+    const token = await adminToken({ redis: ctx.redis, prefix: ctx.prefix });
+    const sites = (await app.inject({ url: '/api/v1/sites', headers: bearer(token) })).json().sites;
     expect(sites.map((s: { site: string }) => s.site)).toEqual([EAST, WEST]);
     expect(sites[1]).toMatchObject({ agentId: `agent-${WEST}`, version: CONTROL_VERSION, live: true });
     const doc = (await app.inject('/openapi.json')).json();

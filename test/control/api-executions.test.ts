@@ -94,9 +94,13 @@ describe('executions through the control plane API', { timeout: 300_000 }, () =>
       const testVms = (await api.engine.world.api.listVMs(api.plan.target)).filter((vm) => vm.isTest);
       expect(testVms.map((vm) => vm.state)).toEqual(api.plan.vms.map(() => 'Running'));
 
-      const versions = await json(fetch(`${api.control.url}/api/v1/plans/erp/versions`, { headers: api.auth }));
+      const versions = await json(
+        fetch(`${api.control.url}/api/v1/plans/erp/versions`, { headers: api.auth }),
+      );
       expect(versions.versions.map((v: { hash: string }) => v.hash)).toEqual([api.hash]);
-      const version = await json(fetch(`${api.control.url}/api/v1/plans/erp/versions/${api.hash}`, { headers: api.auth }));
+      const version = await json(
+        fetch(`${api.control.url}/api/v1/plans/erp/versions/${api.hash}`, { headers: api.auth }),
+      );
       expect(version.text).toBe(api.text);
     });
 
@@ -210,7 +214,9 @@ describe('executions through the control plane API', { timeout: 300_000 }, () =>
   it('answers an unknown execution with 404 and the CLI code', async () => {
     const error = await api.client.get('no-such-run').catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'EXECUTION_NOT_FOUND', exitCode: 2 });
-    const events = await fetch(`${api.control.url}/api/v1/executions/no-such-run/events`, { headers: api.auth });
+    const events = await fetch(`${api.control.url}/api/v1/executions/no-such-run/events`, {
+      headers: api.auth,
+    });
     expect(events.status).toBe(404);
   });
 });
