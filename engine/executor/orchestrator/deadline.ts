@@ -7,12 +7,14 @@ import type { Logger } from '../../common/index.ts';
 import { globalKeys } from '../keys.ts';
 import { submitCleanup } from '../store/cleanup.ts';
 import { loadExecution } from '../store/execution-record.ts';
+import type { DecisionSink } from './runner-deps.ts';
 
 export async function cleanUpExpiredDrills(
   redis: Redis,
   prefix: string,
   now: () => number,
   log: Logger,
+  decided?: DecisionSink,
 ): Promise<string[]> {
   const global = globalKeys(prefix);
   const due = await redis.zrangebyscore(global.deadlines, 0, now(), 'LIMIT', 0, 100);
@@ -39,6 +41,13 @@ export async function cleanUpExpiredDrills(
       });
       if (created) {
         log.warn({ execution: drill, cleanup: id }, 'drill past its deadline: cleaning it up');
+        await decided?.({
+          action: 'drill:cleanup',
+          execution: id,
+          about: drill,
+          plan: record.planName,
+          detail: `drill ${drill} ran past its deadline (${record.deadline ?? 'unknown'})`,
+        });
         started.push(id);
       }
     } catch (error) {

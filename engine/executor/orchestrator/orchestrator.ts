@@ -12,7 +12,7 @@ import { cleanUpExpiredDrills } from './deadline.ts';
 import { QueueSet } from './queue-set.ts';
 import { reconcileJobs } from './reconcile.ts';
 import { ExecutionRunner } from './runner.ts';
-import type { CompileFn, RunnerDeps } from './runner-deps.ts';
+import type { CompileFn, DecisionSink, RunnerDeps } from './runner-deps.ts';
 
 /** Options of startOrchestrator. */
 export interface OrchestratorOptions {
@@ -47,6 +47,11 @@ export interface OrchestratorOptions {
   now?: () => number;
   /** @defaultValue a pino logger named `orchestrator` */
   logger?: Logger;
+  /**
+   * Told of each decision the engine takes by itself (a drill cleaned up at its deadline, a
+   * failback's reprotect): the control plane writes them to its audit log under the system actor.
+   */
+  onDecision?: DecisionSink;
 }
 
 export interface Orchestrator {
@@ -78,6 +83,14 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     compile: options.compile,
     queues,
     reconcile: (jobs) => reconcileJobs(redis, prefix, jobs),
+    ...(options.onDecision === undefined
+      ? {}
+      : {
+          decided: (decision) =>
+            (options.onDecision as DecisionSink)(decision).catch((error: unknown) => {
+              log.error({ err: error, execution: decision.execution }, 'could not record an engine decision');
+            }),
+        }),
   };
   const runners = new Map<string, { runner: ExecutionRunner; token: string; done: Promise<void> }>();
   const global = globalKeys(prefix);
@@ -120,7 +133,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       if (closing) return;
       if (!runners.has(execution)) await startRunner(execution);
     }
-    await cleanUpExpiredDrills(redis, prefix, now, log);
+    await cleanUpExpiredDrills(redis, prefix, now, log, deps.decided);
   };
   const tick = (): Promise<void> => {
     if (closing) return Promise.resolve();
