@@ -4,8 +4,7 @@
  * on REDIS_URL here, where whoever holds the vault's Redis is an admin already (the OS user is
  * recorded as the creator).
  */
-import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { createApiRequester, whoAmI } from '../client/index.ts';
 import { DrError, InputError, parseDuration, tryParseDuration } from '../common/index.ts';
@@ -92,7 +91,11 @@ export function registerPeopleCommands(program: Command): void {
       collectScope,
       [],
     )
-    .option('--expires <duration>', 'lifetime, e.g. 30d, 12h', parseExpiry, parseDuration('30d'))
+    .addOption(
+      new Option('--expires <duration>', 'lifetime, e.g. 30d, 12h')
+        .argParser(parseExpiry)
+        .default(parseDuration('30d'), '30d'),
+    )
     .option('--owner <name>', 'who the token is for (the actor the audit log records)', whoAmI())
     .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
