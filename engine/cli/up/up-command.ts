@@ -286,7 +286,7 @@ function humanLines(summary: UpSummary, status: ProcessStatus[]): string[] {
     ...(summary.api === null ? [] : [`  API: ${summary.api}`]),
     ...(summary.tokenFile === undefined || summary.tokenFile === null
       ? []
-      : [`  admin token (DR_TOKEN below) also in ${summary.tokenFile}, which drctl reads for this API`]),
+      : [`  admin token (DR_TOKEN below) also in ${summary.tokenFile}, read by the CLI for this API`]),
     'To run commands against it from another shell:',
     ...Object.entries(summary.env).map(([name, value]) => `  export ${name}=${value}`),
     ...(summary.prefix === DEFAULT_PREFIX || summary.api !== null
