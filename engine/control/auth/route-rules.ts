@@ -140,6 +140,10 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   [`GET ${API}/executions/:id/lifecycle/view`]: readExecution,
   [`GET ${API}/executions/:id/lifecycle/events`]: readExecution,
   [`GET ${API}/executions/:id/protect`]: readExecution,
+  // reports (routes/reports.ts, on main since this branch began: the rule is ready for the merge)
+  [`GET ${API}/executions/:id/report`]: readExecution,
+  [`GET ${API}/executions/:id/reports/:sha256`]: readExecution,
+  [`GET ${API}/plans/:name/drills`]: onPlanName('read'),
   [`POST ${API}/executions/:id/approvals`]: approval,
   [`POST ${API}/executions/:id/steps/:step/approve`]: approval,
   [`POST ${API}/executions/:id/steps/:step/retry`]: stepCommand,
