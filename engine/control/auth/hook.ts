@@ -101,7 +101,10 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
   };
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith(API_PREFIX) || isAgentRoute(request.url)) return;
+    // The route matched, not the raw URL, decides the exemption (no `/agents/..%2f` trick reaches
+    // a people route); an unmatched URL outside the agents' prefix still needs a token for its 404.
+    const route = request.routeOptions.url ?? request.url;
+    if (!request.url.startsWith(API_PREFIX) || isAgentRoute(route)) return;
     request.auth = {};
     const header = request.headers.authorization ?? '';
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
