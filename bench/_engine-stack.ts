@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../engine/client/index.ts';
 import { createLogger } from '../engine/common/index.ts';
+import { createFirstAdminToken } from '../engine/control/auth/index.ts';
 import { createRegistrationKey, initVault, vaultFingerprint } from '../engine/control/vault/index.ts';
 import { startOrchestrator } from '../engine/executor/index.ts';
 import { compilePlan, generatePlan, parsePlan } from '../engine/plan/index.ts';
@@ -30,6 +31,11 @@ export interface Stack {
   /** Read access to the world's hosts (what pre-flight reads). */
   inventory: HyperVReadApi;
   redis: Redis;
+  /**
+   * An admin API token of this stack's vault, for a bench that calls the people API (a `drctl
+   * serve` of its own or AGENTS=1's): the agents' routes take none.
+   */
+  adminToken(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -195,6 +201,7 @@ export async function startStack(
     client,
     inventory,
     redis,
+    adminToken: async () => (await createFirstAdminToken(redis, prefix, { owner: 'bench' })).token,
     close: async () => {
       await client.close();
       inventory.close();

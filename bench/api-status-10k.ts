@@ -54,6 +54,8 @@ const rows: Row[] = [];
 for (let run = 1; run <= RUNS; run += 1) {
   const stack = await startStack(plan, { boot: '0-0', speed: 1, orchestrator: false });
   const serve = await startServe(stack.redisUrl, stack.prefix);
+  // Every status answer goes through the token gate (one Redis read per request), as a dashboard's.
+  const headers = { authorization: `Bearer ${await stack.adminToken()}` };
   try {
     const { id } = await stack.client.submit({ type: 'planned', plan, hash, reason: 'bench' });
     const plain: number[] = [];
@@ -63,7 +65,9 @@ for (let run = 1; run <= RUNS; run += 1) {
     for (let n = 0; ; n += 1) {
       const vms = VMS_EVERY > 0 && n % VMS_EVERY === VMS_EVERY - 1;
       const t0 = performance.now();
-      const response = await fetch(`${serve.url}/api/v1/executions/${id}${vms ? '?vms=true' : ''}`);
+      const response = await fetch(`${serve.url}/api/v1/executions/${id}${vms ? '?vms=true' : ''}`, {
+        headers,
+      });
       const view = (await response.json()) as { status: string; stepsDone: number; stepsTotal: number };
       const took = performance.now() - t0;
       if (!response.ok) throw new Error(`status answered ${response.status}: ${JSON.stringify(view)}`);

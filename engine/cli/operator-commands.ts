@@ -1,17 +1,18 @@
 /**
  * Operator control: `drctl approve <execution> <action> --comment`, `drctl step retry|skip|done
- * <execution> <step> --reason`. Each is recorded with who (`--by`, default the OS user), when and
+ * <execution> <step> --reason`. Each is recorded with who (the API token's owner; on REDIS_URL
+ * here, the OS user), when and
  * why in the execution's event log (`operator-action`), applied by the orchestrator that drives
  * the execution; given through the control plane (`--server`, DR_SERVER) or on REDIS_URL here.
  * Refusals (unknown step, step not paused, execution settled) exit 2.
  */
-import { userInfo } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import {
   createHttpLifecycleClient,
   createRedisLifecycleClient,
   type LifecycleClient,
   type StepAsk,
+  whoAmI,
 } from '../client/index.ts';
 import type { AwaitedApproval, OperatorReceipt, PausedStep } from '../executor/index.ts';
 import { compilePlan } from '../plan/index.ts';
@@ -19,19 +20,10 @@ import { type CommonFlags, PREFIX_OPTION, printJson, redisUrlFromEnv } from './r
 import { refuseDirectFlags, SERVER_OPTION, serverOf } from './server-option.ts';
 
 interface OperatorFlags extends CommonFlags {
-  by: string;
   server?: string;
   reason?: string;
   comment?: string;
   waitMs: number;
-}
-
-function whoAmI(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
 }
 
 function parseWait(value: string): number {
@@ -95,7 +87,6 @@ export function registerOperatorCommands(program: Command): void {
     .command('approve <execution> <action>')
     .description('Approve a manual action the execution waits on (recorded with who, when and the comment)')
     .option('--comment <text>', 'what was checked or done (kept in the event log)', '')
-    .option('--by <name>', 'who approves (the OS user unless given)', whoAmI())
     .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
     .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
@@ -105,7 +96,8 @@ export function registerOperatorCommands(program: Command): void {
         execution: id,
         command: 'approve',
         step: action,
-        by: flags.by,
+        // Over the API the control plane records the token's owner instead.
+        by: whoAmI(),
         reason: flags.comment ?? '',
         waitMs: flags.waitMs,
       });
@@ -130,7 +122,6 @@ export function registerOperatorCommands(program: Command): void {
       .command(`${command} <execution> <step>`)
       .description(description)
       .requiredOption('--reason <text>', 'why (kept in the event log)')
-      .option('--by <name>', 'who decides (the OS user unless given)', whoAmI())
       .option('--wait-ms <ms>', 'how long to wait for the orchestrator to apply it', parseWait, 10_000)
       .option(...SERVER_OPTION)
       .option(...PREFIX_OPTION)
@@ -140,7 +131,7 @@ export function registerOperatorCommands(program: Command): void {
           execution: id,
           command,
           step: stepId,
-          by: flags.by,
+          by: whoAmI(),
           reason: flags.reason ?? '',
           waitMs: flags.waitMs,
         });

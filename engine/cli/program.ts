@@ -4,6 +4,7 @@ import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerLocksCommand } from './locks-command.ts';
 import { registerNotifyCommand } from './notify-command.ts';
 import { registerOperatorCommands } from './operator-commands.ts';
+import { registerPeopleCommands, registerTokenOption } from './people-commands.ts';
 import { registerPlanCommands } from './plan-commands.ts';
 import { registerPreflightCommand } from './preflight-command.ts';
 import { registerProtectCommand } from './protect-command.ts';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
         'Environment:',
         "  REDIS_URL          the vault's Redis (drctl serve, demo; for the other commands, the older direct path when DR_SERVER is unset)",
         "  DR_SERVER          the control plane's URL (`drctl up`, `drctl serve`; instead of --server): drill, failover, cleanup, status, events, approve, preflight, commit, cancel, change-point, reprotect, failback, step and locks go through it, without REDIS_URL or --sim",
+        '  DR_TOKEN           the API token for the control plane (instead of --token; default: the one `drctl up` wrote for its server)',
         "  DR_SIM_URL         the sites' host endpoint, today `drctl sim serve` (instead of --sim)",
         '  DR_SCRIPT_CATALOG  the folder recovery scripts are served from (drctl serve, agent, up, worker)',
         '  DR_LEASE_MS        how long an orchestrator holds an execution without renewing (drctl serve, orchestrator)',
@@ -53,5 +55,7 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerReportCommand(program);
   registerVaultCommands(program);
+  registerPeopleCommands(program);
+  registerTokenOption(program);
   return program;
 }

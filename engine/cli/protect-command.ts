@@ -226,7 +226,6 @@ async function protectThroughServer(
         text: await readFile(file, 'utf8'),
         action: flags.automaticStartAction,
         ...(vms === undefined ? {} : { vms }),
-        by: whoAmI(),
         reason:
           flags.reason ??
           `automatic start action ${flags.automaticStartAction} on plan ${plan.metadata.name}`,

@@ -7,7 +7,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { problemError, serverUrlFrom } from '../client/index.ts';
+import { problemError, serverUrlFrom, tokenFor } from '../client/index.ts';
 import { DrError, formatElapsed, InputError } from '../common/index.ts';
 import { createQueueConnection } from '../executor/index.ts';
 import {
@@ -54,10 +54,12 @@ async function directBackend(prefix: string): Promise<ReportBackend> {
 
 function serverBackend(server: string): ReportBackend {
   const api = `${server.replace(/\/$/, '')}/api/v1`;
+  const token = tokenFor(server);
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
   const get = async (path: string, what: string): Promise<Response> => {
     let response: Response;
     try {
-      response = await fetch(`${api}${path}`, { signal: AbortSignal.timeout(120_000) });
+      response = await fetch(`${api}${path}`, { headers, signal: AbortSignal.timeout(120_000) });
     } catch (error) {
       throw new DrError(
         'SERVER_UNREACHABLE',

@@ -19,6 +19,7 @@ import {
 import { PreflightBlockedError, type PreflightReport } from '../preflight/index.ts';
 import { type ApiRequester, createApiRequester, problemError, unreachable } from './http-request.ts';
 import { readSse } from './sse.ts';
+import { tokenFor } from './token.ts';
 import type {
   EventsOptions,
   ExecutionClient,
@@ -27,15 +28,16 @@ import type {
   SubmitOptions,
   SubmitResult,
 } from './types.ts';
-import { whoAmI } from './who-am-i.ts';
 
 const API = '/api/v1';
 
 export interface HttpClientOptions {
   /** The control plane's base URL (engine/client serverUrlFrom). */
   server: string;
-  /** @defaultValue createApiRequester(server) */
+  /** @defaultValue createApiRequester(server, { token }) */
   request?: ApiRequester;
+  /** The API token. @defaultValue tokenFor(server): DR_TOKEN, else the one `drctl up` wrote */
+  token?: string;
   /**
    * How long the event stream may stay down before `events` gives up (SERVER_UNREACHABLE); it
    * reconnects from the last event it got until then. @defaultValue 30_000
@@ -57,7 +59,8 @@ export interface HttpExecutionClient extends ExecutionClient {
 const path = (id: string, tail = ''): string => `${API}/executions/${encodeURIComponent(id)}${tail}`;
 
 export function createHttpExecutionClient(options: HttpClientOptions): HttpExecutionClient {
-  const request = options.request ?? createApiRequester(options.server);
+  const token = options.token ?? tokenFor(options.server);
+  const request = options.request ?? createApiRequester(options.server, token === undefined ? {} : { token });
   const streams = new Set<AbortController>();
 
   /** The stored version the run names: the YAML uploaded first when the caller has it. */
@@ -76,7 +79,6 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
     }
     const uploaded = await request<{ version: { name: string; hash: string } }>('POST', `${API}/plans`, {
       body: { file: o.source.file, text: o.source.text },
-      headers: { 'x-dr-by': whoAmI() },
     });
     if (hash !== undefined && uploaded.version.hash !== hash) {
       throw new DrError(
@@ -100,7 +102,6 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
     const body = {
       ...checks(o),
       plan: await planRef(o, o.hash),
-      by: o.by ?? whoAmI(),
       reason: o.reason,
       ...(o.recoveryPointGap === undefined ? {} : { recoveryPointGap: o.recoveryPointGap }),
       ...(o.approveManual ? { approveManual: true } : {}),
@@ -151,7 +152,11 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
           const url = new URL(`${options.server}${path(id, '/events')}`);
           url.searchParams.set('follow', 'true');
           response = await fetch(url, {
-            headers: { accept: 'text/event-stream', ...(after === '0' ? {} : { 'last-event-id': after }) },
+            headers: {
+              accept: 'text/event-stream',
+              ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+              ...(after === '0' ? {} : { 'last-event-id': after }),
+            },
             signal: controller.signal,
           });
         } catch (error) {
@@ -219,14 +224,13 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
     events,
     cleanup: async (id, cleanupOptions) =>
       await request<{ id: string; created: boolean }>('POST', path(id, '/cleanup'), {
-        body: { by: cleanupOptions.by ?? whoAmI(), reason: cleanupOptions.reason },
+        body: { reason: cleanupOptions.reason },
       }),
     approve: async (id, action, approveOptions = {}) =>
       (
         await request<OperatorReceipt>('POST', path(id, '/approvals'), {
           body: {
             action,
-            by: approveOptions.by ?? whoAmI(),
             ...(approveOptions.comment === undefined ? {} : { comment: approveOptions.comment }),
           },
         })
@@ -235,7 +239,6 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
       await request<OperatorReceipt>('POST', path(id, '/approvals'), {
         body: {
           action,
-          by: approveOptions.by,
           ...(approveOptions.comment === undefined ? {} : { comment: approveOptions.comment }),
           ...(approveOptions.waitMs === undefined ? {} : { waitMs: approveOptions.waitMs }),
         },

@@ -73,11 +73,11 @@ export function createHttpLifecycleClient(server: string, request?: ApiRequester
         }),
       events,
     },
-    commit: (failover, ask) => post(`/executions/${enc(failover)}/commit`, ask),
-    changePoint: (failover, ask) => post(`/executions/${enc(failover)}/change-point`, ask),
-    cancel: (failover, ask) => post(`/executions/${enc(failover)}/cancel`, ask),
+    commit: (failover, ask) => post(`/executions/${enc(failover)}/commit`, withoutBy(ask)),
+    changePoint: (failover, ask) => post(`/executions/${enc(failover)}/change-point`, withoutBy(ask)),
+    cancel: (failover, ask) => post(`/executions/${enc(failover)}/cancel`, withoutBy(ask)),
     reprotect: (target, ask) => {
-      const { discardDiverged, ...rest } = ask;
+      const { discardDiverged, ...rest } = withoutBy(ask);
       return post(targetPath(target, 'reprotect'), {
         ...rest,
         ...fileOf(target),
@@ -94,7 +94,6 @@ export function createHttpLifecycleClient(server: string, request?: ApiRequester
     },
     failback: (target, ask) =>
       post(targetPath(target, 'failback'), {
-        by: ask.by,
         ...(ask.reason === undefined ? {} : { reason: ask.reason }),
         ...(ask.text === undefined ? {} : { plan: ask.text }),
         ...fileOf(target),
@@ -103,7 +102,6 @@ export function createHttpLifecycleClient(server: string, request?: ApiRequester
       }),
     step: (ask) =>
       post(`/executions/${enc(ask.execution)}/steps/${enc(ask.step)}/${ask.command}`, {
-        by: ask.by,
         reason: ask.reason,
         ...(ask.waitMs === undefined ? {} : { waitMs: ask.waitMs }),
       }),
@@ -119,6 +117,15 @@ export function createHttpLifecycleClient(server: string, request?: ApiRequester
     },
     close: async () => {},
   };
+}
+
+/**
+ * The ask without `by`: over the API who asks is the token's owner, which the control plane
+ * records; the direct path's `by` (the OS user) is not sent.
+ */
+function withoutBy<T extends { by?: string }>(ask: T): Omit<T, 'by'> {
+  const { by: _by, ...rest } = ask;
+  return rest;
 }
 
 /** A blocking pre-flight's problem, as the error the engine threw (its report travels in details). */

@@ -4,6 +4,7 @@
  * the same whether the engine runs in process or behind `drctl serve`.
  */
 import { DrError } from '../common/index.ts';
+import { tokenFor } from './token.ts';
 
 /** What `drctl up` and `drctl serve` listen on unless told otherwise. */
 export const DEFAULT_SERVER = 'http://127.0.0.1:7080';
@@ -33,6 +34,11 @@ export interface ApiRequesterSettings {
    * @defaultValue 64 MiB
    */
   maxResponseBytes?: number;
+  /**
+   * The API token sent as `Authorization: Bearer`.
+   * @defaultValue tokenFor(server): DR_TOKEN, else the one `drctl up` wrote for this server
+   */
+  token?: string;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -67,6 +73,8 @@ export function serverUrlFrom(flag: string | undefined): string {
 /** A requester bound to one control plane. `path` starts with `/` (e.g. `/api/v1/executions`). */
 export function createApiRequester(server: string, settings: ApiRequesterSettings = {}): ApiRequester {
   const maxBytes = settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const token = settings.token ?? tokenFor(server);
+  const auth: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
   return async <T>(method: string, path: string, options: ApiRequestOptions = {}): Promise<T> => {
     const url = new URL(`${server}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {
@@ -84,6 +92,7 @@ export function createApiRequester(server: string, settings: ApiRequesterSetting
         method,
         headers: {
           accept: 'application/json, application/problem+json',
+          ...auth,
           ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
           ...options.headers,
         },

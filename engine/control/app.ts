@@ -13,11 +13,31 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { registerAuditHook } from './audit/hook.ts';
+import { createAuditLog, vaultAuditSigner } from './audit/index.ts';
+import { AGENT_ROUTE_PREFIX, registerAuth } from './auth/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { API_PREFIX, CONTROL_VERSION } from './context.ts';
 import { errorProblem, sendProblem } from './problem.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { guardAgentRoutes, vaultRoutes } from './vault/index.ts';
+
+/**
+ * People present a bearer token (auth/hook.ts), agents their client certificate. `mutualTLS` is
+ * OpenAPI 3.1's, which the openapi-types package does not list: hence the one cast.
+ */
+const SECURITY_SCHEMES = {
+  bearerToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'An API token (`drctl token create`): its role and scopes decide what it may do; 401 without one, 403 naming the missing permission',
+  },
+  agentCertificate: {
+    type: 'mutualTLS',
+    description: "A site agent's client certificate, issued by the vault's CA",
+  },
+} as unknown as Record<string, { type: 'http'; scheme: string }>;
 
 export interface ControlAppOptions {
   /**
@@ -38,6 +58,11 @@ export async function buildControlApp(
   ctx: ControlContext,
   options: ControlAppOptions = {},
 ): Promise<ControlApp> {
+  if (ctx.audit === undefined || ctx.auditSigner === undefined) {
+    const signer = ctx.auditSigner ?? (await vaultAuditSigner(ctx.redis, ctx.prefix));
+    ctx.auditSigner = signer;
+    ctx.audit = createAuditLog(ctx.redis, ctx.prefix, signer);
+  }
   const app = Fastify({
     loggerInstance: ctx.log,
     logController: new LogController({ disableRequestLogging: true }),
@@ -66,6 +91,10 @@ export async function buildControlApp(
 
   app.setErrorHandler((error, request, reply) => {
     const problem = errorProblem(error, request);
+    if (request.auth !== null) {
+      request.auth.problemCode = problem.code;
+      request.auth.problemDetail = problem.detail;
+    }
     if (problem.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
     else ctx.metrics.refused.inc({ route: request.routeOptions.url ?? 'unknown', code: problem.code });
     return sendProblem(reply, problem);
@@ -113,12 +142,27 @@ export async function buildControlApp(
           'Recovery plans, executions, sites and inventory of the disaster-recovery engine. Errors are application/problem+json (RFC 9457) with the codes the CLI prints.',
         version: CONTROL_VERSION,
       },
+      components: {
+        securitySchemes: SECURITY_SCHEMES,
+      },
+      security: [{ bearerToken: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: (input) => {
+      const out = jsonSchemaTransform(input);
+      // The agents' routes take their client certificate, not a token (auth/hook.ts).
+      if (input.url.startsWith(AGENT_ROUTE_PREFIX)) {
+        return { ...out, schema: { ...out.schema, security: [{ agentCertificate: [] }] } };
+      }
+      return out;
+    },
     transformObject: jsonSchemaTransformObject,
   });
 
   if (ctx.trust !== undefined) guardAgentRoutes(app, ctx.trust, ctx.redis, ctx.prefix, ctx.metrics);
+  // The token gate and the audit log, before any route is mounted (their onRoute check sees them).
+  // /healthz, /readyz, /metrics and /openapi.json stay open: probes, scrapers, API browsers.
+  registerAuth(app, ctx);
+  registerAuditHook(app, ctx);
   registerSystemRoutes(app, ctx);
   await app.register(
     async (api) => {

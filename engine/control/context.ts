@@ -10,6 +10,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../common/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
+import type { AuditLog, AuditSigner } from './audit/index.ts';
 import type { HistoryStore } from './history/index.ts';
 import type { ControlMetrics } from './metrics.ts';
 import type { Notifications } from './notify/index.ts';
@@ -43,6 +44,13 @@ export interface ControlContext {
    * serves plain HTTP with agent routes unguarded (only a bare app of a unit test).
    */
   trust?: AgentTrust;
+  /**
+   * The audit log (audit/): every mutating or refused call, and the engine's own decisions.
+   * @defaultValue the vault's, under `prefix` (buildControlApp sets it when absent)
+   */
+  audit?: AuditLog;
+  /** What signs the audit log's head. @defaultValue the vault's audit key (audit/signer.ts) */
+  auditSigner?: AuditSigner;
   /** Checks behind `/readyz`: each says whether its part can serve now. */
   readiness: Record<string, () => Promise<boolean>>;
 }

@@ -10,6 +10,8 @@ export interface ControlMetrics {
   readonly refused: Counter<'route' | 'code'>;
   /** Agent requests refused by the vault's gate (certificate, site, replay), by reason. */
   readonly agentRefused: Counter<'reason'>;
+  /** Calls refused by the token gate (401/403), by route and code (auth/hook.ts). */
+  readonly authRefused: Counter<'route' | 'code'>;
   /** Request durations by route and status class. */
   readonly requests: Histogram<'route' | 'method' | 'status'>;
   /** Webhook delivery attempts by outcome: delivered, retried, given-up (notify/). */
@@ -22,6 +24,12 @@ export function createControlMetrics(): ControlMetrics {
   const refused = new Counter({
     name: 'drorch_requests_refused_total',
     help: 'Requests refused with a 4xx, by route and error code',
+    labelNames: ['route', 'code'] as const,
+    registers: [registry],
+  });
+  const authRefused = new Counter({
+    name: 'drorch_auth_refused_total',
+    help: 'People-route calls refused for their token: 401 (none, unknown, expired, revoked) or 403 (role, scope)',
     labelNames: ['route', 'code'] as const,
     registers: [registry],
   });
@@ -44,5 +52,5 @@ export function createControlMetrics(): ControlMetrics {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  return { registry, refused, agentRefused, requests, notifications };
+  return { registry, refused, agentRefused, authRefused, requests, notifications };
 }

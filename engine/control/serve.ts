@@ -12,6 +12,7 @@ import { compilePlan } from '../plan/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import { type AgentHubOptions, agentHubOf } from './agents/index.ts';
 import { buildControlApp } from './app.ts';
+import { createAuditLog, SYSTEM_ACTOR, vaultAuditSigner } from './audit/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
@@ -97,7 +98,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     counter: metrics.notifications,
     ...options.notifications,
   });
+  const auditSigner = await vaultAuditSigner(redis, prefix);
+  const audit = createAuditLog(redis, prefix, auditSigner);
   const orchestrator = await startOrchestrator({
+    // What the engine decides by itself goes on record under the system actor.
+    onDecision: async (decision) => {
+      await audit.append({
+        actor: SYSTEM_ACTOR,
+        action: decision.action,
+        execution: decision.execution,
+        ...(decision.epoch === undefined ? {} : { epoch: decision.epoch }),
+        ...(decision.plan === undefined ? {} : { plan: decision.plan }),
+        outcome: 'accepted',
+        detail: decision.detail,
+      });
+    },
     redisUrl: options.redisUrl,
     prefix,
     compile: compilePlan,
@@ -115,6 +130,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   await actions.ready();
   const ctx: ControlContext = {
+    audit,
+    auditSigner,
     redis,
     redisUrl: options.redisUrl,
     prefix,

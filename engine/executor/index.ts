@@ -95,7 +95,7 @@ export {
   startOrchestrator,
 } from './orchestrator/orchestrator.ts';
 export { protectStepId } from './orchestrator/protect-steps.ts';
-export type { CompileFn, ExecutionNotice } from './orchestrator/runner-deps.ts';
+export type { CompileFn, DecisionSink, EngineDecision, ExecutionNotice } from './orchestrator/runner-deps.ts';
 export {
   bullOptions,
   createQueueConnection,

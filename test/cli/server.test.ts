@@ -89,7 +89,8 @@ describe('drctl over the control plane', { timeout: 300_000 }, () => {
         env: { REDIS_URL: api.engine.redisUrl },
       },
     );
-  const served = (args: string[]) => drctl(args, { env: { DR_SERVER: api.control.url } });
+  const served = (args: string[]) =>
+    drctl(args, { env: { DR_SERVER: api.control.url, DR_TOKEN: api.token } });
 
   /** Both ways; the exit codes, stderr and masked --json output must match. */
   async function both(args: string[]): Promise<[DrctlRun, DrctlRun]> {
@@ -174,6 +175,8 @@ describe('drctl over the control plane', { timeout: 300_000 }, () => {
       '--json',
       '--server',
       api.control.url,
+      '--token',
+      api.token,
     ]);
     expect(run.code, `${run.stderr}\n${run.stdout}`).toBe(0);
     const view = JSON.parse(run.stdout) as { id: string; status: string };

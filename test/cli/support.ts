@@ -35,6 +35,7 @@ export function startDrctl(args: string[], options: DrctlOptions = {}): DrctlPro
     REDIS_URL: _redis,
     DR_SCRIPT_CATALOG: _catalog,
     DR_SERVER: _server,
+    DR_TOKEN: _token,
     ...base
   } = process.env;
   const child = tracked(

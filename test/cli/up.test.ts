@@ -3,7 +3,7 @@
  * through today's CLI against it, a worker killed by SIGKILL (restarted, or left down with
  * --no-restart), and a stop by SIGTERM, or a SIGKILL of up itself, that leaves no process behind.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +36,7 @@ interface UpLine {
   agents: Record<string, { pid: number }>;
   processes: Record<string, { pid: number; log: string }>;
   env: Record<string, string>;
+  tokenFile?: string | null;
 }
 
 function jsonLines(out: string): Array<Record<string, unknown>> {
@@ -65,7 +66,8 @@ async function startUp(extra: string[] = []): Promise<{ up: DrctlProcess; line: 
       String(await freePort()),
       ...extra,
     ],
-    { env: { LOG_LEVEL: 'info' } },
+    // Its own state folder: up writes its admin token there, not in the user's.
+    { env: { LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, 'state') } },
   );
   await up.waitFor(/"agents"/);
   const line = jsonLines(up.stdout()).find((l) => 'agents' in l) as unknown as UpLine;
@@ -124,7 +126,26 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     expect(line.sim).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.redis).toMatch(/^redis:\/\/:[\w-]+@127\.0\.0\.1:\d+$/);
     // The CLI needs the control plane's URL only (and the simulator's, for `drctl sim`).
-    expect(line.env).toEqual({ DR_SERVER: line.api, DR_SIM_URL: line.sim });
+    expect(line.env).toEqual({
+      DR_SERVER: line.api,
+      DR_SIM_URL: line.sim,
+      DR_TOKEN: expect.stringMatching(/^drt_/),
+    });
+    // The admin token is handed to the local user alone: a 0600 file the CLI reads for this API.
+    expect(line.tokenFile).toEqual(expect.any(String));
+    expect(statSync(line.tokenFile ?? '').mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(line.tokenFile ?? '', 'utf8'))).toMatchObject({
+      server: line.api,
+      token: line.env.DR_TOKEN,
+    });
+    const unauthenticated = await fetch(`${line.api}/api/v1/executions`);
+    expect(unauthenticated.status).toBe(401);
+    // The CLI finds that file by itself (no DR_TOKEN), for this API only.
+    const state = join(dirname(line.tokenFile ?? ''), '..', '..');
+    const fromFile = await drctl(['status', '--json'], {
+      env: { DR_SERVER: line.api ?? '', XDG_STATE_HOME: state },
+    });
+    expect(fromFile.code, fromFile.stderr).toBe(0);
     expect(Object.keys(line.agents).sort()).toEqual(['dc-east', 'dc-west']);
     expect(line.control.pid).toBe(line.processes.control?.pid);
     expect(Object.keys(line.processes)).toEqual([

@@ -26,7 +26,7 @@ export interface UpLine {
   prefix: string;
   agents: Record<string, { pid: number }>;
   processes: Record<string, { pid: number; log: string }>;
-  env: { DR_SERVER: string; DR_SIM_URL: string };
+  env: { DR_SERVER: string; DR_SIM_URL: string; DR_TOKEN: string };
 }
 
 /** One line of `drctl up --json` after its summary: an exit or a restart of a child. */
@@ -155,7 +155,8 @@ export async function startCloud(dir: string, options: CloudOptions): Promise<Cl
       String(await freePort()),
       ...(options.restart === false ? ['--no-restart'] : []),
     ],
-    { env: { LOG_LEVEL: 'info' } },
+    // Its own state folder: up writes its admin token there, not in the user's.
+    { env: { LOG_LEVEL: 'info', XDG_STATE_HOME: join(dir, 'state') } },
   );
   await up.waitFor(/"agents"/);
   const line = jsonLines(up.stdout()).find((l) => 'agents' in l) as unknown as UpLine;
@@ -164,7 +165,9 @@ export async function startCloud(dir: string, options: CloudOptions): Promise<Cl
   const cli = (args: string[], server?: string) =>
     drctl(args, { env: { ...line.env, ...(server === undefined ? {} : { DR_SERVER: server }) } });
   const get = async <T>(path: string): Promise<T> => {
-    const response = await fetch(`${line.api}${path}`);
+    const response = await fetch(`${line.api}${path}`, {
+      headers: { authorization: `Bearer ${line.env.DR_TOKEN ?? ''}` },
+    });
     if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   };

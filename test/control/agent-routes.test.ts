@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { HandedUnit } from '../../engine/contract/index.ts';
 import { agentKeys } from '../../engine/control/agents/index.ts';
 import { agentHubOf, CONTROL_VERSION } from '../../engine/control/index.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 import { useAgentControl } from './agent-app.ts';
 
 const EAST = 'dc-east';
@@ -77,7 +78,9 @@ describe('the agent routes', () => {
   it('lists the sites with their agent, version and heartbeat age', async () => {
     const reply = await post(`/api/v1/agents/${WEST}/heartbeat`, { session: west, running: [] });
     expect(reply.statusCode).toBe(200);
-    const sites = (await control.app.inject('/api/v1/sites')).json().sites;
+    // GET /sites is a people route: a token; the agents' own posts above took none.
+    const token = await adminToken({ redis: control.ctx.redis, prefix: control.ctx.prefix });
+    const sites = (await control.app.inject({ url: '/api/v1/sites', headers: bearer(token) })).json().sites;
     expect(sites.map((s: { site: string }) => s.site)).toEqual([EAST, WEST]);
     expect(sites[1]).toMatchObject({ agentId: `agent-${WEST}`, version: CONTROL_VERSION, live: true });
     const doc = (await control.app.inject('/openapi.json')).json();

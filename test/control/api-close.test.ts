@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../engine/common/index.ts';
 import { buildControlApp, type ControlContext, createControlMetrics } from '../../engine/control/index.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 const redis = testRedisClient();
@@ -32,7 +33,7 @@ describe('when the control plane closes while a request is under way', () => {
     const app = await buildControlApp(ctx, {
       routes: [
         (api) => {
-          api.get('/slow', async () => {
+          api.get('/slow', { config: { permission: 'read' } }, async () => {
             arrived();
             await new Promise<void>((resolve) => {
               release = resolve;
@@ -43,7 +44,7 @@ describe('when the control plane closes while a request is under way', () => {
       ],
     });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const response = fetch(`${url}/api/v1/slow`);
+    const response = fetch(`${url}/api/v1/slow`, { headers: bearer(await adminToken(ctx)) });
     await underWay;
 
     const closed = app.close();

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpExecutionClient } from '../../engine/client/index.ts';
+import { createHttpExecutionClient, whoAmI } from '../../engine/client/index.ts';
 import { createQueueConnection, readAllEvents, type StoredEvent } from '../../engine/executor/index.ts';
 import { PreflightBlockedError } from '../../engine/preflight/index.ts';
 import { approveAsOperator, waitForStatus } from '../engine/support.ts';
@@ -82,21 +82,25 @@ describe('executions through the control plane API', { timeout: 300_000 }, () =>
         hash: api.hash,
         source: source(),
         reason: 'drill through the API',
-        by: 'tester',
       });
       drill = submitted.id;
       expect(submitted.preflight.ok).toBe(true);
       const operator = approveAsOperator(api.client, drill);
       const view = await waitForStatus(api.client, drill, ['awaiting-cleanup', 'failed'], 120_000);
       operator.stop();
-      expect(view).toMatchObject({ status: 'awaiting-cleanup', by: 'tester', hash: api.hash });
+      // Who started it is the token's owner (startApiEngine's admin, the OS user).
+      expect(view).toMatchObject({ status: 'awaiting-cleanup', by: whoAmI(), hash: api.hash });
       expect(view.stepsDone).toBe(view.stepsTotal);
       const testVms = (await api.engine.world.api.listVMs(api.plan.target)).filter((vm) => vm.isTest);
       expect(testVms.map((vm) => vm.state)).toEqual(api.plan.vms.map(() => 'Running'));
 
-      const versions = await json(fetch(`${api.control.url}/api/v1/plans/erp/versions`));
+      const versions = await json(
+        fetch(`${api.control.url}/api/v1/plans/erp/versions`, { headers: api.auth }),
+      );
       expect(versions.versions.map((v: { hash: string }) => v.hash)).toEqual([api.hash]);
-      const version = await json(fetch(`${api.control.url}/api/v1/plans/erp/versions/${api.hash}`));
+      const version = await json(
+        fetch(`${api.control.url}/api/v1/plans/erp/versions/${api.hash}`, { headers: api.auth }),
+      );
       expect(version.text).toBe(api.text);
     });
 
@@ -114,11 +118,10 @@ describe('executions through the control plane API', { timeout: 300_000 }, () =>
     it('refuses a second drill of the plan with 409 and the whole pre-flight report', async () => {
       const raw = await fetch(`${api.control.url}/api/v1/executions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...api.auth },
         body: JSON.stringify({
           type: 'test',
           plan: { name: 'erp', hash: api.hash },
-          by: 't',
           reason: 'again',
         }),
       });
@@ -150,7 +153,7 @@ describe('executions through the control plane API', { timeout: 300_000 }, () =>
   describe('a planned failover followed over a link that drops', () => {
     it('gets every event exactly once, resumed by Last-Event-ID, and the VMs run at the target', async () => {
       const proxy = await cuttableProxy(api.control.url);
-      const watcher = createHttpExecutionClient({ server: proxy.url });
+      const watcher = createHttpExecutionClient({ server: proxy.url, token: api.token });
       try {
         const submitted = await api.client.submit({
           type: 'planned',
@@ -185,7 +188,7 @@ describe('executions through the control plane API', { timeout: 300_000 }, () =>
         // The raw stream: after Last-Event-ID it starts with the next event and ends with `end`.
         const middle = stored[10]?.id ?? '';
         const response = await fetch(`${api.control.url}/api/v1/executions/${submitted.id}/events`, {
-          headers: { 'last-event-id': middle },
+          headers: { 'last-event-id': middle, ...api.auth },
         });
         expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
         const body = await response.text();
@@ -196,7 +199,7 @@ describe('executions through the control plane API', { timeout: 300_000 }, () =>
         // JSON pages with ?after=, for clients that do not stream.
         const page = await json(
           fetch(`${api.control.url}/api/v1/executions/${submitted.id}/events?after=${middle}&limit=3`, {
-            headers: { accept: 'application/json' },
+            headers: { accept: 'application/json', ...api.auth },
           }),
         );
         expect(page.events.map((e: StoredEvent) => e.id)).toEqual(stored.slice(11, 14).map((e) => e.id));
@@ -211,7 +214,9 @@ describe('executions through the control plane API', { timeout: 300_000 }, () =>
   it('answers an unknown execution with 404 and the CLI code', async () => {
     const error = await api.client.get('no-such-run').catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'EXECUTION_NOT_FOUND', exitCode: 2 });
-    const events = await fetch(`${api.control.url}/api/v1/executions/no-such-run/events`);
+    const events = await fetch(`${api.control.url}/api/v1/executions/no-such-run/events`, {
+      headers: api.auth,
+    });
     expect(events.status).toBe(404);
   });
 });

@@ -14,6 +14,7 @@ import {
 } from '../../engine/control/index.ts';
 import { executionKeys } from '../../engine/executor/index.ts';
 import { generatePlan } from '../../engine/plan/index.ts';
+import { authed } from '../support/auth.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 const RUN = 'run-1';
@@ -21,6 +22,10 @@ const HUGE = '99999999999999999999999';
 
 describe('the operators API, against bad input', () => {
   let app: ControlApp;
+  const inject = authed(
+    () => app,
+    () => ctx,
+  );
   const redis = testRedisClient();
   const ctx: ControlContext = {
     redis,
@@ -66,12 +71,12 @@ describe('the operators API, against bad input', () => {
         'application/json',
       ],
     ])('is refused with 400 by %s', async (_what, url, accept) => {
-      const reply = await app.inject({ method: 'GET', url, headers: { accept } });
+      const reply = await inject({ method: 'GET', url, headers: { accept } });
       expect(reply.statusCode, reply.body).toBe(400);
     });
 
     it('is refused with 400 as a Last-Event-ID', async () => {
-      const reply = await app.inject({
+      const reply = await inject({
         method: 'GET',
         url: `/api/v1/executions/${RUN}/events`,
         headers: { 'last-event-id': `${HUGE}-0` },
@@ -81,7 +86,7 @@ describe('the operators API, against bad input', () => {
   });
 
   it("says an internal error in the event stream without Redis's text, naming the request", async () => {
-    const reply = await app.inject({ method: 'GET', url: `/api/v1/executions/${RUN}/events?follow=false` });
+    const reply = await inject({ method: 'GET', url: `/api/v1/executions/${RUN}/events?follow=false` });
     expect(reply.statusCode).toBe(200);
     const error = reply.body.split('\n\n').find((m) => m.startsWith('event: error'));
     expect(error, reply.body).toBeDefined();
@@ -100,29 +105,29 @@ describe('the operators API, against bad input', () => {
         { type: 'test', plan, selection: { group: 'g'.repeat(201) } },
       ],
       ['accept', '/api/v1/executions:preflight', { type: 'test', plan, accept: Array(1001).fill('X') }],
-      ['approvals action', `/api/v1/executions/${RUN}/approvals`, { action: 'a'.repeat(401), by: 'alice' }],
+      ['approvals action', `/api/v1/executions/${RUN}/approvals`, { action: 'a'.repeat(401) }],
       ['locks release vms', '/api/v1/locks/release', { vms: many }],
       [
         'discardDiverged.vms',
         `/api/v1/executions/${RUN}/reprotect`,
-        { by: 'alice', discardDiverged: { vms: many, reason: 'r' } },
+        { discardDiverged: { vms: many, reason: 'r' } },
       ],
     ])('is refused with 400 when %s is over its cap', async (field, url, payload) => {
-      const reply = await app.inject({ method: 'POST', url, payload });
+      const reply = await inject({ method: 'POST', url, payload });
       expect(reply.statusCode, reply.body).toBe(400);
       expect(reply.body).toContain(field.split(' ')[0]?.split('.').at(-1));
     });
 
     it('a plan text over 8 MiB is refused with 400 naming the cap', async () => {
       const text = `# ${'x'.repeat(8 * 1024 * 1024)}\n`;
-      const reply = await app.inject({ method: 'POST', url: '/api/v1/plans', payload: { text } });
+      const reply = await inject({ method: 'POST', url: '/api/v1/plans', payload: { text } });
       expect(reply.statusCode, reply.body.slice(0, 300)).toBe(400);
       expect(reply.body).toContain('8 MiB');
     });
 
     it('a 10,000-VM plan still uploads', { timeout: 120_000 }, async () => {
       const text = generatePlan({ vms: 10_000, depth: 10, seed: 7 });
-      const reply = await app.inject({ method: 'POST', url: '/api/v1/plans', payload: { text } });
+      const reply = await inject({ method: 'POST', url: '/api/v1/plans', payload: { text } });
       expect(reply.statusCode, reply.body.slice(0, 300)).toBe(201);
     });
   });

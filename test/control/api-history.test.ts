@@ -8,10 +8,15 @@ import {
   controlRoutes,
   createControlMetrics,
 } from '../../engine/control/index.ts';
+import { adminToken, authed, bearer } from '../support/auth.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 describe('GET /api/v1/history', () => {
   let app: ControlApp;
+  const inject = authed(
+    () => app,
+    () => ({ redis, prefix }),
+  );
   const redis = testRedisClient();
   const prefix = uniquePrefix('hist-api');
   const history = createHistoryStore(redis, { prefix });
@@ -38,7 +43,7 @@ describe('GET /api/v1/history', () => {
   });
 
   it("returns each VM's 288 buckets, oldest first, with gaps as null", async () => {
-    const reply = await app.inject('/api/v1/history?vm=sql-01&vm=web-01');
+    const reply = await inject('/api/v1/history?vm=sql-01&vm=web-01');
     expect(reply.statusCode).toBe(200);
     const [sql, web] = reply.json().vms;
     expect(sql.site).toBe('dc-east');
@@ -52,19 +57,22 @@ describe('GET /api/v1/history', () => {
 
   it('refuses a page larger than the cap, naming the field', async () => {
     const query = Array.from({ length: 201 }, (_, i) => `vm=v${i}`).join('&');
-    const reply = await app.inject(`/api/v1/history?${query}`);
+    const reply = await inject(`/api/v1/history?${query}`);
     expect(reply.statusCode).toBe(400);
     expect(reply.json().issues[0].path).toMatch(/^querystring/);
   });
 
   it('is in the OpenAPI document', async () => {
-    const doc = (await app.inject('/openapi.json')).json();
+    const doc = (await inject('/openapi.json')).json();
     expect(doc.paths['/api/v1/history'].get.summary).toMatch(/5-minute buckets/);
   });
 
   it('answers 503 when the control plane keeps no history', async () => {
     const bare = await buildControlApp(base(), { routes: controlRoutes });
-    const reply = await bare.inject('/api/v1/history?vm=sql-01');
+    const reply = await bare.inject({
+      url: '/api/v1/history?vm=sql-01',
+      headers: bearer(await adminToken({ redis, prefix })),
+    });
     await bare.close();
     expect(reply.statusCode).toBe(503);
     expect(reply.json().code).toBe('NO_HISTORY');

@@ -13,12 +13,17 @@ import {
   createControlMetrics,
 } from '../../engine/control/index.ts';
 import { parsePlan } from '../../engine/plan/index.ts';
+import { authed } from '../support/auth.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 const three = readFileSync('plans/examples/three-tier.yaml', 'utf8');
 
 describe('plans in the vault', () => {
   let app: ControlApp;
+  const inject = authed(
+    () => app,
+    () => ({ redis, prefix }),
+  );
   const redis = testRedisClient();
   const prefix = uniquePrefix('plans');
   beforeAll(async () => {
@@ -42,7 +47,7 @@ describe('plans in the vault', () => {
   });
 
   const upload = (text: string, file = 'erp.yaml') =>
-    app.inject({ method: 'POST', url: '/api/v1/plans', payload: { file, text } });
+    inject({ method: 'POST', url: '/api/v1/plans', payload: { file, text } });
 
   describe('when the plan is invalid', () => {
     it('answers 400 PLAN_INVALID with every issue at file:line:column, as drctl validate prints them', async () => {
@@ -62,7 +67,7 @@ describe('plans in the vault', () => {
       );
       expect(problem.issues.length).toBeGreaterThanOrEqual(2);
       expect(problem.detail).toContain('erp.yaml:');
-      expect((await app.inject('/api/v1/plans')).json()).toEqual({ plans: [] });
+      expect((await inject('/api/v1/plans')).json()).toEqual({ plans: [] });
     });
 
     it('answers a YAML syntax error with its place', async () => {
@@ -72,7 +77,7 @@ describe('plans in the vault', () => {
     });
 
     it('refuses an upload that brings anything but the YAML and its file name', async () => {
-      const reply = await app.inject({
+      const reply = await inject({
         method: 'POST',
         url: '/api/v1/plans',
         payload: { file: 'erp.yaml', text: three, scripts: { 'update-dns.sh': 'rm -rf /' } },
@@ -101,27 +106,27 @@ describe('plans in the vault', () => {
       expect(second.created).toBe(true);
       expect(second.version.hash).not.toBe(parsed.hash);
 
-      const versions = (await app.inject('/api/v1/plans/erp/versions')).json().versions;
+      const versions = (await inject('/api/v1/plans/erp/versions')).json().versions;
       expect(versions.map((v: { hash: string }) => v.hash).sort()).toEqual(
         [parsed.hash, second.version.hash].sort(),
       );
-      const latest = (await app.inject('/api/v1/plans/erp')).json();
+      const latest = (await inject('/api/v1/plans/erp')).json();
       expect(latest.text).toBe(changed);
-      const one = (await app.inject(`/api/v1/plans/erp/versions/${parsed.hash}`)).json();
+      const one = (await inject(`/api/v1/plans/erp/versions/${parsed.hash}`)).json();
       expect(one.text).toBe(three);
-      expect((await app.inject('/api/v1/plans')).json().plans).toMatchObject([{ name: 'erp', versions: 2 }]);
+      expect((await inject('/api/v1/plans')).json().plans).toMatchObject([{ name: 'erp', versions: 2 }]);
     });
 
     it('answers an unknown plan or version with 404', async () => {
-      expect((await app.inject('/api/v1/plans/nope')).json().code).toBe('PLAN_NOT_FOUND');
-      const reply = await app.inject(`/api/v1/plans/erp/versions/${'0'.repeat(64)}`);
+      expect((await inject('/api/v1/plans/nope')).json().code).toBe('PLAN_NOT_FOUND');
+      const reply = await inject(`/api/v1/plans/erp/versions/${'0'.repeat(64)}`);
       expect(reply.statusCode).toBe(404);
       expect(reply.json().code).toBe('PLAN_VERSION_NOT_FOUND');
     });
   });
 
   it('describes every plans and executions route in /openapi.json, with its schemas', async () => {
-    const doc = (await app.inject('/openapi.json')).json();
+    const doc = (await inject('/openapi.json')).json();
     const routes: Array<[string, string, 'body' | 'none']> = [
       ['post', '/api/v1/plans', 'body'],
       ['get', '/api/v1/plans', 'none'],
@@ -160,7 +165,9 @@ describe('plans in the vault', () => {
     ])
       expect(doc.components.schemas, name).toHaveProperty(name);
     expect(doc.components.schemas.SubmitRequest.required).toEqual(
-      expect.arrayContaining(['type', 'plan', 'by', 'reason']),
+      expect.arrayContaining(['type', 'plan', 'reason']),
     );
+    // Who submits is the token's owner, never what the client says.
+    expect(doc.components.schemas.SubmitRequest.properties).not.toHaveProperty('by');
   });
 });

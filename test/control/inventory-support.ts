@@ -23,6 +23,7 @@ import {
   type VaultReadApiOptions,
 } from '../../engine/control/inventory/index.ts';
 import type { World } from '../../simulators/index.ts';
+import { adminToken } from '../support/auth.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 export const silent = createLogger('test', { level: 'silent' });
@@ -83,7 +84,8 @@ export async function startVault(
     url: address,
     store,
     wall,
-    request: createApiRequester(address),
+    // An admin's token: the people routes (GET /inventory) need one; the agents' take none.
+    request: createApiRequester(address, { token: await adminToken(ctx) }),
     readApi: (more = {}) => createVaultReadApi({ store, clock, refreshWaitMs: 300, ...more }),
     async close() {
       await agentHubOf(ctx).close(1000);

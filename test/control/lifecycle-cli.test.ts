@@ -39,7 +39,7 @@ async function drctl(
   const { REDIS_URL: _redis, DR_SIM_URL: _sim, DR_SERVER: _server, ...rest } = process.env;
   const env =
     path === 'server'
-      ? { ...rest, LOG_LEVEL: 'silent', DR_SERVER: live.control.url }
+      ? { ...rest, LOG_LEVEL: 'silent', DR_SERVER: live.control.url, DR_TOKEN: live.token }
       : { ...rest, LOG_LEVEL: 'silent', REDIS_URL: live.engine.redisUrl, DR_SIM_URL: sim.url };
   const argv = path === 'server' ? args : [...args, '--prefix', live.engine.prefix];
   const child = tracked(

@@ -4,16 +4,24 @@
  * world's API plugged in as the vault's inventory. Several plans share one world, so one engine
  * can hold a failover committed through the API and another committed in process.
  */
+import { whoAmI } from '../../engine/client/index.ts';
 import { type ControlPlane, controlRoutes, startControlPlane } from '../../engine/control/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { worldForPlan } from '../../simulators/index.ts';
 import { silent } from '../engine/support.ts';
 import { type LifecycleEngine, startLifecycleEngine } from '../lifecycle/support.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 
 export interface LifecycleControl {
   engine: LifecycleEngine;
   control: ControlPlane;
-  /** A JSON request to the API (`path` under /api/v1): its status and body. */
+  /** An admin token of the control plane (the api() helper sends it). */
+  token: string;
+  /**
+   * A JSON request to the API (`path` under /api/v1): its status and body. Who asks is a token's
+   * owner: a `by` in the body is taken out and names the owner of the admin token sent (made on
+   * first use); without one, the OS user.
+   */
   // biome-ignore lint/suspicious/noExplicitAny: a JSON answer the tests read field by field
   api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
@@ -41,14 +49,29 @@ export async function startLifecycleControl(plans: readonly RecoveryPlan[]): Pro
     leaseMs: 2000,
   });
   control.ctx.inventory = world.api;
+  // Owned by the OS user, whom the direct path records: the two paths' answers stay comparable.
+  const me = whoAmI();
+  const token = await adminToken(control, me);
+  const owners = new Map<string, Promise<string>>([[me, Promise.resolve(token)]]);
+  const tokenOf = (owner: string): Promise<string> => {
+    let made = owners.get(owner);
+    if (made === undefined) {
+      made = adminToken(control, owner);
+      owners.set(owner, made);
+    }
+    return made;
+  };
   return {
     engine,
     control,
+    token,
     api: async (method, path, body) => {
+      const { by, ...payload } = (body ?? {}) as Record<string, unknown>;
       const reply = await control.app.inject({
         method,
         url: `/api/v1${path}`,
-        ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+        headers: bearer(await tokenOf(typeof by === 'string' ? by : me)),
+        ...(body === undefined ? {} : { payload }),
       });
       return { status: reply.statusCode, body: reply.body === '' ? undefined : reply.json() };
     },

@@ -90,7 +90,7 @@ describe('drctl protect through the control plane', { timeout: 120_000 }, () => 
           live.control.url,
           '--json',
         ],
-        { env: { ...rest, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'] },
+        { env: { ...rest, LOG_LEVEL: 'silent', DR_TOKEN: live.token }, stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     );
     let out = '';

@@ -6,17 +6,21 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHttpExecutionClient, type HttpExecutionClient } from '../../engine/client/index.ts';
+import { createHttpExecutionClient, type HttpExecutionClient, whoAmI } from '../../engine/client/index.ts';
 import { type ControlPlane, controlRoutes, startControlPlane } from '../../engine/control/index.ts';
 import { parsePlan } from '../../engine/plan/index.ts';
 import type { RecoveryPlan } from '../../engine/plan/types.ts';
 import { actionFixtures, silent, startTestEngine, type TestEngine } from '../engine/support.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 
 export interface ApiEngine {
   control: ControlPlane;
   /** The sites' workers and the world (its own orchestrator is not started: the control plane's runs). */
   engine: TestEngine;
   client: HttpExecutionClient;
+  /** An admin token of this control plane, and the header that carries it (for raw requests). */
+  token: string;
+  auth: { authorization: string };
   plan: RecoveryPlan;
   hash: string;
   /** The plan file the CLI reads (the example, its webhook pointed at the fixtures' receiver). */
@@ -48,11 +52,15 @@ export async function startApiEngine(example = 'plans/examples/three-tier.yaml')
     leaseMs: 2000,
     logger: silent,
   });
-  const client = createHttpExecutionClient({ server: control.url });
+  // Owned by the OS user, as the direct path records who asks: both paths' answers compare equal.
+  const token = await adminToken(control, whoAmI());
+  const client = createHttpExecutionClient({ server: control.url, token });
   return {
     control,
     engine,
     client,
+    token,
+    auth: bearer(token),
     plan: parsed.plan,
     hash: parsed.hash,
     file,

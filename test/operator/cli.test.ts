@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { whoAmI } from '../../engine/client/index.ts';
 import { createQueueConnection, readAllEvents } from '../../engine/executor/index.ts';
 import {
   actionFixtures,
@@ -70,17 +71,10 @@ describe('drctl status / approve / step', { timeout: 300_000 }, () => {
         'WAITING FOR APPROVAL action/confirm-san: Confirm that SAN replication for the ERP LUNs is paused',
       );
       expect(status.out).toContain(`drctl approve ${id} confirm-san --comment "..."`);
-      const approved = await drctl(engine, [
-        'approve',
-        id,
-        'confirm-san',
-        '--comment',
-        'LUNs paused',
-        '--by',
-        'dana',
-      ]);
+      const approved = await drctl(engine, ['approve', id, 'confirm-san', '--comment', 'LUNs paused']);
       expect(approved.err).toBe('');
-      expect(approved.out).toBe(`approved action/confirm-san of ${id} by dana\n`);
+      // On the direct path who decides is the OS user (over the API: the token's owner).
+      expect(approved.out).toBe(`approved action/confirm-san of ${id} by ${whoAmI()}\n`);
       expect(approved.code).toBe(0);
 
       await waitForStatus(engine.client, id, ['paused', 'completed', 'failed'], 60_000);
@@ -110,11 +104,9 @@ describe('drctl status / approve / step', { timeout: 300_000 }, () => {
         'app-02/readiness',
         '--reason',
         'app service restarted by hand',
-        '--by',
-        'erin',
       ]);
       expect(done.err).toBe('');
-      expect(done.out).toBe(`marked done app-02/readiness of ${id} by erin\n`);
+      expect(done.out).toBe(`marked done app-02/readiness of ${id} by ${whoAmI()}\n`);
       expect((await waitForStatus(engine.client, id, ['completed', 'failed'], 60_000)).status).toBe(
         'completed',
       );
@@ -127,12 +119,18 @@ describe('drctl status / approve / step', { timeout: 300_000 }, () => {
       const events = (await readAllEvents(redis, engine.prefix, id)).map((e) => e.event);
       await redis.quit();
       expect(events.filter((e) => e.type === 'operator-action')).toMatchObject([
-        { command: 'approve', step: 'action/confirm-san', by: 'dana', reason: 'LUNs paused', accepted: true },
-        { command: 'done', step: 'app-02/readiness', by: 'erin', reason: 'app service restarted by hand' },
+        {
+          command: 'approve',
+          step: 'action/confirm-san',
+          by: whoAmI(),
+          reason: 'LUNs paused',
+          accepted: true,
+        },
+        { command: 'done', step: 'app-02/readiness', by: whoAmI(), reason: 'app service restarted by hand' },
       ]);
       const timeline = await drctl(engine, ['events', id]);
       expect(timeline.out).toContain(
-        'operator erin: done app-02/readiness ("app service restarted by hand")',
+        `operator ${whoAmI()}: done app-02/readiness ("app service restarted by hand")`,
       );
       expect(timeline.out).toContain('step app-02/readiness PAUSED for an operator (attempt 1)');
     } finally {

@@ -30,6 +30,8 @@ import { type CommonFlags, openClient, redisUrlFromEnv } from './common.ts';
 export interface ConnectFlags extends CommonFlags {
   server?: string;
   sim?: string;
+  /** The API token. @defaultValue DR_TOKEN, else the one `drctl up` wrote for the server */
+  token?: string;
 }
 
 /** `--server`: on every command that can run through the control plane. */
@@ -87,7 +89,10 @@ export async function connectClient(
         'SERVER_HAS_PREFIX',
         `--prefix ${flags.prefix} with the control plane at ${server}: its prefix is the one \`drctl serve --prefix\` was given; drop --prefix`,
       );
-    const remote = createHttpExecutionClient({ server });
+    const remote = createHttpExecutionClient({
+      server,
+      ...(flags.token === undefined ? {} : { token: flags.token }),
+    });
     return {
       client: remote,
       remote,

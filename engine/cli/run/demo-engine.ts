@@ -9,6 +9,7 @@ import { type Agent, inventoryReporter, startAgent } from '../../agent/index.ts'
 import { createApiRequester } from '../../client/index.ts';
 import { DrError, type Logger } from '../../common/index.ts';
 import { siteListSchema } from '../../contract/index.ts';
+import { createFirstAdminToken } from '../../control/auth/index.ts';
 import { CONTROL_VERSION, type ControlPlane, controlRoutes, startControlPlane } from '../../control/index.ts';
 import { DEFAULT_PREFIX } from '../../executor/index.ts';
 import type { HostDriver } from '../../hosts/index.ts';
@@ -73,10 +74,12 @@ export async function startDemoEngine(options: DemoEngineOptions): Promise<DemoE
     }),
   );
   for (const agent of agents) options.started(() => agent.close(2000));
+  // The demo's own admin token (its vault is new): what `drctl vault init` and `drctl up` hand out.
+  const { token } = await createFirstAdminToken(control.ctx.redis, options.prefix, { owner: 'demo' });
   await Promise.all(agents.map((agent) => agent.ready()));
-  await untilReported(control.url, sites, options.stopping);
+  await untilReported(control.url, token, sites, options.stopping);
   if (options.stopping()) return undefined;
-  const connection = await connectClient({ server: control.url, prefix: DEFAULT_PREFIX });
+  const connection = await connectClient({ server: control.url, prefix: DEFAULT_PREFIX, token });
   options.started(() => connection.close());
   return { control, sites, connection };
 }
@@ -89,8 +92,13 @@ const SiteInventorySchema = z.object({
  * Until the control plane lists a live agent for each site and holds a full inventory of it, read
  * through its API as any client would: pre-flight reads the sites from that inventory.
  */
-async function untilReported(server: string, sites: string[], stopping: () => boolean): Promise<void> {
-  const request = createApiRequester(server);
+async function untilReported(
+  server: string,
+  token: string,
+  sites: string[],
+  stopping: () => boolean,
+): Promise<void> {
+  const request = createApiRequester(server, { token });
   const deadline = Date.now() + AGENTS_READY_MS;
   let waiting = sites;
   while (!stopping()) {

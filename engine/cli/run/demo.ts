@@ -48,7 +48,6 @@ async function run(
     source,
     reason: `drctl demo: ${title.toLowerCase()}`,
     approveManual: true,
-    by: 'demo',
   });
   process.stdout.write(`${preflightSummaryLine(preflight)}\n`);
   const view = await watchExecution(client, id, { speed });
@@ -172,7 +171,7 @@ async function demo(
   const { client } = engine.connection;
   const drill = await run(client, demoPlan, 'test', flags.speed);
   process.stdout.write(`\n== CLEANUP of ${drill} ==\n`);
-  const cleanup = await client.cleanup(drill, { reason: 'drctl demo: drill finished', by: 'demo' });
+  const cleanup = await client.cleanup(drill, { reason: 'drctl demo: drill finished' });
   const cleaned = await watchExecution(client, cleanup.id, { speed: flags.speed });
   for (const line of summaryLines(cleaned, { speed: flags.speed })) process.stdout.write(`${line}\n`);
   const testVms = (await world.api.listVMs(plan.target)).filter((vm) => vm.isTest).length;

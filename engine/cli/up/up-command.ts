@@ -11,7 +11,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { Redis } from 'ioredis';
+import { whoAmI, writeUpToken } from '../../client/index.ts';
 import { InputError } from '../../common/index.ts';
+import { createFirstAdminToken } from '../../control/auth/index.ts';
 import { DEFAULT_PREFIX } from '../../executor/index.ts';
 import { freePort, RedisUnavailableError, redactRedisUrl, redisServerAvailable } from '../../redis/index.ts';
 import { stateDirCandidates } from '../crash-log.ts';
@@ -194,6 +197,13 @@ async function up(flags: UpFlags): Promise<void> {
   }
   if (stopping !== undefined) return; // a signal during the start: its handler ends the process
   const summary = summaryOf(ctx, logs, supervisor.status(), table);
+  if (summary.api !== null) {
+    // No unauthenticated mode, even here: the local user gets an admin token (a 0600 file the CLI
+    // reads for this server, and DR_TOKEN in the summary).
+    const admin = await firstAdminToken(ctx);
+    summary.env.DR_TOKEN = admin;
+    summary.tokenFile = writeUpToken(summary.api, admin) ?? null;
+  }
   if (flags.json) print(JSON.stringify(summary));
   else for (const line of humanLines(summary, supervisor.status())) print(line);
   // Runs until a signal (the handler above exits), even once every process is down (--no-restart):
@@ -214,6 +224,24 @@ interface UpSummary {
   processes: Record<string, { pid: number | undefined; log: string }>;
   /** What a shell needs to use the CLI against this system. */
   env: Record<string, string>;
+  /** Where the admin token was written for the CLI (0600), or null when nowhere was writable. */
+  tokenFile?: string | null;
+}
+
+/** The vault's first admin token, owned by the user who ran `drctl up`. */
+async function firstAdminToken(ctx: UpContext): Promise<string> {
+  const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: 3, lazyConnect: true });
+  try {
+    await redis.connect();
+    const owner =
+      whoAmI()
+        .replace(/[^\w.@+-]/g, '_')
+        .slice(0, 100) || 'admin';
+    const { token } = await createFirstAdminToken(redis, ctx.prefix, { owner });
+    return token;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function summaryOf(
@@ -261,6 +289,9 @@ function humanLines(summary: UpSummary, status: ProcessStatus[]): string[] {
       return `  ${p.name.padEnd(width)}  pid ${p.pid}${where}`;
     }),
     ...(summary.api === null ? [] : [`  API: ${summary.api}`]),
+    ...(summary.tokenFile === undefined || summary.tokenFile === null
+      ? []
+      : [`  admin token (DR_TOKEN below) also in ${summary.tokenFile}, read by the CLI for this API`]),
     'To run commands against it from another shell:',
     ...Object.entries(summary.env).map(([name, value]) => `  export ${name}=${value}`),
     ...(summary.prefix === DEFAULT_PREFIX || summary.api !== null

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
+import { actorOf } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 import { NotificationTypeSchema } from './events.ts';
@@ -18,7 +19,6 @@ import {
 const SubscriptionParams = z.strictObject({
   id: z.string().regex(/^sub-[0-9a-f]{1,64}$/, 'not a subscription id'),
 });
-const ByHeader = z.object({ 'x-dr-by': z.string().max(200).optional() });
 
 const SubscriptionView = SubscriptionSchema.extend({ status: DeliveryStatusSchema }).meta({
   id: 'NotificationSubscriptionView',
@@ -46,7 +46,6 @@ export function registerNotificationRoutes(app: ControlApp, ctx: ControlContext)
         summary: 'Subscribe a webhook to notifications (the secret is answered once, here)',
         description:
           'Each delivery is a POST of a NotificationPayload with `Idempotency-Key` (the notification id, the same in every retry), `X-DR-Event`, `X-DR-Timestamp` and `X-DR-Signature: sha256=<HMAC-SHA256(secret, "<timestamp>.<raw body>")>`.',
-        headers: ByHeader,
         body: z.strictObject({
           url: WebhookUrlSchema.describe('http:// or https:// URL the notifications are POSTed to'),
           events: z
@@ -75,7 +74,7 @@ export function registerNotificationRoutes(app: ControlApp, ctx: ControlContext)
         url: request.body.url,
         ...(request.body.events === undefined ? {} : { events: request.body.events }),
         ...(request.body.secret === undefined ? {} : { secret: request.body.secret }),
-        by: request.headers['x-dr-by'] ?? 'api',
+        by: actorOf(request),
       });
       return reply.code(201).send(created);
     },
@@ -137,7 +136,6 @@ export function registerNotificationRoutes(app: ControlApp, ctx: ControlContext)
         tags: ['notifications'],
         summary: 'Send a test notification (type notification.test) to one subscription',
         params: SubscriptionParams,
-        headers: ByHeader,
         response: {
           202: z.object({
             id: z.string().describe('the test notification id'),
@@ -150,7 +148,7 @@ export function registerNotificationRoutes(app: ControlApp, ctx: ControlContext)
       },
     },
     async (request, reply) => {
-      const result = await notifier().test(request.params.id, request.headers['x-dr-by'] ?? 'api');
+      const result = await notifier().test(request.params.id, actorOf(request));
       return reply.code(202).send({ id: result.id, deliveries: result.deliveries });
     },
   );

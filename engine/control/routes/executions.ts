@@ -12,6 +12,7 @@ import { approveAction, describeApprovals, describePaused, loadExecution } from 
 import { compilePlan } from '../../plan/index.ts';
 import type { RecoveryPlan } from '../../plan/types.ts';
 import { PreflightBlockedError, selectSubset, subPlan } from '../../preflight/index.ts';
+import { actorOf } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { createPlanReader } from '../plans/store.ts';
 import { ProblemSchema } from '../problem.ts';
@@ -101,7 +102,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
         const result = await client.submit({
           ...options,
           hash: body.plan.hash,
-          by: body.by,
+          by: actorOf(request),
           reason: body.reason,
           ...(gap === undefined ? {} : { recoveryPointGap: gap as never }),
           ...(body.approveManual ? { approveManual: true } : {}),
@@ -175,7 +176,6 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
         params: ExecutionIdParams,
         body: z.strictObject({
           action: z.string().min(1).max(400).describe('the action name, or its step id (action/<name>)'),
-          by: z.string().min(1).max(200),
           comment: z.string().max(2000).optional(),
           waitMs: z
             .number()
@@ -189,7 +189,7 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
       },
     },
     async (request) =>
-      await approveAction(ctx.redis, ctx.prefix, request.params.id, request.body.action, request.body.by, {
+      await approveAction(ctx.redis, ctx.prefix, request.params.id, request.body.action, actorOf(request), {
         comment: request.body.comment ?? '',
         waitMs: request.body.waitMs,
       }),
@@ -203,11 +203,12 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
         tags: ['executions'],
         summary: 'Start the cleanup of a drill (an execution of its own); submitting it twice starts one',
         params: ExecutionIdParams,
-        body: z.strictObject({ by: z.string().min(1).max(200), reason: z.string().min(1).max(2000) }),
+        body: z.strictObject({ reason: z.string().min(1).max(2000) }),
         response: { 200: z.object({ id: z.string(), created: z.boolean() }), ...refused },
       },
     },
-    async (request) => await client.cleanup(request.params.id, request.body),
+    async (request) =>
+      await client.cleanup(request.params.id, { by: actorOf(request), reason: request.body.reason }),
   );
 
   registerEventRoutes(app, ctx, client);

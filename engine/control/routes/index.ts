@@ -1,5 +1,6 @@
 /** Every route group of `/api/v1`, in the order they are mounted. Each area adds its own line. */
 import { registerAgentRoutes } from '../agents/index.ts';
+import { registerPeopleRoutes } from '../auth/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
 import { registerNotificationRoutes } from '../notify/index.ts';
@@ -26,4 +27,5 @@ export const controlRoutes: readonly ControlRoutes[] = [
   registerAgentRoutes,
   registerReportRoutes,
   registerNotificationRoutes,
+  registerPeopleRoutes,
 ];

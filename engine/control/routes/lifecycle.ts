@@ -21,6 +21,7 @@ import { loadExecution, loadPlanSnapshot } from '../../executor/index.ts';
 import { compilePlan, formatIssue, parsePlan } from '../../plan/index.ts';
 import type { RecoveryPlan } from '../../plan/types.ts';
 import { LifecycleBlockedError, PreflightBlockedError } from '../../preflight/index.ts';
+import { actorOf } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 import { controlInventory } from './inventory.ts';
@@ -34,8 +35,8 @@ import { MAX_VMS_PER_REQUEST, VmNameSchema } from './schemas.ts';
 
 const Id = z.object({ id: z.string().min(1).max(200).describe('the failover (execution id)') });
 const PlanName = z.object({ name: z.string().min(1).max(200).describe("the plan's metadata.name") });
+/** Who asks is the token's owner (auth/hook.ts actorOf), kept with the execution. */
 const Ask = {
-  by: z.string().min(1).max(200).describe('who asks (kept with the execution)'),
   reason: z.string().max(2000).optional().describe('why (kept with the execution)'),
   dryRun: z.boolean().optional().describe('pre-flight only: say what would be done and what blocks it'),
 };
@@ -55,7 +56,6 @@ const ReprotectBody = z.strictObject({
 });
 
 const FailbackBody = z.strictObject({
-  by: Ask.by,
   reason: Ask.reason,
   plan: z
     .string()
@@ -119,6 +119,7 @@ export function registerLifecycleRoutes(app: ControlApp, ctx: ControlContext): v
       reported(() =>
         commitFailover(deps(), request.params.id, {
           ...request.body,
+          by: actorOf(request),
           reason: request.body.reason ?? `commit of ${request.params.id}`,
         }),
       ),
@@ -139,6 +140,7 @@ export function registerLifecycleRoutes(app: ControlApp, ctx: ControlContext): v
       reported(() =>
         changeRecoveryPoint(deps(), request.params.id, {
           ...request.body,
+          by: actorOf(request),
           reason: request.body.reason ?? `change of recovery point of ${request.params.id}`,
         }),
       ),
@@ -159,17 +161,19 @@ export function registerLifecycleRoutes(app: ControlApp, ctx: ControlContext): v
       reported(() =>
         cancelFailover(deps(), request.params.id, {
           ...request.body,
+          by: actorOf(request),
           reason: request.body.reason ?? `cancel of ${request.params.id}`,
         }),
       ),
   );
 
-  const reprotect = (target: FailoverTarget, body: z.infer<typeof ReprotectBody>) => {
+  const reprotect = (target: FailoverTarget, body: z.infer<typeof ReprotectBody>, by: string) => {
     const { discardDiverged, file: _file, ...ask } = body;
     return reported(() =>
       reprotectFailover(deps(), target, {
         ...ask,
-        ...(discardDiverged === undefined ? {} : { discardDiverged: { ...discardDiverged, by: body.by } }),
+        by,
+        ...(discardDiverged === undefined ? {} : { discardDiverged: { ...discardDiverged, by } }),
       }),
     );
   };
@@ -187,7 +191,7 @@ export function registerLifecycleRoutes(app: ControlApp, ctx: ControlContext): v
         params: Id,
       },
     },
-    async (request) => reprotect({ failover: request.params.id }, request.body),
+    async (request) => reprotect({ failover: request.params.id }, request.body, actorOf(request)),
   );
   app.post(
     '/plans/:name/reprotect',
@@ -205,17 +209,18 @@ export function registerLifecycleRoutes(app: ControlApp, ctx: ControlContext): v
           ...(request.body.file === undefined ? {} : { file: request.body.file }),
         },
         request.body,
+        actorOf(request),
       ),
   );
 
-  const failback = async (target: FailoverTarget, body: z.infer<typeof FailbackBody>) => {
+  const failback = async (target: FailoverTarget, body: z.infer<typeof FailbackBody>, by: string) => {
     const { plan, hash } =
       body.plan === undefined && 'failover' in target
         ? await storedPlan(ctx, target.failover)
         : parsed(body.plan, body.file ?? `${'plan' in target ? target.plan : 'plan'}.yaml`);
     return await reported(() =>
       failBack({ ...deps(), submit: executions.submit }, target, {
-        by: body.by,
+        by,
         plan,
         hash,
         thenReprotect: body.thenReprotect,
@@ -238,7 +243,7 @@ export function registerLifecycleRoutes(app: ControlApp, ctx: ControlContext): v
         params: Id,
       },
     },
-    async (request) => failback({ failover: request.params.id }, request.body),
+    async (request) => failback({ failover: request.params.id }, request.body, actorOf(request)),
   );
   app.post(
     '/plans/:name/failback',
@@ -256,6 +261,7 @@ export function registerLifecycleRoutes(app: ControlApp, ctx: ControlContext): v
           ...(request.body.file === undefined ? {} : { file: request.body.file }),
         },
         request.body,
+        actorOf(request),
       ),
   );
 

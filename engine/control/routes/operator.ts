@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { giveOperatorCommand } from '../../executor/index.ts';
 import { compilePlan } from '../../plan/index.ts';
+import { actorOf } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 
@@ -48,7 +49,6 @@ export function registerOperatorRoutes(app: ControlApp, ctx: ControlContext): vo
               .describe('a step id (`sql-01/readiness`, URL-encoded) or an action name'),
           }),
           body: z.strictObject({
-            by: z.string().min(1).max(200).describe('who decides'),
             reason: z
               .string()
               .max(2000)
@@ -74,7 +74,7 @@ export function registerOperatorRoutes(app: ControlApp, ctx: ControlContext): vo
           execution: request.params.id,
           command,
           step: request.params.step,
-          by: request.body.by,
+          by: actorOf(request),
           reason: request.body.reason,
           waitMs: request.body.waitMs,
           ...(command === 'approve' ? {} : { compile: compilePlan }),

@@ -3,6 +3,7 @@
  * file:line:column) and read the versions the vault keeps of it, by content hash.
  */
 import { z } from 'zod';
+import { actorOf } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import {
   getPlanVersion,
@@ -39,7 +40,6 @@ export function registerPlanRoutes(app: ControlApp, ctx: ControlContext): void {
         description:
           'The same validation as `drctl validate`: an invalid plan answers 400 PLAN_INVALID, every issue in `issues` (file:line:column) and `details.issues`. Uploading a version the vault has is not an error (201 created: false, 200).',
         body: PlanUploadSchema,
-        headers: z.object({ 'x-dr-by': z.string().max(200).optional() }),
         response: { 200: UploadResultSchema, 201: UploadResultSchema, ...refused, 413: ProblemSchema },
       },
     },
@@ -47,7 +47,7 @@ export function registerPlanRoutes(app: ControlApp, ctx: ControlContext): void {
       const result = await uploadPlan(ctx.redis, ctx.prefix, {
         file: request.body.file,
         text: request.body.text,
-        by: request.headers['x-dr-by'] ?? 'api',
+        by: actorOf(request),
       });
       return reply.code(result.created ? 201 : 200).send(result);
     },

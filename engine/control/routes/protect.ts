@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { InputError } from '../../common/index.ts';
 import { AUTOMATIC_START_ACTIONS, protectRows, submitProtect } from '../../executor/index.ts';
 import { formatIssue, parsePlan } from '../../plan/index.ts';
+import { actorOf } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 import { controlInventory } from './inventory.ts';
@@ -18,7 +19,6 @@ const ProtectBodySchema = z.strictObject({
   text: z.string().min(1).max(1_000_000).describe("the plan's YAML"),
   action: z.enum(AUTOMATIC_START_ACTIONS),
   vms: z.array(z.string().min(1).max(256)).min(1).max(20_000).optional(),
-  by: z.string().min(1).max(200),
   reason: z.string().min(1).max(2000),
 });
 
@@ -73,7 +73,7 @@ export function registerProtectRoutes(app: ControlApp, ctx: ControlContext): voi
         hash: parsed.hash,
         action: body.action,
         ...(body.vms === undefined ? {} : { vms: body.vms }),
-        by: body.by,
+        by: actorOf(request),
         reason: body.reason,
         hosts: inventory.require(),
       });

@@ -156,7 +156,6 @@ const RecoveryPointGapSchema = z.looseObject({
 export const SubmitRequestSchema = z
   .strictObject({
     ...preflightFields,
-    by: z.string().min(1).max(200).describe('who starts it (until tokens: what the client says)'),
     reason: z.string().min(1).max(2000),
     recoveryPointGap: RecoveryPointGapSchema.optional().describe(
       'measured by the client before an unplanned failover; the control plane measures it when absent',

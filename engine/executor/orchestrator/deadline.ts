@@ -7,7 +7,7 @@ import type { Logger } from '../../common/index.ts';
 import { globalKeys } from '../keys.ts';
 import { submitCleanup } from '../store/cleanup.ts';
 import { loadExecution } from '../store/execution-record.ts';
-import type { ExecutionNotice } from './runner-deps.ts';
+import type { DecisionSink, ExecutionNotice } from './runner-deps.ts';
 
 /** Who hears of overdue drills, and the drills already told of by this orchestrator. */
 export interface OverdueNotices {
@@ -21,6 +21,7 @@ export async function cleanUpExpiredDrills(
   now: () => number,
   log: Logger,
   overdue?: OverdueNotices,
+  decided?: DecisionSink,
 ): Promise<string[]> {
   const global = globalKeys(prefix);
   const due = await redis.zrangebyscore(global.deadlines, 0, now(), 'LIMIT', 0, 100);
@@ -66,6 +67,13 @@ export async function cleanUpExpiredDrills(
       });
       if (created) {
         log.warn({ execution: drill, cleanup: id }, 'drill past its deadline: cleaning it up');
+        await decided?.({
+          action: 'drill:cleanup',
+          execution: id,
+          about: drill,
+          plan: record.planName,
+          detail: `drill ${drill} ran past its deadline (${record.deadline ?? 'unknown'})`,
+        });
         started.push(id);
       }
     } catch (error) {

@@ -73,7 +73,7 @@ export async function reprotectPhase(
  * failover's rollback. Idempotent: an execution already stored is not stored again.
  */
 export async function startFollowUps(
-  deps: Pick<RunnerDeps, 'redis' | 'prefix' | 'now' | 'log'>,
+  deps: Pick<RunnerDeps, 'redis' | 'prefix' | 'now' | 'log' | 'decided'>,
   record: ExecutionRecord,
   status: ExecutionStatus,
 ): Promise<void> {
@@ -85,8 +85,16 @@ export async function startFollowUps(
       // The orchestrator reads no hosts: the failback's own pre-flight covered these sites.
       hosts: null,
     });
-    if (submitted.created)
+    if (submitted.created) {
       deps.log.info({ execution: record.id, reprotect: submitted.id }, 'failback: reprotect submitted');
+      await deps.decided?.({
+        action: 'failover:reprotect',
+        execution: submitted.id,
+        about: record.id,
+        plan: record.planName,
+        detail: `reprotect after failback ${record.id}, as ${record.by} asked with thenReprotect`,
+      });
+    }
   }
   if (status === 'cancelling') await submitPendingCancel(deps.redis, deps.prefix, record.id, deps.now);
 }

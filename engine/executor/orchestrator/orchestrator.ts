@@ -12,7 +12,7 @@ import { cleanUpExpiredDrills } from './deadline.ts';
 import { QueueSet } from './queue-set.ts';
 import { reconcileJobs } from './reconcile.ts';
 import { ExecutionRunner } from './runner.ts';
-import type { CompileFn, ExecutionNotice, RunnerDeps } from './runner-deps.ts';
+import type { CompileFn, DecisionSink, ExecutionNotice, RunnerDeps } from './runner-deps.ts';
 
 /** Options of startOrchestrator. */
 export interface OrchestratorOptions {
@@ -52,6 +52,11 @@ export interface OrchestratorOptions {
    * deadline), after it is recorded; the control plane's notifications. A failure is logged.
    */
   onNotices?: (notices: readonly ExecutionNotice[]) => Promise<unknown>;
+  /**
+   * Told of each decision the engine takes by itself (a drill cleaned up at its deadline, a
+   * failback's reprotect): the control plane writes them to its audit log under the system actor.
+   */
+  onDecision?: DecisionSink;
 }
 
 export interface Orchestrator {
@@ -84,6 +89,14 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     queues,
     reconcile: (jobs) => reconcileJobs(redis, prefix, jobs),
     ...(options.onNotices === undefined ? {} : { onNotices: options.onNotices }),
+    ...(options.onDecision === undefined
+      ? {}
+      : {
+          decided: (decision) =>
+            (options.onDecision as DecisionSink)(decision).catch((error: unknown) => {
+              log.error({ err: error, execution: decision.execution }, 'could not record an engine decision');
+            }),
+        }),
   };
   const overdue =
     options.onNotices === undefined ? undefined : { onNotices: options.onNotices, told: new Set<string>() };
@@ -128,7 +141,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
       if (closing) return;
       if (!runners.has(execution)) await startRunner(execution);
     }
-    await cleanUpExpiredDrills(redis, prefix, now, log, overdue);
+    await cleanUpExpiredDrills(redis, prefix, now, log, overdue, deps.decided);
   };
   const tick = (): Promise<void> => {
     if (closing) return Promise.resolve();

@@ -11,6 +11,21 @@ export type CompileFn = (
   options: { type: FailoverType; direction: Direction },
 ) => { steps: ReadonlyMap<string, PlanStep>; estimate: { rtoMs: number }; waves?: string[][] };
 
+/** A decision the engine took by itself (a drill cleaned up at its deadline), for the audit log. */
+export interface EngineDecision {
+  action: string;
+  /** The execution the decision started. */
+  execution: string;
+  /** The execution it was taken about (the drill, the failback). */
+  about?: string;
+  epoch?: number;
+  plan?: string;
+  detail: string;
+}
+
+/** Where the engine's own decisions go (the control plane's audit log); never throws to the caller. */
+export type DecisionSink = (decision: EngineDecision) => Promise<void>;
+
 /** What a runner shares with its orchestrator. */
 export interface RunnerDeps {
   redis: Redis;
@@ -26,6 +41,8 @@ export interface RunnerDeps {
   reconcile: (jobs: readonly BullJob[]) => Promise<ReconcileOutcome>;
   /** Told what a person should hear of (OrchestratorOptions.onNotices), after it is recorded. */
   onNotices?: (notices: readonly ExecutionNotice[]) => Promise<unknown>;
+  /** @defaultValue none: the decisions are logged only */
+  decided?: DecisionSink;
 }
 
 /**
