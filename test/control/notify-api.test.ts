@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, controlRoutes, startControlPlane } from '../../engine/control/index.ts';
 import { verifyDelivery } from '../../engine/control/notify/index.ts';
 import { silent } from '../engine/support.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { type Receiver, startReceiver, until } from './notify-support.ts';
 
@@ -21,10 +22,14 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
   let control: ControlPlane;
   let receiver: Receiver;
   let dir: string;
+  let token: string;
+  /** fetch with the admin token (the notification routes are an admin's). */
+  const api = (url: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(url, { ...init, headers: { ...bearer(token), ...(init.headers as Record<string, string>) } });
   const post = async (body: unknown): Promise<{ status: number; type: string | null; json: Json }> => {
-    const response = await fetch(`${control.url}/api/v1/notifications`, {
+    const response = await api(`${control.url}/api/v1/notifications`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-dr-by': 'tester' },
+      headers: { 'content-type': 'application/json', ...bearer(token) },
       body: JSON.stringify(body),
     });
     return {
@@ -36,7 +41,7 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
   const drctl = (args: string[]): Promise<{ code: number | null; out: string; err: string }> => {
     const { REDIS_URL: _redis, DR_SERVER: _server, ...rest } = process.env;
     const child = spawn(process.execPath, ['bin/drctl.js', ...args], {
-      env: { ...rest, LOG_LEVEL: 'silent', DR_SERVER: control.url },
+      env: { ...rest, LOG_LEVEL: 'silent', DR_SERVER: control.url, DR_TOKEN: token },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -60,6 +65,7 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
       routes: controlRoutes,
       logger: silent,
     });
+    token = await adminToken(control, 'tester');
   }, 60_000);
   afterAll(async () => {
     await control?.close(5000);
@@ -100,12 +106,12 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
       by: 'tester',
     });
     expect(secret.length).toBeGreaterThanOrEqual(32);
-    const listed: Json = await (await fetch(`${control.url}/api/v1/notifications`)).json();
+    const listed: Json = await (await api(`${control.url}/api/v1/notifications`)).json();
     expect(listed.subscriptions).toHaveLength(1);
     expect(JSON.stringify(listed)).not.toContain(secret);
     expect(listed.queueDepth).toBe(0);
 
-    const test = await fetch(`${control.url}/api/v1/notifications/${subscription.id}/test`, {
+    const test = await api(`${control.url}/api/v1/notifications/${subscription.id}/test`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
@@ -121,18 +127,18 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
       }),
     ).toEqual({ ok: true });
     await until(async () => {
-      const view: Json = await (await fetch(`${control.url}/api/v1/notifications`)).json();
+      const view: Json = await (await api(`${control.url}/api/v1/notifications`)).json();
       return view.subscriptions[0].status.delivered === 1;
     });
 
-    const removed = await fetch(`${control.url}/api/v1/notifications/${subscription.id}`, {
+    const removed = await api(`${control.url}/api/v1/notifications/${subscription.id}`, {
       method: 'DELETE',
     });
     expect(await removed.json()).toEqual({ removed: subscription.id });
-    const again = await fetch(`${control.url}/api/v1/notifications/${subscription.id}`, { method: 'DELETE' });
+    const again = await api(`${control.url}/api/v1/notifications/${subscription.id}`, { method: 'DELETE' });
     expect(again.status).toBe(404);
     expect(((await again.json()) as Json).code).toBe('NOTIFY_SUBSCRIPTION_NOT_FOUND');
-    const missing = await fetch(`${control.url}/api/v1/notifications/${subscription.id}/test`, {
+    const missing = await api(`${control.url}/api/v1/notifications/${subscription.id}/test`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
@@ -179,7 +185,7 @@ describe('notification subscriptions through the API and drctl', { timeout: 120_
     expect(tested.code).toBe(0);
     await receiver.waitFor(before + 1);
     await until(async () => {
-      const view: Json = await (await fetch(`${control.url}/api/v1/notifications`)).json();
+      const view: Json = await (await api(`${control.url}/api/v1/notifications`)).json();
       return view.subscriptions[0].status.delivered === 1;
     });
     const shown = await drctl(['notify', 'list']);

@@ -19,11 +19,13 @@ import {
   type TestEngine,
   waitForStatus,
 } from '../engine/support.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 import { type Receiver, startReceiver, until } from './notify-support.ts';
 
 describe('notifications of an execution', { timeout: 180_000 }, () => {
   let engine: TestEngine;
   let control: ControlPlane;
+  let token: string;
   let client: HttpExecutionClient;
   let receiver: Receiver;
   let actionHook: Receiver;
@@ -71,7 +73,8 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
       logger: silent,
       notifications: { retry: { initialDelayMs: 100, maxDelayMs: 500, giveUpAfterMs: 5_000 } },
     });
-    client = createHttpExecutionClient({ server: control.url });
+    token = await adminToken(control, 'tester');
+    client = createHttpExecutionClient({ server: control.url, token });
     drill = { plan: parsed.plan, hash: parsed.hash, source: { file, text } };
   }, 60_000);
   afterAll(async () => {
@@ -88,14 +91,14 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
   it('notifies the manual action waiting, the step that failed and the drill past its maximum duration', async () => {
     const added = await fetch(`${control.url}/api/v1/notifications`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearer(token) },
       body: JSON.stringify({ url: receiver.url, events: ['step.waiting-manual', 'step.failed'] }),
     });
     expect(added.status).toBe(201);
     const { secret } = (await added.json()) as { secret: string };
     const other = await fetch(`${control.url}/api/v1/notifications`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearer(token) },
       body: JSON.stringify({ url: overdue.url, events: ['drill.overdue'] }),
     });
     expect(other.status).toBe(201);
@@ -118,7 +121,7 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
         timestamp: waiting?.headers['x-dr-timestamp'] as string,
       }),
     ).toEqual({ ok: true });
-    await client.approve(submitted.id, 'confirm-san', { by: 'tester', comment: 'checked' });
+    await client.approve(submitted.id, 'confirm-san', { comment: 'checked' });
     const got = await receiver.waitFor(2, 90_000);
     const failed = JSON.parse(got[1]?.body ?? '{}');
     expect(failed).toMatchObject({
@@ -150,7 +153,9 @@ describe('notifications of an execution', { timeout: 180_000 }, () => {
       'step.failed',
     ]);
     await until(async () => {
-      const list = (await (await fetch(`${control.url}/api/v1/notifications`)).json()) as {
+      const list = (await (
+        await fetch(`${control.url}/api/v1/notifications`, { headers: bearer(token) })
+      ).json()) as {
         subscriptions: { status: { delivered: number } }[];
       };
       return list.subscriptions[0]?.status.delivered === 2;

@@ -230,20 +230,22 @@ describe('the report of a drill', { timeout: 300_000 }, () => {
 
   it('the API: HTML by Accept or ?format, JSON by default, the hash header recorded, in /openapi.json', async () => {
     const base = `${api.control.url}/api/v1/executions/${passed}`;
-    const html = await fetch(`${base}/report`, { headers: { accept: 'text/html' } });
+    const html = await fetch(`${base}/report`, { headers: { accept: 'text/html', ...api.auth } });
     expect(html.status).toBe(200);
     expect(html.headers.get('content-type')).toMatch(/^text\/html/);
     const body = await html.text();
     expect(html.headers.get('x-report-sha256')).toBe(sha256(body));
-    const verified = await (await fetch(`${base}/reports/${sha256(body)}`)).json();
+    const verified = await (await fetch(`${base}/reports/${sha256(body)}`, { headers: api.auth })).json();
     expect(verified).toMatchObject({ matches: true, recorded: { format: 'html' } });
-    const other = (await (await fetch(`${base}/reports/${sha256(`${body} `)}`)).json()) as {
+    const other = (await (
+      await fetch(`${base}/reports/${sha256(`${body} `)}`, { headers: api.auth })
+    ).json()) as {
       matches: boolean;
     };
     expect(other.matches).toBe(false);
-    const json = await fetch(`${base}/report?format=json`);
+    const json = await fetch(`${base}/report?format=json`, { headers: api.auth });
     expect(executionReportSchema.safeParse(JSON.parse(await json.text())).success).toBe(true);
-    const missing = await fetch(`${api.control.url}/api/v1/executions/nope/report`);
+    const missing = await fetch(`${api.control.url}/api/v1/executions/nope/report`, { headers: api.auth });
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toMatch(/problem\+json/);
     const doc = (await (await fetch(`${api.control.url}/openapi.json`)).json()) as {
@@ -256,9 +258,13 @@ describe('the report of a drill', { timeout: 300_000 }, () => {
     expect(doc.paths['/api/v1/executions/{id}/report']).toBeDefined();
     // Through the control plane, the CLI writes the same report (and the server records it).
     const file = join(dir, 'server.html');
-    const viaServer = await drctl(['report', passed, '-o', file], { env: { DR_SERVER: api.control.url } });
+    const viaServer = await drctl(['report', passed, '-o', file], {
+      env: { DR_SERVER: api.control.url, DR_TOKEN: api.token },
+    });
     expect(viaServer.code, viaServer.stderr).toBe(0);
-    const again = await drctl(['report', '--verify', file], { env: { DR_SERVER: api.control.url } });
+    const again = await drctl(['report', '--verify', file], {
+      env: { DR_SERVER: api.control.url, DR_TOKEN: api.token },
+    });
     expect(again.code, again.stderr).toBe(0);
   });
 
