@@ -96,6 +96,8 @@ describe('the fast YAML path (js-yaml)', () => {
       ['malformed flow', 'a: [1, 2'],
       ['a tab as indentation', '\ta: 1'],
       ['a CR without LF (a line break for js-yaml, not for yaml)', 'a: 1\rb: 2'],
+      // Soak seed -1605678935: js-yaml skipped the spaces and read a directive; yaml refuses the %.
+      ['an indented directive before a document marker', ' %Y AML 1.2\r\n---\r\nyes: yes'],
     ])('leaves %s to the yaml library', (_what, text) => {
       expect(fastParseYaml(text)).toBeUndefined();
     });
