@@ -316,6 +316,14 @@ export const siteListSchema = z
           .describe(
             "the agent's clock minus the control plane's at its last heartbeat (measured, never refused on)",
           ),
+        lease: z
+          .object({
+            state: z.string().describe('watching, online, suspect, expired, isolated, lost, failingOver, failedOver, returned'),
+            at: z.string().describe('when the monitor leader wrote it'),
+            leaseLeftMs: z.number().describe("the lease's remaining time on the leader's clock then (negative: expired)"),
+          })
+          .optional()
+          .describe("the site's lease as the site monitor's leader sees it (absent before it has looked)"),
       }),
     ),
   })

@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import { createLogger, DrError, type Logger, listenFailure } from '../common/index.ts';
 import { DEFAULT_PREFIX, type Orchestrator, startOrchestrator, startSiteWorkers } from '../executor/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
-import { compilePlan } from '../plan/index.ts';
+import type { SiteMonitorConfig } from '../machines/index.ts';
+import { compilePlan, SITE_LEASE_MS } from '../plan/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import { type AgentHubOptions, agentHubOf } from './agents/index.ts';
 import { buildControlApp } from './app.ts';
@@ -17,6 +18,7 @@ import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
+import { type SiteMonitor, startSiteMonitor } from './monitor/index.ts';
 import { type NotificationsOptions, startNotifications } from './notify/index.ts';
 import { createAgentTrust, openVault } from './vault/index.ts';
 
@@ -65,6 +67,11 @@ export interface ControlPlaneOptions {
   logger?: Logger;
   /** The webhook deliverer's retries and locks (notify/); tests shorten them. */
   notifications?: Pick<NotificationsOptions, 'retry' | 'lockDurationMs' | 'stalledIntervalMs'>;
+  /**
+   * The site monitor (monitor/): the sites' leases as its leader sees them. @defaultValue a lease of
+   * SITE_LEASE_MS (30 s), suspect after 3 missed heartbeats, a 10 s margin, ticks of 250 ms
+   */
+  siteMonitor?: Partial<SiteMonitorConfig> & { tickMs?: number };
 }
 
 export interface ControlPlane {
@@ -75,6 +82,8 @@ export interface ControlPlane {
   readonly app: ControlApp;
   readonly ctx: ControlContext;
   readonly orchestrator: Orchestrator;
+  /** The site monitor (monitor/): leading or not, the sites' snapshots while it leads. */
+  readonly monitor: SiteMonitor;
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -206,6 +215,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     redis.disconnect();
     throw listenFailure(error, host, port, 'the control plane');
   });
+  const heartbeatMs = options.agents?.heartbeatMs ?? 1000;
+  const monitor = startSiteMonitor({
+    redis,
+    prefix,
+    log: log.child({ part: 'site-monitor' }),
+    config: {
+      leaseMs: options.siteMonitor?.leaseMs ?? SITE_LEASE_MS,
+      suspectAfterMs: options.siteMonitor?.suspectAfterMs ?? 3 * heartbeatMs,
+      marginMs: options.siteMonitor?.marginMs ?? 10_000,
+      witnessEveryMs: options.siteMonitor?.witnessEveryMs ?? 5_000,
+    },
+    ...(options.siteMonitor?.tickMs === undefined ? {} : { tickMs: options.siteMonitor.tickMs }),
+    notify: (event) => notifications.notify(event),
+  });
   await agents.startRelays({
     redisUrl: options.redisUrl,
     api: noHosts(),
@@ -221,6 +244,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     agents.stopPolls();
     await app.close();
     await Promise.all([
+      monitor.close(),
       agents.close(timeoutMs),
       actions.close(timeoutMs),
       orchestrator.close(timeoutMs),
@@ -235,6 +259,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     app,
     ctx,
     orchestrator,
+    monitor,
     close: (timeoutMs = 10_000) => {
       closing ??= close(timeoutMs);
       return closing;

@@ -111,7 +111,8 @@ describe('the agent routes', () => {
       );
       // The running one was left alone.
       expect((await beat(first)).statusCode).toBe(200);
-      const sites = (await control.app.inject('/api/v1/sites')).json().sites;
+      const token = await adminToken({ redis: control.ctx.redis, prefix: control.ctx.prefix });
+      const sites = (await control.app.inject({ url: '/api/v1/sites', headers: bearer(token) })).json().sites;
       expect(sites.find((x: { site: string }) => x.site === SOUTH)).toMatchObject({ agentId: 'agent-one' });
     });
 

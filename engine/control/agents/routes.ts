@@ -25,6 +25,7 @@ import {
 import { appendEvents, loadPlanSnapshot, redisActionMemo, redisSweepVault } from '../../executor/index.ts';
 import { readFailedOver } from '../../locks/index.ts';
 import { CONTROL_VERSION, type ControlApp, type ControlContext } from '../context.ts';
+import { readSiteLeases } from '../monitor/keys.ts';
 import { handedTo, refusedError } from './checks.ts';
 import type { AgentHub } from './hub.ts';
 import { agentHubOf } from './hub-of.ts';
@@ -327,7 +328,17 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
         response: { 200: siteListSchema },
       },
     },
-    async () => ({ sites: await sessions.list() }),
+    async () => {
+      const [sites, leases] = await Promise.all([sessions.list(), readSiteLeases(ctx.redis, ctx.prefix)]);
+      return {
+        sites: sites.map((site) => {
+          const lease = leases.get(site.site);
+          return lease === undefined
+            ? site
+            : { ...site, lease: { state: lease.state, at: lease.at, leaseLeftMs: lease.leaseLeftMs } };
+        }),
+      };
+    },
   );
 }
 

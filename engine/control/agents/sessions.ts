@@ -193,7 +193,9 @@ export function createSessions(redis: Redis, prefix: string, options: SessionOpt
       const keys = agentKeys(prefix, site);
       const multi = redis
         .multi()
-        .set(keys.running, JSON.stringify({ at: Date.now(), session: beat.session, ids: beat.running }));
+        .set(keys.running, JSON.stringify({ at: Date.now(), session: beat.session, ids: beat.running }))
+        // The lease's renewal counter: the site monitor's leader (control/monitor) counts these.
+        .hincrby(keys.session, 'renewals', 1);
       if (beat.hostsSeenAt !== undefined) multi.hset(keys.session, 'hostsSeenAt', beat.hostsSeenAt);
       await multi.exec();
       if (beat.hostsSeenAt !== undefined) await sightings.heartbeat(site, beat.hostsSeenAt);
