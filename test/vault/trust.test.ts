@@ -30,6 +30,7 @@ import {
   x509,
 } from '../../engine/control/vault/pki.ts';
 import { silent } from '../engine/support.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 import { testRedisUrl } from '../support/redis.ts';
 import { useTempDirs } from '../support/temp.ts';
 import {
@@ -91,7 +92,10 @@ describe('when an agent registered with a key', () => {
       headers: stampOf(identity, inc, 1, beat, true),
     });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
-    const sites = await tlsRequest(stack.control.url, ca, 'GET', '/api/v1/sites');
+    // GET /sites is a people route: a token, over the same TLS server.
+    const sites = await tlsRequest(stack.control.url, ca, 'GET', '/api/v1/sites', {
+      headers: bearer(await adminToken(stack.control)),
+    });
     const east = (sites.body.sites as { site: string; clockSkewMs?: number }[]).find(
       (s) => s.site === 'dc-east',
     );
