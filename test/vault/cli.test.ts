@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vaultKeys } from '../../engine/control/vault/index.ts';
 import { type DrctlProcess, drctl, startDrctl } from '../cli/support.ts';
+import { bearer, tokenFor } from '../support/auth.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { useTempDirs } from '../support/temp.ts';
 import { tlsRequest } from './support.ts';
@@ -23,6 +24,7 @@ let vaultDir: string;
 let stateDir: string;
 let simUrl: string;
 let redis: Redis;
+let viewer: string | undefined;
 
 function json(text: string): Record<string, unknown> {
   const line = text.split('\n').find((l) => l.startsWith('{'));
@@ -66,7 +68,9 @@ async function siteLive(
   ca: string[],
   site: string,
 ): Promise<{ live: boolean; clockSkewMs?: number } | undefined> {
-  const answer = await tlsRequest(url, ca, 'GET', '/api/v1/sites');
+  // GET /sites is a people route: a token of the vault (a viewer suffices).
+  viewer ??= await tokenFor({ redis, prefix }, 'viewer');
+  const answer = await tlsRequest(url, ca, 'GET', '/api/v1/sites', { headers: bearer(viewer) });
   return (answer.body.sites as { site: string; live: boolean; clockSkewMs?: number }[] | undefined)?.find(
     (s) => s.site === site,
   );
