@@ -38,3 +38,21 @@ export function refuseDirectFlags(command: Command, server: string): void {
       );
   }
 }
+
+/**
+ * `--ca <file>`: the CA certificate an https control plane is trusted by (the vault's ca.pem),
+ * for this command; it sets DR_CA_FILE, which engine/client/tls.ts reads.
+ */
+export function registerCaOption(program: Command): void {
+  program.option(
+    '--ca <file>',
+    "the CA certificate (PEM) an https control plane is trusted by: the vault's ca.pem (default DR_CA_FILE, else the one `drctl up` wrote for its server, else the vault folder's)",
+  );
+  program.hook('preAction', (root) => {
+    const given = root.opts<{ ca?: string }>().ca;
+    if (given === undefined) return;
+    if (given.trim() === '')
+      throw new InputError('EMPTY_CA_FILE', "--ca is empty; give the vault's ca.pem (`drctl up` prints it)");
+    process.env.DR_CA_FILE = given;
+  });
+}

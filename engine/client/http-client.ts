@@ -19,6 +19,7 @@ import {
 import { PreflightBlockedError, type PreflightReport } from '../preflight/index.ts';
 import { type ApiRequester, createApiRequester, problemError, unreachable } from './http-request.ts';
 import { readSse } from './sse.ts';
+import { withTrust } from './tls.ts';
 import { tokenFor } from './token.ts';
 import type {
   EventsOptions,
@@ -151,16 +152,20 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
         try {
           const url = new URL(`${options.server}${path(id, '/events')}`);
           url.searchParams.set('follow', 'true');
-          response = await fetch(url, {
-            headers: {
-              accept: 'text/event-stream',
-              ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-              ...(after === '0' ? {} : { 'last-event-id': after }),
-            },
-            signal: controller.signal,
-          });
+          response = await fetch(
+            url,
+            withTrust(options.server, {
+              headers: {
+                accept: 'text/event-stream',
+                ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+                ...(after === '0' ? {} : { 'last-event-id': after }),
+              },
+              signal: controller.signal,
+            }),
+          );
         } catch (error) {
           if (controller.signal.aborted) return;
+          if (error instanceof DrError) throw error;
           downSince ??= Date.now();
           if (Date.now() - downSince > (options.reconnectForMs ?? 30_000))
             throw unreachable(options.server, error);
