@@ -9,7 +9,7 @@ import { InputError } from '../common/index.ts';
 
 export const SERVER_OPTION = [
   '--server <url>',
-  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); only with neither and REDIS_URL set does the engine run in this process on Redis",
+  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else https://127.0.0.1:7080); only with neither and REDIS_URL set does the engine run in this process on Redis",
 ] as const;
 
 /**

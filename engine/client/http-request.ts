@@ -8,7 +8,7 @@ import { withTrust } from './tls.ts';
 import { tokenFor } from './token.ts';
 
 /** What `drctl up` and `drctl serve` listen on unless told otherwise. */
-export const DEFAULT_SERVER = 'http://127.0.0.1:7080';
+export const DEFAULT_SERVER = 'https://127.0.0.1:7080';
 
 export interface ApiRequestOptions {
   body?: unknown;

@@ -37,7 +37,7 @@ export interface ConnectFlags extends CommonFlags {
 /** `--server`: on every command that can run through the control plane. */
 export const SERVER_OPTION = [
   '--server <url>',
-  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); with neither, a REDIS_URL or --sim keeps the command on the direct path (Redis and the sites from this process)",
+  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else https://127.0.0.1:7080); with neither, a REDIS_URL or --sim keeps the command on the direct path (Redis and the sites from this process)",
 ] as const;
 
 export interface Connection {
