@@ -39,6 +39,8 @@ export interface HttpClientOptions {
   request?: ApiRequester;
   /** The API token. @defaultValue tokenFor(server): DR_TOKEN, else the one `drctl up` wrote */
   token?: string;
+  /** The CA certificates (PEM) an https server is trusted by. @defaultValue tls.ts's */
+  ca?: string;
   /**
    * How long the event stream may stay down before `events` gives up (SERVER_UNREACHABLE); it
    * reconnects from the last event it got until then. @defaultValue 30_000
@@ -61,7 +63,12 @@ const path = (id: string, tail = ''): string => `${API}/executions/${encodeURICo
 
 export function createHttpExecutionClient(options: HttpClientOptions): HttpExecutionClient {
   const token = options.token ?? tokenFor(options.server);
-  const request = options.request ?? createApiRequester(options.server, token === undefined ? {} : { token });
+  const request =
+    options.request ??
+    createApiRequester(options.server, {
+      ...(token === undefined ? {} : { token }),
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
   const streams = new Set<AbortController>();
 
   /** The stored version the run names: the YAML uploaded first when the caller has it. */
@@ -154,14 +161,18 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
           url.searchParams.set('follow', 'true');
           response = await fetch(
             url,
-            withTrust(options.server, {
-              headers: {
-                accept: 'text/event-stream',
-                ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-                ...(after === '0' ? {} : { 'last-event-id': after }),
+            withTrust(
+              options.server,
+              {
+                headers: {
+                  accept: 'text/event-stream',
+                  ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+                  ...(after === '0' ? {} : { 'last-event-id': after }),
+                },
+                signal: controller.signal,
               },
-              signal: controller.signal,
-            }),
+              options.ca,
+            ),
           );
         } catch (error) {
           if (controller.signal.aborted) return;

@@ -40,6 +40,11 @@ export interface ApiRequesterSettings {
    * @defaultValue tokenFor(server): DR_TOKEN, else the one `drctl up` wrote for this server
    */
   token?: string;
+  /**
+   * The CA certificates (PEM) an https server is trusted by, for a caller that holds them (the
+   * demo's in-process control plane). @defaultValue tls.ts's: --ca, DR_CA_FILE, up's, the vault's
+   */
+  ca?: string;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -88,19 +93,23 @@ export function createApiRequester(server: string, settings: ApiRequesterSetting
     const what = `${method} ${url.pathname}`;
     let response: Response;
     let text: string;
-    const init = withTrust(server, {
-      method,
-      headers: {
-        accept: 'application/json, application/problem+json',
-        ...auth,
-        ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...options.headers,
+    const init = withTrust(
+      server,
+      {
+        method,
+        headers: {
+          accept: 'application/json, application/problem+json',
+          ...auth,
+          ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...options.headers,
+        },
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        // A redirect would resend the body (a plan, an agent's reports) to wherever it points.
+        redirect: 'error',
+        signal,
       },
-      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-      // A redirect would resend the body (a plan, an agent's reports) to wherever it points.
-      redirect: 'error',
-      signal,
-    });
+      settings.ca,
+    );
     try {
       response = await fetch(url, init);
       text = await readCapped(response, maxBytes, `${what} at ${server}`);

@@ -66,19 +66,24 @@ const dispatchers = new Map<string, Dispatcher>();
  */
 export function dispatcherFor(server: string, env: NodeJS.ProcessEnv = process.env): Dispatcher | undefined {
   const file = caFileFor(server, env);
-  if (file === undefined) return undefined;
-  const ca = readCaFile(file);
-  const key = `${file}\n${ca}`;
-  let dispatcher = dispatchers.get(key);
+  return file === undefined ? undefined : trusting(readCaFile(file));
+}
+
+/** A connection pool trusting the CA certificates `ca` (PEM), one per content. */
+export function trusting(ca: string): Dispatcher {
+  let dispatcher = dispatchers.get(ca);
   if (dispatcher === undefined) {
     dispatcher = new Agent({ connect: { ca } });
-    dispatchers.set(key, dispatcher);
+    dispatchers.set(ca, dispatcher);
   }
   return dispatcher;
 }
 
-/** fetch's init with the dispatcher for `server` added (nothing added when there is none). */
-export function withTrust(server: string, init: RequestInit): RequestInit {
-  const dispatcher = dispatcherFor(server);
+/**
+ * fetch's init with the dispatcher for `server` added: one trusting `ca` (PEM) when given (an
+ * in-process caller that holds the vault's CA), else the CA file's; nothing added when neither.
+ */
+export function withTrust(server: string, init: RequestInit, ca?: string): RequestInit {
+  const dispatcher = ca !== undefined && server.startsWith('https:') ? trusting(ca) : dispatcherFor(server);
   return dispatcher === undefined ? init : ({ ...init, dispatcher } as RequestInit);
 }

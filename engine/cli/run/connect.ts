@@ -32,6 +32,8 @@ export interface ConnectFlags extends CommonFlags {
   sim?: string;
   /** The API token. @defaultValue DR_TOKEN, else the one `drctl up` wrote for the server */
   token?: string;
+  /** The CA certificates (PEM) an https server is trusted by (an in-process caller's). @defaultValue engine/client/tls.ts's */
+  ca?: string;
 }
 
 /** `--server`: on every command that can run through the control plane. */
@@ -92,6 +94,7 @@ export async function connectClient(
     const remote = createHttpExecutionClient({
       server,
       ...(flags.token === undefined ? {} : { token: flags.token }),
+      ...(flags.ca === undefined ? {} : { ca: flags.ca }),
     });
     return {
       client: remote,
