@@ -33,6 +33,7 @@ function json(text: string): Record<string, unknown> {
 async function serve(
   port = 0,
   lifetime = '4s',
+  extra: string[] = [],
 ): Promise<{ process: DrctlProcess; url: string; ca: string[] }> {
   const child = startDrctl(
     [
@@ -45,6 +46,7 @@ async function serve(
       vaultDir,
       '--agent-cert-lifetime',
       lifetime,
+      ...extra,
       '--json',
     ],
     { env },
@@ -288,5 +290,15 @@ describe('drctl vault and drctl site, with real processes', { timeout: 120_000 }
     await until('a refused heartbeat', 5000, async () =>
       /was revoked/.test(agent.stdout() + agent.stderr()) ? true : undefined,
     );
+  });
+
+  it('serve --tls-name adds the names clients reach it by (a service name) to its certificate', async () => {
+    const named = await serve(0, '4s', ['--tls-name', 'control.drorch.test', '--tls-name', 'control']);
+    const answer = await tlsRequest(named.url, named.ca, 'GET', '/healthz');
+    expect(answer.status).toBe(200);
+    const names = answer.socket.getPeerCertificate().subjectaltname ?? '';
+    for (const name of ['DNS:control.drorch.test', 'DNS:control', 'DNS:localhost', 'IP Address:127.0.0.1'])
+      expect(names).toContain(name);
+    await stop(named.process);
   });
 });
