@@ -11,5 +11,7 @@ COPY simulators ./simulators
 COPY plans ./plans
 # Logs as JSON lines on stderr, what `docker compose logs` collects.
 ENV NODE_ENV=production LOG_FORMAT=json
+# The vault's and the agents' folders (compose mounts volumes there): the node user's, 0700.
+RUN mkdir -p /var/lib/drorch/vault /var/lib/drorch/agent && chown -R node:node /var/lib/drorch && chmod -R 0700 /var/lib/drorch
 USER node
 ENTRYPOINT ["node", "bin/drctl.js"]

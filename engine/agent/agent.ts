@@ -55,7 +55,7 @@ export interface AgentReporter {
 
 export interface AgentOptions {
   site: string;
-  /** The control plane's API (`drctl serve`), e.g. http://127.0.0.1:7080. */
+  /** The control plane's API (`drctl serve`), e.g. https://127.0.0.1:7080. */
   server: string;
   /** The site's hosts (engine/hosts; the CLI wires the simulator's client today). */
   api: HostDriver;

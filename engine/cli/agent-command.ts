@@ -49,7 +49,7 @@ export function registerAgentCommand(program: Command): void {
     )
     .requiredOption('--site <site>', 'the site whose hosts this agent serves')
     .addOption(new Option('--hosts <url>', HOSTS_OPTION_HELP).env('DR_SIM_URL').makeOptionMandatory())
-    .option('--server <url>', "the control plane's URL (default: DR_SERVER, else http://127.0.0.1:7080)")
+    .option('--server <url>', "the control plane's URL (default: DR_SERVER, else https://127.0.0.1:7080)")
     .option('--concurrency <n>', 'units run at once', positiveInt, 200)
     .option('--heartbeat-ms <ms>', 'how often a heartbeat goes to the control plane', positiveInt, 1000)
     .option(

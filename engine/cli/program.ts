@@ -11,6 +11,7 @@ import { registerProtectCommand } from './protect-command.ts';
 import { registerReportCommand } from './report-command.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
+import { registerCaOption } from './server-option.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerUpCommand } from './up/index.ts';
 import { registerVaultCommands } from './vault-commands.ts';
@@ -57,5 +58,6 @@ export function buildProgram(): Command {
   registerVaultCommands(program);
   registerPeopleCommands(program);
   registerTokenOption(program);
+  registerCaOption(program);
   return program;
 }

@@ -7,7 +7,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { problemError, serverUrlFrom, tokenFor } from '../client/index.ts';
+import { problemError, serverUrlFrom, tokenFor, withTrust } from '../client/index.ts';
 import { DrError, formatElapsed, InputError } from '../common/index.ts';
 import { createQueueConnection } from '../executor/index.ts';
 import {
@@ -58,8 +58,9 @@ function serverBackend(server: string): ReportBackend {
   const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
   const get = async (path: string, what: string): Promise<Response> => {
     let response: Response;
+    const init = withTrust(server, { headers, signal: AbortSignal.timeout(120_000) });
     try {
-      response = await fetch(`${api}${path}`, { headers, signal: AbortSignal.timeout(120_000) });
+      response = await fetch(`${api}${path}`, init);
     } catch (error) {
       throw new DrError(
         'SERVER_UNREACHABLE',

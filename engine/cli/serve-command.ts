@@ -20,6 +20,7 @@ interface ServeFlags {
   shutdownTimeoutMs: number;
   vaultDir?: string;
   agentCertLifetime?: number;
+  tlsName: string[];
   json?: boolean;
 }
 
@@ -58,6 +59,12 @@ export function registerServeCommand(program: Command): void {
       "an agent certificate's lifetime (e.g. 12h; 2s in tests)",
       duration,
     )
+    .option(
+      '--tls-name <name>',
+      'another name the server certificate carries, as clients reach it (e.g. a service name; repeatable; --host, localhost, 127.0.0.1 and ::1 always)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: ServeFlags) => {
       const vaultDir = flags.vaultDir ?? process.env.DR_VAULT_DIR;
@@ -76,6 +83,11 @@ export function registerServeCommand(program: Command): void {
           : {
               vault: {
                 dir: vaultDir,
+                ...(flags.tlsName.length === 0
+                  ? {}
+                  : {
+                      names: [...new Set([flags.host, 'localhost', '127.0.0.1', '::1', ...flags.tlsName])],
+                    }),
                 ...(flags.agentCertLifetime === undefined
                   ? {}
                   : { clientLifetimeMs: flags.agentCertLifetime }),

@@ -9,7 +9,7 @@ import { InputError } from '../common/index.ts';
 
 export const SERVER_OPTION = [
   '--server <url>',
-  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); only with neither and REDIS_URL set does the engine run in this process on Redis",
+  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else https://127.0.0.1:7080); only with neither and REDIS_URL set does the engine run in this process on Redis",
 ] as const;
 
 /**
@@ -37,4 +37,22 @@ export function refuseDirectFlags(command: Command, server: string): void {
         `--${name} is for the engine in this process; the control plane at ${server} has its own ${name === 'prefix' ? 'key prefix (`drctl serve --prefix`)' : "view of the sites (its agents' inventory)"}: drop --${name}, or drop --server and DR_SERVER`,
       );
   }
+}
+
+/**
+ * `--ca <file>`: the CA certificate an https control plane is trusted by (the vault's ca.pem),
+ * for this command; it sets DR_CA_FILE, which engine/client/tls.ts reads.
+ */
+export function registerCaOption(program: Command): void {
+  program.option(
+    '--ca <file>',
+    "the CA certificate (PEM) an https control plane is trusted by: the vault's ca.pem (default DR_CA_FILE, else the one `drctl up` wrote for its server, else the vault folder's)",
+  );
+  program.hook('preAction', (root) => {
+    const given = root.opts<{ ca?: string }>().ca;
+    if (given === undefined) return;
+    if (given.trim() === '')
+      throw new InputError('EMPTY_CA_FILE', "--ca is empty; give the vault's ca.pem (`drctl up` prints it)");
+    process.env.DR_CA_FILE = given;
+  });
 }

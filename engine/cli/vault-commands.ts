@@ -10,6 +10,7 @@
  */
 import type { Command } from 'commander';
 import { Redis } from 'ioredis';
+import { createFirstAdminToken } from '../control/auth/index.ts';
 import {
   backupVault,
   createRegistrationKey,
@@ -31,13 +32,9 @@ interface VaultFlags {
   json?: boolean;
 }
 
-/**
- * The one call site of the first admin token `drctl vault init` prints. Its maker lives in
- * engine/control/auth (the people half of issue 12, built beside this one): until it is wired in
- * here, init makes the CA and prints no token.
- */
-function firstAdminTokenMaker(_redis: Redis, _prefix: string): (() => Promise<string>) | undefined {
-  return undefined;
+/** The first admin token `drctl vault init` prints (engine/control/auth: owner `admin`, a year). */
+function firstAdminTokenMaker(redis: Redis, prefix: string): () => Promise<string> {
+  return async () => (await createFirstAdminToken(redis, prefix)).token;
 }
 
 async function withRedis<T>(run: (redis: Redis) => Promise<T>): Promise<T> {
@@ -51,10 +48,6 @@ async function withRedis<T>(run: (redis: Redis) => Promise<T>): Promise<T> {
   } finally {
     redis.disconnect();
   }
-}
-
-function optional(make: (() => Promise<string>) | undefined): { firstAdminToken?: () => Promise<string> } {
-  return make === undefined ? {} : { firstAdminToken: make };
 }
 
 function print(flags: { json?: boolean }, value: Record<string, unknown>, text: string): void {
@@ -86,7 +79,7 @@ export function registerVaultCommands(program: Command): void {
         redis,
         prefix: flags.prefix,
         dir,
-        ...optional(firstAdminTokenMaker(redis, flags.prefix)),
+        firstAdminToken: firstAdminTokenMaker(redis, flags.prefix),
       }),
     );
     print(

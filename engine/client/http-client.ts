@@ -19,6 +19,7 @@ import {
 import { PreflightBlockedError, type PreflightReport } from '../preflight/index.ts';
 import { type ApiRequester, createApiRequester, problemError, unreachable } from './http-request.ts';
 import { readSse } from './sse.ts';
+import { withTrust } from './tls.ts';
 import { tokenFor } from './token.ts';
 import type {
   EventsOptions,
@@ -38,6 +39,8 @@ export interface HttpClientOptions {
   request?: ApiRequester;
   /** The API token. @defaultValue tokenFor(server): DR_TOKEN, else the one `drctl up` wrote */
   token?: string;
+  /** The CA certificates (PEM) an https server is trusted by. @defaultValue tls.ts's */
+  ca?: string;
   /**
    * How long the event stream may stay down before `events` gives up (SERVER_UNREACHABLE); it
    * reconnects from the last event it got until then. @defaultValue 30_000
@@ -60,7 +63,12 @@ const path = (id: string, tail = ''): string => `${API}/executions/${encodeURICo
 
 export function createHttpExecutionClient(options: HttpClientOptions): HttpExecutionClient {
   const token = options.token ?? tokenFor(options.server);
-  const request = options.request ?? createApiRequester(options.server, token === undefined ? {} : { token });
+  const request =
+    options.request ??
+    createApiRequester(options.server, {
+      ...(token === undefined ? {} : { token }),
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
   const streams = new Set<AbortController>();
 
   /** The stored version the run names: the YAML uploaded first when the caller has it. */
@@ -151,16 +159,24 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
         try {
           const url = new URL(`${options.server}${path(id, '/events')}`);
           url.searchParams.set('follow', 'true');
-          response = await fetch(url, {
-            headers: {
-              accept: 'text/event-stream',
-              ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-              ...(after === '0' ? {} : { 'last-event-id': after }),
-            },
-            signal: controller.signal,
-          });
+          response = await fetch(
+            url,
+            withTrust(
+              options.server,
+              {
+                headers: {
+                  accept: 'text/event-stream',
+                  ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+                  ...(after === '0' ? {} : { 'last-event-id': after }),
+                },
+                signal: controller.signal,
+              },
+              options.ca,
+            ),
+          );
         } catch (error) {
           if (controller.signal.aborted) return;
+          if (error instanceof DrError) throw error;
           downSince ??= Date.now();
           if (Date.now() - downSince > (options.reconnectForMs ?? 30_000))
             throw unreachable(options.server, error);

@@ -4,10 +4,11 @@
  * the same whether the engine runs in process or behind `drctl serve`.
  */
 import { DrError } from '../common/index.ts';
+import { withTrust } from './tls.ts';
 import { tokenFor } from './token.ts';
 
 /** What `drctl up` and `drctl serve` listen on unless told otherwise. */
-export const DEFAULT_SERVER = 'http://127.0.0.1:7080';
+export const DEFAULT_SERVER = 'https://127.0.0.1:7080';
 
 export interface ApiRequestOptions {
   body?: unknown;
@@ -39,6 +40,11 @@ export interface ApiRequesterSettings {
    * @defaultValue tokenFor(server): DR_TOKEN, else the one `drctl up` wrote for this server
    */
   token?: string;
+  /**
+   * The CA certificates (PEM) an https server is trusted by, for a caller that holds them (the
+   * demo's in-process control plane). @defaultValue tls.ts's: --ca, DR_CA_FILE, up's, the vault's
+   */
+  ca?: string;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -87,8 +93,9 @@ export function createApiRequester(server: string, settings: ApiRequesterSetting
     const what = `${method} ${url.pathname}`;
     let response: Response;
     let text: string;
-    try {
-      response = await fetch(url, {
+    const init = withTrust(
+      server,
+      {
         method,
         headers: {
           accept: 'application/json, application/problem+json',
@@ -100,7 +107,11 @@ export function createApiRequester(server: string, settings: ApiRequesterSetting
         // A redirect would resend the body (a plan, an agent's reports) to wherever it points.
         redirect: 'error',
         signal,
-      });
+      },
+      settings.ca,
+    );
+    try {
+      response = await fetch(url, init);
       text = await readCapped(response, maxBytes, `${what} at ${server}`);
     } catch (error) {
       if (error instanceof DrError) throw error;
@@ -165,6 +176,9 @@ export function unreachable(server: string, error: unknown): DrError {
   return new DrError('SERVER_UNREACHABLE', reachFailure(server, error), { retryable: true, cause: error });
 }
 
+const TLS_HINT =
+  "give the vault's CA certificate: --ca <file> or DR_CA_FILE (the vault folder's ca.pem; `drctl up` prints DR_CA_FILE)";
+
 /** Codes of a system or undici error, as one says them, with what to check. */
 const REACH_CODES: Record<string, { why: string; hint?: string }> = {
   ECONNREFUSED: { why: 'connection refused' },
@@ -180,6 +194,28 @@ const REACH_CODES: Record<string, { why: string; hint?: string }> = {
   ENETUNREACH: { why: 'network unreachable', hint: 'check the host and the network route to it' },
   ENOTFOUND: { why: 'unknown host', hint: 'check the host name in --server / DR_SERVER' },
   EAI_AGAIN: { why: 'host name lookup failed', hint: 'check the host name in --server / DR_SERVER and DNS' },
+  // TLS: the control plane's certificate is the vault CA's (engine/client/tls.ts).
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: {
+    why: 'its certificate is not signed by a CA this client trusts',
+    hint: TLS_HINT,
+  },
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: {
+    why: 'its certificate is not signed by a CA this client trusts',
+    hint: TLS_HINT,
+  },
+  SELF_SIGNED_CERT_IN_CHAIN: {
+    why: 'its certificate is not signed by a CA this client trusts',
+    hint: TLS_HINT,
+  },
+  DEPTH_ZERO_SELF_SIGNED_CERT: { why: 'its certificate is self-signed', hint: TLS_HINT },
+  CERT_HAS_EXPIRED: {
+    why: 'its certificate has expired',
+    hint: 'restart the control plane (it renews its certificate at start)',
+  },
+  ERR_TLS_CERT_ALTNAME_INVALID: {
+    why: 'its certificate does not name that host',
+    hint: 'use a host name it was issued for (localhost, 127.0.0.1, or its --host)',
+  },
 };
 
 const RUNNING_HINT = 'is `drctl up` or `drctl serve` running? (else point --server / DR_SERVER at it)';

@@ -43,7 +43,8 @@ export { createNodeApiRequester } from './node-request.ts';
 export { measureRecoveryPointGap, pickRecoveryPoint, type RecoveryPointGap } from './recovery-point-gap.ts';
 export { createRedisExecutionClient, type RedisClientOptions } from './redis-client.ts';
 export { readSse, type SseMessage } from './sse.ts';
-export { tokenFor, upTokenFiles, writeUpToken } from './token.ts';
+export { caFileFor, dispatcherFor, readCaFile, withTrust } from './tls.ts';
+export { tokenFor, upSaved, upTokenFiles, writeUpToken } from './token.ts';
 export type {
   EventsOptions,
   ExecutionClient,

@@ -22,14 +22,19 @@ export function upTokenFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   return [join(state, 'drorch', 'up', 'token.json'), join(tmpdir(), `drorch-${user()}`, 'up', 'token.json')];
 }
 
-/** The token for `server`: DR_TOKEN, else up's when it was written for `server`; else none. */
-export function tokenFor(server: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const named = env.DR_TOKEN?.trim();
-  if (named !== undefined && named !== '') return named;
+/** What `drctl up` saved for `server` (its token, its CA file), when it saved it for `server`. */
+export function upSaved(
+  server: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { token?: unknown; ca?: unknown } | undefined {
   for (const file of upTokenFiles(env)) {
     try {
-      const saved = JSON.parse(readFileSync(file, 'utf8')) as { server?: unknown; token?: unknown };
-      if (typeof saved.token === 'string' && sameServer(saved.server, server)) return saved.token;
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+        server?: unknown;
+        token?: unknown;
+        ca?: unknown;
+      };
+      if (sameServer(saved.server, server)) return saved;
     } catch {
       // none there, or not ours: the next
     }
@@ -37,18 +42,34 @@ export function tokenFor(server: string, env: NodeJS.ProcessEnv = process.env): 
   return undefined;
 }
 
-/** Write up's token where tokenFor finds it (0600, its folder 0700); the file written, or undefined. */
+/** The token for `server`: DR_TOKEN, else up's when it was written for `server`; else none. */
+export function tokenFor(server: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const named = env.DR_TOKEN?.trim();
+  if (named !== undefined && named !== '') return named;
+  const token = upSaved(server, env)?.token;
+  return typeof token === 'string' ? token : undefined;
+}
+
+/**
+ * Write up's token (and the CA file its HTTPS server is trusted by) where tokenFor and
+ * tls.ts caFileFor find them (0600, its folder 0700); the file written, or undefined.
+ */
 export function writeUpToken(
   server: string,
   token: string,
   env: NodeJS.ProcessEnv = process.env,
+  ca?: string,
 ): string | undefined {
   for (const file of upTokenFiles(env)) {
     try {
       mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-      writeFileSync(file, `${JSON.stringify({ server, token, writtenAt: new Date().toISOString() })}\n`, {
-        mode: 0o600,
-      });
+      writeFileSync(
+        file,
+        `${JSON.stringify({ server, token, ...(ca === undefined ? {} : { ca }), writtenAt: new Date().toISOString() })}\n`,
+        {
+          mode: 0o600,
+        },
+      );
       chmodSync(file, 0o600);
       return file;
     } catch {

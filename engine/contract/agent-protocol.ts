@@ -318,9 +318,15 @@ export const siteListSchema = z
           ),
         lease: z
           .object({
-            state: z.string().describe('watching, online, suspect, expired, isolated, lost, failingOver, failedOver, returned'),
+            state: z
+              .string()
+              .describe(
+                'watching, online, suspect, expired, isolated, lost, failingOver, failedOver, returned',
+              ),
             at: z.string().describe('when the monitor leader wrote it'),
-            leaseLeftMs: z.number().describe("the lease's remaining time on the leader's clock then (negative: expired)"),
+            leaseLeftMs: z
+              .number()
+              .describe("the lease's remaining time on the leader's clock then (negative: expired)"),
           })
           .optional()
           .describe("the site's lease as the site monitor's leader sees it (absent before it has looked)"),

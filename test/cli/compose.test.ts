@@ -9,7 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 interface Compose {
-  services: Record<string, { command?: string[]; environment?: Record<string, string>; networks?: string[] }>;
+  services: Record<
+    string,
+    { command?: string[]; environment?: Record<string, string>; networks?: string[]; volumes?: string[] }
+  >;
 }
 
 // merge: the services share the x-drctl block through YAML merge keys (<<), as compose reads them.
@@ -25,7 +28,7 @@ function composeTool(): string[] | undefined {
 }
 
 describe('docker-compose.yml', () => {
-  it('runs an agent for every site of the world its simulator serves, and the control plane; only the control plane has Redis', () => {
+  it('runs an agent for every site of the world its simulator serves, and the control plane; only the control plane has Redis and the vault', () => {
     const sim = compose.services.sim?.command ?? [];
     const worldFile = sim[sim.indexOf('--world') + 1] ?? '';
     const world = parse(readFileSync(worldFile, 'utf8')) as { spec: { sites: Array<{ name: string }> } };
@@ -38,9 +41,13 @@ describe('docker-compose.yml', () => {
         '--hosts',
         'http://sim:7070',
         '--server',
-        'http://control:7080',
+        'https://control:7080',
+        '--state-dir',
+        '/var/lib/drorch/agent',
         '--json',
       ]);
+      // Mutual TLS: its key and certificate in a volume of its own (no other service mounts it).
+      expect(agent?.volumes).toEqual([`agent-${name}:/var/lib/drorch/agent`]);
       expect(agent?.environment).toBeUndefined();
       // No network an agent is on reaches Redis.
       for (const network of agent?.networks ?? [])
@@ -55,8 +62,17 @@ describe('docker-compose.yml', () => {
       '0.0.0.0',
       '--port',
       '7080',
+      '--vault-dir',
+      '/var/lib/drorch/vault',
+      '--tls-name',
+      'control',
       '--json',
     ]);
+    // HTTPS with the vault's certificate, its key file in the control plane's volume alone.
+    expect(compose.services.control?.volumes).toEqual(['vault:/var/lib/drorch/vault']);
+    for (const [name, service] of Object.entries(compose.services))
+      if (name !== 'control')
+        expect(service.volumes?.some((v) => v.startsWith('vault:')) ?? false, name).toBe(false);
     expect(compose.services.control?.environment).toEqual({ REDIS_URL: 'redis://redis:6379' });
     expect(compose.services.redis?.command).toEqual(
       expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']),

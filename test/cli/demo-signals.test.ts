@@ -69,6 +69,7 @@ describe.skipIf(process.platform !== 'linux')(
       const server = servers[0] ?? -1;
       expect(realpathSync(`/proc/${server}/cwd`).startsWith(tmp)).toBe(true); // its data folder
       expect(ours(tmp)).toEqual([
+        expect.stringMatching(/^drorch-demo-keys-/), // the vault's key file, the agents' keys
         expect.stringMatching(/^drorch-demo-scripts-/),
         expect.stringMatching(/^drorch-redis-/),
       ]);

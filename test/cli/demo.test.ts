@@ -16,11 +16,11 @@ describe.skipIf(process.platform !== 'linux')('drctl demo', { timeout: 240_000 }
     expect(run.code).toBe(0);
     const out = run.stdout;
     const engine =
-      /^Engine: control plane at (http:\/\/127\.0\.0\.1:\d+) .*one agent per site \(dc-east, dc-west\)/m.exec(
+      /^Engine: control plane at (https:\/\/127\.0\.0\.1:\d+) \(API over HTTPS.*one agent per site \(dc-east, dc-west\) over mutual TLS/m.exec(
         out,
       );
     expect(engine).not.toBeNull();
-    expect(out).toContain(`DR_SERVER=${engine?.[1]} drctl`);
+    expect(out).toMatch(new RegExp(`DR_SERVER=${engine?.[1]} DR_CA_FILE=\\S+/vault/ca\\.pem drctl`));
     // The order of the story, and its closing lines as before the control plane.
     const marks = [
       'Engine: ',

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
+import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { sweepStaleRedisDirs } from '../../engine/cli/up/redis-dir.ts';
 import { freePort } from '../../engine/redis/index.ts';
@@ -122,7 +123,8 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
   it('runs the control plane and an agent a site, which a drill works against through the API alone; --no-restart leaves a killed agent down; SIGTERM stops everything', async () => {
     const { up, line, plan } = await startUp(['--no-restart']);
     const upPid = up.child.pid ?? -1;
-    expect(line.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // No unauthenticated mode: HTTPS with the vault's server certificate, tokens for people.
+    expect(line.api).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(line.sim).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.redis).toMatch(/^redis:\/\/:[\w-]+@127\.0\.0\.1:\d+$/);
     // The CLI needs the control plane's URL only (and the simulator's, for `drctl sim`).
@@ -130,17 +132,29 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
       DR_SERVER: line.api,
       DR_SIM_URL: line.sim,
       DR_TOKEN: expect.stringMatching(/^drt_/),
+      DR_CA_FILE: join(line.logs, 'vault', 'ca.pem'),
     });
+    // The vault's key file is the one secret: 0600, apart from Redis.
+    expect(statSync(join(line.logs, 'vault', 'vault.key')).mode & 0o777).toBe(0o600);
+    const ca = readFileSync(line.env.DR_CA_FILE ?? '', 'utf8');
+    expect(ca).toContain('BEGIN CERTIFICATE');
     // The admin token is handed to the local user alone: a 0600 file the CLI reads for this API.
     expect(line.tokenFile).toEqual(expect.any(String));
     expect(statSync(line.tokenFile ?? '').mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(line.tokenFile ?? '', 'utf8'))).toMatchObject({
       server: line.api,
       token: line.env.DR_TOKEN,
+      ca: line.env.DR_CA_FILE,
     });
-    const unauthenticated = await fetch(`${line.api}/api/v1/executions`);
+    // Its certificate is the vault CA's: refused without that CA, trusted with it.
+    await expect(fetch(`${line.api}/healthz`)).rejects.toThrow(/fetch failed/);
+    const trusted = new Agent({ connect: { ca } });
+    const unauthenticated = await fetch(`${line.api}/api/v1/executions`, {
+      dispatcher: trusted,
+    } as RequestInit);
     expect(unauthenticated.status).toBe(401);
-    // The CLI finds that file by itself (no DR_TOKEN), for this API only.
+    await trusted.close();
+    // The CLI finds that file by itself (no DR_TOKEN, no DR_CA_FILE), for this API only.
     const state = join(dirname(line.tokenFile ?? ''), '..', '..');
     const fromFile = await drctl(['status', '--json'], {
       env: { DR_SERVER: line.api ?? '', XDG_STATE_HOME: state },
@@ -185,6 +199,13 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     // The control plane, the one process that logs each execution, wrote its own log.
     expect(readFileSync(line.processes.control?.log ?? '', 'utf8')).toContain(drillId(drill.stdout));
     expect(readFileSync(line.processes['agent-dc-west']?.log ?? '', 'utf8')).toContain('"site":"dc-west"');
+    // Each agent has its own key (0600) and the certificate up registered for it.
+    for (const site of ['dc-east', 'dc-west']) {
+      expect(statSync(join(line.logs, 'agents', site, 'agent.key')).mode & 0o777).toBe(0o600);
+      expect(proc(line.agents[site]?.pid ?? -1)?.cmdline).toContain(
+        `--state-dir ${join(line.logs, 'agents')}`,
+      );
+    }
 
     const east = line.agents['dc-east']?.pid ?? -1;
     process.kill(east, 'SIGKILL');
@@ -230,6 +251,8 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     expect(alive(west)).toBe(false);
     expect(proc(restarted.pid)?.ppid).toBe(upPid);
     expect(proc(restarted.pid)?.cmdline).toContain('agent --site dc-west');
+    // It comes back with the certificate saved at registration: no key is traded again.
+    expect(proc(restarted.pid)?.cmdline).not.toContain('--register');
 
     // The private Redis too: it comes back on its port with its AOF, and the engine reconnects.
     const redisPid = line.processes.redis?.pid ?? -1;

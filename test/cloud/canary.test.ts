@@ -3,7 +3,9 @@
  * unique canary string written into its disk data at the primary (the simulator's canary write,
  * before replication); a positive control reads it back at the replica, then again after the
  * failover. A drill and a planned failover then run, the agents and the CLI reaching the control
- * plane through a TCP proxy that keeps every byte. The canaries must be in none of: the bytes
+ * plane through a proxy that keeps every byte: it ends TLS on both sides (a certificate of the
+ * vault's CA toward the clients, the agents' own certificates and keys toward the control plane),
+ * so what it keeps is the decrypted HTTP the control plane received and sent, not TLS records. The canaries must be in none of: the bytes
  * the control plane received or sent, the log files of `drctl up`, the Redis keys and values,
  * and the AOF files. A probe string sent the same way (a run's --reason) and one put into Redis
  * by the test show that the same searches do find what is there.
@@ -14,9 +16,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionView } from '../../engine/client/index.ts';
+import { openVault } from '../../engine/control/vault/index.ts';
 import { useTempDirs } from '../support/temp.ts';
 import { startProxy, type TcpProxy } from './proxy.ts';
 import {
+  agentDirOf,
   type Cloud,
   type OwnAgent,
   SOURCE,
@@ -98,7 +102,18 @@ describe.skipIf(process.platform !== 'linux')(
     beforeAll(async () => {
       cloud = await startCloud(temp('cloud-canary-'), { plans: ['a'], restart: false });
       redis = new Redis(cloud.line.redis, { maxRetriesPerRequest: 1 });
-      proxy = await startProxy(cloud.line.api);
+      // The proxy's own server certificate from the vault (the test holds its key file, as an
+      // operator of the control plane would): the agents and the CLI trust it as the control plane.
+      const vault = await openVault({
+        redis,
+        prefix: cloud.line.prefix,
+        dir: join(cloud.line.logs, 'vault'),
+      });
+      proxy = await startProxy(cloud.line.api, {
+        server: await vault.serverCredentials(['127.0.0.1']),
+        ca: vault.trusted,
+        agentDir: agentDirOf(cloud),
+      });
       // up's agents go (--no-restart: they stay down); ours reach the control plane through the proxy.
       for (const site of [SOURCE, TARGET]) {
         process.kill(cloud.pidOf(`agent-${site}`), 'SIGTERM');
@@ -145,7 +160,8 @@ describe.skipIf(process.platform !== 'linux')(
 
     it('no canary in the bytes the control plane received or sent, its logs, its Redis or the AOF; the probe is found', async () => {
       const needles = [...canaries.values()];
-      // (a) Everything that crossed the proxy, both ways: the agents' and the CLI's traffic.
+      // (a) Everything that crossed the proxy, both ways, decrypted: the agents' and the CLI's traffic
+      // (the request lines below are readable: plain HTTP, not TLS records).
       const wire = [...proxy.toServer(), ...proxy.fromServer()];
       const sent = Buffer.concat(proxy.toServer()).toString('latin1');
       for (const site of [SOURCE, TARGET]) {

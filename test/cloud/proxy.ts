@@ -5,7 +5,10 @@
  * carrying bytes and holds them until the link is restored (a partition that heals: TCP then
  * delivers what it held).
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, Socket } from 'node:net';
+import { join } from 'node:path';
+import { createServer as createTlsServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
 
 export type CutMode = 'reset' | 'stall';
 
@@ -31,8 +34,36 @@ interface Pipe {
   held: Array<{ to: Socket; chunk: Buffer }>;
 }
 
-export async function startProxy(target: string): Promise<TcpProxy> {
-  const { hostname, port } = new URL(target);
+/**
+ * With `tls`, the proxy ends TLS on both sides, so that what it keeps is the plain HTTP the
+ * control plane received and sent, not TLS records: to its clients it presents `server` (a
+ * certificate the vault's CA issued, which they trust), from each it requests a client
+ * certificate, and toward the control plane it presents that same certificate with the agent's
+ * key from `agentDir/<site>/agent.key` (the test's machine holds it), or none for the CLI.
+ */
+export interface ProxyTls {
+  server: { cert: string; key: string };
+  /** The CA certificates the control plane's certificate and the agents' chain to. */
+  ca: readonly string[];
+  /** drctl up's agents' state folder. */
+  agentDir: string;
+}
+
+function pemOf(raw: Buffer): string {
+  const b64 = raw.toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
+/** The site an agent's certificate names (its CN), and the key the agent made for it. */
+function clientCredentials(client: TLSSocket, agentDir: string): { cert: string; key: string } | undefined {
+  const peer = client.getPeerCertificate();
+  const site = peer?.subject?.CN;
+  if (peer?.raw === undefined || typeof site !== 'string') return undefined;
+  return { cert: pemOf(peer.raw), key: readFileSync(join(agentDir, site, 'agent.key'), 'utf8') };
+}
+
+export async function startProxy(target: string, tls?: ProxyTls): Promise<TcpProxy> {
+  const { hostname, port, protocol } = new URL(target);
   const pipes: Pipe[] = [];
   let state: 'open' | CutMode = 'open';
   let refused = 0;
@@ -42,16 +73,23 @@ export async function startProxy(target: string): Promise<TcpProxy> {
     else if (!to.destroyed) to.write(chunk);
   };
 
-  const server: Server = createServer((client) => {
+  const accept = (client: Socket): void => {
     if (state === 'reset') {
       refused += 1;
       client.resetAndDestroy();
       return;
     }
-    const upstream = new Socket();
+    const upstream =
+      tls === undefined
+        ? new Socket().connect(Number(port), hostname)
+        : tlsConnect({
+            host: hostname,
+            port: Number(port),
+            ca: [...tls.ca],
+            ...clientCredentials(client as TLSSocket, tls.agentDir),
+          });
     const pipe: Pipe = { client, server: upstream, up: [], down: [], held: [] };
     pipes.push(pipe);
-    upstream.connect(Number(port), hostname);
     client.on('data', (chunk: Buffer) => {
       pipe.up.push(chunk);
       carry(pipe, upstream, chunk);
@@ -68,13 +106,20 @@ export async function startProxy(target: string): Promise<TcpProxy> {
       socket.on('error', end);
       socket.on('close', end);
     }
-  });
+  };
+  const server: Server =
+    tls === undefined
+      ? createServer(accept)
+      : createTlsServer(
+          { ...tls.server, ca: [...tls.ca], requestCert: true, rejectUnauthorized: false },
+          accept,
+        );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const listening = typeof address === 'object' && address !== null ? address.port : 0;
 
   return {
-    url: `http://127.0.0.1:${listening}`,
+    url: `${protocol}//127.0.0.1:${listening}`,
     toServer: () => pipes.map((p) => Buffer.concat(p.up)),
     fromServer: () => pipes.map((p) => Buffer.concat(p.down)),
     refused: () => refused,

@@ -7,8 +7,9 @@
  * faulted run of another.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Agent } from 'undici';
 import { expect } from 'vitest';
 import type { ExecutionView } from '../../engine/client/index.ts';
 import { freePort } from '../../engine/redis/index.ts';
@@ -26,7 +27,8 @@ export interface UpLine {
   prefix: string;
   agents: Record<string, { pid: number }>;
   processes: Record<string, { pid: number; log: string }>;
-  env: { DR_SERVER: string; DR_SIM_URL: string; DR_TOKEN: string };
+  /** The control plane is HTTPS with the vault's certificate: DR_CA_FILE is the vault's ca.pem. */
+  env: { DR_SERVER: string; DR_SIM_URL: string; DR_TOKEN: string; DR_CA_FILE: string };
 }
 
 /** One line of `drctl up --json` after its summary: an exit or a restart of a child. */
@@ -164,10 +166,13 @@ export async function startCloud(dir: string, options: CloudOptions): Promise<Cl
   const events = (): UpEvent[] => jsonLines(up.stdout()).filter((l) => 'event' in l) as unknown as UpEvent[];
   const cli = (args: string[], server?: string) =>
     drctl(args, { env: { ...line.env, ...(server === undefined ? {} : { DR_SERVER: server }) } });
+  // The API's certificate is checked against the vault's CA, as the CLI does.
+  const trusted = new Agent({ connect: { ca: readFileSync(line.env.DR_CA_FILE, 'utf8') } });
   const get = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${line.api}${path}`, {
       headers: { authorization: `Bearer ${line.env.DR_TOKEN ?? ''}` },
-    });
+      dispatcher: trusted,
+    } as RequestInit);
     if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   };
@@ -213,10 +218,16 @@ export async function startCloud(dir: string, options: CloudOptions): Promise<Cl
     },
     close: async () => {
       sim.close();
+      await trusted.close();
       up.child.kill('SIGTERM');
       await up.done;
     },
   };
+}
+
+/** drctl up's agents' state folder: each site's key (0600) and certificate. */
+export function agentDirOf(cloud: Cloud): string {
+  return join(cloud.line.logs, 'agents');
 }
 
 /** A `drctl agent` the test runs itself (up's own agent for the site stopped first), logging to `log`. */
@@ -244,6 +255,9 @@ export function startOwnAgent(cloud: Cloud, site: string, server: string, log: s
         '2000',
         // It takes over from up's agent, whose session may still be live (up to 5 s after it went).
         '--replace',
+        // The key and certificate drctl up registered for the site (it renews them there).
+        '--state-dir',
+        agentDirOf(cloud),
         '--json',
       ],
       {

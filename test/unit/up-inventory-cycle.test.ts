@@ -10,7 +10,8 @@ import { worldSites } from '../../engine/cli/world-options.ts';
 const ctx = (extra: Partial<UpContext> = {}): UpContext => ({
   redis: { port: 1, url: 'redis://127.0.0.1:1', dir: '/tmp/x' },
   sim: { port: 2, url: 'http://127.0.0.1:2', worldArgs: [] },
-  api: { port: 3, url: 'http://127.0.0.1:3' },
+  api: { port: 3, url: 'https://127.0.0.1:3' },
+  vault: { dir: '/tmp/x/vault', agentDir: '/tmp/x/agents' },
   sites: ['dc-east', 'dc-west'],
   prefix: 'dr',
   ...extra,

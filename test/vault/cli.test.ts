@@ -11,7 +11,6 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vaultKeys } from '../../engine/control/vault/index.ts';
 import { type DrctlProcess, drctl, startDrctl } from '../cli/support.ts';
-import { bearer, tokenFor } from '../support/auth.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { useTempDirs } from '../support/temp.ts';
 import { tlsRequest } from './support.ts';
@@ -24,7 +23,7 @@ let vaultDir: string;
 let stateDir: string;
 let simUrl: string;
 let redis: Redis;
-let viewer: string | undefined;
+let adminToken: string;
 
 function json(text: string): Record<string, unknown> {
   const line = text.split('\n').find((l) => l.startsWith('{'));
@@ -34,6 +33,7 @@ function json(text: string): Record<string, unknown> {
 async function serve(
   port = 0,
   lifetime = '4s',
+  extra: string[] = [],
 ): Promise<{ process: DrctlProcess; url: string; ca: string[] }> {
   const child = startDrctl(
     [
@@ -46,6 +46,7 @@ async function serve(
       vaultDir,
       '--agent-cert-lifetime',
       lifetime,
+      ...extra,
       '--json',
     ],
     { env },
@@ -68,9 +69,11 @@ async function siteLive(
   ca: string[],
   site: string,
 ): Promise<{ live: boolean; clockSkewMs?: number } | undefined> {
-  // GET /sites is a people route: a token of the vault (a viewer suffices).
-  viewer ??= await tokenFor({ redis, prefix }, 'viewer');
-  const answer = await tlsRequest(url, ca, 'GET', '/api/v1/sites', { headers: bearer(viewer) });
+  // The people's routes take the first admin token `vault init` printed.
+  const answer = await tlsRequest(url, ca, 'GET', '/api/v1/sites', {
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
+  if (answer.status !== 200) throw new Error(`GET /api/v1/sites answered ${answer.status}`);
   return (answer.body.sites as { site: string; live: boolean; clockSkewMs?: number }[] | undefined)?.find(
     (s) => s.site === site,
   );
@@ -118,6 +121,12 @@ describe('drctl vault and drctl site, with real processes', { timeout: 120_000 }
     const out = json(init.stdout);
     expect(out.caFingerprint).toMatch(/^[\w-]{43}$/);
     expect(statSync(String(out.keyFile)).mode & 0o777).toBe(0o600);
+    // The first admin token, shown once: an admin's, stored only as its digest.
+    expect(out.adminToken).toMatch(/^drt_/);
+    adminToken = String(out.adminToken);
+    const tokens = await redis.keys(`${prefix}:auth:token:*`);
+    expect(tokens).toHaveLength(1);
+    expect(JSON.stringify(await redis.hgetall(String(tokens[0])))).not.toContain(adminToken.split('_')[2]);
     // The CA key is sealed in Redis: no PEM private key there.
     const record = String(await redis.get(vaultKeys(prefix).ca));
     expect(record).not.toContain('PRIVATE KEY');
@@ -184,6 +193,52 @@ describe('drctl vault and drctl site, with real processes', { timeout: 120_000 }
     expect(reused.stderr).toContain('was already used');
   });
 
+  it('the CLI reaches the HTTPS control plane by the vault CA (--ca, DR_CA_FILE), and refuses another', async () => {
+    const caFile = join(vaultDir, 'ca.pem');
+    const bare = {
+      ...env,
+      REDIS_URL: '',
+      DR_TOKEN: adminToken,
+      DR_VAULT_DIR: '',
+      XDG_STATE_HOME: temp('drorch-xdg-'),
+    };
+    const byFlag = await drctl(['token', 'list', '--server', control.url, '--ca', caFile, '--json'], {
+      env: bare,
+    });
+    expect(byFlag.code, byFlag.stderr).toBe(0);
+    expect(byFlag.stdout).toContain('"owner":"admin"');
+    const byEnv = await drctl(['token', 'list', '--server', control.url, '--json'], {
+      env: { ...bare, DR_CA_FILE: caFile },
+    });
+    expect(byEnv.code, byEnv.stderr).toBe(0);
+    // The vault folder's ca.pem is the last default.
+    const byVault = await drctl(['token', 'list', '--server', control.url, '--json'], {
+      env: { ...bare, DR_VAULT_DIR: vaultDir },
+    });
+    expect(byVault.code, byVault.stderr).toBe(0);
+    // No CA given and none found: the system's CAs do not trust the vault's; never unchecked.
+    const none = await drctl(['token', 'list', '--server', control.url], { env: bare });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('not signed by a CA this client trusts');
+    expect(none.stderr).toContain('--ca <file> or DR_CA_FILE');
+    const missing = await drctl(
+      ['token', 'list', '--server', control.url, '--ca', join(vaultDir, 'nope.pem')],
+      {
+        env: bare,
+      },
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read the CA file');
+    const notPem = await drctl(
+      ['token', 'list', '--server', control.url, '--ca', join(vaultDir, 'vault.key')],
+      {
+        env: bare,
+      },
+    );
+    expect(notPem.code).toBe(2);
+    expect(notPem.stderr).toContain('holds no PEM certificate');
+  });
+
   it('renews its certificate before half its life (4 s certificates)', async () => {
     const first = new X509Certificate(readFileSync(join(stateDir, 'dc-east', 'agent.crt')));
     const renewed = await until('a renewal', 6000, async () => {
@@ -235,5 +290,15 @@ describe('drctl vault and drctl site, with real processes', { timeout: 120_000 }
     await until('a refused heartbeat', 5000, async () =>
       /was revoked/.test(agent.stdout() + agent.stderr()) ? true : undefined,
     );
+  });
+
+  it('serve --tls-name adds the names clients reach it by (a service name) to its certificate', async () => {
+    const named = await serve(0, '4s', ['--tls-name', 'control.drorch.test', '--tls-name', 'control']);
+    const answer = await tlsRequest(named.url, named.ca, 'GET', '/healthz');
+    expect(answer.status).toBe(200);
+    const names = answer.socket.getPeerCertificate().subjectaltname ?? '';
+    for (const name of ['DNS:control.drorch.test', 'DNS:control', 'DNS:localhost', 'IP Address:127.0.0.1'])
+      expect(names).toContain(name);
+    await stop(named.process);
   });
 });

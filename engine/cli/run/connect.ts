@@ -32,12 +32,14 @@ export interface ConnectFlags extends CommonFlags {
   sim?: string;
   /** The API token. @defaultValue DR_TOKEN, else the one `drctl up` wrote for the server */
   token?: string;
+  /** The CA certificates (PEM) an https server is trusted by (an in-process caller's). @defaultValue engine/client/tls.ts's */
+  ca?: string;
 }
 
 /** `--server`: on every command that can run through the control plane. */
 export const SERVER_OPTION = [
   '--server <url>',
-  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else http://127.0.0.1:7080); with neither, a REDIS_URL or --sim keeps the command on the direct path (Redis and the sites from this process)",
+  "the control plane's URL (`drctl up`, `drctl serve`; default DR_SERVER, else https://127.0.0.1:7080); with neither, a REDIS_URL or --sim keeps the command on the direct path (Redis and the sites from this process)",
 ] as const;
 
 export interface Connection {
@@ -92,6 +94,7 @@ export async function connectClient(
     const remote = createHttpExecutionClient({
       server,
       ...(flags.token === undefined ? {} : { token: flags.token }),
+      ...(flags.ca === undefined ? {} : { ca: flags.ca }),
     });
     return {
       client: remote,

@@ -166,7 +166,7 @@ async function demo(
   });
   if (engine === undefined) return;
   process.stdout.write(
-    `Engine: control plane at ${engine.control.url} (API, vault, orchestrator) and one agent per site (${engine.sites.join(', ')}), the only part that touches its hosts; driven over the API as \`DR_SERVER=${engine.control.url} drctl\` is\n`,
+    `Engine: control plane at ${engine.control.url} (API over HTTPS, vault, orchestrator) and one agent per site (${engine.sites.join(', ')}) over mutual TLS with a certificate from the vault, the only part that touches its hosts; driven over the API with an admin token as \`DR_SERVER=${engine.control.url} DR_CA_FILE=${engine.caFile} drctl\` is\n`,
   );
   const { client } = engine.connection;
   const drill = await run(client, demoPlan, 'test', flags.speed);

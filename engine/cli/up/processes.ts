@@ -13,8 +13,13 @@ import { jsonLineWith, lineMatching, type ProcessSpec } from './child.ts';
 export interface UpContext {
   redis: { port: number; url: string; dir: string; password?: string };
   sim: { port: number; url: string; worldArgs: readonly string[] };
-  /** The control plane's API (used by the control-plane table only). */
+  /** The control plane's API (used by the control-plane table only): https, the vault's certificate. */
   api: { port: number; url: string };
+  /**
+   * The vault's folder (its key file, 0600, and ca.pem) and the agents' state folder (each
+   * site's key and certificate), both under the run's logs folder.
+   */
+  vault: { dir: string; agentDir: string };
   /** The world's sites: one agent each. */
   sites: readonly string[];
   /**
@@ -108,10 +113,9 @@ export const engineProcesses: ProcessTable = (ctx) => [
 ];
 
 /**
- * Next: `drctl serve` (API, vault, orchestrator, control-side actions) and `drctl agent` a site.
- * The flags are those of the serve and agent branches under way (serve prints {"api": ...}; --port
- * so that a restarted control plane keeps its URL; an agent holds no Redis credentials): check
- * them against the commands when switching.
+ * `drctl serve --vault-dir` (HTTPS API, vault, orchestrator, control-side actions) and `drctl agent`
+ * a site over mTLS with the certificate up registered for it (--port so that a restarted control
+ * plane keeps its URL; an agent holds no Redis credentials).
  */
 export const controlPlaneProcesses: ProcessTable = (ctx) => [
   [redis(ctx)],
@@ -121,7 +125,11 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
       ctx,
       'control',
       'control',
-      ['serve', '--port', String(ctx.api.port), '--prefix', ctx.prefix, ...catalogArgs(ctx)],
+      [
+        ...['serve', '--port', String(ctx.api.port), '--prefix', ctx.prefix],
+        ...['--vault-dir', ctx.vault.dir],
+        ...catalogArgs(ctx),
+      ],
       'api',
     ),
   ],
@@ -132,6 +140,8 @@ export const controlPlaneProcesses: ProcessTable = (ctx) => [
       'agent',
       [
         ...['agent', '--site', site, '--hosts', ctx.sim.url, '--server', ctx.api.url],
+        // Registered by up once the control plane runs (up-command.ts); a restart reuses that certificate.
+        ...['--state-dir', ctx.vault.agentDir],
         // up supervises its agents: one it (re)starts replaces the session of the one that died.
         '--replace',
         ...catalogArgs(ctx),

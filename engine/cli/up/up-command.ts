@@ -15,9 +15,11 @@ import { Redis } from 'ioredis';
 import { whoAmI, writeUpToken } from '../../client/index.ts';
 import { InputError } from '../../common/index.ts';
 import { createFirstAdminToken } from '../../control/auth/index.ts';
+import { initVault } from '../../control/vault/index.ts';
 import { DEFAULT_PREFIX } from '../../executor/index.ts';
 import { freePort, RedisUnavailableError, redactRedisUrl, redisServerAvailable } from '../../redis/index.ts';
 import { stateDirCandidates } from '../crash-log.ts';
+import { registerSiteAgent } from '../trust-setup.ts';
 import {
   addWorldOptions,
   duration,
@@ -148,7 +150,8 @@ async function up(flags: UpFlags): Promise<void> {
       password: redisPassword,
     },
     sim: { port: simPort, url: `http://127.0.0.1:${simPort}`, worldArgs: worldArgs(world) },
-    api: { port: apiPort, url: `http://127.0.0.1:${apiPort}` },
+    api: { port: apiPort, url: `https://127.0.0.1:${apiPort}` },
+    vault: { dir: join(logs, 'vault'), agentDir: join(logs, 'agents') },
     sites,
     ...(speed === undefined ? {} : { inventoryCycleMs: inventoryCycleMs(speed) }),
     prefix: flags.prefix,
@@ -188,8 +191,16 @@ async function up(flags: UpFlags): Promise<void> {
   };
   for (const signal of Object.keys(STOP_SIGNALS)) process.on(signal, onSignal);
 
+  // No unauthenticated mode, even here: the vault (its CA, the first admin token) once Redis runs,
+  // before the control plane; each site's agent registered once the control plane answers.
+  let admin: string | undefined;
   try {
-    for (const stage of stages) await supervisor.startStage(stage);
+    for (const stage of stages) {
+      await supervisor.startStage(stage);
+      if (stopping !== undefined) break;
+      if (stage.some((p) => p.role === 'redis')) admin = await makeVault(ctx);
+      if (stage.some((p) => p.role === 'control')) await registerAgents(ctx, supervisor.status(), table);
+    }
   } catch (error) {
     await supervisor.stop();
     removeRedisDir();
@@ -197,12 +208,13 @@ async function up(flags: UpFlags): Promise<void> {
   }
   if (stopping !== undefined) return; // a signal during the start: its handler ends the process
   const summary = summaryOf(ctx, logs, supervisor.status(), table);
-  if (summary.api !== null) {
-    // No unauthenticated mode, even here: the local user gets an admin token (a 0600 file the CLI
-    // reads for this server, and DR_TOKEN in the summary).
-    const admin = await firstAdminToken(ctx);
+  if (summary.api !== null && admin !== undefined) {
+    // The local user gets the admin token (a 0600 file the CLI reads for this server, with the CA
+    // file it trusts the server by; DR_TOKEN and DR_CA_FILE in the summary).
+    const caFile = join(ctx.vault.dir, 'ca.pem');
     summary.env.DR_TOKEN = admin;
-    summary.tokenFile = writeUpToken(summary.api, admin) ?? null;
+    summary.env.DR_CA_FILE = caFile;
+    summary.tokenFile = writeUpToken(summary.api, admin, process.env, caFile) ?? null;
   }
   if (flags.json) print(JSON.stringify(summary));
   else for (const line of humanLines(summary, supervisor.status())) print(line);
@@ -228,20 +240,54 @@ interface UpSummary {
   tokenFile?: string | null;
 }
 
-/** The vault's first admin token, owned by the user who ran `drctl up`. */
-async function firstAdminToken(ctx: UpContext): Promise<string> {
+async function withUpRedis<T>(ctx: UpContext, run: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: 3, lazyConnect: true });
+  redis.on('error', () => {});
   try {
     await redis.connect();
+    return await run(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The vault (`drctl vault init`: key file 0600 and ca.pem in ctx.vault.dir) and its first admin
+ * token, owned by the user who ran `drctl up`.
+ */
+async function makeVault(ctx: UpContext): Promise<string> {
+  return await withUpRedis(ctx, async (redis) => {
     const owner =
       whoAmI()
         .replace(/[^\w.@+-]/g, '_')
         .slice(0, 100) || 'admin';
-    const { token } = await createFirstAdminToken(redis, ctx.prefix, { owner });
-    return token;
-  } finally {
-    redis.disconnect();
-  }
+    const made = await initVault({
+      redis,
+      prefix: ctx.prefix,
+      dir: ctx.vault.dir,
+      firstAdminToken: async () => (await createFirstAdminToken(redis, ctx.prefix, { owner })).token,
+    });
+    if (made.adminToken === undefined) throw new Error('the vault made no admin token');
+    return made.adminToken;
+  });
+}
+
+/**
+ * Each site's agent registered (`drctl site register` and `drctl agent --register`, in process):
+ * its key and certificate in ctx.vault.agentDir, which the agent processes load (and renew).
+ */
+async function registerAgents(
+  ctx: UpContext,
+  status: ProcessStatus[],
+  table: Map<string, UpProcess>,
+): Promise<void> {
+  const control = status.find((p) => table.get(p.name)?.role === 'control');
+  const server = typeof control?.ready?.api === 'string' ? control.ready.api : ctx.api.url;
+  await withUpRedis(ctx, async (redis) => {
+    for (const site of ctx.sites) {
+      await registerSiteAgent({ redis, prefix: ctx.prefix, server, site, agentDir: ctx.vault.agentDir });
+    }
+  });
 }
 
 function summaryOf(

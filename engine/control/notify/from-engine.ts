@@ -60,7 +60,7 @@ export function eventOfNotice(notice: ExecutionNotice): NotificationEvent {
 function policyText(policy: string): string {
   switch (policy) {
     case 'pause':
-      return 'paused for an operator (drctl retry / skip)';
+      return 'paused for an operator (drctl step retry / drctl step skip)';
     case 'continue-without-dependents':
       return 'its dependents are skipped, the rest goes on';
     default:

@@ -79,7 +79,7 @@ async function readRecord(redis: Redis, prefix: string): Promise<VaultCaRecord |
   if (!parsed.success) {
     throw new DrError(
       'VAULT_CORRUPT',
-      `the vault's CA record in Redis (${vaultKeys(prefix).ca}) is not one drctl wrote`,
+      `the vault's CA record in Redis (${vaultKeys(prefix).ca}) is not one written by drctl`,
       {
         exitCode: 1,
       },
