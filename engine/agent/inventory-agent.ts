@@ -3,7 +3,6 @@
  * link, posts its batches to the control plane, and sweeps at once when pre-flight asks the vault
  * for fresh data (the refresh long poll, `GET /api/v1/agents/:site/inventory/refresh`).
  */
-import { createNodeApiRequester } from '../client/index.ts';
 import { AGENT_SESSION_HEADER } from '../contract/index.ts';
 import type { AgentReporter } from './agent.ts';
 import { startInventoryReporter } from './inventory.ts';

@@ -3,6 +3,7 @@
  * Regression: each follower opened a connection of its own (XREAD BLOCK needs one), so 100
  * followers of a run held 100 Redis connections.
  */
+
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSse } from '../../engine/client/index.ts';
@@ -18,6 +19,7 @@ import {
 } from '../../engine/control/index.ts';
 import { appendEvents, executionKeys } from '../../engine/executor/index.ts';
 import type { PrivateRedis } from '../../engine/redis/index.ts';
+import { adminToken, bearer } from '../support/auth.ts';
 import { privateRedisForFaults, uniquePrefix } from '../support/redis.ts';
 
 const FOLLOWERS = 100;
@@ -37,6 +39,7 @@ const finished = (execution: string): EngineEvent =>
   ({ v: 1, at: AT, type: 'execution-finished', execution, status: 'completed' }) as EngineEvent;
 
 describe('followers of the event stream', { timeout: 60_000 }, () => {
+  let token: string;
   // A Redis of this file's own: CLIENT LIST counts this control plane's connections alone.
   let server: PrivateRedis;
   let redis: Redis;
@@ -74,7 +77,11 @@ describe('followers of the event stream', { timeout: 60_000 }, () => {
     });
     const done = (async () => {
       const response = await fetch(`${url}/api/v1/executions/${id}/events`, {
-        headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+        headers: {
+          accept: 'text/event-stream',
+          ...bearer(token),
+          ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+        },
       });
       for await (const message of readSse(response.body as ReadableStream<Uint8Array>)) {
         if (message.event === 'end') return ids;
@@ -101,6 +108,7 @@ describe('followers of the event stream', { timeout: 60_000 }, () => {
     };
     app = await buildControlApp(ctx, { routes: controlRoutes });
     url = await app.listen({ host: '127.0.0.1', port: 0 });
+    token = await adminToken(ctx);
   });
   afterAll(async () => {
     await agentHubOf(ctx).close(1000);
