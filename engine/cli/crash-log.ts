@@ -28,9 +28,25 @@ export function crashLogCandidates(env: NodeJS.ProcessEnv = process.env): string
   return stateDirCandidates(env).map((dir) => join(dir, 'drctl.log'));
 }
 
+/** Options whose value is a credential: never written to the log. */
+const SECRET_OPTIONS = new Set(['--token', '--register', '--key']);
+/** Credentials drctl hands out (API tokens, registration keys), wherever they appear. */
+const SECRET_VALUE = /\b(drt_[\w-]+|drk1\.[\w.-]+)/g;
+
+/** The command line as the log keeps it: credentials replaced by `<redacted>`. */
+export function redactArgv(args: readonly string[]): string[] {
+  return args.map((arg, i) => {
+    const [name, inline] = arg.split('=', 2);
+    if (inline !== undefined && SECRET_OPTIONS.has(name ?? '')) return `${name}=<redacted>`;
+    if (i > 0 && SECRET_OPTIONS.has(args[i - 1] ?? '')) return '<redacted>';
+    return arg.replace(SECRET_VALUE, '<redacted>');
+  });
+}
+
 /** Append the full error (stack, causes) to the first writable log; its path, or undefined. */
 export function writeCrashLog(error: unknown, argv: readonly string[] = process.argv): string | undefined {
-  const entry = `--- ${new Date().toISOString()} pid ${process.pid}: drctl ${argv.slice(2).join(' ')}\n${inspect(error, { depth: 6 })}\n`;
+  const details = inspect(error, { depth: 6 }).replace(SECRET_VALUE, '<redacted>');
+  const entry = `--- ${new Date().toISOString()} pid ${process.pid}: drctl ${redactArgv(argv.slice(2)).join(' ')}\n${details}\n`;
   for (const file of crashLogCandidates()) {
     try {
       mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });

@@ -41,8 +41,9 @@ export function registerAuditHook(app: ControlApp, ctx: ControlContext): void {
 
 function entryOf(request: FastifyRequest, status: number): AuditInput | undefined {
   const auth = request.auth;
-  if (auth === null || !request.url.startsWith(API_PREFIX)) return undefined;
-  if (isAgentRoute(request.routeOptions.url ?? request.url)) return undefined;
+  const route = request.routeOptions.url ?? request.url;
+  if (auth === null || !route.startsWith(API_PREFIX)) return undefined;
+  if (isAgentRoute(route)) return undefined;
   const refusedByGate = status === 401 || status === 403;
   if (READ_ONLY_METHODS.has(request.method) && !refusedByGate) return undefined;
   const need = auth.need;

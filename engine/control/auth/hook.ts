@@ -99,7 +99,7 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
   const refuse = (
     request: FastifyRequest,
     reply: FastifyReply,
-    status: 401 | 403,
+    status: 400 | 401 | 403,
     code: string,
     detail: string,
   ): FastifyReply => {
@@ -110,10 +110,22 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
   };
 
   app.addHook('onRequest', async (request, reply) => {
-    // The route matched, not the raw URL, decides the exemption (no `/agents/..%2f` trick reaches
-    // a people route); an unmatched URL outside the agents' prefix still needs a token for its 404.
+    // Only origin-form targets: the router also takes an absolute-form one (`https://h/api/v1/...`)
+    // to the route its path names, which no check on the raw target would see as under /api/v1.
+    if (!request.url.startsWith('/')) {
+      request.auth = {};
+      return refuse(
+        request,
+        reply,
+        400,
+        'BAD_REQUEST_TARGET',
+        'the request target must be a path (origin-form, starting with /), not an absolute URL',
+      );
+    }
+    // The route matched, not the raw URL, decides (no `/agents/..%2f` trick reaches a people route);
+    // an unmatched URL outside the agents' prefix still needs a token for its 404.
     const route = request.routeOptions.url ?? request.url;
-    if (!request.url.startsWith(API_PREFIX) || isAgentRoute(route)) return;
+    if (!route.startsWith(API_PREFIX) || isAgentRoute(route)) return;
     request.auth = {};
     const header = request.headers.authorization ?? '';
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
