@@ -3,16 +3,12 @@
  * deliverer (a worker of the shared `notify` queue) and the engine's own sources (executions'
  * notices, the inventory's changes). `drctl serve` starts one per process; several share the queue.
  */
-import type { Redis } from 'ioredis';
-import type { Counter } from 'prom-client';
-import type { Logger } from '../../common/index.ts';
 import type { ExecutionNotice } from '../../executor/index.ts';
-import { type Deliverer, startDeliverer } from './deliverer.ts';
+import { type Deliverer, type DelivererOptions, startDeliverer } from './deliverer.ts';
 import type { NotificationEvent } from './events.ts';
 import { eventOfNotice } from './from-engine.ts';
 import { createInventoryWatch, type InventoryWatch } from './inventory-watch.ts';
 import { createNotifier, type Notifier, type RaiseResult } from './producer.ts';
-import type { RetryPolicy } from './retry.ts';
 
 export interface Notifications {
   /** Raise one occurrence (the site monitor's and auto-failover's producer API). */
@@ -24,19 +20,10 @@ export interface Notifications {
   close(timeoutMs?: number): Promise<void>;
 }
 
-export interface NotificationsOptions {
-  redisUrl: string;
-  redis: Redis;
-  prefix: string;
-  log: Logger;
-  retry?: Partial<RetryPolicy>;
-  counter?: Counter<'outcome'>;
+/** The deliverer's options (deliverer.ts), and whether this process runs one. */
+export interface NotificationsOptions extends Omit<DelivererOptions, 'concurrency'> {
   /** Run no deliverer in this process (only raise). @defaultValue true */
   deliver?: boolean;
-  /** @defaultValue 30_000 */
-  lockDurationMs?: number;
-  /** @defaultValue 5_000 */
-  stalledIntervalMs?: number;
 }
 
 export async function startNotifications(options: NotificationsOptions): Promise<Notifications> {
@@ -50,16 +37,8 @@ export async function startNotifications(options: NotificationsOptions): Promise
   });
   let deliverer: Deliverer | undefined;
   if (options.deliver ?? true) {
-    deliverer = await startDeliverer({
-      redisUrl: options.redisUrl,
-      redis: options.redis,
-      prefix: options.prefix,
-      log,
-      ...(options.retry === undefined ? {} : { retry: options.retry }),
-      ...(options.counter === undefined ? {} : { counter: options.counter }),
-      ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
-      ...(options.stalledIntervalMs === undefined ? {} : { stalledIntervalMs: options.stalledIntervalMs }),
-    });
+    const { deliver: _deliver, ...delivery } = options;
+    deliverer = await startDeliverer({ ...delivery, log });
   }
   const notify = (event: NotificationEvent) => notifier.notify(event);
   return {
