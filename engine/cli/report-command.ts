@@ -7,8 +7,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { problemError, serverUrlFrom, tokenFor, withTrust } from '../client/index.ts';
-import { DrError, formatElapsed, InputError } from '../common/index.ts';
+import { problemError, serverUrlFrom, tokenFor, unreachable, withTrust } from '../client/index.ts';
+import { formatElapsed, InputError } from '../common/index.ts';
 import { createQueueConnection } from '../executor/index.ts';
 import {
   checkReportHash,
@@ -62,11 +62,8 @@ function serverBackend(server: string): ReportBackend {
     try {
       response = await fetch(`${api}${path}`, init);
     } catch (error) {
-      throw new DrError(
-        'SERVER_UNREACHABLE',
-        `the control plane at ${server} did not answer ${what} (${(error as Error).message}); check that it runs (\`drctl serve\`) or give --server`,
-        { retryable: true },
-      );
+      // The cause fetch nests (refused, unknown host, untrusted certificate), as every command says it.
+      throw unreachable(server, error);
     }
     if (!response.ok) throw problemError(response.status, await response.text(), what);
     return response;
