@@ -86,8 +86,12 @@ export function newFold(shape: TimelineShape): TimelineFold {
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
+/** The events the fold reads; the others (most of a log's bytes: step results) are not parsed. */
+const FOLDED = /"type":\s*"(?:vm-phase|step-started|execution-started|execution-resumed|execution-finished)"/;
+
 /** One stored event (its JSON payload) into the fold. */
 export function applyEvent(fold: TimelineFold, shape: TimelineShape, raw: string): void {
+  if (!FOLDED.test(raw)) return;
   let event: Record<string, unknown>;
   try {
     const parsed = JSON.parse(raw) as unknown;
