@@ -7,9 +7,10 @@
  * A real `drctl serve` process (API and the orchestrator driving the run share its event loop), the
  * world and each site's workers in processes of their own (bench/_engine-stack.ts, boot time 0).
  * While the run runs, this process asks for the rows every `EVERY_MS` (a page that reloads them).
- * Once it has ended, a second `drctl serve` (nothing kept) answers the first request by reading the
- * whole event log (cold), then `WARM` more (warm: only the events after its cursor). Latency is
- * request to parsed answer, measured here, through the token gate.
+ * Once it has ended, this process times a first reader's work with no saved fold (the plan compiled
+ * for its waves, the whole log folded), then a second `drctl serve` (nothing in memory) answers
+ * from the fold the first one saved, then `WARM` more (only the events after its cursor). Latency
+ * is request to parsed answer, measured here, through the token gate.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { shapeOf } from '../engine/control/routes/execution-vms.ts';
@@ -114,7 +115,7 @@ try {
     for (let i = 0; i < WARM; i += 1) warm.push(await rows(fresh.url, id, headers));
     const warmTimes = warm.map((a) => a.took);
     table.push({
-      phase: `ended, cold (whole log${events > 0 ? `, ${events} events` : ''})`,
+      phase: 'ended, a control plane just started (from the saved fold)',
       requests: 1,
       p50: ms(cold.took),
       p99: ms(cold.took),
@@ -123,7 +124,7 @@ try {
       'answer size': `${(cold.bytes / 1e6).toFixed(2)} MB`,
     });
     table.push({
-      phase: 'in this process: load + compile the shape / fold the whole log',
+      phase: `no saved fold, in this process: compile the plan / fold the whole log (${events} events)`,
       requests: 1,
       p50: `${ms(t1 - t0)} / ${ms(t2 - t1)}`,
       p99: '',
