@@ -3,6 +3,7 @@ import { registerAgentRoutes } from '../agents/index.ts';
 import { registerPeopleRoutes } from '../auth/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
+import { registerSiteLeaseRoutes } from '../monitor/routes.ts';
 import { registerNotificationRoutes } from '../notify/index.ts';
 import { registerExecutionRoutes } from './executions.ts';
 import { registerHistoryRoutes } from './history.ts';
@@ -25,6 +26,7 @@ export const controlRoutes: readonly ControlRoutes[] = [
   inventoryRoutes(),
   registerHistoryRoutes,
   registerAgentRoutes,
+  registerSiteLeaseRoutes,
   registerReportRoutes,
   registerNotificationRoutes,
   registerPeopleRoutes,
