@@ -118,6 +118,8 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
     const verdicts = (replies[names.length]?.[1] ?? {}) as Record<string, string>;
     /** Asks to write after the loop, when every site's state is known (a peer must be online). */
     const asking: string[] = [];
+    /** Sites heard from again: their asks and verdicts go. */
+    const settled: string[] = [];
     const contacts = new Map<string, { agentUrl?: string; hostEndpoints: string[] }>();
     const at = now();
     const view: Record<string, string> = {};
@@ -170,6 +172,7 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       sites.set(site, snapshot);
       if (snapshot.state !== before) {
         log.warn({ site, from: before, to: snapshot.state }, 'site monitor: state changed');
+        if (snapshot.state === 'online') settled.push(site);
         const verdict = NOTIFIED[snapshot.state as keyof typeof NOTIFIED];
         if (verdict !== undefined && options.notify !== undefined) {
           const last = snapshot.context.last;
@@ -195,6 +198,11 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       view[site] = JSON.stringify(lease);
     }
     if (names.length > 0) await redis.hset(keys.view, view);
+    for (const site of settled) {
+      const clear = redis.multi().hdel(keys.verdicts, site);
+      for (const peer of names) clear.hdel(keys.asks(peer), site);
+      await clear.exec();
+    }
     for (const site of asking) await ask(site, contacts);
   };
 
