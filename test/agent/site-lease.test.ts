@@ -74,6 +74,54 @@ describe('the site lease across real processes', { timeout: 180_000 }, () => {
   const seen = new Map<string, string[]>();
   let sampling: NodeJS.Timeout | undefined;
 
+  const listenOf = new Map<string, number>();
+  /** Start (or start again) a site's agent with every link through its proxies. */
+  const startAgent = async (site: string, extra: string[] = []): Promise<EngineProcess> => {
+    const other = site === EAST ? WEST : EAST;
+    const agent = spawnDrctl(
+      [
+        'agent',
+        '--site',
+        site,
+        '--hosts',
+        simUrl,
+        '--server',
+        rig(site).control.url,
+        '--state-dir',
+        stateDir,
+        '--heartbeat-ms',
+        '500',
+        '--fence-sweep-ms',
+        '0',
+        '--shutdown-timeout-ms',
+        '1000',
+        '--peer-listen',
+        `127.0.0.1:${listenOf.get(site)}`,
+        '--peer-advertise',
+        rig(site).peer.url,
+        '--peer',
+        rig(other).peer.url,
+        '--host-endpoint',
+        `127.0.0.1:${portOf(rig(site).hosts.url)}`,
+        '--failsafe',
+        '--site-lease-ms',
+        String(LEASE_MS),
+        '--fence-time-ms',
+        '1000',
+        ...extra,
+      ],
+      { REDIS_URL: '', LOG_LEVEL: 'info' },
+    );
+    children.push(agent);
+    const deadline = Date.now() + 20_000;
+    while (!agent.output().includes('"ready":true')) {
+      if (Date.now() > deadline || agent.child.exitCode !== null)
+        throw new Error(`drctl agent did not start:\n${agent.output()}`);
+      await sleep(50);
+    }
+    rig(site).agent = agent;
+    return agent;
+  };
   const rig = (site: string): SiteRig => {
     const found = rigs.get(site);
     if (found === undefined) throw new Error(`no rig for ${site}`);
@@ -151,51 +199,9 @@ describe('the site lease across real processes', { timeout: 180_000 }, () => {
       });
     }
     for (const site of SITES) {
-      const other = site === EAST ? WEST : EAST;
       const { key } = await createRegistrationKey(redis, prefix, site, await vaultFingerprint(redis, prefix));
-      const agent = spawnDrctl(
-        [
-          'agent',
-          '--site',
-          site,
-          '--hosts',
-          simUrl,
-          '--server',
-          rig(site).control.url,
-          '--state-dir',
-          stateDir,
-          '--register',
-          key,
-          '--heartbeat-ms',
-          '500',
-          '--fence-sweep-ms',
-          '0',
-          '--shutdown-timeout-ms',
-          '1000',
-          '--peer-listen',
-          `127.0.0.1:${listens.get(site)}`,
-          '--peer-advertise',
-          rig(site).peer.url,
-          '--peer',
-          rig(other).peer.url,
-          '--host-endpoint',
-          `127.0.0.1:${portOf(rig(site).hosts.url)}`,
-          '--failsafe',
-          '--site-lease-ms',
-          String(LEASE_MS),
-          '--fence-time-ms',
-          '1000',
-        ],
-        { REDIS_URL: '', LOG_LEVEL: 'info' },
-      );
-      children.push(agent);
-      const deadline = Date.now() + 20_000;
-      while (!agent.output().includes('"ready":true')) {
-        if (Date.now() > deadline || agent.child.exitCode !== null)
-          throw new Error(`drctl agent did not start:\n${agent.output()}`);
-        await sleep(50);
-      }
-      rig(site).agent = agent;
+      listenOf.set(site, listens.get(site) ?? 0);
+      await startAgent(site, ['--register', key]);
     }
     sampling = setInterval(() => {
       void states().then((now) => {
@@ -256,6 +262,43 @@ describe('the site lease across real processes', { timeout: 180_000 }, () => {
       const now = await states();
       return now[EAST] === 'online' && now[WEST] === 'online';
     });
+  });
+
+  it('a paused agent (SIGSTOP past its lease) wakes, renews before acting and fences nothing; its site is not lost', async () => {
+    const before = await running(EAST);
+    const from = seen.get(EAST)?.length ?? 0;
+    const agent = rig(EAST).agent;
+    agent?.child.kill('SIGSTOP');
+    await sleep(LEASE_MS + 2000);
+    agent?.child.kill('SIGCONT');
+    await until('dc-east online again', async () => (await states())[EAST] === 'online');
+    await sleep(1000);
+    expect(agent?.output()).toContain('woke past the lease; renewing before acting');
+    expect(fenced(EAST)).toBe(false);
+    expect(await running(EAST)).toEqual(before);
+    // The monitor saw the lease run out; the witness still reached dc-east's hosts: never lost.
+    const during = since(EAST, from);
+    expect(during).toContain('isolated');
+    expect(during).not.toContain('lost');
+  });
+
+  it('a dead agent on a healthy site is not a lost site: the hosts still answer the witness', async () => {
+    const from = seen.get(WEST)?.length ?? 0;
+    await rig(WEST).agent?.kill('SIGKILL');
+    await until('dc-west isolated', async () => (await states())[WEST] === 'isolated', 15_000);
+    await sleep(2000);
+    const during = since(WEST, from);
+    expect(during).not.toContain('lost');
+    expect((await states())[WEST]).toBe('isolated');
+    const line = rig(EAST)
+      .agent?.output()
+      .split('\n')
+      .find((l) => l.includes('witness probe answered') && l.includes('"target":"dc-west"'));
+    expect(line).toMatch(/"verdict":"reachable"/);
+    expect(line).toMatch(/alive: no answer/);
+    // Back with a new agent process (the killed one's session is still live: --replace).
+    await startAgent(WEST, ['--replace']);
+    await until('dc-west online again', async () => (await states())[WEST] === 'online');
   });
 
   it('a site cut off from everything while it runs fences itself and is declared lost', async () => {
