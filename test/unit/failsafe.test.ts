@@ -65,14 +65,12 @@ describe('the failsafe decision', () => {
           arbiter: fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: undefined }),
         }),
         fc.integer({ min: 0, max: 200_000 }),
-        fc
-          .integer({ min: 2, max: 100 })
-          .chain((fence) =>
-            fc.record({
-              fenceMs: fc.constant(fence * 50),
-              leaseMs: fc.integer({ min: fence * 100, max: 60_000 }),
-            }),
-          ),
+        fc.integer({ min: 2, max: 100 }).chain((fence) =>
+          fc.record({
+            fenceMs: fc.constant(fence * 50),
+            leaseMs: fc.integer({ min: fence * 100, max: 60_000 }),
+          }),
+        ),
         (raw, now, cfg) => {
           const contacts: Contacts = Object.fromEntries(
             Object.entries(raw).filter(([, v]) => v !== undefined),
