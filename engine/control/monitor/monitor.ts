@@ -36,6 +36,7 @@ import type { NotificationEvent } from '../notify/index.ts';
 import { siteNotification } from '../notify/index.ts';
 import { askArbiter } from './arbiter-client.ts';
 import { monitorKeys, type SiteLeaseView, type WitnessVerdictRecord } from './keys.ts';
+import { withArbiter } from './witness.ts';
 
 export interface SiteMonitorOptions {
   redis: Redis;
@@ -90,6 +91,8 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
   let leading = false;
   let closed = false;
   const sites = new Map<string, SiteMonitorSnapshot>();
+  /** The ask whose verdict was fed to each site's machine (each is fed once). */
+  const fed = new Map<string, string>();
   /** The (session, renewals) last seen per site. */
   const seen = new Map<string, string>();
 
@@ -99,6 +102,7 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       leading = lead;
       sites.clear();
       seen.clear();
+      fed.clear();
       log.info({ monitor: id, leading }, lead ? 'site monitor: leading' : 'site monitor: not leading');
     }
     if (!leading) return;
@@ -156,8 +160,19 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       // A verdict for the ask outstanding (an older one is dropped by the machine's `askedAt`).
       const answer = verdicts[site];
       if (answer !== undefined && snapshot.context.witnessAskedAt !== undefined) {
-        const record = JSON.parse(answer) as WitnessVerdictRecord;
-        if (record.askId === askIdOf(id, snapshot.context.witnessAskedAt)) {
+        let record = JSON.parse(answer) as WitnessVerdictRecord;
+        const askId = askIdOf(id, snapshot.context.witnessAskedAt);
+        const fresh = record.askId === askId && fed.get(site) !== askId;
+        if (fresh && record.verdict === 'unreachable' && record.by === 'peer') {
+          // The site may still be renewing to the arbiter: loss only when it agrees.
+          const arbiter =
+            options.arbiterUrl === undefined
+              ? undefined
+              : ((await askArbiter(options.arbiterUrl, site, 1000)) ?? 'silent');
+          record = withArbiter(record, arbiter, config.leaseMs, askId);
+        }
+        if (fresh) {
+          fed.set(site, askId);
           snapshot = stepSiteMonitor(snapshot, {
             type: 'WITNESS',
             now: at,
@@ -233,33 +248,8 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       );
       return;
     }
-    const heard = await askArbiter(options.arbiterUrl, site, 2000);
-    const record: WitnessVerdictRecord =
-      heard === undefined
-        ? {
-            askId,
-            verdict: 'reachable',
-            by: 'arbiter',
-            from: 'arbiter',
-            detail: 'the arbiter did not answer: no verdict of loss',
-          }
-        : heard.heard && (heard.lastHeardAgoMs ?? Number.POSITIVE_INFINITY) < config.leaseMs
-          ? {
-              askId,
-              verdict: 'reachable',
-              by: 'arbiter',
-              from: 'arbiter',
-              detail: `the arbiter heard the site ${heard.lastHeardAgoMs} ms ago`,
-            }
-          : {
-              askId,
-              verdict: 'unreachable',
-              by: 'arbiter',
-              from: 'arbiter',
-              detail: heard.heard
-                ? `the arbiter last heard the site ${heard.lastHeardAgoMs} ms ago`
-                : 'the arbiter never heard the site',
-            };
+    const heard = await askArbiter(options.arbiterUrl, site, 1000);
+    const record = withArbiter(undefined, heard ?? 'silent', config.leaseMs, askId);
     await redis.hset(keys.verdicts, site, JSON.stringify(record));
   };
 
