@@ -196,13 +196,31 @@ export async function startSiteLease(options: SiteLeaseOptions, ctx: SiteLeaseCo
   };
 
   // ---- the failsafe ----
-  let measuredFenceMs = 0;
-  const fenceMs = (): number => Math.max(options.failsafe?.fenceMs ?? 0, measuredFenceMs);
+  /** The last measures (a pause or a load spike inflates one: the median of the last five counts). */
+  const measures: number[] = [];
+  let warnedLong = false;
   const leaseMs = (): number =>
     Math.min(
       options.failsafe?.leaseMs ?? Number.POSITIVE_INFINITY,
       reply?.leaseMs ?? Number.POSITIVE_INFINITY,
     );
+  const fenceMs = (): number => {
+    const sorted = [...measures].sort((a, b) => a - b);
+    const measured = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    const wanted = Math.max(options.failsafe?.fenceMs ?? 0, measured);
+    // Past half the lease the failsafe could no longer fence in time; fencing at once on every
+    // hiccup would be an outage of its own. Capped there, and said loudly.
+    const cap = leaseMs() / 2;
+    if (wanted > cap && !warnedLong) {
+      warnedLong = true;
+      log.error(
+        { fenceMs: Math.round(wanted), leaseMs: leaseMs() },
+        'failsafe: the measured fence time is longer than half the site lease; fencing may come too late: lengthen the lease (drctl serve --site-lease-ms)',
+      );
+    }
+    if (wanted <= cap) warnedLong = false;
+    return Math.min(wanted, cap);
+  };
   /** What a fence would turn off: the site's running primaries (test VMs aside). */
   const primaries = async (): Promise<{ name: string; epoch: number }[]> =>
     (await api.listVMs(site))
@@ -213,7 +231,8 @@ export async function startSiteLease(options: SiteLeaseOptions, ctx: SiteLeaseCo
     const started = now();
     const vms = await primaries();
     for (const vm of vms) await api.getVM(site, vm.name);
-    measuredFenceMs = 2 * (now() - started);
+    measures.push(2 * (now() - started));
+    if (measures.length > 5) measures.shift();
   };
   let fenced = false;
   const fence = async (reason: string): Promise<void> => {

@@ -1,5 +1,5 @@
 /**
- * `drctl arbiter --port <port> --ca <file>`: the optional third-site tie-breaker (engine/arbiter).
+ * `drctl arbiter --port <port> --vault-ca <file>`: the optional third-site tie-breaker (engine/arbiter).
  * Run it at a third site; agents renew to it (`drctl agent --arbiter <url>`), the control plane
  * asks it (`drctl serve --arbiter <url>`). It needs only the vault's CA certificates.
  */
@@ -30,17 +30,21 @@ export function registerArbiterCommand(program: Command): void {
     )
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: a free one)', port, 7090)
-    .requiredOption('--ca <file>', "the vault's CA certificates (the ca.pem of drctl vault init)")
+    .requiredOption('--vault-ca <file>', "the vault's CA certificates (the ca.pem of drctl vault init)")
     .option('--json', 'print the ready line as JSON')
-    .action(async (flags: { host: string; port: number; ca: string; json?: boolean }) => {
+    .action(async (flags: { host: string; port: number; vaultCa: string; json?: boolean }) => {
       let trusted: string[];
       try {
-        trusted = certificatesIn(readFileSync(flags.ca, 'utf8'));
+        trusted = certificatesIn(readFileSync(flags.vaultCa, 'utf8'));
       } catch (error) {
-        throw new DrError('BAD_CA_FILE', `--ca ${flags.ca}: ${(error as Error).message}`, { exitCode: 2 });
+        throw new DrError('BAD_CA_FILE', `--vault-ca ${flags.vaultCa}: ${(error as Error).message}`, {
+          exitCode: 2,
+        });
       }
       if (trusted.length === 0)
-        throw new DrError('BAD_CA_FILE', `--ca ${flags.ca} holds no PEM certificate`, { exitCode: 2 });
+        throw new DrError('BAD_CA_FILE', `--vault-ca ${flags.vaultCa} holds no PEM certificate`, {
+          exitCode: 2,
+        });
       const arbiter = await startArbiter({
         host: flags.host,
         port: flags.port,
