@@ -208,7 +208,8 @@ export function registerAgentCommand(program: Command): void {
         logger,
         handlers: flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog },
         ...(identity === undefined ? {} : { identity }),
-        siteLease,
+        // Without any of its flags the agent runs as before: heartbeats alone.
+        ...(Object.keys(siteLease).length > 1 || flags.hostEndpoint.length > 0 ? { siteLease } : {}),
       });
       const signalled = new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
