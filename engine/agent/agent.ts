@@ -25,6 +25,12 @@ import {
 import type { HostDriver } from '../hosts/index.ts';
 import { type AgentIdentity, renewalAt } from './identity.ts';
 import { type AgentLink, createAgentLink, sleep } from './link.ts';
+import {
+  checkSiteLeaseOptions,
+  type SiteLease,
+  type SiteLeaseOptions,
+  startSiteLease,
+} from './site-lease.ts';
 import { createUnitPool } from './units.ts';
 
 /**
@@ -104,6 +110,11 @@ export interface AgentOptions {
   renewRetryMs?: number;
   /** @defaultValue a pino logger named `agent` */
   logger?: Logger;
+  /**
+   * The site lease beyond the heartbeat (site-lease.ts): the peer listener, the peer site and the
+   * arbiter it renews through, its host endpoints for the witness, the failsafe. @defaultValue none
+   */
+  siteLease?: SiteLeaseOptions;
 }
 
 export interface Agent {
@@ -115,10 +126,13 @@ export interface Agent {
   readonly stopped: Promise<DrError | undefined>;
   /** Stop polling, let running units finish (bounded), post their reports, stop. */
   close(timeoutMs?: number): Promise<void>;
+  /** The site lease's side (peer listener, failsafe), once the link is up (with `siteLease`). */
+  siteLease(): SiteLease | undefined;
 }
 
 export function startAgent(options: AgentOptions): Agent {
   const log = (options.logger ?? createLogger('agent')).child({ site: options.site });
+  if (options.siteLease !== undefined) checkSiteLeaseOptions(options.siteLease);
   const agentId = options.agentId ?? `${hostname()}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
   const handlers = resolveHandlerOptions(options.handlers);
   const heartbeatMs = options.heartbeatMs ?? 1000;
@@ -227,13 +241,16 @@ export function startAgent(options: AgentOptions): Agent {
   const heartbeat = async (): Promise<void> => {
     beats += 1;
     const resend = beats % 5 === 0;
+    const sentAt = performance.now();
     const reply = await link.heartbeat({
       running: [...pool.runningIds(), ...outbox.keys()],
       ...(hostsSeenAt === undefined ? {} : { hostsSeenAt }),
       ...(resend ? { scriptCatalog: await scan() } : {}),
     });
+    siteLease?.acknowledged('control', sentAt);
     if (reply.sendCatalog) await link.heartbeat({ running: pool.runningIds(), scriptCatalog: await scan() });
   };
+  let siteLease: SiteLease | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
 
   const pollLoop = async (): Promise<void> => {
@@ -259,7 +276,30 @@ export function startAgent(options: AgentOptions): Agent {
 
   const reporters: { stop(): Promise<void> | void }[] = [];
   let sweep: ReturnType<typeof startFenceSweep> | undefined;
-  const started = helloDone.then(() => {
+  // The peer listener is up before `ready()` resolves (its URL goes into the ready line).
+  const leaseStarted = helloDone.then(async () => {
+    if (options.siteLease === undefined) return;
+    try {
+      siteLease = await startSiteLease(options.siteLease, {
+        site: options.site,
+        link,
+        api: options.api,
+        log: log.child({ part: 'site-lease' }),
+        heartbeatMs,
+        heartbeat,
+      });
+    } catch (error) {
+      const failure = new DrError(
+        'PEER_LISTEN_FAILED',
+        `the agent's peer listener could not start on ${options.siteLease.peerListen}: ${(error as Error).message}`,
+        { exitCode: 2 },
+      );
+      fatal(failure);
+      throw failure;
+    }
+  });
+  leaseStarted.catch(() => {});
+  const started = leaseStarted.then(() => {
     heartbeatTimer = setInterval(() => {
       heartbeat().catch((error: unknown) => {
         if (endsAgent(error)) fatal(error);
@@ -335,6 +375,7 @@ export function startAgent(options: AgentOptions): Agent {
       await Promise.race([posting, sleep(200)]);
     }
     clearInterval(heartbeatTimer);
+    await siteLease?.close();
     sweep?.stop();
     await Promise.all(reporters.map((r) => r.stop()));
     resolveStopped(undefined);
@@ -344,8 +385,10 @@ export function startAgent(options: AgentOptions): Agent {
     link,
     ready: async () => {
       await helloDone;
+      await leaseStarted;
     },
     stopped,
+    siteLease: () => siteLease,
     close: (timeoutMs = 10_000) => {
       closing ??= close(timeoutMs);
       return closing;

@@ -7,6 +7,13 @@ export {
   startAgent,
 } from './agent.ts';
 export {
+  type Contacts,
+  type FailsafeConfig,
+  type FailsafeDecision,
+  failsafeConfigIssue,
+  failsafeDecision,
+} from './failsafe.ts';
+export {
   type AgentIdentity,
   identityFiles,
   loadIdentity,
@@ -17,3 +24,11 @@ export {
 export { type InventoryReporter, startInventoryReporter } from './inventory.ts';
 export { type InventoryAgentOptions, inventoryReporter } from './inventory-agent.ts';
 export { type AgentLink, createAgentLink } from './link.ts';
+export { probeAlive, probeTcp, startPeerListener, witnessVerdict } from './peer.ts';
+export {
+  checkSiteLeaseOptions,
+  type SelfFence,
+  type SiteLease,
+  type SiteLeaseOptions,
+  startSiteLease,
+} from './site-lease.ts';

@@ -24,6 +24,7 @@ import {
   memoReplySchema,
   pollReplySchema,
   resultsReplySchema,
+  type SignedRenewal,
   type UnitProgress,
   type UnitReport,
 } from '../contract/index.ts';
@@ -61,6 +62,12 @@ export interface AgentLink {
   readonly identity: AgentIdentity | undefined;
   /** Renew the client certificate (same key); later requests use the new one. */
   renewCertificate(): Promise<AgentIdentity>;
+  /**
+   * A lease renewal signed with the agent's key, stamped from the link's own sequence (so the
+   * control plane's replay window covers it whichever path brings it): what the peer site's agent
+   * relays and the arbiter takes. Undefined without a vault identity or before the first hello.
+   */
+  signRenewal(renewal: number): SignedRenewal | undefined;
 }
 
 const heartbeatReply = z.object({ ok: z.literal(true), sendCatalog: z.boolean() });
@@ -192,6 +199,17 @@ export function createAgentLink(options: LinkOptions): AgentLink {
       return identity;
     },
     renewCertificate,
+    signRenewal: (renewal) => {
+      if (identity === undefined || session === undefined) return undefined;
+      const body = { session: session.session, renewal };
+      const message = { site: identity.site, incarnation, seq: seq++, sentAt: Date.now() };
+      return {
+        stamp: message,
+        body,
+        signature: signAgentMessage(identity.key, message, body),
+        certificate: identity.certificate,
+      };
+    },
     get site() {
       return site;
     },

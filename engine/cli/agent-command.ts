@@ -4,7 +4,13 @@
  * SIGTERM/SIGINT, then lets running units finish (bounded) and posts their reports.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { inventoryReporter, loadIdentity, registerAgent, startAgent } from '../agent/index.ts';
+import {
+  checkSiteLeaseOptions,
+  inventoryReporter,
+  loadIdentity,
+  registerAgent,
+  startAgent,
+} from '../agent/index.ts';
 import { serverUrlFrom } from '../client/http-request.ts';
 import { createLogger, DrError } from '../common/index.ts';
 import { CONTROL_VERSION } from '../control/index.ts';
@@ -25,6 +31,26 @@ interface AgentFlags {
   stateDir?: string;
   register?: string;
   json?: boolean;
+  peerListen?: string;
+  peerAdvertise?: string;
+  peer?: string;
+  arbiter?: string;
+  hostEndpoint: string[];
+  failsafe?: boolean;
+  siteLeaseMs: number;
+  fenceTimeMs: number;
+}
+
+function hostPort(value: string): string {
+  if (!/^[\w.-]+:\d{1,5}$|^\[[\d:a-fA-F]+\]:\d{1,5}$/.test(value))
+    throw new InvalidArgumentError(`expected host:port, got "${value}"`);
+  return value;
+}
+
+function httpUrl(value: string): string {
+  if (!/^https?:\/\/\S+$/.test(value))
+    throw new InvalidArgumentError(`expected an http(s) URL, got "${value}"`);
+  return value;
 }
 
 function positiveInt(value: string): number {
@@ -86,8 +112,63 @@ export function registerAgentCommand(program: Command): void {
       '--register <key>',
       'register first with this key from `drctl site register <site>` (a key made here, a certificate for it)',
     )
+    .option(
+      '--peer-listen <host:port>',
+      "listen for the peer site's agent here (its relayed renewals, the witness's GET /alive; port 0: a free one)",
+      hostPort,
+    )
+    .option(
+      '--peer-advertise <url>',
+      'the peer listener as other sites reach it (default: its own URL)',
+      httpUrl,
+    )
+    .option(
+      '--peer <url>',
+      "the peer site's agent listener, renewals are relayed through it (default: the one the control plane names)",
+      httpUrl,
+    )
+    .option('--arbiter <url>', 'a third-site arbiter (drctl arbiter) renewals also go to', httpUrl)
+    .option(
+      '--host-endpoint <host:port>',
+      "a host's management endpoint the peer site's witness may TCP-connect to (repeatable)",
+      (value: string, previous: string[]) => [...previous, hostPort(value)],
+      [] as string[],
+    )
+    .option(
+      '--failsafe',
+      'fence the site (turn its running primaries off) when neither the control plane, the peer site nor the arbiter acknowledges a renewal for the lease minus the fence time',
+    )
+    .option(
+      '--site-lease-ms <ms>',
+      'the site lease the failsafe assumes until the control plane says its own (the shorter is used)',
+      positiveInt,
+      30_000,
+    )
+    .option(
+      '--fence-time-ms <ms>',
+      'the fence time floor (the measured one is used when longer)',
+      positiveInt,
+      1000,
+    )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: AgentFlags) => {
+      const siteLease = {
+        ...(flags.peerListen === undefined ? {} : { peerListen: flags.peerListen }),
+        ...(flags.peerAdvertise === undefined ? {} : { peerAdvertise: flags.peerAdvertise }),
+        ...(flags.peer === undefined ? {} : { peer: flags.peer }),
+        ...(flags.arbiter === undefined ? {} : { arbiter: flags.arbiter }),
+        hostEndpoints: flags.hostEndpoint,
+        ...(flags.failsafe === true
+          ? { failsafe: { leaseMs: flags.siteLeaseMs, fenceMs: flags.fenceTimeMs } }
+          : {}),
+      };
+      try {
+        checkSiteLeaseOptions(siteLease);
+      } catch (error) {
+        throw new DrError('BAD_FAILSAFE', `--site-lease-ms / --fence-time-ms: ${(error as Error).message}`, {
+          exitCode: 2,
+        });
+      }
       const server = serverUrlFrom(flags.server);
       const logger = createLogger('agent');
       const stateDir = agentStateDirFrom(flags.stateDir);
@@ -127,6 +208,8 @@ export function registerAgentCommand(program: Command): void {
         logger,
         handlers: flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog },
         ...(identity === undefined ? {} : { identity }),
+        // Without any of its flags the agent runs as before: heartbeats alone.
+        ...(Object.keys(siteLease).length > 1 || flags.hostEndpoint.length > 0 ? { siteLease } : {}),
       });
       const signalled = new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -139,7 +222,15 @@ export function registerAgentCommand(program: Command): void {
         await agent.close(0);
         throw error;
       }
-      const line = { ready: true, site: flags.site, agentId: agent.agentId, pid: process.pid, server };
+      const peerUrl = agent.siteLease()?.peerUrl;
+      const line = {
+        ready: true,
+        site: flags.site,
+        agentId: agent.agentId,
+        pid: process.pid,
+        server,
+        ...(peerUrl === undefined ? {} : { peerUrl }),
+      };
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(line)}\n`

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerAgentCommand } from './agent-command.ts';
+import { registerArbiterCommand } from './arbiter-command.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerLocksCommand } from './locks-command.ts';
 import { registerNotifyCommand } from './notify-command.ts';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerServeCommand(program);
   registerAgentCommand(program);
+  registerArbiterCommand(program);
   registerOperatorCommands(program);
   registerLifecycleCommands(program);
   registerUpCommand(program);

@@ -22,6 +22,10 @@ interface ServeFlags {
   agentCertLifetime?: number;
   tlsName: string[];
   json?: boolean;
+  siteLeaseMs?: number;
+  siteMarginMs?: number;
+  heartbeatMs?: number;
+  arbiter?: string;
 }
 
 function port(value: string): number {
@@ -65,6 +69,21 @@ export function registerServeCommand(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option(
+      '--site-lease-ms <ms>',
+      "a site's lease, renewed by its agent's heartbeats (default 30000)",
+      positive,
+    )
+    .option(
+      '--site-margin-ms <ms>',
+      "how long past a site's lease expiry recovery waits (relay delay, fence time, clock drift; default 10000)",
+      positive,
+    )
+    .option('--heartbeat-ms <ms>', 'how often agents are asked to send a heartbeat (default 1000)', positive)
+    .option(
+      '--arbiter <url>',
+      'the third-site arbiter (drctl arbiter) the site monitor asks when no peer site can witness',
+    )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: ServeFlags) => {
       const vaultDir = flags.vaultDir ?? process.env.DR_VAULT_DIR;
@@ -77,6 +96,13 @@ export function registerServeCommand(program: Command): void {
         routes: controlRoutes,
         logger: createLogger('control'),
         ...(flags.leaseMs === undefined ? {} : { leaseMs: flags.leaseMs }),
+        ...(flags.heartbeatMs === undefined ? {} : { agents: { heartbeatMs: flags.heartbeatMs } }),
+        siteMonitor: {
+          ...(flags.siteLeaseMs === undefined ? {} : { leaseMs: flags.siteLeaseMs }),
+          ...(flags.siteMarginMs === undefined ? {} : { marginMs: flags.siteMarginMs }),
+          ...(flags.siteMarginMs === undefined ? {} : { witnessEveryMs: Math.min(5000, flags.siteMarginMs) }),
+          ...(flags.arbiter === undefined ? {} : { arbiterUrl: flags.arbiter }),
+        },
         ...(flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog }),
         ...(vaultDir === undefined
           ? {}

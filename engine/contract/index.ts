@@ -86,4 +86,23 @@ export {
   type OperatorEvent,
   type VmRecoveryPointInfo,
 } from './event-schema.ts';
+export {
+  type ArbiterSite,
+  arbiterSiteSchema,
+  type ContactReply,
+  contactReplySchema,
+  contactSchema,
+  hostEndpointSchema,
+  peerRelayReplySchema,
+  type RenewalBody,
+  relayReplySchema,
+  relaySchema,
+  renewalBodySchema,
+  type SignedRenewal,
+  signedRenewalSchema,
+  type WitnessAsk,
+  type WitnessReport,
+  witnessAskSchema,
+  witnessReportSchema,
+} from './site-lease.ts';
 export { STEP_OUTPUT_LIMITS, stepOutputSchema } from './step-output.ts';

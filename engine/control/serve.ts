@@ -76,7 +76,7 @@ export interface ControlPlaneOptions {
    * The site monitor (monitor/): the sites' leases as its leader sees them. @defaultValue a lease of
    * SITE_LEASE_MS (30 s), suspect after 3 missed heartbeats, a 10 s margin, ticks of 250 ms
    */
-  siteMonitor?: Partial<SiteMonitorConfig> & { tickMs?: number };
+  siteMonitor?: Partial<SiteMonitorConfig> & { tickMs?: number; arbiterUrl?: string };
 }
 
 export interface ControlPlane {
@@ -233,6 +233,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       witnessEveryMs: options.siteMonitor?.witnessEveryMs ?? 5_000,
     },
     ...(options.siteMonitor?.tickMs === undefined ? {} : { tickMs: options.siteMonitor.tickMs }),
+    ...(options.siteMonitor?.arbiterUrl === undefined ? {} : { arbiterUrl: options.siteMonitor.arbiterUrl }),
     notify: (event) => notifications.notify(event),
   });
   await agents.startRelays({

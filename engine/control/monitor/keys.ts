@@ -12,8 +12,33 @@ export interface SiteLeaseView {
   leader: string;
 }
 
+/**
+ * - `leader`: the monitor leader's lease (its id, PX);
+ * - `view`: HASH site → SiteLeaseView JSON (GET /sites);
+ * - `config`: the lease the monitor counts, JSON {leaseMs} (the agents' contact answer tells it);
+ * - `asks(peer)`: HASH target site → WitnessAsk JSON, the probes the peer site's agent is asked for;
+ * - `verdicts`: HASH target site → WitnessVerdictRecord JSON, what a witness answered.
+ * A site's agent session hash (agents/keys.ts) also holds its contact (`peerUrl`, `hostEndpoints`)
+ * and the relayed renewals counted for it (`relayed`, `relayedSentAt`).
+ */
 export function monitorKeys(prefix: string) {
-  return { leader: `${prefix}:monitor:leader`, view: `${prefix}:monitor:sites` };
+  return {
+    leader: `${prefix}:monitor:leader`,
+    view: `${prefix}:monitor:sites`,
+    config: `${prefix}:monitor:config`,
+    asks: (peer: string) => `${prefix}:monitor:asks:${peer}`,
+    verdicts: `${prefix}:monitor:verdicts`,
+  };
+}
+
+/** A witness's answer as the contact routes keep it for the leader. */
+export interface WitnessVerdictRecord {
+  askId: string;
+  verdict: 'reachable' | 'unreachable';
+  by: 'peer' | 'arbiter';
+  /** The site whose agent probed (or `arbiter`). */
+  from: string;
+  detail: string;
 }
 
 /** The leases the leader wrote, by site (GET /sites). */

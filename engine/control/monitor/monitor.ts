@@ -7,10 +7,18 @@
  * at its own `now`. A leader that has just taken over starts every site at `watching`, so nothing
  * is declared expired before it has watched a full lease itself.
  *
- * What it does today is watch and tell: each site's state is written for `GET /sites` (the
- * `lease` field) and a site turning suspect, lost or returned is notified (notify/). The witness
- * (the peer site's probe, the arbiter) is not built yet, so a site whose lease ran out stays
- * `expired` and is never declared lost: nothing here ever fails anything over.
+ * Renewals come directly (the heartbeat's `renewals`) or relayed by the peer site's agent
+ * (`relayed`, counted by monitor/routes.ts after checking the signer's signature, replay window and
+ * age); the machine's counter is their sum within the session, `via` says which moved.
+ *
+ * The witness: when a site's lease runs out the machine says `askWitness`; the leader writes an
+ * ask (`asks(peer)`, id `<leader>:<askedAt>`) for the agent of a site it sees online, which reads it
+ * in its next contact answer, probes the site's agent (`GET /alive`) and host endpoints (TCP
+ * connect), and posts the verdict; the leader feeds it to the machine as WITNESS with that
+ * `askedAt`. No peer online: the arbiter (when configured) is asked when it last heard of the site;
+ * heard within the lease is `reachable`. No witness at all: the site stays `expired`, never lost.
+ * Each site's state is written for `GET /sites` (the `lease` field) and a site turning suspect,
+ * lost or returned is notified (notify/).
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -26,7 +34,9 @@ import {
 import { agentKeys, agentSitesKey } from '../agents/keys.ts';
 import type { NotificationEvent } from '../notify/index.ts';
 import { siteNotification } from '../notify/index.ts';
-import { monitorKeys, type SiteLeaseView } from './keys.ts';
+import { askArbiter } from './arbiter-client.ts';
+import { monitorKeys, type SiteLeaseView, type WitnessVerdictRecord } from './keys.ts';
+import { withArbiter } from './witness.ts';
 
 export interface SiteMonitorOptions {
   redis: Redis;
@@ -41,6 +51,8 @@ export interface SiteMonitorOptions {
   notify?: (event: NotificationEvent) => Promise<unknown>;
   /** The monotonic clock (ms). @defaultValue performance.now */
   now?: () => number;
+  /** The arbiter (`drctl arbiter`): asked when no peer site can witness. @defaultValue none */
+  arbiterUrl?: string;
 }
 
 export interface SiteMonitor {
@@ -79,6 +91,8 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
   let leading = false;
   let closed = false;
   const sites = new Map<string, SiteMonitorSnapshot>();
+  /** The ask whose verdict was fed to each site's machine (each is fed once). */
+  const fed = new Map<string, string>();
   /** The (session, renewals) last seen per site. */
   const seen = new Map<string, string>();
 
@@ -88,43 +102,92 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       leading = lead;
       sites.clear();
       seen.clear();
+      fed.clear();
       log.info({ monitor: id, leading }, lead ? 'site monitor: leading' : 'site monitor: not leading');
     }
     if (!leading) return;
     const names = (await redis.smembers(agentSitesKey(prefix))).sort();
     const pipeline = redis.pipeline();
-    for (const site of names) pipeline.hmget(agentKeys(prefix, site).session, 'session', 'renewals');
+    for (const site of names)
+      pipeline.hmget(
+        agentKeys(prefix, site).session,
+        'session',
+        'renewals',
+        'relayed',
+        'peerUrl',
+        'hostEndpoints',
+      );
+    pipeline.hgetall(keys.verdicts);
     const replies = (await pipeline.exec()) ?? [];
+    const verdicts = (replies[names.length]?.[1] ?? {}) as Record<string, string>;
+    /** Asks to write after the loop, when every site's state is known (a peer must be online). */
+    const asking: string[] = [];
+    /** Sites heard from again: their asks and verdicts go. */
+    const settled: string[] = [];
+    const contacts = new Map<string, { agentUrl?: string; hostEndpoints: string[] }>();
     const at = now();
     const view: Record<string, string> = {};
     for (const [i, site] of names.entries()) {
       const [error, value] = replies[i] ?? [];
       if (error) throw error;
-      const [session, renewals] = (value ?? []) as (string | null)[];
+      const [session, renewals, relayed, peerUrl, hostEndpoints] = (value ?? []) as (string | null)[];
+      contacts.set(site, {
+        ...(peerUrl ? { agentUrl: peerUrl } : {}),
+        hostEndpoints: parseEndpoints(hostEndpoints),
+      });
       let snapshot = sites.get(site) ?? initialSiteMonitor(site, config, at);
       const before = snapshot.state;
-      const mark = `${session ?? ''}|${renewals ?? ''}`;
-      if (session && renewals && seen.has(site) && seen.get(site) !== mark) {
+      const direct = Number(renewals ?? 0);
+      const carried = Number(relayed ?? 0);
+      const mark = `${session ?? ''}|${direct}|${carried}`;
+      const previous = seen.get(site);
+      if (session && direct + carried > 0 && previous !== undefined && previous !== mark) {
+        const [lastSession, lastDirect, lastCarried] = previous.split('|');
+        // Relayed when only the relayed count moved (the direct link is cut, the peer carries it).
+        const onlyRelayed =
+          lastSession === session && Number(lastDirect) === direct && Number(lastCarried) !== carried;
         snapshot = stepSiteMonitor(snapshot, {
           type: 'RENEWAL',
           now: at,
           incarnation: session,
-          counter: Number(renewals),
-          via: 'direct',
+          counter: direct + carried,
+          via: onlyRelayed ? 'relayed' : 'direct',
         }).snapshot;
       }
       seen.set(site, mark);
       const ticked = stepSiteMonitor(snapshot, { type: 'TICK', now: at });
       snapshot = ticked.snapshot;
-      if (ticked.askWitness) {
-        log.warn(
-          { site, state: snapshot.state },
-          "site's lease ran out: the witness is not built yet, so the site is not declared lost and nothing is failed over",
-        );
+      // A verdict for the ask outstanding (an older one is dropped by the machine's `askedAt`).
+      const answer = verdicts[site];
+      if (answer !== undefined && snapshot.context.witnessAskedAt !== undefined) {
+        let record = JSON.parse(answer) as WitnessVerdictRecord;
+        const askId = askIdOf(id, snapshot.context.witnessAskedAt);
+        const fresh = record.askId === askId && fed.get(site) !== askId;
+        if (fresh && record.verdict === 'unreachable' && record.by === 'peer') {
+          // The site may still be renewing to the arbiter: loss only when it agrees.
+          const arbiter =
+            options.arbiterUrl === undefined
+              ? undefined
+              : ((await askArbiter(options.arbiterUrl, site, 1000)) ?? 'silent');
+          record = withArbiter(record, arbiter, config.leaseMs, askId);
+        }
+        if (fresh) {
+          fed.set(site, askId);
+          snapshot = stepSiteMonitor(snapshot, {
+            type: 'WITNESS',
+            now: at,
+            askedAt: snapshot.context.witnessAskedAt,
+            verdict: record.verdict,
+            by: record.by,
+            detail: `${record.from}: ${record.detail}`,
+          }).snapshot;
+        }
       }
+      if (ticked.askWitness) asking.push(site);
       sites.set(site, snapshot);
       if (snapshot.state !== before) {
         log.warn({ site, from: before, to: snapshot.state }, 'site monitor: state changed');
+        if (snapshot.state === 'online') settled.push(site);
         const verdict = NOTIFIED[snapshot.state as keyof typeof NOTIFIED];
         if (verdict !== undefined && options.notify !== undefined) {
           const last = snapshot.context.last;
@@ -150,8 +213,50 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       view[site] = JSON.stringify(lease);
     }
     if (names.length > 0) await redis.hset(keys.view, view);
+    for (const site of settled) {
+      const clear = redis.multi().hdel(keys.verdicts, site);
+      for (const peer of names) clear.hdel(keys.asks(peer), site);
+      await clear.exec();
+    }
+    for (const site of asking) await ask(site, contacts);
   };
 
+  /** Ask a witness about `site`: the agent of a site this leader sees online, else the arbiter. */
+  const ask = async (
+    site: string,
+    contacts: ReadonlyMap<string, { agentUrl?: string; hostEndpoints: string[] }>,
+  ): Promise<void> => {
+    const snapshot = sites.get(site);
+    const askedAt = snapshot?.context.witnessAskedAt;
+    if (snapshot === undefined || askedAt === undefined) return;
+    const askId = askIdOf(id, askedAt);
+    const peer = [...sites.values()].find((other) => other.context.site !== site && other.state === 'online');
+    const contact = contacts.get(site) ?? { hostEndpoints: [] };
+    if (peer !== undefined) {
+      const body = { askId, site, ...contact };
+      await redis.hset(keys.asks(peer.context.site), site, JSON.stringify(body));
+      log.warn(
+        { site, witness: peer.context.site, askId },
+        "site's lease ran out: the peer site is asked to probe it",
+      );
+      return;
+    }
+    if (options.arbiterUrl === undefined) {
+      log.warn(
+        { site },
+        "site's lease ran out and no peer site is online to witness it (and no arbiter): not declared lost",
+      );
+      return;
+    }
+    const heard = await askArbiter(options.arbiterUrl, site, 1000);
+    const record = withArbiter(undefined, heard ?? 'silent', config.leaseMs, askId);
+    await redis.hset(keys.verdicts, site, JSON.stringify(record));
+  };
+
+  // The lease the agents' contact answer tells them (their failsafe fences inside it).
+  void redis
+    .set(keys.config, JSON.stringify({ leaseMs: config.leaseMs }))
+    .catch((error: unknown) => log.warn({ err: error }, 'site monitor config not written'));
   let running: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     running = running
@@ -175,4 +280,18 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       leading = false;
     },
   };
+}
+
+function askIdOf(leader: string, askedAt: number): string {
+  return `${leader}:${askedAt}`;
+}
+
+function parseEndpoints(raw: string | null | undefined): string[] {
+  if (!raw) return [];
+  try {
+    const value = JSON.parse(raw) as unknown;
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
 }

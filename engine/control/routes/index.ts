@@ -3,6 +3,7 @@ import { registerAgentRoutes } from '../agents/index.ts';
 import { registerPeopleRoutes, registerSessionRoutes } from '../auth/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
+import { registerSiteLeaseRoutes } from '../monitor/routes.ts';
 import { registerNotificationRoutes } from '../notify/index.ts';
 import { registerExecutionVmsRoutes } from './execution-vms.ts';
 import { registerExecutionRoutes } from './executions.ts';
@@ -30,6 +31,7 @@ export const controlRoutes: readonly ControlRoutes[] = [
   inventoryRoutes(),
   registerHistoryRoutes,
   registerAgentRoutes,
+  registerSiteLeaseRoutes,
   registerReportRoutes,
   registerStreamRoutes,
   registerNotificationRoutes,
