@@ -54,7 +54,9 @@ export interface ControlPlaneOptions {
   relayStalledIntervalMs?: number;
   /**
    * The vault (vault/): its folder holds the CA key's key file. Given: the API is HTTPS with the
-   * vault's server certificate and agents must use mTLS (vault/guard.ts).
+   * vault's server certificate and agents must use mTLS (vault/guard.ts). `drctl serve`, `drctl
+   * up` and the demo always give one; absent (plain HTTP, agents' routes unguarded) is for
+   * in-process tests and the with/without-mTLS bench only, and no command reaches it.
    */
   vault?: {
     dir: string;
@@ -97,6 +99,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     retryStrategy: (times) => Math.min(50 * times, 1000),
   });
   redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
+  // The vault first: a missing or uninitialised one is refused before anything starts.
+  const opened =
+    options.vault === undefined
+      ? undefined
+      : await openVault({
+          redis,
+          prefix,
+          dir: options.vault.dir,
+          ...(options.vault.clientLifetimeMs === undefined
+            ? {}
+            : { clientLifetimeMs: options.vault.clientLifetimeMs }),
+        }).catch((error: unknown) => {
+          redis.disconnect();
+          throw error;
+        });
   const metrics = createControlMetrics();
   // Every control plane delivers webhooks from the shared queue and raises what its parts see.
   const notifications = await startNotifications({
@@ -155,19 +172,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   const host = options.host ?? '127.0.0.1';
   let tls: { key: string; cert: string; ca: readonly string[] } | undefined;
-  if (options.vault !== undefined) {
-    const opened = await openVault({
-      redis,
-      prefix,
-      dir: options.vault.dir,
-      ...(options.vault.clientLifetimeMs === undefined
-        ? {}
-        : { clientLifetimeMs: options.vault.clientLifetimeMs }),
-    }).catch(async (error: unknown) => {
-      await Promise.all([actions.close(1000), orchestrator.close(1000)]);
-      redis.disconnect();
-      throw error;
-    });
+  if (opened !== undefined && options.vault !== undefined) {
     const names = options.vault.names ?? [...new Set([host, 'localhost', '127.0.0.1', '::1'])];
     const vaultOptions = options.vault;
     ctx.trust = await createAgentTrust({
