@@ -14,7 +14,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { registerAuditHook } from './audit/hook.ts';
-import { createAuditLog, vaultAuditSigner } from './audit/index.ts';
+import { createAuditLog, ephemeralAuditSigner, writeAuditGenesis } from './audit/index.ts';
 import { AGENT_ROUTE_PREFIX, registerAuth } from './auth/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { API_PREFIX, CONTROL_VERSION } from './context.ts';
@@ -59,7 +59,12 @@ export async function buildControlApp(
   options: ControlAppOptions = {},
 ): Promise<ControlApp> {
   if (ctx.audit === undefined || ctx.auditSigner === undefined) {
-    const signer = ctx.auditSigner ?? (await vaultAuditSigner(ctx.redis, ctx.prefix));
+    // An app built without its signer (in-process tests): a key of this process's own.
+    let signer = ctx.auditSigner;
+    if (signer === undefined) {
+      signer = ephemeralAuditSigner();
+      await writeAuditGenesis(ctx.redis, ctx.prefix, signer);
+    }
     ctx.auditSigner = signer;
     ctx.audit = createAuditLog(ctx.redis, ctx.prefix, signer);
   }

@@ -13,14 +13,14 @@ import { compilePlan, SITE_LEASE_MS } from '../plan/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import { type AgentHubOptions, agentHubOf } from './agents/index.ts';
 import { buildControlApp } from './app.ts';
-import { createAuditLog, SYSTEM_ACTOR, vaultAuditSigner } from './audit/index.ts';
+import { createAuditLog, ephemeralAuditSigner, SYSTEM_ACTOR, writeAuditGenesis } from './audit/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
 import { type SiteMonitor, startSiteMonitor } from './monitor/index.ts';
 import { type NotificationsOptions, startNotifications } from './notify/index.ts';
-import { createAgentTrust, openVault } from './vault/index.ts';
+import { createAgentTrust, openAuditSigner, openVault } from './vault/index.ts';
 
 export interface ControlPlaneOptions {
   redisUrl: string;
@@ -114,6 +114,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           redis.disconnect();
           throw error;
         });
+  // The audit key is the vault's, sealed under its key file; without a vault (in-process tests
+  // only) a key of this process's own.
+  const auditSigner =
+    options.vault === undefined
+      ? ephemeralAuditSigner()
+      : await openAuditSigner({ redis, prefix, dir: options.vault.dir }).catch((error: unknown) => {
+          redis.disconnect();
+          throw error;
+        });
+  if (options.vault === undefined) await writeAuditGenesis(redis, prefix, auditSigner);
   const metrics = createControlMetrics();
   // Every control plane delivers webhooks from the shared queue and raises what its parts see.
   const notifications = await startNotifications({
@@ -124,7 +134,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     counter: metrics.notifications,
     ...options.notifications,
   });
-  const auditSigner = await vaultAuditSigner(redis, prefix);
   const audit = createAuditLog(redis, prefix, auditSigner);
   const orchestrator = await startOrchestrator({
     // What the engine decides by itself goes on record under the system actor.

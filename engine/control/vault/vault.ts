@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
+import { createAuditKey } from './audit-key.ts';
 import { vaultKeys } from './keys.ts';
 import {
   createCa,
@@ -162,6 +163,8 @@ export async function initVault(options: {
     }
   }
   writeCaFile(dir, record);
+  // The audit log's key, sealed as the CA key is, and its genesis: from now on an emptied log shows.
+  await createAuditKey(redis, prefix, kek);
   const adminToken = options.firstAdminToken === undefined ? undefined : await options.firstAdminToken();
   return {
     caFingerprint: await fingerprint(ca.certificate),
