@@ -163,7 +163,8 @@ export async function buildControlApp(
     transformObject: jsonSchemaTransformObject,
   });
 
-  if (ctx.trust !== undefined) guardAgentRoutes(app, ctx.trust, ctx.redis, ctx.prefix, ctx.metrics);
+  if (ctx.trust !== undefined)
+    guardAgentRoutes(app, ctx.trust, ctx.redis, ctx.prefix, ctx.metrics, ctx.audit);
   // The token gate and the audit log, before any route is mounted (their onRoute check sees them).
   // /healthz, /readyz, /metrics and /openapi.json stay open: probes, scrapers, API browsers.
   registerAuth(app, ctx);

@@ -1,0 +1,80 @@
+/**
+ * The vault's own events on the audit record (issue 12): an agent's registration taken and
+ * refused, and a certificate refused at the agents' door (none, another site's), each an entry
+ * with the site's agent as actor, the route, the IP and the refusal's code; the chain still verifies.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerAgent } from '../../engine/agent/index.ts';
+import type { AuditEntry } from '../../engine/control/audit/index.ts';
+import { createRegistrationKey, vaultFingerprint } from '../../engine/control/vault/index.ts';
+import { useTempDirs } from '../support/temp.ts';
+import { presented, startVaultStack, tlsRequest, type VaultStack } from './support.ts';
+
+const temp = useTempDirs();
+let stack: VaultStack;
+
+beforeAll(async () => {
+  stack = await startVaultStack(temp);
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+/** The entries matching `match`, once they are there (the gate appends after it answered). */
+async function entriesOf(match: (e: AuditEntry) => boolean): Promise<AuditEntry[]> {
+  for (let i = 0; i < 100; i += 1) {
+    const found = (await stack.control.ctx.audit?.read())?.filter(match) ?? [];
+    if (found.length > 0) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return [];
+}
+
+describe("the vault's events on the audit record", () => {
+  it('a registration taken, then the same key refused as used', async () => {
+    const fingerprint = await vaultFingerprint(stack.redis, stack.prefix);
+    const { key } = await createRegistrationKey(stack.redis, stack.prefix, 'dc-audit', fingerprint);
+    await registerAgent({ server: stack.control.url, site: 'dc-audit', key, dir: temp('drorch-a-') });
+    await expect(
+      registerAgent({ server: stack.control.url, site: 'dc-audit', key, dir: temp('drorch-b-') }),
+    ).rejects.toMatchObject({ code: 'REGISTRATION_KEY_USED' });
+    await expect.poll(async () => (await entriesOf((e) => e.actor === 'agent:dc-audit')).length).toBe(2);
+    const all = await entriesOf((e) => e.action === 'agent:register' && e.actor === 'agent:dc-audit');
+    expect(all.map((e) => [e.outcome, e.status, e.code])).toEqual([
+      ['accepted', 200, undefined],
+      ['refused', 401, 'REGISTRATION_KEY_USED'],
+    ]);
+    expect(all[0]?.route).toBe('POST /api/v1/vault/register');
+    expect(all[0]?.ip).toMatch(/127\.0\.0\.1/);
+  });
+
+  it('an agent route without a certificate, and with another site’s, refused on the record', async () => {
+    const ca = stack.control.ca ?? [];
+    const none = await tlsRequest(stack.control.url, ca, 'POST', '/api/v1/agents/dc-nocert/hello', {
+      body: {},
+    });
+    expect(none.status).toBe(401);
+    const [noCert] = await entriesOf(
+      (e) => e.code === 'CLIENT_CERT_REQUIRED' && e.actor === 'agent:dc-nocert',
+    );
+    expect(noCert).toMatchObject({
+      action: 'agent:call',
+      route: 'POST /api/v1/agents/:site/hello',
+      outcome: 'refused',
+      status: 401,
+    });
+
+    const east = await stack.register('dc-east-audit');
+    const other = await tlsRequest(stack.control.url, ca, 'POST', '/api/v1/agents/dc-west-audit/hello', {
+      as: presented(east),
+      body: {},
+    });
+    expect(other.status).toBe(403);
+    const [forbidden] = await entriesOf(
+      (e) => e.code === 'SITE_FORBIDDEN' && e.actor === 'agent:dc-west-audit',
+    );
+    expect(forbidden).toMatchObject({ outcome: 'refused', status: 403 });
+    expect(forbidden?.detail).toContain('the agent certificate of site dc-east-audit');
+    expect(await stack.control.ctx.audit?.verify()).toMatchObject({ ok: true });
+  });
+});
