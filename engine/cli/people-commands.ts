@@ -35,6 +35,8 @@ interface PeopleFlags {
 }
 
 const API = '/api/v1';
+/** Entries asked for in one `GET /audit` (the route's default; at most 10,000). */
+const AUDIT_PAGE = 1000;
 
 /** Run `work` on the vault's Redis (the direct path), closing the connection after. */
 async function onRedis<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
@@ -212,19 +214,28 @@ export function registerPeopleCommands(program: Command): void {
       let verdict: AuditVerdict | undefined;
       if (server !== undefined) {
         refuseDirectFlags(command, server);
-        const answer = await createApiRequester(server)<{ entries: AuditEntry[]; verdict?: AuditVerdict }>(
-          'GET',
-          `${API}/audit`,
-          {
-            query: {
-              ...(flags.since === undefined ? {} : { since: flags.since.toISOString() }),
-              ...(flags.verify ? { verify: true } : {}),
-              limit: 100_000,
+        // A page at a time, following `next` to the end (the verdict comes with the first).
+        const request = createApiRequester(server);
+        entries = [];
+        let after: string | undefined;
+        do {
+          const answer = await request<{ entries: AuditEntry[]; next?: string; verdict?: AuditVerdict }>(
+            'GET',
+            `${API}/audit`,
+            {
+              query: {
+                ...(flags.since === undefined ? {} : { since: flags.since.toISOString() }),
+                ...(after === undefined ? {} : { after }),
+                ...(flags.verify && verdict === undefined ? { verify: true } : {}),
+                limit: flags.verify ? 1 : AUDIT_PAGE,
+              },
             },
-          },
-        );
-        entries = answer.entries;
-        verdict = answer.verdict;
+          );
+          verdict ??= answer.verdict;
+          if (flags.verify) break;
+          entries.push(...answer.entries);
+          after = answer.next;
+        } while (after !== undefined);
       } else {
         ({ entries, verdict } = await onRedis(async (redis) => {
           const log = await directAuditLog(redis, flags.prefix, flags.vaultDir);

@@ -131,6 +131,15 @@ export interface AuditLog {
   append(input: AuditInput): Promise<AuditEntry>;
   /** Entries from `since` (inclusive), oldest first. */
   read(options?: { since?: Date; limit?: number }): Promise<AuditEntry[]>;
+  /**
+   * One page, oldest first: from `since`, or after the cursor `after` (a page's `next`); `next`
+   * is absent on the last page.
+   */
+  page(options: {
+    since?: Date;
+    after?: string;
+    limit: number;
+  }): Promise<{ entries: AuditEntry[]; next?: string }>;
   verify(): Promise<AuditVerdict>;
 }
 
@@ -190,6 +199,14 @@ export function createAuditLog(
       }
       return entries;
     },
+    page: async ({ since, after, limit }) => {
+      const start = after !== undefined ? `(${after}` : since === undefined ? '-' : String(since.getTime());
+      // One more than asked: whether there is a next page.
+      const rows = await redis.xrange(keys.stream, start, '+', 'COUNT', limit + 1);
+      const entries = rows.slice(0, limit).map(([, fields]) => parseEntry(fields));
+      const last = rows[Math.min(rows.length, limit) - 1]?.[0];
+      return rows.length > limit && last !== undefined ? { entries, next: last } : { entries };
+    },
     verify: () => verifyAuditLog(redis, prefix, signer),
   };
 }
@@ -215,6 +232,14 @@ function definedOf(input: AuditInput): AuditInput {
   return out as unknown as AuditInput;
 }
 
+function parseEntry(fields: string[]): AuditEntry {
+  try {
+    return JSON.parse(fields[fields.indexOf('e') + 1] ?? '') as AuditEntry;
+  } catch {
+    return { seq: Number.NaN } as AuditEntry;
+  }
+}
+
 async function* streamEntries(
   redis: Redis,
   stream: string,
@@ -225,13 +250,7 @@ async function* streamEntries(
     const page = await redis.xrange(stream, from, '+', 'COUNT', 1000);
     for (const [id, fields] of page) {
       const raw = fields[fields.indexOf('e') + 1] ?? '';
-      let entry: AuditEntry;
-      try {
-        entry = JSON.parse(raw) as AuditEntry;
-      } catch {
-        entry = { seq: Number.NaN } as AuditEntry;
-      }
-      yield { id, entry, raw };
+      yield { id, entry: parseEntry(fields), raw };
     }
     if (page.length < 1000) return;
     from = `(${page[page.length - 1]?.[0] ?? ''}`;
