@@ -15,7 +15,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { registerAuditHook } from './audit/hook.ts';
 import { createAuditLog, ephemeralAuditSigner, writeAuditGenesis } from './audit/index.ts';
-import { AGENT_ROUTE_PREFIX, registerAuth } from './auth/index.ts';
+import { AGENT_ROUTE_PREFIX, createTokenStreams, registerAuth } from './auth/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { API_PREFIX, CONTROL_VERSION } from './context.ts';
 import { errorProblem, sendProblem } from './problem.ts';
@@ -168,6 +168,11 @@ export async function buildControlApp(
   // The token gate and the audit log, before any route is mounted (their onRoute check sees them).
   // /healthz, /readyz, /metrics and /openapi.json stay open: probes, scrapers, API browsers.
   registerAuth(app, ctx);
+  if (ctx.tokenStreams === undefined) {
+    const streams = createTokenStreams({ redis: ctx.redis, prefix: ctx.prefix, log: ctx.log });
+    ctx.tokenStreams = streams;
+    app.addHook('onClose', async () => await streams.close());
+  }
   registerAuditHook(app, ctx);
   registerSystemRoutes(app, ctx);
   await app.register(

@@ -14,6 +14,7 @@ export {
 } from './roles.ts';
 export { type Need, READ_ONLY_METHODS, ROUTE_RULES, type RouteRule } from './route-rules.ts';
 export { registerPeopleRoutes, TokenRecordSchema } from './routes.ts';
+export { createTokenStreams, type TokenStreams, tokenEventsChannel } from './streams.ts';
 export {
   type CreateTokenOptions,
   checkToken,
