@@ -6,7 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAgent } from '../../engine/agent/index.ts';
 import type { AuditEntry } from '../../engine/control/audit/index.ts';
-import { createRegistrationKey, vaultFingerprint } from '../../engine/control/vault/index.ts';
+import {
+  createRegistrationKey,
+  revokeSite,
+  vaultFingerprint,
+  vaultKeys,
+} from '../../engine/control/vault/index.ts';
 import { useTempDirs } from '../support/temp.ts';
 import { presented, startVaultStack, tlsRequest, type VaultStack } from './support.ts';
 
@@ -76,5 +81,35 @@ describe("the vault's events on the audit record", () => {
     expect(forbidden).toMatchObject({ outcome: 'refused', status: 403 });
     expect(forbidden?.detail).toContain('the agent certificate of site dc-east-audit');
     expect(await stack.control.ctx.audit?.verify()).toMatchObject({ ok: true });
+  });
+});
+
+describe('when a site is revoked', () => {
+  it('its registration keys not used yet are deleted: none registers an agent after', async () => {
+    const fingerprint = await vaultFingerprint(stack.redis, stack.prefix);
+    const used = await createRegistrationKey(stack.redis, stack.prefix, 'dc-gone', fingerprint);
+    await registerAgent({
+      server: stack.control.url,
+      site: 'dc-gone',
+      key: used.key,
+      dir: temp('drorch-g-'),
+    });
+    const unused = await createRegistrationKey(stack.redis, stack.prefix, 'dc-gone', fingerprint);
+    const otherSite = await createRegistrationKey(stack.redis, stack.prefix, 'dc-stays', fingerprint);
+    await revokeSite(stack.redis, stack.prefix, 'dc-gone');
+    await expect(
+      registerAgent({ server: stack.control.url, site: 'dc-gone', key: unused.key, dir: temp('drorch-h-') }),
+    ).rejects.toMatchObject({ code: 'REGISTRATION_KEY_UNKNOWN' });
+    // The used one still says so; another site's key is untouched.
+    await expect(
+      registerAgent({ server: stack.control.url, site: 'dc-gone', key: used.key, dir: temp('drorch-i-') }),
+    ).rejects.toMatchObject({ code: 'REGISTRATION_KEY_USED' });
+    await registerAgent({
+      server: stack.control.url,
+      site: 'dc-stays',
+      key: otherSite.key,
+      dir: temp('drorch-j-'),
+    });
+    expect(await stack.redis.scard(vaultKeys(stack.prefix).registrations('dc-gone'))).toBe(1);
   });
 });

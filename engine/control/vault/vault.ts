@@ -25,7 +25,11 @@ import {
   pkcs8Pem,
   x509,
 } from './pki.ts';
-import { consumeRegistrationKey, parseRegistrationKey } from './registration.ts';
+import {
+  consumeRegistrationKey,
+  deleteUnusedRegistrationKeys,
+  parseRegistrationKey,
+} from './registration.ts';
 import { readKek, seal, unseal } from './sealed.ts';
 
 /** An agent's certificate lives this long unless the control plane is told otherwise. */
@@ -288,6 +292,8 @@ return 1
 
 export async function revokeSite(redis: Redis, prefix: string, site: string): Promise<string[]> {
   const keys = vaultKeys(prefix);
+  // Its keys not used yet first: none registers an agent once the site is revoked.
+  await deleteUnusedRegistrationKeys(redis, prefix, site);
   const serials = (await redis.eval(REVOKE_SITE, 2, keys.issued(site), keys.revoked, site)) as string[];
   await redis.publish(keys.channel, JSON.stringify({ site, serials }));
   return serials;
