@@ -20,7 +20,7 @@ import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { API_PREFIX, CONTROL_VERSION } from './context.ts';
 import { errorProblem, sendProblem } from './problem.ts';
 import { registerSystemRoutes } from './routes/system.ts';
-import { guardAgentRoutes, vaultRoutes } from './vault/index.ts';
+import { guardAgentRoutes, refusedAtGate, vaultRoutes } from './vault/index.ts';
 
 /**
  * People present a bearer token (auth/hook.ts), agents their client certificate. `mutualTLS` is
@@ -100,8 +100,19 @@ export async function buildControlApp(
       request.auth.problemCode = problem.code;
       request.auth.problemDetail = problem.detail;
     }
+    const route = request.routeOptions.url ?? 'unknown';
     if (problem.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
-    else ctx.metrics.refused.inc({ route: request.routeOptions.url ?? 'unknown', code: problem.code });
+    else ctx.metrics.refused.inc({ route, code: problem.code });
+    // A 403 a handler raised (an agent asking for another site's unit, result or failover; a
+    // people call past the gate) is logged as the gate's are, and an agent's counted with them.
+    if (problem.status === 403 && !refusedAtGate.has(request)) {
+      const site = (request.params as { site?: unknown } | undefined)?.site;
+      request.log.warn(
+        { route, code: problem.code, ...(typeof site === 'string' ? { site } : {}), ip: request.ip },
+        `request refused: ${problem.detail}`,
+      );
+      if (route.startsWith(AGENT_ROUTE_PREFIX)) ctx.metrics.agentRefused.inc({ reason: problem.code });
+    }
     return sendProblem(reply, problem);
   });
   app.setNotFoundHandler((request, reply) => {

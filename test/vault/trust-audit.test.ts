@@ -3,9 +3,12 @@
  * refused, and a certificate refused at the agents' door (none, another site's), each an entry
  * with the site's agent as actor, the route, the IP and the refusal's code; the chain still verifies.
  */
+
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAgent } from '../../engine/agent/index.ts';
 import type { AuditEntry } from '../../engine/control/audit/index.ts';
+import { CONTROL_VERSION } from '../../engine/control/index.ts';
 import {
   createRegistrationKey,
   revokeSite,
@@ -13,7 +16,7 @@ import {
   vaultKeys,
 } from '../../engine/control/vault/index.ts';
 import { useTempDirs } from '../support/temp.ts';
-import { presented, startVaultStack, tlsRequest, type VaultStack } from './support.ts';
+import { presented, stampOf, startVaultStack, tlsRequest, type VaultStack } from './support.ts';
 
 const temp = useTempDirs();
 let stack: VaultStack;
@@ -111,5 +114,47 @@ describe('when a site is revoked', () => {
       dir: temp('drorch-j-'),
     });
     expect(await stack.redis.scard(vaultKeys(stack.prefix).registrations('dc-gone'))).toBe(1);
+  });
+});
+
+describe("a 403 an agent route's handler raises", () => {
+  it("is counted with the gate's refusals (drorch_agent_refused_total) by its code", async () => {
+    const ca = stack.control.ca ?? [];
+    const identity = await stack.register('dc-handler');
+    const inc = `test-${randomBytes(6).toString('hex')}`;
+    const hello = {
+      site: 'dc-handler',
+      agentId: 'a',
+      version: CONTROL_VERSION,
+      scriptCatalog: { scripts: {} },
+    };
+    const said = await tlsRequest(stack.control.url, ca, 'POST', '/api/v1/agents/dc-handler/hello', {
+      as: presented(identity),
+      body: hello,
+      headers: stampOf(identity, inc, 0, hello),
+    });
+    expect(said.status, JSON.stringify(said.body)).toBe(200);
+    const count = async (): Promise<number> =>
+      (await stack.control.ctx.metrics.agentRefused.get()).values.find(
+        (v) => v.labels.reason === 'AGENT_SESSION_REQUIRED',
+      )?.value ?? 0;
+    const before = await count();
+    // An inventory batch without the session its hello gave: the handler's own 403.
+    const batch = {
+      kind: 'changes',
+      session: 'session-1',
+      seq: 1,
+      hostTime: new Date().toISOString(),
+      vms: [],
+      removed: [],
+    };
+    const answer = await tlsRequest(stack.control.url, ca, 'POST', '/api/v1/agents/dc-handler/inventory', {
+      as: presented(identity),
+      body: batch,
+      headers: stampOf(identity, inc, 1, batch),
+    });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(403);
+    expect(answer.body.code).toBe('AGENT_SESSION_REQUIRED');
+    expect(await count()).toBe(before + 1);
   });
 });

@@ -209,6 +209,9 @@ export async function createAgentTrust(options: {
   };
 }
 
+/** Requests the gate refused (logged and counted there already: the app's error handler skips them). */
+export const refusedAtGate = new WeakSet<FastifyRequest>();
+
 /** The refusals of the certificate itself, each on the audit record (who knocked, from where). */
 const CERTIFICATE_REFUSALS = new Set([
   'CLIENT_CERT_REQUIRED',
@@ -255,6 +258,7 @@ export function guardAgentRoutes(
 ): void {
   const refuse = (request: FastifyRequest, reason: string, error: DrError, serial?: string): never => {
     metrics.agentRefused.inc({ reason });
+    refusedAtGate.add(request);
     if (CERTIFICATE_REFUSALS.has(reason)) void auditRefusal(audit, request, error, serial);
     request.log.warn(
       {

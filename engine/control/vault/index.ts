@@ -8,6 +8,7 @@ export {
   guardAgentRoutes,
   type Principal,
   RENEW_ROUTE,
+  refusedAtGate,
 } from './guard.ts';
 export { vaultKeys } from './keys.ts';
 export {
