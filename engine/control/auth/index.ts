@@ -26,3 +26,4 @@ export {
   type TokenCheck,
   type TokenRecord,
 } from './tokens.ts';
+export { type ListScope, listScopeOf, visible } from './visible.ts';
