@@ -3,7 +3,9 @@
  * one `drctl worker` process per site and one `drctl orchestrator`, talking over HTTP and Redis;
  * AGENTS=1: `drctl serve` and one `drctl agent` per site instead (the agents talk HTTP only):
  * over HTTPS with mTLS on a vault made here, each agent registered with a key (issue 12); TRUST=0
- * leaves the vault out (plain HTTP, agent routes unguarded) for the with/without comparison.
+ * runs bench/control-plain-child.ts in serve's place (the same control plane built without its
+ * vault through the internal API: plain HTTP, agent routes unguarded; `drctl serve` has no such
+ * mode) for the with/without comparison.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,13 +15,13 @@ import { Redis } from 'ioredis';
 import { createRedisExecutionClient, type ExecutionClient } from '../engine/client/index.ts';
 import { createLogger } from '../engine/common/index.ts';
 import { createFirstAdminToken } from '../engine/control/auth/index.ts';
-import { createRegistrationKey, initVault, vaultFingerprint } from '../engine/control/vault/index.ts';
 import { startOrchestrator } from '../engine/executor/index.ts';
 import { compilePlan, generatePlan, parsePlan } from '../engine/plan/index.ts';
 import type { RecoveryPlan } from '../engine/plan/types.ts';
 import type { HyperVReadApi } from '../engine/preflight/index.ts';
 import { startPrivateRedis } from '../engine/redis/index.ts';
 import { createSimClient } from '../simulators/index.ts';
+import { makeBenchVault } from './_vault.ts';
 
 export interface Stack {
   /** CPU time (ms) used so far by each engine process: world, workers, orchestrator, redis. */
@@ -105,29 +107,25 @@ export async function startStack(
     // AGENTS=1: the cloud shape. `drctl serve` (orchestrator, relays, control-side actions) and one
     // `drctl agent` per site, which reaches the control plane over HTTP only.
     const trust = process.env.TRUST !== '0';
-    const vaultDir = join(dir, 'vault');
-    const stateDir = join(dir, 'agents');
-    const vaultRedis = new Redis(server.url, { maxRetriesPerRequest: null });
-    if (trust) await initVault({ redis: vaultRedis, prefix, dir: vaultDir });
-    const serve = drctl(['serve', '--port', '0', ...(trust ? ['--vault-dir', vaultDir] : [])]);
+    const vault = trust ? await makeBenchVault(server.url, prefix, dir) : undefined;
+    let serve: ChildProcess;
+    if (vault !== undefined) serve = drctl(['serve', '--port', '0', '--vault-dir', vault.dir]);
+    else {
+      serve = spawn(
+        process.execPath,
+        [...profile, '--import', 'tsx', 'bench/control-plain-child.ts', prefix],
+        {
+          env,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      children.push(serve);
+      roles.set(serve, 'serve');
+    }
     const line = await waitForLine(serve, (l) => l.includes('"api"'), 'drctl serve');
     const api = String((JSON.parse(line) as { api: string }).api);
     for (const site of [plan.source, plan.target]) {
-      const register = trust
-        ? [
-            '--state-dir',
-            stateDir,
-            '--register',
-            (
-              await createRegistrationKey(
-                vaultRedis,
-                prefix,
-                site,
-                await vaultFingerprint(vaultRedis, prefix),
-              )
-            ).key,
-          ]
-        : [];
+      const register = vault === undefined ? [] : await vault.registerArgs(site);
       const child = spawn(
         process.execPath,
         [
@@ -151,7 +149,6 @@ export async function startStack(
       roles.set(child, `agent ${site}`);
       ready.push(waitForLine(child, (l) => l.includes('"ready"'), `agent ${site}`));
     }
-    vaultRedis.disconnect();
   } else {
     ready.push(
       ...[plan.source, plan.target, 'control'].map((site) =>

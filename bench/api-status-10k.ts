@@ -12,16 +12,21 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { orchestrationPlan, percentile, startStack } from './_engine-stack.ts';
+import { type BenchVault, makeBenchVault } from './_vault.ts';
 
 const VMS = Number(process.env.VMS ?? 10_000);
 const RUNS = Number(process.env.RUNS ?? 1);
 /** Every Nth request asks for the per-VM views; 0: none. */
 const VMS_EVERY = Number(process.env.VMS_EVERY ?? 25);
 
-function startServe(redisUrl: string, prefix: string): Promise<{ url: string; child: ChildProcess }> {
+function startServe(
+  redisUrl: string,
+  prefix: string,
+  vault: BenchVault,
+): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
-    ['bin/drctl.js', 'serve', '--port', '0', '--prefix', prefix, '--json'],
+    ['bin/drctl.js', 'serve', '--port', '0', '--prefix', prefix, '--vault-dir', vault.dir, '--json'],
     { env: { ...process.env, REDIS_URL: redisUrl, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {
@@ -53,7 +58,8 @@ const { plan, hash } = orchestrationPlan(VMS);
 const rows: Row[] = [];
 for (let run = 1; run <= RUNS; run += 1) {
   const stack = await startStack(plan, { boot: '0-0', speed: 1, orchestrator: false });
-  const serve = await startServe(stack.redisUrl, stack.prefix);
+  const vault = await makeBenchVault(stack.redisUrl, stack.prefix);
+  const serve = await startServe(stack.redisUrl, stack.prefix, vault);
   // Every status answer goes through the token gate (one Redis read per request), as a dashboard's.
   const headers = { authorization: `Bearer ${await stack.adminToken()}` };
   try {
@@ -65,9 +71,8 @@ for (let run = 1; run <= RUNS; run += 1) {
     for (let n = 0; ; n += 1) {
       const vms = VMS_EVERY > 0 && n % VMS_EVERY === VMS_EVERY - 1;
       const t0 = performance.now();
-      const response = await fetch(`${serve.url}/api/v1/executions/${id}${vms ? '?vms=true' : ''}`, {
-        headers,
-      });
+      const url = `${serve.url}/api/v1/executions/${id}${vms ? '?vms=true' : ''}`;
+      const response = await fetch(url, vault.trusted(url, { headers }));
       const view = (await response.json()) as { status: string; stepsDone: number; stepsTotal: number };
       const took = performance.now() - t0;
       if (!response.ok) throw new Error(`status answered ${response.status}: ${JSON.stringify(view)}`);

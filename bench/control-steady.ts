@@ -24,6 +24,7 @@ import { Redis } from 'ioredis';
 import { siteKeys } from '../engine/control/inventory/index.ts';
 import { startPrivateRedis } from '../engine/redis/index.ts';
 import { median, orchestrationPlan, processCpuMs } from './_engine-stack.ts';
+import { type BenchVault, makeBenchVault } from './_vault.ts';
 
 const VMS = Number(process.env.VMS ?? 10_000);
 const WARMUP_S = Number(process.env.WARMUP_S ?? 40);
@@ -50,8 +51,8 @@ function rssMb(pid: number): number {
 }
 
 /** drorch_request_duration_seconds_count summed by `METHOD route`. */
-async function requestCounts(api: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${api}/metrics`)).text();
+async function requestCounts(api: string, vault: BenchVault): Promise<Map<string, number>> {
+  const text = await (await fetch(`${api}/metrics`, vault.trusted(api))).text();
   const counts = new Map<string, number>();
   for (const match of text.matchAll(/^drorch_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
     const labels = match[1] ?? '';
@@ -114,9 +115,22 @@ async function run(planFile: string, sites: readonly string[]): Promise<RunResul
     children.push(world);
     const simUrl = (await waitForLine(world, (l) => l.startsWith('READY '), 'the world')).slice(6).trim();
     const profile = process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.PROFILE] : [];
+    // There is no mode without a vault: HTTPS, each agent registered (issue 12).
+    const vault = await makeBenchVault(server.url, PREFIX);
     const serve = spawn(
       process.execPath,
-      [...profile, 'bin/drctl.js', 'serve', '--port', '0', '--prefix', PREFIX, '--json'],
+      [
+        ...profile,
+        'bin/drctl.js',
+        'serve',
+        '--port',
+        '0',
+        '--prefix',
+        PREFIX,
+        '--vault-dir',
+        vault.dir,
+        '--json',
+      ],
       { env, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     children.push(serve);
@@ -124,10 +138,22 @@ async function run(planFile: string, sites: readonly string[]): Promise<RunResul
       (JSON.parse(await waitForLine(serve, (l) => l.includes('"api"'), 'drctl serve')) as { api: string })
         .api,
     );
-    const agents = sites.map((site) => {
+    const registers = await Promise.all(sites.map((site) => vault.registerArgs(site)));
+    const agents = sites.map((site, i) => {
       const child = spawn(
         process.execPath,
-        ['bin/drctl.js', 'agent', '--site', site, '--hosts', simUrl, '--server', api, '--json'],
+        [
+          'bin/drctl.js',
+          'agent',
+          '--site',
+          site,
+          '--hosts',
+          simUrl,
+          '--server',
+          api,
+          ...(registers[i] ?? []),
+          '--json',
+        ],
         { env: { ...env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] },
       );
       children.push(child);
@@ -155,7 +181,7 @@ async function run(planFile: string, sites: readonly string[]): Promise<RunResul
       agents: agents.map((a) => processCpuMs(a.child.pid ?? 0)),
     };
     const redis0 = await redisFigures(redis);
-    const requests0 = await requestCounts(api);
+    const requests0 = await requestCounts(api, vault);
     const t0 = performance.now();
     let rssMax = rssMb(pid);
     let memMax = redis0.usedMb;
@@ -169,7 +195,7 @@ async function run(planFile: string, sites: readonly string[]): Promise<RunResul
       memMax = Math.max(memMax, memEnd);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const requests1 = await requestCounts(api);
+    const requests1 = await requestCounts(api, vault);
     const redis1 = await redisFigures(redis);
     const pct = (ms: number) => ms / 10 / seconds;
     const rates = new Map<string, number>();

@@ -8,12 +8,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { createApiRequester, whoAmI } from '../client/index.ts';
 import { DrError, InputError, parseDuration, tryParseDuration } from '../common/index.ts';
-import {
-  type AuditEntry,
-  type AuditVerdict,
-  createAuditLog,
-  vaultAuditSigner,
-} from '../control/audit/index.ts';
+import type { AuditEntry, AuditVerdict } from '../control/audit/index.ts';
 import {
   createToken,
   isRole,
@@ -23,16 +18,25 @@ import {
   revokeToken,
   type TokenRecord,
 } from '../control/auth/index.ts';
+import { auditDirect, directAuditLog } from './direct-audit.ts';
 import { PREFIX_OPTION, printJson, redisUrlFromEnv } from './run/common.ts';
 import { refuseDirectFlags, SERVER_OPTION, serverOf } from './server-option.ts';
+
+const VAULT_DIR_OPTION = [
+  '--vault-dir <dir>',
+  "on REDIS_URL: the vault's folder, whose key file opens the audit key (default DR_VAULT_DIR, else $XDG_STATE_HOME/drorch/vault)",
+] as const;
 
 interface PeopleFlags {
   server?: string;
   prefix: string;
+  vaultDir?: string;
   json?: boolean;
 }
 
 const API = '/api/v1';
+/** Entries asked for in one `GET /audit` (the route's default; at most 10,000). */
+const AUDIT_PAGE = 1000;
 
 /** Run `work` on the vault's Redis (the direct path), closing the connection after. */
 async function onRedis<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
@@ -99,6 +103,7 @@ export function registerPeopleCommands(program: Command): void {
     .option('--owner <name>', 'who the token is for (the actor the audit log records)', whoAmI())
     .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
+    .option(...VAULT_DIR_OPTION)
     .option('--json', 'machine-readable output')
     .action(
       async (
@@ -116,9 +121,16 @@ export function registerPeopleCommands(program: Command): void {
           refuseDirectFlags(command, server);
           created = await createApiRequester(server)('POST', `${API}/tokens`, { body: ask });
         } else {
-          created = await onRedis((redis) =>
-            createToken(redis, flags.prefix, { ...ask, createdBy: whoAmI() }),
-          );
+          created = await onRedis(async (redis) => {
+            const made = await createToken(redis, flags.prefix, { ...ask, createdBy: whoAmI() });
+            await auditDirect(redis, flags.prefix, flags.vaultDir, {
+              command: 'token create',
+              action: 'token:manage',
+              outcome: 'accepted',
+              detail: `token ${made.record.id} for ${made.record.owner}, role ${made.record.role}`,
+            });
+            return made;
+          });
         }
         if (flags.json) printJson(created);
         else {
@@ -161,6 +173,7 @@ export function registerPeopleCommands(program: Command): void {
     )
     .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
+    .option(...VAULT_DIR_OPTION)
     .option('--json', 'machine-readable output')
     .action(async (id: string, flags: PeopleFlags, command: Command) => {
       const server = serverOf(flags);
@@ -169,7 +182,17 @@ export function registerPeopleCommands(program: Command): void {
         refuseDirectFlags(command, server);
         const bare = /^drt_([0-9a-f]{16})_/.exec(id)?.[1] ?? id;
         record = await createApiRequester(server)('POST', `${API}/tokens/${encodeURIComponent(bare)}/revoke`);
-      } else record = await onRedis((redis) => revokeToken(redis, flags.prefix, id, whoAmI()));
+      } else
+        record = await onRedis(async (redis) => {
+          const revoked = await revokeToken(redis, flags.prefix, id, whoAmI());
+          await auditDirect(redis, flags.prefix, flags.vaultDir, {
+            command: 'token revoke',
+            action: 'token:manage',
+            outcome: 'accepted',
+            detail: `token ${revoked.id} of ${revoked.owner}`,
+          });
+          return revoked;
+        });
       if (flags.json) printJson(record);
       else process.stdout.write(`revoked ${record.id} (${record.owner}) at ${record.revokedAt ?? '?'}\n`);
     });
@@ -183,6 +206,7 @@ export function registerPeopleCommands(program: Command): void {
     .option('--verify', 'check the hash chain and the signed head; exit 1 naming the first bad entry')
     .option(...SERVER_OPTION)
     .option(...PREFIX_OPTION)
+    .option(...VAULT_DIR_OPTION)
     .option('--json', 'one JSON line an entry (with --verify: the verdict)')
     .action(async (flags: PeopleFlags & { since?: Date; verify?: boolean }, command: Command) => {
       const server = serverOf(flags);
@@ -190,22 +214,31 @@ export function registerPeopleCommands(program: Command): void {
       let verdict: AuditVerdict | undefined;
       if (server !== undefined) {
         refuseDirectFlags(command, server);
-        const answer = await createApiRequester(server)<{ entries: AuditEntry[]; verdict?: AuditVerdict }>(
-          'GET',
-          `${API}/audit`,
-          {
-            query: {
-              ...(flags.since === undefined ? {} : { since: flags.since.toISOString() }),
-              ...(flags.verify ? { verify: true } : {}),
-              limit: 100_000,
+        // A page at a time, following `next` to the end (the verdict comes with the first).
+        const request = createApiRequester(server);
+        entries = [];
+        let after: string | undefined;
+        do {
+          const answer = await request<{ entries: AuditEntry[]; next?: string; verdict?: AuditVerdict }>(
+            'GET',
+            `${API}/audit`,
+            {
+              query: {
+                ...(flags.since === undefined ? {} : { since: flags.since.toISOString() }),
+                ...(after === undefined ? {} : { after }),
+                ...(flags.verify && verdict === undefined ? { verify: true } : {}),
+                limit: flags.verify ? 1 : AUDIT_PAGE,
+              },
             },
-          },
-        );
-        entries = answer.entries;
-        verdict = answer.verdict;
+          );
+          verdict ??= answer.verdict;
+          if (flags.verify) break;
+          entries.push(...answer.entries);
+          after = answer.next;
+        } while (after !== undefined);
       } else {
         ({ entries, verdict } = await onRedis(async (redis) => {
-          const log = createAuditLog(redis, flags.prefix, await vaultAuditSigner(redis, flags.prefix));
+          const log = await directAuditLog(redis, flags.prefix, flags.vaultDir);
           return {
             entries: flags.verify
               ? []

@@ -7,7 +7,14 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { problemError, serverUrlFrom, tokenFor, unreachable, withTrust } from '../client/index.ts';
+import {
+  bearerHeader,
+  problemError,
+  serverUrlFrom,
+  tokenFor,
+  unreachable,
+  withTrust,
+} from '../client/index.ts';
 import { formatElapsed, InputError } from '../common/index.ts';
 import { createQueueConnection } from '../executor/index.ts';
 import {
@@ -55,7 +62,7 @@ async function directBackend(prefix: string): Promise<ReportBackend> {
 function serverBackend(server: string): ReportBackend {
   const api = `${server.replace(/\/$/, '')}/api/v1`;
   const token = tokenFor(server);
-  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const headers = bearerHeader(server, token);
   const get = async (path: string, what: string): Promise<Response> => {
     let response: Response;
     const init = withTrust(server, { headers, signal: AbortSignal.timeout(120_000) });

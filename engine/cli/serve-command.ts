@@ -9,6 +9,7 @@ import { controlRoutes, startControlPlane } from '../control/index.ts';
 import { DEFAULT_PREFIX } from '../executor/index.ts';
 import { checkRedisUrl } from '../redis/index.ts';
 import { untilStopSignal } from './signals.ts';
+import { vaultDirFrom } from './trust-setup.ts';
 import { duration } from './world-options.ts';
 
 interface ServeFlags {
@@ -56,7 +57,7 @@ export function registerServeCommand(program: Command): void {
     .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, how long running work may finish', positive, 10_000)
     .option(
       '--vault-dir <dir>',
-      "the vault's folder (key file of `drctl vault init`): HTTPS, agents over mTLS (default: DR_VAULT_DIR)",
+      "the vault's folder (key file of `drctl vault init`): HTTPS, agents over mTLS; there is no mode without one (default: DR_VAULT_DIR, else $XDG_STATE_HOME/drorch/vault)",
     )
     .option(
       '--agent-cert-lifetime <duration>',
@@ -86,7 +87,9 @@ export function registerServeCommand(program: Command): void {
     )
     .option('--json', 'print the ready line as JSON')
     .action(async (flags: ServeFlags) => {
-      const vaultDir = flags.vaultDir ?? process.env.DR_VAULT_DIR;
+      // No unauthenticated mode: the API is HTTPS and the agents' routes mTLS, always. A missing or
+      // uninitialised vault is refused (exit 2) naming `drctl vault init`, before anything starts.
+      const vaultDir = vaultDirFrom(flags.vaultDir);
       const redisUrl = await checkRedisUrl(process.env.REDIS_URL);
       const control = await startControlPlane({
         redisUrl,
@@ -104,28 +107,22 @@ export function registerServeCommand(program: Command): void {
           ...(flags.arbiter === undefined ? {} : { arbiterUrl: flags.arbiter }),
         },
         ...(flags.scriptCatalog === undefined ? {} : { scriptCatalog: flags.scriptCatalog }),
-        ...(vaultDir === undefined
-          ? {}
-          : {
-              vault: {
-                dir: vaultDir,
-                ...(flags.tlsName.length === 0
-                  ? {}
-                  : {
-                      names: [...new Set([flags.host, 'localhost', '127.0.0.1', '::1', ...flags.tlsName])],
-                    }),
-                ...(flags.agentCertLifetime === undefined
-                  ? {}
-                  : { clientLifetimeMs: flags.agentCertLifetime }),
-              },
-            }),
+        vault: {
+          dir: vaultDir,
+          ...(flags.tlsName.length === 0
+            ? {}
+            : {
+                names: [...new Set([flags.host, 'localhost', '127.0.0.1', '::1', ...flags.tlsName])],
+              }),
+          ...(flags.agentCertLifetime === undefined ? {} : { clientLifetimeMs: flags.agentCertLifetime }),
+        },
       });
       const line = {
         api: control.url,
         pid: process.pid,
         prefix: flags.prefix,
         orchestrator: control.orchestrator.id,
-        ...(vaultDir === undefined ? {} : { ca: join(vaultDir, 'ca.pem') }),
+        ca: join(vaultDir, 'ca.pem'),
       };
       process.stdout.write(
         flags.json

@@ -17,7 +17,7 @@ import {
 
 /** `--vault-dir`, else DR_VAULT_DIR, else `$XDG_STATE_HOME/drorch/vault` (~/.local/state/…). */
 export function vaultDirFrom(flag: string | undefined): string {
-  return flag ?? process.env.DR_VAULT_DIR ?? join(stateHome(), 'drorch', 'vault');
+  return flag ?? (process.env.DR_VAULT_DIR || undefined) ?? join(stateHome(), 'drorch', 'vault');
 }
 
 /** `--state-dir`, else DR_AGENT_STATE_DIR, else `$XDG_STATE_HOME/drorch/agent`. */

@@ -23,6 +23,7 @@ import {
 } from '../control/vault/index.ts';
 import { DEFAULT_PREFIX } from '../executor/index.ts';
 import { checkRedisUrl } from '../redis/index.ts';
+import { auditDirect } from './direct-audit.ts';
 import { vaultDirFrom } from './trust-setup.ts';
 import { duration } from './world-options.ts';
 
@@ -133,9 +134,16 @@ export function registerVaultCommands(program: Command): void {
       .command('rotate')
       .description('Replace the CA key: new certificates come from the new CA, the old one stays trusted'),
   ).action(async (flags: VaultFlags) => {
-    const rotated = await withRedis((redis) =>
-      rotateVault({ redis, prefix: flags.prefix, dir: vaultDirFrom(flags.vaultDir) }),
-    );
+    const rotated = await withRedis(async (redis) => {
+      const done = await rotateVault({ redis, prefix: flags.prefix, dir: vaultDirFrom(flags.vaultDir) });
+      await auditDirect(redis, flags.prefix, flags.vaultDir, {
+        command: 'vault rotate',
+        action: 'vault:rotate',
+        outcome: 'accepted',
+        detail: `new CA ${done.caFingerprint}`,
+      });
+      return done;
+    });
     print(
       flags,
       rotated,
@@ -157,15 +165,22 @@ export function registerVaultCommands(program: Command): void {
       DEFAULT_REGISTRATION_TTL_MS,
     )
     .action(async (name: string, flags: VaultFlags & { expires: number }) => {
-      const key = await withRedis(async (redis) =>
-        createRegistrationKey(
+      const key = await withRedis(async (redis) => {
+        const made = await createRegistrationKey(
           redis,
           flags.prefix,
           name,
           await vaultFingerprint(redis, flags.prefix),
           flags.expires,
-        ),
-      );
+        );
+        await auditDirect(redis, flags.prefix, flags.vaultDir, {
+          command: 'site register',
+          action: 'site:manage',
+          outcome: 'accepted',
+          detail: `registration key for site ${name}, expires ${made.expiresAt}`,
+        });
+        return made;
+      });
       print(
         flags,
         { ...key },
@@ -178,7 +193,16 @@ export function registerVaultCommands(program: Command): void {
       .argument('<site>', 'the site whose agent certificates end now')
       .description("End a site's agent: its certificates revoked, its connections closed"),
   ).action(async (name: string, flags: VaultFlags) => {
-    const serials = await withRedis((redis) => revokeSite(redis, flags.prefix, name));
+    const serials = await withRedis(async (redis) => {
+      const revoked = await revokeSite(redis, flags.prefix, name);
+      await auditDirect(redis, flags.prefix, flags.vaultDir, {
+        command: 'site revoke',
+        action: 'site:manage',
+        outcome: 'accepted',
+        detail: `site ${name}: ${revoked.length} certificate(s) revoked`,
+      });
+      return revoked;
+    });
     print(
       flags,
       { site: name, revoked: serials },

@@ -20,7 +20,7 @@ import { PreflightBlockedError, type PreflightReport } from '../preflight/index.
 import { type ApiRequester, createApiRequester, problemError, unreachable } from './http-request.ts';
 import { readSse } from './sse.ts';
 import { withTrust } from './tls.ts';
-import { tokenFor } from './token.ts';
+import { bearerHeader, tokenFor } from './token.ts';
 import type {
   EventsOptions,
   ExecutionClient,
@@ -166,7 +166,7 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
               {
                 headers: {
                   accept: 'text/event-stream',
-                  ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+                  ...bearerHeader(options.server, token),
                   ...(after === '0' ? {} : { 'last-event-id': after }),
                 },
                 signal: controller.signal,

@@ -5,7 +5,7 @@
  */
 import { DrError } from '../common/index.ts';
 import { withTrust } from './tls.ts';
-import { tokenFor } from './token.ts';
+import { bearerHeader, tokenFor } from './token.ts';
 
 /** What `drctl up` and `drctl serve` listen on unless told otherwise. */
 export const DEFAULT_SERVER = 'https://127.0.0.1:7080';
@@ -80,7 +80,7 @@ export function serverUrlFrom(flag: string | undefined): string {
 export function createApiRequester(server: string, settings: ApiRequesterSettings = {}): ApiRequester {
   const maxBytes = settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const token = settings.token ?? tokenFor(server);
-  const auth: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const auth = bearerHeader(server, token);
   return async <T>(method: string, path: string, options: ApiRequestOptions = {}): Promise<T> => {
     const url = new URL(`${server}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {

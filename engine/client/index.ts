@@ -44,7 +44,7 @@ export { measureRecoveryPointGap, pickRecoveryPoint, type RecoveryPointGap } fro
 export { createRedisExecutionClient, type RedisClientOptions } from './redis-client.ts';
 export { readSse, type SseMessage } from './sse.ts';
 export { caFileFor, dispatcherFor, readCaFile, withTrust } from './tls.ts';
-export { tokenFor, upSaved, upTokenFiles, writeUpToken } from './token.ts';
+export { bearerHeader, tokenFor, upSaved, upTokenFiles, writeUpToken } from './token.ts';
 export type {
   EventsOptions,
   ExecutionClient,

@@ -15,14 +15,14 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { registerAuditHook } from './audit/hook.ts';
-import { createAuditLog, vaultAuditSigner } from './audit/index.ts';
-import { AGENT_ROUTE_PREFIX, registerAuth } from './auth/index.ts';
+import { createAuditLog, ephemeralAuditSigner, writeAuditGenesis } from './audit/index.ts';
+import { AGENT_ROUTE_PREFIX, createTokenStreams, registerAuth } from './auth/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { API_PREFIX, CONTROL_VERSION } from './context.ts';
 import { type Dashboard, registerDashboard } from './dashboard.ts';
 import { errorProblem, sendProblem } from './problem.ts';
 import { registerSystemRoutes } from './routes/system.ts';
-import { guardAgentRoutes, vaultRoutes } from './vault/index.ts';
+import { guardAgentRoutes, refusedAtGate, vaultRoutes } from './vault/index.ts';
 
 /**
  * People present a bearer token (auth/hook.ts), agents their client certificate. `mutualTLS` is
@@ -73,7 +73,12 @@ export async function buildControlApp(
   options: ControlAppOptions = {},
 ): Promise<ControlApp> {
   if (ctx.audit === undefined || ctx.auditSigner === undefined) {
-    const signer = ctx.auditSigner ?? (await vaultAuditSigner(ctx.redis, ctx.prefix));
+    // An app built without its signer (in-process tests): a key of this process's own.
+    let signer = ctx.auditSigner;
+    if (signer === undefined) {
+      signer = ephemeralAuditSigner();
+      await writeAuditGenesis(ctx.redis, ctx.prefix, signer);
+    }
     ctx.auditSigner = signer;
     ctx.audit = createAuditLog(ctx.redis, ctx.prefix, signer);
   }
@@ -109,8 +114,19 @@ export async function buildControlApp(
       request.auth.problemCode = problem.code;
       request.auth.problemDetail = problem.detail;
     }
+    const route = request.routeOptions.url ?? 'unknown';
     if (problem.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
-    else ctx.metrics.refused.inc({ route: request.routeOptions.url ?? 'unknown', code: problem.code });
+    else ctx.metrics.refused.inc({ route, code: problem.code });
+    // A 403 a handler raised (an agent asking for another site's unit, result or failover; a
+    // people call past the gate) is logged as the gate's are, and an agent's counted with them.
+    if (problem.status === 403 && !refusedAtGate.has(request)) {
+      const site = (request.params as { site?: unknown } | undefined)?.site;
+      request.log.warn(
+        { route, code: problem.code, ...(typeof site === 'string' ? { site } : {}), ip: request.ip },
+        `request refused: ${problem.detail}`,
+      );
+      if (route.startsWith(AGENT_ROUTE_PREFIX)) ctx.metrics.agentRefused.inc({ reason: problem.code });
+    }
     return sendProblem(reply, problem);
   });
   let dashboard: Dashboard | undefined;
@@ -175,11 +191,17 @@ export async function buildControlApp(
     transformObject: jsonSchemaTransformObject,
   });
 
-  if (ctx.trust !== undefined) guardAgentRoutes(app, ctx.trust, ctx.redis, ctx.prefix, ctx.metrics);
+  if (ctx.trust !== undefined)
+    guardAgentRoutes(app, ctx.trust, ctx.redis, ctx.prefix, ctx.metrics, ctx.audit);
   // The token gate and the audit log, before any route is mounted (their onRoute check sees them).
   // /healthz, /readyz, /metrics and /openapi.json stay open: probes, scrapers, API browsers.
   await app.register(fastifyCookie);
   registerAuth(app, ctx);
+  if (ctx.tokenStreams === undefined) {
+    const streams = createTokenStreams({ redis: ctx.redis, prefix: ctx.prefix, log: ctx.log });
+    ctx.tokenStreams = streams;
+    app.addHook('onClose', async () => await streams.close());
+  }
   registerAuditHook(app, ctx);
   registerSystemRoutes(app, ctx);
   if (options.dashboardDir !== false) dashboard = await registerDashboard(app, options.dashboardDir);

@@ -13,14 +13,14 @@ import { compilePlan, SITE_LEASE_MS } from '../plan/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import { type AgentHubOptions, agentHubOf } from './agents/index.ts';
 import { buildControlApp } from './app.ts';
-import { createAuditLog, SYSTEM_ACTOR, vaultAuditSigner } from './audit/index.ts';
+import { createAuditLog, ephemeralAuditSigner, SYSTEM_ACTOR, writeAuditGenesis } from './audit/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
 import { type SiteMonitor, startSiteMonitor } from './monitor/index.ts';
 import { type NotificationsOptions, startNotifications } from './notify/index.ts';
-import { createAgentTrust, openVault } from './vault/index.ts';
+import { createAgentTrust, openAuditSigner, openVault } from './vault/index.ts';
 
 export interface ControlPlaneOptions {
   redisUrl: string;
@@ -54,7 +54,9 @@ export interface ControlPlaneOptions {
   relayStalledIntervalMs?: number;
   /**
    * The vault (vault/): its folder holds the CA key's key file. Given: the API is HTTPS with the
-   * vault's server certificate and agents must use mTLS (vault/guard.ts).
+   * vault's server certificate and agents must use mTLS (vault/guard.ts). `drctl serve`, `drctl
+   * up` and the demo always give one; absent (plain HTTP, agents' routes unguarded) is for
+   * in-process tests and the with/without-mTLS bench only, and no command reaches it.
    */
   vault?: {
     dir: string;
@@ -102,6 +104,31 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     retryStrategy: (times) => Math.min(50 * times, 1000),
   });
   redis.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
+  // The vault first: a missing or uninitialised one is refused before anything starts.
+  const opened =
+    options.vault === undefined
+      ? undefined
+      : await openVault({
+          redis,
+          prefix,
+          dir: options.vault.dir,
+          ...(options.vault.clientLifetimeMs === undefined
+            ? {}
+            : { clientLifetimeMs: options.vault.clientLifetimeMs }),
+        }).catch((error: unknown) => {
+          redis.disconnect();
+          throw error;
+        });
+  // The audit key is the vault's, sealed under its key file; without a vault (in-process tests
+  // only) a key of this process's own.
+  const auditSigner =
+    options.vault === undefined
+      ? ephemeralAuditSigner()
+      : await openAuditSigner({ redis, prefix, dir: options.vault.dir }).catch((error: unknown) => {
+          redis.disconnect();
+          throw error;
+        });
+  if (options.vault === undefined) await writeAuditGenesis(redis, prefix, auditSigner);
   const metrics = createControlMetrics();
   // Every control plane delivers webhooks from the shared queue and raises what its parts see.
   const notifications = await startNotifications({
@@ -112,7 +139,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     counter: metrics.notifications,
     ...options.notifications,
   });
-  const auditSigner = await vaultAuditSigner(redis, prefix);
   const audit = createAuditLog(redis, prefix, auditSigner);
   const orchestrator = await startOrchestrator({
     // What the engine decides by itself goes on record under the system actor.
@@ -160,19 +186,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   const host = options.host ?? '127.0.0.1';
   let tls: { key: string; cert: string; ca: readonly string[] } | undefined;
-  if (options.vault !== undefined) {
-    const opened = await openVault({
-      redis,
-      prefix,
-      dir: options.vault.dir,
-      ...(options.vault.clientLifetimeMs === undefined
-        ? {}
-        : { clientLifetimeMs: options.vault.clientLifetimeMs }),
-    }).catch(async (error: unknown) => {
-      await Promise.all([actions.close(1000), orchestrator.close(1000)]);
-      redis.disconnect();
-      throw error;
-    });
+  if (opened !== undefined && options.vault !== undefined) {
     const names = options.vault.names ?? [...new Set([host, 'localhost', '127.0.0.1', '::1'])];
     const vaultOptions = options.vault;
     ctx.trust = await createAgentTrust({

@@ -1,7 +1,12 @@
 import { createServer, type Server } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testRedisUrl } from '../support/redis.ts';
+import { ensureVault } from '../../engine/cli/trust-setup.ts';
+import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { useTempDirs } from '../support/temp.ts';
 import { drctl } from './support.ts';
+
+const temp = useTempDirs();
 
 describe('when the port a server is told to listen on is taken', () => {
   let taken: Server;
@@ -30,7 +35,15 @@ describe('when the port a server is told to listen on is taken', () => {
   });
 
   it('serve says so too, and stops what it started', async () => {
-    const run = await drctl(['serve', '--port', String(port)], { env: { REDIS_URL: testRedisUrl() } });
+    // serve needs its vault before it listens.
+    const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+    const prefix = uniquePrefix('port');
+    const vaultDir = temp('drorch-vault-');
+    await ensureVault({ redis, prefix, dir: vaultDir });
+    redis.disconnect();
+    const run = await drctl(['serve', '--port', String(port), '--prefix', prefix, '--vault-dir', vaultDir], {
+      env: { REDIS_URL: testRedisUrl() },
+    });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`drctl: the control plane cannot listen on 127.0.0.1:${port}`);
     expect(run.stderr).not.toMatch(/\n\s+at /);

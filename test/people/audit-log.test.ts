@@ -4,17 +4,25 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type AuditLog,
-  type AuditSigner,
-  createAuditLog,
-  vaultAuditSigner,
-} from '../../engine/control/audit/index.ts';
+import { ensureVault } from '../../engine/cli/trust-setup.ts';
+import { type AuditLog, type AuditSigner, createAuditLog } from '../../engine/control/audit/index.ts';
+import { openAuditSigner } from '../../engine/control/vault/index.ts';
 import { drctl } from '../cli/support.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { useTempDirs } from '../support/temp.ts';
 
 const redis: Redis = testRedisClient();
 afterAll(() => redis.disconnect());
+const temp = useTempDirs();
+const vaultDirs = new Map<string, string>();
+
+/** A vault under `prefix` (its audit key sealed, the log's genesis written) and its audit signer. */
+async function signerOf(prefix: string): Promise<AuditSigner> {
+  const dir = temp('drorch-audit-vault-');
+  await ensureVault({ redis, prefix, dir });
+  vaultDirs.set(prefix, dir);
+  return openAuditSigner({ redis, prefix, dir });
+}
 
 async function fill(log: AuditLog, count: number): Promise<void> {
   for (let i = 1; i <= count; i += 1) {
@@ -57,7 +65,7 @@ describe('the audit log', () => {
   let log: AuditLog;
   beforeEach(async () => {
     prefix = uniquePrefix('audit');
-    signer = await vaultAuditSigner(redis, prefix);
+    signer = await signerOf(prefix);
     log = createAuditLog(redis, prefix, signer);
     await fill(log, 5);
   });
@@ -128,7 +136,7 @@ describe('the audit log', () => {
   });
 
   it('refuses a head re-signed by another key', async () => {
-    const forger = await vaultAuditSigner(redis, uniquePrefix('forger'));
+    const forger = await signerOf(uniquePrefix('forger'));
     const hash = (await redis.hget(`${prefix}:audit:head`, 'hash')) ?? '';
     const { headMessage } = await import('../../engine/control/audit/log.ts');
     await redis.hset(`${prefix}:audit:head`, {
@@ -142,7 +150,8 @@ describe('the audit log', () => {
   });
 
   it('is never trimmed by appends: a thousand entries stay', async () => {
-    const many = createAuditLog(redis, uniquePrefix('audit-many'), signer);
+    const manyPrefix = uniquePrefix('audit-many');
+    const many = createAuditLog(redis, manyPrefix, await signerOf(manyPrefix));
     await fill(many, 1000);
     expect((await many.read()).length).toBe(1000);
     expect(await many.verify()).toMatchObject({ ok: true, entries: 1000 });
@@ -153,48 +162,76 @@ describe('the audit log', () => {
     it('exits 0 on an untouched log and 1 naming an altered, a removed and a truncated entry', {
       timeout: 60_000,
     }, async () => {
-      const ok = await drctl(['audit', '--verify', '--prefix', prefix], { env: env() });
+      const ok = await drctl(
+        ['audit', '--verify', '--prefix', prefix, '--vault-dir', vaultDirs.get(prefix) ?? ''],
+        { env: env() },
+      );
       expect(ok.stdout).toContain('audit log verified: 5 entries');
       expect(ok.code).toBe(0);
 
       await rewrite(prefix, 2, (entry) => {
         entry.execution = 'exec-other';
       });
-      const altered = await drctl(['audit', '--verify', '--prefix', prefix], { env: env() });
+      const altered = await drctl(
+        ['audit', '--verify', '--prefix', prefix, '--vault-dir', vaultDirs.get(prefix) ?? ''],
+        { env: env() },
+      );
       expect(altered.code).toBe(1);
       expect(altered.stderr).toContain('entry 2 was altered');
 
       const removedPrefix = uniquePrefix('audit-cli-rm');
-      await fill(createAuditLog(redis, removedPrefix, await vaultAuditSigner(redis, removedPrefix)), 4);
+      await fill(createAuditLog(redis, removedPrefix, await signerOf(removedPrefix)), 4);
       await redis.xdel(`${removedPrefix}:audit`, await streamIdOf(removedPrefix, 2));
-      const removed = await drctl(['audit', '--verify', '--prefix', removedPrefix], { env: env() });
+      const removed = await drctl(
+        ['audit', '--verify', '--prefix', removedPrefix, '--vault-dir', vaultDirs.get(removedPrefix) ?? ''],
+        { env: env() },
+      );
       expect(removed.code).toBe(1);
       expect(removed.stderr).toContain('entry 2 removed');
 
       const cutPrefix = uniquePrefix('audit-cli-cut');
-      await fill(createAuditLog(redis, cutPrefix, await vaultAuditSigner(redis, cutPrefix)), 4);
+      await fill(createAuditLog(redis, cutPrefix, await signerOf(cutPrefix)), 4);
       await redis.xdel(`${cutPrefix}:audit`, await streamIdOf(cutPrefix, 4));
-      const cut = await drctl(['audit', '--verify', '--prefix', cutPrefix, '--json'], { env: env() });
+      const cut = await drctl(
+        ['audit', '--verify', '--prefix', cutPrefix, '--vault-dir', vaultDirs.get(cutPrefix) ?? '', '--json'],
+        { env: env() },
+      );
       expect(cut.code).toBe(1);
       expect(JSON.parse(cut.stdout)).toMatchObject({ ok: false, seq: 4 });
       expect(cut.stderr).toContain('truncated');
     });
 
     it('prints the entries, and --since leaves out the older ones', async () => {
-      const all = await drctl(['audit', '--prefix', prefix, '--json'], { env: env() });
+      const all = await drctl(
+        ['audit', '--prefix', prefix, '--vault-dir', vaultDirs.get(prefix) ?? '', '--json'],
+        { env: env() },
+      );
       expect(all.code).toBe(0);
       const lines = all.stdout
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line));
       expect(lines.map((e) => e.actor)).toEqual(['alice-1', 'alice-2', 'alice-3', 'alice-4', 'alice-5']);
-      const human = await drctl(['audit', '--prefix', prefix], { env: env() });
+      const human = await drctl(['audit', '--prefix', prefix, '--vault-dir', vaultDirs.get(prefix) ?? ''], {
+        env: env(),
+      });
       expect(human.stdout).toMatch(
         /alice-3 \(operator\) failover:commit execution exec-3 epoch 3 accepted 200/,
       );
-      const none = await drctl(['audit', '--prefix', prefix, '--since', '2999-01-01T00:00:00Z'], {
-        env: env(),
-      });
+      const none = await drctl(
+        [
+          'audit',
+          '--prefix',
+          prefix,
+          '--vault-dir',
+          vaultDirs.get(prefix) ?? '',
+          '--since',
+          '2999-01-01T00:00:00Z',
+        ],
+        {
+          env: env(),
+        },
+      );
       expect(none.stdout).toBe('');
     });
   });

@@ -289,6 +289,35 @@ describe('who may do what on the control plane', { timeout: 300_000 }, () => {
   });
 
   describe('scopes', () => {
+    it('narrows the lists to what a scoped token may see: executions and plans of its plans only', async () => {
+      const crm = await tokenFor(api.control, 'viewer', { scopes: { plans: ['crm'] } });
+      const executions = await call(crm, { method: 'GET', path: '/api/v1/executions?limit=100' });
+      expect(executions.status).toBe(200);
+      expect(executions.body.executions).toEqual([]);
+      const plans = await call(crm, { method: 'GET', path: '/api/v1/plans' });
+      expect(plans.body.plans).toEqual([]);
+      const sites = await call(crm, { method: 'GET', path: '/api/v1/sites' });
+      expect(sites.body.sites).toEqual([]);
+
+      const erp = await tokenFor(api.control, 'viewer', { scopes: { plans: ['erp'] } });
+      const mine = await call(erp, { method: 'GET', path: '/api/v1/executions?limit=100' });
+      expect(mine.body.executions.map((e: Json) => e.id)).toEqual(expect.arrayContaining([drill, failover]));
+      expect(
+        (await call(erp, { method: 'GET', path: '/api/v1/plans' })).body.plans.map((p: Json) => p.name),
+      ).toEqual(['erp']);
+      // The site-scoped token: one site of erp's two, so not erp's executions (they touch both).
+      const east = await tokenFor(api.control, 'viewer', { scopes: { sites: ['dc-east'] } });
+      const eastRuns = await call(east, { method: 'GET', path: '/api/v1/executions?limit=100' });
+      expect(eastRuns.body.executions.map((e: Json) => e.id)).not.toContain(failover);
+      const eastSites = await call(east, { method: 'GET', path: '/api/v1/sites' });
+      for (const site of eastSites.body.sites) expect(site.site).toBe('dc-east');
+      const eastInventory = await call(east, { method: 'GET', path: '/api/v1/inventory' });
+      for (const vm of eastInventory.body.vms ?? []) expect(vm.site).toBe('dc-east');
+      // Unscoped: everything, as before.
+      const all = await call(tokens.viewer, { method: 'GET', path: '/api/v1/executions?limit=100' });
+      expect(all.body.executions.map((e: Json) => e.id)).toEqual(expect.arrayContaining([drill, failover]));
+    });
+
     it('refuses an operator scoped to another plan: 403 OUT_OF_SCOPE', async () => {
       const other = await tokenFor(api.control, 'operator', { scopes: { plans: ['crm'] } });
       const answer = await call(other, exec(failoverId, 'cancel', {})());

@@ -3,6 +3,7 @@
  * token, and on the vault's Redis directly; what they print, and what the tokens then may do.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureVault } from '../../engine/cli/trust-setup.ts';
 import { createLogger } from '../../engine/common/index.ts';
 import {
   buildControlApp,
@@ -10,19 +11,28 @@ import {
   controlRoutes,
   createControlMetrics,
 } from '../../engine/control/index.ts';
+import { openAuditSigner } from '../../engine/control/vault/index.ts';
 import { drctl } from '../cli/support.ts';
 import { adminToken, bearer } from '../support/auth.ts';
 import { testRedisClient, testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { useTempDirs } from '../support/temp.ts';
+
+const temp = useTempDirs();
 
 describe('drctl token', { timeout: 120_000 }, () => {
   const redis = testRedisClient();
+  // The vault of the prefix: the CLI on Redis audits with its key, which the key file opens.
+  let vaultDir = '';
   const prefix = uniquePrefix('token-cli');
   let app: ControlApp;
   let url = '';
   let admin = '';
   beforeAll(async () => {
+    vaultDir = temp('drorch-token-vault-');
+    await ensureVault({ redis, prefix, dir: vaultDir });
     app = await buildControlApp(
       {
+        auditSigner: await openAuditSigner({ redis, prefix, dir: vaultDir }),
         redis,
         redisUrl: testRedisUrl(),
         prefix,
@@ -100,9 +110,10 @@ describe('drctl token', { timeout: 120_000 }, () => {
   });
 
   it('creates the first admin token on the vault Redis directly (no server), recording the OS user', async () => {
-    const first = await drctl(['token', 'create', '--role', 'admin', '--owner', 'ops', '--prefix', prefix], {
-      env: { REDIS_URL: testRedisUrl() },
-    });
+    const first = await drctl(
+      ['token', 'create', '--role', 'admin', '--owner', 'ops', '--prefix', prefix, '--vault-dir', vaultDir],
+      { env: { REDIS_URL: testRedisUrl() } },
+    );
     expect(first.code, first.stderr).toBe(0);
     const token = first.stdout.trim();
     expect(token).toMatch(/^drt_[0-9a-f]{16}_/);

@@ -138,7 +138,18 @@ describe('drctl vault and drctl site, with real processes', { timeout: 120_000 }
   it('registers an agent with a key from site register, end to end', async () => {
     control = await serve();
     const register = await drctl(
-      ['site', 'register', 'dc-east', '--expires', '60s', '--prefix', prefix, '--json'],
+      [
+        'site',
+        'register',
+        'dc-east',
+        '--expires',
+        '60s',
+        '--prefix',
+        prefix,
+        '--vault-dir',
+        vaultDir,
+        '--json',
+      ],
       { env },
     );
     expect(register.code, register.stderr).toBe(0);
@@ -283,7 +294,12 @@ describe('drctl vault and drctl site, with real processes', { timeout: 120_000 }
   });
 
   it('site revoke ends the agent: its requests are refused at once', async () => {
-    const revoke = await drctl(['site', 'revoke', 'dc-east', '--prefix', prefix, '--json'], { env });
+    const revoke = await drctl(
+      ['site', 'revoke', 'dc-east', '--prefix', prefix, '--vault-dir', vaultDir, '--json'],
+      {
+        env,
+      },
+    );
     expect(revoke.code, revoke.stderr).toBe(0);
     expect((json(revoke.stdout).revoked as string[]).length).toBeGreaterThan(0);
     // Its next heartbeat (a second) is refused: the agent's log says why.

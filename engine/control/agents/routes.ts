@@ -24,6 +24,7 @@ import {
 } from '../../contract/index.ts';
 import { appendEvents, loadPlanSnapshot, redisActionMemo, redisSweepVault } from '../../executor/index.ts';
 import { readFailedOver } from '../../locks/index.ts';
+import { listScopeOf, visible } from '../auth/index.ts';
 import { CONTROL_VERSION, type ControlApp, type ControlContext } from '../context.ts';
 import { readSiteLeases } from '../monitor/keys.ts';
 import { handedTo, refusedError } from './checks.ts';
@@ -328,8 +329,11 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
         response: { 200: siteListSchema },
       },
     },
-    async () => {
-      const [sites, leases] = await Promise.all([sessions.list(), readSiteLeases(ctx.redis, ctx.prefix)]);
+    async (request) => {
+      const [all, leases] = await Promise.all([sessions.list(), readSiteLeases(ctx.redis, ctx.prefix)]);
+      // A scoped token sees its sites only.
+      const scope = listScopeOf(request, ctx);
+      const sites = scope === undefined ? all : await visible(all, (s) => scope.site(s.site));
       return {
         sites: sites.map((site) => {
           const lease = leases.get(site.site);

@@ -53,7 +53,64 @@ export interface AuditHead {
   signature: string;
 }
 
-const keysOf = (prefix: string) => ({ stream: `${prefix}:audit`, head: `${prefix}:audit:head` });
+export const auditKeysOf = (prefix: string) => ({
+  stream: `${prefix}:audit`,
+  head: `${prefix}:audit:head`,
+  /** The signed genesis marker: written once with the log's signing key, never after. */
+  genesis: `${prefix}:audit:genesis`,
+});
+const keysOf = auditKeysOf;
+
+/** The log's start: which key signs it and since when (signed), and the head at seq 0. */
+export interface AuditGenesis {
+  keyId: string;
+  at: string;
+  signature: string;
+}
+
+const genesisMessage = (keyId: string, at: string): Buffer =>
+  Buffer.from(`drorch-audit-genesis:${keyId}:${at}`);
+
+/** KEYS: genesis, head. ARGV: genesis JSON, keyId, head signature. 1 written, 0 there already. */
+const GENESIS_SCRIPT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('HSET', KEYS[2], 'seq', '0', 'hash', '${GENESIS}', 'keyId', ARGV[2], 'signature', ARGV[3])
+end
+return 1
+`;
+
+/**
+ * Mark the log's genesis (with its signing key's creation): a signed record and the head at seq 0,
+ * so an emptied log (stream and head gone) or one whose head was deleted fails `verifyAuditLog`.
+ * Written once (SET NX); a log that has entries keeps its head. Same-slot keys: `{prefix}` is not
+ * a hash tag, so this runs on one Redis (the vault's, not a cluster), as APPEND does.
+ */
+export async function writeAuditGenesis(
+  redis: Redis,
+  prefix: string,
+  signer: AuditSigner,
+  now: Date = new Date(),
+): Promise<boolean> {
+  const keys = keysOf(prefix);
+  const at = now.toISOString();
+  const genesis: AuditGenesis = {
+    keyId: signer.keyId,
+    at,
+    signature: await signer.sign(genesisMessage(signer.keyId, at)),
+  };
+  const headSignature = await signer.sign(headMessage(0, GENESIS));
+  const done = await redis.eval(
+    GENESIS_SCRIPT,
+    2,
+    keys.genesis,
+    keys.head,
+    JSON.stringify(genesis),
+    signer.keyId,
+    headSignature,
+  );
+  return done === 1;
+}
 
 /** KEYS: head, stream. ARGV: expected head hash, entry JSON, seq, hash, keyId, signature. */
 const APPEND = `
@@ -74,6 +131,15 @@ export interface AuditLog {
   append(input: AuditInput): Promise<AuditEntry>;
   /** Entries from `since` (inclusive), oldest first. */
   read(options?: { since?: Date; limit?: number }): Promise<AuditEntry[]>;
+  /**
+   * One page, oldest first: from `since`, or after the cursor `after` (a page's `next`); `next`
+   * is absent on the last page.
+   */
+  page(options: {
+    since?: Date;
+    after?: string;
+    limit: number;
+  }): Promise<{ entries: AuditEntry[]; next?: string }>;
   verify(): Promise<AuditVerdict>;
 }
 
@@ -133,6 +199,14 @@ export function createAuditLog(
       }
       return entries;
     },
+    page: async ({ since, after, limit }) => {
+      const start = after !== undefined ? `(${after}` : since === undefined ? '-' : String(since.getTime());
+      // One more than asked: whether there is a next page.
+      const rows = await redis.xrange(keys.stream, start, '+', 'COUNT', limit + 1);
+      const entries = rows.slice(0, limit).map(([, fields]) => parseEntry(fields));
+      const last = rows[Math.min(rows.length, limit) - 1]?.[0];
+      return rows.length > limit && last !== undefined ? { entries, next: last } : { entries };
+    },
     verify: () => verifyAuditLog(redis, prefix, signer),
   };
 }
@@ -158,6 +232,14 @@ function definedOf(input: AuditInput): AuditInput {
   return out as unknown as AuditInput;
 }
 
+function parseEntry(fields: string[]): AuditEntry {
+  try {
+    return JSON.parse(fields[fields.indexOf('e') + 1] ?? '') as AuditEntry;
+  } catch {
+    return { seq: Number.NaN } as AuditEntry;
+  }
+}
+
 async function* streamEntries(
   redis: Redis,
   stream: string,
@@ -168,13 +250,7 @@ async function* streamEntries(
     const page = await redis.xrange(stream, from, '+', 'COUNT', 1000);
     for (const [id, fields] of page) {
       const raw = fields[fields.indexOf('e') + 1] ?? '';
-      let entry: AuditEntry;
-      try {
-        entry = JSON.parse(raw) as AuditEntry;
-      } catch {
-        entry = { seq: Number.NaN } as AuditEntry;
-      }
-      yield { id, entry, raw };
+      yield { id, entry: parseEntry(fields), raw };
     }
     if (page.length < 1000) return;
     from = `(${page[page.length - 1]?.[0] ?? ''}`;
@@ -192,6 +268,33 @@ export async function verifyAuditLog(
   signer: AuditSigner,
 ): Promise<AuditVerdict> {
   const keys = keysOf(prefix);
+  const rawGenesis = await redis.get(keys.genesis);
+  if (rawGenesis === null) {
+    return {
+      ok: false,
+      entries: 0,
+      problem: "the log's genesis marker is missing: the audit log was emptied or replaced",
+    };
+  }
+  let genesis: Partial<AuditGenesis> = {};
+  try {
+    genesis = JSON.parse(rawGenesis) as Partial<AuditGenesis>;
+  } catch {
+    // Checked below: no signature verifies.
+  }
+  if (
+    typeof genesis.keyId !== 'string' ||
+    typeof genesis.at !== 'string' ||
+    typeof genesis.signature !== 'string' ||
+    genesis.keyId !== signer.keyId ||
+    !(await signer.verify(genesisMessage(genesis.keyId, genesis.at), genesis.signature))
+  ) {
+    return {
+      ok: false,
+      entries: 0,
+      problem: `the log's genesis marker does not verify with the vault's audit key (${signer.keyId}): it was replaced`,
+    };
+  }
   let expected = 1;
   let prev = GENESIS;
   let count = 0;
@@ -240,12 +343,12 @@ export async function verifyAuditLog(
   const last = expected - 1;
   const fields = await redis.hgetall(keys.head);
   if (fields.hash === undefined) {
-    if (count === 0) return { ok: true, entries: 0 };
+    // The genesis wrote a head at seq 0: none at all is a deleted head.
     return {
       ok: false,
       entries: count,
       seq: last,
-      problem: `the signed head is missing (the log has ${count} entries)`,
+      problem: `the signed head is missing (the log has ${count} entries): it was emptied or its head deleted`,
     };
   }
   const head: AuditHead = {

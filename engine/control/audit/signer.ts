@@ -1,17 +1,9 @@
 /**
- * What signs the audit chain's head. The interface is small so the vault's own key (issue 12's CA,
- * engine/control/vault) can take over: today an ECDSA P-256 key of its own, kept in the vault's
- * Redis at `<prefix>:vault:audit-key` (PKCS#8 PEM), created by the first control plane that needs it.
+ * What signs the audit chain's head: an ECDSA P-256 key of the vault's, kept in Redis at
+ * `<prefix>:vault:audit-key` sealed with the vault's key file as the CA key is
+ * (engine/control/vault/audit-key.ts opens it).
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-  verify,
-} from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 
 export interface AuditSigner {
   /** Names the key, kept with each signature (a rotated key still verifies the old heads). */
@@ -44,16 +36,13 @@ export function ecdsaSigner(privateKey: KeyObject): AuditSigner {
   };
 }
 
+/** Where the vault keeps the audit key, sealed (engine/control/vault/audit-key.ts). */
 export const auditKeyOf = (prefix: string): string => `${prefix}:vault:audit-key`;
 
-/** The vault's audit key: read, or created once (SET NX: concurrent control planes agree on one). */
-export async function vaultAuditSigner(redis: Redis, prefix: string): Promise<AuditSigner> {
-  const key = auditKeyOf(prefix);
-  let pem = await redis.get(key);
-  if (pem === null) {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    await redis.set(key, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 'NX');
-    pem = (await redis.get(key)) ?? '';
-  }
-  return ecdsaSigner(createPrivateKey(pem));
+/**
+ * A signer whose key lives in this process only: for a control plane built without a vault
+ * through the internal API (in-process tests); no command builds one.
+ */
+export function ephemeralAuditSigner(): AuditSigner {
+  return ecdsaSigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
 }

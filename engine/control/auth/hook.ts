@@ -222,7 +222,7 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
     }
     if (!scoped) return;
     const resource = need.permission === 'read' ? await readResource(ctx, need) : need.resource;
-    // Reads of every execution, plan or site are not scoped: a scoped token sees the lists.
+    // A list names no plan: the gate lets it through, and the route narrows it (visible.ts).
     if (need.permission === 'read' && resource.plan === undefined && resource.sites === undefined) return;
     const why = outOfScope(token.scopes, resource);
     if (why !== undefined) {

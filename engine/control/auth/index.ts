@@ -25,6 +25,7 @@ export {
   type SessionCheck,
 } from './session.ts';
 export { registerSessionRoutes, SessionSchema } from './session-routes.ts';
+export { createTokenStreams, type TokenStreams, tokenEventsChannel } from './streams.ts';
 export {
   type CreateTokenOptions,
   checkToken,
@@ -37,3 +38,4 @@ export {
   type TokenCheck,
   type TokenRecord,
 } from './tokens.ts';
+export { type ListScope, listScopeOf, visible } from './visible.ts';

@@ -62,7 +62,7 @@ async function onExecution(
 }
 
 /** A stored plan's sites (its newest version, or the one named); none when it is not stored. */
-async function planResource(ctx: ControlContext, name: string, hash?: string): Promise<Resource> {
+export async function planResource(ctx: ControlContext, name: string, hash?: string): Promise<Resource> {
   try {
     const version = hash ?? (await latestPlanVersion(ctx.redis, ctx.prefix, name)).hash;
     const plan = await createPlanReader(ctx.redis, ctx.prefix)(name, version);

@@ -103,15 +103,25 @@ export function registerPeopleRoutes(app: ControlApp, ctx: ControlContext): void
     {
       schema: {
         tags: ['people'],
-        summary: 'The audit log, oldest first; with verify=true, whether its hash chain and signed head hold',
+        summary:
+          'The audit log, oldest first, a page at a time (follow `next` as `after`); with verify=true, whether its hash chain and signed head hold',
         querystring: z.object({
           since: z.iso.datetime({ offset: true }).optional(),
-          limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+          after: z
+            .string()
+            .regex(/^\d{1,20}-\d{1,20}$/)
+            .optional()
+            .describe("a page's `next`: the entries after it"),
+          limit: z.coerce.number().int().min(1).max(10_000).default(1000),
           verify: z.stringbool().default(false),
         }),
         response: {
           200: z.object({
             entries: z.array(AuditEntrySchema),
+            next: z
+              .string()
+              .optional()
+              .describe('the cursor of the next page (as `after`); absent on the last'),
             verdict: z
               .object({
                 ok: z.boolean(),
@@ -126,14 +136,20 @@ export function registerPeopleRoutes(app: ControlApp, ctx: ControlContext): void
       },
     },
     async (request) => {
-      const { since, limit, verify } = request.query;
+      const { since, after, limit, verify } = request.query;
       const log = auditOf(ctx);
-      const read = await log.read({ ...(since === undefined ? {} : { since: new Date(since) }), limit });
-      const entries = read.map((entry) => ({ ...entry }));
-      if (!verify) return { entries };
+      const page = await log.page({
+        ...(since === undefined ? {} : { since: new Date(since) }),
+        ...(after === undefined ? {} : { after }),
+        limit,
+      });
+      const entries = page.entries.map((entry) => ({ ...entry }));
+      const next = page.next === undefined ? {} : { next: page.next };
+      if (!verify) return { entries, ...next };
       const verdict = await log.verify();
       return {
         entries,
+        ...next,
         verdict: verdict.ok
           ? { ok: true, entries: verdict.entries }
           : {

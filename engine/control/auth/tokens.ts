@@ -10,6 +10,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DrError, InputError } from '../../common/index.ts';
 import { isRole, type Role, type Scopes } from './roles.ts';
+import { tokenEventsChannel } from './streams.ts';
 
 export interface TokenRecord {
   id: string;
@@ -179,7 +180,7 @@ export async function listTokens(redis: Redis, prefix: string): Promise<TokenRec
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 
-/** Revoke by id (or by the whole token): effective on the next request that presents it. */
+/** Revoke by id (or by the whole token): effective on the next request, its open streams closed. */
 export async function revokeToken(
   redis: Redis,
   prefix: string,
@@ -197,6 +198,8 @@ export async function revokeToken(
   if (record.revokedAt !== undefined) return record;
   const revokedAt = now.toISOString();
   await redis.hset(key, { revokedAt, revokedBy: by });
+  // Its open streams close on every control plane (streams.ts).
+  await redis.publish(tokenEventsChannel(prefix), JSON.stringify({ revoked: id }));
   return { ...record, revokedAt, revokedBy: by };
 }
 

@@ -10,6 +10,7 @@ import { DrError } from '../../common/index.ts';
 import { AGENT_SESSION_HEADER } from '../../contract/index.ts';
 import { NAME_PATTERN } from '../../plan/index.ts';
 import { agentHubOf } from '../agents/index.ts';
+import { listScopeOf, visible } from '../auth/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 import { type InventorySample, samplesOf } from './samples.ts';
@@ -175,7 +176,17 @@ export function inventoryRoutes(options: InventoryRoutesOptions = {}): ControlRo
           response: { 200: InventoryViewSchema, 400: ProblemSchema },
         },
       },
-      async (request) => inventoryView(store, request.query, clock),
+      async (request) => {
+        const view = await inventoryView(store, request.query, clock);
+        // A scoped token sees its sites' VMs only.
+        const scope = listScopeOf(request, ctx);
+        if (scope === undefined) return view;
+        return {
+          ...view,
+          sites: await visible(view.sites, (s) => scope.site(s.site)),
+          vms: await visible(view.vms, (vm) => scope.site(vm.site)),
+        };
+      },
     );
   };
 }

@@ -85,7 +85,7 @@ export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client
         const last = events.at(-1)?.id;
         return reply.type('application/json').send({ events, ...(last === undefined ? {} : { next: last }) });
       }
-      await streamEvents(reply, client, followers, id, after, request.query, request.id);
+      await streamEvents(reply, client, followers, id, after, request.query, request.id, ctx);
       return reply;
     },
   );
@@ -104,12 +104,16 @@ async function streamEvents(
   after: string,
   query: { follow: boolean; batch: boolean },
   requestId: string,
+  ctx: ControlContext,
 ): Promise<void> {
   const { follow, batch } = query;
   if (!STREAM_ID.test(after) || !isStreamIdInRange(after))
     throw new InputError('BAD_EVENT_ID', `"${after}" is not a stream id`);
   reply.hijack();
   const raw = reply.raw;
+  // The stream ends with its token: revoked (within a second) or expired (auth/streams.ts).
+  const token = reply.request.auth?.token;
+  if (token !== undefined) ctx.tokenStreams?.track(token, raw);
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',

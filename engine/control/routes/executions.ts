@@ -12,7 +12,7 @@ import { approveAction, describeApprovals, describePaused, loadExecution } from 
 import { compilePlan } from '../../plan/index.ts';
 import type { RecoveryPlan } from '../../plan/types.ts';
 import { PreflightBlockedError, selectSubset, subPlan } from '../../preflight/index.ts';
-import { actorOf } from '../auth/index.ts';
+import { actorOf, listScopeOf, visible } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { createPlanReader } from '../plans/store.ts';
 import { ProblemSchema } from '../problem.ts';
@@ -127,7 +127,12 @@ export function registerExecutionRoutes(app: ControlApp, ctx: ControlContext): v
         response: { 200: z.object({ executions: z.array(ExecutionRecordSchema) }), 400: ProblemSchema },
       },
     },
-    async (request) => ({ executions: await client.list({ limit: request.query.limit }) }),
+    async (request) => {
+      const executions = await client.list({ limit: request.query.limit });
+      // A scoped token sees its plans' executions only.
+      const scope = listScopeOf(request, ctx);
+      return { executions: scope === undefined ? executions : await visible(executions, scope.execution) };
+    },
   );
 
   app.get(

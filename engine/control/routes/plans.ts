@@ -3,7 +3,7 @@
  * file:line:column) and read the versions the vault keeps of it, by content hash.
  */
 import { z } from 'zod';
-import { actorOf } from '../auth/index.ts';
+import { actorOf, listScopeOf, visible } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import {
   getPlanVersion,
@@ -62,7 +62,12 @@ export function registerPlanRoutes(app: ControlApp, ctx: ControlContext): void {
         response: { 200: z.object({ plans: z.array(PlanSummarySchema) }), 503: ProblemSchema },
       },
     },
-    async () => ({ plans: await listPlans(ctx.redis, ctx.prefix) }),
+    async (request) => {
+      const plans = await listPlans(ctx.redis, ctx.prefix);
+      // A scoped token sees the plans it may act on only.
+      const scope = listScopeOf(request, ctx);
+      return { plans: scope === undefined ? plans : await visible(plans, (p) => scope.plan(p.name)) };
+    },
   );
 
   app.get(

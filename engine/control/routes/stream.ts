@@ -283,15 +283,23 @@ export function registerStreamRoutes(app: ControlApp, ctx: ControlContext): void
       },
     },
     async (request, reply) => {
-      await streamChanges(reply, watcher, request.headers['last-event-id']);
+      await streamChanges(reply, watcher, request.headers['last-event-id'], ctx);
       return reply;
     },
   );
 }
 
-async function streamChanges(reply: FastifyReply, watcher: DashboardWatcher, lastId: string | undefined) {
+async function streamChanges(
+  reply: FastifyReply,
+  watcher: DashboardWatcher,
+  lastId: string | undefined,
+  ctx: ControlContext,
+) {
   reply.hijack();
   const raw = reply.raw;
+  // The stream ends with its token (or the session standing for it): revoked or expired.
+  const token = reply.request.auth?.token;
+  if (token !== undefined) ctx.tokenStreams?.track(token, raw);
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',

@@ -26,6 +26,7 @@ import {
   verifySignatureWith,
 } from '../../common/index.ts';
 import { agentKeys } from '../agents/keys.ts';
+import type { AuditLog } from '../audit/index.ts';
 import type { ControlApp } from '../context.ts';
 import type { ControlMetrics } from '../metrics.ts';
 import { vaultKeys } from './keys.ts';
@@ -208,6 +209,39 @@ export async function createAgentTrust(options: {
   };
 }
 
+/** Requests the gate refused (logged and counted there already: the app's error handler skips them). */
+export const refusedAtGate = new WeakSet<FastifyRequest>();
+
+/** The refusals of the certificate itself, each on the audit record (who knocked, from where). */
+const CERTIFICATE_REFUSALS = new Set([
+  'CLIENT_CERT_REQUIRED',
+  'CLIENT_CERT_UNTRUSTED',
+  'CLIENT_CERT_EXPIRED',
+  'CLIENT_CERT_REVOKED',
+  'SITE_FORBIDDEN',
+]);
+
+async function auditRefusal(
+  audit: AuditLog | undefined,
+  request: FastifyRequest,
+  error: DrError,
+  serial: string | undefined,
+): Promise<void> {
+  const status = Number((error.details as { status?: unknown } | undefined)?.status ?? 401);
+  await audit
+    ?.append({
+      actor: `agent:${(request.params as { site?: string }).site ?? '?'}`,
+      action: 'agent:call',
+      route: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+      ip: request.ip,
+      outcome: 'refused',
+      status,
+      code: error.code,
+      detail: `${error.message}${serial === undefined ? '' : ` (certificate ${serial})`}`.slice(0, 500),
+    })
+    .catch((failure: unknown) => request.log.error({ err: failure }, 'could not append to the audit log'));
+}
+
 function refusal(code: string, status: number, detail: string, site: string): DrError {
   return new DrError(code, detail, { exitCode: 2, details: { status, site } });
 }
@@ -219,9 +253,13 @@ export function guardAgentRoutes(
   redis: Redis,
   prefix: string,
   metrics: ControlMetrics,
+  /** Where a certificate refused at the door goes on record (the sequence's refusals are logged). */
+  audit?: AuditLog,
 ): void {
   const refuse = (request: FastifyRequest, reason: string, error: DrError, serial?: string): never => {
     metrics.agentRefused.inc({ reason });
+    refusedAtGate.add(request);
+    if (CERTIFICATE_REFUSALS.has(reason)) void auditRefusal(audit, request, error, serial);
     request.log.warn(
       {
         site: (request.params as { site?: string }).site,

@@ -1,4 +1,6 @@
 /** The vault's door: its CA (init, open, rotate, backup, restore), registration keys, the agents' gate. */
+
+export { createAuditKey, openAuditSigner } from './audit-key.ts';
 export {
   AGENT_ROUTE_PREFIX,
   type AgentTrust,
@@ -6,6 +8,7 @@ export {
   guardAgentRoutes,
   type Principal,
   RENEW_ROUTE,
+  refusedAtGate,
 } from './guard.ts';
 export { vaultKeys } from './keys.ts';
 export {

@@ -10,6 +10,8 @@ export function vaultKeys(prefix: string) {
     channel: `${base}:events`,
     /** Registration key record by the key's SHA-256 (the key itself is never stored). */
     registration: (hash: string) => `${base}:reg:${hash}`,
+    /** The hashes of a site's registration keys (what a revocation of the site deletes). */
+    registrations: (site: string) => `${base}:regs:{${site}}`,
     /** Serials issued to a site's agents (what a revocation of the site revokes). */
     issued: (site: string) => `${base}:issued:{${site}}`,
     /** The site's current incarnation and the highest sequence number seen. */

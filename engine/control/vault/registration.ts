@@ -75,17 +75,52 @@ export async function createRegistrationKey(
   }
   const secret = randomBytes(32).toString('base64url');
   const expiresAt = now + ttlMs;
-  await redis.set(
-    vaultKeys(prefix).registration(hashOf(secret)),
-    JSON.stringify({ site, expiresAt, createdAt: now }),
-    'PX',
-    ttlMs + RECORD_AFTER_EXPIRY_MS,
-  );
+  const keys = vaultKeys(prefix);
+  const hash = hashOf(secret);
+  await redis
+    .multi()
+    .set(
+      keys.registration(hash),
+      JSON.stringify({ site, expiresAt, createdAt: now }),
+      'PX',
+      ttlMs + RECORD_AFTER_EXPIRY_MS,
+    )
+    .sadd(keys.registrations(site), hash)
+    .pexpire(keys.registrations(site), ttlMs + RECORD_AFTER_EXPIRY_MS, 'GT')
+    .exec();
+  // PEXPIRE GT sets nothing on a set without a TTL yet: the first key's lifetime is given here.
+  await redis.pexpire(keys.registrations(site), ttlMs + RECORD_AFTER_EXPIRY_MS, 'NX');
   return {
     key: `drk1.${site}.${secret}.${caFingerprint}`,
     site,
     expiresAt: new Date(expiresAt).toISOString(),
   };
+}
+
+/**
+ * A revoked site's registration keys not used yet: deleted, so none made before the revocation
+ * registers an agent after it. Used ones stay (a second use still says "used"). The count deleted.
+ */
+export async function deleteUnusedRegistrationKeys(
+  redis: Redis,
+  prefix: string,
+  site: string,
+): Promise<number> {
+  const keys = vaultKeys(prefix);
+  const hashes = await redis.smembers(keys.registrations(site));
+  let deleted = 0;
+  for (const hash of hashes) {
+    const raw = await redis.get(keys.registration(hash));
+    if (raw === null) {
+      await redis.srem(keys.registrations(site), hash);
+      continue;
+    }
+    const record = JSON.parse(raw) as { usedAt?: unknown };
+    if (record.usedAt !== undefined) continue;
+    deleted += await redis.del(keys.registration(hash));
+    await redis.srem(keys.registrations(site), hash);
+  }
+  return deleted;
 }
 
 /** Marks the key used, or throws the 401 that says why it cannot be (unknown, used, expired). */

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
+import type { AuditInput } from '../audit/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import type { AgentTrust } from './guard.ts';
 
@@ -19,7 +20,17 @@ const issuedSchema = z.object({
 });
 
 export function vaultRoutes(trust: AgentTrust) {
-  return async (app: ControlApp, _ctx: ControlContext): Promise<void> => {
+  return async (app: ControlApp, ctx: ControlContext): Promise<void> => {
+    // Registrations and renewals, taken or refused, go on the audit record (actor: the site's agent).
+    const record = async (
+      request: { ip: string; log: { error(o: object, m: string): void } },
+      entry: Omit<AuditInput, 'actor' | 'ip'> & { site: string },
+    ): Promise<void> => {
+      const { site, ...rest } = entry;
+      await ctx.audit
+        ?.append({ actor: `agent:${site}`, ip: request.ip, ...rest })
+        .catch((error: unknown) => request.log.error({ err: error }, 'could not append to the audit log'));
+    };
     app.get(
       '/vault/ca',
       {
@@ -52,10 +63,29 @@ export function vaultRoutes(trust: AgentTrust) {
         try {
           const issued = await trust.vault.register(site, key, request.body.csr);
           request.log.info({ site, serial: issued.serial, expiresAt: issued.expiresAt }, 'agent registered');
+          await record(request, {
+            site,
+            action: 'agent:register',
+            route: 'POST /api/v1/vault/register',
+            outcome: 'accepted',
+            status: 200,
+            detail: `certificate ${issued.serial} until ${issued.expiresAt}`,
+          });
           return issued;
         } catch (error) {
-          if (error instanceof DrError)
+          if (error instanceof DrError) {
             request.log.warn({ site, code: error.code }, `registration refused: ${error.message}`);
+            const status = Number((error.details as { status?: unknown } | undefined)?.status ?? 400);
+            await record(request, {
+              site,
+              action: 'agent:register',
+              route: 'POST /api/v1/vault/register',
+              outcome: status >= 500 ? 'failed' : 'refused',
+              status,
+              code: error.code,
+              detail: error.message.slice(0, 500),
+            });
+          }
           throw error;
         }
       },
@@ -82,6 +112,14 @@ export function vaultRoutes(trust: AgentTrust) {
           { site: principal.site, serial: issued.serial, expiresAt: issued.expiresAt },
           'agent certificate renewed',
         );
+        await record(request, {
+          site: principal.site,
+          action: 'agent:renew',
+          route: 'POST /api/v1/agents/:site/certificate',
+          outcome: 'accepted',
+          status: 200,
+          detail: `certificate ${issued.serial} until ${issued.expiresAt}`,
+        });
         return issued;
       },
     );

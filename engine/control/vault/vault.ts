@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
+import { createAuditKey } from './audit-key.ts';
 import { vaultKeys } from './keys.ts';
 import {
   createCa,
@@ -24,7 +25,11 @@ import {
   pkcs8Pem,
   x509,
 } from './pki.ts';
-import { consumeRegistrationKey, parseRegistrationKey } from './registration.ts';
+import {
+  consumeRegistrationKey,
+  deleteUnusedRegistrationKeys,
+  parseRegistrationKey,
+} from './registration.ts';
 import { readKek, seal, unseal } from './sealed.ts';
 
 /** An agent's certificate lives this long unless the control plane is told otherwise. */
@@ -162,6 +167,8 @@ export async function initVault(options: {
     }
   }
   writeCaFile(dir, record);
+  // The audit log's key, sealed as the CA key is, and its genesis: from now on an emptied log shows.
+  await createAuditKey(redis, prefix, kek);
   const adminToken = options.firstAdminToken === undefined ? undefined : await options.firstAdminToken();
   return {
     caFingerprint: await fingerprint(ca.certificate),
@@ -285,6 +292,8 @@ return 1
 
 export async function revokeSite(redis: Redis, prefix: string, site: string): Promise<string[]> {
   const keys = vaultKeys(prefix);
+  // Its keys not used yet first: none registers an agent once the site is revoked.
+  await deleteUnusedRegistrationKeys(redis, prefix, site);
   const serials = (await redis.eval(REVOKE_SITE, 2, keys.issued(site), keys.revoked, site)) as string[];
   await redis.publish(keys.channel, JSON.stringify({ site, serials }));
   return serials;
