@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../common/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import type { AuditLog, AuditSigner } from './audit/index.ts';
+import type { Automation } from './auto/index.ts';
 import type { HistoryStore } from './history/index.ts';
 import type { ControlMetrics } from './metrics.ts';
 import type { Notifications } from './notify/index.ts';
@@ -51,6 +52,8 @@ export interface ControlContext {
   audit?: AuditLog;
   /** What signs the audit log's head. @defaultValue the vault's audit key (audit/signer.ts) */
   auditSigner?: AuditSigner;
+  /** Automatic failover (auto/): arming, veto, drill; absent: `/auto` answers 503. */
+  automation?: Automation;
   /** Checks behind `/readyz`: each says whether its part can serve now. */
   readiness: Record<string, () => Promise<boolean>>;
 }

@@ -7,10 +7,11 @@
  * at its own `now`. A leader that has just taken over starts every site at `watching`, so nothing
  * is declared expired before it has watched a full lease itself.
  *
- * What it does today is watch and tell: each site's state is written for `GET /sites` (the
- * `lease` field) and a site turning suspect, lost or returned is notified (notify/). The witness
- * (the peer site's probe, the arbiter) is not built yet, so a site whose lease ran out stays
- * `expired` and is never declared lost: nothing here ever fails anything over.
+ * Each site's state is written for `GET /sites` (the `lease` field) and a site turning suspect,
+ * lost or returned is notified (notify/). A site whose lease ran out is put to the `witness`
+ * (an option: without one it stays `expired` and is never declared lost), and every change goes
+ * to `onChange`, where the automation (engine/control/auto) acts on `lost` and `returned` and
+ * reports the failover it started back through `report`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -19,9 +20,11 @@ import {
   initialSiteMonitor,
   leaseEndsAt,
   type SiteMonitorConfig,
+  type SiteMonitorEvent,
   type SiteMonitorSnapshot,
   siteMonitorConfigIssues,
   stepSiteMonitor,
+  type WitnessVerdict,
 } from '../../machines/index.ts';
 import { agentKeys, agentSitesKey } from '../agents/keys.ts';
 import type { NotificationEvent } from '../notify/index.ts';
@@ -41,6 +44,17 @@ export interface SiteMonitorOptions {
   notify?: (event: NotificationEvent) => Promise<unknown>;
   /** The monotonic clock (ms). @defaultValue performance.now */
   now?: () => number;
+  /**
+   * Ask the witness about a site whose lease ran out (its WITNESS is stepped in when it answers).
+   * Absent: nobody is asked and no site is ever declared lost. The site-side witness (the peer's
+   * probe, the arbiter) plugs in here; tests give their own.
+   */
+  witness?: (site: string) => Promise<WitnessVerdict>;
+  /**
+   * A site changed state on the leader (after its notification): the automation (engine/control/
+   * auto) acts on `lost` and `returned`. `now`: the monitor's clock when it changed.
+   */
+  onChange?: (site: string, from: string, snapshot: SiteMonitorSnapshot, now: number) => void;
 }
 
 export interface SiteMonitor {
@@ -48,6 +62,13 @@ export interface SiteMonitor {
   readonly leading: boolean;
   /** The sites' snapshots while this one leads. */
   snapshots(): ReadonlyMap<string, SiteMonitorSnapshot>;
+  /**
+   * Step an event from outside into a site's machine on the leader (FAILOVER_STARTED, _ENDED,
+   * ACKNOWLEDGED), in turn with the ticks; `now` is the monitor's clock. Ignored when not leading.
+   */
+  report(site: string, event: (now: number) => SiteMonitorEvent): void;
+  /** The monitor's clock (ms). */
+  now(): number;
   close(): Promise<void>;
 }
 
@@ -116,12 +137,7 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       seen.set(site, mark);
       const ticked = stepSiteMonitor(snapshot, { type: 'TICK', now: at });
       snapshot = ticked.snapshot;
-      if (ticked.askWitness) {
-        log.warn(
-          { site, state: snapshot.state },
-          "site's lease ran out: the witness is not built yet, so the site is not declared lost and nothing is failed over",
-        );
-      }
+      if (ticked.askWitness) askWitness(site, at);
       sites.set(site, snapshot);
       if (snapshot.state !== before) {
         log.warn({ site, from: before, to: snapshot.state }, 'site monitor: state changed');
@@ -140,6 +156,7 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
             )
             .catch((error: unknown) => log.warn({ err: error, site }, 'site notification not raised'));
         }
+        options.onChange?.(site, before, snapshot, at);
       }
       const lease: SiteLeaseView = {
         state: snapshot.state,
@@ -150,6 +167,28 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       view[site] = JSON.stringify(lease);
     }
     if (names.length > 0) await redis.hset(keys.view, view);
+  };
+
+  /** Steps an event into a site's machine, in turn with the ticks (no state-change callbacks). */
+  const step = (site: string, event: (now: number) => SiteMonitorEvent): void => {
+    running = running.then(() => {
+      const snapshot = sites.get(site);
+      if (!leading || snapshot === undefined) return;
+      const at = now();
+      const next = stepSiteMonitor(snapshot, event(at)).snapshot;
+      sites.set(site, next);
+      if (next.state !== snapshot.state) options.onChange?.(site, snapshot.state, next, at);
+    });
+  };
+  const askWitness = (site: string, askedAt: number): void => {
+    if (options.witness === undefined) {
+      log.warn({ site }, "site's lease ran out and no witness is configured: the site is not declared lost");
+      return;
+    }
+    void options.witness(site).then(
+      (verdict) => step(site, (at) => ({ type: 'WITNESS', now: at, askedAt, ...verdict })),
+      (error: unknown) => log.warn({ err: error, site }, 'witness not answered'),
+    );
   };
 
   let running: Promise<void> = Promise.resolve();
@@ -166,6 +205,8 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       return leading;
     },
     snapshots: () => sites,
+    report: step,
+    now,
     close: async () => {
       if (closed) return;
       closed = true;

@@ -1,6 +1,7 @@
 /** Every route group of `/api/v1`, in the order they are mounted. Each area adds its own line. */
 import { registerAgentRoutes } from '../agents/index.ts';
 import { registerPeopleRoutes } from '../auth/index.ts';
+import { registerAutoRoutes } from '../auto/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
 import { registerNotificationRoutes } from '../notify/index.ts';
@@ -28,4 +29,5 @@ export const controlRoutes: readonly ControlRoutes[] = [
   registerReportRoutes,
   registerNotificationRoutes,
   registerPeopleRoutes,
+  registerAutoRoutes,
 ];
