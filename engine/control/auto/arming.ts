@@ -52,9 +52,12 @@ export interface ArmingStore {
   maintenances(): Promise<Maintenance[]>;
   /** The plan's last decision (a drill's is kept apart: `drill`). */
   decision(plan: string, drill?: boolean): Promise<DecisionRecord | undefined>;
-  /** Every last decision, by field (`<plan>`, `<plan>#drill`). */
+  /** Every last decision, by field (`<plan>`, `<plan>#drill`, `<plan>#failover`). */
   decisions(): Promise<Map<string, DecisionRecord>>;
   putDecision(record: DecisionRecord): Promise<void>;
+  /** The plan's last automatic failover (kept apart: later decisions do not replace it). */
+  failover(plan: string): Promise<DecisionRecord | undefined>;
+  putFailover(record: DecisionRecord): Promise<void>;
   /** Veto an open window (the failover's, else the drill's): the record as vetoed, or why not. */
   veto(plan: string, by: string, reason: string): Promise<DecisionRecord>;
 }
@@ -168,6 +171,13 @@ export function createArmingStore(redis: Redis, prefix: string): ArmingStore {
     decisions: async () => parseMap<DecisionRecord>(await redis.hgetall(keys.pending)),
     async putDecision(record) {
       await redis.hset(keys.pending, fieldOf(record.plan, record.drill), JSON.stringify(record));
+    },
+    async failover(plan) {
+      const raw = await redis.hget(keys.pending, `${plan}#failover`);
+      return raw === null ? undefined : (JSON.parse(raw) as DecisionRecord);
+    },
+    async putFailover(record) {
+      await redis.hset(keys.pending, `${record.plan}#failover`, JSON.stringify(record));
     },
     async veto(plan, by, reason) {
       const open = async (field: string) => {

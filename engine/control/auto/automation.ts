@@ -234,7 +234,11 @@ export function createAutomation(options: AutomationOptions): Automation {
         finished: { status, at: new Date().toISOString() },
       };
       const latest = await store.decision(decision.plan, decision.drill);
-      await store.putDecision({ ...finished, ...(latest?.returned ? { returned: latest.returned } : {}) });
+      if (latest?.id === decision.id) await store.putDecision(finished);
+      if (!decision.drill) {
+        const kept = await store.failover(decision.plan);
+        await store.putFailover({ ...finished, ...(kept?.returned ? { returned: kept.returned } : {}) });
+      }
       notify(
         autoFailoverNotification({
           plan: decision.plan,
@@ -404,6 +408,7 @@ export function createAutomation(options: AutomationOptions): Automation {
     if (!drill && arm !== undefined) await markSpent(arm.plan, submitted.id);
     const started: DecisionRecord = { ...windowed, state: 'submitted', execution: submitted.id };
     await store.putDecision(started);
+    if (!drill) await store.putFailover(started);
     await record(started, { epoch: submitted.epoch, epochFloor, evidence: evidenceFinal }, submitted.id);
     notify(
       autoFailoverNotification({
@@ -458,12 +463,13 @@ export function createAutomation(options: AutomationOptions): Automation {
       return outcomes;
     },
     async onSiteReturned(site) {
-      for (const decision of (await store.decisions()).values()) {
+      for (const [field, decision] of await store.decisions()) {
         const plan = decision.plan;
-        if (decision.site !== site || decision.drill || decision.execution === undefined) continue;
+        if (!field.endsWith('#failover') || decision.site !== site || decision.execution === undefined)
+          continue;
         if (decision.returned !== undefined) continue;
         const returned = { at: new Date().toISOString(), reprotect: `drctl reprotect ${decision.execution}` };
-        await store.putDecision({ ...decision, returned });
+        await store.putFailover({ ...decision, returned });
         notify(
           autoFailoverNotification({
             plan,

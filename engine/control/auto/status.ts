@@ -22,6 +22,8 @@ export interface AutoPlanStatus {
   arm?: ArmRecord;
   decision?: DecisionRecord;
   drill?: DecisionRecord;
+  /** The last automatic failover (a later decision, e.g. refused as spent, does not replace it). */
+  failover?: DecisionRecord;
   /** After an automatic failover whose site returned: run it when ready (a person decides). */
   reprotectOffered?: string;
   divergences: { vm: string; site: string; ranMs: number; fenced: boolean }[];
@@ -50,9 +52,10 @@ export async function autoStatus(redis: Redis, prefix: string, store: ArmingStor
     const arm = arms.get(name);
     const decision = decisions.get(name);
     const drill = decisions.get(`${name}#drill`);
+    const failover = decisions.get(`${name}#failover`);
     const divergences: AutoPlanStatus['divergences'] = [];
-    if (decision?.execution !== undefined && decision.returned !== undefined) {
-      for (const { event } of await readEvents(redis, prefix, decision.execution).catch(() => [])) {
+    if (failover?.execution !== undefined && failover.returned !== undefined) {
+      for (const { event } of await readEvents(redis, prefix, failover.execution).catch(() => [])) {
         if (event.type === 'diverged')
           divergences.push({ vm: event.vm, site: event.site, ranMs: event.ranMs, fenced: event.fenced });
       }
@@ -69,7 +72,8 @@ export async function autoStatus(redis: Redis, prefix: string, store: ArmingStor
       ...(arm === undefined ? {} : { arm }),
       ...(decision === undefined ? {} : { decision }),
       ...(drill === undefined ? {} : { drill }),
-      ...(decision?.returned === undefined ? {} : { reprotectOffered: decision.returned.reprotect }),
+      ...(failover === undefined ? {} : { failover }),
+      ...(failover?.returned === undefined ? {} : { reprotectOffered: failover.returned.reprotect }),
       divergences,
     });
   }
