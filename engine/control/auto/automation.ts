@@ -355,6 +355,15 @@ export function createAutomation(options: AutomationOptions): Automation {
       await record(after, { vetoedBy: after.vetoedBy, reason: after.reason });
       return { plan: name, decision: 'vetoed', ...(after.reason ? { reason: after.reason } : {}) };
     }
+    // Heard from again during the window (the machine went back online): it was not lost after all.
+    const state = monitor?.snapshots().get(loss.site)?.state;
+    // (failingOver / failedOver: another plan of the site started first; still not heard from.)
+    if (!drill && state !== 'lost' && state !== 'failingOver' && state !== 'failedOver')
+      return await refuse(
+        windowed,
+        'SITE_NOT_LOST',
+        `site ${loss.site} is no longer lost on the monitor leader here (${state ?? 'not watched'}): nothing was started`,
+      );
     // Disarmed, put in maintenance or spent during the window: decided again.
     const second = await decide();
     if (second.decision.kind === 'ignore' || second.decision.kind === 'notify') {
