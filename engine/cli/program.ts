@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerAgentCommand } from './agent-command.ts';
 import { registerArbiterCommand } from './arbiter-command.ts';
+import { registerAutoCommands } from './auto-command.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerLocksCommand } from './locks-command.ts';
 import { registerNotifyCommand } from './notify-command.ts';
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerReportCommand(program);
   registerVaultCommands(program);
+  registerAutoCommands(program);
   registerPeopleCommands(program);
   registerTokenOption(program);
   registerCaOption(program);

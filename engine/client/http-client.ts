@@ -107,6 +107,12 @@ export function createHttpExecutionClient(options: HttpClientOptions): HttpExecu
   });
 
   const submit = async (o: SubmitOptions): Promise<SubmitResult> => {
+    if (o.automatic !== undefined || o.makeDurable !== undefined)
+      throw new DrError(
+        'AUTOMATIC_NOT_OVER_HTTP',
+        'an automatic failover is submitted by the control plane itself (engine/control/auto), never through the HTTP API',
+        { exitCode: 2 },
+      );
     const body = {
       ...checks(o),
       plan: await planRef(o, o.hash),

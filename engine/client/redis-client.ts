@@ -143,6 +143,8 @@ export function createRedisExecutionClient(options: RedisClientOptions): Executi
         ...(submitOptions.recoveryPointGap ? { recoveryPointGap: submitOptions.recoveryPointGap } : {}),
         ...(submitOptions.approveManual ? { approveManual: true } : {}),
         ...(submitOptions.thenReprotect ? { thenReprotect: true } : {}),
+        ...(submitOptions.automatic ? { automatic: submitOptions.automatic } : {}),
+        ...(submitOptions.makeDurable ? { makeDurable: submitOptions.makeDurable } : {}),
       });
     } catch (error) {
       // Released only if the execution never became runnable (not in the active set): a stored,

@@ -2,7 +2,7 @@
  * The one interface the CLI (and later the dashboard) uses to run and watch executions: on Redis
  * directly (redis-client.ts) or through the control plane's API (http-client.ts).
  */
-import type { EngineEvent, ExecutionRecord, StoredEvent, VmPhase } from '../executor/index.ts';
+import type { EngineEvent, ExecutionRecord, StoredEvent, SubmitRequest, VmPhase } from '../executor/index.ts';
 import type { VmWhere } from '../machines/index.ts';
 import type { Direction, FailoverType, RecoveryPlan, RecoveryPointChoice } from '../plan/types.ts';
 import type { PreflightReport, Selection } from '../preflight/index.ts';
@@ -48,6 +48,13 @@ export interface SubmitOptions extends PreflightOptions {
    * is home, and the failback settles only when that reprotect ended. @defaultValue false
    */
   thenReprotect?: boolean;
+  /**
+   * The engine's own automatic failover (engine/control/auto): its evidence, and the durability
+   * wait before it becomes runnable (executor SubmitRequest `automatic`, `makeDurable`). Only the
+   * control plane's automation sets these; the HTTP API has no field for them.
+   */
+  automatic?: SubmitRequest['automatic'];
+  makeDurable?: SubmitRequest['makeDurable'];
 }
 
 export interface SubmitResult {

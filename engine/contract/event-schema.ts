@@ -61,8 +61,30 @@ export interface VmRecoveryPointInfo {
   time?: string;
 }
 
+/**
+ * Why an automatic failover was started (engine/control/auto): the lost site, the renewals the
+ * monitor leader saw, the witness's verdict and the data-loss window it was checked against.
+ * Metadata only. `drill`: the automation's own drill (`drctl auto drill`), a test failover.
+ */
+export interface AutomaticEvidence {
+  site: string;
+  drill: boolean;
+  /** When the monitor leader declared the site lost (ISO wall time). */
+  lostAt: string;
+  /** The last renewal the leader received (ISO wall time, from its monotonic clock). */
+  lastRenewalAt?: string;
+  renewals: { at: string; incarnation: string; counter: number; via: 'direct' | 'relayed' }[];
+  witness?: { verdict: 'reachable' | 'unreachable'; by: 'peer' | 'arbiter'; detail: string; at: string };
+  /** The widest data-loss window the inventory shows (last replicated point to the loss). */
+  dataLossWindowMs?: number;
+  maxDataLossMs?: number;
+  /** The source site's fence steps are recorded as fenced by the expired lease, not waited for. */
+  fencedByLease: boolean;
+}
+
 /** Events the engine adds to the contract's (same schema version: new types, no changed meaning). */
 export type EngineOnlyEvent =
+  | ({ v: 1; at: string; type: 'automatic-failover'; execution: string } & AutomaticEvidence)
   | {
       v: 1;
       at: string;
@@ -192,7 +214,34 @@ const outcome = z.enum(['done', 'failed', 'warned', 'skipped']);
 const phase = z.enum(VM_PHASES);
 const stepError = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() });
 
+export const automaticEvidenceSchema = z.object({
+  site: z.string(),
+  drill: z.boolean(),
+  lostAt: z.string(),
+  lastRenewalAt: z.string().optional(),
+  renewals: z.array(
+    z.object({
+      at: z.string(),
+      incarnation: z.string(),
+      counter: z.number(),
+      via: z.enum(['direct', 'relayed']),
+    }),
+  ),
+  witness: z
+    .object({
+      verdict: z.enum(['reachable', 'unreachable']),
+      by: z.enum(['peer', 'arbiter']),
+      detail: z.string(),
+      at: z.string(),
+    })
+    .optional(),
+  dataLossWindowMs: z.number().optional(),
+  maxDataLossMs: z.number().optional(),
+  fencedByLease: z.boolean(),
+});
+
 export const engineEventSchema = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('automatic-failover'), ...automaticEvidenceSchema.shape }),
   z.object({
     ...base,
     type: z.literal('execution-submitted'),

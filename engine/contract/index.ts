@@ -75,6 +75,8 @@ export {
   zeroLossClaim,
 } from './data-loss.ts';
 export {
+  type AutomaticEvidence,
+  automaticEvidenceSchema,
   dataLossClaimSchema,
   type EngineEvent,
   type EngineOnlyEvent,

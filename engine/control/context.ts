@@ -12,6 +12,7 @@ import type { Logger } from '../common/index.ts';
 import type { HyperVReadApi } from '../preflight/index.ts';
 import type { AuditLog, AuditSigner } from './audit/index.ts';
 import type { TokenStreams } from './auth/index.ts';
+import type { Automation } from './auto/index.ts';
 import type { HistoryStore } from './history/index.ts';
 import type { ControlMetrics } from './metrics.ts';
 import type { Notifications } from './notify/index.ts';
@@ -54,6 +55,8 @@ export interface ControlContext {
   auditSigner?: AuditSigner;
   /** Streams that end with their token (auth/streams.ts). @defaultValue buildControlApp's */
   tokenStreams?: TokenStreams;
+  /** Automatic failover (auto/): arming, veto, drill; absent: `/auto` answers 503. */
+  automation?: Automation;
   /** Checks behind `/readyz`: each says whether its part can serve now. */
   readiness: Record<string, () => Promise<boolean>>;
 }

@@ -14,11 +14,12 @@ import type { HyperVReadApi } from '../preflight/index.ts';
 import { type AgentHubOptions, agentHubOf } from './agents/index.ts';
 import { buildControlApp } from './app.ts';
 import { createAuditLog, ephemeralAuditSigner, SYSTEM_ACTOR, writeAuditGenesis } from './audit/index.ts';
+import { createAutomation } from './auto/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { createHistoryStore } from './history/index.ts';
 import { createInventoryStore, createVaultReadApi } from './inventory/index.ts';
 import { createControlMetrics } from './metrics.ts';
-import { type SiteMonitor, startSiteMonitor } from './monitor/index.ts';
+import { type SiteMonitor, type SiteMonitorOptions, startSiteMonitor } from './monitor/index.ts';
 import { type NotificationsOptions, startNotifications } from './notify/index.ts';
 import { createAgentTrust, openAuditSigner, openVault } from './vault/index.ts';
 
@@ -78,7 +79,12 @@ export interface ControlPlaneOptions {
    * The site monitor (monitor/): the sites' leases as its leader sees them. @defaultValue a lease of
    * SITE_LEASE_MS (30 s), suspect after 3 missed heartbeats, a 10 s margin, ticks of 250 ms
    */
-  siteMonitor?: Partial<SiteMonitorConfig> & { tickMs?: number; arbiterUrl?: string };
+  siteMonitor?: Partial<SiteMonitorConfig> & {
+    tickMs?: number;
+    arbiterUrl?: string;
+    /** Asks the witness about a site whose lease ran out (monitor.ts); absent: the agents' probes. */
+    witness?: SiteMonitorOptions['witness'];
+  };
 }
 
 export interface ControlPlane {
@@ -184,6 +190,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     readiness: { ...options.readiness },
     ...(options.inventory === undefined ? {} : { inventory: options.inventory }),
   };
+  // Automatic failover (auto/): acts when the monitor below declares a site lost or returned.
+  let monitorRef: SiteMonitor | undefined;
+  const automation = createAutomation({
+    redis,
+    redisUrl: options.redisUrl,
+    prefix,
+    log: log.child({ part: 'auto' }),
+    audit,
+    notify: (event) => notifications.notify(event),
+    ...(ctx.inventory === undefined ? {} : { inventory: ctx.inventory }),
+    onStarted: (site, execution) =>
+      monitorRef?.report(site, (now) => ({ type: 'FAILOVER_STARTED', now, execution })),
+    onEnded: (site) => monitorRef?.report(site, (now) => ({ type: 'FAILOVER_ENDED', now })),
+  });
+  ctx.automation = automation;
   const host = options.host ?? '127.0.0.1';
   let tls: { key: string; cert: string; ca: readonly string[] } | undefined;
   if (opened !== undefined && options.vault !== undefined) {
@@ -231,6 +252,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       orchestrator.close(1000),
       notifications.close(1000),
       ctx.trust?.close(),
+      automation.close(),
     ]);
     redis.disconnect();
     throw listenFailure(error, host, port, 'the control plane');
@@ -248,8 +270,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     },
     ...(options.siteMonitor?.tickMs === undefined ? {} : { tickMs: options.siteMonitor.tickMs }),
     ...(options.siteMonitor?.arbiterUrl === undefined ? {} : { arbiterUrl: options.siteMonitor.arbiterUrl }),
+    ...(options.siteMonitor?.witness === undefined ? {} : { witness: options.siteMonitor.witness }),
     notify: (event) => notifications.notify(event),
+    onChange: (site, _from, snapshot, now) => {
+      const act =
+        snapshot.state === 'lost'
+          ? automation.onSiteLost({ site, snapshot, now })
+          : snapshot.state === 'returned'
+            ? automation.onSiteReturned(site)
+            : undefined;
+      void act?.catch((error: unknown) =>
+        log.error({ err: error, site }, 'automatic failover: acting failed'),
+      );
+    },
   });
+  monitorRef = monitor;
+  automation.useMonitor(monitor);
   await agents.startRelays({
     redisUrl: options.redisUrl,
     api: noHosts(),
@@ -265,7 +301,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     agents.stopPolls();
     await app.close();
     await Promise.all([
-      monitor.close(),
+      monitor.close().then(() => automation.close()),
       agents.close(timeoutMs),
       actions.close(timeoutMs),
       orchestrator.close(timeoutMs),

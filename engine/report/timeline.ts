@@ -69,6 +69,8 @@ export function describeEvent({ event }: StoredEvent): string {
       return `step ${event.step} started @${event.site}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`;
     case 'step-finished':
       return `step ${event.step} ${event.outcome}${startAction(event.step, event.output)}${event.error ? `: ${event.error.code}: ${event.error.message}` : ''}`;
+    case 'automatic-failover':
+      return `AUTOMATIC ${event.drill ? 'drill of the automation' : 'failover'}: site ${event.site} lost at ${event.lostAt} (last renewal ${event.lastRenewalAt ?? '-'}, ${event.renewals.length} renewals seen; witness ${event.witness === undefined ? '-' : `${event.witness.by} ${event.witness.verdict}: ${event.witness.detail}`}); data-loss window ${event.dataLossWindowMs === undefined ? '-' : formatElapsed(event.dataLossWindowMs)} of ${event.maxDataLossMs === undefined ? '-' : formatElapsed(event.maxDataLossMs)} allowed${event.fencedByLease ? '; source fenced by its expired lease' : ''}`;
     case 'recovery-point-gap':
       return `recovery points: oldest ${event.oldest ?? '-'}, newest ${event.newest ?? '-'}, spread ${formatElapsed(event.spreadMs)} simulated`;
     case 'data-loss':

@@ -97,6 +97,10 @@ const onPlanName = (permission: Permission): RouteRule => ({
     resource: await planResource(ctx, paramsOf(request).name ?? ''),
   }),
 });
+const onSite = (permission: Permission): RouteRule => ({
+  any: [permission],
+  resolve: async (request) => ({ permission, resource: { sites: [paramsOf(request).site ?? ''] } }),
+});
 const submitLike: RouteRule = {
   any: ['drill:submit', 'failover:submit'],
   resolve: async (request, ctx) => {
@@ -197,6 +201,15 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   [`GET ${API}/notifications`]: fixed('notify:manage'),
   [`DELETE ${API}/notifications/:id`]: fixed('notify:manage'),
   [`POST ${API}/notifications/:id/test`]: fixed('notify:manage'),
+  // automatic failover (auto/): an admin arms, disarms, drills and sets maintenance; an operator
+  // (who may cancel a failover) may veto one before it starts
+  [`GET ${API}/auto`]: fixed('read'),
+  [`POST ${API}/auto/plans/:name/arm`]: onPlanName('automatic-failover:manage'),
+  [`POST ${API}/auto/plans/:name/disarm`]: onPlanName('automatic-failover:manage'),
+  [`POST ${API}/auto/plans/:name/drill`]: onPlanName('automatic-failover:manage'),
+  [`POST ${API}/auto/plans/:name/veto`]: onPlanName('failover:cancel'),
+  [`POST ${API}/sites/:site/maintenance`]: onSite('site:manage'),
+  [`DELETE ${API}/sites/:site/maintenance`]: onSite('site:manage'),
 };
 
 /** The execution a read names, resolved for a scoped token's check. */

@@ -19,6 +19,9 @@
  * heard within the lease is `reachable`. No witness at all: the site stays `expired`, never lost.
  * Each site's state is written for `GET /sites` (the `lease` field) and a site turning suspect,
  * lost or returned is notified (notify/).
+ * A site whose lease ran out may instead be put to an injected `witness` (tests), and every change
+ * goes to `onChange`, where the automation (engine/control/auto) acts on `lost` and `returned` and
+ * reports the failover it started back through `report`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -27,9 +30,11 @@ import {
   initialSiteMonitor,
   leaseEndsAt,
   type SiteMonitorConfig,
+  type SiteMonitorEvent,
   type SiteMonitorSnapshot,
   siteMonitorConfigIssues,
   stepSiteMonitor,
+  type WitnessVerdict,
 } from '../../machines/index.ts';
 import { agentKeys, agentSitesKey } from '../agents/keys.ts';
 import type { NotificationEvent } from '../notify/index.ts';
@@ -53,6 +58,17 @@ export interface SiteMonitorOptions {
   now?: () => number;
   /** The arbiter (`drctl arbiter`): asked when no peer site can witness. @defaultValue none */
   arbiterUrl?: string;
+  /**
+   * Ask the witness about a site whose lease ran out (its WITNESS is stepped in when it answers).
+   * Absent (in production): the peer site's agent is asked to probe, else the arbiter (`ask`
+   * below). Given (tests), it replaces both.
+   */
+  witness?: (site: string) => Promise<WitnessVerdict>;
+  /**
+   * A site changed state on the leader (after its notification): the automation (engine/control/
+   * auto) acts on `lost` and `returned`. `now`: the monitor's clock when it changed.
+   */
+  onChange?: (site: string, from: string, snapshot: SiteMonitorSnapshot, now: number) => void;
 }
 
 export interface SiteMonitor {
@@ -60,6 +76,13 @@ export interface SiteMonitor {
   readonly leading: boolean;
   /** The sites' snapshots while this one leads. */
   snapshots(): ReadonlyMap<string, SiteMonitorSnapshot>;
+  /**
+   * Step an event from outside into a site's machine on the leader (FAILOVER_STARTED, _ENDED,
+   * ACKNOWLEDGED), in turn with the ticks; `now` is the monitor's clock. Ignored when not leading.
+   */
+  report(site: string, event: (now: number) => SiteMonitorEvent): void;
+  /** The monitor's clock (ms). */
+  now(): number;
   close(): Promise<void>;
 }
 
@@ -183,7 +206,10 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
           }).snapshot;
         }
       }
-      if (ticked.askWitness) asking.push(site);
+      if (ticked.askWitness) {
+        if (options.witness === undefined) asking.push(site);
+        else askWitness(site, at);
+      }
       sites.set(site, snapshot);
       if (snapshot.state !== before) {
         log.warn({ site, from: before, to: snapshot.state }, 'site monitor: state changed');
@@ -203,6 +229,7 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
             )
             .catch((error: unknown) => log.warn({ err: error, site }, 'site notification not raised'));
         }
+        options.onChange?.(site, before, snapshot, at);
       }
       const lease: SiteLeaseView = {
         state: snapshot.state,
@@ -257,6 +284,29 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
   void redis
     .set(keys.config, JSON.stringify({ leaseMs: config.leaseMs }))
     .catch((error: unknown) => log.warn({ err: error }, 'site monitor config not written'));
+
+  /** Steps an event into a site's machine, in turn with the ticks (no state-change callbacks). */
+  const step = (site: string, event: (now: number) => SiteMonitorEvent): void => {
+    running = running.then(() => {
+      const snapshot = sites.get(site);
+      if (!leading || snapshot === undefined) return;
+      const at = now();
+      const next = stepSiteMonitor(snapshot, event(at)).snapshot;
+      sites.set(site, next);
+      if (next.state !== snapshot.state) options.onChange?.(site, snapshot.state, next, at);
+    });
+  };
+  const askWitness = (site: string, askedAt: number): void => {
+    if (options.witness === undefined) {
+      log.warn({ site }, "site's lease ran out and no witness is configured: the site is not declared lost");
+      return;
+    }
+    void options.witness(site).then(
+      (verdict) => step(site, (at) => ({ type: 'WITNESS', now: at, askedAt, ...verdict })),
+      (error: unknown) => log.warn({ err: error, site }, 'witness not answered'),
+    );
+  };
+
   let running: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     running = running
@@ -271,6 +321,8 @@ export function startSiteMonitor(options: SiteMonitorOptions): SiteMonitor {
       return leading;
     },
     snapshots: () => sites,
+    report: step,
+    now,
     close: async () => {
       if (closed) return;
       closed = true;

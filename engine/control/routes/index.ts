@@ -1,6 +1,7 @@
 /** Every route group of `/api/v1`, in the order they are mounted. Each area adds its own line. */
 import { registerAgentRoutes } from '../agents/index.ts';
 import { registerPeopleRoutes, registerSessionRoutes } from '../auth/index.ts';
+import { registerAutoRoutes } from '../auto/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
 import { registerSiteLeaseRoutes } from '../monitor/routes.ts';
@@ -37,4 +38,5 @@ export const controlRoutes: readonly ControlRoutes[] = [
   registerNotificationRoutes,
   registerPeopleRoutes,
   registerSessionRoutes,
+  registerAutoRoutes,
 ];

@@ -10,6 +10,11 @@
  * runs, reads the old primary and fences it under this execution's epoch. Its late result finds
  * the step already final and is ignored (ExecutionProgress.applyResult), its events still land in
  * the execution's log, so the timeline shows when the old primary was finally fenced.
+ *
+ * An automatic failover (meta `automatic`, engine/control/auto) does not wait: there the expired
+ * lease plus the witness is the fence (the lost site's agent fenced itself before its lease ran
+ * out, and the monitor waited out the margin), so each fence is recorded `done`, fenced by lease,
+ * as soon as it is dispatched. The job still stays queued for the site's return.
  */
 
 import { EVENT_SCHEMA_VERSION, type StepJobResult, stepJobId } from '../../contract/index.ts';
@@ -24,6 +29,7 @@ export class FenceDeadline {
     private readonly progress: ExecutionProgress,
     readonly deadlineAt: number,
     private readonly deadlineMs: number,
+    private readonly byLease: boolean,
   ) {
     this.pending = [];
     for (const [id, step] of progress.graph.steps) if (step.kind === 'fence') this.pending.push(id);
@@ -33,10 +39,15 @@ export class FenceDeadline {
    * The fence deadline of an execution, or undefined when it has no fences (anything but an
    * unplanned failover). `startedAt`: the execution's start (meta `startedAt`, ms).
    */
-  static of(progress: ExecutionProgress, startedAt: number): FenceDeadline | undefined {
+  static of(
+    progress: ExecutionProgress,
+    startedAt: number,
+    options: { byLease?: boolean } = {},
+  ): FenceDeadline | undefined {
     if (progress.ctx.type !== 'unplanned') return undefined;
-    const deadlineMs = progress.ctx.plan.fencing?.deadlineMs ?? DEFAULT_FENCE_DEADLINE_MS;
-    const deadline = new FenceDeadline(progress, startedAt + deadlineMs, deadlineMs);
+    const byLease = options.byLease === true;
+    const deadlineMs = byLease ? 0 : (progress.ctx.plan.fencing?.deadlineMs ?? DEFAULT_FENCE_DEADLINE_MS);
+    const deadline = new FenceDeadline(progress, startedAt + deadlineMs, deadlineMs, byLease);
     return deadline.pending.length > 0 ? deadline : undefined;
   }
 
@@ -60,27 +71,60 @@ export class FenceDeadline {
       const vm = step.vm ?? id;
       const waited = formatDuration(this.deadlineMs);
       const message = `source site ${step.site} unreachable: ${vm} not fenced within ${waited}; it will be fenced when its agent returns (the fence job stays queued at ${step.site})`;
-      const result: StepJobResult = {
-        v: 1,
-        steps: [
-          {
-            id,
-            outcome: 'warned',
-            startedAt: at,
-            endedAt: at,
-            output: { fenced: false, site: step.site, reason: 'deadline', deadlineMs: this.deadlineMs },
-            error: { code: 'NOT_FENCED', message, retryable: false },
-          },
-        ],
-      };
+      const result: StepJobResult = this.byLease
+        ? {
+            v: 1,
+            steps: [
+              {
+                id,
+                outcome: 'done',
+                startedAt: at,
+                endedAt: at,
+                output: { fenced: true, by: 'lease', site: step.site },
+              },
+            ],
+          }
+        : {
+            v: 1,
+            steps: [
+              {
+                id,
+                outcome: 'warned',
+                startedAt: at,
+                endedAt: at,
+                output: { fenced: false, site: step.site, reason: 'deadline', deadlineMs: this.deadlineMs },
+                error: { code: 'NOT_FENCED', message, retryable: false },
+              },
+            ],
+          };
       progress.applyResult(stepJobId(progress.ctx.execution, state.jobKey, state.attempt), result);
-      if (progress.graph.state(id).status !== 'warned') continue;
       const base = {
         v: EVENT_SCHEMA_VERSION,
         at,
         execution: progress.ctx.execution,
         site: step.site,
       } as const;
+      if (this.byLease) {
+        if (progress.graph.state(id).status !== 'done') continue;
+        progress.addEvent({
+          ...base,
+          type: 'step-finished',
+          step: id,
+          outcome: 'done',
+          attempt: state.attempt,
+          output: result.steps[0]?.output ?? {},
+        });
+        progress.addEvent({
+          ...base,
+          type: 'vm-phase',
+          vm,
+          phase: 'waiting',
+          detail: `source fenced by lease: ${step.site}'s lease expired and the witness agreed (the fence job stays queued at ${step.site} for its return)`,
+        });
+        expired += 1;
+        continue;
+      }
+      if (progress.graph.state(id).status !== 'warned') continue;
       progress.addEvent({
         ...base,
         type: 'step-finished',

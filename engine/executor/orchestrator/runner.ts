@@ -157,7 +157,10 @@ export class ExecutionRunner {
       await this.commit(progress);
       let idleSince = this.deps.now();
       // Unplanned: fences still in flight past the plan's deadline are recorded warned (best-effort.ts).
-      const fences = FenceDeadline.of(progress, Number(loaded.fields[META.startedAt]) || this.deps.now());
+      // Automatic (engine/control/auto): the expired lease is the fence, recorded at once.
+      const fences = FenceDeadline.of(progress, Number(loaded.fields[META.startedAt]) || this.deps.now(), {
+        byLease: Boolean(loaded.fields[META.automatic]),
+      });
       while (!this.stopped && !progress.isSettled()) {
         if (fences?.expire(this.deps.now())) await this.commit(progress);
         let completions: Awaited<ReturnType<typeof readCompletions>> = [];

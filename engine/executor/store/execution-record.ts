@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
 import {
   AUTOMATIC_START_ACTIONS,
+  type AutomaticEvidence,
   type AutomaticStartActionName,
+  automaticEvidenceSchema,
   type DataLossClaim,
   dataLossClaimSchema,
   EXECUTION_STATUSES,
@@ -67,6 +69,8 @@ export interface ExecutionRecord {
   /** Such a failback: which of its two phases it is in (failback-phase.ts). */
   phase?: FailbackPhase;
   recoveryPointGap?: { vms: VmRecoveryPointInfo[]; oldest?: string; newest?: string; spreadMs: number };
+  /** Started by the engine itself after a site was lost (engine/control/auto): why. */
+  automatic?: AutomaticEvidence;
   /** A protect execution: what it sets, and where (store/protect.ts). */
   protect?: ProtectInfo;
 }
@@ -136,6 +140,7 @@ const metaSchema = z.object({
   thenReprotect: optionalString,
   lifecycle: optionalString,
   protect: optionalString,
+  automatic: optionalString,
 });
 
 type Meta = z.infer<typeof metaSchema>;
@@ -193,6 +198,7 @@ export function parseMeta(
   if (m.dataLoss) record.dataLoss = parseDataLoss(execution, m.dataLoss);
   if (m.recoveryPointGap)
     record.recoveryPointGap = JSON.parse(m.recoveryPointGap) as ExecutionRecord['recoveryPointGap'];
+  if (m.automatic) record.automatic = automaticEvidenceSchema.parse(JSON.parse(m.automatic));
   return { record, meta: m };
 }
 

@@ -42,6 +42,8 @@ export const META = {
   error: 'error',
   dataLoss: 'dataLoss',
   recoveryPointGap: 'recoveryPointGap',
+  /** An automatic failover (engine/control/auto): its evidence, JSON (contract AutomaticEvidence). */
+  automatic: 'automatic',
   approveManual: 'approveManual',
   /** A failback that reverses replication itself once every VM is home (follow-up.ts). */
   thenReprotect: 'thenReprotect',

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
-import type { EngineEvent } from '../../contract/index.ts';
+import type { AutomaticEvidence, EngineEvent } from '../../contract/index.ts';
 import { EVENT_SCHEMA_VERSION, type ExecutionType } from '../../contract/index.ts';
 import { readPlanLock } from '../../locks/index.ts';
 import { initialExecutionSnapshot, persistExecution } from '../../machines/index.ts';
@@ -57,6 +57,18 @@ export interface SubmitRequest {
    * write as the execution, since its step graph is built from them.
    */
   protect?: ProtectInfo;
+  /**
+   * Started by the engine itself (engine/control/auto): the evidence, stored with it and written as
+   * its `automatic-failover` event right after `execution-submitted`, in the same write.
+   */
+  automatic?: AutomaticEvidence;
+  /**
+   * Called once the execution and its events are written and before it is made runnable (the
+   * active set, the orchestrators' wake): an automatic failover makes them durable here (WAITAOF,
+   * engine/control/auto durability.ts), so no step runs under a submission Redis could still lose.
+   * A throw leaves the execution stored but never runnable.
+   */
+  makeDurable?: () => Promise<void>;
   /** Clock (ms). @defaultValue Date.now */
   now?: () => number;
 }
@@ -157,6 +169,7 @@ export async function submitExecution(
   if (deadlineAt !== undefined) fields.push([META.deadlineAt, String(deadlineAt)]);
   if (request.recoveryPointGap)
     fields.push([META.recoveryPointGap, JSON.stringify(request.recoveryPointGap)]);
+  if (request.automatic) fields.push([META.automatic, JSON.stringify(request.automatic)]);
   const event: EngineEvent = {
     v: EVENT_SCHEMA_VERSION,
     at: createdAt,
@@ -192,6 +205,17 @@ export async function submitExecution(
     };
     await redis.xadd(keys.events, '*', 'e', JSON.stringify(gap));
   }
+  if (request.automatic) {
+    const automatic: EngineEvent = {
+      v: EVENT_SCHEMA_VERSION,
+      at: createdAt,
+      type: 'automatic-failover',
+      execution: id,
+      ...request.automatic,
+    };
+    await redis.xadd(keys.events, '*', 'e', JSON.stringify(automatic));
+  }
+  if (request.makeDurable) await request.makeDurable();
   const pipeline = redis.pipeline();
   pipeline.zadd(global.executions, now, id);
   pipeline.zadd(global.active, now, id);
