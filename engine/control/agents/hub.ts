@@ -13,7 +13,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
 import type { HandedUnit, UnitReport } from '../../contract/index.ts';
-import { type SiteWorkers, startSiteWorkers } from '../../executor/index.ts';
+import {
+  createStreamWriter,
+  type SiteWorkers,
+  type StreamWriter,
+  startSiteWorkers,
+} from '../../executor/index.ts';
 import type { HostDriver } from '../../hosts/index.ts';
 import { createHanding, type Handing } from './handing.ts';
 import { agentKeys, agentSitesKey, resultsChannel, wakeChannel } from './keys.ts';
@@ -66,6 +71,11 @@ export interface AgentHub {
   readonly sessions: Sessions;
   readonly handing: Handing;
   readonly polls: Polls;
+  /**
+   * Appends of running units' events (progress), a tick's worth per execution in one script, as
+   * the workers append theirs (engine/executor events.ts).
+   */
+  readonly streams: StreamWriter;
   /** Hand a unit (with those of the same tick, in one call); resolves to its report if one is in. */
   hand(site: string, unit: HandedUnit): Promise<UnitReport | undefined>;
   waitFor(site: string, unit: HandedUnit, signal: AbortSignal): Promise<UnitReport>;
@@ -276,6 +286,7 @@ export function createAgentHub(
     sessions,
     handing,
     polls,
+    streams: createStreamWriter(redis, prefix),
     get wakingSites() {
       return polls.waking;
     },
