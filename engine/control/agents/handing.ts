@@ -7,7 +7,6 @@
  * (`drop`). A unit handed to a session that went away is put back on the list (`rehand`). Each call
  * takes many units in one round trip (handing-scripts.ts).
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { HandedUnit, UnitReport } from '../../contract/index.ts';
 import { HAND, RECORD, REHAND, STATES, TAKE } from './handing-scripts.ts';
@@ -67,36 +66,13 @@ export interface Handing {
   drop(site: string, ids: readonly string[]): Promise<void>;
 }
 
-/**
- * A script by EVALSHA (its text sent again only on NOSCRIPT: the first call, or after a Redis
- * restart): every tick hands, takes and records with one, and each text is a kilobyte.
- */
-function scriptRunner(redis: Redis) {
-  const shas = new Map<string, string>();
-  return async (lua: string, keys: number, ...args: string[]): Promise<unknown> => {
-    let sha = shas.get(lua);
-    if (sha === undefined) {
-      sha = createHash('sha1').update(lua).digest('hex');
-      shas.set(lua, sha);
-    }
-    try {
-      return await redis.evalsha(sha, keys, ...args);
-    } catch (error) {
-      if (error instanceof Error && error.message.includes('NOSCRIPT'))
-        return await redis.eval(lua, keys, ...args);
-      throw error;
-    }
-  };
-}
-
 export function createHanding(redis: Redis, prefix: string): Handing {
   const wake = wakeChannel(prefix);
-  const run = scriptRunner(redis);
   return {
     hand: async (site, units, direct) => {
       if (units.length === 0) return [];
       const keys = agentKeys(prefix, site);
-      const reply = (await run(
+      const reply = (await redis.eval(
         HAND,
         2 + units.length,
         keys.session,
@@ -118,7 +94,7 @@ export function createHanding(redis: Redis, prefix: string): Handing {
     },
     take: async (site, session, max) => {
       const keys = agentKeys(prefix, site);
-      const reply = (await run(
+      const reply = (await redis.eval(
         TAKE,
         2,
         keys.session,
@@ -152,7 +128,7 @@ export function createHanding(redis: Redis, prefix: string): Handing {
     states: async (site, ids) => {
       if (ids.length === 0) return [];
       const keys = agentKeys(prefix, site);
-      const reply = (await run(
+      const reply = (await redis.eval(
         STATES,
         ids.length,
         ...ids.map((id) => `${keys.unitPrefix}${id}`),
@@ -167,7 +143,7 @@ export function createHanding(redis: Redis, prefix: string): Handing {
     record: async (site, session, reports, checked = []) => {
       const keys = agentKeys(prefix, site);
       const ids = [...reports.map((r) => r.unit), ...checked];
-      const reply = (await run(
+      const reply = (await redis.eval(
         RECORD,
         1 + ids.length,
         keys.session,
@@ -185,7 +161,7 @@ export function createHanding(redis: Redis, prefix: string): Handing {
     },
     rehand: async (site, id) => {
       const keys = agentKeys(prefix, site);
-      const reply = await run(REHAND, 2, `${keys.unitPrefix}${id}`, keys.ready, id, wake, site);
+      const reply = await redis.eval(REHAND, 2, `${keys.unitPrefix}${id}`, keys.ready, id, wake, site);
       return reply === 1;
     },
     drop: async (site, ids) => {
