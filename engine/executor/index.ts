@@ -57,6 +57,7 @@ export {
   readAllEvents,
   readEvents,
   type StoredEvent,
+  type StreamWriter,
 } from './events.ts';
 export { scanCatalog } from './handlers/catalog.ts';
 export {

@@ -13,7 +13,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../common/index.ts';
 import type { HandedUnit, UnitReport } from '../../contract/index.ts';
-import { type SiteWorkers, startSiteWorkers } from '../../executor/index.ts';
+import {
+  createStreamWriter,
+  type SiteWorkers,
+  type StreamWriter,
+  startSiteWorkers,
+} from '../../executor/index.ts';
 import type { HostDriver } from '../../hosts/index.ts';
 import { createHanding, type Handing } from './handing.ts';
 import { agentKeys, agentSitesKey, resultsChannel, wakeChannel } from './keys.ts';
@@ -50,9 +55,15 @@ export interface RelayOptions {
   log: Logger;
 }
 
+/** The longest interval between two checks of one unit, in `checkMs` (hub.ts checkWaiters). */
+const CHECK_BACKOFF = 8;
+
 interface Waiter {
   site: string;
   unit: HandedUnit;
+  /** When its relay began to wait, and when the periodic check looks at it next (see checkWaiters). */
+  since: number;
+  nextCheck: number;
   resolve(report: UnitReport): void;
 }
 
@@ -60,6 +71,11 @@ export interface AgentHub {
   readonly sessions: Sessions;
   readonly handing: Handing;
   readonly polls: Polls;
+  /**
+   * Appends of running units' events (progress), a tick's worth per execution in one script, as
+   * the workers append theirs (engine/executor events.ts).
+   */
+  readonly streams: StreamWriter;
   /** Hand a unit (with those of the same tick, in one call); resolves to its report if one is in. */
   hand(site: string, unit: HandedUnit): Promise<UnitReport | undefined>;
   waitFor(site: string, unit: HandedUnit, signal: AbortSignal): Promise<UnitReport>;
@@ -129,7 +145,7 @@ export function createAgentHub(
     });
     const check = setInterval(
       () => void checkWaiters().catch((e) => log.warn({ err: e }, 'unit check failed')),
-      options.checkMs ?? 500,
+      checkMs,
     );
     check.unref();
     timers.push(check);
@@ -168,7 +184,16 @@ export function createAgentHub(
     return ids.map(() => undefined);
   });
 
-  /** Reports missed, units of a session gone or never received: handed again. */
+  /**
+   * Reports missed, units of a session gone or never received: handed again. What a unit's state
+   * can show is rare (a lost message, a lost answer, a dead agent), and tens of thousands of units
+   * may be waited for at once: each is looked at `checkMs` after its relay began to wait, then at
+   * intervals that grow with its age up to CHECK_BACKOFF × `checkMs` — except that every unit of
+   * a site is looked at in the check that finds the site's session not live or another one than in
+   * the last check (the units of a session gone are handed again at once).
+   */
+  const checkMs = options.checkMs ?? 500;
+  const sessionSeen = new Map<string, string>();
   const checkWaiters = async (): Promise<void> => {
     const bySite = new Map<string, Waiter[]>();
     for (const waiter of waiters.values()) {
@@ -176,16 +201,24 @@ export function createAgentHub(
       list.push(waiter);
       bySite.set(waiter.site, list);
     }
-    for (const [site, list] of bySite) {
-      const [states, current, runningRaw] = await Promise.all([
-        handing.states(
-          site,
-          list.map((w) => w.unit.id),
-        ),
+    for (const [site, all] of bySite) {
+      const [current, runningRaw] = await Promise.all([
         sessions.current(site),
         redis.get(agentKeys(prefix, site).running),
       ]);
       const live = sessions.isLive(current);
+      const now = Date.now();
+      const changed = !live || sessionSeen.get(site) !== current?.session;
+      if (live && current !== undefined) sessionSeen.set(site, current.session);
+      else sessionSeen.delete(site);
+      const list = changed ? all : all.filter((w) => w.nextCheck <= now);
+      for (const w of list)
+        w.nextCheck = now + Math.min(Math.max(now - w.since, checkMs), CHECK_BACKOFF * checkMs);
+      if (list.length === 0) continue;
+      const states = await handing.states(
+        site,
+        list.map((w) => w.unit.id),
+      );
       const running =
         runningRaw === null
           ? undefined
@@ -253,6 +286,7 @@ export function createAgentHub(
     sessions,
     handing,
     polls,
+    streams: createStreamWriter(redis, prefix),
     get wakingSites() {
       return polls.waking;
     },
@@ -268,9 +302,12 @@ export function createAgentHub(
           reject(signal.reason);
         };
         signal.addEventListener('abort', onAbort, { once: true });
+        const since = Date.now();
         waiters.set(unit.id, {
           site,
           unit,
+          since,
+          nextCheck: since + checkMs,
           resolve: (report) => {
             signal.removeEventListener('abort', onAbort);
             resolve(report);

@@ -5,9 +5,7 @@
  * the session and that every unit is still handed to it (handing.ts RECORD). What fails refuses the
  * whole post, with nothing recorded.
  */
-import type { Redis } from 'ioredis';
 import type { HandedUnit, UnitProgress, UnitReport } from '../../contract/index.ts';
-import { appendEvents } from '../../executor/index.ts';
 import {
   dataOf,
   eventsRefusal,
@@ -28,8 +26,6 @@ export interface ReportsPost {
 
 export async function acceptReports(
   hub: AgentHub,
-  redis: Redis,
-  prefix: string,
   post: ReportsPost,
   log: { warn(o: object, msg: string): void },
 ): Promise<{ accepted: number; duplicates: number }> {
@@ -74,11 +70,7 @@ export async function acceptReports(
     // Running units' events first, once they are known handed to this session: a report that
     // follows (here or in a later post) comes after them.
     await refuseRecord(await hub.handing.record(site, session, [], ids), ids);
-    await appendEvents(
-      redis,
-      prefix,
-      progress.flatMap((p) => p.events),
-    );
+    await hub.streams.appendEvents(progress.flatMap((p) => p.events));
   }
   if (results.length === 0) return { accepted: 0, duplicates: 0 };
   const resultIds = results.map((r) => r.unit);

@@ -168,8 +168,6 @@ export async function registerAgentRoutes(app: ControlApp, ctx: ControlContext):
     async (request) =>
       acceptReports(
         hub,
-        ctx.redis,
-        ctx.prefix,
         {
           site: request.params.site,
           session: request.body.session,
