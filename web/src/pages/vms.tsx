@@ -1,0 +1,151 @@
+/**
+ * VMs: every VM of the inventory with its replication health (Normal, Warning, Critical), RPO now
+ * and its recovery points, in a virtualised list (10,000 VMs render in well under a second); the
+ * selected VM's RPO and health over 24 h as a chart, from /history.
+ */
+import { useMemo, useState } from 'preact/hooks';
+import { api, enc, type InventoryView, type VmHistory, type VmRow } from '../api.ts';
+import { Chart } from '../chart.tsx';
+import { useChanges } from '../stream.ts';
+import { ms, useLoad, when } from '../util.ts';
+import { VirtualList } from '../virtual.tsx';
+
+const HEALTHS = ['Normal', 'Warning', 'Critical'] as const;
+
+async function loadInventory(): Promise<InventoryView> {
+  const first = await api<InventoryView>('/inventory?limit=10000');
+  let next = first.next;
+  while (next !== undefined) {
+    const page = await api<InventoryView>(`/inventory?limit=10000&after=${enc(next)}`);
+    first.vms.push(...page.vms);
+    next = page.next;
+  }
+  return first;
+}
+
+function History({ vm }: { vm: string }) {
+  const history = useLoad(() => api<{ vms: VmHistory[] }>(`/history?vm=${enc(vm)}`), [vm]);
+  const series = history.data?.vms[0];
+  const chart = useMemo(() => {
+    if (series === undefined) return undefined;
+    const x = series.rpoSec.map((_, i) => (series.start + i * series.stepMs) / 1000);
+    return { x, series: [{ label: 'worst RPO (s)', values: series.rpoSec, colour: '#3070d0' }] };
+  }, [series]);
+  if (history.error) return <p class="error">{history.error}</p>;
+  if (chart === undefined) return <p>Loading {vm}'s history…</p>;
+  const worst = series?.health.reduce<string | null>(
+    (w, h) =>
+      h === 'Critical' || w === 'Critical'
+        ? 'Critical'
+        : h === 'Warning' || w === 'Warning'
+          ? 'Warning'
+          : (h ?? w),
+    null,
+  );
+  return (
+    <div data-testid="history">
+      <Chart
+        title={`${vm}: RPO over 24 h (worst health ${worst ?? 'no samples'})`}
+        x={chart.x}
+        series={chart.series}
+        yLabel="s"
+        height={180}
+      />
+    </div>
+  );
+}
+
+export function VmsPage() {
+  const inventory = useLoad(loadInventory, []);
+  useChanges(inventory.reload);
+  const [filter, setFilter] = useState('');
+  const [health, setHealth] = useState('');
+  const [selected, setSelected] = useState<string | undefined>();
+  const all = inventory.data?.vms ?? [];
+  const counts = useMemo(() => {
+    const c: Record<string, number> = { Normal: 0, Warning: 0, Critical: 0, none: 0 };
+    for (const vm of all) {
+      const h = vm.replication?.health ?? 'none';
+      c[h] = (c[h] ?? 0) + 1;
+    }
+    return c;
+  }, [all]);
+  const shown = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    return all.filter(
+      (vm) =>
+        (f === '' || vm.name.toLowerCase().includes(f) || vm.site.toLowerCase().includes(f)) &&
+        (health === '' || (vm.replication?.health ?? 'none') === health),
+    );
+  }, [all, filter, health]);
+  const row = (vm: VmRow, _i: number, style: string) => {
+    const h = vm.replication?.health ?? 'none';
+    return (
+      <button
+        type="button"
+        key={`${vm.site}/${vm.name}`}
+        class={`vrow${selected === vm.name ? ' selected' : ''}`}
+        style={style}
+        data-vm={vm.name}
+        onClick={() => setSelected(vm.name)}
+      >
+        <span>{vm.name}</span>
+        <span>{vm.site}</span>
+        <span>
+          <span class={`badge ${h}`}>{h}</span>
+        </span>
+        <span>{ms(vm.replication?.rpoMs)}</span>
+        <span>{vm.state}</span>
+        <span>{vm.recoveryPoints.count}</span>
+        <span>{when(vm.recoveryPoints.newest)}</span>
+      </button>
+    );
+  };
+  return (
+    <section>
+      <h2>VMs</h2>
+      {inventory.error && <p class="error">{inventory.error}</p>}
+      <div class="summary">
+        <div class="figure">
+          <b data-testid="vm-count">{all.length}</b>VMs
+        </div>
+        {HEALTHS.map((h) => (
+          <div class="figure" key={h}>
+            <b data-testid={`health-${h}`}>{counts[h]}</b>
+            <span class={`badge ${h}`}>{h}</span>
+          </div>
+        ))}
+        <input
+          placeholder="filter by name or site"
+          value={filter}
+          onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
+        />
+        <select value={health} onChange={(e) => setHealth((e.target as HTMLSelectElement).value)}>
+          <option value="">any health</option>
+          {HEALTHS.map((h) => (
+            <option key={h}>{h}</option>
+          ))}
+          <option value="none">not replicated</option>
+        </select>
+      </div>
+      {selected && <History vm={selected} />}
+      <VirtualList
+        testid="vm-list"
+        items={shown}
+        rowHeight={24}
+        header={
+          <>
+            <span>VM</span>
+            <span>Site</span>
+            <span>Health</span>
+            <span>RPO now</span>
+            <span>State</span>
+            <span>Points</span>
+            <span>Newest point</span>
+          </>
+        }
+        row={row}
+      />
+    </section>
+  );
+}
