@@ -4,6 +4,7 @@
  * `/api/v1` but the probes (`/healthz`, `/readyz`), `/metrics` and `/openapi.json`. Errors are
  * problem+json (problem.ts). Each area adds its routes as a `ControlRoutes` function.
  */
+import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
 import {
@@ -18,6 +19,7 @@ import { createAuditLog, vaultAuditSigner } from './audit/index.ts';
 import { AGENT_ROUTE_PREFIX, registerAuth } from './auth/index.ts';
 import type { ControlApp, ControlContext, ControlRoutes } from './context.ts';
 import { API_PREFIX, CONTROL_VERSION } from './context.ts';
+import { type Dashboard, registerDashboard } from './dashboard.ts';
 import { errorProblem, sendProblem } from './problem.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { guardAgentRoutes, vaultRoutes } from './vault/index.ts';
@@ -32,6 +34,13 @@ const SECURITY_SCHEMES = {
     scheme: 'bearer',
     description:
       'An API token (`drctl token create`): its role and scopes decide what it may do; 401 without one, 403 naming the missing permission',
+  },
+  sessionCookie: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'drctl_session',
+    description:
+      "The dashboard's session (POST /api/v1/session): the same roles and scopes as its token; a POST/PUT/PATCH/DELETE made with it needs X-CSRF-Token (403 CSRF_REQUIRED)",
   },
   agentCertificate: {
     type: 'mutualTLS',
@@ -52,6 +61,11 @@ export interface ControlAppOptions {
    * is requested, not required, by the TLS layer: the agents' gate (ctx.trust) decides per route.
    */
   tls?: { key: string; cert: string; ca: readonly string[] };
+  /**
+   * The dashboard's built files, served at `/` (dashboard.ts); `false`: none (a unit test's bare app).
+   * @defaultValue the repository's web/dist
+   */
+  dashboardDir?: string | false;
 }
 
 export async function buildControlApp(
@@ -99,7 +113,10 @@ export async function buildControlApp(
     else ctx.metrics.refused.inc({ route: request.routeOptions.url ?? 'unknown', code: problem.code });
     return sendProblem(reply, problem);
   });
+  let dashboard: Dashboard | undefined;
   app.setNotFoundHandler((request, reply) => {
+    const page = dashboard?.fallback(request, reply);
+    if (page !== undefined) return page;
     ctx.metrics.refused.inc({ route: 'unknown', code: 'NOT_FOUND' });
     return sendProblem(reply, {
       type: 'urn:drorch:error:NOT_FOUND',
@@ -145,7 +162,7 @@ export async function buildControlApp(
       components: {
         securitySchemes: SECURITY_SCHEMES,
       },
-      security: [{ bearerToken: [] }],
+      security: [{ bearerToken: [] }, { sessionCookie: [] }],
     },
     transform: (input) => {
       const out = jsonSchemaTransform(input);
@@ -161,9 +178,11 @@ export async function buildControlApp(
   if (ctx.trust !== undefined) guardAgentRoutes(app, ctx.trust, ctx.redis, ctx.prefix, ctx.metrics);
   // The token gate and the audit log, before any route is mounted (their onRoute check sees them).
   // /healthz, /readyz, /metrics and /openapi.json stay open: probes, scrapers, API browsers.
+  await app.register(fastifyCookie);
   registerAuth(app, ctx);
   registerAuditHook(app, ctx);
   registerSystemRoutes(app, ctx);
+  if (options.dashboardDir !== false) dashboard = await registerDashboard(app, options.dashboardDir);
   await app.register(
     async (api) => {
       if (ctx.trust !== undefined) await vaultRoutes(ctx.trust)(api as ControlApp, ctx);

@@ -63,6 +63,11 @@ export interface ControlPlaneOptions {
     /** Names the server certificate is for. @defaultValue the host, localhost, 127.0.0.1, ::1 */
     names?: readonly string[];
   };
+  /**
+   * The dashboard's built files, served at `/` (dashboard.ts); `false`: none.
+   * @defaultValue the repository's web/dist
+   */
+  dashboardDir?: string | false;
   /** @defaultValue a pino logger named `control` */
   logger?: Logger;
   /** The webhook deliverer's retries and locks (notify/); tests shorten them. */
@@ -202,6 +207,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const app = await buildControlApp(ctx, {
     routes: options.routes ?? [],
     ...(tls === undefined ? {} : { tls }),
+    ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
   });
   const port = options.port ?? 7080;
   const address = await app.listen({ host, port }).catch(async (error: unknown) => {

@@ -335,10 +335,17 @@ describe('who may do what on the control plane', { timeout: 300_000 }, () => {
       expect(answer.status).not.toBe(401);
       expect(answer.status).toBe(400);
     });
-    it('declares the bearer scheme in the OpenAPI document, and mutual TLS for the agents', async () => {
+    it('declares the bearer and session-cookie schemes in the OpenAPI document, and mutual TLS for the agents', async () => {
       const doc = (await (await fetch(`${api.control.url}/openapi.json`)).json()) as Json;
       expect(doc.components.securitySchemes.bearerToken).toMatchObject({ type: 'http', scheme: 'bearer' });
-      expect(doc.security).toEqual([{ bearerToken: [] }]);
+      expect(doc.components.securitySchemes.sessionCookie).toMatchObject({
+        type: 'apiKey',
+        in: 'cookie',
+        name: 'drctl_session',
+      });
+      expect(doc.security).toEqual([{ bearerToken: [] }, { sessionCookie: [] }]);
+      // The sign-in itself takes the token in its body.
+      expect(doc.paths['/api/v1/session'].post.security).toEqual([]);
       expect(doc.paths['/api/v1/agents/{site}/heartbeat'].post.security).toEqual([{ agentCertificate: [] }]);
     });
     it('counts every refusal in /metrics', async () => {

@@ -227,6 +227,8 @@ async function up(flags: UpFlags): Promise<void> {
 interface UpSummary {
   /** The control plane's API once `drctl serve` runs (null with today's processes). */
   api: string | null;
+  /** The dashboard: the control plane's root, served by it (null without a control plane). */
+  dashboard: string | null;
   sim: string;
   redis: string;
   logs: string;
@@ -306,6 +308,7 @@ function summaryOf(
   }
   return {
     api: typeof api === 'string' ? api : null,
+    dashboard: typeof api === 'string' ? `${api.replace(/\/+$/, '')}/` : null,
     sim: ctx.sim.url,
     redis: ctx.redis.url,
     logs,
@@ -334,6 +337,9 @@ function humanLines(summary: UpSummary, status: ProcessStatus[]): string[] {
             : '';
       return `  ${p.name.padEnd(width)}  pid ${p.pid}${where}`;
     }),
+    ...(summary.dashboard === null
+      ? []
+      : [`  Dashboard: ${summary.dashboard} (sign in with the admin token, DR_TOKEN below)`]),
     ...(summary.api === null ? [] : [`  API: ${summary.api}`]),
     ...(summary.tokenFile === undefined || summary.tokenFile === null
       ? []

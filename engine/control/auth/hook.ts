@@ -1,7 +1,8 @@
 /**
  * The one gate of the people routes: every route under `/api/v1` but the agents' own
  * (`/api/v1/agents/:site/*`, authenticated by their client certificates, engine/control/vault)
- * needs `Authorization: Bearer <token>`. Outside `/api/v1`, `/healthz`, `/readyz`, `/metrics` and
+ * needs `Authorization: Bearer <token>`, or the dashboard's session cookie (auth/session.ts; with
+ * `X-CSRF-Token` on a change). Outside `/api/v1`, `/healthz`, `/readyz`, `/metrics` and
  * `/openapi.json` stay open: probes and scrapers carry no token, and they change nothing.
  *
  * onRequest: no token, a malformed, unknown, expired or revoked one → 401; a role without any of
@@ -17,6 +18,7 @@ import { API_PREFIX } from '../context.ts';
 import { problemOf, sendProblem } from '../problem.ts';
 import { describeNeed, grants, outOfScope, type Permission } from './roles.ts';
 import { type Need, READ_ONLY_METHODS, ROUTE_RULES, type RouteRule, readResource } from './route-rules.ts';
+import { CSRF_HEADER, checkSession, csrfMatches, SESSION_COOKIE } from './session.ts';
 import { checkToken, type TokenRecord } from './tokens.ts';
 
 /** Agents' routes: their client certificate is their credential, not a token. */
@@ -29,6 +31,11 @@ export const REGISTRATION_ROUTES: ReadonlySet<string> = new Set([
   `${API_PREFIX}/vault/ca`,
   `${API_PREFIX}/vault/register`,
 ]);
+
+/** `POST /api/v1/session`: the dashboard's sign-in, whose body carries the token. */
+export const SIGN_IN_ROUTE = `${API_PREFIX}/session`;
+const isSignIn = (request: FastifyRequest): boolean =>
+  request.method === 'POST' && request.routeOptions.url === SIGN_IN_ROUTE;
 
 /** The routes whose credential is not a token: the agents' and the registration's. */
 export function isAgentRoute(url: string): boolean {
@@ -109,6 +116,30 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
     return sendProblem(reply, problemOf(new DrError(code, detail, { details: { status } }), request.url));
   };
 
+  /**
+   * A session cookie, judged as a token is (auth/session.ts), and a change made with it needs its
+   * CSRF header: 403 CSRF_REQUIRED without it or with another.
+   */
+  const sessionCheck = async (
+    request: FastifyRequest,
+    cookie: string,
+  ): Promise<
+    { ok: true; record: TokenRecord } | { ok: false; status: 401 | 403; code: string; detail: string }
+  > => {
+    const session = await checkSession(ctx.redis, ctx.prefix, cookie);
+    if (!session.ok) return { ...session, status: 401 };
+    if (!READ_ONLY_METHODS.has(request.method) && !csrfMatches(session.csrf, request.headers[CSRF_HEADER])) {
+      request.auth = { token: session.token };
+      return {
+        ok: false,
+        status: 403,
+        code: 'CSRF_REQUIRED',
+        detail: `${request.method} ${request.url.split('?')[0]} with the dashboard's session cookie needs the header X-CSRF-Token: <csrf> (the value POST /api/v1/session answered)`,
+      };
+    }
+    return { ok: true, record: session.token };
+  };
+
   app.addHook('onRequest', async (request, reply) => {
     // Only origin-form targets: the router also takes an absolute-form one (`https://h/api/v1/...`)
     // to the route its path names, which no check on the raw target would see as under /api/v1.
@@ -129,7 +160,10 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
     request.auth = {};
     const header = request.headers.authorization ?? '';
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    if (bearer === undefined) {
+    // The dashboard's sign-in: the token in its body is the credential (auth/session-routes.ts).
+    if (bearer === undefined && isSignIn(request)) return;
+    const cookie = bearer === undefined ? request.cookies[SESSION_COOKIE] : undefined;
+    if (bearer === undefined && cookie === undefined) {
       return refuse(
         request,
         reply,
@@ -138,8 +172,16 @@ export function registerAuth(app: ControlApp, ctx: ControlContext): void {
         `${request.method} ${request.url.split('?')[0]} needs a token: send Authorization: Bearer <token> (drctl: --token or DR_TOKEN; an admin makes one with \`drctl token create\`)`,
       );
     }
-    const check = await checkToken(ctx.redis, ctx.prefix, bearer);
-    if (!check.ok) return refuse(request, reply, 401, check.code, check.detail);
+    const check =
+      bearer !== undefined
+        ? await checkToken(ctx.redis, ctx.prefix, bearer)
+        : await sessionCheck(request, cookie ?? '');
+    if (!check.ok) {
+      const status = 'status' in check ? check.status : 401;
+      // A session that has ended: the browser drops its cookie.
+      if (status === 401 && cookie !== undefined) void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return refuse(request, reply, status, check.code, check.detail);
+    }
     request.auth.token = check.record;
     const key = keyOf(request);
     if (key === undefined) return; // no such route: the 404, for an authenticated caller

@@ -15,8 +15,20 @@ export {
 export { type Need, READ_ONLY_METHODS, ROUTE_RULES, type RouteRule } from './route-rules.ts';
 export { registerPeopleRoutes, TokenRecordSchema } from './routes.ts';
 export {
+  CSRF_HEADER,
+  checkSession,
+  createSession,
+  deleteSession,
+  SESSION_COOKIE,
+  SESSION_LIFETIME_MS,
+  type Session,
+  type SessionCheck,
+} from './session.ts';
+export { registerSessionRoutes, SessionSchema } from './session-routes.ts';
+export {
   type CreateTokenOptions,
   checkToken,
+  checkTokenId,
   createFirstAdminToken,
   createToken,
   DEFAULT_TOKEN_LIFETIME_MS,

@@ -132,7 +132,27 @@ export async function checkToken(
   if (stored.length !== given.length || !timingSafeEqual(stored, given)) {
     return { ok: false, code: 'TOKEN_UNKNOWN', detail: 'the bearer token is not one this vault issued' };
   }
-  const record = decode(fields);
+  return refusalOf(decode(fields), id, now);
+}
+
+/**
+ * A token's record by id, as checkToken would judge it now (revoked, expired, or gone): what a
+ * dashboard session re-reads on every request, so revoking the token ends its sessions.
+ */
+export async function checkTokenId(
+  redis: Redis,
+  prefix: string,
+  id: string,
+  now = new Date(),
+): Promise<TokenCheck> {
+  const fields = await redis.hgetall(keys(prefix, id).token);
+  if (fields.id === undefined) {
+    return { ok: false, code: 'TOKEN_UNKNOWN', detail: `token ${id} is no longer in this vault` };
+  }
+  return refusalOf(decode(fields), id, now);
+}
+
+function refusalOf(record: TokenRecord, id: string, now: Date): TokenCheck {
   if (record.revokedAt !== undefined) {
     return {
       ok: false,

@@ -1,6 +1,6 @@
 /** Every route group of `/api/v1`, in the order they are mounted. Each area adds its own line. */
 import { registerAgentRoutes } from '../agents/index.ts';
-import { registerPeopleRoutes } from '../auth/index.ts';
+import { registerPeopleRoutes, registerSessionRoutes } from '../auth/index.ts';
 import type { ControlRoutes } from '../context.ts';
 import { inventoryRoutes } from '../inventory/index.ts';
 import { registerNotificationRoutes } from '../notify/index.ts';
@@ -28,4 +28,5 @@ export const controlRoutes: readonly ControlRoutes[] = [
   registerReportRoutes,
   registerNotificationRoutes,
   registerPeopleRoutes,
+  registerSessionRoutes,
 ];
