@@ -63,22 +63,30 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard follows a live drill', { timeout: 
       await approve.click();
       // No reload: the same page follows the stream to the end.
       const marker = await page.evaluate('globalThis.stillThisPage = 42');
-      await page.waitForSelector('[data-testid=execution][data-status=completed]', { timeout: 120_000 });
+      await page.waitForSelector('[data-testid=execution][data-ended=yes][data-status=awaiting-cleanup]', {
+        timeout: 120_000,
+      });
       expect(await page.evaluate('globalThis.stillThisPage')).toBe(marker);
       expect(await page.textContent('[data-testid=ready-count]')).toBe('4');
       expect(await page.textContent('[data-testid=failed-count]')).toBe('0');
       await shot(page, 'drill-completed');
       // The approval was the operator's, with the reason typed on the page.
-      const events = await readEvents(api.control.ctx.redis, api.control.ctx.prefix, id, { after: '0', count: 10_000 });
+      const events = await readEvents(api.control.ctx.redis, api.control.ctx.prefix, id, {
+        after: '0',
+        count: 10_000,
+      });
       const approval = events.map((e) => e.event).find((e) => e.type === 'operator-action');
       expect(approval).toMatchObject({
         command: 'approve',
         by: 'olivia@example.com',
         reason: 'SAN checked from the dashboard',
       });
-      expect((await waitForStatus(api.engine.client, id, ['awaiting-cleanup'], 30_000)).status).toBe(
-        'awaiting-cleanup',
-      );
+      // The operator cleans the drill up from the page too; the page sees it cleaned up.
+      page.once('dialog', (dialog) => void dialog.accept('drill done'));
+      await page.click('button[data-action=cleanup]');
+      await page.waitForSelector('[data-testid=execution][data-status=cleaned-up]', { timeout: 120_000 });
+      expect((await waitForStatus(api.engine.client, id, ['cleaned-up'], 30_000)).status).toBe('cleaned-up');
+      await shot(page, 'drill-cleaned-up');
       expect(errors).toEqual([]);
     } finally {
       await close();
@@ -100,20 +108,28 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard follows a live drill', { timeout: 
       // The viewer's session, its CSRF token and all: refused.
       const refused = await page.evaluate(async (execution) => {
         const session = (await (await fetch('/api/v1/session')).json()) as { csrf: string };
-        const response = await fetch(`/api/v1/executions/${encodeURIComponent(execution)}/steps/confirm-san/approve`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
-          body: JSON.stringify({ reason: 'a viewer tries' }),
-        });
+        const response = await fetch(
+          `/api/v1/executions/${encodeURIComponent(execution)}/steps/confirm-san/approve`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf },
+            body: JSON.stringify({ reason: 'a viewer tries' }),
+          },
+        );
         return response.status;
       }, id);
       expect(refused).toBe(403);
-      const events = await readEvents(api.control.ctx.redis, api.control.ctx.prefix, id, { after: '0', count: 10_000 });
+      const events = await readEvents(api.control.ctx.redis, api.control.ctx.prefix, id, {
+        after: '0',
+        count: 10_000,
+      });
       expect(events.some((e) => e.event.type === 'operator-action')).toBe(false);
       // Let the drill finish (approved over the API) so the engine closes clean.
       await api.engine.client.approve(id, 'confirm-san', { by: 'drill-lead', comment: 'ok' });
-      await page.waitForSelector('[data-testid=execution][data-status=completed]', { timeout: 120_000 });
+      await page.waitForSelector('[data-testid=execution][data-ended=yes]', { timeout: 120_000 });
       expect(errors).toEqual([]);
+      const cleanup = await api.engine.client.cleanup(id, { reason: 'done', by: 'drill-lead' });
+      await waitForStatus(api.engine.client, cleanup.id, ['completed', 'failed'], 60_000);
     } finally {
       await close();
     }

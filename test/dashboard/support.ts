@@ -39,8 +39,13 @@ export async function signIn(browser: Browser, url: string, token: string): Prom
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   page.on('console', (message) => {
-    // A 4xx the page asked for on purpose (the viewer's refused approve) logs a network error line.
-    if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) errors.push(message.text());
+    // The 401 of the first look for a session, a refusal the test asks for and the 404 of a route the page falls back
+    // from log a network line: those are the browser's, not the page's.
+    if (
+      message.type() === 'error' &&
+      !/^Failed to load resource: the server responded with a status of 40[134]/.test(message.text())
+    )
+      errors.push(message.text());
   });
   // Every request stays on the control plane: nothing from a CDN.
   const origin = new URL(url).origin;

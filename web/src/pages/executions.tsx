@@ -113,7 +113,7 @@ async function loadVms(id: string, role: string): Promise<ExecutionVms> {
       status: view.status,
       ...(view.currentWave === undefined ? {} : { currentWave: view.currentWave }),
       startedAt: view.createdAt,
-      allowed: role === 'viewer' ? [] : ['approve', 'retry', 'skip', 'done', 'commit', 'cancel'],
+      allowed: role === 'viewer' ? [] : ['approve', 'retry', 'skip', 'done', 'commit', 'cancel', 'cleanup'],
     };
   }
 }
@@ -269,7 +269,7 @@ function Controls({
             ))}
         </div>
       ))}
-      {can.has('commit') && (
+      {can.has('commit') && status === 'completed' && (
         <button
           type="button"
           disabled={busy}
@@ -277,6 +277,16 @@ function Controls({
           onClick={() => run('commit', `/executions/${enc(id)}/commit`, {})}
         >
           Commit
+        </button>
+      )}
+      {can.has('cleanup') && status === 'awaiting-cleanup' && (
+        <button
+          type="button"
+          disabled={busy}
+          data-action="cleanup"
+          onClick={() => run('clean up', `/executions/${enc(id)}/cleanup`, {})}
+        >
+          Clean up
         </button>
       )}
       {can.has('cancel') && !FINISHED.has(status) && (
@@ -303,13 +313,15 @@ export function ExecutionPage({ id, session }: { id: string; session: Session })
   const waits = useLoad(() => api<Waits>(`/executions/${enc(id)}/waits`), [id]);
   const reloadWaits = waits.reload;
   const reloadVms = vms.reload;
+  useChanges(reloadVms);
   useEffect(() => {
     const data = vms.data;
     if (data === undefined) return;
     if (data.estimateMs !== undefined) model.estimateMs = data.estimateMs;
     if (data.currentWave !== undefined) model.currentWave = data.currentWave;
     if (data.startedAt !== undefined) model.startedAt ??= Date.parse(data.startedAt);
-    if (model.status === '') model.status = data.status;
+    // The record's status once the run ended (a drill's is awaiting-cleanup, then cleaned-up).
+    if (model.status === '' || model.endedAt !== undefined) model.status = data.status;
     model.setVms(data.rows);
     setTick((t) => t + 1);
   }, [vms.data, model]);
@@ -352,7 +364,12 @@ export function ExecutionPage({ id, session }: { id: string; session: Session })
   const elapsed = model.startedAt === undefined ? undefined : (model.endedAt ?? now) - model.startedAt;
   const wave = model.endedAt === undefined ? model.derivedWave() : undefined;
   return (
-    <section data-testid="execution" data-status={model.status} data-stream={stream}>
+    <section
+      data-testid="execution"
+      data-status={model.status}
+      data-ended={model.endedAt === undefined ? 'no' : 'yes'}
+      data-stream={stream}
+    >
       <h2>
         <a href="#/executions">Executions</a> / {id}
       </h2>
