@@ -3,7 +3,7 @@
  * and its recovery points, in a virtualised list (10,000 VMs render in well under a second); the
  * selected VM's RPO and health over 24 h as a chart, from /history.
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, enc, type InventoryView, type VmHistory, type VmRow } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import { useChanges } from '../stream.ts';
@@ -62,6 +62,11 @@ export function VmsPage() {
   const [health, setHealth] = useState('');
   const [selected, setSelected] = useState<string | undefined>();
   const all = inventory.data?.vms ?? [];
+  // The first paint of the list, for the bench (bench/dashboard-10k.ts reads the mark).
+  useEffect(() => {
+    if (inventory.data === undefined) return;
+    requestAnimationFrame(() => setTimeout(() => performance.mark('drorch:vms-rendered'), 0));
+  }, [inventory.data]);
   const counts = useMemo(() => {
     const c: Record<string, number> = { Normal: 0, Warning: 0, Critical: 0, none: 0 };
     for (const vm of all) {
