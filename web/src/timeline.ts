@@ -188,6 +188,14 @@ export const ROW_HEIGHT = 18;
 const LABEL_WIDTH = 160;
 const MARKER_LANE = 22;
 
+const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400].map((v) => v * 1000);
+
+function tickLabel(ms: number): string {
+  if (ms < 60_000) return `+${ms / 1000} s`;
+  if (ms < 3_600_000) return `+${ms / 60_000} m`;
+  return `+${ms / 3_600_000} h`;
+}
+
 export interface DrawOptions {
   width: number;
   height: number;
@@ -248,7 +256,19 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, model: TimelineModel
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, width, MARKER_LANE);
   ctx.fillStyle = '#556';
-  ctx.fillText('markers', 6, MARKER_LANE / 2);
+  ctx.fillText('markers · time', 6, MARKER_LANE / 2);
+  // Time since the start: a tick every "nice" step, about one per 120 px.
+  const span = end - start;
+  const step = STEPS.find((s) => (s / span) * plotW >= 120) ?? STEPS.at(-1)!;
+  ctx.textAlign = 'center';
+  for (let t = step; t < span; t += step) {
+    const tx = x(start + t);
+    ctx.fillStyle = '#e6e9ee';
+    ctx.fillRect(tx, MARKER_LANE, 1, height);
+    ctx.fillStyle = '#889';
+    ctx.fillText(tickLabel(t), tx, MARKER_LANE - 5);
+  }
+  ctx.textAlign = 'start';
   for (const marker of model.markers) {
     const mx = x(marker.at);
     ctx.fillStyle =
