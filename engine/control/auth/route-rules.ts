@@ -129,6 +129,7 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   [`GET ${API}/plans/:name`]: onPlanName('read'),
   [`GET ${API}/plans/:name/versions`]: onPlanName('read'),
   [`GET ${API}/plans/:name/versions/:hash`]: onPlanName('read'),
+  [`GET ${API}/plans/:name/graph`]: onPlanName('read'),
   // executions
   [`POST ${API}/executions::preflight`]: submitLike,
   [`POST ${API}/executions`]: submitLike,
@@ -140,6 +141,9 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   [`GET ${API}/executions/:id/lifecycle/view`]: readExecution,
   [`GET ${API}/executions/:id/lifecycle/events`]: readExecution,
   [`GET ${API}/executions/:id/protect`]: readExecution,
+  // the dashboard (routes/execution-vms.ts, routes/stream.ts)
+  [`GET ${API}/executions/:id/vms`]: readExecution,
+  [`GET ${API}/stream`]: fixed('read'),
   // reports (routes/reports.ts, on main since this branch began: the rule is ready for the merge)
   [`GET ${API}/executions/:id/report`]: readExecution,
   [`GET ${API}/executions/:id/reports/:sha256`]: readExecution,

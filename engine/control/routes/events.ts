@@ -5,7 +5,8 @@
  * id, `event:` its type, `data:` the event as JSON; resumed after `Last-Event-ID` (or `?after=`),
  * so a client that reconnects gets every event once. With `follow` (the default) the stream stays
  * open until the execution finishes; it ends with an `end` message, after which a client does not
- * reconnect. With `Accept: application/json`: one page of events as JSON, no waiting. Followers
+ * reconnect. With `batch`, the events are coalesced (sse-batch.ts): `event: batch` messages, at
+ * most 10 a second, each the array of the events since the last. With `Accept: application/json`: one page of events as JSON, no waiting. Followers
  * share one blocking Redis connection per control plane (event-followers.ts).
  */
 import { z } from 'zod';
@@ -17,6 +18,7 @@ import { ProblemSchema } from '../problem.ts';
 import { asBuilt } from './as-built.ts';
 import { createEventFollowers, type EventFollowers } from './event-followers.ts';
 import { ExecutionIdParams, isStreamIdInRange, StoredEventSchema, streamIdSchema } from './schemas.ts';
+import { createPacer, writeBatches } from './sse-batch.ts';
 
 const STREAM_ID = /^(0|\d+-\d+)$/;
 /** Codes of a follow that ends for the client to reconnect, not to fail. */
@@ -28,6 +30,12 @@ const EventsQuery = z.object({
   after: streamIdSchema().optional(),
   follow: z.stringbool().default(true).describe('SSE: stay open until the execution finishes'),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000).describe('JSON: at most this many events'),
+  batch: z
+    .stringbool()
+    .default(false)
+    .describe(
+      "SSE: coalesce into `event: batch` messages (`data:` a JSON array of events, `id:` the last one's), at most 10 a second",
+    ),
 });
 
 const EventPageSchema = z
@@ -49,7 +57,7 @@ export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client
         tags: ['executions'],
         summary: 'The event log: a server-sent-event stream resumable by Last-Event-ID, or JSON pages',
         description:
-          'text/event-stream (default): `id:` stream id, `event:` event type, `data:` the event; ends with `event: end`. Accept: application/json gives one page ({ events, next }).',
+          "text/event-stream (default): `id:` stream id, `event:` event type, `data:` the event; ends with `event: end`. With batch=1: `event: batch`, `data:` a JSON array of events, `id:` the last one's, at most 10 messages a second. Accept: application/json gives one page ({ events, next }).",
         params: ExecutionIdParams,
         querystring: EventsQuery,
         headers: z.object({
@@ -77,7 +85,7 @@ export function registerEventRoutes(app: ControlApp, ctx: ControlContext, client
         const last = events.at(-1)?.id;
         return reply.type('application/json').send({ events, ...(last === undefined ? {} : { next: last }) });
       }
-      await streamEvents(reply, client, followers, id, after, request.query.follow, request.id);
+      await streamEvents(reply, client, followers, id, after, request.query, request.id);
       return reply;
     },
   );
@@ -94,9 +102,10 @@ async function streamEvents(
   followers: EventFollowers,
   id: string,
   after: string,
-  follow: boolean,
+  query: { follow: boolean; batch: boolean },
   requestId: string,
 ): Promise<void> {
+  const { follow, batch } = query;
   if (!STREAM_ID.test(after) || !isStreamIdInRange(after))
     throw new InputError('BAD_EVENT_ID', `"${after}" is not a stream id`);
   reply.hijack();
@@ -124,15 +133,30 @@ async function streamEvents(
     }
   };
   const keepalive = setInterval(() => void write(': keepalive\n\n'), KEEPALIVE_MS);
+  // Batched: every message (the batches, then the end or an error) in its own slot.
+  const pacer = batch ? createPacer() : { slot: async () => {} };
   try {
     await write('retry: 1000\n\n');
     const events = follow
       ? followers.follow(id, after, controller.signal)
       : client.events(id, { after, signal: controller.signal });
-    for await (const stored of events) {
-      await write(`id: ${stored.id}\nevent: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\n\n`);
-      if (controller.signal.aborted) break;
+    if (batch) {
+      await writeBatches(events, {
+        idOf: (stored) => stored.id,
+        dataOf: (stored) => stored.event,
+        write,
+        signal: controller.signal,
+        pacer,
+      });
+    } else {
+      for await (const stored of events) {
+        await write(
+          `id: ${stored.id}\nevent: ${stored.event.type}\ndata: ${JSON.stringify(stored.event)}\n\n`,
+        );
+        if (controller.signal.aborted) break;
+      }
     }
+    await pacer.slot();
     await write('event: end\ndata: {}\n\n');
   } catch (error) {
     // Closing, or this follower fell behind: the stream just ends, and the client reconnects from
@@ -146,6 +170,7 @@ async function streamEvents(
       : `internal error (request ${requestId}); the control plane's log has the details`;
     const code = known ? error.code : 'INTERNAL';
     if (!known) reply.log.error({ err: error, execution: id }, 'event stream failed');
+    await pacer.slot();
     await write(`event: error\ndata: ${JSON.stringify({ code, message })}\n\n`);
   } finally {
     clearInterval(keepalive);
