@@ -95,7 +95,7 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard follows a live drill', { timeout: 
 
   it('shows a viewer the same drill with no buttons, and the API refuses the viewer its approve', async () => {
     const id = await submitDrill('viewer drill');
-    const { page, errors, close } = await signIn(browser, api.control.url, viewer);
+    const { page, errors, allowRefusals, close } = await signIn(browser, api.control.url, viewer);
     try {
       await page.goto(`${api.control.url}/#/executions/${encodeURIComponent(id)}`);
       await page.waitForSelector('[data-testid=timeline]');
@@ -106,6 +106,7 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard follows a live drill', { timeout: 
       expect(await page.locator('[data-testid=controls]').count()).toBe(0);
       expect(await page.locator('button[data-action]').count()).toBe(0);
       // The viewer's session, its CSRF token and all: refused.
+      allowRefusals.value = true;
       const refused = await page.evaluate(async (execution) => {
         const session = (await (await fetch('/api/v1/session')).json()) as { csrf: string };
         const response = await fetch(
@@ -119,6 +120,7 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard follows a live drill', { timeout: 
         return response.status;
       }, id);
       expect(refused).toBe(403);
+      allowRefusals.value = false;
       const events = await readEvents(api.control.ctx.redis, api.control.ctx.prefix, id, {
         after: '0',
         count: 10_000,

@@ -27,8 +27,10 @@ export async function launchBrowser(): Promise<Browser> {
 
 export interface SignedIn {
   page: Page;
-  /** Uncaught errors and console errors of the page so far. */
+  /** Uncaught errors, console errors and failed requests of the page so far. */
   errors: string[];
+  /** Set while the test makes the page do what the API refuses (403s then are expected). */
+  allowRefusals: { value: boolean };
   close(): Promise<void>;
 }
 
@@ -37,15 +39,21 @@ export async function signIn(browser: Browser, url: string, token: string): Prom
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
   const errors: string[] = [];
+  const allowRefusals = { value: false };
   page.on('pageerror', (error) => errors.push(error.message));
   page.on('console', (message) => {
-    // The 401 of the first look for a session, a refusal the test asks for and the 404 of a route the page falls back
-    // from log a network line: those are the browser's, not the page's.
-    if (
-      message.type() === 'error' &&
-      !/^Failed to load resource: the server responded with a status of 40[134]/.test(message.text())
-    )
+    // A failed request logs a network line; the response handler below tells those with their URL.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
       errors.push(message.text());
+  });
+  page.on('response', (response) => {
+    const status = response.status();
+    if (status < 400) return;
+    const path = new URL(response.url()).pathname;
+    // The page's first look for a session (none yet) and the refusals a test asks for are expected.
+    if (status === 401 && path === '/api/v1/session') return;
+    if (status === 403 && allowRefusals.value) return;
+    errors.push(`${status} ${response.request().method()} ${path}`);
   });
   // Every request stays on the control plane: nothing from a CDN.
   const origin = new URL(url).origin;
@@ -58,7 +66,7 @@ export async function signIn(browser: Browser, url: string, token: string): Prom
   await page.fill('input[name=token]', token);
   await page.click('button[type=submit]');
   await page.waitForSelector('header .who');
-  return { page, errors, close: () => context.close() };
+  return { page, errors, allowRefusals, close: () => context.close() };
 }
 
 export function shot(page: Page, name: string): Promise<Buffer> {

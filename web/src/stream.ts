@@ -1,32 +1,38 @@
 /**
- * The dashboard-wide stream (`/api/v1/stream`: site state, execution status, health changes): the
- * list pages reload what it says changed, at most once a second. A control plane without it (or a
- * stream that cannot stay open) is read every 5 s instead, and the page says so.
+ * The dashboard-wide stream (`/api/v1/stream`, batched: each item the new state of one site,
+ * execution or VM's health): every page that listens is handed the items of the last second at
+ * once and decides what it reloads or patches. A control plane without the stream (or one that
+ * cannot keep it open) is read every 5 s instead: listeners are then told `poll`.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { follow } from './live.ts';
 
-type Listener = (types: Set<string>) => void;
+export type StreamItem =
+  | { kind: 'site'; site: string; [key: string]: unknown }
+  | { kind: 'execution'; id: string; status: string; [key: string]: unknown }
+  | { kind: 'vm'; site: string; vm: string; health: string | null }
+  | { kind: 'poll' };
+
+type Listener = (items: StreamItem[]) => void;
 const listeners = new Set<Listener>();
+const stateListeners = new Set<(live: boolean) => void>();
 let started = false;
 let live = false;
-const stateListeners = new Set<(live: boolean) => void>();
 
 function start(): void {
   if (started) return;
   started = true;
-  let pending = new Set<string>();
+  let pending: StreamItem[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   follow('/api/v1/stream', {
-    types: ['site', 'execution', 'health', 'inventory'],
     onEvents: (events) => {
-      for (const { event } of events) pending.add(event.type);
+      for (const { event } of events) pending.push(event as unknown as StreamItem);
       if (timer !== undefined) return;
       timer = setTimeout(() => {
         timer = undefined;
-        const types = pending;
-        pending = new Set();
-        for (const listener of listeners) listener(types);
+        const items = pending;
+        pending = [];
+        for (const listener of listeners) listener(items);
       }, 1000);
     },
     onState: (state) => {
@@ -36,23 +42,40 @@ function start(): void {
   });
   setInterval(() => {
     if (live) return;
-    const all = new Set(['site', 'execution', 'health', 'inventory', 'poll']);
-    for (const listener of listeners) listener(all);
+    for (const listener of listeners) listener([{ kind: 'poll' }]);
   }, 5000);
 }
 
-/** Call `onChange` when the stream (or, without one, the 5 s poll) says something changed. */
-export function useChanges(onChange: () => void): boolean {
+/**
+ * `onItems` with each second's items of the stream (or `[{ kind: 'poll' }]` every 5 s without
+ * one); `kinds` filters them: the listener is called only when one of those kinds (or a poll) came.
+ */
+export function useStream(
+  kinds: readonly StreamItem['kind'][],
+  onItems: (items: StreamItem[]) => void,
+): boolean {
   const [isLive, setLive] = useState(live);
+  const callback = useRef(onItems);
+  callback.current = onItems;
+  const wanted = kinds.join(',');
   useEffect(() => {
     start();
-    const listener: Listener = () => onChange();
+    const set = new Set(wanted.split(','));
+    const listener: Listener = (items) => {
+      const mine = items.filter((item) => item.kind === 'poll' || set.has(item.kind));
+      if (mine.length > 0) callback.current(mine);
+    };
     listeners.add(listener);
     stateListeners.add(setLive);
     return () => {
       listeners.delete(listener);
       stateListeners.delete(setLive);
     };
-  }, [onChange]);
+  }, [wanted]);
   return isLive;
+}
+
+/** Reload when one of `kinds` changed. */
+export function useChanges(kinds: readonly StreamItem['kind'][], reload: () => void): boolean {
+  return useStream(kinds, reload);
 }

@@ -16,7 +16,7 @@ import {
   type Waits,
 } from '../api.ts';
 import { follow } from '../live.ts';
-import { useChanges } from '../stream.ts';
+import { useChanges, useStream } from '../stream.ts';
 import {
   drawTimeline,
   MARKER_LANE_HEIGHT,
@@ -57,7 +57,7 @@ const FINISHED = new Set([
 
 export function ExecutionsPage() {
   const list = useLoad(() => api<{ executions: ExecutionRecord[] }>('/executions?limit=100'), []);
-  useChanges(list.reload);
+  useChanges(['execution'], list.reload);
   return (
     <section>
       <h2>Executions</h2>
@@ -98,10 +98,40 @@ export function ExecutionsPage() {
   );
 }
 
+interface ExecutionVmsAnswer {
+  execution: {
+    id: string;
+    type: string;
+    status: string;
+    currentWave: number;
+    waves: number;
+    startedAt?: string;
+    finishedAt?: string;
+    elapsedMs: number;
+    estimateMs?: number;
+  };
+  vms: ExecutionVms['rows'];
+  allowed: string[];
+}
+
 /** The rows of /executions/:id/vms, or (a control plane without it) the view's phases, wave unknown. */
 async function loadVms(id: string, role: string): Promise<ExecutionVms> {
   try {
-    return await api<ExecutionVms>(`/executions/${enc(id)}/vms`);
+    const answer = await api<ExecutionVmsAnswer>(`/executions/${enc(id)}/vms`);
+    const e = answer.execution;
+    const allowed: string[] = [...answer.allowed];
+    // A drill's cleanup is granted with its approval (drill:approve and drill:cleanup go together
+    // in every role): the route's `allowed` names the actions it knows, cleanup is not one yet.
+    if (e.type === 'test' && allowed.includes('approve')) allowed.push('cleanup');
+    return {
+      rows: answer.vms,
+      status: e.status,
+      currentWave: e.currentWave,
+      ...(e.startedAt === undefined ? {} : { startedAt: e.startedAt }),
+      elapsedMs: e.elapsedMs,
+      ...(e.estimateMs === undefined ? {} : { estimateMs: e.estimateMs }),
+      allowed,
+    };
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 404 || error.code === 'EXECUTION_NOT_FOUND')
       throw error;
@@ -313,7 +343,11 @@ export function ExecutionPage({ id, session }: { id: string; session: Session })
   const waits = useLoad(() => api<Waits>(`/executions/${enc(id)}/waits`), [id]);
   const reloadWaits = waits.reload;
   const reloadVms = vms.reload;
-  useChanges(reloadVms);
+  // The record's status (a drill's cleanup, a commit) moves after this stream's end.
+  useStream(['execution'], (items) => {
+    if (items.some((item) => item.kind === 'poll' || (item.kind === 'execution' && item.id === id)))
+      reloadVms();
+  });
   useEffect(() => {
     const data = vms.data;
     if (data === undefined) return;

@@ -8,7 +8,7 @@ import { api, type DrillHistory, enc, type PlanGraph } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import type { LayoutResult } from '../layout.ts';
 import { NODE_H, NODE_W } from '../layout.ts';
-import { useChanges } from '../stream.ts';
+import { useChanges, useStream } from '../stream.ts';
 import { ms, useLoad, when } from '../util.ts';
 
 interface PlanSummary {
@@ -19,7 +19,7 @@ interface PlanSummary {
 
 export function PlansPage() {
   const plans = useLoad(() => api<{ plans: PlanSummary[] } | PlanSummary[]>('/plans'), []);
-  useChanges(plans.reload);
+  useChanges([], plans.reload);
   const list = Array.isArray(plans.data) ? plans.data : (plans.data?.plans ?? []);
   return (
     <section>
@@ -51,7 +51,16 @@ export function PlansPage() {
   );
 }
 
-const KIND_COLOURS: Record<string, string> = { vm: '#dfe9f8', action: '#fbe7c8', group: '#e6e6e6' };
+const KIND_COLOURS: Record<string, string> = {
+  action: '#fbe7c8',
+  fence: '#f3d6d6',
+  shutdown: '#fde9c9',
+  failover: '#dfe9f8',
+  boot: '#e7e0f8',
+  readiness: '#d8f0ee',
+  barrier: '#e6e6e6',
+  return: '#e0ecd8',
+};
 
 function GraphCanvas({ graph }: { graph: PlanGraph }) {
   const box = useRef<HTMLDivElement>(null);
@@ -158,7 +167,12 @@ function GraphCanvas({ graph }: { graph: PlanGraph }) {
 
 function Drills({ name }: { name: string }) {
   const history = useLoad(() => api<DrillHistory>(`/plans/${enc(name)}/drills`), [name]);
-  useChanges(history.reload);
+  const reloadHistory = history.reload;
+  // A drill of this plan that changed status may have ended: its row comes or moves.
+  useStream(['execution'], (items) => {
+    if (items.some((item) => item.kind === 'poll' || (item.kind === 'execution' && item.plan === name)))
+      reloadHistory();
+  });
   const chart = useMemo(() => {
     const drills = history.data?.drills ?? [];
     if (drills.length === 0) return undefined;
@@ -232,7 +246,8 @@ function Drills({ name }: { name: string }) {
 }
 
 export function PlanPage({ name }: { name: string }) {
-  const graph = useLoad(() => api<PlanGraph>(`/plans/${enc(name)}/graph`), [name]);
+  const [type, setType] = useState('test');
+  const graph = useLoad(() => api<PlanGraph>(`/plans/${enc(name)}/graph?type=${type}`), [name, type]);
   return (
     <section>
       <h2>
@@ -252,6 +267,14 @@ export function PlanPage({ name }: { name: string }) {
             <div class="figure">
               <b>{graph.data.criticalPath.length}</b>steps on the critical path
             </div>
+            <label class="figure">
+              run
+              <select value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value)}>
+                <option value="test">drill</option>
+                <option value="planned">planned failover</option>
+                <option value="unplanned">unplanned failover</option>
+              </select>
+            </label>
           </div>
           <GraphCanvas graph={graph.data} />
         </>

@@ -6,7 +6,7 @@ import { ms, useLoad, when } from '../util.ts';
 export function SitesPage() {
   const sites = useLoad(() => api<{ sites: SiteRow[] }>('/sites'), []);
   const inventory = useLoad(() => api<InventoryView>('/inventory?limit=1'), []);
-  useChanges(sites.reload);
+  useChanges(['site'], sites.reload);
   const inv = new Map((inventory.data?.sites ?? []).map((s) => [s.site, s]));
   return (
     <section>

@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, enc, type InventoryView, type VmHistory, type VmRow } from '../api.ts';
 import { Chart } from '../chart.tsx';
-import { useChanges } from '../stream.ts';
+import { useStream } from '../stream.ts';
 import { ms, useLoad, when } from '../util.ts';
 import { VirtualList } from '../virtual.tsx';
 
@@ -57,7 +57,26 @@ function History({ vm }: { vm: string }) {
 
 export function VmsPage() {
   const inventory = useLoad(loadInventory, []);
-  useChanges(inventory.reload);
+  // Health changes come by the stream, patched in place; the rest (RPO now, points) is read again
+  // every 30 s, or with each poll when there is no stream.
+  const [healthOf, setHealthOf] = useState<Map<string, string | null>>(new Map());
+  const reload = inventory.reload;
+  useStream(['vm'], (items) => {
+    if (items.some((item) => item.kind === 'poll')) reload();
+    setHealthOf((before) => {
+      const next = new Map(before);
+      for (const item of items) if (item.kind === 'vm') next.set(`${item.site}/${item.vm}`, item.health);
+      return next;
+    });
+  });
+  useEffect(() => {
+    const timer = setInterval(reload, 30_000);
+    return () => clearInterval(timer);
+  }, [reload]);
+  const healthOfVm = (vm: VmRow): string =>
+    (healthOf.has(`${vm.site}/${vm.name}`)
+      ? healthOf.get(`${vm.site}/${vm.name}`)
+      : vm.replication?.health) ?? 'none';
   const [filter, setFilter] = useState('');
   const [health, setHealth] = useState('');
   const [selected, setSelected] = useState<string | undefined>();
@@ -70,21 +89,21 @@ export function VmsPage() {
   const counts = useMemo(() => {
     const c: Record<string, number> = { Normal: 0, Warning: 0, Critical: 0, none: 0 };
     for (const vm of all) {
-      const h = vm.replication?.health ?? 'none';
+      const h = healthOfVm(vm);
       c[h] = (c[h] ?? 0) + 1;
     }
     return c;
-  }, [all]);
+  }, [all, healthOf]);
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
     return all.filter(
       (vm) =>
         (f === '' || vm.name.toLowerCase().includes(f) || vm.site.toLowerCase().includes(f)) &&
-        (health === '' || (vm.replication?.health ?? 'none') === health),
+        (health === '' || healthOfVm(vm) === health),
     );
-  }, [all, filter, health]);
+  }, [all, filter, health, healthOf]);
   const row = (vm: VmRow, _i: number, style: string) => {
-    const h = vm.replication?.health ?? 'none';
+    const h = healthOfVm(vm);
     return (
       <button
         type="button"
