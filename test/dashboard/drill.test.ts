@@ -59,6 +59,11 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard follows a live drill', { timeout: 
       const approve = page.locator('button[data-action=approve]');
       await approve.waitFor({ timeout: 60_000 });
       await shot(page, 'drill-awaiting-approval');
+      // The stream drops (the control plane cuts every connection) and the page resumes it from
+      // the last event id it saw: it gets every event once (counted below).
+      api.control.app.server.closeAllConnections();
+      await page.waitForSelector('[data-testid=execution][data-stream=reconnecting]', { timeout: 15_000 });
+      await page.waitForSelector('[data-testid=execution][data-stream=open]', { timeout: 30_000 });
       page.once('dialog', (dialog) => void dialog.accept('SAN checked from the dashboard'));
       await approve.click();
       // No reload: the same page follows the stream to the end.
@@ -75,6 +80,12 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard follows a live drill', { timeout: 
         after: '0',
         count: 10_000,
       });
+      // Every event of the run up to its end reached the page once, across the drop.
+      const finished = events.findIndex((e) => e.event.type === 'execution-finished');
+      expect(finished).toBeGreaterThan(0);
+      const seen = Number(await page.getAttribute('[data-testid=execution]', 'data-events'));
+      expect(seen).toBeGreaterThanOrEqual(finished + 1);
+      expect(seen).toBeLessThanOrEqual(events.length);
       const approval = events.map((e) => e.event).find((e) => e.type === 'operator-action');
       expect(approval).toMatchObject({
         command: 'approve',

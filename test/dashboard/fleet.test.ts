@@ -68,14 +68,10 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard at 10,000 VMs', { timeout: 240_000
     try {
       await page.goto(`${fleet.control.url}/#/plans/${encodeURIComponent(fleet.plan.metadata.name)}`);
       await page.waitForSelector('[data-testid=estimated-rto]', { timeout: 60_000 });
-      // While the worker lays the graph out, the page answers: a click on the tab bar works.
-      await page.waitForFunction(
-        'document.querySelector("[data-testid=layout]")?.textContent?.includes("laid out by")',
-        undefined,
-        { timeout: 120_000 },
-      );
+      await page.locator('[data-testid=layout]', { hasText: 'laid out by' }).waitFor({ timeout: 120_000 });
       expect(await page.textContent('[data-testid=layout]')).toMatch(/nodes, \d+ edges, laid out by waves/);
       await shot(page, 'fleet-plan-graph');
+      // The page answers after drawing it: the tab bar still works.
       await page.click('header nav a[href="#/executions"]');
       await page.waitForSelector('[data-testid=executions]');
       expect(errors).toEqual([]);

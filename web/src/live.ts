@@ -1,10 +1,9 @@
 /**
- * Server-sent events as the pages take them: an EventSource (the session cookie goes with it, so the
- * stream is authenticated as every call is) whose messages are queued and handed to the page at
- * most once per animation frame, in slices of a few milliseconds, so a burst (a 10,000-VM wave
- * finishing) never blocks the main thread. The browser resumes a dropped stream with
- * `Last-Event-ID`; when it gives up (the server answered an error) we reopen with `?after=` the
- * last id seen, after a pause. `event: end` closes it for good.
+ * Server-sent events as the pages take them: the stream is read and parsed in a Web Worker
+ * (stream.worker.ts: an EventSource, the session cookie going with it, resumed by Last-Event-ID
+ * after a drop), and its events are queued here and handed to the page at most once per animation
+ * frame, in slices of a few milliseconds, so a burst (a 10,000-VM wave finishing) never blocks the
+ * main thread. `event: end` closes it for good.
  */
 
 export interface Incoming {
@@ -22,13 +21,16 @@ export interface LiveOptions {
   budgetMs?: number;
 }
 
+export type ToStreamWorker = { kind: 'open'; url: string; types: readonly string[] } | { kind: 'close' };
+export type FromStreamWorker =
+  | { kind: 'events'; events: Incoming[]; lastId: string }
+  | { kind: 'state'; state: 'open' | 'reconnecting' | 'ended' };
+
 const SLICE = 500;
 
 export function follow(url: string, options: LiveOptions): { close(): void; lastId(): string | undefined } {
-  let source: EventSource | undefined;
   let last: string | undefined;
   let closed = false;
-  let retry: ReturnType<typeof setTimeout> | undefined;
   const queue: Incoming[] = [];
   let head = 0;
   let scheduled = false;
@@ -52,56 +54,23 @@ export function follow(url: string, options: LiveOptions): { close(): void; last
     scheduled = true;
     requestAnimationFrame(drain);
   };
-  const push = (item: Incoming): void => {
-    queue.push(item);
-  };
 
-  const onBatch = (message: MessageEvent<string>): void => {
-    if (message.lastEventId) last = message.lastEventId;
-    const items = JSON.parse(message.data) as unknown[];
-    for (const item of items) {
-      const value = item as Partial<Incoming> & { type?: string };
-      if (value.event !== undefined && typeof value.id === 'string') push(value as Incoming);
-      else push({ id: message.lastEventId, event: value as Incoming['event'] });
-    }
-    schedule();
+  const worker = new Worker(new URL('./stream.worker.ts', import.meta.url), { type: 'module' });
+  worker.onmessage = (message: MessageEvent<FromStreamWorker>) => {
+    const data = message.data;
+    if (data.kind === 'events') {
+      if (data.lastId) last = data.lastId;
+      for (const item of data.events) queue.push(item);
+      schedule();
+    } else options.onState?.(data.state);
   };
-  const onOne = (message: MessageEvent<string>): void => {
-    if (message.lastEventId) last = message.lastEventId;
-    push({ id: message.lastEventId, event: JSON.parse(message.data) as Incoming['event'] });
-    schedule();
-  };
-
-  const open = (): void => {
-    if (closed) return;
-    const sep = url.includes('?') ? '&' : '?';
-    source = new EventSource(last === undefined ? url : `${url}${sep}after=${encodeURIComponent(last)}`, {
-      withCredentials: true,
-    });
-    source.addEventListener('open', () => options.onState?.('open'));
-    source.addEventListener('batch', onBatch as EventListener);
-    source.addEventListener('message', onOne as EventListener);
-    for (const type of options.types ?? []) source.addEventListener(type, onOne as EventListener);
-    source.addEventListener('end', () => {
-      closed = true;
-      source?.close();
-      options.onState?.('ended');
-    });
-    source.addEventListener('error', () => {
-      if (closed) return;
-      options.onState?.('reconnecting');
-      if (source?.readyState === EventSource.CLOSED) {
-        // The browser gave up (an error answer): reopen from the last id we saw.
-        retry = setTimeout(open, 2000);
-      }
-    });
-  };
-  open();
+  const absolute = new URL(url, location.href).href;
+  worker.postMessage({ kind: 'open', url: absolute, types: options.types ?? [] } satisfies ToStreamWorker);
   return {
     close: () => {
       closed = true;
-      if (retry !== undefined) clearTimeout(retry);
-      source?.close();
+      worker.postMessage({ kind: 'close' } satisfies ToStreamWorker);
+      worker.terminate();
     },
     lastId: () => last,
   };

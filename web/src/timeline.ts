@@ -61,6 +61,8 @@ export class TimelineModel {
   estimateMs: number | undefined;
   /** Bumped on every change: the drawing redraws when it moved. */
   version = 0;
+  /** Events applied so far (each once, a resumed stream included). */
+  applied = 0;
   private rowsCache: Row[] | undefined;
   private readonly counts = new Map<string, number>();
 
@@ -92,6 +94,7 @@ export class TimelineModel {
   }
 
   apply(events: { type: string; at?: string; [key: string]: unknown }[]): void {
+    this.applied += events.length;
     for (const event of events) {
       const at = event.at === undefined ? Date.now() : Date.parse(event.at);
       switch (event.type) {

@@ -402,6 +402,7 @@ export function ExecutionPage({ id, session }: { id: string; session: Session })
       data-testid="execution"
       data-status={model.status}
       data-ended={model.endedAt === undefined ? 'no' : 'yes'}
+      data-events={model.applied}
       data-stream={stream}
     >
       <h2>
