@@ -25,7 +25,7 @@ function resolves(name) {
 }
 
 if (!existsSync(join(web, 'index.html'))) {
-  console.error('build-web: no web/ here: the dashboard is not built');
+  console.error('build-web: no web/ here (an image stage without it): nothing to build');
   process.exit(0);
 }
 if (!resolves('vite') || !resolves('preact')) {
