@@ -26,7 +26,7 @@ export type FromStreamWorker =
   | { kind: 'events'; events: Incoming[]; lastId: string }
   | { kind: 'state'; state: 'open' | 'reconnecting' | 'ended' };
 
-const SLICE = 500;
+const SLICE = 100;
 
 export function follow(url: string, options: LiveOptions): { close(): void; lastId(): string | undefined } {
   let last: string | undefined;
@@ -34,7 +34,7 @@ export function follow(url: string, options: LiveOptions): { close(): void; last
   const queue: Incoming[] = [];
   let head = 0;
   let scheduled = false;
-  const budget = options.budgetMs ?? 8;
+  const budget = options.budgetMs ?? 4;
 
   const drain = (): void => {
     scheduled = false;

@@ -6,7 +6,7 @@
  */
 import type { FromStreamWorker, ToStreamWorker } from './live.ts';
 
-const CHUNK = 1000;
+const CHUNK = 250;
 let source: EventSource | undefined;
 let last: string | undefined;
 let closed = false;
