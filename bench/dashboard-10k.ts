@@ -36,7 +36,10 @@ if (!existsSync('web/dist/index.html'))
 const OBSERVE_LONG_TASKS = `
   globalThis.__longTasks = [];
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) globalThis.__longTasks.push(entry.duration);
+    for (const entry of list.getEntries()) {
+      globalThis.__longTasks.push(entry.duration);
+      (globalThis.__longTaskStarts ??= []).push(Math.round(entry.startTime));
+    }
   }).observe({ type: 'longtask', buffered: true });
 `;
 
@@ -153,6 +156,11 @@ try {
       await page.waitForSelector('[data-testid=execution][data-ended=yes]');
       took.push(performance.now() - t0);
       const tasks = await longTasks(page);
+      // Where the long tasks fall: against the page's load and the rows' arrival (execution-vms).
+      const at = await page.evaluate(
+        'JSON.stringify({ starts: globalThis.__longTaskStarts, loaded: Math.round(performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd), rows: performance.getEntriesByName("drorch:execution-vms").map((m) => Math.round(m.startTime)) })',
+      );
+      process.stderr.write(`replay ${run}: ${at} durations ${JSON.stringify(tasks.map(Math.round))}\n`);
       counts.push(tasks.length);
       replays.push(Math.max(0, ...tasks));
     }

@@ -342,7 +342,16 @@ export function ExecutionPage({ id, session }: { id: string; session: Session })
   const vms = useLoad(() => loadVms(id, session.role), [id]);
   const waits = useLoad(() => api<Waits>(`/executions/${enc(id)}/waits`), [id]);
   const reloadWaits = waits.reload;
-  const reloadVms = vms.reload;
+  // The rows are read once (10,000 of them for a large plan); after that the stream carries the
+  // phases, and the record (small) says the status the run ends in (a drill's awaiting-cleanup,
+  // then cleaned-up).
+  const record = useLoad(() => api<ExecutionRecord>(`/executions/${enc(id)}`), [id]);
+  const reloadVms = record.reload;
+  useEffect(() => {
+    if (record.data === undefined) return;
+    if (model.status === '' || model.endedAt !== undefined) model.status = record.data.status;
+    setTick((t) => t + 1);
+  }, [record.data, model]);
   // The record's status (a drill's cleanup, a commit) moves after this stream's end.
   useStream(['execution'], (items) => {
     if (items.some((item) => item.kind === 'poll' || (item.kind === 'execution' && item.id === id)))
@@ -354,8 +363,7 @@ export function ExecutionPage({ id, session }: { id: string; session: Session })
     if (data.estimateMs !== undefined) model.estimateMs = data.estimateMs;
     if (data.currentWave !== undefined) model.currentWave = data.currentWave;
     if (data.startedAt !== undefined) model.startedAt ??= Date.parse(data.startedAt);
-    // The record's status once the run ended (a drill's is awaiting-cleanup, then cleaned-up).
-    if (model.status === '' || model.endedAt !== undefined) model.status = data.status;
+    if (model.status === '') model.status = data.status;
     model.setVms(data.rows);
     setTick((t) => t + 1);
   }, [vms.data, model]);
