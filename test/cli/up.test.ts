@@ -30,6 +30,7 @@ spec:
 
 interface UpLine {
   api: string | null;
+  dashboard: string | null;
   sim: string;
   redis: string;
   logs: string;
@@ -125,6 +126,8 @@ describe.skipIf(process.platform !== 'linux')('drctl up', { timeout: 180_000 }, 
     const upPid = up.child.pid ?? -1;
     // No unauthenticated mode: HTTPS with the vault's server certificate, tokens for people.
     expect(line.api).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    // The dashboard is the control plane's root, on the same TLS.
+    expect(line.dashboard).toBe(`${line.api}/`);
     expect(line.sim).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.redis).toMatch(/^redis:\/\/:[\w-]+@127\.0\.0\.1:\d+$/);
     // The CLI needs the control plane's URL only (and the simulator's, for `drctl sim`).

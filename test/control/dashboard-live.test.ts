@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVmTimelines } from '../../engine/control/routes/execution-vms.ts';
 import { readAllEvents } from '../../engine/executor/index.ts';
 import { tokenFor } from '../support/auth.ts';
 import { useTempDirs } from '../support/temp.ts';
@@ -182,6 +183,21 @@ describe('the dashboard following a drill', { timeout: 240_000 }, () => {
     expect(body.execution.elapsedMs).toBeGreaterThan(0);
     expect(body.execution.estimateMs).toBeGreaterThan(0);
     expect(body.allowed).toEqual(['approve', 'retry', 'skip', 'done']);
+  });
+
+  it('saves the fold, so another control plane starts from it with the same rows', async () => {
+    const { ctx } = api.control;
+    expect(await ctx.redis.exists(`${ctx.prefix}:dash:timeline:${drill}`)).toBe(1);
+    const viaApi = (await (
+      await fetch(`${api.control.url}/api/v1/executions/${drill}/vms`, {
+        headers: { cookie: operator.cookie },
+      })
+    ).json()) as Json;
+    // A new set of folds (as a control plane that just started has), from the saved one.
+    const fresh = await createVmTimelines(ctx)(drill, undefined);
+    expect(fresh.vms).toEqual(viaApi.vms);
+    expect(fresh.execution.waves).toBe(viaApi.execution.waves);
+    expect(fresh.allowed).toEqual([]);
   });
 
   it('offers a viewer no action, and refuses its approval anyway', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeToken } from '../../engine/control/auth/index.ts';
 import { bearer, tokenFor } from '../support/auth.ts';
 import { useTempDirs } from '../support/temp.ts';
-import { type DashboardStack, sessionCookieOf, startDashboardStack } from './dashboard-support.ts';
+import { type DashboardStack, httpsCall, sessionCookieOf, startDashboardStack } from './dashboard-support.ts';
 
 const temp = useTempDirs();
 let stack: DashboardStack;
@@ -145,6 +145,20 @@ describe('when the cookie stands in for the bearer', () => {
     const after = await stack.call('GET', '/api/v1/plans', { headers: { cookie } });
     expect(after.status).toBe(401);
     expect(after.json.code).toBe('SESSION_UNKNOWN');
+  });
+
+  it('opens the live stream with the cookie, over TLS, and refuses it without one', async () => {
+    const { cookie } = await signIn('viewer');
+    const live = await httpsCall(stack.control.url, stack.control.ca ?? [], 'GET', '/api/v1/stream', {
+      headers: { cookie },
+      until: (text) => text.includes('event: batch'),
+    });
+    expect(live.status).toBe(200);
+    expect(live.headers['content-type']).toMatch(/text\/event-stream/);
+    expect(live.text).toMatch(/^id: \d+-\d+$/m);
+    const refused = await stack.call('GET', '/api/v1/stream');
+    expect(refused.status).toBe(401);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
   });
 
   it('refuses a forged cookie', async () => {

@@ -17,7 +17,9 @@ import { asBuilt } from './as-built.ts';
 import { ExecutionIdParams } from './schemas.ts';
 import {
   catchUp,
+  loadFold,
   newFold,
+  saveFold,
   TIMELINE_STATES,
   type TimelineFold,
   type TimelineShape,
@@ -130,13 +132,16 @@ export function shapeOf(plan: RecoveryPlan, record: ExecutionRecord): TimelineSh
 interface Kept {
   shape: TimelineShape & { waves: number };
   fold: TimelineFold;
-  plan: RecoveryPlan;
+  plan?: RecoveryPlan;
   /** One catch-up at a time per execution. */
   busy: Promise<void>;
+  savedAt: number;
 }
 
 /** Executions whose folds are kept (a page or two each): the oldest is dropped past this. */
 const KEPT = 16;
+/** A running execution's fold is saved at most this often (vm-timeline.ts saveFold). */
+const SAVE_EVERY_MS = 5_000;
 
 export interface ExecutionVms {
   execution: z.infer<typeof ExecutionVmsSchema>['execution'];
@@ -150,15 +155,31 @@ export function createVmTimelines(ctx: ControlContext) {
     const { record } = await loadExecution(ctx.redis, ctx.prefix, id);
     let entry = kept.get(id);
     if (entry === undefined) {
-      const plan = await loadPlanSnapshot(ctx.redis, ctx.prefix, id);
-      const shape = shapeOf(plan, record);
-      entry = kept.get(id) ?? { shape, plan, fold: newFold(shape), busy: Promise.resolve() };
+      // Saved by a control plane before: no compile of the plan, no read of the whole log.
+      const saved = await loadFold(ctx.redis, ctx.prefix, id);
+      let made: Kept;
+      if (saved !== undefined) {
+        made = { ...saved, busy: Promise.resolve(), savedAt: Date.now() };
+      } else {
+        const plan = await loadPlanSnapshot(ctx.redis, ctx.prefix, id);
+        const shape = shapeOf(plan, record);
+        made = { shape, plan, fold: newFold(shape), busy: Promise.resolve(), savedAt: 0 };
+      }
+      entry = kept.get(id) ?? made;
       if (kept.size >= KEPT) kept.delete(kept.keys().next().value ?? '');
       kept.set(id, entry);
     }
     const current = entry;
-    current.busy = current.busy.then(() => catchUp(ctx.redis, ctx.prefix, id, current.fold, current.shape));
+    current.busy = current.busy.then(async () => {
+      const read = await catchUp(ctx.redis, ctx.prefix, id, current.fold, current.shape);
+      const finished = current.fold.finishedAt !== undefined;
+      if (read > 0 && (finished || Date.now() - current.savedAt >= SAVE_EVERY_MS)) {
+        current.savedAt = Date.now();
+        await saveFold(ctx.redis, ctx.prefix, id, current.fold, current.shape.waves);
+      }
+    });
     await current.busy;
+    current.plan ??= await loadPlanSnapshot(ctx.redis, ctx.prefix, id);
     const { fold, shape } = current;
     const vms = [...fold.rows.values()];
     let currentWave = shape.waves;

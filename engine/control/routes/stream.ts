@@ -7,7 +7,8 @@
  *   a new heartbeat is sent at most every `HEARTBEAT_EVERY_MS`);
  * - `{ kind: 'execution', id, plan, type, status, stepsDone, stepsTotal }`: the newest executions;
  * - `{ kind: 'vm', site, vm, health }`: a VM's replication health (Normal, Warning, Critical, or
- *   null without replication) from the agents' inventory, read again when a site's batch lands.
+ *   null without replication) from the agents' inventory, read again when a site's batch lands;
+ * - `{ kind: 'synced' }`: the items before it are the whole state now (a new stream's first batch).
  *
  * One watcher per control plane reads those sources every `tickMs` while someone listens and keeps
  * the changes in a ring; a stream starts with every current item (a page needs no other read),
@@ -46,7 +47,9 @@ export type StreamItem =
       stepsDone: number;
       stepsTotal: number;
     }
-  | { kind: 'vm'; site: string; vm: string; health: string | null };
+  | { kind: 'vm'; site: string; vm: string; health: string | null }
+  /** After every current item of a new stream: what came before it is the whole state now. */
+  | { kind: 'synced' };
 
 interface Change {
   id: string;
@@ -60,12 +63,18 @@ const EXECUTIONS = 100;
 /** Changes kept for reconnects. */
 const RING = 20_000;
 
-const keyOf = (item: StreamItem): string =>
-  item.kind === 'site'
-    ? `s|${item.site}`
-    : item.kind === 'execution'
-      ? `e|${item.id}`
-      : `v|${item.site}|${item.vm}`;
+function keyOf(item: StreamItem): string {
+  switch (item.kind) {
+    case 'site':
+      return `s|${item.site}`;
+    case 'execution':
+      return `e|${item.id}`;
+    case 'vm':
+      return `v|${item.site}|${item.vm}`;
+    case 'synced':
+      return 'synced';
+  }
+}
 
 /** Equal for the stream's purpose: a site's heartbeat counts only when it is HEARTBEAT_EVERY_MS newer. */
 function same(a: StreamItem, b: StreamItem): boolean {
@@ -168,6 +177,7 @@ export function createDashboardWatcher(
         const items = [...current.values()].sort((a, b) => changeSeq(a) - changeSeq(b));
         for (const change of items) yield change;
         sent = seq;
+        yield { id: `${boot}-${sent}`, item: { kind: 'synced' } };
       }
       while (!signal.aborted && !closed) {
         const from = ring.findIndex((change) => changeSeq(change) > sent);
@@ -263,7 +273,7 @@ export function registerStreamRoutes(app: ControlApp, ctx: ControlContext): void
         summary:
           "The dashboard's live overview: sites, executions and VM health as batched server-sent events",
         description:
-          '`event: batch`, `data:` a JSON array of items ({ kind: site | execution | vm, … }, each the new state of one thing), `id:` resumable by Last-Event-ID; at most 10 messages a second. The first batch holds every current item.',
+          '`event: batch`, `data:` a JSON array of items ({ kind: site | execution | vm, … }, each the new state of one thing), `id:` resumable by Last-Event-ID; at most 10 messages a second. A new stream starts with every current item, then `{ kind: synced }`.',
         headers: z.object({ 'last-event-id': z.string().max(64).optional() }),
         response: {
           200: { content: { 'text/event-stream': { schema: z.string() } } },
