@@ -73,6 +73,11 @@ describe('a second agent for a site whose agent is live', { timeout: 90_000 }, (
     expect(west?.live).toBe(true);
     expect(lines[0]).toContain(`agent ${west?.agentId} `);
     expect(first.child.exitCode).toBeNull();
+    // The refused hello left the first agent's replay window alone: it goes on beating. (A refused
+    // hello used to take the window over, so the first agent's next message was AGENT_REPLACED and
+    // it stopped.) Three heartbeats of 1 s.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect(first.child.exitCode).toBeNull();
 
     // --replace takes the site over; the replaced one is told on its next call and stops (exit 1).
     const replacing = startDrctl([...second(['--replace']), '--json']);

@@ -30,7 +30,7 @@ import type { AuditLog } from '../audit/index.ts';
 import type { ControlApp } from '../context.ts';
 import type { ControlMetrics } from '../metrics.ts';
 import { vaultKeys } from './keys.ts';
-import { checkSequence } from './sequence.ts';
+import { adoptIncarnation, checkSequence } from './sequence.ts';
 import { RENEWAL_GRACE_MS, revokedError, type Vault } from './vault.ts';
 
 export const AGENT_ROUTE_PREFIX = '/api/v1/agents/:site';
@@ -324,6 +324,22 @@ export function guardAgentRoutes(
     }
   });
 
+  /** Hellos of a new incarnation waiting for their answer (adopted only when it is a success). */
+  const pendingHellos = new WeakMap<FastifyRequest, { site: string; incarnation: string; seq: number }>();
+  app.addHook('onSend', async (request, reply, payload) => {
+    const pending = pendingHellos.get(request);
+    if (pending === undefined) return payload;
+    pendingHellos.delete(request);
+    if (reply.statusCode >= 300) return payload;
+    const adopted = await adoptIncarnation(redis, prefix, pending.site, pending.incarnation, pending.seq);
+    if (adopted !== 'new' && adopted !== 'ok')
+      request.log.warn(
+        { site: pending.site, incarnation: pending.incarnation, status: adopted },
+        'agent hello accepted but its incarnation not adopted into the replay window',
+      );
+    return payload;
+  });
+
   app.addHook('preValidation', async (request) => {
     if (!isAgentRoute(request)) return;
     const principal = trust.principalOf(request);
@@ -378,17 +394,14 @@ export function guardAgentRoutes(
         );
       }
     }
-    const status = await checkSequence(
-      redis,
-      prefix,
-      site,
-      incarnation,
-      seq,
-      url === `${AGENT_ROUTE_PREFIX}/hello`,
-    );
+    const hello = url === `${AGENT_ROUTE_PREFIX}/hello`;
+    // A new incarnation's hello is only peeked at here: adopted in onSend once it was accepted.
+    const status = await checkSequence(redis, prefix, site, incarnation, seq, hello, hello);
     switch (status) {
       case 'ok':
+        break;
       case 'new':
+        pendingHellos.set(request, { site, incarnation, seq });
         break;
       case 'replay':
         refuse(

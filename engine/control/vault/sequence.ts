@@ -3,7 +3,10 @@
  * site's current incarnation, the highest sequence number it sent, and a 1,024-bit window of the
  * numbers seen below it (an agent's requests run concurrently, so they may arrive out of order).
  * A hello with an incarnation never seen takes the site over (the latest hello wins, as sessions
- * do); any other message must carry the current incarnation. Answers:
+ * do) once it is accepted: the gate only peeks at it (`peek`) and adopts it (`adoptIncarnation`)
+ * when the hello's answer is a success, so a hello refused (SITE_HAS_AGENT, a live agent serves the
+ * site) leaves the running agent's window alone. Any other message must carry the current
+ * incarnation. Answers:
  * - `ok`: fresh; `new`: a new incarnation was adopted;
  * - `replay`: this incarnation already sent this number; `stale`: below the window;
  * - `replaced`: an incarnation the site had before (an older agent process, or a replay of it);
@@ -22,6 +25,7 @@ if cur ~= inc then
   local seen = redis.call('SISMEMBER', KEYS[3], inc) == 1
   if seen then return 'replaced' end
   if cur and not hello then return 'unknown' end
+  if ARGV[6] == '1' then return 'new' end
   redis.call('HSET', KEYS[1], 'inc', inc, 'max', seq)
   redis.call('DEL', KEYS[2])
   redis.call('SETBIT', KEYS[2], seq % w, 1)
@@ -54,6 +58,7 @@ export async function checkSequence(
   incarnation: string,
   seq: number,
   hello: boolean,
+  peek = false,
 ): Promise<SequenceStatus> {
   const keys = vaultKeys(prefix);
   return (await redis.eval(
@@ -67,5 +72,17 @@ export async function checkSequence(
     hello ? '1' : '0',
     String(SEQUENCE_WINDOW),
     String(INCARNATIONS_TTL_S),
+    peek ? '1' : '0',
   )) as SequenceStatus;
+}
+
+/** Take a new incarnation's hello into the window once the hello was accepted (see above). */
+export function adoptIncarnation(
+  redis: Redis,
+  prefix: string,
+  site: string,
+  incarnation: string,
+  seq: number,
+): Promise<SequenceStatus> {
+  return checkSequence(redis, prefix, site, incarnation, seq, true);
 }
