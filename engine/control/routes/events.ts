@@ -18,7 +18,7 @@ import { ProblemSchema } from '../problem.ts';
 import { asBuilt } from './as-built.ts';
 import { createEventFollowers, type EventFollowers } from './event-followers.ts';
 import { ExecutionIdParams, isStreamIdInRange, StoredEventSchema, streamIdSchema } from './schemas.ts';
-import { createPacer, writeBatches } from './sse-batch.ts';
+import { createPacer, openEventStream, writeBatches } from './sse-batch.ts';
 
 const STREAM_ID = /^(0|\d+-\d+)$/;
 /** Codes of a follow that ends for the client to reconnect, not to fail. */
@@ -109,33 +109,7 @@ async function streamEvents(
   const { follow, batch } = query;
   if (!STREAM_ID.test(after) || !isStreamIdInRange(after))
     throw new InputError('BAD_EVENT_ID', `"${after}" is not a stream id`);
-  reply.hijack();
-  const raw = reply.raw;
-  // The stream ends with its token: revoked (within a second) or expired (auth/streams.ts).
-  const token = reply.request.auth?.token;
-  if (token !== undefined) ctx.tokenStreams?.track(token, raw);
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  const controller = new AbortController();
-  raw.on('close', () => controller.abort());
-  const write = async (text: string): Promise<void> => {
-    if (controller.signal.aborted) return;
-    if (!raw.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          raw.off('drain', done);
-          raw.off('close', done);
-          resolve();
-        };
-        raw.on('drain', done);
-        raw.on('close', done);
-      });
-    }
-  };
+  const { raw, controller, write } = openEventStream(reply, ctx);
   const keepalive = setInterval(() => void write(': keepalive\n\n'), KEEPALIVE_MS);
   // Batched: every message (the batches, then the end or an error) in its own slot.
   const pacer = batch ? createPacer() : { slot: async () => {} };

@@ -6,6 +6,9 @@
  * The source is read no faster than batches go out (`maxBatch` waiting at most), so a follower's
  * own back-pressure (event-followers.ts, maxQueued) still holds for a slow client.
  */
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import type { ControlContext } from '../context.ts';
 
 /** @defaultValue 100 ms: at most 10 messages a second. */
 export const BATCH_INTERVAL_MS = 100;
@@ -107,4 +110,48 @@ export async function writeBatches<T>(
     else await pump;
   }
   if (failure !== undefined) throw failure;
+}
+
+/** A hijacked reply turned into a server-sent-event stream (events.ts, stream.ts). */
+export interface EventStream {
+  readonly raw: ServerResponse;
+  /** Aborted when the client goes. */
+  readonly controller: AbortController;
+  /** Write, waiting for the socket to drain; nothing once the client has gone. */
+  write(text: string): Promise<void>;
+}
+
+/**
+ * Hijack `reply` into an event stream: the SSE headers, an abort when the client goes, a write that
+ * honours back-pressure, and the stream ends with its token (or the session standing for it) when
+ * that is revoked or expires (auth/streams.ts).
+ */
+export function openEventStream(reply: FastifyReply, ctx: ControlContext): EventStream {
+  reply.hijack();
+  const raw = reply.raw;
+  const token = reply.request.auth?.token;
+  if (token !== undefined) ctx.tokenStreams?.track(token, raw);
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const controller = new AbortController();
+  raw.on('close', () => controller.abort());
+  const write = async (text: string): Promise<void> => {
+    if (controller.signal.aborted) return;
+    if (!raw.write(text)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          raw.off('drain', done);
+          raw.off('close', done);
+          resolve();
+        };
+        raw.on('drain', done);
+        raw.on('close', done);
+      });
+    }
+  };
+  return { raw, controller, write };
 }

@@ -25,7 +25,7 @@ import type { ControlApp, ControlContext } from '../context.ts';
 import { createInventoryStore, decodeVm } from '../inventory/index.ts';
 import { readSiteLeases } from '../monitor/index.ts';
 import { ProblemSchema } from '../problem.ts';
-import { createPacer, sseMessage, writeBatches } from './sse-batch.ts';
+import { createPacer, openEventStream, sseMessage, writeBatches } from './sse-batch.ts';
 
 export type StreamItem =
   | {
@@ -295,33 +295,7 @@ async function streamChanges(
   lastId: string | undefined,
   ctx: ControlContext,
 ) {
-  reply.hijack();
-  const raw = reply.raw;
-  // The stream ends with its token (or the session standing for it): revoked or expired.
-  const token = reply.request.auth?.token;
-  if (token !== undefined) ctx.tokenStreams?.track(token, raw);
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  const controller = new AbortController();
-  raw.on('close', () => controller.abort());
-  const write = async (text: string): Promise<void> => {
-    if (controller.signal.aborted) return;
-    if (!raw.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          raw.off('drain', done);
-          raw.off('close', done);
-          resolve();
-        };
-        raw.on('drain', done);
-        raw.on('close', done);
-      });
-    }
-  };
+  const { raw, controller, write } = openEventStream(reply, ctx);
   const keepalive = setInterval(() => void write(': keepalive\n\n'), 15_000);
   const pacer = createPacer();
   try {
