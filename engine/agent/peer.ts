@@ -16,10 +16,11 @@
  * the design survives) but not forge or replay one.
  */
 import { X509Certificate } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import type { Logger } from '../common/index.ts';
 import { verifyAgentSignature } from '../common/index.ts';
+import { readSmallBody } from '../common/read-body.ts';
 import { peerRelayReplySchema, type SignedRenewal, signedRenewalSchema } from '../contract/index.ts';
 
 export interface PeerListener {
@@ -37,19 +38,6 @@ export interface PeerListenerOptions {
   /** Carry a verified renewal to the control plane: true when it was counted. */
   relay: (renewal: SignedRenewal) => Promise<boolean>;
   log: Logger;
-}
-
-const MAX_BODY = 16 * 1024;
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new Error('body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Parse `host:port` (IPv6 in brackets). */
@@ -71,7 +59,7 @@ export async function startPeerListener(options: PeerListenerOptions): Promise<P
     };
     if (request.method === 'GET' && request.url === '/alive') return answer(204);
     if (request.method !== 'POST' || request.url !== '/relay') return answer(404, { error: 'not found' });
-    readBody(request)
+    readSmallBody(request)
       .then(async (text) => {
         const parsed = signedRenewalSchema.safeParse(JSON.parse(text));
         if (!parsed.success) return answer(400, { error: 'not a signed renewal' });

@@ -14,8 +14,9 @@
  * a time. An agent's renewal reaching it counts as a contact for that agent's failsafe.
  */
 import { X509Certificate } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import { type Logger, verifyAgentSignature } from '../common/index.ts';
+import { readSmallBody } from '../common/read-body.ts';
 import { type ArbiterSite, signedRenewalSchema } from '../contract/index.ts';
 
 export interface ArbiterOptions {
@@ -41,19 +42,6 @@ interface Heard {
   seq: number;
   sentAt: number;
   at: number;
-}
-
-const MAX_BODY = 16 * 1024;
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new Error('body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Whether a renewal is new for what the arbiter heard of its site (pure: the replay rule). */
@@ -87,7 +75,7 @@ export async function startArbiter(options: ArbiterOptions): Promise<Arbiter> {
     const siteMatch = /^\/sites\/([\w.-]{1,100})$/.exec(url);
     if (request.method === 'GET' && siteMatch?.[1] !== undefined) return answer(200, siteView(siteMatch[1]));
     if (request.method !== 'POST' || url !== '/renew') return answer(404, { error: 'not found' });
-    readBody(request)
+    readSmallBody(request)
       .then((text) => {
         const parsed = signedRenewalSchema.safeParse(JSON.parse(text));
         if (!parsed.success) return answer(400, { error: 'not a signed renewal' });
