@@ -7,35 +7,17 @@
  * state (`synced`) or for a short while.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import { createHttpExecutionClient } from '../../engine/client/index.ts';
-import { parsePlan } from '../../engine/plan/index.ts';
 import { type ApiEngine, startApiEngine } from '../control/support.ts';
 import { waitForStatus } from '../engine/support.ts';
 import { bearer, tokenFor } from '../support/auth.ts';
+import { splitParsed } from '../support/split-plan.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the tests read JSON answers field by field
 type Json = any;
 
 const OWN = 'erp';
 const OTHER = 'crm-books';
-
-/** The example's plan with only `vm` (its dependencies and actions dropped), named `name`. */
-function splitPlan(text: string, name: string, vm: string): string {
-  const doc = parseDocument(text);
-  doc.setIn(['metadata', 'name'], name);
-  const vms = (doc.getIn(['spec', 'vms']) as { items: { get(k: string): unknown }[] }).items.filter(
-    (item) => item.get('name') === vm,
-  );
-  doc.setIn(['spec', 'vms'], doc.createNode([]));
-  for (const item of vms) {
-    const node = item as unknown as { delete(k: string): void };
-    node.delete('dependsOn');
-    (doc.getIn(['spec', 'vms']) as { add(v: unknown): void }).add(item);
-  }
-  doc.deleteIn(['spec', 'actions']);
-  return doc.toString();
-}
 
 interface Answer {
   status: number;
@@ -83,9 +65,8 @@ describe('a scoped token reads only its plans and sites, on every GET route', { 
       [OWN, 'sql-01'],
       [OTHER, 'web-01'],
     ] as const) {
-      const text = splitPlan(api.text, name, vm);
-      const parsed = parsePlan(text, `${name}.yaml`);
-      if (!parsed.ok) throw new Error(parsed.issues.map((i) => i.message).join('; '));
+      const parsed = splitParsed(api.text, name, vm);
+      const text = parsed.text;
       const upload = await fetch(`${api.control.url}/api/v1/plans`, {
         method: 'POST',
         headers: { ...api.auth, 'content-type': 'application/json' },
