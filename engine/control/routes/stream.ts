@@ -297,7 +297,7 @@ export function registerStreamRoutes(app: ControlApp, ctx: ControlContext): void
  * A scoped token's stream: the items of its sites, its plans' executions and its sites' VMs only
  * (auth/visible.ts); an execution's scope is looked up once per stream.
  */
-async function* inScope(changes: AsyncIterable<Change>, scope: ListScope): AsyncGenerator<Change> {
+export async function* inScope(changes: AsyncIterable<Change>, scope: ListScope): AsyncGenerator<Change> {
   const executions = new Map<string, Promise<boolean>>();
   const keep = async (item: StreamItem): Promise<boolean> => {
     switch (item.kind) {
