@@ -2,8 +2,9 @@
  * The vault's commands, run where the control plane runs (they need REDIS_URL and the vault
  * folder's key file, not the API):
  * - `drctl vault init` creates the CA and prints the first admin token;
- * - `drctl vault backup --out <file>` / `drctl vault restore --from <file>`: the CA record (its key
- *   sealed; back the key file up separately, the two together restore the vault);
+ * - `drctl vault backup --out <file>` / `drctl vault restore --from <file>`: the CA record and the
+ *   audit log's signing key (both sealed) and the log's genesis; back the key file up separately,
+ *   the two together restore the vault, which still verifies its log;
  * - `drctl vault rotate`: a new CA key, the old one still trusted (engine/control/vault/vault.ts);
  * - `drctl site register <site> [--expires 5d]` prints a single-use registration key;
  * - `drctl site revoke <site>` ends that site's agent (its connections close within 1 s).
@@ -94,7 +95,13 @@ export function registerVaultCommands(program: Command): void {
       ].join('\n'),
     );
   });
-  common(vault.command('backup').description('Save the CA record (its key sealed) to a file (0600)'))
+  common(
+    vault
+      .command('backup')
+      .description(
+        "Save the CA record and the audit log's signing key (both sealed) and genesis to a file (0600)",
+      ),
+  )
     .requiredOption('--out <file>', 'where to write the backup')
     .action(async (flags: VaultFlags & { out: string }) => {
       const record = await withRedis((redis) =>
@@ -109,7 +116,9 @@ export function registerVaultCommands(program: Command): void {
   common(
     vault
       .command('restore')
-      .description("Put a backup's CA record back (the vault folder's key file must open it)"),
+      .description(
+        "Put a backup's CA record and audit key back (the vault folder's key file must open them)",
+      ),
   )
     .requiredOption('--from <file>', 'the backup')
     .option('--force', 'replace another vault under this prefix')

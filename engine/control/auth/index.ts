@@ -38,4 +38,4 @@ export {
   type TokenCheck,
   type TokenRecord,
 } from './tokens.ts';
-export { type ListScope, listScopeOf, visible } from './visible.ts';
+export { type ListScope, listScopeOf, visible, visibleEntries } from './visible.ts';

@@ -170,7 +170,14 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   [`GET ${API}/sites`]: fixed('read'),
   [`GET ${API}/inventory`]: fixed('read'),
   [`GET ${API}/history`]: fixed('read'),
-  [`GET ${API}/locks`]: fixed('read'),
+  // a plan named is checked here; the list of every lock is narrowed by the route (visible.ts)
+  [`GET ${API}/locks`]: {
+    any: ['read'],
+    resolve: async (request, ctx) => {
+      const plan = ((request.query ?? {}) as Params).plan;
+      return { permission: 'read', resource: plan === undefined ? {} : await planResource(ctx, plan) };
+    },
+  },
   [`POST ${API}/locks/release`]: {
     any: ['lock:release'],
     resolve: async (request) => {

@@ -59,3 +59,13 @@ export async function visible<T>(items: readonly T[], keep: (item: T) => Promise
   const kept = await Promise.all(items.map(keep));
   return items.filter((_, i) => kept[i]);
 }
+
+/** `record` narrowed to the entries `keep` says, by key and value. */
+export async function visibleEntries<T>(
+  record: Readonly<Record<string, T>>,
+  keep: (key: string, value: T) => Promise<boolean>,
+): Promise<Record<string, T>> {
+  const entries = Object.entries(record);
+  const kept = await Promise.all(entries.map(([key, value]) => keep(key, value)));
+  return Object.fromEntries(entries.filter((_, i) => kept[i]));
+}

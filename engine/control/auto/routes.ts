@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { DrError, tryParseDuration } from '../../common/index.ts';
-import { actorOf } from '../auth/index.ts';
+import { actorOf, listScopeOf, visible } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { autoFailoverNotification } from '../notify/index.ts';
 import { ProblemSchema } from '../problem.ts';
@@ -43,7 +43,17 @@ export function registerAutoRoutes(app: ControlApp, ctx: ControlContext): void {
         response: { 200: loose, ...refused },
       },
     },
-    async () => ({ ...(await autoStatus(ctx.redis, ctx.prefix, automation().store)) }),
+    async (request) => {
+      const status = await autoStatus(ctx.redis, ctx.prefix, automation().store);
+      // A scoped token sees the plans it may act on and its sites' maintenance only.
+      const scope = listScopeOf(request, ctx);
+      if (scope === undefined) return { ...status };
+      return {
+        ...status,
+        plans: await visible(status.plans, (p) => scope.plan(p.plan)),
+        maintenance: await visible(status.maintenance, (m) => scope.site(m.site)),
+      };
+    },
   );
 
   app.post(

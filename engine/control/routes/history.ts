@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
+import { listScopeOf, visible } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { BUCKET_MS, SERIES_BUCKETS } from '../history/index.ts';
 
@@ -52,7 +53,14 @@ export function registerHistoryRoutes(app: ControlApp, ctx: ControlContext): voi
         throw new DrError('NO_HISTORY', 'this control plane keeps no inventory history', { retryable: true });
       }
       const vms = typeof request.query.vm === 'string' ? [request.query.vm] : request.query.vm;
-      const series = await history.readMany(vms);
+      const all = await history.readMany(vms);
+      // A scoped token gets its sites' VMs only (as /inventory); a VM with no history names no site
+      // and holds nothing.
+      const scope = listScopeOf(request, ctx);
+      const series =
+        scope === undefined
+          ? all
+          : await visible(all, async (one) => one.site === null || scope.site(one.site));
       return {
         vms: series.map((one) => ({
           vm: one.vm,

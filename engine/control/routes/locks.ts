@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { locksView, releaseHeldLocks } from '../../locks/index.ts';
+import { listScopeOf, visibleEntries } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { ProblemSchema } from '../problem.ts';
 import { MAX_VMS_PER_REQUEST, VmNameSchema } from './schemas.ts';
@@ -62,11 +63,27 @@ export function registerLocksRoutes(app: ControlApp, ctx: ControlContext): void 
         response: { 200: LocksViewSchema, 400: ProblemSchema },
       },
     },
-    async (request) =>
-      locksView(ctx.redis, ctx.prefix, {
+    async (request) => {
+      const view = await locksView(ctx.redis, ctx.prefix, {
         ...(request.query.plan === undefined ? {} : { plan: request.query.plan }),
         vms: names(request.query.vms),
-      }),
+      });
+      // A scoped token sees the locks of its plans and the VMs they failed over only (a named plan
+      // out of its scope was refused by the gate: route-rules.ts).
+      const scope = listScopeOf(request, ctx);
+      if (scope === undefined) return view;
+      const narrowed = {
+        vms: await visibleEntries(view.vms, async (_vm, holder) => scope.plan(holder.plan)),
+        failedOver: await visibleEntries(view.failedOver, async (_vm, record) => scope.plan(record.plan)),
+      };
+      if ('plans' in view) {
+        return { plans: await visibleEntries(view.plans, async (plan) => scope.plan(plan)), ...narrowed };
+      }
+      return {
+        plan: view.plan !== null && (await scope.plan(view.plan.plan)) ? view.plan : null,
+        ...narrowed,
+      };
+    },
   );
   app.post(
     '/locks/release',

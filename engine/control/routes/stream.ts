@@ -21,6 +21,7 @@ import { z } from 'zod';
 import type { Logger } from '../../common/index.ts';
 import { executionKeys, globalKeys } from '../../executor/index.ts';
 import { agentHubOf } from '../agents/index.ts';
+import { type ListScope, listScopeOf } from '../auth/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
 import { createInventoryStore, decodeVm } from '../inventory/index.ts';
 import { readSiteLeases } from '../monitor/index.ts';
@@ -283,15 +284,44 @@ export function registerStreamRoutes(app: ControlApp, ctx: ControlContext): void
       },
     },
     async (request, reply) => {
-      await streamChanges(reply, watcher, request.headers['last-event-id'], ctx);
+      const scope = listScopeOf(request, ctx);
+      const follow = (lastId: string | undefined, signal: AbortSignal) =>
+        scope === undefined ? watcher.follow(lastId, signal) : inScope(watcher.follow(lastId, signal), scope);
+      await streamChanges(reply, follow, request.headers['last-event-id'], ctx);
       return reply;
     },
   );
 }
 
+/**
+ * A scoped token's stream: the items of its sites, its plans' executions and its sites' VMs only
+ * (auth/visible.ts); an execution's scope is looked up once per stream.
+ */
+export async function* inScope(changes: AsyncIterable<Change>, scope: ListScope): AsyncGenerator<Change> {
+  const executions = new Map<string, Promise<boolean>>();
+  const keep = async (item: StreamItem): Promise<boolean> => {
+    switch (item.kind) {
+      case 'site':
+      case 'vm':
+        return await scope.site(item.site);
+      case 'execution': {
+        let seen = executions.get(item.id);
+        if (seen === undefined) {
+          seen = scope.execution({ id: item.id, planName: item.plan });
+          executions.set(item.id, seen);
+        }
+        return await seen;
+      }
+      case 'synced':
+        return true;
+    }
+  };
+  for await (const change of changes) if (await keep(change.item)) yield change;
+}
+
 async function streamChanges(
   reply: FastifyReply,
-  watcher: DashboardWatcher,
+  follow: (lastId: string | undefined, signal: AbortSignal) => AsyncIterable<Change>,
   lastId: string | undefined,
   ctx: ControlContext,
 ) {
@@ -300,7 +330,7 @@ async function streamChanges(
   const pacer = createPacer();
   try {
     await write('retry: 1000\n\n');
-    await writeBatches(watcher.follow(lastId, controller.signal), {
+    await writeBatches(follow(lastId, controller.signal), {
       idOf: (change) => change.id,
       dataOf: (change) => change.item,
       write,

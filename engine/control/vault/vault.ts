@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { DrError } from '../../common/index.ts';
-import { createAuditKey } from './audit-key.ts';
+import { auditKeyOf, auditKeysOf } from '../audit/index.ts';
+import { createAuditKey, openSealedAuditKey } from './audit-key.ts';
 import { vaultKeys } from './keys.ts';
 import {
   createCa,
@@ -168,7 +169,7 @@ export async function initVault(options: {
   }
   writeCaFile(dir, record);
   // The audit log's key, sealed as the CA key is, and its genesis: from now on an emptied log shows.
-  await createAuditKey(redis, prefix, kek);
+  await createAuditKey(redis, prefix, kek, dir);
   const adminToken = options.firstAdminToken === undefined ? undefined : await options.firstAdminToken();
   return {
     caFingerprint: await fingerprint(ca.certificate),
@@ -214,7 +215,12 @@ export async function rotateVault(options: {
   return { caFingerprint: await fingerprint(fresh.certificate), previous: next.previous.length };
 }
 
-/** `drctl vault backup`: the CA record as it is in Redis (the key in it is sealed), to `file` (0600). */
+/**
+ * `drctl vault backup`: the CA record as it is in Redis (the key in it is sealed), the audit log's
+ * signing key (sealed too) and the log's genesis, to `file` (0600): restored, the vault still
+ * verifies its log. A key an earlier version left in clear is refused: opening the vault once
+ * (`drctl serve`, `drctl audit --verify`) seals it.
+ */
 export async function backupVault(options: {
   redis: Redis;
   prefix: string;
@@ -222,20 +228,40 @@ export async function backupVault(options: {
 }): Promise<VaultCaRecord> {
   const record = await readRecord(options.redis, options.prefix);
   if (record === undefined) throw notInitialized(options.prefix);
-  writeFileSync(
-    options.file,
-    `${JSON.stringify({ drorchVaultBackup: 1, prefix: options.prefix, record }, null, 2)}\n`,
-    {
-      mode: 0o600,
-    },
+  const [auditKey, auditGenesis] = await options.redis.mget(
+    auditKeyOf(options.prefix),
+    auditKeysOf(options.prefix).genesis,
   );
+  if (auditKey?.startsWith('-----BEGIN')) {
+    throw new DrError(
+      'AUDIT_KEY_IN_CLEAR',
+      `the audit log's key of prefix '${options.prefix}' is still in clear (an earlier version): run \`drctl audit --verify --vault-dir <dir>\` once to seal it, then back up`,
+      { exitCode: 1 },
+    );
+  }
+  const backup = {
+    drorchVaultBackup: 1,
+    prefix: options.prefix,
+    record,
+    ...(auditKey === null ? {} : { auditKey }),
+    ...(auditGenesis === null ? {} : { auditGenesis }),
+  };
+  writeFileSync(options.file, `${JSON.stringify(backup, null, 2)}\n`, { mode: 0o600 });
   chmodSync(options.file, 0o600);
   return record;
 }
 
+const backupSchema = z.object({
+  drorchVaultBackup: z.literal(1),
+  record: recordSchema,
+  auditKey: z.string().optional(),
+  auditGenesis: z.string().optional(),
+});
+
 /**
  * `drctl vault restore`: the record of a backup back into Redis, once the key file of `dir` opens
- * it. Refused over another vault unless `force`.
+ * it, with the audit log's key and genesis it holds (the key must open with the same key file).
+ * Refused over another vault, or another audit key, unless `force`; a genesis in Redis is kept.
  */
 export async function restoreVault(options: {
   redis: Redis;
@@ -244,17 +270,22 @@ export async function restoreVault(options: {
   file: string;
   force?: boolean;
 }): Promise<VaultCaRecord> {
-  const raw = z
-    .object({ drorchVaultBackup: z.literal(1), record: recordSchema })
-    .safeParse(JSON.parse(readFileSync(options.file, 'utf8')));
+  let text: unknown;
+  try {
+    text = JSON.parse(readFileSync(options.file, 'utf8'));
+  } catch {
+    text = undefined;
+  }
+  const raw = backupSchema.safeParse(text);
   if (!raw.success) {
     throw new DrError('BAD_BACKUP', `${options.file} is not a backup \`drctl vault backup\` wrote`, {
       exitCode: 2,
     });
   }
-  const record = raw.data.record;
+  const { record, auditKey, auditGenesis } = raw.data;
   const kek = readKek(vaultFiles(options.dir).kek);
   await openIssuer(record, kek);
+  if (auditKey !== undefined) openSealedAuditKey(kek, options.prefix, auditKey);
   const existing = await readRecord(options.redis, options.prefix);
   if (existing !== undefined && existing.current.serial !== record.current.serial && !options.force) {
     throw new DrError(
@@ -263,7 +294,18 @@ export async function restoreVault(options: {
       { exitCode: 2 },
     );
   }
+  const existingKey = await options.redis.get(auditKeyOf(options.prefix));
+  if (auditKey !== undefined && existingKey !== null && existingKey !== auditKey && !options.force) {
+    throw new DrError(
+      'AUDIT_KEY_EXISTS',
+      `prefix '${options.prefix}' holds another audit log key than the backup's; restore over it with --force (the log it signed would no longer verify)`,
+      { exitCode: 2 },
+    );
+  }
   await options.redis.set(vaultKeys(options.prefix).ca, JSON.stringify(record));
+  if (auditKey !== undefined) await options.redis.set(auditKeyOf(options.prefix), auditKey);
+  if (auditGenesis !== undefined)
+    await options.redis.set(auditKeysOf(options.prefix).genesis, auditGenesis, 'NX');
   await options.redis.publish(vaultKeys(options.prefix).channel, JSON.stringify({ rotated: true }));
   writeCaFile(options.dir, record);
   return record;
