@@ -96,8 +96,9 @@ export class TimelineModel {
     return this.counts;
   }
 
-  apply(events: { type: string; at?: string; [key: string]: unknown }[]): void {
-    this.applied += events.length;
+  /** `skipped`: events of the log left out before these (none the model folds), counted as applied. */
+  apply(events: { type: string; at?: string; [key: string]: unknown }[], skipped = 0): void {
+    this.applied += events.length + skipped;
     for (const event of events) {
       const at = event.at === undefined ? Date.now() : Date.parse(event.at);
       switch (event.type) {

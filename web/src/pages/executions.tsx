@@ -15,7 +15,7 @@ import {
   type StoredEvent,
   type Waits,
 } from '../api.ts';
-import { follow } from '../live.ts';
+import { follow, type KeepRule } from '../live.ts';
 import { fetchRows, type VmColumns } from '../rows.ts';
 import { useChanges, useStream } from '../stream.ts';
 import {
@@ -46,6 +46,15 @@ const EVENT_TYPES = [
   'data-loss',
   'recovery-point-gap',
 ];
+/**
+ * What the timeline and the buttons fold (timeline.ts apply, onEvents below): of the steps only
+ * the actions' (markers) and paused ones; the VMs' own steps are drawn from their vm-phase events.
+ */
+const KEEP: KeepRule = {
+  types: EVENT_TYPES,
+  stepPrefixes: ['action/'],
+  fields: ['at', 'vm', 'phase', 'step', 'command', 'by', 'status'],
+};
 const FINISHED = new Set([
   'completed',
   'failed',
@@ -398,11 +407,16 @@ export function ExecutionPage({ id, session }: { id: string; session: Session })
     if (data.startedAt !== undefined) model.startedAt ??= Date.parse(data.startedAt);
     if (model.status === '') model.status = data.status;
     model.setVms(data.rows);
+    // When the rows were taken (bench/dashboard-10k.ts places the long tasks against it).
+    performance.mark('drorch:execution-vms');
     setTick((t) => t + 1);
   }, [vms.data, model]);
   const onEvents = useCallback(
-    (events: StoredEvent[]) => {
-      model.apply(events.map((e) => e.event));
+    (events: StoredEvent[], skipped: number) => {
+      model.apply(
+        events.map((e) => e.event),
+        skipped,
+      );
       let waitsMoved = false;
       for (const { event } of events) {
         if (
@@ -425,6 +439,7 @@ export function ExecutionPage({ id, session }: { id: string; session: Session })
   useEffect(() => {
     const live = follow(`/api/v1/executions/${enc(id)}/events?batch=1`, {
       types: EVENT_TYPES,
+      keep: KEEP,
       onEvents,
       onState: setStream,
     });
