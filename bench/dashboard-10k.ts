@@ -24,10 +24,15 @@ import { startPrivateRedis } from '../engine/redis/index.ts';
 import { startFleet } from '../test/dashboard/fleet.ts';
 import { tokenFor } from '../test/support/auth.ts';
 import { median, orchestrationPlan, startStack, waitSettled } from './_engine-stack.ts';
+import { longTaskReport, startTrace, stopTrace } from './_trace-long-tasks.ts';
 
 const VMS = Number(process.argv[2] ?? 10_000);
 const RUNS = Number(process.argv[3] ?? 5);
 const CHROMIUM = '/usr/bin/chromium';
+/** DASHBOARD_TRACE=1: a Chrome trace of each replay, its long tasks attributed (stderr). */
+const TRACE = process.env.DASHBOARD_TRACE === '1';
+/** DASHBOARD_ONLY=replay: the replay part alone. */
+const ONLY = process.env.DASHBOARD_ONLY;
 if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install chromium)`);
 if (!existsSync('web/dist/index.html'))
   execFileSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
@@ -75,37 +80,40 @@ const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-s
 const rows: string[][] = [];
 try {
   // ---- first render of the VMs page -------------------------------------------------------------
-  const redis = await startPrivateRedis();
-  const fleet = await startFleet({ vms: VMS, redisUrl: redis.url, prefix: 'bench-dash' });
-  try {
-    const page = await signedIn(browser, fleet.control.url, fleet.admin);
-    const renders: number[] = [];
-    const completes: number[] = [];
-    const longest: number[] = [];
-    const mark = async (name: string): Promise<number> => {
-      await waitUntil(page, `performance.getEntriesByName(${JSON.stringify(name)}).length > 0`, 60_000);
-      return (await page.evaluate(
-        `performance.getEntriesByName(${JSON.stringify(name)})[0].startTime`,
-      )) as number;
-    };
-    for (let run = 0; run < RUNS; run++) {
-      await page.goto('about:blank');
-      await page.goto(`${fleet.control.url}/#/vms`);
-      renders.push(await mark('drorch:vms-rendered'));
-      completes.push(await mark('drorch:vms-complete'));
-      await page.waitForSelector(`[data-testid=vm-list][data-rows="${VMS}"]`, { timeout: 60_000 });
-      longest.push(Math.max(0, ...(await longTasks(page))));
+  if (ONLY !== 'replay') await firstRender();
+  async function firstRender(): Promise<void> {
+    const redis = await startPrivateRedis();
+    const fleet = await startFleet({ vms: VMS, redisUrl: redis.url, prefix: 'bench-dash' });
+    try {
+      const page = await signedIn(browser, fleet.control.url, fleet.admin);
+      const renders: number[] = [];
+      const completes: number[] = [];
+      const longest: number[] = [];
+      const mark = async (name: string): Promise<number> => {
+        await waitUntil(page, `performance.getEntriesByName(${JSON.stringify(name)}).length > 0`, 60_000);
+        return (await page.evaluate(
+          `performance.getEntriesByName(${JSON.stringify(name)})[0].startTime`,
+        )) as number;
+      };
+      for (let run = 0; run < RUNS; run++) {
+        await page.goto('about:blank');
+        await page.goto(`${fleet.control.url}/#/vms`);
+        renders.push(await mark('drorch:vms-rendered'));
+        completes.push(await mark('drorch:vms-complete'));
+        await page.waitForSelector(`[data-testid=vm-list][data-rows="${VMS}"]`, { timeout: 60_000 });
+        longest.push(Math.max(0, ...(await longTasks(page))));
+      }
+      rows.push([
+        `VMs page, ${VMS} VMs of inventory: navigation to the list's first paint (first 2,000 rows)`,
+        String(RUNS),
+        fmt(renders),
+        fmt(longest),
+      ]);
+      rows.push([`… to all ${VMS} VMs listed and counted`, String(RUNS), fmt(completes), '(same runs)']);
+    } finally {
+      await fleet.close();
+      await redis.stop();
     }
-    rows.push([
-      `VMs page, ${VMS} VMs of inventory: navigation to the list's first paint (first 2,000 rows)`,
-      String(RUNS),
-      fmt(renders),
-      fmt(longest),
-    ]);
-    rows.push([`… to all ${VMS} VMs listed and counted`, String(RUNS), fmt(completes), '(same runs)']);
-  } finally {
-    await fleet.close();
-    await redis.stop();
   }
 
   // ---- a 10,000-VM failover's event log into the open page ---------------------------------------
@@ -146,6 +154,7 @@ try {
     const took: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       await page.goto('about:blank');
+      const trace = TRACE ? await startTrace(page) : undefined;
       const t0 = performance.now();
       await page.goto(`${control.url}/#/executions/${encodeURIComponent(id)}`);
       await waitUntil(
@@ -155,6 +164,9 @@ try {
       );
       await page.waitForSelector('[data-testid=execution][data-ended=yes]');
       took.push(performance.now() - t0);
+      if (trace !== undefined)
+        for (const line of longTaskReport(await stopTrace(trace)))
+          process.stderr.write(`replay ${run}: ${line}\n`);
       const tasks = await longTasks(page);
       // Where the long tasks fall: against the page's load and the rows' arrival (execution-vms).
       const at = await page.evaluate(

@@ -16,6 +16,7 @@ import {
   withTrust,
 } from '../client/index.ts';
 import { formatElapsed, InputError } from '../common/index.ts';
+import { createStoredTargets } from '../control/plans/store.ts';
 import { createQueueConnection } from '../executor/index.ts';
 import {
   checkReportHash,
@@ -52,7 +53,8 @@ async function directBackend(prefix: string): Promise<ReportBackend> {
   return {
     report: async (id, format) => await generateReport(redis, prefix, id, format),
     verify: async (id, hash) => await checkReportHash(redis, prefix, id, hash),
-    history: async (plan, limit) => await drillHistory(redis, prefix, plan, { limit }),
+    history: async (plan, limit) =>
+      await drillHistory(redis, prefix, plan, { limit, stored: createStoredTargets(redis, prefix) }),
     close: async () => {
       redis.disconnect();
     },

@@ -161,7 +161,15 @@ export async function drillHistory(
   redis: Redis,
   prefix: string,
   plan: string,
-  options: { limit?: number; now?: number } = {},
+  options: {
+    limit?: number;
+    now?: number;
+    /**
+     * The plan's targets when the vault stores it (its newest version), undefined when it does not:
+     * a stored plan never run, or never drilled, has an empty history judged against them.
+     */
+    stored?: (plan: string) => Promise<DrillHistory['targets'] | undefined>;
+  } = {},
 ): Promise<DrillHistory> {
   const limit = options.limit ?? 50;
   const now = options.now ?? Date.now();
@@ -173,10 +181,11 @@ export async function drillHistory(
     const [name, type] = (replies[i]?.[1] as (string | null)[] | undefined) ?? [];
     return name === plan ? [{ id, type }] : [];
   });
-  if (ofPlan.length === 0)
+  const stored = ofPlan.length === 0 ? await options.stored?.(plan) : undefined;
+  if (ofPlan.length === 0 && stored === undefined)
     throw new DrError(
       'PLAN_NOT_FOUND',
-      `no execution of a plan named '${plan}' in this vault; list executions with \`drctl status\``,
+      `no plan named '${plan}' in this vault and no execution of one; GET /api/v1/plans lists the stored plans, \`drctl status\` the executions`,
       { exitCode: 2 },
     );
   const drills = ofPlan.filter((one) => one.type === 'test').map((one) => one.id);
@@ -188,6 +197,7 @@ export async function drillHistory(
     if (rows.length === 0) targets = { ...input.plan.targets };
     rows.push(historyRow(input.record, report));
   }
+  if (rows.length === 0) targets = { ...(stored ?? (await options.stored?.(plan)) ?? {}) };
   return {
     v: REPORT_SCHEMA_VERSION,
     kind: 'drill-history',

@@ -81,9 +81,13 @@ describe('the dashboard following a drill', { timeout: 240_000 }, () => {
   let drill: string;
   const operator = { cookie: '', csrf: '' };
   const viewer = { cookie: '', csrf: '' };
+  const drillOperator = { cookie: '', csrf: '' };
   let live: Message[] = [];
 
-  const signIn = async (role: 'operator' | 'viewer', into: { cookie: string; csrf: string }) => {
+  const signIn = async (
+    role: 'operator' | 'viewer' | 'drill-operator',
+    into: { cookie: string; csrf: string },
+  ) => {
     const token = await tokenFor(api.control, role, { owner: `page-${role}` });
     const answer = await fetch(`${api.control.url}/api/v1/session`, {
       method: 'POST',
@@ -99,7 +103,19 @@ describe('the dashboard following a drill', { timeout: 240_000 }, () => {
     api = await startApiEngine(planWithManualDrillStep());
     await signIn('operator', operator);
     await signIn('viewer', viewer);
+    await signIn('drill-operator', drillOperator);
   }, 60_000);
+
+  /** `allowed` of /executions/:id/vms for a signed-in page (the small answer, no rows). */
+  const allowedFor = async (who: { cookie: string }, id: string): Promise<string[]> => {
+    const answer = await fetch(`${api.control.url}/api/v1/executions/${id}/vms?rows=false`, {
+      headers: { cookie: who.cookie },
+    });
+    expect(answer.status).toBe(200);
+    const body = (await answer.json()) as Json;
+    expect(body.vms).toEqual([]);
+    return body.allowed;
+  };
   afterAll(async () => await api?.close());
 
   it('follows the batched stream to the end and approves the manual action from it', async () => {
@@ -117,12 +133,15 @@ describe('the dashboard following a drill', { timeout: 240_000 }, () => {
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
     const approved: number[] = [];
+    const whileWaiting: string[][] = [];
+    const before = await allowedFor(operator, drill);
     live = await readSse(stream, async (message) => {
       if (message.event !== 'batch') return message.event === 'end';
       for (const event of message.data as Json[]) {
         if (event.type !== 'execution-status' || !event.detail?.startsWith('waiting for approval of '))
           continue;
         const action = event.detail.slice('waiting for approval of '.length).split(':')[0];
+        whileWaiting.push(await allowedFor(operator, drill), await allowedFor(viewer, drill));
         const answer = await fetch(`${api.control.url}/api/v1/executions/${drill}/approvals`, {
           method: 'POST',
           headers: {
@@ -137,6 +156,12 @@ describe('the dashboard following a drill', { timeout: 240_000 }, () => {
       return false;
     });
     expect(approved.length).toBeGreaterThan(0);
+    // `allowed` follows the state: approve only while the manual action waits (and never cleanup
+    // of a drill still running); a viewer is offered nothing at any point.
+    expect(before).not.toContain('cleanup');
+    expect(whileWaiting[0]).toContain('approve');
+    expect(whileWaiting[0]).not.toContain('cleanup');
+    expect(whileWaiting[1]).toEqual([]);
     expect(approved.every((status) => status === 200)).toBe(true);
     expect(live.at(-1)?.event).toBe('end');
     const batches = live.filter((m) => m.event === 'batch');
@@ -182,7 +207,13 @@ describe('the dashboard following a drill', { timeout: 240_000 }, () => {
     expect(body.execution).toMatchObject({ id: drill, status: 'awaiting-cleanup', waves: 3, currentWave: 3 });
     expect(body.execution.elapsedMs).toBeGreaterThan(0);
     expect(body.execution.estimateMs).toBeGreaterThan(0);
-    expect(body.allowed).toEqual(['approve', 'retry', 'skip', 'done']);
+    // Ended, awaiting its cleanup: nothing waits for approval, no step is paused, cleanup is open.
+    expect(body.allowed).toEqual(['cleanup']);
+  });
+
+  it("offers a drill operator the drill's cleanup, and a viewer none", async () => {
+    expect(await allowedFor(drillOperator, drill)).toEqual(['cleanup']);
+    expect(await allowedFor(viewer, drill)).toEqual([]);
   });
 
   it('saves the fold, so another control plane starts from it with the same rows', async () => {

@@ -147,6 +147,39 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard follows a live drill', { timeout: 
       await close();
     }
   });
+
+  it("shows a plan's drill history as a chart and a table, and a stored plan never run as none yet", async () => {
+    const admin = await tokenFor(api.control, 'admin', { owner: 'ada@example.com' });
+    const name = api.plan.metadata.name;
+    const never = `${name}-never-run`;
+    for (const text of [api.text, api.text.replace(`name: ${name}`, `name: ${never}`)]) {
+      const upload = await fetch(`${api.control.url}/api/v1/plans`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ file: 'plan.yaml', text }),
+      });
+      expect(upload.status, await upload.text()).toBeLessThan(300);
+    }
+    const { page, errors, close } = await signIn(browser, api.control.url, viewer);
+    try {
+      await page.goto(`${api.control.url}/#/plans/${encodeURIComponent(name)}`);
+      // The two drills of this file, newest first, each with its verdict; the chart beside them.
+      await page.waitForSelector('[data-testid=drills] > table > tbody > tr');
+      expect(await page.locator('[data-testid=drills] > table > tbody > tr').count()).toBe(2);
+      await page.waitForSelector('[data-testid=drills] .chart canvas');
+      expect(await page.locator('[data-testid=drills] > table > tbody .badge.pass').count()).toBeGreaterThan(
+        0,
+      );
+      await shot(page, 'drill-history');
+      // A stored plan never run: an empty history (the route's 200), not an error.
+      await page.goto(`${api.control.url}/#/plans/${encodeURIComponent(never)}`);
+      await page.waitForSelector('[data-testid=drills]:has-text("No drill of this plan yet.")');
+      expect(await page.locator('[data-testid=drills] > table > tbody > tr').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
 });
 
 async function waitForApproval(api: ApiEngine, id: string): Promise<void> {

@@ -39,12 +39,12 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard at 10,000 VMs', { timeout: 240_000
       await page.$eval('[data-testid=vm-list]', (el) => {
         el.scrollTop = el.scrollHeight;
       });
-      const last = await page.evaluate(
-        '[...document.querySelectorAll("[data-testid=vm-list] button.vrow")].map((r) => r.dataset.vm)',
-      );
-      // The inventory lists VMs by name: the last in that order is in the DOM after the scroll.
+      // The inventory lists VMs by name: the last in that order is in the DOM after the scroll (the
+      // list re-renders on the scroll's frame: wait for it rather than read the rows at once).
       const sorted = [...new Set(names)].sort();
-      expect(last as string[]).toContain(sorted.at(-1));
+      await page.waitForSelector(`[data-testid=vm-list] button.vrow[data-vm="${sorted.at(-1)}"]`, {
+        timeout: 30_000,
+      });
       await shot(page, 'fleet-vms');
       // Each health's count adds up to the fleet's (or fewer: VMs not replicated are none of them).
       const counts = await Promise.all(

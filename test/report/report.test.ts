@@ -205,7 +205,7 @@ describe('the report of a drill', { timeout: 300_000 }, () => {
     expect(mixed.stderr).toMatch(/give one of/);
     const noPlan = await run(['report', '--plan', 'nope']);
     expect(noPlan.code).toBe(2);
-    expect(noPlan.stderr).toMatch(/no execution of a plan named 'nope'/);
+    expect(noPlan.stderr).toMatch(/no plan named 'nope' in this vault/);
     for (const r of [bad, missing, mixed, noPlan]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 

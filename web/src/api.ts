@@ -4,6 +4,8 @@
  * problem+json; an ApiError carries their title and detail for the page to show.
  */
 
+import type { VmColumns } from './rows.ts';
+
 export type Role = 'viewer' | 'operator' | 'approver' | 'admin' | string;
 
 export interface Session {
@@ -184,7 +186,8 @@ export interface ExecutionVmRow {
 }
 
 export interface ExecutionVms {
-  rows: ExecutionVmRow[];
+  /** The rows as columns (rows.ts: parsed in a worker). */
+  rows: VmColumns;
   status: string;
   currentWave?: number;
   startedAt?: string;

@@ -14,16 +14,34 @@ export interface Incoming {
 export interface LiveOptions {
   /** The types of one-event-per-message streams (the batched stream sends `event: batch`). */
   types?: readonly string[];
-  /** Handed the events of one slice; return nothing. */
-  onEvents(events: Incoming[]): void;
+  /**
+   * Handed the events of one slice, and how many events the worker left out since the last slice
+   * (with `keep`); return nothing.
+   */
+  onEvents(events: Incoming[], skipped: number): void;
+  /**
+   * Only the events the page folds, slimmed to these fields (the worker drops the others and
+   * counts them): a 10,000-VM failover's log is 130,000 events, most of them VM steps the page's
+   * timeline does not draw, and every object handed to the main thread costs it a copy and GC.
+   */
+  keep?: KeepRule;
   onState?(state: 'open' | 'reconnecting' | 'ended'): void;
   /** Time per frame spent handing events over, ms. */
   budgetMs?: number;
 }
 
-export type ToStreamWorker = { kind: 'open'; url: string; types: readonly string[] } | { kind: 'close' };
+/** Which events to hand over: by type, `step-*` only for steps with one of these prefixes. */
+export interface KeepRule {
+  types: readonly string[];
+  stepPrefixes: readonly string[];
+  fields: readonly string[];
+}
+
+export type ToStreamWorker =
+  | { kind: 'open'; url: string; types: readonly string[]; keep?: KeepRule }
+  | { kind: 'close' };
 export type FromStreamWorker =
-  | { kind: 'events'; events: Incoming[]; lastId: string }
+  | { kind: 'events'; events: Incoming[]; lastId: string; skipped?: number }
   | { kind: 'state'; state: 'open' | 'reconnecting' | 'ended' };
 
 const SLICE = 100;
@@ -33,6 +51,7 @@ export function follow(url: string, options: LiveOptions): { close(): void; last
   let closed = false;
   const queue: Incoming[] = [];
   let head = 0;
+  let skipped = 0;
   let scheduled = false;
   const budget = options.budgetMs ?? 4;
 
@@ -42,7 +61,14 @@ export function follow(url: string, options: LiveOptions): { close(): void; last
     while (head < queue.length && performance.now() < until) {
       const slice = queue.slice(head, head + SLICE);
       head += slice.length;
-      options.onEvents(slice);
+      // The skipped count goes with the last slice of what is queued (they came before it).
+      const left = head >= queue.length ? skipped : 0;
+      skipped -= left;
+      options.onEvents(slice, left);
+    }
+    if (head >= queue.length && skipped > 0) {
+      options.onEvents([], skipped);
+      skipped = 0;
     }
     if (head >= queue.length) {
       queue.length = 0;
@@ -60,12 +86,18 @@ export function follow(url: string, options: LiveOptions): { close(): void; last
     const data = message.data;
     if (data.kind === 'events') {
       if (data.lastId) last = data.lastId;
+      skipped += data.skipped ?? 0;
       for (const item of data.events) queue.push(item);
       schedule();
     } else options.onState?.(data.state);
   };
   const absolute = new URL(url, location.href).href;
-  worker.postMessage({ kind: 'open', url: absolute, types: options.types ?? [] } satisfies ToStreamWorker);
+  worker.postMessage({
+    kind: 'open',
+    url: absolute,
+    types: options.types ?? [],
+    ...(options.keep === undefined ? {} : { keep: options.keep }),
+  } satisfies ToStreamWorker);
   return {
     close: () => {
       closed = true;

@@ -4,7 +4,7 @@
  * resume after a drop (the browser's own, by Last-Event-ID; or, when it gave up, a new stream from
  * `?after=` the last id). The page is posted the events in chunks small enough to take in a frame.
  */
-import type { FromStreamWorker, ToStreamWorker } from './live.ts';
+import type { FromStreamWorker, Incoming, KeepRule, ToStreamWorker } from './live.ts';
 
 const CHUNK = 250;
 let source: EventSource | undefined;
@@ -14,9 +14,45 @@ let retry: ReturnType<typeof setTimeout> | undefined;
 
 const post = (message: FromStreamWorker): void => (self as unknown as Worker).postMessage(message);
 
+let keep: KeepRule | undefined;
+
+/** The event slimmed to the rule's fields, or undefined when the page does not fold it. */
+function kept(item: Incoming, rule: KeepRule): Incoming | undefined {
+  const event = item.event;
+  if (!rule.types.includes(event.type)) return undefined;
+  if (event.type.startsWith('step-') && event.type !== 'step-paused') {
+    const step = String(event.step);
+    if (!rule.stepPrefixes.some((prefix) => step.startsWith(prefix))) return undefined;
+  }
+  const slim: Incoming['event'] = { type: event.type };
+  for (const field of rule.fields) if (event[field] !== undefined) slim[field] = event[field];
+  return { id: item.id, event: slim };
+}
+
 function deliver(items: FromStreamWorker & { kind: 'events' }): void {
-  for (let i = 0; i < items.events.length; i += CHUNK)
-    post({ kind: 'events', events: items.events.slice(i, i + CHUNK), lastId: items.lastId });
+  let events = items.events;
+  let skipped = 0;
+  if (keep !== undefined) {
+    const rule = keep;
+    const slim: Incoming[] = [];
+    for (const item of events) {
+      const one = kept(item, rule);
+      if (one === undefined) skipped++;
+      else slim.push(one);
+    }
+    events = slim;
+  }
+  if (events.length === 0) {
+    post({ kind: 'events', events: [], lastId: items.lastId, skipped });
+    return;
+  }
+  for (let i = 0; i < events.length; i += CHUNK)
+    post({
+      kind: 'events',
+      events: events.slice(i, i + CHUNK),
+      lastId: items.lastId,
+      ...(i === 0 && skipped > 0 ? { skipped } : {}),
+    });
 }
 
 function open(url: string, types: readonly string[]): void {
@@ -38,7 +74,7 @@ function open(url: string, types: readonly string[]): void {
   };
   const onOne = (message: MessageEvent<string>): void => {
     if (message.lastEventId) last = message.lastEventId;
-    post({
+    deliver({
       kind: 'events',
       events: [{ id: message.lastEventId, event: JSON.parse(message.data) }],
       lastId: message.lastEventId,
@@ -62,8 +98,10 @@ function open(url: string, types: readonly string[]): void {
 
 self.onmessage = (message: MessageEvent<ToStreamWorker>) => {
   const data = message.data;
-  if (data.kind === 'open') open(data.url, data.types);
-  else {
+  if (data.kind === 'open') {
+    keep = data.keep;
+    open(data.url, data.types);
+  } else {
     closed = true;
     if (retry !== undefined) clearTimeout(retry);
     source?.close();

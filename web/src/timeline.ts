@@ -6,6 +6,8 @@
  * rows in view, so 10,000 VMs cost what 40 do (a DOM timeline slows down near 1,000 items).
  */
 
+import type { VmColumns } from './rows.ts';
+
 export const PHASE_COLOURS: Record<string, string> = {
   waiting: '#d0d4da',
   'shutting-down': '#f0a030',
@@ -67,18 +69,19 @@ export class TimelineModel {
   private readonly counts = new Map<string, number>();
 
   /** The VMs and their waves, from the execution's rows (`/executions/:id/vms`). */
-  setVms(rows: { vm: string; wave: number; state: string; startedAt?: string }[]): void {
-    for (const row of rows) {
-      let track = this.tracks.get(row.vm);
+  setVms(rows: VmColumns): void {
+    const fallback = this.startedAt ?? Date.now();
+    for (let i = 0; i < rows.vm.length; i++) {
+      const vm = rows.vm[i]!;
+      const wave = rows.wave[i]!;
+      let track = this.tracks.get(vm);
       if (track === undefined) {
-        track = { vm: row.vm, wave: row.wave, times: [], phases: [] };
-        this.tracks.set(row.vm, track);
-        this.count(row.state, +1);
-        track.phases.push(row.state);
-        track.times.push(
-          row.startedAt === undefined ? (this.startedAt ?? Date.now()) : Date.parse(row.startedAt),
-        );
-      } else track.wave = row.wave;
+        const state = rows.states[rows.state[i]!]!;
+        const at = rows.startedAt[i]!;
+        track = { vm, wave, times: [Number.isNaN(at) ? fallback : at], phases: [state] };
+        this.tracks.set(vm, track);
+        this.count(state, +1);
+      } else track.wave = wave;
     }
     this.rowsCache = undefined;
     this.version++;
@@ -93,8 +96,9 @@ export class TimelineModel {
     return this.counts;
   }
 
-  apply(events: { type: string; at?: string; [key: string]: unknown }[]): void {
-    this.applied += events.length;
+  /** `skipped`: events of the log left out before these (none the model folds), counted as applied. */
+  apply(events: { type: string; at?: string; [key: string]: unknown }[], skipped = 0): void {
+    this.applied += events.length + skipped;
     for (const event of events) {
       const at = event.at === undefined ? Date.now() : Date.parse(event.at);
       switch (event.type) {

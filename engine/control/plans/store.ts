@@ -209,3 +209,16 @@ export function createPlanReader(redis: Redis, prefix: string, options: { cache?
     return result.plan;
   };
 }
+
+/**
+ * The targets (spec.targets) of a plan's newest stored version, undefined when the vault has no
+ * plan of that name: what a drill history of a plan never drilled is judged against.
+ */
+export function createStoredTargets(redis: Redis, prefix: string) {
+  const read = createPlanReader(redis, prefix, { cache: 4 });
+  return async (name: string): Promise<RecoveryPlan['targets'] | undefined> => {
+    const [hash] = await redis.zrevrange(keys(prefix, name).versions, 0, 0);
+    if (hash === undefined || (await redis.zscore(keys(prefix).plans, name)) === null) return undefined;
+    return { ...(await read(name, hash)).targets };
+  };
+}

@@ -2,11 +2,19 @@
  * `GET /api/v1/executions/:id/vms`: what an execution's timeline page draws, one row per VM
  * (vm-timeline.ts folds them from the event log), the execution's status, its current wave, when
  * it started, how long it has run against the plan's estimate, and which of the page's actions
- * the caller's role may take (`allowed`): a viewer gets none, so it sees no buttons. The API still
- * refuses each action by itself (auth/route-rules.ts); `allowed` only spares the page a refusal.
+ * the caller's role and scopes allow in the execution's state now (`allowed`): a viewer gets none, so
+ * it sees no buttons; no commit on an execution that is not a completed failover, no approve with no
+ * manual action waiting. The API still refuses each action by itself (auth/route-rules.ts and the
+ * engine's own checks); `allowed` only spares the page a refusal.
  */
 import { z } from 'zod';
-import { type ExecutionRecord, loadExecution, loadPlanSnapshot } from '../../executor/index.ts';
+import {
+  describeApprovals,
+  type ExecutionRecord,
+  loadExecution,
+  loadPlanSnapshot,
+  pausedStepIds,
+} from '../../executor/index.ts';
 import { compilePlan } from '../../plan/index.ts';
 import type { RecoveryPlan } from '../../plan/types.ts';
 import { grants, outOfScope, type Permission } from '../auth/index.ts';
@@ -26,7 +34,7 @@ import {
   type VmRow,
 } from './vm-timeline.ts';
 
-export const PAGE_ACTIONS = ['approve', 'retry', 'skip', 'done', 'commit', 'cancel'] as const;
+export const PAGE_ACTIONS = ['approve', 'retry', 'skip', 'done', 'commit', 'cancel', 'cleanup'] as const;
 export type PageAction = (typeof PAGE_ACTIONS)[number];
 
 export const ExecutionVmsSchema = z
@@ -60,7 +68,7 @@ export const ExecutionVmsSchema = z
     allowed: z
       .array(z.enum(PAGE_ACTIONS))
       .describe(
-        "the page's actions this caller's role may take on this execution (the API still checks each)",
+        "the page's actions this caller's role and scopes allow on this execution in its state now: approve only while a manual action waits, retry/skip/done only while a step is paused, commit only on a completed failover, cleanup only on a drill awaiting it, cancel only before it finished (the API still checks each)",
       ),
   })
   .meta({ id: 'ExecutionVms' });
@@ -82,10 +90,48 @@ function permissionOf(action: PageAction, type: string): Permission | undefined 
       return type === 'planned' || type === 'unplanned' ? 'failover:commit' : undefined;
     case 'cancel':
       return type === 'planned' || type === 'unplanned' ? 'failover:cancel' : undefined;
+    case 'cleanup':
+      return type === 'test' ? 'drill:cleanup' : undefined;
   }
 }
 
-export function allowedActions(
+/** What an execution waits on an operator for, as far as the page's actions go. */
+export interface Waiting {
+  approvals: number;
+  paused: number;
+}
+
+/** Statuses past which nothing runs: no cancel. */
+const ENDED = new Set([
+  'completed',
+  'failed',
+  'cancelled',
+  'awaiting-cleanup',
+  'cleaned-up',
+  'committed',
+  'rolled-back',
+]);
+
+/** Whether the execution's state leaves room for the action (the role aside). */
+function openTo(action: PageAction, status: string, waiting: Waiting): boolean {
+  switch (action) {
+    case 'approve':
+      return waiting.approvals > 0;
+    case 'retry':
+    case 'skip':
+    case 'done':
+      return waiting.paused > 0;
+    case 'commit':
+      return status === 'completed';
+    case 'cleanup':
+      return status === 'awaiting-cleanup';
+    case 'cancel':
+      return !ENDED.has(status);
+  }
+}
+
+/** The page's actions the token's role and scopes grant on this execution, its state aside. */
+export function grantedActions(
   token: TokenRecord | undefined,
   record: ExecutionRecord,
   plan: RecoveryPlan,
@@ -97,6 +143,31 @@ export function allowedActions(
     const permission = permissionOf(action, record.type);
     return permission !== undefined && grants(token.role, permission);
   });
+}
+
+/** Of the granted actions, those the execution's state leaves open now. */
+export function allowedActions(
+  granted: readonly PageAction[],
+  status: string,
+  waiting: Waiting,
+): PageAction[] {
+  return granted.filter((action) => openTo(action, status, waiting));
+}
+
+/** What the execution waits on, read only when a granted action depends on it (a viewer: nothing). */
+async function waitingOf(
+  ctx: ControlContext,
+  id: string,
+  plan: RecoveryPlan,
+  granted: readonly PageAction[],
+): Promise<Waiting> {
+  const approve = granted.includes('approve');
+  const step = granted.some((action) => action === 'retry' || action === 'skip' || action === 'done');
+  const [approvals, paused] = await Promise.all([
+    approve ? describeApprovals(ctx.redis, ctx.prefix, id, plan) : [],
+    step ? pausedStepIds(ctx.redis, ctx.prefix, id) : [],
+  ]);
+  return { approvals: approvals.length, paused: paused.length };
 }
 
 /** The VMs and their waves from the plan the execution runs. */
@@ -151,7 +222,12 @@ export interface ExecutionVms {
 
 export function createVmTimelines(ctx: ControlContext) {
   const kept = new Map<string, Kept>();
-  return async (id: string, token: TokenRecord | undefined, now = Date.now()): Promise<ExecutionVms> => {
+  return async (
+    id: string,
+    token: TokenRecord | undefined,
+    options: { rows?: boolean; now?: number } = {},
+  ): Promise<ExecutionVms> => {
+    const now = options.now ?? Date.now();
     const { record } = await loadExecution(ctx.redis, ctx.prefix, id);
     let entry = kept.get(id);
     if (entry === undefined) {
@@ -181,9 +257,11 @@ export function createVmTimelines(ctx: ControlContext) {
     await current.busy;
     current.plan ??= await loadPlanSnapshot(ctx.redis, ctx.prefix, id);
     const { fold, shape } = current;
-    const vms = [...fold.rows.values()];
+    const granted = grantedActions(token, record, current.plan);
+    const vms = options.rows === false ? [] : [...fold.rows.values()];
     let currentWave = shape.waves;
-    for (const row of vms) if (row.state !== 'ready' && row.wave < currentWave) currentWave = row.wave;
+    for (const row of fold.rows.values())
+      if (row.state !== 'ready' && row.wave < currentWave) currentWave = row.wave;
     const startedAt = record.startedAt ?? fold.startedAt;
     const finishedAt = record.finishedAt ?? fold.finishedAt;
     const end = finishedAt === undefined ? now : Date.parse(finishedAt);
@@ -201,7 +279,7 @@ export function createVmTimelines(ctx: ControlContext) {
         ...(record.estimateMs === undefined ? {} : { estimateMs: record.estimateMs }),
       },
       vms,
-      allowed: allowedActions(token, record, current.plan),
+      allowed: allowedActions(granted, record.status, await waitingOf(ctx, id, current.plan, granted)),
     };
   };
 }
@@ -217,9 +295,15 @@ export function registerExecutionVmsRoutes(app: ControlApp, ctx: ControlContext)
         summary:
           "An execution's timeline: one row per VM from its event log, and the actions this caller may take",
         params: ExecutionIdParams,
+        querystring: z.object({
+          rows: z
+            .stringbool()
+            .default(true)
+            .describe('false: the execution and `allowed` only, no VM rows (what the page re-reads)'),
+        }),
         response: { 200: ExecutionVmsSchema, 400: ProblemSchema, 404: ProblemSchema },
       },
     },
-    async (request) => await timelines(request.params.id, request.auth?.token),
+    async (request) => await timelines(request.params.id, request.auth?.token, { rows: request.query.rows }),
   );
 }

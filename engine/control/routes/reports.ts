@@ -16,6 +16,7 @@ import {
   renderHistory,
 } from '../../report/index.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
+import { createStoredTargets } from '../plans/store.ts';
 import { ProblemSchema } from '../problem.ts';
 import { ExecutionIdParams } from './schemas.ts';
 
@@ -102,6 +103,8 @@ export function registerReportRoutes(app: ControlApp, ctx: ControlContext): void
     async (request) => await checkReportHash(ctx.redis, ctx.prefix, request.params.id, request.params.sha256),
   );
 
+  // A stored plan never drilled has an empty history; only a plan the vault does not know is a 404.
+  const storedTargets = createStoredTargets(ctx.redis, ctx.prefix);
   app.get(
     '/plans/:name/drills',
     {
@@ -127,6 +130,7 @@ export function registerReportRoutes(app: ControlApp, ctx: ControlContext): void
       const format = formatOf(request.query.format, request.headers.accept);
       const history = await drillHistory(ctx.redis, ctx.prefix, request.params.name, {
         limit: request.query.limit,
+        stored: storedTargets,
       });
       return send(reply, format, renderHistory(history, format));
     },

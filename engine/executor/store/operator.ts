@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { DrError } from '../../common/index.ts';
 import type { OperatorCommandName } from '../../contract/index.ts';
 import { didYouMean } from '../../plan/index.ts';
+import type { RecoveryPlan } from '../../plan/types.ts';
 import { decodeStepState, jobContext, StepGraph, type StepState } from '../../schedule/index.ts';
 import { publishJobResult } from '../completions.ts';
 import { parseEventEntry, type StoredEvent } from '../events.ts';
@@ -256,8 +257,10 @@ export async function describeApprovals(
   redis: Redis,
   prefix: string,
   execution: string,
+  /** The execution's plan snapshot when the caller has it read already (a 10,000-VM plan is big). */
+  snapshot?: RecoveryPlan,
 ): Promise<AwaitedApproval[]> {
-  const plan = await loadPlanSnapshot(redis, prefix, execution);
+  const plan = snapshot ?? (await loadPlanSnapshot(redis, prefix, execution));
   const manual = plan.actions.flatMap((a) => [
     ...(a.run.type === 'manual'
       ? [{ name: a.name, step: `action/${a.name}`, instruction: a.run.instruction }]

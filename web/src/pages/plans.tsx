@@ -4,7 +4,7 @@
  * history (achieved RTO and RPO against the targets) as a chart and a table.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, api, type DrillHistory, enc, type PlanGraph } from '../api.ts';
+import { api, type DrillHistory, enc, type PlanGraph } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import type { LayoutResult } from '../layout.ts';
 import { NODE_H, NODE_W } from '../layout.ts';
@@ -166,16 +166,8 @@ function GraphCanvas({ graph }: { graph: PlanGraph }) {
 }
 
 function Drills({ name }: { name: string }) {
-  // A plan never run has no history yet: the route says so with a 404 (PLAN_NOT_FOUND).
-  const history = useLoad(
-    () =>
-      api<DrillHistory>(`/plans/${enc(name)}/drills`).catch((error: unknown) => {
-        if (!(error instanceof ApiError) || error.status !== 404) throw error;
-        const none: DrillHistory = { plan: name, targets: {}, drills: [] };
-        return none;
-      }),
-    [name],
-  );
+  // A stored plan never drilled has an empty history (a 404 is a plan the vault does not know).
+  const history = useLoad(() => api<DrillHistory>(`/plans/${enc(name)}/drills`), [name]);
   const reloadHistory = history.reload;
   // A drill of this plan that changed status may have ended: its row comes or moves.
   useStream(['execution'], (items) => {
