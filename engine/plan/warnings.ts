@@ -21,15 +21,15 @@ export function planWarnings(plan: RecoveryPlan): RawIssue[] {
     }
   });
   const auto = plan.automaticFailover;
-  // Accepted so plans can be written ahead of it, but no part of the engine acts on it yet: a
-  // setting that is silently ignored would let an administrator believe the plan protects itself.
+  // The plan alone does not fail over by itself: an admin arms it on the control plane (engine/
+  // control/auto), and a plan read as protecting itself while unarmed would mislead.
   if (auto.enabled) {
     out.push(
       warning(
-        'auto-failover-not-built',
-        'automaticFailover is accepted but not built yet: this plan never fails over by itself',
+        'auto-failover-not-armed',
+        'automaticFailover takes effect only once an admin arms the plan on the control plane: until `drctl auto arm` it never fails over by itself',
         ['spec', 'automaticFailover'],
-        'fail over by hand (`drctl failover <plan> --unplanned`) when the source site is lost',
+        'arm it with `drctl auto arm <plan>` (and drill it with `drctl auto drill <plan>`); unarmed, fail over by hand (`drctl failover <plan> --unplanned`)',
       ),
     );
   }

@@ -73,7 +73,9 @@ function redis(ctx: UpContext): UpProcess {
     command: 'redis-server',
     args: [
       ...['--port', String(ctx.redis.port), '--bind', '127.0.0.1', '--dir', ctx.redis.dir],
-      ...['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'],
+      // fsync always: Redis before 7.2 has no WAITAOF, and automatic failover is armed only where
+      // its submission is durable before its first step (engine/control/auto).
+      ...['--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
       ...['--maxmemory-policy', 'noeviction', '--protected-mode', 'no'],
       // The password from a file in the 0700 data folder, not argv (which `ps` shows every user).
       ...(ctx.redis.password === undefined ? [] : ['--include', passwordFile(ctx)]),

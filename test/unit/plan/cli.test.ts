@@ -104,7 +104,8 @@ describe('drctl plan show', () => {
 // Regression (issue 10): a setting the engine accepts is never silently ignored.
 describe('when a plan turns automaticFailover on', () => {
   const text = planText('    - name: a', '  automaticFailover: { enabled: true, after: 5m }');
-  const expected = 'automaticFailover is accepted but not built yet: this plan never fails over by itself';
+  const expected =
+    'automaticFailover takes effect only once an admin arms the plan on the control plane: until `drctl auto arm` it never fails over by itself';
 
   async function withPlan(body: (file: string) => Promise<void>): Promise<void> {
     const dir = await mkdtemp(join(tmpdir(), 'drctl-auto-'));
@@ -117,7 +118,7 @@ describe('when a plan turns automaticFailover on', () => {
     }
   }
 
-  it('drctl validate says it is not built yet, at spec.automaticFailover, and the plan stays valid', () =>
+  it('drctl validate says it needs arming, at spec.automaticFailover, and the plan stays valid', () =>
     withPlan(async (file) => {
       const result = await drctl('validate', file);
       expect(result.code).toBe(0);
@@ -127,7 +128,7 @@ describe('when a plan turns automaticFailover on', () => {
         files: { warnings: { code: string; path: string }[] }[];
       };
       expect(json.files[0]?.warnings).toContainEqual(
-        expect.objectContaining({ code: 'auto-failover-not-built', path: 'spec.automaticFailover' }),
+        expect.objectContaining({ code: 'auto-failover-not-armed', path: 'spec.automaticFailover' }),
       );
     }));
 
@@ -140,7 +141,7 @@ describe('when a plan turns automaticFailover on', () => {
         warnings: { code: string; message: string }[];
       };
       expect(json.warnings).toContainEqual(
-        expect.objectContaining({ code: 'auto-failover-not-built', message: expected }),
+        expect.objectContaining({ code: 'auto-failover-not-armed', message: expected }),
       );
     }));
 });

@@ -237,7 +237,7 @@ describe('warnings', () => {
     const result = parsePlan(text, 'plan.yaml');
     expect(result.ok && result.warnings.map((w) => `${w.line} ${w.code}`)).toEqual([
       '10 auto-failover-manual-step',
-      '11 auto-failover-not-built',
+      '11 auto-failover-not-armed',
       '11 auto-failover-unbounded-loss',
     ]);
   });
@@ -278,18 +278,19 @@ describe('warnings', () => {
 
   // Regression (issue 10): `automaticFailover: { enabled: true }` validated and did nothing, so a
   // plan read as protecting itself when no part of the engine fails over by itself.
-  it('says automaticFailover is accepted but not built, located at spec.automaticFailover', () => {
+  it('says automaticFailover needs arming, located at spec.automaticFailover', () => {
     const text = planText('    - name: a', '  automaticFailover: { enabled: true, maxDataLoss: 5m }');
     const result = parsePlan(text, 'plan.yaml');
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.warnings).toEqual([
       expect.objectContaining({
-        code: 'auto-failover-not-built',
+        code: 'auto-failover-not-armed',
         severity: 'warning',
         path: 'spec.automaticFailover',
         line: 9,
-        message: 'automaticFailover is accepted but not built yet: this plan never fails over by itself',
+        message:
+          'automaticFailover takes effect only once an admin arms the plan on the control plane: until `drctl auto arm` it never fails over by itself',
       }),
     ]);
   });
