@@ -50,7 +50,7 @@ function schedule(world: WorldCore, host: Host, guard: HostGuard): void {
   const deadline = guard.deadline;
   if (deadline === null) return;
   world.schedule(deadline, (at) => {
-    if (guard.generation !== generation || guard.deadline !== deadline) return;
+    if (host.guard !== guard || guard.generation !== generation || guard.deadline !== deadline) return;
     fire(world, host, guard, at);
   });
 }

@@ -28,6 +28,18 @@ describe('host guard (issue 13)', () => {
     });
   });
 
+  it('a re-arm replaces the deadline: the first arming never fires', async () => {
+    const world = twoSites();
+    await world.api.armGuard({ site: 'east', host: 'he1', vms: ['vm-a'], timeoutMs: 1000 });
+    world.advance(800);
+    await world.api.armGuard({ site: 'east', host: 'he1', vms: ['vm-a'], timeoutMs: 1100 });
+    world.advance(800);
+    expect(world.truth().guardFirings).toEqual([]);
+    expect((await world.api.getVM('east', 'vm-a')).state).toBe('Running');
+    world.advance(400);
+    expect(world.truth().guardFirings).toHaveLength(1);
+  });
+
   it('fires nothing once disarmed, and leaves replicas and VMs it was not armed with alone', async () => {
     const world = twoSites();
     await world.api.armGuard({ site: 'east', host: 'he1', vms: ['vm-a'], timeoutMs: 1000 });
