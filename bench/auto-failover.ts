@@ -4,7 +4,8 @@
  * appendfsync always: Redis 7.0 has no WAITAOF), a simulated world (20×) with dc-west's workers, an
  * armed one-VM plan with `after: 30s` (the shortest a plan accepts), an agent heartbeat every
  * 500 ms, a site lease of 3 s and a 1 s margin; then dc-east loses power and its heartbeats stop
- * (the witness: unreachable). Measured on this process's clock: the last heartbeat the control
+ * (the witness: unreachable); the agent's contact reports an armed host guard holding the VM (the
+ * guard's firing itself is test/agent/host-guard.test.ts's). Measured on this process's clock: the last heartbeat the control
  * plane accepted → the first `step-started` event of the automatic execution.
  * `npx tsx bench/auto-failover.ts [--runs 3]`.
  */
@@ -94,6 +95,13 @@ for (let run = 1; run <= runs; run += 1) {
       .then((reply) => {
         if (reply.statusCode === 200) lastAccepted = performance.now();
       });
+    // The agent's contact with its host guard's health: a site whose guard is not known to work
+    // is never failed over automatically (engine/control/auto guards.ts).
+    void control.app.inject({
+      method: 'POST',
+      url: '/api/v1/agents/dc-east/contact',
+      payload: { session: hello.session, guards: [{ host: 'bench-host', armed: true, vms: ['sql-01'] }] },
+    });
   }, 500);
   while (control.monitor.snapshots().get('dc-east')?.state !== 'online')
     await new Promise((r) => setTimeout(r, 50));

@@ -3,6 +3,7 @@
  * operations and error codes. The names below are the simulator's own for them.
  */
 export type {
+  GuardView,
   GuestHeartbeat,
   HostDriver as HyperVApi,
   HostErrorCode as SimErrorCode,

@@ -3,6 +3,7 @@ import type { Relationship, VmInstance } from './model.ts';
 import {
   bump,
   type FailoverRecord,
+  type GuardFiring,
   nested,
   type PrimaryInterval,
   type SplitBrainInterval,
@@ -35,6 +36,7 @@ export class Ledger {
   private readonly mutations: WorldTruth['mutations'] = {};
   private readonly refused: WorldTruth['refused'] = {};
   private readonly faults: WorldTruth['faults'] = [];
+  private readonly guardFirings: GuardFiring[] = [];
   bootLimitRefusals = 0;
 
   constructor(private readonly iso: (ms: number) => string) {}
@@ -78,6 +80,10 @@ export class Ledger {
 
   recordFault(at: number, fault: string): void {
     this.faults.push({ at: this.iso(at), fault });
+  }
+
+  recordGuardFiring(firing: Omit<GuardFiring, 'at'> & { at: number }): void {
+    this.guardFirings.push({ ...firing, at: this.iso(firing.at) });
   }
 
   addFailover(record: FailoverRecord, oldPrimary: VmInstance): number {
@@ -184,6 +190,7 @@ export class Ledger {
       bootLimitRefusals: this.bootLimitRefusals,
       replication,
       faults: [...this.faults],
+      guardFirings: this.guardFirings.map((g) => ({ ...g, armedVms: [...g.armedVms], vms: [...g.vms] })),
     };
   }
 }

@@ -22,10 +22,23 @@ export interface Host {
   memoryMb: number;
   maxConcurrentBoots: number;
   vms: Set<VmInstance>;
+  /** The host's guard (guard.ts), once it was armed. */
+  guard?: HostGuard;
   /** Kept by power.ts on every power transition, so capacity checks are O(1). */
   usedSlots: number;
   usedMemoryMb: number;
   booting: number;
+}
+
+/** A host's guard (issue 13): simulated ms on the world's clock. */
+export interface HostGuard {
+  vms: string[];
+  timeoutMs: number;
+  deadline: number | null;
+  lastRenewal: number | null;
+  fired: { at: number; vms: string[] } | null;
+  /** Bumped at every arm, renewal and disarm: a scheduled firing of an older one does nothing. */
+  generation: number;
 }
 
 export interface Link {

@@ -3,6 +3,7 @@ import type { SimControl } from './control.ts';
 import { SimError } from './errors.ts';
 import { completeFailover, reverseReplication, startFailover, stopFailover } from './failover.ts';
 import { applyFault } from './faults.ts';
+import { armGuard, disarmGuard, guardStatus, renewGuard } from './guard.ts';
 import type { VmInstance } from './model.ts';
 import { bootingCount, powerOff, powerOn, startRefusal } from './power.ts';
 import { listPoints, publicPoint } from './recovery-points.ts';
@@ -189,6 +190,11 @@ export function createInProcessApi(world: WorldCore): HyperVApi & SimControl {
         vm.automaticStartAction = req.action;
         return vmView(world, vm);
       }),
+
+    armGuard: (req) => read(() => armGuard(world, req)),
+    renewGuard: (req) => read(() => renewGuard(world, req)),
+    disarmGuard: (req) => read(() => disarmGuard(world, req)),
+    guardStatus: (site, host) => read(() => guardStatus(world, site, host)),
 
     truth: () => read(() => world.truth()),
     fault: (action) => read(() => applyFault(world, action)),

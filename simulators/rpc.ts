@@ -79,6 +79,17 @@ export const rpcArgs = {
   setVMAutomaticStartAction: z.tuple([
     z.object({ ...mutation, action: z.enum(['Nothing', 'StartIfRunning', 'Start']) }),
   ]),
+  armGuard: z.tuple([
+    z.object({
+      site: name,
+      host: name,
+      vms: z.array(name).max(10_000),
+      timeoutMs: z.number().positive().max(86_400_000),
+    }),
+  ]),
+  renewGuard: z.tuple([z.object({ site: name, host: name })]),
+  disarmGuard: z.tuple([z.object({ site: name, host: name })]),
+  guardStatus: z.tuple([name, name]),
   truth: z.tuple([]),
   fault: z.tuple([faultActionSchema]),
   advance: z.tuple([z.number().nonnegative()]),

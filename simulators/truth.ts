@@ -57,6 +57,17 @@ export interface LinkBytes {
   bytes: number;
 }
 
+/** A host guard that was not renewed in time and fired (guard.ts). */
+export interface GuardFiring {
+  site: string;
+  host: string;
+  at: string;
+  /** The VMs it was armed with. */
+  armedVms: string[];
+  /** The armed VMs it turned off (those running as primaries there). */
+  vms: string[];
+}
+
 export interface WorldTruth {
   now: string;
   vms: Record<string, { primarySites: string[]; timeline: PrimaryInterval[]; autoStarts: number }>;
@@ -72,6 +83,7 @@ export interface WorldTruth {
     vms: Record<string, { from: string; to: string; totalCycles: number; missedCycles: number }[]>;
   };
   faults: { at: string; fault: string }[];
+  guardFirings: GuardFiring[];
 }
 
 export function bump<K extends string>(record: Partial<Record<K, number>>, key: K): void {

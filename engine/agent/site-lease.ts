@@ -23,6 +23,7 @@ import {
 } from '../contract/index.ts';
 import type { HostDriver } from '../hosts/index.ts';
 import { type ContactPath, type Contacts, failsafeConfigIssue, failsafeDecision } from './failsafe.ts';
+import { createHostGuards, type HostGuards } from './guard.ts';
 import type { AgentLink } from './link.ts';
 import {
   type PeerListener,
@@ -63,6 +64,8 @@ export interface SiteLease {
   fences(): readonly SelfFence[];
   /** Per path, when it last acknowledged a renewal (monotonic). */
   contacts(): Contacts;
+  /** The hosts' guards (guard.ts). */
+  readonly guards: HostGuards;
   close(): Promise<void>;
 }
 
@@ -122,6 +125,11 @@ export async function startSiteLease(options: SiteLeaseOptions, ctx: SiteLeaseCo
   }
   const advertised = options.peerAdvertise ?? listener?.url;
   let reply: ContactReply | undefined;
+  const guards = createHostGuards({ site, api, log, heartbeatMs: ctx.heartbeatMs, now });
+  const freshest = (): number | undefined => {
+    const sent = Object.values(contacts).filter((t): t is number => typeof t === 'number');
+    return sent.length === 0 ? undefined : Math.max(...sent);
+  };
   const acknowledged = (path: ContactPath, sentAt: number): void => {
     contacts[path] = Math.max(contacts[path] ?? Number.NEGATIVE_INFINITY, sentAt);
   };
@@ -181,6 +189,7 @@ export async function startSiteLease(options: SiteLeaseOptions, ctx: SiteLeaseCo
           session,
           ...(advertised === undefined ? {} : { url: advertised }),
           hostEndpoints: [...(options.hostEndpoints ?? [])],
+          guards: guards.health(),
         },
         timeoutMs,
       }),
@@ -192,6 +201,7 @@ export async function startSiteLease(options: SiteLeaseOptions, ctx: SiteLeaseCo
         log.error({ leaseMs: answer.leaseMs }, `the control plane's site lease: ${issue}`);
     }
     reply = answer;
+    guards.plan(answer.armedVms, answer.leaseMs);
     for (const ask of answer.asks) void witness(ask);
   };
 
@@ -330,6 +340,10 @@ export async function startSiteLease(options: SiteLeaseOptions, ctx: SiteLeaseCo
       }),
       renewToPeers(),
     ]);
+    // Renewed on this beat's acknowledged renewals only (never on a lease from before a pause).
+    await guards.beat(freshest()).catch((error: unknown) => {
+      log.warn({ err: (error as Error).message }, 'host guards not renewed');
+    });
   };
   const beatTimer = setInterval(() => void beat(), ctx.heartbeatMs);
   const checkTimer = setInterval(() => void check(), checkEveryMs);
@@ -350,6 +364,7 @@ export async function startSiteLease(options: SiteLeaseOptions, ctx: SiteLeaseCo
     },
     fences: () => fences,
     contacts: () => ({ ...contacts }),
+    guards,
     close: async () => {
       closed = true;
       clearInterval(beatTimer);

@@ -157,6 +157,7 @@ export function registerSimCommands(program: Command): void {
                 mutations: truth.mutations[flags.vm] ?? {},
                 refused: truth.refused[flags.vm] ?? {},
                 replication: truth.replication.vms[flags.vm] ?? [],
+                guardFirings: truth.guardFirings.filter((g) => g.armedVms.includes(String(flags.vm))),
               };
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       } finally {

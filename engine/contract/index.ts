@@ -94,6 +94,8 @@ export {
   type ContactReply,
   contactReplySchema,
   contactSchema,
+  type GuardHealth,
+  guardHealthSchema,
   hostEndpointSchema,
   peerRelayReplySchema,
   type RenewalBody,

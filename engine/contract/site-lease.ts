@@ -52,12 +52,30 @@ export type SignedRenewal = z.infer<typeof signedRenewalSchema>;
 export const relaySchema = z.strictObject({ session: z.string(), renewal: signedRenewalSchema });
 export const relayReplySchema = z.object({ ok: z.literal(true), site, counted: z.boolean() });
 
+/**
+ * One host's guard as the agent last found it (engine/agent guard.ts): armed with which VMs, when
+ * the agent last renewed it (its wall clock) and the host's deadline, the last error of an arm or a
+ * renewal. The control plane trusts none of it to fence; it only refuses an automatic failover
+ * when the guard is not known to work.
+ */
+export const guardHealthSchema = z.strictObject({
+  host: text(200).min(1),
+  armed: z.boolean(),
+  vms: z.array(text(200)).max(10_000),
+  renewedAt: z.iso.datetime({ offset: true }).optional(),
+  deadline: z.iso.datetime({ offset: true }).optional(),
+  lastError: text(2000).optional(),
+});
+export type GuardHealth = z.infer<typeof guardHealthSchema>;
+
 /** `POST /agents/:site/contact`: where this agent answers peers, what its hosts are; sent every beat. */
 export const contactSchema = z.strictObject({
   session: z.string(),
   /** The agent's peer listener as other sites reach it. */
   url: url.optional(),
   hostEndpoints: z.array(hostEndpointSchema).max(64).default([]),
+  /** Its hosts' guards (absent: this agent keeps no guard). */
+  guards: z.array(guardHealthSchema).max(1000).optional(),
 });
 export const witnessAskSchema = z.object({
   askId: text(200),
@@ -75,6 +93,11 @@ export const contactReplySchema = z.object({
   peers: z.array(z.object({ site, url })),
   /** Probe these sites now and post the verdicts (`/witness`). */
   asks: z.array(witnessAskSchema),
+  /**
+   * The site's VMs under an armed automatic failover (engine/control/auto arming, maintenance
+   * excluded): the agent arms its hosts' guards with them, and disarms them when empty.
+   */
+  armedVms: z.array(text(200)).default([]),
 });
 export type ContactReply = z.infer<typeof contactReplySchema>;
 

@@ -130,6 +130,33 @@ export interface ReplicationMeasure {
   health: ReplicationHealth;
 }
 
+/**
+ * A host's guard (issue 13), as sbd's watchdog: armed with the VMs an automatic failover may
+ * recover elsewhere and a timeout on the host's clock; when the agent does not renew it before its
+ * deadline, the host itself hard-powers-off (Stop-VM -TurnOff) those of the VMs that run there as
+ * primaries. Hyper-V has no cmdlet for it: on a real host it is a small host service (a Windows
+ * service beside the Hyper-V management service, with its own timer) the driver reaches in the same
+ * remote session. The engine never trusts it: the simulator judges it (its ledger records every
+ * firing), the agent only reports what the host answered.
+ */
+export interface GuardView {
+  site: string;
+  host: string;
+  armed: boolean;
+  /** The VMs it turns off when it fires (sorted). */
+  vms: string[];
+  /** Host-clock ms from a renewal to the deadline. */
+  timeoutMs: number;
+  /** ISO, host clock: when it fires unless renewed. Absent when not armed. */
+  deadline?: string;
+  /** ISO, host clock: the last arm or renewal. */
+  lastRenewal?: string;
+  /** Its last firing (kept until it is armed again). */
+  fired?: { at: string; vms: string[] };
+  /** The host's clock now (ISO): lets the caller relate host time to its own. */
+  now: string;
+}
+
 interface Mutation {
   site: string;
   vm: string;
@@ -202,6 +229,15 @@ export interface HostDriver {
    * `Nothing` keeps an old primary off when its lost site returns before its agent.
    */
   setVMAutomaticStartAction(req: Mutation & { action: AutomaticStartAction }): Promise<VmView>;
+
+  // ---- the host guard (GuardView; not a VM mutation) ----
+  /** Arm (or re-arm: the VM list and timeout replaced, a firing forgotten) the host's guard. */
+  armGuard(req: { site: string; host: string; vms: string[]; timeoutMs: number }): Promise<GuardView>;
+  /** Push the deadline `timeoutMs` on. Refused (INVALID_STATE) when not armed or already fired: re-arm. */
+  renewGuard(req: { site: string; host: string }): Promise<GuardView>;
+  /** Disarm: nothing fires. */
+  disarmGuard(req: { site: string; host: string }): Promise<GuardView>;
+  guardStatus(site: string, host: string): Promise<GuardView>;
 }
 
 /** Error codes a driver throws (as an error with this `code`, in-process and over the wire alike). */

@@ -1,6 +1,7 @@
 /** The host-driver seam: the engine's interface to Hyper-V hosts (see ARCHITECTURE.md). */
 export type {
   AutomaticStartAction,
+  GuardView,
   GuestHeartbeat,
   HostDriver,
   HostErrorCode,

@@ -44,14 +44,20 @@ const PLANS = {
   loss: planText('c-loss', 'c-01', ', maxDataLoss: 1m'),
   veto: planText('d-veto', 'd-01', ', veto: 30s'),
   unarmed: planText('e-unarmed', 'e-01', ''),
+  noGuard: planText('f-noguard', 'f-01', ''),
 };
+/** The hosts' guards the site's agent reports: every VM but f-01 (its host's guard fails). */
+const GUARDS = [
+  { host: 'dc-east-h1', armed: true, vms: ['a-01', 'b-01', 'c-01', 'd-01', 'e-01'] },
+  { host: 'dc-east-h2', armed: false, vms: [], lastError: 'INVALID_STATE: the guard fired; arm it again' },
+];
 const WORLD = `apiVersion: dr/v1
 kind: RecoveryPlan
 metadata: { name: world }
 spec:
   source: dc-east
   target: dc-west
-  vms: [{ name: a-01 }, { name: b-01 }, { name: c-01 }, { name: d-01 }, { name: e-01 }]
+  vms: [{ name: a-01 }, { name: b-01 }, { name: c-01 }, { name: d-01 }, { name: e-01 }, { name: f-01 }]
 `;
 
 type Status = {
@@ -97,15 +103,18 @@ describe('automatic failover when a site is lost', { timeout: 240_000 }, () => {
   const leaseState = () => control.monitor.snapshots().get(SITE)?.state;
   const startBeating = (): void => {
     clearInterval(beating);
-    beating = setInterval(
-      () =>
-        void control.app.inject({
-          method: 'POST',
-          url: `/api/v1/agents/${SITE}/heartbeat`,
-          payload: { session, running: [] },
-        }),
-      100,
-    );
+    beating = setInterval(() => {
+      void control.app.inject({
+        method: 'POST',
+        url: `/api/v1/agents/${SITE}/heartbeat`,
+        payload: { session, running: [] },
+      });
+      void control.app.inject({
+        method: 'POST',
+        url: `/api/v1/agents/${SITE}/contact`,
+        payload: { session, guards: GUARDS },
+      });
+    }, 100);
   };
   const stopBeating = (): void => clearInterval(beating);
 
@@ -199,7 +208,7 @@ describe('automatic failover when a site is lost', { timeout: 240_000 }, () => {
   it('arms as an admin only, never a plan that does not allow it', async () => {
     await redis.config('SET', 'appendfsync', 'always');
     expect((await call(operator, 'POST', '/auto/plans/a-main/arm')).status).toBe(403);
-    for (const plan of ['a-main', 'b-notify', 'c-loss', 'd-veto']) {
+    for (const plan of ['a-main', 'b-notify', 'c-loss', 'd-veto', 'f-noguard']) {
       const armed = await call(admin, 'POST', `/auto/plans/${plan}/arm`);
       expect(armed.status, JSON.stringify(armed.body)).toBe(200);
       expect(armed.body).toMatchObject({ plan, site: SITE, armedBy: 'alice' });
@@ -261,6 +270,19 @@ describe('automatic failover when a site is lost', { timeout: 240_000 }, () => {
     const refused = (await planStatus('c-loss'))?.decision;
     expect(refused?.state).toBe('refused');
     expect(refused?.reason).toContain('beyond maxDataLoss');
+    // f-01's host guard was not known to work: never failed over automatically, a person is told.
+    const unguarded = (await planStatus('f-noguard'))?.decision;
+    expect(unguarded?.state, JSON.stringify(unguarded)).toBe('refused');
+    expect(unguarded?.reason).toContain('no working guard');
+    expect(unguarded?.reason).toContain('f-01');
+    await until(
+      () =>
+        receiver.received.some((r) => {
+          const body = JSON.parse(r.body);
+          return body.type === 'auto-failover.refused' && JSON.stringify(body).includes('NO_WORKING_GUARD');
+        }),
+      15_000,
+    );
     // a-main waits out `after` (30 s from the last renewal), then is submitted.
     await until(async () => (await planStatus('a-main'))?.decision?.state !== 'veto-window', 60_000);
     const main = await planStatus('a-main');

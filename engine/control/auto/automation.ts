@@ -26,6 +26,7 @@ import { createPlanReader, latestPlanVersion, listPlans } from '../plans/store.t
 import { type ArmingStore, createArmingStore, type DecisionRecord } from './arming.ts';
 import { decideAutoFailover } from './decide.ts';
 import { assertDurable, durableWait } from './durability.ts';
+import { guardReport, guardVerdict } from './guards.ts';
 import { autoKeys } from './keys.ts';
 
 /** A site the monitor leader declared lost (or the drill declares lost), on its monotonic clock. */
@@ -279,11 +280,24 @@ export function createAutomation(options: AutomationOptions): Automation {
     const plan = await readPlan(name, version.hash);
     const policy = plan.automaticFailover;
     const evidence = evidenceOf(loss, drill);
+    // The guard report is judged against the last renewal (as `after` is counted: the start of the
+    // watch when none was seen), in wall time taken once here, not at a later decision.
+    const guardReferenceAt =
+      Date.now() - (loss.now - (loss.snapshot.context.last?.at ?? loss.snapshot.context.watchingSince));
     const id = `${loss.site}/${evidence.lastRenewalAt ?? evidence.lostAt}${drill ? '/drill' : ''}`;
     const decide = async () => {
       const arm = (await store.arms()).get(name);
       const maintenance = await store.maintenance(plan.source);
       const window = await dataLossWindow(plan, loss).catch(() => undefined);
+      const { context } = loss.snapshot;
+      const guard = drill
+        ? undefined
+        : guardVerdict(
+            await guardReport(redis, prefix, plan.source),
+            plan.vms.map((vm) => vm.name),
+            guardReferenceAt,
+            context.config.leaseMs,
+          );
       return {
         arm,
         window,
@@ -294,6 +308,7 @@ export function createAutomation(options: AutomationOptions): Automation {
           ...(arm === undefined ? {} : { arm }),
           ...(maintenance === undefined ? {} : { maintenance }),
           ...(window === undefined ? {} : { dataLossWindowMs: window }),
+          ...(guard === undefined ? {} : { guard }),
         }),
       };
     };

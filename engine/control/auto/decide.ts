@@ -29,6 +29,12 @@ export interface DecisionInput {
   dataLossWindowMs?: number;
   /** The automation's own drill: no arming needed, nothing spent, maintenance does not apply. */
   drill: boolean;
+  /**
+   * Whether the source site's host guards were known to work for the plan's VMs (guards.ts). An
+   * automatic failover (not a drill: nothing is fenced in one) needs it: without it a site whose
+   * agent died first was fenced by nothing. Absent: not known to work.
+   */
+  guard?: { working: true } | { working: false; why: string };
 }
 
 export type Decision =
@@ -64,6 +70,12 @@ export function decideAutoFailover(input: DecisionInput): Decision {
       };
   }
   if (policy.mode === 'notify-only') return { kind: 'notify', why: 'mode notify-only' };
+  if (!input.drill && input.guard?.working !== true)
+    return {
+      kind: 'refuse',
+      code: 'NO_WORKING_GUARD',
+      reason: `no working guard on the hosts of site ${arm?.site ?? '?'}: ${input.guard?.working === false ? input.guard.why : 'its guard was never judged'}; the old primaries may still run: a person must decide`,
+    };
   if (policy.maxDataLossMs === undefined)
     return {
       kind: 'refuse',

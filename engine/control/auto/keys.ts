@@ -9,5 +9,7 @@ export function autoKeys(prefix: string) {
     maintenance: (site: string) => `${prefix}:auto:maintenance:${site}`,
     /** SET of the sites with a maintenance key (for status; a member whose key expired is dropped). */
     maintenanceSites: `${prefix}:auto:maintenance-sites`,
+    /** HASH site → GuardReport JSON: the hosts' guards as the site's agent last reported them. */
+    guards: `${prefix}:auto:guards`,
   };
 }

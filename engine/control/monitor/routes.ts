@@ -2,8 +2,9 @@
  * The agents' site-lease routes (issue 13), behind the agents' gate (vault/guard.ts: the caller's
  * certificate, stamp and replay window are checked before these run):
  * - `POST /agents/:site/contact` (every beat): where the site's agent answers peers and which host
- *   endpoints the witness may probe; answered with the lease, the other sites' peer listeners and
- *   the witness asks for this site's agent.
+ *   endpoints the witness may probe, and its hosts' guards (kept for the automation:
+ *   auto/guards.ts); answered with the lease, the other sites' peer listeners, the witness asks for
+ *   this site's agent and the site's VMs under an armed automatic failover (its guards' VMs).
  * - `POST /agents/:site/relay`: another site's signed renewal this site's agent carries. Checked
  *   here as if it came directly: the signer's certificate (the vault's, valid, not revoked, for the
  *   site the stamp names), the signature, the signer's replay window (shared with its direct
@@ -27,7 +28,10 @@ import {
 import { SITE_LEASE_MS } from '../../plan/index.ts';
 import { agentHubOf } from '../agents/hub-of.ts';
 import { agentKeys, agentSitesKey } from '../agents/keys.ts';
+import { createArmingStore } from '../auto/arming.ts';
+import { armedVmsOf, putGuardReport } from '../auto/guards.ts';
 import type { ControlApp, ControlContext } from '../context.ts';
+import { createPlanReader } from '../plans/store.ts';
 import { checkSequence } from '../vault/sequence.ts';
 import { monitorKeys, type WitnessVerdictRecord } from './keys.ts';
 
@@ -57,6 +61,8 @@ export async function registerSiteLeaseRoutes(app: ControlApp, ctx: ControlConte
   const { sessions } = agentHubOf(ctx);
   const { redis, prefix } = ctx;
   const keys = monitorKeys(prefix);
+  const arming = createArmingStore(redis, prefix);
+  const readPlan = createPlanReader(redis, prefix);
 
   app.post(
     '/agents/:site/contact',
@@ -89,7 +95,15 @@ export async function registerSiteLeaseRoutes(app: ControlApp, ctx: ControlConte
         const parsed = witnessAskSchema.safeParse(JSON.parse(json));
         return parsed.success ? [parsed.data] : [];
       });
-      return { ok: true as const, leaseMs: await monitorLeaseMs(ctx), peers, asks };
+      // The hosts' guards: what the agent found (kept for the automation), what to arm them with.
+      const armedVms = await armedVmsOf(redis, prefix, arming, site, readPlan);
+      await putGuardReport(redis, prefix, {
+        site,
+        at: new Date().toISOString(),
+        armedVms,
+        hosts: request.body.guards ?? null,
+      });
+      return { ok: true as const, leaseMs: await monitorLeaseMs(ctx), peers, asks, armedVms };
     },
   );
 
