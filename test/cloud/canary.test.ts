@@ -76,6 +76,9 @@ async function redisContents(redis: Redis): Promise<Buffer[]> {
     for (const key of keys) {
       out.push(key);
       const type = await redis.type(key);
+      // Gone between SCAN and TYPE (a key that expired meanwhile, e.g. BullMQ's stalled-check):
+      // nothing left to search. Its name is searched above.
+      if (type === 'none') continue;
       const read = READS[type];
       if (read === undefined) throw new Error(`key ${key.toString()} of type ${type}: not read`);
       const [command, ...args] = read(key) as [string, ...Array<string | number | Buffer>];
