@@ -325,6 +325,9 @@ describe('the site lease across real processes', { timeout: 180_000 }, () => {
     const agent = rig(EAST).agent;
     agent?.child.kill('SIGSTOP');
     await sleep(LEASE_MS + 2000);
+    // Paused until the monitor has seen the lease run out and the witness reach dc-east's hosts (on a
+    // loaded machine the monitor's view may lag the pause's 5 s).
+    await until('dc-east isolated while paused', async () => (await states())[EAST] === 'isolated', 30_000);
     agent?.child.kill('SIGCONT');
     await until('dc-east online again', async () => (await states())[EAST] === 'online');
     await sleep(1000);

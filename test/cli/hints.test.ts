@@ -80,7 +80,8 @@ function drctlSnippets(where: string, text: string, marker = /(?<![\w-])drctl /g
   starts.forEach((start, i) => {
     const until = starts[i + 1] ?? text.length;
     const rest = text.slice(start, until);
-    const end = rest.search(/[`'";\\]/);
+    // A command ends at a quote, a semicolon, a backslash or a closing tag (`<code>drctl up</code>`).
+    const end = rest.search(/[`'";\\]|<\//);
     out.push({ where, snippet: end === -1 ? rest : rest.slice(0, end) });
   });
   return out;

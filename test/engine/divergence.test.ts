@@ -218,7 +218,7 @@ describe('a lost source site that returns before its agent', () => {
       for (const vm of plan.vms)
         expect(lines.filter((l) => l.includes(` ${vm.name} `)).at(-1), vm.name).toMatch(
           new RegExp(
-            `DIVERGED: ran at ${plan.source} for \\d+m\\d*s?.* while failed over to ${plan.target}; fenced`,
+            `DIVERGED: ran at ${plan.source} for (\\d+h)?\\d+m\\d*s?.* while failed over to ${plan.target}; fenced`,
           ),
         );
       const listed = await cli(s, ['events', id]);
