@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { createApiRequester, serverUrlFrom } from '../client/index.ts';
-import { formatDuration, InputError } from '../common/index.ts';
+import { DURATION_HINT, formatDuration, InputError, tryParseDuration } from '../common/index.ts';
 import type { AutoStatus, DecisionRecord, PlanOutcome } from '../control/auto/index.ts';
 import { SERVER_OPTION } from './server-option.ts';
 
@@ -111,6 +111,9 @@ export function registerAutoCommands(program: Command): void {
   ).action(async (name: string, flags: Flags & { for?: string; end?: boolean }) => {
     if ((flags.for === undefined) === (flags.end !== true))
       throw new InputError('MAINTENANCE_FLAGS', 'give either --for <duration> (e.g. 2h) or --end');
+    // Bad input is told here, before any call (the control plane checks it too).
+    if (flags.for !== undefined && tryParseDuration(flags.for) === undefined)
+      throw new InputError('BAD_DURATION', `--for "${flags.for}" is not a duration: ${DURATION_HINT}`);
     const call = createApiRequester(serverUrlFrom(flags.server));
     const url = `/api/v1/sites/${encodeURIComponent(name)}/maintenance`;
     if (flags.end) {
